@@ -1,0 +1,125 @@
+// Training artifacts: training, eval and AdamW optimizer graphs (and a fused train step), from the one forward graph.
+import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
+import { type ModelSpec, forward, paramTable, specMetadata } from '../model/index.js';
+import { type AdamWConfig, DEFAULT_ADAMW, adamwScalars, adamwUpdate } from './adamw.js';
+import { backward } from './backward.js';
+import { crossEntropy } from './loss.js';
+
+export interface ArtifactOptions {
+  labelSmoothing: number;
+  adamw?: AdamWConfig;
+}
+
+interface TrainGraph {
+  g: Graph;
+  b: Builder;
+  params: Value[];
+  loss: Value;
+  logits: Value;
+}
+
+/** pixels, labels and one input per parameter, then forward + loss. */
+function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boolean): TrainGraph {
+  const g = new Graph(name);
+  const b = new Builder(g);
+  const c = spec.config;
+  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
+  const labels = g.input('labels', 'int64', ['N']);
+  const params = paramTable(c).map((p) => g.input(p.name, 'float32', p.shape));
+  const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), { layerNormStats: stats });
+  const loss = b.identity(crossEntropy(b, logitsRaw, labels, o.labelSmoothing), 'loss');
+  const logits = b.identity(logitsRaw, 'logits');
+  return { g, b, params, loss, logits };
+}
+
+export function trainingGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+  const t = lossGraph(spec, o, 'mixer_training', true);
+  const grads = backward(t.b, t.loss, t.params);
+  t.g.output(t.loss);
+  t.g.output(t.logits);
+  for (const p of t.params) t.g.output(t.b.identity(grads.get(p.name)!, `${p.name}_grad`));
+  return t.g;
+}
+
+export function evalGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+  const t = lossGraph(spec, o, 'mixer_eval', false);
+  t.g.output(t.loss);
+  t.g.output(t.logits);
+  return t.g;
+}
+
+/** Parameters with weight decay: matrices and the conv kernel, not norms or biases. */
+export function decays(shape: readonly number[]): boolean {
+  return shape.length > 1;
+}
+
+export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+  const cfg = o.adamw ?? DEFAULT_ADAMW;
+  const g = new Graph('mixer_optimizer');
+  const b = new Builder(g);
+  const lr = g.input('learning_rate', 'float32', []);
+  const step = g.input('step', 'int64', []);
+  const s = adamwScalars(b, cfg, lr, step);
+  for (const p of paramTable(spec.config)) {
+    const pv = g.input(p.name, 'float32', p.shape);
+    const gv = g.input(`${p.name}_grad`, 'float32', p.shape);
+    const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
+    const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
+    const outs = adamwUpdate(b, cfg, s, pv, gv, m, v, decays(p.shape), {
+      p: `${p.name}.updated`,
+      m: `${p.name}.exp_avg.updated`,
+      v: `${p.name}.exp_avg_sq.updated`,
+    });
+    for (const x of outs) g.output(x);
+  }
+  return g;
+}
+
+/** Forward + backward + AdamW in one graph: inputs as training + optimizer, outputs loss, logits and updated state. */
+export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+  const cfg = o.adamw ?? DEFAULT_ADAMW;
+  const t = lossGraph(spec, o, 'mixer_train_step', true);
+  const { g, b } = t;
+  const grads = backward(b, t.loss, t.params);
+  const lr = g.input('learning_rate', 'float32', []);
+  const step = g.input('step', 'int64', []);
+  const s = adamwScalars(b, cfg, lr, step);
+  g.output(t.loss);
+  g.output(t.logits);
+  for (const p of paramTable(spec.config)) {
+    const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
+    const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
+    const outs = adamwUpdate(b, cfg, s, g.value(p.name), grads.get(p.name)!, m, v, decays(p.shape), {
+      p: `${p.name}.updated`,
+      m: `${p.name}.exp_avg.updated`,
+      v: `${p.name}.exp_avg_sq.updated`,
+    });
+    for (const x of outs) g.output(x);
+  }
+  return g;
+}
+
+export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<string, string> {
+  return {
+    ...specMetadata(spec),
+    'mixer.optimizer': JSON.stringify({ name: 'adamw', ...(o.adamw ?? DEFAULT_ADAMW), no_decay: '1-D parameters (norms, biases)' }),
+    'mixer.label_smoothing': String(o.labelSmoothing),
+  };
+}
+
+export interface Artifacts {
+  training: Uint8Array;
+  eval: Uint8Array;
+  optimizer: Uint8Array;
+  trainStep: Uint8Array;
+}
+
+export function buildArtifacts(spec: ModelSpec, o: ArtifactOptions): Artifacts {
+  const metadata = artifactMetadata(spec, o);
+  return {
+    training: serializeModel(trainingGraph(spec, o), { metadata, docString: 'MLP-Mixer training graph: loss, logits and gradients' }),
+    eval: serializeModel(evalGraph(spec, o), { metadata, docString: 'MLP-Mixer eval graph: loss and logits' }),
+    optimizer: serializeModel(optimizerGraph(spec, o), { metadata, docString: 'AdamW optimizer step' }),
+    trainStep: serializeModel(trainStepGraph(spec, o), { metadata, docString: 'Fused forward + backward + AdamW step' }),
+  };
+}

@@ -1,0 +1,27 @@
+// Emits the inference model: uint8 pixels in, logits and probabilities out, weights as initializers.
+import { Builder, Graph, serializeModel } from '../onnx/index.js';
+import type { ModelSpec } from './config.js';
+import { forward } from './forward.js';
+import { type Params, paramTable } from './params.js';
+import { specMetadata } from './metadata.js';
+
+export function inferenceGraph(spec: ModelSpec, params: Params): Graph {
+  const g = new Graph('mixer');
+  const b = new Builder(g);
+  const c = spec.config;
+  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
+  for (const p of paramTable(c)) {
+    const data = params.get(p.name);
+    if (!data) throw new Error(`missing parameter ${p.name}`);
+    g.initializer(p.name, { dtype: 'float32', dims: p.shape, data });
+  }
+  const logitsRaw = forward(b, spec, pixels, (name) => g.value(name));
+  const logits = b.identity(logitsRaw, 'logits');
+  g.output(logits);
+  g.output(b.softmax(logitsRaw, -1, 'probabilities'));
+  return g;
+}
+
+export function buildInferenceModel(spec: ModelSpec, params: Params, extra: Record<string, string> = {}): Uint8Array {
+  return serializeModel(inferenceGraph(spec, params), { metadata: { ...specMetadata(spec), ...extra }, docString: 'MLP-Mixer image classifier' });
+}

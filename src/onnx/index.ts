@@ -1,0 +1,7 @@
+// Public surface of the ONNX graph builder.
+export * from './types.js';
+export * from './errors.js';
+export * from './graph.js';
+export * from './ops.js';
+export * from './shapes.js';
+export * from './serialize.js';

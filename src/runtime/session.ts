@@ -1,0 +1,112 @@
+// The only module that imports onnxruntime-node: sessions, execution providers and tensor conversion.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import type { DType, TypedData } from '../onnx/types.js';
+
+export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+export type Device = (typeof DEVICES)[number];
+
+/** A tensor on the JS side. */
+export interface HostTensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: TypedData;
+}
+
+export interface SessionOptions {
+  /** Intra-op threads; 0 lets ORT choose. */
+  threads?: number;
+  device?: Device;
+  /** Write ORT's optimized graph here (to inspect fusions). */
+  optimizedModelPath?: string;
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export class RuntimeError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'RuntimeError';
+  }
+}
+
+export const CUDA_FIX =
+  'install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (npm ci) on a machine with CUDA 12 and cuDNN 9, or use --device cpu';
+
+/** True when the CUDA execution provider's shared library is present next to the ORT binding. */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const req = createRequire(import.meta.url);
+    const pkgDir = path.dirname(req.resolve('onnxruntime-node/package.json'));
+    const dir = path.join(pkgDir, 'bin', `napi-v6`, process.platform, process.arch);
+    return existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so')) || existsSync(path.join(dir, 'onnxruntime_providers_cuda.dll'));
+  } catch {
+    return false;
+  }
+}
+
+export class Session {
+  private constructor(
+    private readonly s: ort.InferenceSession,
+    /** The execution provider actually used: 'cpu' or 'cuda'. */
+    readonly provider: 'cpu' | 'cuda',
+  ) {}
+
+  static async create(model: string | Uint8Array, o: SessionOptions = {}): Promise<Session> {
+    const device = o.device ?? 'cpu';
+    if (!DEVICES.includes(device)) throw new RuntimeError(`Unsupported device "${String(device)}". Should be one of: ${DEVICES.join(', ')}`, 'BAD_DEVICE');
+    const base: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: o.optimization ?? 'all',
+      executionMode: 'sequential',
+      ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+      ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),
+    };
+    const open = (eps: string[]) =>
+      typeof model === 'string'
+        ? ort.InferenceSession.create(model, { ...base, executionProviders: eps })
+        : ort.InferenceSession.create(model, { ...base, executionProviders: eps });
+    if (device === 'cuda' || device === 'auto') {
+      const why = cudaProviderInstalled() ? null : 'the CUDA execution provider library is not installed';
+      if (why === null) {
+        try {
+          return new Session(await open(['cuda', 'cpu']), 'cuda');
+        } catch (e) {
+          if (device === 'cuda') throw new RuntimeError(`CUDA execution provider failed to start (${(e as Error).message.split('\n')[0]}); ${CUDA_FIX}`, 'CUDA_UNAVAILABLE');
+        }
+      } else if (device === 'cuda') {
+        throw new RuntimeError(`--device cuda: ${why}; ${CUDA_FIX}`, 'CUDA_UNAVAILABLE');
+      }
+    }
+    try {
+      return new Session(await open(['cpu']), 'cpu');
+    } catch (e) {
+      throw new RuntimeError(`cannot load model: ${(e as Error).message.split('\n')[0]}`, 'BAD_MODEL');
+    }
+  }
+
+  get inputNames(): readonly string[] {
+    return this.s.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.s.outputNames;
+  }
+
+  /** Runs the graph; fetches `outputs` (all by default). */
+  async run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.dtype, t.data as never, [...t.dims]);
+    const r = outputs ? await this.s.run(f, [...outputs]) : await this.s.run(f);
+    const out: Record<string, HostTensor> = {};
+    for (const [k, t] of Object.entries(r)) out[k] = { dtype: t.type as DType, dims: [...t.dims], data: t.data as TypedData };
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.s.release();
+  }
+}
