@@ -1,0 +1,183 @@
+// Deterministic, resumable mini-batch loader; augmentation runs in a worker thread, prefetching 2 batches ahead.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { mixSeed, Rng } from '../util/rng.js';
+import type { AugmentOptions } from './augment.js';
+import type { ImageDataset } from './dataset.js';
+import type { WorkerInit, WorkerReply, WorkerRequest } from './loader-worker.js';
+
+export interface Batch {
+  /** n*h*w*3 uint8 RGB HWC. */
+  pixels: Uint8Array;
+  labels: BigInt64Array;
+  size: number;
+  /** Index within the epoch. */
+  step: number;
+}
+
+export interface LoaderOptions {
+  dataset: ImageDataset;
+  batchSize: number;
+  shuffle: boolean;
+  dropLast: boolean;
+  augment: AugmentOptions | null;
+  seed: number;
+}
+
+const PREFETCH = 2;
+
+/** The compiled worker next to this file, or the .ts source when running from sources (ts loader). */
+export function workerUrl(): URL {
+  const js = new URL('./loader-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(js)) ? js : new URL('./loader-worker.ts', import.meta.url);
+}
+
+/** The dataset with its images on a SharedArrayBuffer (copied once unless already shared). */
+export function shareDataset(ds: ImageDataset): ImageDataset {
+  if (ds.images.buffer instanceof SharedArrayBuffer) return ds;
+  const images = new Uint8Array(new SharedArrayBuffer(ds.images.length));
+  images.set(ds.images);
+  return { ...ds, images };
+}
+
+/** One worker thread answering batch requests in order; kept ref'd only while requests are pending. */
+class AugmentWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | null = null;
+
+  constructor(init: WorkerInit) {
+    this.worker = new Worker(workerUrl(), { workerData: init });
+    this.worker.unref();
+    this.worker.on('message', (m: WorkerReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.settled(m.id);
+      if ('error' in m) p.reject(new Error(`batch worker failed: ${m.error}`));
+      else p.resolve(m.pixels);
+    });
+    this.worker.on('error', (err) => this.fail(new Error(`batch worker crashed: ${err.message}`, { cause: err })));
+    this.worker.on('exit', (code) => this.fail(new Error(`batch worker exited (code ${code})`)));
+  }
+
+  request(req: Omit<WorkerRequest, 'id'>): Promise<Uint8Array> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const promise = new Promise<Uint8Array>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.pending.size === 1) this.worker.ref();
+    this.worker.postMessage({ ...req, id }, [req.indices.buffer as ArrayBuffer]);
+    return promise;
+  }
+
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const [id, p] of this.pending) {
+      this.settled(id);
+      p.reject(this.failure);
+    }
+  }
+
+  async terminate(): Promise<void> {
+    this.fail(new Error('BatchLoader closed'));
+    await this.worker.terminate();
+  }
+}
+
+export class BatchLoader {
+  private readonly opts: LoaderOptions;
+  private worker: AugmentWorker | null = null;
+  private closed = false;
+
+  constructor(opts: LoaderOptions) {
+    const { dataset, batchSize } = opts;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    if (dataset.count < 1) throw new RangeError('BatchLoader: the dataset is empty');
+    this.opts = opts;
+  }
+
+  stepsPerEpoch(): number {
+    const { count } = this.opts.dataset;
+    const bs = this.opts.batchSize;
+    return this.opts.dropLast ? Math.floor(count / bs) : Math.ceil(count / bs);
+  }
+
+  /** Sample order for an epoch: a permutation seeded by mixSeed(seed, epoch), or 0..count-1 without shuffle. */
+  order(epoch: number): Int32Array {
+    const idx = new Int32Array(this.opts.dataset.count);
+    for (let i = 0; i < idx.length; i++) idx[i] = i;
+    return this.opts.shuffle ? new Rng(mixSeed(this.opts.seed, epoch)).shuffle(idx) : idx;
+  }
+
+  /** Batches startStep.. of `epoch`; identical to the same steps of a run started at step 0. */
+  async *epoch(epoch: number, startStep = 0): AsyncGenerator<Batch, void, undefined> {
+    if (this.closed) throw new Error('BatchLoader is closed');
+    const steps = this.stepsPerEpoch();
+    if (!Number.isInteger(startStep) || startStep < 0 || startStep > steps) {
+      throw new RangeError(`startStep must be an integer in [0, ${steps}], got ${startStep}`);
+    }
+    const order = this.order(epoch);
+    const bs = this.opts.batchSize;
+    const slice = (s: number): Int32Array => order.slice(s * bs, Math.min((s + 1) * bs, order.length));
+    const labelsOf = (idx: Int32Array): BigInt64Array => {
+      const out = new BigInt64Array(idx.length);
+      for (let k = 0; k < idx.length; k++) out[k] = BigInt(this.opts.dataset.labels[idx[k]!]!);
+      return out;
+    };
+
+    if (!this.opts.augment) {
+      for (let s = startStep; s < steps; s++) {
+        const idx = slice(s);
+        yield { pixels: this.gather(idx), labels: labelsOf(idx), size: idx.length, step: s };
+      }
+      return;
+    }
+
+    const worker = this.ensureWorker(this.opts.augment);
+    const queue: { labels: BigInt64Array; size: number; pixels: Promise<Uint8Array> }[] = [];
+    let next = startStep;
+    for (let s = startStep; s < steps; s++) {
+      while (next < steps && next <= s + PREFETCH) {
+        const idx = slice(next);
+        const entry = { labels: labelsOf(idx), size: idx.length };
+        const pixels = worker.request({ epoch, step: next, indices: idx }); // transfers (detaches) idx
+        pixels.catch(() => {}); // a failure surfaces when this batch is awaited, not as an unhandled rejection
+        queue.push({ ...entry, pixels });
+        next++;
+      }
+      const head = queue.shift()!;
+      yield { pixels: await head.pixels, labels: head.labels, size: head.size, step: s };
+    }
+  }
+
+  /** Stops the worker thread (if one was started). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
+  private gather(idx: Int32Array): Uint8Array {
+    const { images, height, width } = this.opts.dataset;
+    const per = height * width * 3;
+    const out = new Uint8Array(idx.length * per);
+    for (let k = 0; k < idx.length; k++) out.set(images.subarray(idx[k]! * per, (idx[k]! + 1) * per), k * per);
+    return out;
+  }
+
+  private ensureWorker(augment: AugmentOptions): AugmentWorker {
+    if (!this.worker) {
+      const ds = shareDataset(this.opts.dataset);
+      this.worker = new AugmentWorker({ images: ds.images, height: ds.height, width: ds.width, augment, seed: this.opts.seed });
+    }
+    return this.worker;
+  }
+}
