@@ -4,3 +4,4 @@ export * from './params.js';
 export * from './forward.js';
 export * from './build.js';
 export * from './metadata.js';
+export * from './load.js';

@@ -1,0 +1,50 @@
+// Timing helpers for benchmarks: the 2048³ MatMul roofline graph, median timing, interleaved rounds.
+import { Builder, Graph, serializeModel } from '../onnx/index.js';
+import { type HostTensor, Session } from '../runtime/session.js';
+
+export const ROOFLINE_N = 2048;
+
+/** A single MatMul of two N×N float32 inputs: the compute ceiling for this machine and thread count. */
+export async function rooflineSession(threads: number): Promise<{ run: () => Promise<void>; flops: number }> {
+  const g = new Graph('matmul');
+  const b = new Builder(g);
+  const n = ROOFLINE_N;
+  const A = g.input('A', 'float32', [n, n]);
+  const B = g.input('B', 'float32', [n, n]);
+  g.output(b.matmul(A, B, 'C'));
+  const s = await Session.create(serializeModel(g), { threads });
+  const data = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const feeds: Record<string, HostTensor> = { A: { dtype: 'float32', dims: [n, n], data }, B: { dtype: 'float32', dims: [n, n], data } };
+  return { run: async () => void (await s.run(feeds)), flops: 2 * n ** 3 };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function timeOnce(f: () => Promise<void>): Promise<number> {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+}
+
+/** Runs each task once per round, in turn, for `rounds` rounds after `warmup` rounds; returns median ms per task. */
+export async function interleaved(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
+  for (let r = 0; r < warmup + rounds; r++) {
+    for (const [k, f] of Object.entries(tasks)) {
+      const ms = await timeOnce(f);
+      if (r >= warmup) times[k]!.push(ms);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const w = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ') + ' |';
+  return [line(header), '|' + w.map((x, i) => (i === 0 ? '-'.repeat(x + 2) : '-'.repeat(x + 1) + ':')).join('|') + '|', ...rows.map((r) => line(r.map(String)))].join('\n');
+}

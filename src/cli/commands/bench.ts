@@ -1,0 +1,52 @@
+// `mixer bench`: inference throughput (batch 1/8/64) or the training step, as ratios to a MatMul roofline in the same run.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { inferenceBench } from '../../bench/inference.js';
+import { trainStepBench } from '../../bench/train-step.js';
+import { DEFAULT_PRESET, buildInferenceModel, defaultSpec, initParams, loadModelFile, preset } from '../../model/index.js';
+import { num, parse, str } from '../args.js';
+import { defaultModelPath } from '../paths.js';
+
+export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>]
+mixer bench --train [--preset <name>] [--batch-size 128] [--threads 1,2]
+  Prints a table: ms, images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run
+  with the same thread count (interleaved, medians). The timm peer export is included when found.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, {
+    model: { type: 'string' }, preset: { type: 'string' }, threads: { type: 'string' }, batches: { type: 'string' },
+    rounds: { type: 'string' }, peer: { type: 'string' }, train: { type: 'boolean' }, 'batch-size': { type: 'string' },
+  });
+  const list = (k: string, d: string) =>
+    str(v, k, d).split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: "${x}" is not a positive integer`);
+      return n;
+    });
+  const threads = list('threads', '1,2');
+  const rounds = num(v, 'rounds', v['train'] ? 5 : 15, { int: true, min: 1 });
+  if (v['train']) {
+    const spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
+    console.log(await trainStepBench(spec, threads, num(v, 'batch-size', 128, { int: true, min: 1 }), rounds));
+    return 0;
+  }
+  let spec;
+  let bytes: Uint8Array;
+  let name: string;
+  const modelPath = typeof v['model'] === 'string' ? v['model'] : !v['preset'] && existsSync(defaultModelPath()) ? defaultModelPath() : null;
+  if (modelPath) {
+    const m = await loadModelFile(modelPath);
+    spec = m.spec;
+    bytes = m.bytes;
+    name = `onnx-mixer ${path.basename(modelPath)}`;
+  } else {
+    spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
+    bytes = buildInferenceModel(spec, initParams(spec.config, 0));
+    name = `onnx-mixer ${str(v, 'preset', DEFAULT_PRESET)}`;
+  }
+  const peer = str(v, 'peer', path.resolve('..', 'shared', 'peers', 'timm_mixer_s4_opset17.onnx'));
+  const models = [{ name, bytes: bytes as Uint8Array | string }];
+  if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128) models.push({ name: 'timm torch.onnx export', bytes: peer });
+  console.log(await inferenceBench({ models, spec, threads, batches: list('batches', '1,8,64'), rounds }));
+  return 0;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// `mixer` command line: dispatches to one module per subcommand; user errors print one line and exit 2.
+import { UsageError } from './args.js';
+
+interface Command {
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  build: { summary: 'write an untrained inference model', load: () => import('./commands/build.js') },
+  artifacts: { summary: 'write training, eval and optimizer graphs plus the initial checkpoint', load: () => import('./commands/artifacts.js') },
+  data: { summary: 'fetch, verify, decode and cache CIFAR-10', load: () => import('./commands/data.js') },
+  train: { summary: 'train a model', load: () => import('./commands/train.js') },
+  export: { summary: 'turn a checkpoint (ours or timm safetensors) into an inference model', load: () => import('./commands/export.js') },
+  eval: { summary: 'accuracy, per-class accuracy and confusion matrix of a model', load: () => import('./commands/eval.js') },
+  predict: { summary: 'classify image files', load: () => import('./commands/predict.js') },
+  info: { summary: 'config, parameters, FLOPs and I/O of a model', load: () => import('./commands/info.js') },
+  serve: { summary: 'run the HTTP service', load: () => import('./commands/serve.js') },
+  bench: { summary: 'model throughput vs the MatMul roofline (--train: training step)', load: () => import('./commands/bench.js') },
+};
+
+async function usage(): Promise<string> {
+  const lines = ['usage: mixer <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'Details: mixer <command> --help', '');
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    const m = await c.load();
+    lines.push(`---- ${name}`, m.help, '');
+  }
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write((await usage()) + '\n');
+    return cmd ? 0 : 2;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) throw new UsageError(`unknown command "${cmd}". Should be one of: ${Object.keys(COMMANDS).join(', ')}`);
+  const mod = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(mod.help + '\n');
+    return 0;
+  }
+  return mod.run(rest);
+}
+
+/** Errors a user can fix get one line, no stack. Anything else is a bug and keeps its stack. */
+const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'GraphError', 'DataError', 'SafetensorsError', 'RuntimeError', 'ModelLoadError', 'ImageError']);
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error & { code?: string };
+    if (USER_ERRORS.has(err.name) || err.code === 'ENOENT' || err.code === 'EACCES' || err instanceof RangeError || !err.stack) {
+      process.stderr.write(`mixer: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`mixer: ${err.message}\n`);
+      if (process.env['MIXER_DEBUG']) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = 2;
+    }
+  },
+);

@@ -1,0 +1,58 @@
+// Accuracy, per-class accuracy, confusion matrix and mean loss of a model over a dataset.
+import type { ImageDataset } from '../data/dataset.js';
+import type { Session } from '../runtime/session.js';
+
+export interface EvalResult {
+  count: number;
+  accuracy: number;
+  loss: number;
+  perClass: { label: string; accuracy: number; count: number }[];
+  /** confusion[true][predicted] */
+  confusion: number[][];
+}
+
+/** Runs an inference session (input `pixels`, output `logits`) over the dataset in batches. */
+export async function evaluate(session: Session, ds: ImageDataset, labels: readonly string[], batchSize = 250): Promise<EvalResult> {
+  const K = labels.length;
+  const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
+  const px = ds.height * ds.width * 3;
+  let lossSum = 0;
+  for (let start = 0; start < ds.count; start += batchSize) {
+    const n = Math.min(batchSize, ds.count - start);
+    const pixels = ds.images.subarray(start * px, (start + n) * px);
+    const out = await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits']);
+    const logits = out['logits']!.data as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const row = logits.subarray(i * K, (i + 1) * K);
+      let best = 0;
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) if (row[k]! > max) (max = row[k]!), (best = k);
+      let z = 0;
+      for (let k = 0; k < K; k++) z += Math.exp(row[k]! - max);
+      const y = ds.labels[start + i]!;
+      lossSum += Math.log(z) + max - row[y]!;
+      confusion[y]![best]!++;
+    }
+  }
+  const correct = confusion.reduce((s, r, i) => s + r[i]!, 0);
+  return {
+    count: ds.count,
+    accuracy: correct / Math.max(1, ds.count),
+    loss: lossSum / Math.max(1, ds.count),
+    perClass: confusion.map((r, i) => {
+      const c = r.reduce((a, b) => a + b, 0);
+      return { label: labels[i]!, accuracy: c ? r[i]! / c : 0, count: c };
+    }),
+    confusion,
+  };
+}
+
+export function formatEval(r: EvalResult): string {
+  const lines = [`accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count} images (mean loss ${r.loss.toFixed(4)})`, '', 'per class:'];
+  for (const c of r.perClass) lines.push(`  ${c.label.padEnd(12)} ${(100 * c.accuracy).toFixed(1).padStart(5)}%  (${c.count})`);
+  lines.push('', 'confusion (rows = true, columns = predicted):');
+  const w = Math.max(5, ...r.confusion.flat().map((x) => String(x).length + 1));
+  lines.push(' '.repeat(12) + r.perClass.map((c) => c.label.slice(0, w - 1).padStart(w)).join(''));
+  r.confusion.forEach((row, i) => lines.push(r.perClass[i]!.label.slice(0, 11).padEnd(12) + row.map((x) => String(x).padStart(w)).join('')));
+  return lines.join('\n');
+}

@@ -1,0 +1,56 @@
+// A dependency-free SVG chart of loss and accuracy per epoch (viewable on GitHub).
+export interface Series {
+  name: string;
+  color: string;
+  points: [number, number][];
+  /** Which y axis: left (loss) or right (accuracy, 0..1). */
+  axis: 'left' | 'right';
+}
+
+export function lineChartSvg(title: string, series: Series[], xLabel: string, leftLabel: string, rightLabel: string): string {
+  const W = 720;
+  const H = 400;
+  const m = { l: 60, r: 60, t: 40, b: 50 };
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const xmin = Math.min(...xs, 0);
+  const xmax = Math.max(...xs, 1);
+  const left = series.filter((s) => s.axis === 'left').flatMap((s) => s.points.map((p) => p[1]));
+  const lmax = Math.max(...left, 1e-9) * 1.05;
+  const X = (x: number) => m.l + ((x - xmin) / (xmax - xmin || 1)) * (W - m.l - m.r);
+  const YL = (y: number) => H - m.b - (y / lmax) * (H - m.t - m.b);
+  const YR = (y: number) => H - m.b - y * (H - m.t - m.b);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+  ];
+  for (let i = 0; i <= 5; i++) {
+    const f = i / 5;
+    const y = H - m.b - f * (H - m.t - m.b);
+    out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${(f * lmax).toFixed(2)}</text>`);
+    out.push(`<text x="${W - m.r + 6}" y="${y + 4}">${(f * 100).toFixed(0)}%</text>`);
+  }
+  const ticks = Math.min(10, Math.max(1, Math.round(xmax - xmin)));
+  for (let i = 0; i <= ticks; i++) {
+    const x = xmin + ((xmax - xmin) * i) / ticks;
+    out.push(`<text x="${X(x)}" y="${H - m.b + 18}" text-anchor="middle">${Math.round(x)}</text>`);
+  }
+  out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/>`);
+  out.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle">${esc(xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${H / 2}) rotate(-90)" text-anchor="middle">${esc(leftLabel)}</text>`);
+  out.push(`<text transform="translate(${W - 14} ${H / 2}) rotate(90)" text-anchor="middle">${esc(rightLabel)}</text>`);
+  series.forEach((s, i) => {
+    const Y = s.axis === 'left' ? YL : YR;
+    const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' ');
+    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    out.push(`<rect x="${m.l + 10 + i * 150}" y="${m.t - 4}" width="12" height="3" fill="${s.color}"/>`);
+    out.push(`<text x="${m.l + 26 + i * 150}" y="${m.t}">${esc(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
