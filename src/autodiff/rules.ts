@@ -130,7 +130,9 @@ export const VJP = {
     const axis = ((attrInt(node, 'axis', -1) % r) + r) % r;
     const normAxes = X!.shape.map((_, i) => i).filter((i) => i >= axis);
     const lead = X!.shape.map((_, i) => i).filter((i) => i < axis);
-    const [, mean, invStd] = y;
+    const [, mean32, invStd32] = y;
+    const mean = mean32!.dtype === X!.dtype ? mean32 : b.cast(mean32!, X!.dtype);
+    const invStd = invStd32!.dtype === X!.dtype ? invStd32 : b.cast(invStd32!, X!.dtype);
     const xhat = b.mul(b.sub(X!, mean!), invStd!);
     let dX: Value | null = null;
     if (need[0]) {

@@ -149,7 +149,8 @@ export class Builder {
     if (bias && shapeStr(bias.shape) !== shapeStr(normShape)) throw new GraphError(`${w}: bias shape ${shapeStr(bias.shape)} must be ${shapeStr(normShape)}`);
     const statShape = x.shape.map((d, i) => (i < axis ? d : 1));
     const outs: { dtype: DType; shape: Shape; name?: string | undefined }[] = [{ dtype: x.dtype, shape: x.shape, name }];
-    if (o.stats) outs.push({ dtype: x.dtype, shape: statShape }, { dtype: x.dtype, shape: statShape });
+    // Mean and InvStdDev have type U = float32 (stash_type 1) whatever the input type.
+    if (o.stats) outs.push({ dtype: 'float32', shape: statShape }, { dtype: 'float32', shape: statShape });
     return this.g.node('LayerNormalization', bias ? [x, scale, bias] : [x, scale], outs, {
       axis: { i: o.axis ?? -1 },
       epsilon: { f: o.epsilon ?? 1e-5 },
