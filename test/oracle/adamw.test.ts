@@ -1,0 +1,79 @@
+// One step of our AdamW optimizer graph vs torch.optim.AdamW (float32, decay / no-decay parameter groups), at step 5.
+import t from 'tap';
+import { type AdamWConfig, DEFAULT_ADAMW, decays, optimizerGraph } from '../../src/autodiff/index.js';
+import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
+import { serializeModel } from '../../src/onnx/index.js';
+import { type HostTensor, Session } from '../../src/runtime/session.js';
+import { Rng } from '../../src/util/rng.js';
+import { fmt, maxRelError, normRelError, randomLike, requirePython, runTorch, toNumbers } from './torch.js';
+
+const STEP = 5;
+const LR = 1e-3;
+const TOL = 1e-6;
+const adamw: AdamWConfig = { ...DEFAULT_ADAMW, weight_decay: 0.05 };
+
+if (requirePython(t)) {
+  t.test('one AdamW step matches torch.optim.AdamW', async (t) => {
+    const spec = defaultSpec(preset('tiny'));
+    const table = paramTable(spec.config);
+    t.ok(table.some((p) => decays(p.shape)) && table.some((p) => !decays(p.shape)), 'tiny has both decay and no-decay parameters');
+
+    const params = randomParams(spec.config, 500);
+    const rng = new Rng(501);
+    const grads = randomLike(rng, params, (r) => r.normal() * 0.1);
+    const expAvg = randomLike(rng, params, (r) => r.normal() * 0.05);
+    const expAvgSq = randomLike(rng, params, (r) => (r.normal() * 0.05) ** 2 + 1e-6);
+
+    const feeds: Record<string, HostTensor> = {
+      learning_rate: { dtype: 'float32', dims: [], data: Float32Array.of(LR) },
+      step: { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(STEP)) },
+    };
+    const state = new Map<string, Float32Array>();
+    for (const p of table) {
+      feeds[p.name] = { dtype: 'float32', dims: p.shape, data: params.get(p.name)! };
+      feeds[`${p.name}_grad`] = { dtype: 'float32', dims: p.shape, data: grads.get(p.name)! };
+      feeds[`${p.name}.exp_avg`] = { dtype: 'float32', dims: p.shape, data: expAvg.get(p.name)! };
+      feeds[`${p.name}.exp_avg_sq`] = { dtype: 'float32', dims: p.shape, data: expAvgSq.get(p.name)! };
+      state.set(`${p.name}_grad`, grads.get(p.name)!);
+      state.set(`${p.name}.exp_avg`, expAvg.get(p.name)!);
+      state.set(`${p.name}.exp_avg_sq`, expAvgSq.get(p.name)!);
+    }
+
+    const session = await Session.create(serializeModel(optimizerGraph(spec, { labelSmoothing: 0, adamw })), { threads: 1 });
+    const ours = await session.run(feeds);
+    await session.release();
+
+    const [ref] = await runTorch(t.testdir(), [{ mode: 'adamw', spec, params, state, adamw, lr: LR, step: STEP, dtype: 'float32' }]);
+    const r = ref!.out;
+
+    const worst: Record<string, { name: string; err: number }> = {};
+    let worstUpdate = { name: '', err: 0 };
+    for (const p of table) {
+      for (const [kind, suffix] of [['param', '.updated'], ['exp_avg', '.exp_avg.updated'], ['exp_avg_sq', '.exp_avg_sq.updated']] as const) {
+        const k = `${p.name}${suffix}`;
+        const a = ours[k];
+        const b = r.get(k);
+        if (!a || !b) {
+          t.fail(`missing ${k} (ours ${String(!!a)}, torch ${String(!!b)})`);
+          continue;
+        }
+        const err = maxRelError(a.data as Float32Array, toNumbers(b));
+        if (!(err < TOL)) t.fail(`${k}: max rel error ${fmt(err)}`);
+        if (!worst[kind] || err >= worst[kind].err) worst[kind] = { name: k, err };
+        if (kind === 'param') {
+          // The step itself (p' − p) is ~lr of p: its relative error shows the bias-correction precision.
+          const p0 = params.get(p.name)!;
+          const da = Float64Array.from(a.data as Float32Array, (v, i) => v - p0[i]!);
+          const db = Float64Array.from(toNumbers(b) as Float32Array, (v, i) => v - p0[i]!);
+          const e = normRelError(da, db);
+          if (e >= worstUpdate.err) worstUpdate = { name: p.name, err: e };
+        }
+      }
+    }
+    for (const [kind, w] of Object.entries(worst)) {
+      t.comment(`AdamW step ${STEP} ${kind}: worst ${w.name} max|ours − torch|/max|torch| ${fmt(w.err)}`);
+      t.ok(w.err < TOL, `updated ${kind} match torch.optim.AdamW within ${TOL} (worst ${fmt(w.err)})`);
+    }
+    t.comment(`AdamW step ${STEP}: update (p' − p) ‖ours − torch‖/‖torch‖ worst ${fmt(worstUpdate.err)} (${worstUpdate.name}); informational`);
+  });
+}
