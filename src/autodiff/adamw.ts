@@ -12,10 +12,16 @@ export const DEFAULT_ADAMW: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8,
 
 /** Per-step scalars shared by every parameter: bias corrections from the 1-based step. */
 export function adamwScalars(b: Builder, o: AdamWConfig, lr: Value, step: Value): { lr: Value; stepSize: Value; bc2Sqrt: Value } {
-  const t = b.cast(step, 'float32');
-  const bc1 = b.sub(b.scalar(1), b.pow(b.scalar(o.beta1), t)); // 1 − β1^t
-  const bc2 = b.sub(b.scalar(1), b.pow(b.scalar(o.beta2), t)); // 1 − β2^t
-  return { lr, stepSize: b.div(lr, bc1), bc2Sqrt: b.sqrt(bc2) };
+  // Bias corrections in float64: 1 − β2^t cancels about 8 bits in float32 at small t.
+  const t = b.cast(step, 'float64');
+  const one = b.scalar(1, 'float64');
+  const bc1 = b.sub(one, b.pow(b.scalar(o.beta1, 'float64'), t)); // 1 − β1^t
+  const bc2 = b.sub(one, b.pow(b.scalar(o.beta2, 'float64'), t)); // 1 − β2^t
+  return {
+    lr,
+    stepSize: b.cast(b.div(b.cast(lr, 'float64'), bc1), 'float32'), // lr / (1 − β1^t)
+    bc2Sqrt: b.cast(b.sqrt(bc2), 'float32'), // √(1 − β2^t)
+  };
 }
 
 /** Returns [param', m', v'] for one parameter. Weight decay applies only when `decay` (matrices, not norms or biases). */

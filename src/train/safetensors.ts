@@ -66,7 +66,8 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, StT
     const [s, end] = e.data_offsets;
     const n = e.shape.reduce((a, b) => a * b, 1);
     if (end - s !== n * BYTES[dtype] || base + end > bytes.length) throw new SafetensorsError(`tensor '${name}': data offsets do not match its shape or the file is truncated`);
-    const raw = bytes.slice(base + s, base + end);
+    // A copy, aligned and owning its buffer (Buffer#slice would return a view into the whole file).
+    const raw = new Uint8Array(bytes.subarray(base + s, base + end));
     const data =
       dtype === 'F32' ? new Float32Array(raw.buffer) : dtype === 'F64' ? new Float64Array(raw.buffer) : dtype === 'I64' ? new BigInt64Array(raw.buffer) : raw;
     tensors.set(name, { dtype, shape: e.shape, data });

@@ -40,6 +40,8 @@ export interface TrainOptions {
   /** Skip the per-epoch test evaluation, export and report (tests). */
   quiet?: boolean;
   dataOptions?: DataSourceOptions;
+  /** Use these splits instead of loading `data` (library use and tests). */
+  splits?: { train: ImageDataset; test: ImageDataset };
   log?: (line: string) => void;
   /** Command line recorded in the report. */
   command?: string;
@@ -109,7 +111,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     await writeFile(metricsPath, '');
   }
 
-  const data = await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
+  const data = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
   const trainSet = take(data.train, o.limitTrain);
   const testSet = take(data.test, o.limitTest);
   if (trainSet.classes.length !== spec.config.num_classes) {

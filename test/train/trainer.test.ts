@@ -1,0 +1,142 @@
+// Trainer tests: a short run learns, resume reproduces a straight run, checkpoints round-trip, SIGINT-style stops resume exactly.
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadCifar10 } from '../../src/data/cifar10.js';
+import { subset, type ImageDataset } from '../../src/data/dataset.js';
+import { buildInferenceModel, defaultSpec, preset } from '../../src/model/index.js';
+import { Session } from '../../src/runtime/session.js';
+import { evaluate } from '../../src/train/evaluate.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { train, type TrainOptions } from '../../src/train/trainer.js';
+import { Rng } from '../../src/util/rng.js';
+
+/** 10 classes of 32×32 images: a class-specific colour and stripe pattern plus noise. */
+function synthetic(count: number, seed: number): ImageDataset {
+  const rng = new Rng(seed);
+  const images = new Uint8Array(count * 32 * 32 * 3);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const k = i % 10;
+    labels[i] = k;
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 32; x++)
+        for (let c = 0; c < 3; c++) {
+          const stripe = ((k < 5 ? x : y) >> (k % 5)) & 1;
+          const v = 40 + 20 * k * (c === k % 3 ? 1 : 0.3) + 60 * stripe + rng.normal() * 20;
+          images[((i * 32 + y) * 32 + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+  }
+  return { images, labels, count, height: 32, width: 32, classes: defaultSpec(preset('tiny')).labels };
+}
+
+async function cifarSubset(): Promise<{ train: ImageDataset; test: ImageDataset; source: string }> {
+  const dir = process.env['MIXER_DATA_DIR'] ?? path.resolve('data');
+  if (process.env['CI'] || existsSync(path.join(dir, 'cifar10', 'meta.json'))) {
+    const d = await loadCifar10({ dir });
+    const first = (n: number) => Array.from({ length: n }, (_, i) => i);
+    return { train: subset(d.train, first(512)), test: subset(d.test, first(256)), source: 'CIFAR-10 subset' };
+  }
+  return { train: synthetic(512, 1), test: synthetic(256, 2), source: 'synthetic (no CIFAR-10 cache here)' };
+}
+
+const base = (outDir: string, splits: { train: ImageDataset; test: ImageDataset }): TrainOptions => ({
+  preset: 'tiny',
+  outDir,
+  epochs: 4,
+  batchSize: 32,
+  lr: 3e-3,
+  weightDecay: 0.05,
+  warmupEpochs: 0.5,
+  minLrRatio: 0.1,
+  labelSmoothing: 0,
+  seed: 7,
+  data: 'injected',
+  resume: false,
+  threads: 1,
+  mode: 'fused',
+  augment: { pad: 4, flip: true, cutout: 0, randAugment: { n: 1, magnitude: 5 } },
+  quiet: true,
+  splits,
+  log: () => {},
+});
+
+async function accuracy(spec: ReturnType<typeof defaultSpec>, params: Map<string, Float32Array>, ds: ImageDataset): Promise<number> {
+  const s = await Session.create(buildInferenceModel(spec, params), { threads: 1 });
+  const r = await evaluate(s, ds, spec.labels);
+  await s.release();
+  return r.accuracy;
+}
+
+t.test('a short run on a small subset: loss falls clearly and subset accuracy rises', async (t) => {
+  const data = await cifarSubset();
+  t.comment(`data: ${data.source}`);
+  const dir = t.testdir();
+  const spec = defaultSpec(preset('tiny'));
+  const { initParams } = await import('../../src/model/index.js');
+  const before = await accuracy(spec, initParams(spec.config, 7), data.train);
+  const r = await train({ ...base(dir, data), epochs: 12, augment: null, quiet: false, lr: 3e-3 });
+  const first = r.history[0]!;
+  const last = r.history.at(-1)!;
+  const after = await accuracy(spec, r.state.params, data.train);
+  t.comment(`train loss ${first.train_loss.toFixed(3)} → ${last.train_loss.toFixed(3)}; subset accuracy ${(100 * before).toFixed(1)}% → ${(100 * after).toFixed(1)}%`);
+  t.ok(last.train_loss < 0.85 * first.train_loss, 'loss falls by more than 15%');
+  t.ok(after > before + 0.15, 'subset accuracy rises by more than 15 points');
+  t.ok(existsSync(path.join(dir, 'model.onnx')), 'exports model.onnx');
+  const report = readFileSync(path.join(dir, 'report.md'), 'utf8');
+  t.match(report, /Test accuracy: \d+\.\d+%/);
+  t.match(report, /confusion/);
+  t.ok(existsSync(path.join(dir, 'training.svg')), 'writes the plot');
+  t.equal(readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 12, 'one metrics line per epoch');
+});
+
+t.test('resume equivalence: N steps straight == N/2 steps, stop, resume, N/2 steps', async (t) => {
+  const splits = { train: synthetic(256, 3), test: synthetic(64, 4) };
+  const straightDir = t.testdir({ a: {}, b: {} });
+  const straight = await train({ ...base(path.join(straightDir, 'a'), splits), epochs: 2 }); // 8 steps/epoch × 2
+  t.equal(straight.progress.step, 16);
+  const half = await train({ ...base(path.join(straightDir, 'b'), splits), epochs: 2, stopAfterSteps: 11 }); // stops mid-epoch 2
+  t.equal(half.interrupted, true);
+  t.equal(half.progress.step, 11);
+  const ck = await loadCheckpoint(path.join(straightDir, 'b', 'checkpoint.safetensors'));
+  t.same([ck.progress.step, ck.progress.epoch, ck.progress.stepInEpoch], [11, 1, 3]);
+  const resumed = await train({ ...base(path.join(straightDir, 'b'), splits), epochs: 2, resume: true });
+  t.equal(resumed.progress.step, 16);
+  let worst = 0;
+  for (const [name, p] of straight.state.params) {
+    const q = resumed.state.params.get(name)!;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i]! - q[i]!));
+  }
+  for (const [name, m] of straight.state.expAvgSq) {
+    const q = resumed.state.expAvgSq.get(name)!;
+    for (let i = 0; i < m.length; i++) worst = Math.max(worst, Math.abs(m[i]! - q[i]!));
+  }
+  t.comment(`max |straight − resumed| = ${worst.toExponential(2)}`);
+  t.ok(worst <= 1e-6, 'parameters and moments equal within 1e-6');
+});
+
+t.test('separate graphs and the fused step give the same training trajectory', async (t) => {
+  const splits = { train: synthetic(64, 5), test: synthetic(32, 6) };
+  const dir = t.testdir({ f: {}, s: {} });
+  const f = await train({ ...base(path.join(dir, 'f'), splits), epochs: 1, mode: 'fused' });
+  const s = await train({ ...base(path.join(dir, 's'), splits), epochs: 1, mode: 'separate' });
+  let worst = 0;
+  for (const [name, p] of f.state.params) {
+    const q = s.state.params.get(name)!;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i]! - q[i]!));
+  }
+  t.ok(worst < 1e-5, `max difference ${worst.toExponential(2)}`);
+});
+
+t.test('checkpoint round trip keeps parameters, moments, progress and metadata', async (t) => {
+  const splits = { train: synthetic(64, 8), test: synthetic(32, 9) };
+  const dir = t.testdir();
+  const r = await train({ ...base(dir, splits), epochs: 1 });
+  const ck = await loadCheckpoint(path.join(dir, 'checkpoint.safetensors'));
+  t.same(ck.spec.config, preset('tiny'));
+  t.same(ck.progress.step, r.progress.step);
+  for (const [name, p] of r.state.params) t.same(Array.from(ck.params.get(name)!), Array.from(p), name);
+  for (const [name, p] of r.state.expAvg) t.same(Array.from(ck.expAvg!.get(name)!), Array.from(p), `exp_avg ${name}`);
+  t.equal(ck.hyper['batchSize'], 32);
+  t.match(ck.metadata['mixer.labels'] ?? '', /airplane/);
+});
