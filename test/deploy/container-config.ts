@@ -1,0 +1,240 @@
+// Static checks of the Dockerfile, .dockerignore, docker-compose.yml and nginx config against each other and the service.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import t from 'tap';
+import { SETTINGS, modelNameFor, parseSetting } from '../../src/server/config.js';
+import {
+  ROOT,
+  dockerIncludes,
+  envPairs,
+  execForm,
+  filesUnder,
+  imageRef,
+  interpolateDefaults,
+  nginxDirective,
+  nginxSize,
+  obj,
+  parseDockerfile,
+  pkg,
+  read,
+  yamlDocs,
+  type Obj,
+} from './fixtures/deploy-files.js';
+
+const df = parseDockerfile(read('Dockerfile'));
+const runtime = df.stage('runtime');
+const runtimeEnv = Object.assign({}, ...runtime.filter((i) => i.cmd === 'ENV').map((i) => envPairs(i.args))) as Record<string, string>;
+const setting = (env: string) => {
+  const s = SETTINGS.find((x) => x.env === env);
+  if (!s) throw new Error(`no service setting ${env}`);
+  return s;
+};
+const servicePort = Number(setting('PORT').dflt);
+const exposed = runtime.filter((i) => i.cmd === 'EXPOSE').map((i) => Number(i.args.split('/')[0]));
+const compose = obj(yamlDocs('docker-compose.yml')[0], 'docker-compose.yml');
+const services = obj(compose['services'], 'services');
+const svc = (name: string) => obj(services[name], `services.${name}`);
+const nginx = read('deploy/nginx/mixer.conf');
+const knownEnv = new Set([...SETTINGS.map((s) => s.env), 'NODE_ENV', 'MIXER_IMAGE_VARIANT']);
+
+t.test('Dockerfile: stages, non-root user, port, health check, entry point', async (t) => {
+  t.same(
+    df.stages.map((s) => s.name),
+    ['deps', 'build', 'runtime'],
+    'deps, build, runtime: the final stage uses all of them (the classic builder builds every earlier stage)',
+  );
+  t.equal(df.globalArgs['NODE_IMAGE'], 'node:22-slim', 'Node 22 slim base');
+  t.equal(df.globalArgs['RUNTIME_IMAGE'], 'node:22-slim', 'the CPU image runs on the Node base');
+  t.equal(df.stages[2]!.from, '${RUNTIME_IMAGE}', 'the runtime base is a build argument (CUDA variant)');
+  t.ok(df.stages.slice(0, 2).every((s) => s.from === '${NODE_IMAGE}'), 'build and deps run on the Node image');
+
+  const user = runtime.filter((i) => i.cmd === 'USER').at(-1)?.args ?? '';
+  t.match(user, /^\d+(:\d+)?$/, 'USER is numeric, so runAsNonRoot can check it');
+  t.not(Number(user.split(':')[0]), 0, 'USER is not root');
+
+  t.same(exposed, [servicePort], 'EXPOSE is the service default port');
+  t.equal(Number(runtimeEnv['PORT']), servicePort, 'ENV PORT agrees');
+  t.equal(runtimeEnv['HOST'], '0.0.0.0', 'listens on all interfaces');
+  t.equal(runtimeEnv['NODE_ENV'], 'production');
+  for (const k of Object.keys(runtimeEnv)) t.ok(knownEnv.has(k), `ENV ${k} is a setting the service reads`);
+
+  const hc = runtime.find((i) => i.cmd === 'HEALTHCHECK');
+  t.ok(hc, 'HEALTHCHECK present');
+  const hcCmd = execForm(hc!.args.slice(hc!.args.indexOf('CMD')));
+  t.same(hcCmd.slice(0, 1), ['node'], 'health check runs with node (no curl in slim images)');
+  const script = hcCmd[1]!;
+  t.ok(runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(script)), 'the health-check script is copied into the image');
+  const hcSrc = read(script);
+  t.match(hcSrc, /\/readyz/, 'health check probes /readyz');
+  t.match(hcSrc, /process\.env\.PORT/, 'health check follows PORT');
+
+  const entry = execForm(runtime.find((i) => i.cmd === 'ENTRYPOINT')!.args);
+  const cmd = execForm(runtime.find((i) => i.cmd === 'CMD')!.args);
+  t.same([...entry, ...cmd], ['node', 'dist/cli/main.js', 'serve'], 'node is PID 1 (no npm, no shell) and serves');
+  t.ok(existsSync(join(ROOT, 'src/cli/main.ts')), 'dist/cli/main.js is built from src/cli/main.ts');
+  t.match(read('src/cli/main.ts'), /serve:\s*\{/, 'the CLI has a serve command');
+  t.ok(runtime.some((i) => i.cmd === 'STOPSIGNAL' && i.args === 'SIGTERM'), 'SIGTERM stops it (the service drains on it)');
+  t.ok(runtime.some((i) => i.cmd === 'COPY' && /^package\.json\s/.test(i.args)), 'package.json ("type": "module") is in the image');
+  t.equal(pkg.scripts['start'], 'node dist/cli/main.js serve', 'npm start and the image run the same thing');
+});
+
+t.test('Dockerfile: default model and models/ in the image', async (t) => {
+  const modelPath = runtimeEnv['MODEL_PATH']!;
+  t.equal(modelPath, '/app/models/mixer-cifar10.onnx', 'MODEL_PATH is the shipped model');
+  t.equal(setting('MODEL_PATH').dflt, 'models/mixer-cifar10.onnx', 'the same file the service defaults to');
+  t.ok(runtime.some((i) => i.cmd === 'COPY' && /--from=build \/src\/models \.\/models$/.test(i.args)), 'models/ is copied');
+  t.ok(runtime.some((i) => i.cmd === 'WORKDIR' && i.args === '/app'), 'WORKDIR /app');
+  const build = df.stage('build').map((i) => i.args).join('\n');
+  t.match(build, /if \[ ! -f models\/mixer-cifar10\.onnx \]/, 'a missing model fails the build unless ALLOW_UNTRAINED=1');
+});
+
+t.test('Dockerfile: CPU skips and CUDA installs the ORT CUDA provider', async (t) => {
+  const deps = df.stage('deps').map((i) => i.args).join('\n');
+  t.match(deps, /cpu\) ort_install=skip/, 'VARIANT=cpu -> ONNXRUNTIME_NODE_INSTALL=skip');
+  t.match(deps, /cuda\) ort_install=cuda12/, 'VARIANT=cuda -> ONNXRUNTIME_NODE_INSTALL=cuda12');
+  t.match(deps, /ONNXRUNTIME_NODE_INSTALL="\$ort_install" node node_modules\/onnxruntime-node\/script\/install\.js/, 'the installer runs with the flag');
+  t.match(deps, /npm ci --omit=dev --ignore-scripts/, 'production dependencies only, no root prepare (tsc is a dev dependency)');
+  t.match(deps, /libonnxruntime_providers_cuda\.so/, 'a CUDA build fails unless the provider library arrived');
+  t.match(read('.npmrc'), /^onnxruntime-node-install=skip$/m, '.npmrc keeps local installs CPU-only');
+
+  // The installer reads ONNXRUNTIME_NODE_INSTALL before npm's config, so .npmrc's `skip` cannot mask cuda12.
+  // (onnxruntime-node 1.30 returns undefined rather than 'cuda12' for that value, and then installs the platform's
+  // default manifests, which on linux/x64 are exactly ['cuda12']; replay that decision here.)
+  const req = createRequire(join(ROOT, 'package.json'));
+  const utils = req('onnxruntime-node/script/install-utils.js') as { parseInstallFlag(): unknown };
+  const meta = req('onnxruntime-node/script/install-metadata.js') as {
+    requirements: Record<string, string[]>;
+    manifests: Record<string, Record<string, unknown>>;
+  };
+  const manifestsFor = (flag: unknown): string[] =>
+    flag === false ? [] : typeof flag === 'string' ? flag.split(',') : (meta.requirements['linux/x64'] ?? []);
+  const keys = ['ONNXRUNTIME_NODE_INSTALL', 'npm_config_onnxruntime_node_install', 'ONNXRUNTIME_NODE_INSTALL_CUDA', 'npm_config_onnxruntime_node_install_cuda'];
+  const saved = keys.map((k) => process.env[k]);
+  try {
+    for (const k of keys) delete process.env[k];
+    process.env['npm_config_onnxruntime_node_install'] = 'skip';
+    process.env['ONNXRUNTIME_NODE_INSTALL'] = 'cuda12';
+    t.same(manifestsFor(utils.parseInstallFlag()), ['cuda12'], 'env cuda12 wins over .npmrc skip: the CUDA manifest installs');
+    process.env['ONNXRUNTIME_NODE_INSTALL'] = 'skip';
+    t.same(manifestsFor(utils.parseInstallFlag()), [], 'env skip installs nothing (CPU image)');
+    delete process.env['ONNXRUNTIME_NODE_INSTALL'];
+    t.same(manifestsFor(utils.parseInstallFlag()), [], '.npmrc skip alone installs nothing (local npm ci)');
+  } finally {
+    keys.forEach((k, i) => {
+      if (saved[i] === undefined) delete process.env[k];
+      else process.env[k] = saved[i];
+    });
+  }
+  t.ok(meta.manifests['linux/x64:cuda12']?.['./libonnxruntime_providers_cuda.so'], 'cuda12 installs the file the Dockerfile checks for');
+
+  const rt = runtime.map((i) => i.args).join('\n');
+  t.match(rt, /libcudnn\.so\.9/, 'a CUDA runtime base without cuDNN 9 fails the build');
+  t.match(rt, /--from=deps \/opt\/node-extra\/ \/usr\/local\//, 'Node is added to the CUDA base');
+});
+
+t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async (t) => {
+  const ignore = read('.dockerignore');
+  const sources: string[] = [];
+  for (const i of df.instructions) {
+    if (i.cmd !== 'COPY' || i.args.startsWith('--from')) continue;
+    const parts = i.args.split(/\s+/);
+    sources.push(...parts.slice(0, -1));
+  }
+  t.ok(sources.length >= 5, 'COPY sources found');
+  for (const s of sources) {
+    const files = existsSync(join(ROOT, s)) && !s.includes('.') ? filesUnder(s) : [s];
+    const sample = files.filter((f) => !f.endsWith('.tmp')).slice(0, 50);
+    t.ok(sample.length === 0 || sample.every((f) => dockerIncludes(ignore, f)), `${s} reaches the build context`);
+  }
+  for (const heavy of ['node_modules/sharp/package.json', 'data/cifar10/train_images.u8', 'dist/cli/main.js', '.git/HEAD', 'runs/x/metrics.jsonl', 'bench/results/a.json', 'test/deploy/k8s.ts']) {
+    t.notOk(dockerIncludes(ignore, heavy), `${heavy} stays out`);
+  }
+});
+
+t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, gpu profile', async (t) => {
+  t.notOk('version' in compose, 'no top-level version (obsolete in compose v2)');
+  t.same(Object.keys(services).sort(), ['lb', 'mixer', 'mixer-gpu']);
+  const mixer = svc('mixer');
+  const lb = svc('lb');
+  const gpu = svc('mixer-gpu');
+
+  const { repo, tag } = imageRef(interpolateDefaults(mixer['image']));
+  t.equal(repo, pkg.name, 'image is named after the package');
+  t.equal(tag, pkg.version, 'image tag is the package version');
+  t.equal(interpolateDefaults(gpu['image']), `${pkg.name}:${pkg.version}-cuda`, 'the CUDA image is tagged -cuda');
+  t.same(obj(obj(mixer['build'], 'build')['args'], 'args'), { VARIANT: 'cpu' });
+  t.equal(obj(mixer['build'], 'build')['context'], '.');
+
+  t.notOk('ports' in mixer, 'replicas publish no host port, so they scale');
+  t.same((mixer['expose'] as unknown[]).map(Number), exposed, 'replicas expose the Dockerfile port');
+  const env = obj(mixer['environment'], 'environment');
+  t.equal(Number(env['PORT']), servicePort, 'PORT is the service port');
+  for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);
+  for (const k of Object.keys(obj(gpu['environment'], 'environment'))) t.ok(knownEnv.has(k), `gpu: ${k} is a setting the service reads`);
+  t.equal(env['DEVICE'], 'cpu');
+  t.ok(Number(interpolateDefaults(env['THREADS'])) >= 1, 'THREADS is set per replica');
+  t.equal(mixer['init'], true, 'an init process forwards SIGTERM and reaps children');
+
+  const hc = obj(mixer['healthcheck'], 'healthcheck');
+  const imageHc = execForm(runtime.find((i) => i.cmd === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s*/, ''));
+  t.same(hc['test'], ['CMD', ...imageHc], 'the compose health check is the image one');
+
+  const deploy = obj(mixer['deploy'], 'deploy');
+  t.ok(Number(interpolateDefaults(deploy['replicas'])) >= 2, 'at least 2 replicas by default');
+  for (const [name, s] of [['mixer', mixer], ['lb', lb], ['mixer-gpu', gpu]] as const) {
+    const limits = obj(obj(obj(s['deploy'], `${name}.deploy`)['resources'], 'resources')['limits'], 'limits');
+    t.ok(Number(interpolateDefaults(limits['cpus'])) > 0, `${name}: CPU limit`);
+    t.match(interpolateDefaults(limits['memory']), /^\d+[mg]$/, `${name}: memory limit`);
+  }
+
+  // Custom models: a read-only mount, selected with MODEL_PATH.
+  const vols = (mixer['volumes'] as string[]).map(interpolateDefaults);
+  t.ok(vols.includes('./models:/models:ro'), 'models folder mounted read-only at /models (MODEL_DIR)');
+  t.match(String(mixer['environment'] && env['MODEL_PATH']), /^\$\{MODEL_PATH:-\/app\/models\/mixer-cifar10\.onnx\}$/, 'MODEL_PATH defaults to the baked model');
+  t.equal(interpolateDefaults(env['MODEL_PATH']), runtimeEnv['MODEL_PATH'], 'same default as the image');
+
+  // Load balancer.
+  t.match(String(lb['image']), /^nginx:/, 'nginx load balancer');
+  t.same(lb['ports'], ['${MIXER_PORT:-3000}:80'], 'the stack answers on host port 3000');
+  t.same(obj(obj(lb['depends_on'], 'depends_on')['mixer'], 'mixer'), { condition: 'service_healthy' }, 'lb waits for healthy replicas');
+  t.ok((lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'), 'nginx config mounted');
+  t.same(nginxDirective(nginx, 'listen'), [['80']], 'nginx listens where lb publishes');
+
+  // GPU profile.
+  t.same(gpu['profiles'], ['gpu'], 'GPU service only with --profile gpu');
+  const gargs = obj(obj(gpu['build'], 'build')['args'], 'args');
+  t.equal(gargs['VARIANT'], 'cuda');
+  t.match(interpolateDefaults(gargs['RUNTIME_IMAGE']), /^nvidia\/cuda:12\.\d+(\.\d+)?-cudnn-runtime-ubuntu\d+\.\d+$/, 'CUDA 12 + cuDNN runtime base');
+  t.equal(obj(gpu['environment'], 'env')['DEVICE'], 'cuda');
+  const devices = obj(obj(obj(gpu['deploy'], 'deploy')['resources'], 'resources')['reservations'], 'reservations')['devices'] as Obj[];
+  t.equal(devices[0]?.['driver'], 'nvidia');
+  t.same(devices[0]?.['capabilities'], ['gpu']);
+  const count = devices[0]?.['count'];
+  t.ok(count === 'all' || Number.isInteger(count), 'device count is an integer or "all" (docker-compose 1.29 rejects strings)');
+});
+
+t.test('nginx: upstream is the replicas, keep-alive, body limit above the service limit', async (t) => {
+  const servers = nginxDirective(nginx, 'server').filter((a) => a[0]!.includes(':'));
+  t.same(servers.map((a) => a[0]), [`mixer:${servicePort}`], 'upstream = the mixer service on the service port');
+  const upstreamName = /upstream\s+(\S+)\s*\{/.exec(nginx)?.[1];
+  t.same(nginxDirective(nginx, 'proxy_pass'), [[`http://${upstreamName}`]], 'everything is proxied to the upstream');
+  t.ok(nginxDirective(nginx, 'keepalive').length === 1, 'upstream keep-alive');
+  t.same(nginxDirective(nginx, 'proxy_http_version'), [['1.1']], 'HTTP/1.1 to the replicas (keep-alive)');
+  t.same(nginxDirective(nginx, 'proxy_set_header').find((a) => a[0] === 'Connection'), ['Connection', '""']);
+  t.ok(nginxDirective(nginx, 'add_header').some((a) => a[0] === 'X-Upstream'), 'responses name the replica');
+  const nginxMax = nginxSize(nginxDirective(nginx, 'client_max_body_size')[0]![0]!);
+  const bodyLimit = interpolateDefaults(obj(svc('mixer')['environment'], 'env')['BODY_LIMIT']);
+  const serviceMax = Number(parseSetting(setting('BODY_LIMIT'), bodyLimit, 'BODY_LIMIT'));
+  t.ok(nginxMax > serviceMax, `nginx body limit ${nginxMax} > service BODY_LIMIT ${serviceMax}: oversize gets the service's JSON 413`);
+  t.ok(nginxMax > Number(parseSetting(setting('BODY_LIMIT'), String(setting('BODY_LIMIT').dflt), 'BODY_LIMIT')), 'also above the service default');
+});
+
+t.test('stop grace periods outlast the service drain', async (t) => {
+  const drainS = Number(setting('SHUTDOWN_TIMEOUT_MS').dflt) / 1000;
+  for (const name of ['mixer', 'mixer-gpu']) {
+    const g = /^(\d+)s$/.exec(String(svc(name)['stop_grace_period']));
+    t.ok(g && Number(g[1]) > drainS, `${name}: stop_grace_period > ${drainS}s`);
+  }
+  t.equal(modelNameFor(runtimeEnv['MODEL_PATH']!), 'mixer-cifar10', 'default model name');
+});
