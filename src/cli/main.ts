@@ -47,22 +47,15 @@ async function main(argv: string[]): Promise<number> {
   return mod.run(rest);
 }
 
-/** Errors a user can fix get one line, no stack. Anything else is a bug and keeps its stack. */
-const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'GraphError', 'DataError', 'SafetensorsError', 'RuntimeError', 'ModelLoadError', 'ImageError']);
-
+/** Every failure is one line on stderr and exit code 2; MIXER_DEBUG=1 adds the stack. */
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    const err = e as Error & { code?: string };
-    if (USER_ERRORS.has(err.name) || err.code === 'ENOENT' || err.code === 'EACCES' || err instanceof RangeError || !err.stack) {
-      process.stderr.write(`mixer: ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`mixer: ${err.message}\n`);
-      if (process.env['MIXER_DEBUG']) process.stderr.write(`${err.stack}\n`);
-      process.exitCode = 2;
-    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`mixer: ${err.message.split('\n')[0]}\n`);
+    if (process.env['MIXER_DEBUG']) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 2;
   },
 );
