@@ -1,0 +1,93 @@
+// Fast path for the commonest upload: a plain 8-bit RGB or grey PNG already at the model size, decoded without libvips' per-call cost.
+import { inflateSync } from 'node:zlib';
+
+const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Chunks that change nothing in the decoded pixels here; any other ancillary chunk (gAMA, iCCP, tRNS, eXIf, …) sends the file to sharp. */
+const HARMLESS = new Set(['pHYs', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'sRGB', 'bKGD']);
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(b: Uint8Array, from: number, to: number): number {
+  let c = 0xffffffff;
+  for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * RGB uint8 HWC of a PNG that is size×size, 8-bit RGB or grey, not interlaced, with valid CRCs and no chunk that
+ * would change its colours; null for anything else (the caller then decodes with sharp, which gives the same pixels).
+ */
+export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
+  if (b.length < 57 || SIGNATURE.some((v, i) => b[i] !== v)) return null;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let channels = 0;
+  const idat: Uint8Array[] = [];
+  let ended = false;
+  for (let off = 8; off + 12 <= b.length; ) {
+    const len = dv.getUint32(off);
+    const data = off + 8;
+    const next = data + len + 4;
+    if (next > b.length) return null;
+    if (crc32(b, off + 4, data + len) !== dv.getUint32(data + len)) return null;
+    const type = String.fromCharCode(b[off + 4]!, b[off + 5]!, b[off + 6]!, b[off + 7]!);
+    if (off === 8) {
+      if (type !== 'IHDR' || len !== 13) return null;
+      const [depth, colour, compression, filter, interlace] = [b[data + 8], b[data + 9], b[data + 10], b[data + 11], b[data + 12]];
+      if (dv.getUint32(data) !== size || dv.getUint32(data + 4) !== size || depth !== 8 || compression || filter || interlace) return null;
+      if (colour === 2) channels = 3;
+      else if (colour === 0) channels = 1;
+      else return null;
+    } else if (type === 'IDAT') idat.push(b.subarray(data, data + len));
+    else if (type === 'IEND') {
+      ended = true;
+      break;
+    } else if (!HARMLESS.has(type)) return null;
+    off = next;
+  }
+  if (!ended || idat.length === 0) return null;
+  let raw: Buffer;
+  try {
+    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat));
+  } catch {
+    return null;
+  }
+  const stride = size * channels;
+  if (raw.length !== size * (stride + 1)) return null;
+  const px = new Uint8Array(size * stride);
+  for (let y = 0; y < size; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const src = y * (stride + 1) + 1;
+    const row = y * stride;
+    const up = row - stride;
+    for (let x = 0; x < stride; x++) {
+      const a = x >= channels ? px[row + x - channels]! : 0;
+      const u = y > 0 ? px[up + x]! : 0;
+      const c = x >= channels && y > 0 ? px[up + x - channels]! : 0;
+      let v = raw[src + x]!;
+      if (filter === 1) v += a;
+      else if (filter === 2) v += u;
+      else if (filter === 3) v += (a + u) >> 1;
+      else if (filter === 4) {
+        const p = a + u - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - u);
+        const pc = Math.abs(p - c);
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? u : c;
+      } else if (filter !== 0) return null;
+      px[row + x] = v & 0xff;
+    }
+  }
+  if (channels === 3) return px;
+  const rgb = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i]!;
+  return rgb;
+}

@@ -1,0 +1,158 @@
+// Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker.
+import { ServiceError } from './errors.js';
+
+/** Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K floats. */
+export interface BatchRunner {
+  run(pixels: Uint8Array, n: number): Promise<{ outputs: Record<string, Float32Array>; ms: number }>;
+  /** Batches the runner can start right now. */
+  readonly idle: number;
+}
+
+export interface BatchStats {
+  size: number;
+  /** Milliseconds each item waited in the queue. */
+  queueMs: number[];
+  /** Milliseconds of the model run (inside the worker). */
+  inferenceMs: number;
+}
+
+export interface BatcherOptions {
+  maxBatch: number;
+  delayMs: number;
+  /** Images allowed to wait; beyond it submit() rejects with OVERLOADED (503). */
+  maxQueue: number;
+  imageBytes: number;
+  onBatch?: (s: BatchStats) => void;
+}
+
+interface Item {
+  pixels: Uint8Array;
+  count: number;
+  queuedAt: number;
+  resolve: (o: Record<string, Float32Array>) => void;
+  reject: (e: Error) => void;
+}
+
+export class MicroBatcher {
+  private queue: Item[] = [];
+  private queued = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private due = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly runner: BatchRunner,
+    private readonly o: BatcherOptions,
+  ) {}
+
+  /** Images waiting for a batch. */
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** Batches running now. */
+  get inflight(): number {
+    return this.running;
+  }
+
+  /** Queues `count` images (count × imageBytes); resolves with this item's rows of every output. */
+  submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
+    if (pixels.length !== count * this.o.imageBytes) {
+      return Promise.reject(new RangeError(`expected ${count * this.o.imageBytes} bytes for ${count} image(s), got ${pixels.length}`));
+    }
+    if (this.queued + count > this.o.maxQueue) {
+      return Promise.reject(new ServiceError('OVERLOADED', `the queue is full (${this.queued} images waiting, limit ${this.o.maxQueue}); retry shortly`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ pixels, count, queuedAt: performance.now(), resolve, reject });
+      this.queued += count;
+      if (this.timer === null && !this.due) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.due = true;
+          this.pump();
+        }, this.o.delayMs);
+      }
+      this.pump();
+    });
+  }
+
+  /** Resolves once nothing is queued or running. */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    this.due = true;
+    this.pump();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Starts batches while a worker is idle and the head of the queue is due (full batch, delay passed, or a run just ended). */
+  private pump(): void {
+    while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.o.maxBatch)) {
+      this.dispatch(this.take());
+    }
+    if (this.queue.length === 0) {
+      this.due = false;
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      if (this.running === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Removes up to maxBatch images (at least one item) from the head of the queue. */
+  private take(): Item[] {
+    const batch: Item[] = [];
+    let n = 0;
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (batch.length > 0 && n + head.count > this.o.maxBatch) break;
+      this.queue.shift();
+      batch.push(head);
+      n += head.count;
+    }
+    this.queued -= n;
+    return batch;
+  }
+
+  private dispatch(batch: Item[]): void {
+    const n = batch.reduce((s, it) => s + it.count, 0);
+    const per = this.o.imageBytes;
+    const pixels = new Uint8Array(n * per);
+    const now = performance.now();
+    const queueMs: number[] = [];
+    let off = 0;
+    for (const it of batch) {
+      pixels.set(it.pixels, off * per);
+      off += it.count;
+      queueMs.push(now - it.queuedAt);
+    }
+    this.running++;
+    this.runner.run(pixels, n).then(
+      ({ outputs, ms }) => {
+        let row = 0;
+        for (const it of batch) {
+          const mine: Record<string, Float32Array> = {};
+          for (const [name, all] of Object.entries(outputs)) {
+            const k = all.length / n;
+            mine[name] = all.subarray(row * k, (row + it.count) * k);
+          }
+          row += it.count;
+          it.resolve(mine);
+        }
+        this.o.onBatch?.({ size: n, queueMs, inferenceMs: ms });
+        this.finished();
+      },
+      (e: unknown) => {
+        for (const it of batch) it.reject(e as Error);
+        this.finished();
+      },
+    );
+  }
+
+  /** A run ended: whatever queued meanwhile has waited long enough, so it goes next. */
+  private finished(): void {
+    this.running--;
+    if (this.queue.length > 0) this.due = true;
+    this.pump();
+  }
+}

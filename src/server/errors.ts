@@ -1,0 +1,128 @@
+// The service's one catalog of coded errors: each code's HTTP status, and the mapping of Fastify, multipart and image errors onto it.
+import { ImageError } from '../model/preprocess.js';
+
+export const ERRORS = {
+  BAD_REQUEST: 400,
+  NO_IMAGE: 400,
+  EMPTY_IMAGE: 400,
+  NOT_AN_IMAGE: 400,
+  CORRUPT_IMAGE: 400,
+  BAD_MULTIPART: 400,
+  BAD_TENSOR: 400,
+  MODEL_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  NOT_ACCEPTABLE: 406,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNSUPPORTED_FORMAT: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_PIXELS: 413,
+  TOO_MANY_FILES: 413,
+  TOO_MANY_IMAGES: 413,
+  INTERNAL: 500,
+  OVERLOADED: 503,
+  NOT_READY: 503,
+  SHUTTING_DOWN: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+}
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  description: 'Every error response',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer', examples: [400] },
+    code: { type: 'string', enum: Object.keys(ERRORS), examples: ['NOT_AN_IMAGE'] },
+    error: { type: 'string', description: 'HTTP reason phrase', examples: ['Bad Request'] },
+    message: { type: 'string', examples: ['"cat.txt" is not an image in a supported format'] },
+  },
+} as const;
+
+/** Seconds a client should wait after OVERLOADED, NOT_READY or SHUTTING_DOWN. */
+export const RETRY_AFTER_S = 1;
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  406: 'Not Acceptable',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export class ServiceError extends Error {
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+    this.statusCode = ERRORS[code];
+  }
+}
+
+export function body(code: ErrorCode, message: string): ErrorBody {
+  const statusCode = ERRORS[code];
+  return { statusCode, code, error: REASONS[statusCode] ?? 'Error', message };
+}
+
+/** Fastify core and @fastify/multipart error codes → ours. */
+const FOREIGN: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_VALIDATION: 'BAD_REQUEST',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'TOO_MANY_FILES',
+  FST_PARTS_LIMIT: 'TOO_MANY_FILES',
+  FST_FIELDS_LIMIT: 'TOO_MANY_FILES',
+  FST_PROTO_VIOLATION: 'BAD_MULTIPART',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_INVALID_JSON_FIELD_ERROR: 'BAD_MULTIPART',
+};
+
+/** Any thrown value → a catalogued error. Unknown 4xx keep their status as BAD_REQUEST-like; anything else is INTERNAL. */
+export function toServiceError(e: unknown): ServiceError {
+  if (e instanceof ServiceError) return e;
+  if (e instanceof ImageError) return new ServiceError(e.code, e.message);
+  const err = e as Error & { code?: unknown; statusCode?: unknown; validation?: unknown };
+  const mapped = typeof err.code === 'string' ? FOREIGN[err.code] : undefined;
+  if (err.validation) return new ServiceError('BAD_REQUEST', err.message);
+  if (mapped) return new ServiceError(mapped, messageFor(mapped, err.message));
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 0;
+  if (status === 413) return new ServiceError('PAYLOAD_TOO_LARGE', err.message);
+  if (status === 415) return new ServiceError('UNSUPPORTED_MEDIA_TYPE', err.message);
+  if (status === 406) return new ServiceError('NOT_ACCEPTABLE', err.message);
+  if (status === 404) return new ServiceError('NOT_FOUND', err.message);
+  if (status >= 400 && status < 500) return new ServiceError('BAD_REQUEST', err.message);
+  return new ServiceError('INTERNAL', 'internal error');
+}
+
+function messageFor(code: ErrorCode, original: string): string {
+  switch (code) {
+    case 'TOO_MANY_FILES':
+      return 'too many parts in the multipart body (see MAX_FILES)';
+    case 'PAYLOAD_TOO_LARGE':
+      return `the body or a file is larger than the limit (see BODY_LIMIT): ${original}`;
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return original === 'Unsupported Media Type' ? 'unsupported Content-Type for this route' : original;
+    default:
+      return original;
+  }
+}

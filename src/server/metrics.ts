@@ -1,0 +1,42 @@
+// Prometheus metrics (prom-client) on a per-app registry: HTTP traffic, queue, batches, inference and process stats.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly latency: Histogram<'route' | 'method'>;
+  readonly queueTime: Histogram;
+  readonly inferenceTime: Histogram;
+  readonly batchSize: Histogram;
+  readonly queueDepth: Gauge;
+  readonly images: Counter;
+  readonly shed: Counter;
+  readonly modelInfo: Gauge<'name' | 'sha256' | 'provider'>;
+
+  /** `depth` is read at scrape time. */
+  constructor(depth: () => number, maxBatch: number) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({ name: 'mixer_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
+    this.latency = new Histogram({ name: 'mixer_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers });
+    this.queueTime = new Histogram({ name: 'mixer_queue_wait_seconds', help: 'time an image waited for its batch', buckets: LATENCY_BUCKETS, registers });
+    this.inferenceTime = new Histogram({ name: 'mixer_inference_duration_seconds', help: 'model run time per batch', buckets: LATENCY_BUCKETS, registers });
+    const sizes: number[] = [];
+    for (let b = 1; b < maxBatch; b *= 2) sizes.push(b);
+    sizes.push(maxBatch);
+    this.batchSize = new Histogram({ name: 'mixer_batch_size', help: 'images per model run', buckets: sizes, registers });
+    this.queueDepth = new Gauge({
+      name: 'mixer_queue_depth',
+      help: 'images waiting for a batch',
+      registers,
+      collect() {
+        this.set(depth());
+      },
+    });
+    this.images = new Counter({ name: 'mixer_images_classified_total', help: 'images run through the model', registers });
+    this.shed = new Counter({ name: 'mixer_requests_shed_total', help: 'requests answered 503 because the queue was full', registers });
+    this.modelInfo = new Gauge({ name: 'mixer_model_info', help: 'the served model (value 1)', labelNames: ['name', 'sha256', 'provider'], registers });
+  }
+}

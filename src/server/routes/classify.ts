@@ -1,0 +1,84 @@
+// POST /classify: multipart image parts or one raw image/* body → top-k predictions per image, in upload order.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { decodeImage } from '../../model/preprocess.js';
+import type { AppContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import { accepts } from '../negotiate.js';
+import { topK } from '../predictions.js';
+import { classifyQuery, classifyResponse, errorResponses } from '../schemas.js';
+
+interface Upload {
+  filename: string | null;
+  decoded: Promise<Uint8Array>;
+}
+
+export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { engine, config } = ctx;
+  const size = engine.model.size;
+  const decode = (bytes: Uint8Array, name: string | null): Promise<Uint8Array> => {
+    const p = decodeImage(bytes, size, { maxPixels: config.maxPixels, ...(name ? { name } : {}) });
+    p.catch(() => {}); // observed later via allSettled; never an unhandled rejection if an earlier part fails
+    return p;
+  };
+
+  /** Reads every file part, starting each decode as soon as its bytes are in. */
+  async function multipartUploads(req: FastifyRequest): Promise<Upload[]> {
+    const uploads: Upload[] = [];
+    let total = 0;
+    try {
+      for await (const part of req.parts()) {
+        if (part.type !== 'file') continue;
+        const bytes = await part.toBuffer();
+        total += bytes.length;
+        if (total > config.bodyLimit) throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${config.bodyLimit} bytes (see BODY_LIMIT)`);
+        const filename = part.filename || null;
+        uploads.push({ filename, decoded: decode(bytes, filename ?? `part ${uploads.length + 1}`) });
+      }
+    } catch (e) {
+      // Fastify and multipart limit errors carry a status; anything else (busboy, stream) is a malformed body.
+      if (e instanceof ServiceError || typeof (e as { statusCode?: unknown }).statusCode === 'number') throw e;
+      throw new ServiceError('BAD_MULTIPART', `malformed multipart body: ${(e as Error).message}`);
+    }
+    return uploads;
+  }
+
+  app.post(
+    '/classify',
+    {
+      schema: {
+        tags: ['classify'],
+        summary: 'Classify images',
+        description:
+          'multipart/form-data with one or more image parts (any field name), or one image as the raw body with Content-Type image/*. ' +
+          'Images are EXIF-rotated, alpha is flattened onto white, the shorter side is resized to the model size and the centre is cropped.',
+        querystring: classifyQuery,
+        response: { 200: classifyResponse, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      if (!accepts(req.headers.accept, ['application/json'])) throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json only');
+      let uploads: Upload[];
+      if (req.isMultipart()) {
+        uploads = await multipartUploads(req);
+        if (uploads.length === 0) throw new ServiceError('NO_IMAGE', 'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg');
+      } else if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
+        if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
+        uploads = [{ filename: null, decoded: decode(req.body, null) }];
+      } else {
+        throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`);
+      }
+      const decoded = await Promise.allSettled(uploads.map((u) => u.decoded));
+      const failed = decoded.find((d) => d.status === 'rejected');
+      if (failed) throw failed.reason;
+      const pixels = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value);
+      const outs = await Promise.all(pixels.map((p) => engine.infer(p)));
+      const { top } = req.query as { top: number };
+      const labels = engine.model.spec.labels;
+      reply.header('cache-control', 'no-store');
+      return {
+        model: { name: engine.model.name, sha256: engine.model.sha256 },
+        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(outs[i]!.probabilities, labels, top) })),
+      };
+    },
+  );
+}

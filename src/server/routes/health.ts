@@ -1,0 +1,14 @@
+// Liveness and readiness: GET /healthz (the process answers) and GET /readyz (model loaded, warmed, not shutting down).
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.js';
+import { RETRY_AFTER_S, body } from '../errors.js';
+import { errorResponses, statusResponse } from '../schemas.js';
+
+export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness', response: { 200: statusResponse } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'Readiness: model loaded and warmed', response: { 200: statusResponse, ...errorResponses } } }, async (_req, reply) => {
+    if (ctx.state.closing) return reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', 'the service is shutting down'));
+    return { status: 'ready' };
+  });
+}

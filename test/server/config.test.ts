@@ -1,0 +1,57 @@
+// Tests for the service settings: defaults, env parsing, flags over env, and one-line errors naming the flag or variable.
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { ConfigError, DEFAULT_MODEL_PATH, modelNameFor, resolveConfig, settingsHelp } from '../../src/server/config.js';
+
+t.test('defaults', async (t) => {
+  const c = resolveConfig({});
+  t.equal(c.port, 3000);
+  t.equal(c.host, '0.0.0.0');
+  t.equal(c.device, 'cpu');
+  t.equal(c.maxBatch, 32);
+  t.equal(c.bodyLimit, 10 * 1024 * 1024);
+  t.equal(c.workers, 1);
+  t.equal(c.threads, Math.max(1, os.availableParallelism()));
+  t.equal(c.modelPath, DEFAULT_MODEL_PATH);
+  t.ok(DEFAULT_MODEL_PATH.endsWith(path.join('models', 'mixer-cifar10.onnx')));
+  t.equal(path.dirname(path.dirname(DEFAULT_MODEL_PATH)), path.resolve(import.meta.dirname, '../..'), 'relative to the package root');
+  t.equal(c.modelName, 'mixer-cifar10');
+});
+
+t.test('environment variables', async (t) => {
+  const c = resolveConfig({}, { PORT: '8080', HOST: '127.0.0.1', MODEL_PATH: 'x/My Model.onnx', DEVICE: 'auto', THREADS: '3', MAX_BATCH: '8', BATCH_DELAY_MS: '0.5', MAX_QUEUE: '10', BODY_LIMIT: '512kb', MAX_PIXELS: '1000', MAX_FILES: '4', LOG_LEVEL: 'warn' });
+  t.match(c, { port: 8080, host: '127.0.0.1', modelPath: 'x/My Model.onnx', modelName: 'My-Model', device: 'auto', threads: 3, maxBatch: 8, batchDelayMs: 0.5, maxQueue: 10, bodyLimit: 512 * 1024, maxPixels: 1000, maxFiles: 4, logLevel: 'warn' });
+  t.equal(resolveConfig({}, { PORT: '' }).port, 3000, 'an empty variable is unset');
+});
+
+t.test('given values win over the environment', async (t) => {
+  const c = resolveConfig({ port: 9000, device: 'cpu', modelName: 'm1' }, { PORT: '8080', DEVICE: 'cuda', MODEL_NAME: 'm2' });
+  t.equal(c.port, 9000);
+  t.equal(c.device, 'cpu');
+  t.equal(c.modelName, 'm1');
+});
+
+t.test('bad values fail with the source named', async (t) => {
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ PORT: 'abc' }, /^PORT must be an integer, got "abc"$/],
+    [{ PORT: '70000' }, /^PORT must be at most 65535/],
+    [{ MAX_BATCH: '0' }, /^MAX_BATCH must be at least 1/],
+    [{ BATCH_DELAY_MS: '-1' }, /^BATCH_DELAY_MS must be at least 0/],
+    [{ DEVICE: 'tpu' }, /^DEVICE "tpu" is not valid\. Should be one of: cpu, cuda, auto$/],
+    [{ BODY_LIMIT: '10 parsecs' }, /^BODY_LIMIT must be a size in bytes/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL "loud" is not valid/],
+    [{ MODEL_NAME: 'a/b' }, /model name "a\/b" may only use/],
+  ];
+  for (const [env, re] of bad) t.throws(() => resolveConfig({}, env), { name: 'ConfigError', message: re }, JSON.stringify(env));
+  t.throws(() => resolveConfig({ maxQueue: 0 }), ConfigError);
+});
+
+t.test('model names and help', async (t) => {
+  t.equal(modelNameFor('/a/b/mixer-cifar10.onnx'), 'mixer-cifar10');
+  t.equal(modelNameFor('weird name!.ONNX'), 'weird-name-');
+  const help = settingsHelp();
+  for (const v of ['PORT', 'HOST', 'MODEL_PATH', 'DEVICE', 'THREADS', 'MAX_BATCH', 'BATCH_DELAY_MS', 'MAX_QUEUE', 'BODY_LIMIT', 'MAX_PIXELS', 'MAX_FILES', 'LOG_LEVEL']) {
+    t.match(help, v);
+  }
+});

@@ -1,0 +1,103 @@
+// app.inject tests of /healthz, /readyz, /v1/model, /metrics and /openapi.json, plus request ids and the request log.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { paramCount, preset } from '../../src/model/index.js';
+import { buildApp } from '../../src/server/app.js';
+import { image, multipart, writeModel } from '../fixtures/server.js';
+
+const modelPath = writeModel(t.testdir());
+const logs = new PassThrough();
+const lines: Record<string, unknown>[] = [];
+logs.on('data', (d: Buffer) => {
+  for (const l of d.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+});
+const app = await buildApp({ modelPath, modelName: 'tiny-test', threads: 1, maxBatch: 4, logStream: logs });
+t.teardown(() => app.close());
+
+t.test('health and readiness', async (t) => {
+  const h = await app.inject('/healthz');
+  t.equal(h.statusCode, 200);
+  t.same(h.json(), { status: 'ok' });
+  const r = await app.inject('/readyz');
+  t.equal(r.statusCode, 200);
+  t.same(r.json(), { status: 'ready' });
+});
+
+t.test('/v1/model', async (t) => {
+  const m = (await app.inject('/v1/model')).json();
+  t.equal(m.name, 'tiny-test');
+  t.equal(m.sha256, createHash('sha256').update(readFileSync(modelPath)).digest('hex'));
+  t.equal(m.provider, 'cpu');
+  t.same(m.config, preset('tiny'));
+  t.equal(m.labels.length, 10);
+  t.equal(m.inputSize, 32);
+  t.equal(m.parameters, paramCount(preset('tiny')));
+  t.same(m.input, { name: 'pixels', datatype: 'uint8', shape: [-1, 32, 32, 3], layout: 'NHWC' });
+  t.match(m.batching, { maxBatch: 4, workers: 1, threads: 1 });
+});
+
+t.test('/metrics after some traffic', async (t) => {
+  const png = await image('png');
+  await app.inject({ method: 'POST', url: '/classify', ...multipart([1, 2, 3].map((i) => ({ filename: `${i}.png`, data: png }))) });
+  await app.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+  const r = await app.inject('/metrics');
+  t.equal(r.statusCode, 200);
+  t.match(r.headers['content-type'], /text\/plain/);
+  const text = r.body;
+  for (const name of [
+    'mixer_http_requests_total',
+    'mixer_http_request_duration_seconds_bucket',
+    'mixer_queue_wait_seconds_bucket',
+    'mixer_inference_duration_seconds_bucket',
+    'mixer_batch_size_bucket',
+    'mixer_queue_depth',
+    'mixer_images_classified_total',
+    'mixer_model_info',
+    'process_resident_memory_bytes',
+  ]) t.match(text, name);
+  t.match(text, /mixer_http_requests_total\{route="\/classify",method="POST",status="200"\} 1/);
+  t.match(text, /mixer_http_requests_total\{route="\/classify",method="POST",status="415"\} 1/);
+  t.match(text, /mixer_images_classified_total 3/);
+  t.match(text, /mixer_queue_depth 0/);
+  t.match(text, /mixer_model_info\{name="tiny-test",sha256="[0-9a-f]{64}",provider="cpu"\} 1/);
+});
+
+t.test('/openapi.json documents every route from its schemas', async (t) => {
+  const r = await app.inject('/openapi.json');
+  t.equal(r.statusCode, 200);
+  const doc = r.json();
+  t.match(doc.openapi, /^3\./);
+  for (const p of ['/classify', '/healthz', '/readyz', '/v1/model', '/metrics', '/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/ready', '/v2/models/{name}/infer']) {
+    t.ok(doc.paths[p], `documents ${p}`);
+  }
+  t.notOk(doc.paths['/openapi.json'], 'hides itself');
+  const classify = doc.paths['/classify'].post;
+  t.ok(classify.requestBody.content['multipart/form-data'], 'multipart body documented');
+  t.ok(classify.responses['200'].content['application/json'].schema.properties.results);
+  t.ok(classify.responses['4XX'], 'errors documented');
+  t.ok(doc.components.schemas.Error, 'the shared error schema');
+});
+
+t.test('request ids and one log line per request with its latency', async (t) => {
+  const r = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
+  t.equal(r.headers['x-request-id'], 'abc-123');
+  await new Promise((res) => setImmediate(res));
+  const line = lines.find((l) => l['reqId'] === 'abc-123' && l['msg'] === 'request completed');
+  t.ok(line, 'logged');
+  t.match(line, { method: 'GET', url: '/healthz', statusCode: 200, ms: Number });
+  t.ok(lines.some((l) => l['msg'] === 'model ready' && typeof l['warmupMs'] === 'number'));
+});
+
+t.test('readiness turns false while closing', async (t) => {
+  const app2 = await buildApp({ modelPath, threads: 1, logger: false });
+  app2.mixer.state.closing = true;
+  const r = await app2.inject('/readyz');
+  t.equal(r.statusCode, 503);
+  t.equal(r.json().code, 'SHUTTING_DOWN');
+  t.equal(r.headers['retry-after'], '1');
+  app2.mixer.state.closing = false;
+  await app2.close();
+  t.equal(app2.mixer.state.closing, true, 'close() sets it');
+});

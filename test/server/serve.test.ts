@@ -1,0 +1,98 @@
+// `mixer serve` as a process: config errors, --device cuda fail-fast and auto fallback, and a graceful SIGTERM that finishes in-flight work.
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { cudaProviderInstalled, RuntimeError } from '../../src/runtime/session.js';
+import { buildApp } from '../../src/server/app.js';
+import { image, multipart, writeModel } from '../fixtures/server.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const modelPath = writeModel(t.testdir());
+// Run the CLI from sources with the same TypeScript loader as this test.
+const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
+
+function serve(args: string[], env: Record<string, string> = {}): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, out: () => out, exit };
+}
+
+async function portOf(out: () => string, exit: Promise<unknown>): Promise<number> {
+  let done = false;
+  void exit.then(() => (done = true));
+  for (;;) {
+    const m = /"msg":"ready"/.test(out()) ? /"port":(\d+)/.exec(out()) : null;
+    if (m) return Number(m[1]);
+    if (done) throw new Error(`serve exited early:\n${out()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test('invalid settings fail at start with one clear line', async (t) => {
+  const a = serve([], { MAX_BATCH: 'lots' });
+  t.equal(await a.exit, 2);
+  t.equal(a.out().trim(), 'mixer: MAX_BATCH must be an integer, got "lots"');
+  const b = serve(['--port', '70000']);
+  t.equal(await b.exit, 2);
+  t.equal(b.out().trim(), 'mixer: --port must be at most 65535, got 70000');
+  const c = serve(['--model', path.join(t.testdirName, 'missing.onnx')]);
+  t.equal(await c.exit, 2);
+  t.match(c.out(), /cannot read model .*missing\.onnx: ENOENT/);
+});
+
+t.test('--device cuda fails fast naming the fix; auto falls back to the CPU with a warning', { skip: cudaProviderInstalled() && 'the CUDA provider is installed here' }, async (t) => {
+  const e = await buildApp({ modelPath, device: 'cuda', logger: false }).then(() => null, (err: unknown) => err);
+  t.type(e, RuntimeError);
+  t.equal((e as RuntimeError).code, 'CUDA_UNAVAILABLE');
+  t.match((e as Error).message, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  t.match((e as Error).message, /CUDA 12 and cuDNN 9/);
+  const cli = serve(['--device', 'cuda']);
+  t.equal(await cli.exit, 2);
+  t.match(cli.out(), /^mixer: .*ONNXRUNTIME_NODE_INSTALL=cuda12/m);
+
+  const auto = serve(['--device', 'auto']);
+  const port = await portOf(auto.out, auto.exit);
+  const model = (await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { provider: string };
+  t.equal(model.provider, 'cpu');
+  t.match(auto.out(), /"level":40,[^\n]*CUDA execution provider is unavailable, running on the CPU/);
+  auto.child.kill('SIGTERM');
+  t.equal(await auto.exit, 0);
+});
+
+t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t) => {
+  const s = serve([]);
+  const port = await portOf(s.out, s.exit);
+  const { payload, headers } = multipart([{ filename: 'slow.png', type: 'image/png', data: await image('png') }]);
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  let response = '';
+  sock.on('data', (d) => (response += d.toString()));
+  const ended = new Promise((r) => sock.once('close', r));
+  // Headers and half the body now; the rest after the signal.
+  sock.write(`POST /classify?top=1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${headers['content-type']}\r\nContent-Length: ${payload.length}\r\n\r\n`);
+  sock.write(payload.subarray(0, payload.length >> 1));
+  await new Promise((r) => setTimeout(r, 200));
+  s.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  const refused = await new Promise<boolean>((r) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.once('connect', () => (c.destroy(), r(false)));
+    c.once('error', () => r(true));
+  });
+  t.ok(refused, 'new connections are refused once shutdown starts');
+  sock.write(payload.subarray(payload.length >> 1));
+  const code = await s.exit;
+  await ended;
+  t.match(response, /^HTTP\/1\.1 200/, 'the in-flight request completed');
+  t.match(response, /"filename":"slow\.png"/);
+  t.equal(code, 0, `exit 0\n${s.out()}`);
+  t.match(s.out(), /shutting down/);
+});
