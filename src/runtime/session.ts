@@ -22,6 +22,11 @@ export interface SessionOptions {
   /** Write ORT's optimized graph here (to inspect fusions). */
   optimizedModelPath?: string;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Let ORT's intra-op threads busy-wait between operators (ORT's default). Off by default here: on small shared
+   * machines spinning threads steal cores from each other and from the rest of the process.
+   */
+  spin?: boolean;
 }
 
 export class RuntimeError extends Error {
@@ -64,6 +69,7 @@ export class Session {
       executionMode: 'sequential',
       ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
       ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),
+      extra: { session: { intra_op: { allow_spinning: o.spin ? '1' : '0' }, inter_op: { allow_spinning: o.spin ? '1' : '0' } } },
     };
     const open = (eps: string[]) =>
       typeof model === 'string'
