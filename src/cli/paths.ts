@@ -1,7 +1,7 @@
 // Locations inside the installed package (the shipped default model).
-import { fileURLToPath } from 'node:url';
+import { SHIPPED_MODEL_PATH } from '../model/index.js';
 
-/** models/mixer-cifar10.onnx next to dist/, overridable with MODEL_PATH. */
+/** The shipped model, overridable with MODEL_PATH. */
 export function defaultModelPath(): string {
-  return process.env['MODEL_PATH'] || fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
+  return process.env['MODEL_PATH'] || SHIPPED_MODEL_PATH;
 }

@@ -1,9 +1,13 @@
 // Reads an inference model file: bytes, sha256, parsed I/O and its ModelSpec, with one-line errors for bad paths or files.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { type ParsedModel, parseModel } from '../onnx/index.js';
 import type { ModelSpec } from './config.js';
 import { specFromMetadata } from './metadata.js';
+
+/** The shipped default model, <package root>/models/mixer-cifar10.onnx (this file is two levels below the root in src/ and dist/). */
+export const SHIPPED_MODEL_PATH = fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
 
 export class ModelLoadError extends Error {
   constructor(message: string) {
@@ -26,7 +30,8 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelLoadError(code === 'ENOENT' ? `model file not found: ${path}` : `cannot read model ${path}: ${code ?? (e as Error).message}`);
+    const hint = code === 'ENOENT' ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)' : '';
+    throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
   }
   let parsed: ParsedModel;
   try {
@@ -40,9 +45,14 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
   } catch (e) {
     throw new ModelLoadError(`${path}: ${(e as Error).message}`);
   }
-  const names = parsed.inputs.map((v) => v.name);
-  if (!names.includes('pixels') || !parsed.outputs.some((o) => o.name === 'logits')) {
-    throw new ModelLoadError(`${path}: expected input 'pixels' and output 'logits', found inputs [${names.join(', ')}]`);
+  const size = spec.config.image_size;
+  const input = parsed.inputs.find((v) => v.name === 'pixels');
+  const shapeOk = input && input.dtype === 'uint8' && input.shape.length === 4 && input.shape[1] === size && input.shape[2] === size && input.shape[3] === 3;
+  const outs = new Set(parsed.outputs.map((o) => o.name));
+  if (!shapeOk || !outs.has('logits') || !outs.has('probabilities')) {
+    throw new ModelLoadError(
+      `${path}: expected input 'pixels' uint8 [N,${size},${size},3] and outputs 'logits', 'probabilities'; found inputs [${parsed.inputs.map((v) => v.name).join(', ')}], outputs [${[...outs].join(', ')}]`,
+    );
   }
   return { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), parsed, spec };
 }

@@ -35,8 +35,8 @@ export class ConfigError extends Error {
   }
 }
 
-/** The shipped model, at <package root>/models (this file sits two levels below the root in src/ and in dist/). */
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
+export { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
+import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
 
 type Kind = 'int' | 'number' | 'string' | 'bytes' | 'choice';
 

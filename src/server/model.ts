@@ -1,15 +1,7 @@
-// Loads the served model file: bytes, sha256, ModelSpec from its metadata, and a check of the I/O the service relies on.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { forwardMacs, type ModelSpec, paramCount, specFromMetadata } from '../model/index.js';
-import { parseModel, type ParsedModel } from '../onnx/index.js';
+// The served model: the inference model file plus the figures the service reports and batches by.
+import { type ModelSpec, forwardMacs, loadModelFile, paramCount } from '../model/index.js';
 
-export class ModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelLoadError';
-  }
-}
+export { ModelLoadError } from '../model/index.js';
 
 export interface ServedModel {
   name: string;
@@ -28,42 +20,19 @@ export interface ServedModel {
 }
 
 export async function loadServedModel(path: string, name: string): Promise<ServedModel> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? ' (set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)' : '';
-    throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
-  }
-  let parsed: ParsedModel;
-  let spec: ModelSpec;
-  try {
-    parsed = parseModel(bytes);
-    spec = specFromMetadata(parsed.metadata);
-  } catch (e) {
-    throw new ModelLoadError(`${path} is not an onnx-mixer inference model: ${(e as Error).message}`);
-  }
-  const size = spec.config.image_size;
-  const input = parsed.inputs.find((v) => v.name === 'pixels');
-  const shapeOk = input && input.dtype === 'uint8' && input.shape.length === 4 && input.shape[1] === size && input.shape[2] === size && input.shape[3] === 3;
-  const outs = new Set(parsed.outputs.map((o) => o.name));
-  if (!shapeOk || !outs.has('logits') || !outs.has('probabilities')) {
-    throw new ModelLoadError(
-      `${path}: expected input 'pixels' uint8 [N,${size},${size},3] and outputs 'logits', 'probabilities'; found inputs [${parsed.inputs.map((v) => v.name).join(', ')}], outputs [${[...outs].join(', ')}]`,
-    );
-  }
+  const m = await loadModelFile(path);
+  const size = m.spec.config.image_size;
   return {
     name,
     path,
-    bytes,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    spec,
+    bytes: m.bytes,
+    sha256: m.sha256,
+    spec: m.spec,
     size,
     imageBytes: size * size * 3,
-    numClasses: spec.config.num_classes,
-    parameters: paramCount(spec.config),
-    macsPerImage: forwardMacs(spec.config),
-    opset: parsed.opset,
+    numClasses: m.spec.config.num_classes,
+    parameters: paramCount(m.spec.config),
+    macsPerImage: forwardMacs(m.spec.config),
+    opset: m.parsed.opset,
   };
 }

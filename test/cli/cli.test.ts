@@ -69,7 +69,7 @@ t.test('bad input: one line naming the problem and the choices, exit code 2, no 
     [['build', '--preset', 'huge', '--out', path.join(dir, 'a.onnx')], /unknown preset "huge". Should be one of: cifar10-s4, tiny/],
     [['build', '--preset', 'tiny'], /--out is required/],
     [['build', '--preset', 'tiny', '--seed', 'abc', '--out', 'x'], /--seed must be an integer, got "abc"/],
-    [['info', path.join(dir, 'missing.onnx')], /model file not found/],
+    [['info', path.join(dir, 'missing.onnx')], /cannot read model .*missing\.onnx: ENOENT \(model file not found/],
     [['info', path.join(dir, 'garbage.onnx')], /is not a valid ONNX model/],
     [['predict', '--model', path.join(dir, 'garbage.onnx'), path.join(dir, 'x.png')], /is not a valid ONNX model/],
     [['train', '--preset', 'nope', '--out-dir', dir], /unknown preset "nope"/],
