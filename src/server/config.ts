@@ -1,7 +1,6 @@
 // Service settings: one table (flag, env var, type, default, limits, help), parsed and validated at start with clear errors.
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEVICES, type Device } from '../runtime/session.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
