@@ -1,16 +1,11 @@
 // The inference engine: worker-thread ORT sessions behind the micro-batcher, warmed up before the service reports ready.
 import { WorkerPool } from '../runtime/worker-pool.js';
-import type { Device } from '../runtime/session.js';
 import { type BatchStats, MicroBatcher } from './batcher.js';
+import type { ServerConfig } from './config.js';
 import type { ServedModel } from './model.js';
 
-export interface EngineOptions {
-  device: Device;
-  threads: number;
-  workers: number;
-  maxBatch: number;
-  batchDelayMs: number;
-  maxQueue: number;
+/** The engine's share of the service configuration. */
+export interface EngineOptions extends Pick<ServerConfig, 'device' | 'threads' | 'workers' | 'maxBatch' | 'batchDelayMs' | 'maxQueue'> {
   onBatch?: (s: BatchStats) => void;
 }
 

@@ -7,7 +7,6 @@ import { SETTINGS, modelNameFor, parseSetting } from '../../src/server/config.js
 import {
   ROOT,
   dockerIncludes,
-  envPairs,
   execForm,
   filesUnder,
   imageRef,
@@ -15,16 +14,17 @@ import {
   nginxDirective,
   nginxSize,
   obj,
-  parseDockerfile,
   pkg,
   read,
   yamlDocs,
   type Obj,
+  dockerfile,
+  runtimeEnv,
+  runtimeStage,
 } from './fixtures/deploy-files.js';
 
-const df = parseDockerfile(read('Dockerfile'));
-const runtime = df.stage('runtime');
-const runtimeEnv = Object.assign({}, ...runtime.filter((i) => i.cmd === 'ENV').map((i) => envPairs(i.args))) as Record<string, string>;
+const df = dockerfile;
+const runtime = runtimeStage;
 const setting = (env: string) => {
   const s = SETTINGS.find((x) => x.env === env);
   if (!s) throw new Error(`no service setting ${env}`);

@@ -5,22 +5,22 @@ import t from 'tap';
 import { SETTINGS, modelNameFor } from '../../src/server/config.js';
 import {
   ROOT,
-  envPairs,
   filesUnder,
   imageRef,
   interpolateDefaults,
   obj,
-  parseDockerfile,
   pkg,
   quantity,
   read,
   yamlDocs,
   type Obj,
+  dockerfile,
+  runtimeEnv,
+  runtimeStage,
 } from './fixtures/deploy-files.js';
 
-const df = parseDockerfile(read('Dockerfile'));
-const runtime = df.stage('runtime');
-const runtimeEnv = Object.assign({}, ...runtime.filter((i) => i.cmd === 'ENV').map((i) => envPairs(i.args))) as Record<string, string>;
+const df = dockerfile;
+const runtime = runtimeStage;
 const imageUid = Number(runtime.filter((i) => i.cmd === 'USER').at(-1)!.args.split(':')[0]);
 const exposed = Number(runtime.find((i) => i.cmd === 'EXPOSE')!.args);
 const knownEnv = new Set(SETTINGS.map((s) => s.env));
