@@ -3,11 +3,16 @@ import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
 import { type ModelSpec, forward, paramTable, specMetadata } from '../model/index.js';
 import { type AdamWConfig, DEFAULT_ADAMW, adamwScalars, adamwUpdate } from './adamw.js';
 import { backward } from './backward.js';
-import { crossEntropy } from './loss.js';
+import { crossEntropy, softCrossEntropy } from './loss.js';
 
 export interface ArtifactOptions {
   labelSmoothing: number;
   adamw?: AdamWConfig;
+  /**
+   * Soft targets (MixUp / CutMix): the loss takes the input `targets`, float [N,K], in place of `labels`;
+   * label smoothing is then applied by the trainer to the targets, not in the graph.
+   */
+  softTargets?: boolean;
 }
 
 interface TrainGraph {
@@ -18,16 +23,17 @@ interface TrainGraph {
   logits: Value;
 }
 
-/** pixels, labels and one input per parameter, then forward + loss. */
+/** pixels, labels (or soft targets) and one input per parameter, then forward + loss. */
 function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boolean): TrainGraph {
   const g = new Graph(name);
   const b = new Builder(g);
   const c = spec.config;
   const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
-  const labels = g.input('labels', 'int64', ['N']);
+  const labels = o.softTargets ? g.input('targets', 'float32', ['N', c.num_classes]) : g.input('labels', 'int64', ['N']);
   const params = paramTable(c).map((p) => g.input(p.name, 'float32', p.shape));
   const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), { layerNormStats: stats });
-  const loss = b.identity(crossEntropy(b, logitsRaw, labels, o.labelSmoothing), 'loss');
+  const ce = o.softTargets ? softCrossEntropy(b, logitsRaw, labels) : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
+  const loss = b.identity(ce, 'loss');
   const logits = b.identity(logitsRaw, 'logits');
   return { g, b, params, loss, logits };
 }
@@ -104,6 +110,7 @@ export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<st
     ...specMetadata(spec),
     'mixer.optimizer': JSON.stringify({ name: 'adamw', ...(o.adamw ?? DEFAULT_ADAMW), no_decay: '1-D parameters (norms, biases)' }),
     'mixer.label_smoothing': String(o.labelSmoothing),
+    ...(o.softTargets ? { 'mixer.targets': 'soft: float [N,K] input `targets`, label smoothing applied by the trainer' } : {}),
   };
 }
 

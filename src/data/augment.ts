@@ -1,7 +1,8 @@
-// Training augmentation on uint8 NHWC RGB batches: RandAugment → random crop (zero padding) + horizontal flip → cutout.
+// Training augmentation on uint8 NHWC RGB batches: AutoAugment / TrivialAugment / RandAugment → random crop (zero padding) + horizontal flip → cutout.
 
 import type { Rng } from '../util/rng.js';
 import { randAugment, type RandAugmentOptions } from './randaugment.js';
+import { applyPolicy, type AugmentPolicy } from './autoaugment.js';
 
 export { applyOp, randAugment, RA_FILL, RA_MAX_MAGNITUDE, RA_OPS, type RandAugmentOptions } from './randaugment.js';
 
@@ -12,6 +13,8 @@ export interface AugmentOptions {
   /** Cutout square side (0 = off). */
   cutout: number;
   randAugment: null | RandAugmentOptions;
+  /** AutoAugment's CIFAR-10 policy or TrivialAugmentWide, before RandAugment (absent = none). */
+  policy?: AugmentPolicy | null;
 }
 
 /** Shifted copy of one image: dst(y,x) = src(y+dy, x+dx), zero outside. */
@@ -115,7 +118,7 @@ export function cutout(
   return { y0, y1, x0, x1 };
 }
 
-/** Per image of src: randAugment (if set) → crop + flip → cutout, written to dst (src is left untouched). */
+/** Per image of src: policy (if set) → randAugment (if set) → crop + flip → cutout, written to dst (src is left untouched). */
 export function augmentBatch(
   src: Uint8Array,
   dst: Uint8Array,
@@ -131,8 +134,13 @@ export function augmentBatch(
   const tmp = new Uint8Array(per);
   for (let i = 0; i < n; i++) {
     let img = src.subarray(i * per, (i + 1) * per);
-    if (opts.randAugment) {
+    if (opts.policy) {
       work.set(img);
+      applyPolicy(opts.policy, work, h, w, rng, tmp);
+      img = work;
+    }
+    if (opts.randAugment) {
+      if (img !== work) work.set(img);
       randAugment(work, h, w, rng, opts.randAugment, tmp);
       img = work;
     }

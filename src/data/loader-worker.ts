@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
 import { augmentBatch, type AugmentOptions } from './augment.js';
+import { mixBatch, mixEnabled, mixRng, type MixOptions } from './mix.js';
 
 export interface WorkerInit {
   /** Dataset images on a SharedArrayBuffer. */
@@ -11,6 +12,8 @@ export interface WorkerInit {
   width: number;
   augment: AugmentOptions;
   seed: number;
+  /** MixUp / CutMix after augmentation (requests then carry the batch's labels). */
+  mix?: MixOptions | null;
 }
 
 export interface WorkerRequest {
@@ -18,15 +21,17 @@ export interface WorkerRequest {
   epoch: number;
   step: number;
   indices: Int32Array;
+  labels?: Int32Array;
 }
 
-export type WorkerReply = { id: number; pixels: Uint8Array } | { id: number; error: string };
+export type WorkerReply = { id: number; pixels: Uint8Array; targets?: Float32Array; mixKind?: string } | { id: number; error: string };
 
 const init = workerData as WorkerInit;
 const per = init.height * init.width * 3;
 let gathered = new Uint8Array(0);
+let augmented = new Uint8Array(0);
 
-function makeBatch(req: WorkerRequest): Uint8Array {
+function makeBatch(req: WorkerRequest): { pixels: Uint8Array; targets?: Float32Array; mixKind?: string } {
   const n = req.indices.length;
   if (gathered.length < n * per) gathered = new Uint8Array(n * per);
   for (let k = 0; k < n; k++) {
@@ -34,16 +39,24 @@ function makeBatch(req: WorkerRequest): Uint8Array {
     gathered.set(init.images.subarray(i * per, (i + 1) * per), k * per);
   }
   const out = new Uint8Array(n * per);
-  augmentBatch(gathered, out, n, init.height, init.width, init.augment, new Rng(mixSeed(init.seed, req.epoch, req.step)));
-  return out;
+  const rng = new Rng(mixSeed(init.seed, req.epoch, req.step));
+  if (!mixEnabled(init.mix)) {
+    augmentBatch(gathered, out, n, init.height, init.width, init.augment, rng);
+    return { pixels: out };
+  }
+  if (!req.labels) throw new Error('mixing needs the batch labels');
+  if (augmented.length < n * per) augmented = new Uint8Array(n * per);
+  augmentBatch(gathered, augmented, n, init.height, init.width, init.augment, rng);
+  const m = mixBatch(augmented, out, req.labels, n, init.height, init.width, init.mix, mixRng(init.seed, req.epoch, req.step));
+  return { pixels: out, targets: m.targets, mixKind: m.kind };
 }
 
 parentPort!.on('message', (req: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    const pixels = makeBatch(req);
-    reply = { id: req.id, pixels };
-    parentPort!.postMessage(reply, [pixels.buffer as ArrayBuffer]);
+    const b = makeBatch(req);
+    reply = { id: req.id, ...b };
+    parentPort!.postMessage(reply, b.targets ? [b.pixels.buffer as ArrayBuffer, b.targets.buffer as ArrayBuffer] : [b.pixels.buffer as ArrayBuffer]);
   } catch (err) {
     reply = { id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
     parentPort!.postMessage(reply);

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
 import type { AugmentOptions } from './augment.js';
 import type { ImageDataset } from './dataset.js';
+import { mixBatch, mixEnabled, mixRng, type MixOptions } from './mix.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './loader-worker.js';
 
 export interface Batch {
@@ -15,6 +16,10 @@ export interface Batch {
   size: number;
   /** Index within the epoch. */
   step: number;
+  /** n×K soft targets when the loader mixes (MixUp / CutMix); labels are then each image's own label. */
+  targets?: Float32Array;
+  /** How the batch was mixed, when mixing is on. */
+  mixKind?: string;
 }
 
 export interface LoaderOptions {
@@ -24,7 +29,11 @@ export interface LoaderOptions {
   dropLast: boolean;
   augment: AugmentOptions | null;
   seed: number;
+  /** MixUp / CutMix with soft targets (after augmentation), deterministic in (seed, epoch, step). */
+  mix?: MixOptions | null;
 }
+
+type Reply = { pixels: Uint8Array; targets?: Float32Array; mixKind?: string };
 
 const PREFETCH = 2;
 
@@ -45,7 +54,7 @@ export function shareDataset(ds: ImageDataset): ImageDataset {
 /** One worker thread answering batch requests in order; kept ref'd only while requests are pending. */
 class AugmentWorker {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (p: Reply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failure: Error | null = null;
 
@@ -57,16 +66,16 @@ class AugmentWorker {
       if (!p) return;
       this.settled(m.id);
       if ('error' in m) p.reject(new Error(`batch worker failed: ${m.error}`));
-      else p.resolve(m.pixels);
+      else p.resolve(m);
     });
     this.worker.on('error', (err) => this.fail(new Error(`batch worker crashed: ${err.message}`, { cause: err })));
     this.worker.on('exit', (code) => this.fail(new Error(`batch worker exited (code ${code})`)));
   }
 
-  request(req: Omit<WorkerRequest, 'id'>): Promise<Uint8Array> {
+  request(req: Omit<WorkerRequest, 'id'>): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const promise = new Promise<Uint8Array>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const promise = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     if (this.pending.size === 1) this.worker.ref();
     this.worker.postMessage({ ...req, id }, [req.indices.buffer as ArrayBuffer]);
     return promise;
@@ -132,28 +141,40 @@ export class BatchLoader {
       return out;
     };
 
+    const mix = mixEnabled(this.opts.mix) ? this.opts.mix : null;
+    const { height: h, width: w } = this.opts.dataset;
     if (!this.opts.augment) {
       for (let s = startStep; s < steps; s++) {
         const idx = slice(s);
-        yield { pixels: this.gather(idx), labels: labelsOf(idx), size: idx.length, step: s };
+        const labels = labelsOf(idx);
+        const pixels = this.gather(idx);
+        if (!mix) {
+          yield { pixels, labels, size: idx.length, step: s };
+          continue;
+        }
+        const out = new Uint8Array(pixels.length);
+        const m = mixBatch(pixels, out, Int32Array.from(labels, Number), idx.length, h, w, mix, mixRng(this.opts.seed, epoch, s));
+        yield { pixels: out, labels, size: idx.length, step: s, targets: m.targets, mixKind: m.kind };
       }
       return;
     }
 
     const worker = this.ensureWorker(this.opts.augment);
-    const queue: { labels: BigInt64Array; size: number; pixels: Promise<Uint8Array> }[] = [];
+    const queue: { labels: BigInt64Array; size: number; pixels: Promise<Reply> }[] = [];
     let next = startStep;
     for (let s = startStep; s < steps; s++) {
       while (next < steps && next <= s + PREFETCH) {
         const idx = slice(next);
         const entry = { labels: labelsOf(idx), size: idx.length };
-        const pixels = worker.request({ epoch, step: next, indices: idx }); // transfers (detaches) idx
+        const req = mix ? { epoch, step: next, indices: idx, labels: Int32Array.from(entry.labels, Number) } : { epoch, step: next, indices: idx };
+        const pixels = worker.request(req); // transfers (detaches) idx
         pixels.catch(() => {}); // a failure surfaces when this batch is awaited, not as an unhandled rejection
         queue.push({ ...entry, pixels });
         next++;
       }
       const head = queue.shift()!;
-      yield { pixels: await head.pixels, labels: head.labels, size: head.size, step: s };
+      const r = await head.pixels;
+      yield { pixels: r.pixels, labels: head.labels, size: head.size, step: s, ...(r.targets ? { targets: r.targets, mixKind: r.mixKind! } : {}) };
     }
   }
 
@@ -176,7 +197,7 @@ export class BatchLoader {
   private ensureWorker(augment: AugmentOptions): AugmentWorker {
     if (!this.worker) {
       const ds = shareDataset(this.opts.dataset);
-      this.worker = new AugmentWorker({ images: ds.images, height: ds.height, width: ds.width, augment, seed: this.opts.seed });
+      this.worker = new AugmentWorker({ images: ds.images, height: ds.height, width: ds.width, augment, seed: this.opts.seed, mix: mixEnabled(this.opts.mix) ? this.opts.mix : null });
     }
     return this.worker;
   }

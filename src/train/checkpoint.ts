@@ -1,4 +1,4 @@
-// Checkpoints as safetensors: timm-named parameters, AdamW moments, and the mixer.* / training metadata.
+// Checkpoints as safetensors: timm-named parameters, AdamW moments, the weight EMA, and the mixer.* / training metadata.
 import { type MixerConfig, type ModelSpec, type Params, ConfigError, defaultSpec, paramTable, specFromMetadata, specMetadata, validateConfig } from '../model/index.js';
 import { type StTensor, SafetensorsError, readSafetensors, writeSafetensors } from './safetensors.js';
 
@@ -16,6 +16,8 @@ export interface Checkpoint {
   params: Params;
   expAvg: Params | null;
   expAvgSq: Params | null;
+  /** Exponential moving average of the parameters (`ema.<name>` tensors), when the run keeps one. */
+  ema?: Params | null;
   progress: Progress;
   hyper: Record<string, unknown>;
   metadata: Record<string, string>;
@@ -31,6 +33,7 @@ export async function saveCheckpoint(path: string, c: Omit<Checkpoint, 'metadata
     for (const p of paramTable(c.spec.config)) t.set(`optimizer.exp_avg.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.expAvg.get(p.name)! });
     for (const p of paramTable(c.spec.config)) t.set(`optimizer.exp_avg_sq.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.expAvgSq.get(p.name)! });
   }
+  if (c.ema) for (const p of paramTable(c.spec.config)) t.set(`ema.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.ema.get(p.name)! });
   await writeSafetensors(path, t, {
     format: 'pt',
     ...specMetadata(c.spec),
@@ -71,6 +74,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const params: Params = new Map();
   const expAvg: Params = new Map();
   const expAvgSq: Params = new Map();
+  const ema: Params = new Map();
   for (const p of paramTable(spec.config)) {
     const s = tensors.get(p.name);
     if (!s) throw new SafetensorsError(`${path}: parameter '${p.name}' is missing`);
@@ -82,7 +86,13 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       expAvg.set(p.name, toF32(p.name, m));
       expAvgSq.set(p.name, toF32(p.name, v));
     }
+    const e = tensors.get(`ema.${p.name}`);
+    if (e) {
+      if (e.shape.join(',') !== p.shape.join(',')) throw new SafetensorsError(`${path}: 'ema.${p.name}' has shape [${e.shape}] but the config needs [${p.shape}]`);
+      ema.set(p.name, toF32(`ema.${p.name}`, e));
+    }
   }
+  if (ema.size > 0 && ema.size !== params.size) throw new SafetensorsError(`${path}: the EMA has ${ema.size} of ${params.size} parameters`);
   const hasMoments = expAvg.size === params.size;
   let hyper: Record<string, unknown> = {};
   try {
@@ -95,6 +105,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     params,
     expAvg: hasMoments ? expAvg : null,
     expAvgSq: hasMoments ? expAvgSq : null,
+    ema: ema.size > 0 ? ema : null,
     progress: { step: Number(metadata['step'] ?? 0), epoch: Number(metadata['epoch'] ?? 0), stepInEpoch: Number(metadata['step_in_epoch'] ?? 0), wallSeconds: Number(metadata['wall_seconds'] ?? 0) },
     hyper,
     metadata,

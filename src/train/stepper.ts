@@ -26,27 +26,36 @@ export class Stepper {
     private readonly spec: ModelSpec,
     private readonly train: Session,
     private readonly optim: Session | null,
+    readonly soft: boolean,
   ) {}
 
   static async create(spec: ModelSpec, o: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
     const meta = artifactMetadata(spec, o);
     if (mode === 'fused') {
       const s = await Session.create(serializeModel(trainStepGraph(spec, o), { metadata: meta }), { threads });
-      return new Stepper(mode, spec, s, null);
+      return new Stepper(mode, spec, s, null, Boolean(o.softTargets));
     }
     const t = await Session.create(serializeModel(trainingGraph(spec, o), { metadata: meta }), { threads });
     const opt = await Session.create(serializeModel(optimizerGraph(spec, o), { metadata: meta }), { threads });
-    return new Stepper(mode, spec, t, opt);
+    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets));
   }
 
-  /** Runs forward, backward and AdamW on one batch, replacing the tensors in `state`. */
-  async step(state: OptimState, pixels: Uint8Array, labels: BigInt64Array, n: number, lr: number, step: number): Promise<StepResult> {
+  /**
+   * Runs forward, backward and AdamW on one batch, replacing the tensors in `state`.
+   * A soft-target stepper takes `targets` (n×K probabilities) and ignores `labels`.
+   */
+  async step(state: OptimState, pixels: Uint8Array, labels: BigInt64Array, n: number, lr: number, step: number, targets?: Float32Array): Promise<StepResult> {
     const c = this.spec.config;
     const table = paramTable(c);
     const feeds: Record<string, HostTensor> = {
       pixels: { dtype: 'uint8', dims: [n, c.image_size, c.image_size, 3], data: pixels.subarray(0, n * c.image_size * c.image_size * 3) },
-      labels: { dtype: 'int64', dims: [n], data: labels.subarray(0, n) },
     };
+    if (this.soft) {
+      if (!targets || targets.length < n * c.num_classes) throw new Error(`soft-target step needs ${n}×${c.num_classes} targets`);
+      feeds['targets'] = f32([n, c.num_classes], targets.subarray(0, n * c.num_classes));
+    } else {
+      feeds['labels'] = { dtype: 'int64', dims: [n], data: labels.subarray(0, n) };
+    }
     for (const p of table) feeds[p.name] = f32(p.shape, state.params.get(p.name)!);
     const sched: Record<string, HostTensor> = {
       learning_rate: f32([], Float32Array.of(lr)),

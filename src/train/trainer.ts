@@ -13,6 +13,11 @@ import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate, type Schedule } from './schedule.js';
 import { Stepper, type StepMode, zerosLike, type OptimState } from './stepper.js';
+import { emaInit, emaUpdate } from './ema.js';
+import { applyCheckpointRecipe, HYPER_KEYS, type RecipeDiff } from './recipe.js';
+import { mixEnabled, type MixOptions } from '../data/mix.js';
+import { splitTrainVal } from '../data/split.js';
+import type { Params } from '../model/index.js';
 import { Progress as Bar } from './progress.js';
 import { writeReport } from './report.js';
 
@@ -47,6 +52,18 @@ export interface TrainOptions {
   command?: string;
   /** On --resume, keep this run's --epochs instead of the checkpoint's (the cosine schedule is recomputed from here on). */
   overrideEpochs?: boolean;
+  /** MixUp / CutMix Beta(α, α) parameters (0 = off) and the probability that a batch is mixed. */
+  mixup?: number;
+  cutmix?: number;
+  mixProb?: number;
+  /** EMA decay of the weights (0 = no EMA). */
+  ema?: number;
+  /** Hold out this many training images (seeded) and evaluate on them per epoch instead of the test set (0 = off). */
+  valSplit?: number;
+  /** Recipe options set explicitly (command-line flags): on --resume they must match the checkpoint unless `override`. */
+  explicit?: ReadonlySet<string>;
+  /** --resume --override: explicit recipe options replace the checkpoint's; the changes are recorded in the report. */
+  override?: boolean;
 }
 
 export interface EpochMetrics {
@@ -57,9 +74,22 @@ export interface EpochMetrics {
   train_acc: number;
   test_loss: number | null;
   test_acc: number | null;
+  /** The same for the EMA weights (null without --ema or when the epoch evaluates on the validation split). */
+  ema_test_loss?: number | null;
+  ema_test_acc?: number | null;
+  /** With --val-split: loss and accuracy of raw and EMA weights on the held-out training images. */
+  val_loss?: number | null;
+  val_acc?: number | null;
+  ema_val_loss?: number | null;
+  ema_val_acc?: number | null;
   images_per_s: number;
   epoch_s: number;
   wall_s: number;
+  /** Seconds the loop waited for the next batch (data loading / augmentation not hidden by prefetch). */
+  data_wait_s?: number;
+  /** Seconds in the ORT step, and in the EMA update. */
+  step_s?: number;
+  ema_s?: number;
 }
 
 export interface TrainResult {
@@ -67,13 +97,21 @@ export interface TrainResult {
   progress: Progress;
   interrupted: boolean;
   final: EvalResult | null;
+  /** Final test evaluation of the raw weights when `final` is of the EMA weights. */
+  finalRaw: EvalResult | null;
   history: EpochMetrics[];
+  ema: Params | null;
 }
 
-const HYPER_KEYS = ['preset', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupEpochs', 'minLrRatio', 'labelSmoothing', 'seed', 'data', 'augment', 'mode', 'limitTrain'] as const;
+function hyperOf(o: TrainOptions, overrides: RecipeDiff[] = []): Record<string, unknown> {
+  const h: Record<string, unknown> = Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? null]));
+  if (overrides.length > 0) h['overrides'] = overrides;
+  return h;
+}
 
-function hyperOf(o: TrainOptions): Record<string, unknown> {
-  return Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? null]));
+function mixOptions(o: TrainOptions, numClasses: number): MixOptions | null {
+  const m: MixOptions = { mixup: o.mixup ?? 0, cutmix: o.cutmix ?? 0, prob: o.mixProb ?? 1, switchProb: 0.5, smoothing: o.labelSmoothing, numClasses };
+  return mixEnabled(m) ? m : null;
 }
 
 function take(ds: ImageDataset, n: number | undefined): ImageDataset {
@@ -90,11 +128,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let spec: ModelSpec;
   let state: OptimState;
   let progress: Progress = { step: 0, epoch: 0, stepInEpoch: 0, wallSeconds: 0 };
+  let ema: Params | null = null;
+  let overrides: RecipeDiff[] = [];
   if (o.resume && existsSync(ckptPath)) {
     const ck = await loadCheckpoint(ckptPath);
     const h = ck.hyper as Partial<TrainOptions>;
     const epochs = o.epochs;
-    for (const k of HYPER_KEYS) if (h[k] !== undefined) (o as unknown as Record<string, unknown>)[k] = h[k];
+    if (h.epochs !== undefined) o.epochs = h.epochs;
+    const earlier = Array.isArray(ck.hyper['overrides']) ? (ck.hyper['overrides'] as RecipeDiff[]) : [];
+    const now = applyCheckpointRecipe(ck.hyper, o as unknown as Record<string, unknown>, o.explicit, Boolean(o.override));
+    for (const d of now) log(`--override: ${d.key} changes from ${JSON.stringify(d.checkpoint)} to ${JSON.stringify(d.given)} at step ${ck.progress.step}`);
+    overrides = [...earlier, ...now.map((d) => ({ ...d, step: ck.progress.step }))];
     if (o.overrideEpochs && epochs !== o.epochs) {
       log(`--epochs ${epochs} replaces the checkpoint's ${o.epochs}: the learning-rate schedule is recomputed for the new length`);
       o.epochs = epochs;
@@ -102,6 +146,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     spec = ck.spec;
     state = { params: ck.params, expAvg: ck.expAvg ?? zerosLike(ck.params), expAvgSq: ck.expAvgSq ?? zerosLike(ck.params) };
     progress = ck.progress;
+    ema = ck.ema ?? null;
     log(`resuming ${ckptPath} at epoch ${progress.epoch + 1}, step ${progress.step}`);
   } else {
     if (o.resume) log(`no checkpoint in ${o.outDir}; starting a new run`);
@@ -112,8 +157,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
 
   const data = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
-  const trainSet = take(data.train, o.limitTrain);
+  let trainSet = take(data.train, o.limitTrain);
   const testSet = take(data.test, o.limitTest);
+  let valSet: ImageDataset | null = null;
+  if (o.valSplit) {
+    const sp = splitTrainVal(trainSet, o.valSplit, o.seed);
+    trainSet = sp.train;
+    valSet = sp.val;
+    log(`holding out ${valSet.count} training images (seed ${o.seed}) for per-epoch validation; the test set is used only for the final figures`);
+  }
+  const evalSet = valSet ?? testSet;
+  const evalName = valSet ? 'val' : 'test';
   if (trainSet.classes.length !== spec.config.num_classes) {
     spec = { ...spec, config: { ...spec.config, num_classes: trainSet.classes.length } };
     if (progress.step === 0) {
@@ -122,9 +176,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
   }
   spec = { ...spec, labels: [...trainSet.classes] };
+  const emaDecay = o.ema ?? 0;
+  if (emaDecay > 0 && !ema) {
+    if (progress.step > 0) log(`starting the weight EMA from the current weights at step ${progress.step}`);
+    ema = emaInit(state.params);
+  }
+  if (emaDecay === 0) ema = null;
 
-  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay } }, o.mode, o.threads);
-  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: true, augment: o.augment, seed: o.seed });
+  const mix = mixOptions(o, spec.config.num_classes);
+  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, softTargets: mix !== null }, o.mode, o.threads);
+  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: true, augment: o.augment, seed: o.seed, mix });
   const steps = loader.stepsPerEpoch();
   const sched: Schedule = { lr: o.lr, warmupSteps: Math.round(o.warmupEpochs * steps), totalSteps: o.epochs * steps, minRatio: o.minLrRatio };
   log(`training ${o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`);
@@ -137,7 +198,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   process.on('SIGINT', onSigint);
   const history: EpochMetrics[] = [];
-  const save = () => saveCheckpoint(ckptPath, { spec, ...state, progress, hyper: hyperOf(o) });
+  const save = () => saveCheckpoint(ckptPath, { spec, ...state, ema, progress, hyper: hyperOf(o, overrides) });
   let interrupted = false;
   let doneSteps = 0;
   const K = spec.config.num_classes;
@@ -149,11 +210,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       let correct = 0;
       let seen = 0;
       let lr = 0;
+      let dataWait = 0;
+      let stepTime = 0;
+      let emaTime = 0;
+      let tWait = performance.now();
       for await (const batch of loader.epoch(epoch, progress.stepInEpoch)) {
         const ts = performance.now();
+        dataWait += ts - tWait;
         lr = learningRate(sched, progress.step + 1);
-        const r = await stepper.step(state, batch.pixels, batch.labels, batch.size, lr, progress.step + 1);
+        const r = await stepper.step(state, batch.pixels, batch.labels, batch.size, lr, progress.step + 1, batch.targets);
         if (!Number.isFinite(r.loss)) throw new Error(`loss became ${r.loss} at step ${progress.step + 1}; lower --lr`);
+        const te = performance.now();
+        stepTime += te - ts;
+        if (ema) {
+          emaUpdate(ema, state.params, emaDecay, progress.step + 1);
+          emaTime += performance.now() - te;
+        }
         progress = { ...progress, step: progress.step + 1, epoch, stepInEpoch: batch.step + 1 };
         lossSum += r.loss * batch.size;
         seen += batch.size;
@@ -169,6 +241,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           interrupted = progress.stepInEpoch < steps;
           break;
         }
+        tWait = performance.now();
       }
       bar.done();
       const epochS = (performance.now() - t0) / 1000;
@@ -180,10 +253,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
       progress = { ...progress, epoch: epoch + 1, stepInEpoch: 0 };
       let test: EvalResult | null = null;
+      let emaTest: EvalResult | null = null;
       if (!o.quiet) {
-        const s = await Session.create(buildInferenceModel(spec, state.params), { threads: o.threads });
-        test = await evaluate(s, testSet, spec.labels);
-        await s.release();
+        test = await evalWeights(spec, state.params, evalSet, o.threads);
+        if (ema) emaTest = await evalWeights(spec, ema, evalSet, o.threads);
       }
       const m: EpochMetrics = {
         epoch: epoch + 1,
@@ -191,19 +264,26 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         lr,
         train_loss: lossSum / Math.max(1, seen),
         train_acc: correct / Math.max(1, seen),
-        test_loss: test?.loss ?? null,
-        test_acc: test?.accuracy ?? null,
+        test_loss: valSet ? null : (test?.loss ?? null),
+        test_acc: valSet ? null : (test?.accuracy ?? null),
+        ...(ema && !valSet ? { ema_test_loss: emaTest?.loss ?? null, ema_test_acc: emaTest?.accuracy ?? null } : {}),
+        ...(valSet ? { val_loss: test?.loss ?? null, val_acc: test?.accuracy ?? null } : {}),
+        ...(valSet && ema ? { ema_val_loss: emaTest?.loss ?? null, ema_val_acc: emaTest?.accuracy ?? null } : {}),
         images_per_s: seen / epochS,
         epoch_s: epochS,
         wall_s: progress.wallSeconds,
+        data_wait_s: dataWait / 1000,
+        step_s: stepTime / 1000,
+        ...(ema ? { ema_s: emaTime / 1000 } : {}),
       };
       history.push(m);
       await appendFile(metricsPath, JSON.stringify(m) + '\n');
       await save();
       log(
         `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%` +
-          (test ? ` | test loss ${test.loss.toFixed(4)} acc ${(100 * test.accuracy).toFixed(2)}%` : '') +
-          ` | ${m.images_per_s.toFixed(0)} img/s, ${epochS.toFixed(0)} s`,
+          (test ? ` | ${evalName} loss ${test.loss.toFixed(4)} acc ${(100 * test.accuracy).toFixed(2)}%` : '') +
+          (emaTest ? ` | EMA ${evalName} acc ${(100 * emaTest.accuracy).toFixed(2)}%` : '') +
+          ` | ${m.images_per_s.toFixed(0)} img/s, ${epochS.toFixed(0)} s (waiting for data ${m.data_wait_s!.toFixed(1)} s)`,
       );
       if (stop) {
         interrupted = epoch + 1 < o.epochs;
@@ -221,16 +301,35 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
 
   let final: EvalResult | null = null;
+  let finalRaw: EvalResult | null = null;
   if (!interrupted && !o.quiet) {
-    const modelBytes = buildInferenceModel(spec, state.params, { 'mixer.training': JSON.stringify({ ...hyperOf(o), steps: progress.step, wall_seconds: Math.round(progress.wallSeconds) }) });
+    // With an EMA, model.onnx carries the EMA weights (as `mixer export` does by default); both are evaluated.
+    const weights = ema ? 'ema' : 'raw';
+    const modelBytes = buildInferenceModel(spec, ema ?? state.params, {
+      'mixer.training': JSON.stringify({ ...hyperOf(o, overrides), steps: progress.step, wall_seconds: Math.round(progress.wallSeconds) }),
+      'mixer.weights': weights,
+    });
     const modelPath = path.join(o.outDir, 'model.onnx');
     await writeFile(modelPath + '.tmp', modelBytes);
     await rename(modelPath + '.tmp', modelPath);
     const s = await Session.create(modelBytes, { threads: o.threads });
     final = await evaluate(s, testSet, spec.labels);
     await s.release();
-    await writeReport(o.outDir, { spec, hyper: hyperOf(o), final, metricsPath, progress, command: o.command ?? '' });
-    log(`done: test accuracy ${(100 * final.accuracy).toFixed(2)}%; wrote ${modelPath} and report.md`);
+    if (ema) finalRaw = await evalWeights(spec, state.params, testSet, o.threads);
+    await writeReport(o.outDir, { spec, hyper: hyperOf(o, overrides), final, finalRaw, weights, metricsPath, progress, command: o.command ?? '' });
+    log(
+      `done: test accuracy ${(100 * final.accuracy).toFixed(2)}%` + (finalRaw ? ` with the EMA weights, ${(100 * finalRaw.accuracy).toFixed(2)}% raw` : '') +
+        `; wrote ${modelPath} and report.md`,
+    );
   }
-  return { state, progress, interrupted, final, history };
+  return { state, progress, interrupted, final, finalRaw, history, ema };
+}
+
+async function evalWeights(spec: ModelSpec, params: Params, ds: ImageDataset, threads: number): Promise<EvalResult> {
+  const s = await Session.create(buildInferenceModel(spec, params), { threads });
+  try {
+    return await evaluate(s, ds, spec.labels);
+  } finally {
+    await s.release();
+  }
 }

@@ -2,14 +2,17 @@
 import { writeFile } from 'node:fs/promises';
 import { buildInferenceModel, paramCount } from '../../model/index.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
-import { parse, str } from '../args.js';
+import { oneOf, parse, str, UsageError } from '../args.js';
 
-export const help = `mixer export --checkpoint <ckpt.safetensors> --out <model.onnx> [--labels a,b,c]
-  Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes).`;
+export const help = `mixer export --checkpoint <ckpt.safetensors> --out <model.onnx> [--labels a,b,c] [--weights ema|raw]
+  Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes).
+  --weights ema|raw      the EMA of the weights (default when the checkpoint keeps one, from train --ema) or the raw weights`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { checkpoint: { type: 'string' }, out: { type: 'string' }, labels: { type: 'string' } });
+  const { values: v } = parse(argv, { checkpoint: { type: 'string' }, out: { type: 'string' }, labels: { type: 'string' }, weights: { type: 'string' } });
   const ck = await loadCheckpoint(str(v, 'checkpoint'));
+  const weights = oneOf(v, 'weights', ['ema', 'raw'] as const, ck.ema ? 'ema' : 'raw');
+  if (weights === 'ema' && !ck.ema) throw new UsageError(`--weights ema: ${String(v['checkpoint'])} has no EMA weights (train with --ema); use --weights raw`);
   const spec = { ...ck.spec };
   if (typeof v['labels'] === 'string') {
     const labels = v['labels'].split(',');
@@ -17,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
     spec.labels = labels;
   }
   const out = str(v, 'out');
-  await writeFile(out, buildInferenceModel(spec, ck.params));
-  console.log(`wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes`);
+  await writeFile(out, buildInferenceModel(spec, weights === 'ema' ? ck.ema! : ck.params, { 'mixer.weights': weights }));
+  console.log(`wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes, ${weights} weights`);
   return 0;
 }

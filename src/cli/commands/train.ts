@@ -3,7 +3,26 @@ import os from 'node:os';
 import { DEFAULT_PRESET, PRESETS } from '../../model/index.js';
 import { STEP_MODES } from '../../train/stepper.js';
 import { train } from '../../train/trainer.js';
-import { num, oneOf, parse, str } from '../args.js';
+import { num, oneOf, parse, str, UsageError } from '../args.js';
+
+const AUGMENTS = ['crop', 'flip', 'cutout', 'randaug', 'autoaugment', 'trivialaugment', 'none'];
+
+/** Command-line flag → the TrainOptions key it sets (the recipe flags that --resume compares with the checkpoint). */
+const RECIPE_FLAGS: Record<string, string> = {
+  preset: 'preset', data: 'data', 'batch-size': 'batchSize', lr: 'lr', 'weight-decay': 'weightDecay', 'warmup-epochs': 'warmupEpochs',
+  'min-lr-ratio': 'minLrRatio', 'label-smoothing': 'labelSmoothing', seed: 'seed', augment: 'augment', 'randaug-n': 'augment',
+  'randaug-m': 'augment', step: 'mode', 'limit-train': 'limitTrain', mixup: 'mixup', cutmix: 'cutmix', 'mix-prob': 'mixProb', ema: 'ema',
+  'val-split': 'valSplit',
+};
+
+/** A number in a range with a one-line error that names the range. */
+function ranged(v: Record<string, unknown>, k: string, dflt: number, range: string, ok: (x: number) => boolean): number {
+  const x = v[k];
+  if (x === undefined) return dflt;
+  const n = Number(x);
+  if (typeof x !== 'string' || x.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${k} must be a number in ${range}, got "${String(x)}"`);
+  return n;
+}
 
 export const help = `mixer train --preset <name> --out-dir <run> [options]
   --preset NAME          model preset (${Object.keys(PRESETS).join(', ')}; default ${DEFAULT_PRESET})
@@ -14,13 +33,23 @@ export const help = `mixer train --preset <name> --out-dir <run> [options]
   --weight-decay X       default 0.05 (not on norms and biases)
   --warmup-epochs X      linear warmup, default 3; then cosine decay to --min-lr-ratio (default 0.01)
   --label-smoothing X    default 0.1       --seed N   default 0
-  --augment LIST         comma list: crop,flip,cutout,randaug (default crop,flip,randaug)
+  --augment LIST         comma list: crop,flip,cutout,randaug,autoaugment,trivialaugment or none
+                         (default crop,flip,randaug; autoaugment = AutoAugment's CIFAR-10 policy,
+                         trivialaugment = TrivialAugmentWide, both applied before randaug and crop)
   --randaug-n N / --randaug-m M   RandAugment ops per image (default 1) and magnitude (default 9)
+  --mixup A / --cutmix A MixUp / CutMix with λ ~ Beta(A, A) (default 0 = off); with both, one of the two per
+                         batch (50/50); soft targets carry the label smoothing
+  --mix-prob P           probability that a batch is mixed (default 1)
+  --ema DECAY            keep an EMA of the weights, decay in (0, 1) (e.g. 0.9999; warmup min(DECAY, (1+t)/(10+t)));
+                         evaluated every epoch beside the raw weights; model.onnx gets the EMA weights
+  --val-split N          hold out N training images (seeded) and evaluate on them per epoch instead of the test set
   --threads N            ORT intra-op threads (default: all cores)
   --step fused|separate  fused train-step graph (default) or training + optimizer graphs
   --limit-train N / --limit-test N   use the first N images (quick runs)
   --resume               continue from <out-dir>/checkpoint.safetensors exactly where it stopped
-                         (hyperparameters come from the checkpoint; an explicit --epochs re-plans the schedule)`;
+                         (hyperparameters come from the checkpoint; an explicit --epochs re-plans the schedule;
+                         other recipe flags that differ from the checkpoint are an error unless --override)
+  --override             with --resume: the recipe flags given replace the checkpoint's (recorded in the report)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -29,9 +58,19 @@ export async function run(argv: string[]): Promise<number> {
     'min-lr-ratio': { type: 'string' }, 'label-smoothing': { type: 'string' }, seed: { type: 'string' }, augment: { type: 'string' },
     'randaug-n': { type: 'string' }, 'randaug-m': { type: 'string' }, threads: { type: 'string' }, step: { type: 'string' },
     'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, resume: { type: 'boolean' },
+    mixup: { type: 'string' }, cutmix: { type: 'string' }, 'mix-prob': { type: 'string' }, ema: { type: 'string' }, 'val-split': { type: 'string' },
+    override: { type: 'boolean' },
   });
   const aug = new Set(str(v, 'augment', 'crop,flip,randaug').split(',').filter(Boolean));
-  for (const a of aug) if (!['crop', 'flip', 'cutout', 'randaug', 'none'].includes(a)) throw new Error(`--augment: unknown "${a}". Should be a comma list of: crop, flip, cutout, randaug, none`);
+  for (const a of aug) if (!AUGMENTS.includes(a)) throw new UsageError(`--augment: unknown "${a}". Should be a comma list of: ${AUGMENTS.join(', ')}`);
+  if (aug.has('autoaugment') && aug.has('trivialaugment')) throw new UsageError('--augment: choose one of autoaugment and trivialaugment');
+  if (v['override'] && !v['resume']) throw new UsageError('--override only applies with --resume');
+  const mixup = ranged(v, 'mixup', 0, '[0, ∞)', (x) => x >= 0);
+  const cutmix = ranged(v, 'cutmix', 0, '[0, ∞)', (x) => x >= 0);
+  const mixProb = ranged(v, 'mix-prob', 1, '[0, 1]', (x) => x >= 0 && x <= 1);
+  const ema = ranged(v, 'ema', 0, '(0, 1)', (x) => x > 0 && x < 1);
+  const valSplit = v['val-split'] === undefined ? 0 : num(v, 'val-split', 0, { int: true, min: 1 });
+  const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined && Object.hasOwn(RECIPE_FLAGS, k)).map((k) => RECIPE_FLAGS[k]!));
   const limitTrain = v['limit-train'] === undefined ? undefined : num(v, 'limit-train', 0, { int: true, min: 1 });
   const limitTest = v['limit-test'] === undefined ? undefined : num(v, 'limit-test', 0, { int: true, min: 1 });
   const presetName = str(v, 'preset', DEFAULT_PRESET);
@@ -58,7 +97,15 @@ export async function run(argv: string[]): Promise<number> {
           flip: aug.has('flip'),
           cutout: aug.has('cutout') ? 8 : 0,
           randAugment: aug.has('randaug') ? { n: num(v, 'randaug-n', 1, { int: true, min: 1 }), magnitude: num(v, 'randaug-m', 9, { min: 0, max: 30 }) } : null,
+          policy: aug.has('autoaugment') ? 'autoaugment' : aug.has('trivialaugment') ? 'trivialaugment' : null,
         },
+    mixup,
+    cutmix,
+    mixProb,
+    ema,
+    valSplit,
+    explicit,
+    override: Boolean(v['override']),
     ...(limitTrain !== undefined ? { limitTrain } : {}),
     ...(limitTest !== undefined ? { limitTest } : {}),
     command: `mixer train ${argv.join(' ')}`,
