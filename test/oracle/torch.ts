@@ -68,6 +68,8 @@ export interface TorchJob {
   params?: Params;
   pixels?: Uint8Array;
   labels?: BigInt64Array;
+  /** Probability targets [batch, K] (grads mode: cross_entropy with probability targets instead of labels). */
+  targets?: Float32Array;
   labelSmoothing?: number;
   dtype?: 'float64' | 'float32';
   adamw?: AdamWConfig;
@@ -130,6 +132,7 @@ export async function runTorch(root: string, jobs: readonly TorchJob[]): Promise
       writeFileSync(join(dir, 'pixels.bin'), j.pixels);
     }
     if (j.labels) writeFileSync(join(dir, 'labels.bin'), new Uint8Array(j.labels.buffer, j.labels.byteOffset, j.labels.byteLength));
+    if (j.targets) writeFileSync(join(dir, 'targets.bin'), new Uint8Array(j.targets.buffer, j.targets.byteOffset, j.targets.byteLength));
     if (j.state) writeFileSync(join(dir, 'state.safetensors'), paramsSt(spec, j.state, stateParam));
     return dir;
   });

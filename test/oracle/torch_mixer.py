@@ -5,7 +5,7 @@
 # Each job directory holds job.json and its inputs; the result goes to <job-dir>/out.safetensors.
 #   job.json: {mode, config, mean, std, batch, label_smoothing, dtype, adamw, lr, step, seed}
 #   mode 'logits':          params.safetensors + pixels.bin            -> logits
-#   mode 'grads':           params.safetensors + pixels.bin + labels.bin -> loss, logits, <name>_grad
+#   mode 'grads':           params.safetensors + pixels.bin + labels.bin (or targets.bin, float32 [N,K]) -> loss, logits, <name>_grad
 #   mode 'adamw':           params.safetensors + state.safetensors (<name>_grad, <name>.exp_avg, <name>.exp_avg_sq)
 #                           -> <name>.updated, <name>.exp_avg.updated, <name>.exp_avg_sq.updated
 #   mode 'timm_state_dict': pixels.bin -> state_dict.safetensors (a random timm state_dict, F32, no metadata)
@@ -163,7 +163,14 @@ def run_grads(d, job):
     m = model_with(job, read_safetensors(os.path.join(d, 'params.safetensors')), dtype)
     pixels, labels = load_inputs(d, job)
     logits = m(preprocess(pixels, job['mean'], job['std'], dtype))
-    loss = F.cross_entropy(logits, torch.from_numpy(labels), label_smoothing=job['label_smoothing'])
+    targets_path = os.path.join(d, 'targets.bin')
+    if os.path.exists(targets_path):
+        # probability targets (MixUp / CutMix), float32 [N, K]
+        k = job['config']['num_classes']
+        targets = torch.from_numpy(np.fromfile(targets_path, dtype='<f4').reshape(job['batch'], k)).to(dtype)
+        loss = F.cross_entropy(logits, targets, label_smoothing=job['label_smoothing'])
+    else:
+        loss = F.cross_entropy(logits, torch.from_numpy(labels), label_smoothing=job['label_smoothing'])
     loss.backward()
     out = {'loss': loss.detach().numpy(), 'logits': logits.detach().numpy()}
     for name, p in m.named_parameters():
