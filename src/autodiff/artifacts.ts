@@ -13,6 +13,18 @@ export interface ArtifactOptions {
    * label smoothing is then applied by the trainer to the targets, not in the graph.
    */
   softTargets?: boolean;
+  /** Stochastic depth rate of the last block (timm's drop_path_rate; linear from 0 at block 0): mask inputs in training graphs. */
+  dropPath?: number;
+}
+
+/** Per-block drop rates, linear from 0 to `rate` over the blocks (timm's dpr). */
+export function dropPathRates(depth: number, rate: number): number[] {
+  return Array.from({ length: depth }, (_, i) => (depth > 1 ? (rate * i) / (depth - 1) : rate));
+}
+
+/** The mask input of one residual branch: float [N], 0 or 1/(1 − rate) per sample. */
+export function dropPathInput(block: number, branch: 'tokens' | 'channels'): string {
+  return `drop_path.${block}.${branch}`;
 }
 
 interface TrainGraph {
@@ -24,14 +36,16 @@ interface TrainGraph {
 }
 
 /** pixels, labels (or soft targets) and one input per parameter, then forward + loss. */
-function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boolean): TrainGraph {
+function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boolean, masks = false): TrainGraph {
   const g = new Graph(name);
   const b = new Builder(g);
   const c = spec.config;
   const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
   const labels = o.softTargets ? g.input('targets', 'float32', ['N', c.num_classes]) : g.input('labels', 'int64', ['N']);
   const params = paramTable(c).map((p) => g.input(p.name, 'float32', p.shape));
-  const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), { layerNormStats: stats });
+  const rates = masks && o.dropPath ? dropPathRates(c.depth, o.dropPath) : null;
+  const dropPath = rates ? (i: number, br: 'tokens' | 'channels') => (rates[i]! > 0 ? g.input(dropPathInput(i, br), 'float32', ['N']) : null) : undefined;
+  const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), { layerNormStats: stats, ...(dropPath ? { dropPath } : {}) });
   const ce = o.softTargets ? softCrossEntropy(b, logitsRaw, labels) : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
   const loss = b.identity(ce, 'loss');
   const logits = b.identity(logitsRaw, 'logits');
@@ -39,7 +53,7 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
 }
 
 export function trainingGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
-  const t = lossGraph(spec, o, 'mixer_training', true);
+  const t = lossGraph(spec, o, 'mixer_training', true, true);
   const grads = backward(t.b, t.loss, t.params);
   t.g.output(t.loss);
   t.g.output(t.logits);
@@ -84,7 +98,7 @@ export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
 /** Forward + backward + AdamW in one graph: inputs as training + optimizer, outputs loss, logits and updated state. */
 export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const cfg = o.adamw ?? DEFAULT_ADAMW;
-  const t = lossGraph(spec, o, 'mixer_train_step', true);
+  const t = lossGraph(spec, o, 'mixer_train_step', true, true);
   const { g, b } = t;
   const grads = backward(b, t.loss, t.params);
   const lr = g.input('learning_rate', 'float32', []);
@@ -110,6 +124,7 @@ export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<st
     ...specMetadata(spec),
     'mixer.optimizer': JSON.stringify({ name: 'adamw', ...(o.adamw ?? DEFAULT_ADAMW), no_decay: '1-D parameters (norms, biases)' }),
     'mixer.label_smoothing': String(o.labelSmoothing),
+    ...(o.dropPath ? { 'mixer.drop_path': JSON.stringify({ rate: o.dropPath, inputs: 'drop_path.<block>.<tokens|channels> float [N]: 0 or 1/(1 − rate_block)' }) } : {}),
     ...(o.softTargets ? { 'mixer.targets': 'soft: float [N,K] input `targets`, label smoothing applied by the trainer' } : {}),
   };
 }

@@ -134,7 +134,7 @@ export function mixBatch(src: Uint8Array, dst: Uint8Array, labels: ArrayLike<num
   for (let i = 0; i < n; i++) {
     const a = i * per;
     const b = (n - 1 - i) * per;
-    for (let k = 0; k < per; k++) dst[a + k] = Math.round(lam * src[a + k]! + mu * src[b + k]!);
+    for (let k = 0; k < per; k++) dst[a + k] = (lam * src[a + k]! + mu * src[b + k]! + 0.5) | 0; // round half up (values ≥ 0)
   }
   return { targets: mixTargets(labels, n, o, lam), lam, kind: 'mixup' };
 }

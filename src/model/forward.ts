@@ -6,6 +6,11 @@ import { type ModelSpec, numTokens } from './config.js';
 export interface ForwardOptions {
   /** Ask LayerNormalization for its Mean/InvStdDev outputs (the backward pass reuses them). */
   layerNormStats?: boolean;
+  /**
+   * Stochastic depth: a float [N] mask (0 or 1/keep per sample) scaling each residual branch, or null for none.
+   * The masks come in as graph inputs, so the graph stays deterministic.
+   */
+  dropPath?: (block: number, branch: 'tokens' | 'channels') => Value | null;
 }
 
 /** Exact GELU as 0.5·x·(1 + erf(x/√2)), the pattern ORT fuses into one Gelu kernel. */
@@ -45,9 +50,12 @@ export function forward(b: Builder, spec: ModelSpec, pixels: Value, param: (name
     const h = b.reshape(norm(x, `${blk}.norm1`), ['N', S, C]);
     const t1 = b.add(b.matmul(param(`${blk}.mlp_tokens.fc1.weight`), h), b.reshape(param(`${blk}.mlp_tokens.fc1.bias`), [c.tokens_mlp_dim, 1]));
     const t2 = b.add(b.matmul(param(`${blk}.mlp_tokens.fc2.weight`), gelu(b, t1)), b.reshape(param(`${blk}.mlp_tokens.fc2.bias`), [S, 1]));
-    x = b.add(x, b.reshape(t2, [NS, C]));
+    const mt = o.dropPath?.(i, 'tokens') ?? null;
+    x = b.add(x, b.reshape(mt ? b.mul(t2, b.reshape(mt, ['N', 1, 1])) : t2, [NS, C]));
     // Channel mixing on [N*S, C].
-    x = b.add(x, linear(gelu(b, linear(norm(x, `${blk}.norm2`), `${blk}.mlp_channels.fc1`)), `${blk}.mlp_channels.fc2`));
+    const ch = linear(gelu(b, linear(norm(x, `${blk}.norm2`), `${blk}.mlp_channels.fc1`)), `${blk}.mlp_channels.fc2`);
+    const mc = o.dropPath?.(i, 'channels') ?? null;
+    x = b.add(x, mc ? b.reshape(b.mul(b.reshape(ch, ['N', S, C]), b.reshape(mc, ['N', 1, 1])), [NS, C]) : ch);
   }
   const pooled = b.reduceMean(b.reshape(norm(x, 'norm'), ['N', S, C]), [1], false); // [N, C]
   return linear(pooled, 'head');

@@ -4,15 +4,15 @@ import { UsageError } from '../cli/args.js';
 /** Hyperparameters stored in the checkpoint (`mixer.hyperparameters`); all but `epochs` are recipe flags. */
 export const HYPER_KEYS = [
   'preset', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupEpochs', 'minLrRatio', 'labelSmoothing', 'seed', 'data', 'augment', 'mode', 'limitTrain',
-  'mixup', 'cutmix', 'mixProb', 'ema', 'valSplit',
+  'mixup', 'cutmix', 'mixProb', 'ema', 'valSplit', 'dropPath',
 ] as const;
 export type HyperKey = (typeof HYPER_KEYS)[number];
 
 /** Keys that --resume compares (--epochs re-plans the schedule instead). */
 export const RECIPE_KEYS: readonly HyperKey[] = HYPER_KEYS.filter((k) => k !== 'epochs');
 
-/** Values a run had before a key existed (checkpoints of older versions lack the key). */
-const ABSENT: Partial<Record<HyperKey, unknown>> = { mixup: 0, cutmix: 0, mixProb: 1, ema: 0, valSplit: 0, limitTrain: null };
+/** Values a run had before a key existed (checkpoints of older versions lack the key), also stored for unset options. */
+export const ABSENT: Partial<Record<HyperKey, unknown>> = { mixup: 0, cutmix: 0, mixProb: 1, ema: 0, valSplit: 0, dropPath: 0, limitTrain: null };
 
 /** A stable form for comparison: sorted object keys, missing optional augment fields as their defaults. */
 function canon(k: string, v: unknown): string {

@@ -42,9 +42,18 @@ export class Stepper {
 
   /**
    * Runs forward, backward and AdamW on one batch, replacing the tensors in `state`.
-   * A soft-target stepper takes `targets` (n×K probabilities) and ignores `labels`.
+   * A soft-target stepper takes `targets` (n×K probabilities) and ignores `labels`; `extra` adds feeds (drop-path masks).
    */
-  async step(state: OptimState, pixels: Uint8Array, labels: BigInt64Array, n: number, lr: number, step: number, targets?: Float32Array): Promise<StepResult> {
+  async step(
+    state: OptimState,
+    pixels: Uint8Array,
+    labels: BigInt64Array,
+    n: number,
+    lr: number,
+    step: number,
+    targets?: Float32Array,
+    extra?: Record<string, HostTensor>,
+  ): Promise<StepResult> {
     const c = this.spec.config;
     const table = paramTable(c);
     const feeds: Record<string, HostTensor> = {
@@ -56,6 +65,7 @@ export class Stepper {
     } else {
       feeds['labels'] = { dtype: 'int64', dims: [n], data: labels.subarray(0, n) };
     }
+    if (extra) Object.assign(feeds, extra);
     for (const p of table) feeds[p.name] = f32(p.shape, state.params.get(p.name)!);
     const sched: Record<string, HostTensor> = {
       learning_rate: f32([], Float32Array.of(lr)),

@@ -14,7 +14,8 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate, type Schedule } from './schedule.js';
 import { Stepper, type StepMode, zerosLike, type OptimState } from './stepper.js';
 import { emaInit, emaUpdate } from './ema.js';
-import { applyCheckpointRecipe, HYPER_KEYS, type RecipeDiff } from './recipe.js';
+import { dropPathFeeds } from './droppath.js';
+import { ABSENT, applyCheckpointRecipe, HYPER_KEYS, type RecipeDiff } from './recipe.js';
 import { mixEnabled, type MixOptions } from '../data/mix.js';
 import { splitTrainVal } from '../data/split.js';
 import type { Params } from '../model/index.js';
@@ -58,6 +59,8 @@ export interface TrainOptions {
   mixProb?: number;
   /** EMA decay of the weights (0 = no EMA). */
   ema?: number;
+  /** Stochastic depth rate of the last block (linear from 0; 0 = off). */
+  dropPath?: number;
   /** Hold out this many training images (seeded) and evaluate on them per epoch instead of the test set (0 = off). */
   valSplit?: number;
   /** Recipe options set explicitly (command-line flags): on --resume they must match the checkpoint unless `override`. */
@@ -104,7 +107,7 @@ export interface TrainResult {
 }
 
 function hyperOf(o: TrainOptions, overrides: RecipeDiff[] = []): Record<string, unknown> {
-  const h: Record<string, unknown> = Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? null]));
+  const h: Record<string, unknown> = Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? ABSENT[k] ?? null]));
   if (overrides.length > 0) h['overrides'] = overrides;
   return h;
 }
@@ -184,7 +187,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (emaDecay === 0) ema = null;
 
   const mix = mixOptions(o, spec.config.num_classes);
-  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, softTargets: mix !== null }, o.mode, o.threads);
+  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, softTargets: mix !== null, dropPath: o.dropPath ?? 0 }, o.mode, o.threads);
   const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: true, augment: o.augment, seed: o.seed, mix });
   const steps = loader.stepsPerEpoch();
   const sched: Schedule = { lr: o.lr, warmupSteps: Math.round(o.warmupEpochs * steps), totalSteps: o.epochs * steps, minRatio: o.minLrRatio };
@@ -218,7 +221,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const ts = performance.now();
         dataWait += ts - tWait;
         lr = learningRate(sched, progress.step + 1);
-        const r = await stepper.step(state, batch.pixels, batch.labels, batch.size, lr, progress.step + 1, batch.targets);
+        const masks = o.dropPath ? dropPathFeeds(spec.config.depth, o.dropPath, batch.size, o.seed, epoch, batch.step) : undefined;
+        const r = await stepper.step(state, batch.pixels, batch.labels, batch.size, lr, progress.step + 1, batch.targets, masks);
         if (!Number.isFinite(r.loss)) throw new Error(`loss became ${r.loss} at step ${progress.step + 1}; lower --lr`);
         const te = performance.now();
         stepTime += te - ts;

@@ -62,6 +62,7 @@ t.test('out-of-range recipe flags and unknown augmentations: one line naming the
     [['--mix-prob', '1.5'], /--mix-prob must be a number in \[0, 1\]/],
     [['--augment', 'crop,autoaug'], /--augment: unknown "autoaug"\. Should be a comma list of: crop, flip, cutout, randaug, autoaugment, trivialaugment, none/],
     [['--augment', 'autoaugment,trivialaugment'], /choose one of autoaugment and trivialaugment/],
+    [['--drop-path', '1'], /--drop-path must be a number in \[0, 1\), got "1"/],
     [['--override'], /--override only applies with --resume/],
     [['--val-split', '0'], /--val-split must be at least 1/],
   ];

@@ -70,6 +70,8 @@ export interface TorchJob {
   labels?: BigInt64Array;
   /** Probability targets [batch, K] (grads mode: cross_entropy with probability targets instead of labels). */
   targets?: Float32Array;
+  /** Stochastic depth masks drop_path.<block>.<branch>, float32 [batch] (grads mode). */
+  dropPath?: Map<string, Float32Array>;
   labelSmoothing?: number;
   dtype?: 'float64' | 'float32';
   adamw?: AdamWConfig;
@@ -132,6 +134,7 @@ export async function runTorch(root: string, jobs: readonly TorchJob[]): Promise
       writeFileSync(join(dir, 'pixels.bin'), j.pixels);
     }
     if (j.labels) writeFileSync(join(dir, 'labels.bin'), new Uint8Array(j.labels.buffer, j.labels.byteOffset, j.labels.byteLength));
+    if (j.dropPath) writeFileSync(join(dir, 'drop_path.safetensors'), encodeSafetensors(new Map([...j.dropPath].map(([k, d]) => [k, { dtype: 'F32', shape: [d.length], data: d } as StTensor]))));
     if (j.targets) writeFileSync(join(dir, 'targets.bin'), new Uint8Array(j.targets.buffer, j.targets.byteOffset, j.targets.byteLength));
     if (j.state) writeFileSync(join(dir, 'state.safetensors'), paramsSt(spec, j.state, stateParam));
     return dir;

@@ -96,10 +96,14 @@ class MixerBlock(nn.Module):
         self.mlp_tokens = Mlp(S, DS)
         self.norm2 = nn.LayerNorm(C, eps=eps)
         self.mlp_channels = Mlp(C, DC)
+        self.masks = (None, None)  # stochastic depth: per-sample [N] scales of the two residual branches
 
     def forward(self, x):  # x: [N, S, C]
-        x = x + self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
-        x = x + self.mlp_channels(self.norm2(x))
+        mt, mc = self.masks
+        t = self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        x = x + (t if mt is None else t * mt[:, None, None])
+        c = self.mlp_channels(self.norm2(x))
+        x = x + (c if mc is None else c * mc[:, None, None])
         return x
 
 
@@ -162,6 +166,13 @@ def run_grads(d, job):
     dtype = torch.float64 if job.get('dtype', 'float64') == 'float64' else torch.float32
     m = model_with(job, read_safetensors(os.path.join(d, 'params.safetensors')), dtype)
     pixels, labels = load_inputs(d, job)
+    dp_path = os.path.join(d, 'drop_path.safetensors')
+    if os.path.exists(dp_path):
+        # stochastic depth masks drop_path.<block>.<tokens|channels>, float32 [N]
+        masks = read_safetensors(dp_path)
+        for i, blk in enumerate(m.blocks):
+            get = lambda br: None if f'drop_path.{i}.{br}' not in masks else torch.from_numpy(masks[f'drop_path.{i}.{br}']).to(dtype)
+            blk.masks = (get('tokens'), get('channels'))
     logits = m(preprocess(pixels, job['mean'], job['std'], dtype))
     targets_path = os.path.join(d, 'targets.bin')
     if os.path.exists(targets_path):

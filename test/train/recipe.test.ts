@@ -1,4 +1,4 @@
-// Recipe options in the trainer: exact resume with EMA + MixUp/CutMix, the validation split, and --resume recipe checks.
+// Recipe options in the trainer: exact resume with EMA + MixUp/CutMix + drop path, the validation split, and --resume recipe checks.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,6 +46,7 @@ const base = (outDir: string, splits: { train: ImageDataset; test: ImageDataset 
   cutmix: 1.0,
   mixProb: 0.9,
   ema: 0.99,
+  dropPath: 0.2,
   quiet: true,
   splits,
   log: () => {},
@@ -71,7 +72,7 @@ t.test('EMA update: warmup decay and the formula', async (t) => {
   t.throws(() => emaUpdate(new Map(), p, 0.5, 1), /no tensor/);
 });
 
-t.test('resume with EMA, AutoAugment, MixUp and CutMix equals a straight run bit for bit', async (t) => {
+t.test('resume with EMA, AutoAugment, MixUp, CutMix and drop path equals a straight run bit for bit', async (t) => {
   const splits = { train: synthetic(256, 3), test: synthetic(64, 4) };
   const dir = t.testdir({ a: {}, b: {} });
   const straight = await train({ ...base(path.join(dir, 'a'), splits) }); // 8 steps/epoch × 2

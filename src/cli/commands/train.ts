@@ -12,7 +12,7 @@ const RECIPE_FLAGS: Record<string, string> = {
   preset: 'preset', data: 'data', 'batch-size': 'batchSize', lr: 'lr', 'weight-decay': 'weightDecay', 'warmup-epochs': 'warmupEpochs',
   'min-lr-ratio': 'minLrRatio', 'label-smoothing': 'labelSmoothing', seed: 'seed', augment: 'augment', 'randaug-n': 'augment',
   'randaug-m': 'augment', step: 'mode', 'limit-train': 'limitTrain', mixup: 'mixup', cutmix: 'cutmix', 'mix-prob': 'mixProb', ema: 'ema',
-  'val-split': 'valSplit',
+  'val-split': 'valSplit', 'drop-path': 'dropPath',
 };
 
 /** A number in a range with a one-line error that names the range. */
@@ -43,6 +43,8 @@ export const help = `mixer train --preset <name> --out-dir <run> [options]
   --ema DECAY            keep an EMA of the weights, decay in (0, 1) (e.g. 0.9999; warmup min(DECAY, (1+t)/(10+t)));
                          evaluated every epoch beside the raw weights; model.onnx gets the EMA weights
   --val-split N          hold out N training images (seeded) and evaluate on them per epoch instead of the test set
+  --drop-path X          stochastic depth: residual branches dropped per sample with rate linear from 0 (first
+                         block) to X (last block), X in [0, 1) (default 0 = off)
   --threads N            ORT intra-op threads (default: all cores)
   --step fused|separate  fused train-step graph (default) or training + optimizer graphs
   --limit-train N / --limit-test N   use the first N images (quick runs)
@@ -59,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
     'randaug-n': { type: 'string' }, 'randaug-m': { type: 'string' }, threads: { type: 'string' }, step: { type: 'string' },
     'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, resume: { type: 'boolean' },
     mixup: { type: 'string' }, cutmix: { type: 'string' }, 'mix-prob': { type: 'string' }, ema: { type: 'string' }, 'val-split': { type: 'string' },
-    override: { type: 'boolean' },
+    'drop-path': { type: 'string' }, override: { type: 'boolean' },
   });
   const aug = new Set(str(v, 'augment', 'crop,flip,randaug').split(',').filter(Boolean));
   for (const a of aug) if (!AUGMENTS.includes(a)) throw new UsageError(`--augment: unknown "${a}". Should be a comma list of: ${AUGMENTS.join(', ')}`);
@@ -69,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
   const cutmix = ranged(v, 'cutmix', 0, '[0, ∞)', (x) => x >= 0);
   const mixProb = ranged(v, 'mix-prob', 1, '[0, 1]', (x) => x >= 0 && x <= 1);
   const ema = ranged(v, 'ema', 0, '(0, 1)', (x) => x > 0 && x < 1);
+  const dropPath = ranged(v, 'drop-path', 0, '[0, 1)', (x) => x >= 0 && x < 1);
   const valSplit = v['val-split'] === undefined ? 0 : num(v, 'val-split', 0, { int: true, min: 1 });
   const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined && Object.hasOwn(RECIPE_FLAGS, k)).map((k) => RECIPE_FLAGS[k]!));
   const limitTrain = v['limit-train'] === undefined ? undefined : num(v, 'limit-train', 0, { int: true, min: 1 });
@@ -104,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
     mixProb,
     ema,
     valSplit,
+    dropPath,
     explicit,
     override: Boolean(v['override']),
     ...(limitTrain !== undefined ? { limitTrain } : {}),
