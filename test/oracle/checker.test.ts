@@ -6,6 +6,7 @@ import { buildArtifacts } from '../../src/autodiff/index.js';
 import { type PresetName, buildInferenceModel, defaultSpec, initParams, preset } from '../../src/model/index.js';
 import { IR_VERSION, OPSET, parseModel } from '../../src/onnx/index.js';
 import { onnx } from '../../src/onnx/proto.js';
+import { buildFlipTtaModel } from '../../src/model/tta.js';
 import { CHECK_SCRIPT, python, requirePython } from './torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
@@ -23,6 +24,12 @@ if (requirePython(t, ['onnx'])) {
       models.set(`${name}.optimizer_model.onnx`, a.optimizer);
       models.set(`${name}.train_step.onnx`, a.trainStep);
     }
+    // Recipe variants: soft targets + drop-path masks, and the flip-TTA inference graph.
+    const tiny = defaultSpec(preset('tiny'));
+    const v = buildArtifacts(tiny, { labelSmoothing: 0.1, softTargets: true, dropPath: 0.1 });
+    models.set('tiny.soft_droppath.training_model.onnx', v.training);
+    models.set('tiny.soft_droppath.train_step.onnx', v.trainStep);
+    models.set('tiny.tta_flip.onnx', buildFlipTtaModel(tiny, initParams(tiny.config, 0)));
 
     for (const [file, bytes] of models) {
       const m = parseModel(bytes);
