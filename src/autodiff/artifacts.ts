@@ -8,6 +8,13 @@ import { crossEntropy } from './loss.js';
 export interface ArtifactOptions {
   labelSmoothing: number;
   adamw?: AdamWConfig;
+  /** Parameters kept fixed (--freeze): still graph inputs, but no gradients, optimizer state or updates. */
+  frozen?: ReadonlySet<string>;
+}
+
+/** The parameters an optimizer step updates: all but the frozen ones, in table order. */
+export function trainableParams(spec: ModelSpec, o: Pick<ArtifactOptions, 'frozen'>): ReturnType<typeof paramTable> {
+  return paramTable(spec.config).filter((p) => !o.frozen?.has(p.name));
 }
 
 interface TrainGraph {
@@ -34,10 +41,11 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
 
 export function trainingGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const t = lossGraph(spec, o, 'mixer_training', true);
-  const grads = backward(t.b, t.loss, t.params);
+  const wrt = t.params.filter((p) => !o.frozen?.has(p.name));
+  const grads = backward(t.b, t.loss, wrt);
   t.g.output(t.loss);
   t.g.output(t.logits);
-  for (const p of t.params) t.g.output(t.b.identity(grads.get(p.name)!, `${p.name}_grad`));
+  for (const p of wrt) t.g.output(t.b.identity(grads.get(p.name)!, `${p.name}_grad`));
   return t.g;
 }
 
@@ -60,7 +68,7 @@ export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
-  for (const p of paramTable(spec.config)) {
+  for (const p of trainableParams(spec, o)) {
     const pv = g.input(p.name, 'float32', p.shape);
     const gv = g.input(`${p.name}_grad`, 'float32', p.shape);
     const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
@@ -80,13 +88,13 @@ export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const cfg = o.adamw ?? DEFAULT_ADAMW;
   const t = lossGraph(spec, o, 'mixer_train_step', true);
   const { g, b } = t;
-  const grads = backward(b, t.loss, t.params);
+  const grads = backward(b, t.loss, t.params.filter((p) => !o.frozen?.has(p.name)));
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
   g.output(t.loss);
   g.output(t.logits);
-  for (const p of paramTable(spec.config)) {
+  for (const p of trainableParams(spec, o)) {
     const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
     const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
     const outs = adamwUpdate(b, cfg, s, g.value(p.name), grads.get(p.name)!, m, v, decays(p.shape), {
@@ -104,6 +112,7 @@ export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<st
     ...specMetadata(spec),
     'mixer.optimizer': JSON.stringify({ name: 'adamw', ...(o.adamw ?? DEFAULT_ADAMW), no_decay: '1-D parameters (norms, biases)' }),
     'mixer.label_smoothing': String(o.labelSmoothing),
+    ...(o.frozen?.size ? { 'mixer.frozen': JSON.stringify([...o.frozen]) } : {}),
   };
 }
 

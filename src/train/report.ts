@@ -15,6 +15,8 @@ interface ReportInput {
   metricsPath: string;
   progress: Progress;
   command: string;
+  /** Markdown lines appended to the report (e.g. what an image folder used and skipped). */
+  extra?: string[];
 }
 
 export async function writeReport(dir: string, r: ReportInput): Promise<void> {
@@ -44,7 +46,7 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
     '',
     `- Wall time: ${(r.progress.wallSeconds / 3600).toFixed(2)} h of training (${Math.round(r.progress.wallSeconds)} s, evaluation excluded)`,
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`,
-    `- Median training throughput: ${ips.length ? ips[Math.floor(ips.length / 2)]!.toFixed(0) : '-'} images/s`,
+    `- Median training throughput: ${ips.length ? ips[Math.floor(ips.length / 2)]!.toFixed(0) : '-'} images/s (first epoch ${rows[0]?.images_per_s.toFixed(0) ?? '-'}, later epochs median ${rows.length > 1 ? median(rows.slice(1).map((m) => m.images_per_s)).toFixed(0) : '-'})`,
     `- Model: ${JSON.stringify(r.spec.config)} (${paramCount(r.spec.config).toLocaleString('en-US')} parameters)`,
     r.command ? `- Command: \`${r.command}\`` : '',
     '',
@@ -73,6 +75,12 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
         `| ${m.epoch} | ${m.train_loss.toFixed(4)} | ${(100 * m.train_acc).toFixed(2)}% | ${m.test_loss?.toFixed(4) ?? '-'} | ${m.test_acc === null ? '-' : (100 * m.test_acc).toFixed(2) + '%'} | ${m.images_per_s.toFixed(0)} |`,
     ),
     '',
+    ...(r.extra ?? []),
   ];
   await writeFile(path.join(dir, 'report.md'), md.join('\n'));
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
 }

@@ -2,12 +2,12 @@
 import { mkdir, appendFile, writeFile, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadDataSource, type DataSourceOptions } from '../data/cifar10.js';
+import { loadDataSource, type DataSourceOptions, type Splits } from '../data/cifar10.js';
 import type { AugmentOptions } from '../data/augment.js';
 import { subset, type ImageDataset } from '../data/dataset.js';
 import { BatchLoader } from '../data/loader.js';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
-import { buildInferenceModel, defaultSpec, initParams, preset, type ModelSpec } from '../model/index.js';
+import { buildInferenceModel, defaultSpec, initParams, preset, type MixerConfig, type ModelSpec } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -15,6 +15,9 @@ import { learningRate, type Schedule } from './schedule.js';
 import { Stepper, type StepMode, zerosLike, type OptimState } from './stepper.js';
 import { Progress as Bar } from './progress.js';
 import { writeReport } from './report.js';
+import { loadInitParams } from './finetune.js';
+import { frozenParams } from './freeze.js';
+import { dataReportLines, modelSummary, throughputLine } from './summary.js';
 
 export interface TrainOptions {
   preset: string;
@@ -47,6 +50,14 @@ export interface TrainOptions {
   command?: string;
   /** On --resume, keep this run's --epochs instead of the checkpoint's (the cosine schedule is recomputed from here on). */
   overrideEpochs?: boolean;
+  /** A model shape replacing the preset's (num_classes comes from the data). */
+  config?: MixerConfig;
+  /** Start from these weights (our checkpoint or a timm MlpMixer state_dict as safetensors). */
+  init?: string;
+  /** With `init`: a fresh classifier head instead of the checkpoint's. */
+  resetHead?: boolean;
+  /** Parameters kept fixed: "stem", "blocks:N" or both, comma-separated. */
+  freeze?: string;
 }
 
 export interface EpochMetrics {
@@ -70,7 +81,7 @@ export interface TrainResult {
   history: EpochMetrics[];
 }
 
-const HYPER_KEYS = ['preset', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupEpochs', 'minLrRatio', 'labelSmoothing', 'seed', 'data', 'augment', 'mode', 'limitTrain'] as const;
+const HYPER_KEYS = ['preset', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupEpochs', 'minLrRatio', 'labelSmoothing', 'seed', 'data', 'augment', 'mode', 'limitTrain', 'config', 'init', 'resetHead', 'freeze'] as const;
 
 function hyperOf(o: TrainOptions): Record<string, unknown> {
   return Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? null]));
@@ -105,15 +116,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log(`resuming ${ckptPath} at epoch ${progress.epoch + 1}, step ${progress.step}`);
   } else {
     if (o.resume) log(`no checkpoint in ${o.outDir}; starting a new run`);
-    spec = defaultSpec(preset(o.preset));
+    spec = defaultSpec(o.config ?? preset(o.preset));
     const p = initParams(spec.config, o.seed);
     state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
     await writeFile(metricsPath, '');
   }
 
-  const data = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
+  const data: Splits = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
   const trainSet = take(data.train, o.limitTrain);
   const testSet = take(data.test, o.limitTest);
+  if (trainSet.height !== spec.config.image_size || trainSet.width !== spec.config.image_size) {
+    throw new Error(`the data is ${trainSet.height}×${trainSet.width} but the model input is ${spec.config.image_size}×${spec.config.image_size} (CIFAR-10 comes at 32×32; image folders are resized to --image-size)`);
+  }
   if (trainSet.classes.length !== spec.config.num_classes) {
     spec = { ...spec, config: { ...spec.config, num_classes: trainSet.classes.length } };
     if (progress.step === 0) {
@@ -122,12 +136,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
   }
   spec = { ...spec, labels: [...trainSet.classes] };
+  if (o.init && progress.step === 0) {
+    const p = await loadInitParams(o.init, spec, { resetHead: Boolean(o.resetHead), seed: o.seed });
+    state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
+    log(`initialised from ${o.init}${o.resetHead ? ' with a new classifier head' : ''}`);
+  }
+  const frozen = frozenParams(spec.config, o.freeze);
+  log(modelSummary(spec, frozen));
 
-  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay } }, o.mode, o.threads);
-  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: true, augment: o.augment, seed: o.seed });
+  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, frozen }, o.mode, o.threads);
+  // The graphs have a dynamic batch dim: the last, smaller batch is used too, so every image is seen every epoch.
+  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: false, augment: o.augment, seed: o.seed });
+  if (o.batchSize > trainSet.count) log(`note: --batch-size ${o.batchSize} is more than the ${trainSet.count} training images: each epoch is one batch of ${trainSet.count}`);
   const steps = loader.stepsPerEpoch();
   const sched: Schedule = { lr: o.lr, warmupSteps: Math.round(o.warmupEpochs * steps), totalSteps: o.epochs * steps, minRatio: o.minLrRatio };
-  log(`training ${o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`);
+  log(`training ${o.config ? 'a custom model' : o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`);
 
   let stop = false;
   const onSigint = () => {
@@ -229,7 +252,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const s = await Session.create(modelBytes, { threads: o.threads });
     final = await evaluate(s, testSet, spec.labels);
     await s.release();
-    await writeReport(o.outDir, { spec, hyper: hyperOf(o), final, metricsPath, progress, command: o.command ?? '' });
+    await writeReport(o.outDir, { spec, hyper: hyperOf(o), final, metricsPath, progress, command: o.command ?? '', extra: dataReportLines(data.report) });
+    log(throughputLine(history));
     log(`done: test accuracy ${(100 * final.accuracy).toFixed(2)}%; wrote ${modelPath} and report.md`);
   }
   return { state, progress, interrupted, final, history };

@@ -1,14 +1,27 @@
-// `mixer train`: fit a preset on CIFAR-10, a CIFAR binary folder or an image folder.
+// `mixer train`: fit a preset or a custom shape on CIFAR-10, a CIFAR binary folder or an image folder, optionally fine-tuning.
 import os from 'node:os';
 import { DEFAULT_PRESET, PRESETS } from '../../model/index.js';
+import { initConfig } from '../../train/finetune.js';
+import { frozenParams } from '../../train/freeze.js';
 import { STEP_MODES } from '../../train/stepper.js';
 import { train } from '../../train/trainer.js';
-import { num, oneOf, parse, str } from '../args.js';
+import { UsageError, num, oneOf, parse, str } from '../args.js';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelConfig } from '../model-flags.js';
 
 export const help = `mixer train --preset <name> --out-dir <run> [options]
   --preset NAME          model preset (${Object.keys(PRESETS).join(', ')}; default ${DEFAULT_PRESET})
   --out-dir DIR          run directory: checkpoint.safetensors, metrics.jsonl, model.onnx, report.md
+${MODEL_FLAGS_HELP}
   --data SRC             cifar10 (default), a CIFAR-10 binary folder, or an image folder <root>/<class>/*
+                         (or <root>/train/<class>/* + <root>/val/<class>/*); labels = the class folder names
+  --strict               image folders: fail on an undecodable file (default: skip it with a warning)
+  --cache-mb N           image folders: keep up to N MiB of decoded images in memory (default 2048); a larger
+                         set streams from the decode cache on disk
+  --cache-dir DIR        decode cache (default $MIXER_DATA_DIR/decoded, else ./data/decoded)
+  --init FILE            start from these weights: a checkpoint.safetensors of ours or a timm MlpMixer
+                         state_dict (.safetensors); without model flags the model takes its config
+  --reset-head           with --init: a new classifier head (needed when the class count differs)
+  --freeze LIST          keep fixed while training: stem, blocks:N (the first N blocks), or both: stem,blocks:4
   --epochs N             default 40          --batch-size N   default 128
   --lr X                 peak AdamW learning rate, default 0.001
   --weight-decay X       default 0.05 (not on norms and biases)
@@ -29,13 +42,33 @@ export async function run(argv: string[]): Promise<number> {
     'min-lr-ratio': { type: 'string' }, 'label-smoothing': { type: 'string' }, seed: { type: 'string' }, augment: { type: 'string' },
     'randaug-n': { type: 'string' }, 'randaug-m': { type: 'string' }, threads: { type: 'string' }, step: { type: 'string' },
     'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, resume: { type: 'boolean' },
+    ...MODEL_FLAGS, strict: { type: 'boolean' }, 'cache-mb': { type: 'string' }, 'cache-dir': { type: 'string' },
+    init: { type: 'string' }, 'reset-head': { type: 'boolean' }, freeze: { type: 'string' },
   });
+  const init = v['init'] === undefined ? undefined : str(v, 'init');
+  if (v['reset-head'] && !init) throw new UsageError('--reset-head needs --init <checkpoint.safetensors>');
+  const custom = Object.keys(MODEL_FLAGS).some((k) => v[k] !== undefined);
+  let config = custom ? modelConfig(v) : undefined;
+  if (!config && init && v['preset'] === undefined) {
+    try {
+      config = await initConfig(init);
+    } catch (e) {
+      throw new UsageError(`--init ${init}: ${(e as Error).message}`);
+    }
+  }
+  const freeze = v['freeze'] === undefined ? undefined : str(v, 'freeze');
+  if (freeze !== undefined) frozenParams(config ?? modelConfig(v), freeze); // checks the list before any data is read
   const aug = new Set(str(v, 'augment', 'crop,flip,randaug').split(',').filter(Boolean));
   for (const a of aug) if (!['crop', 'flip', 'cutout', 'randaug', 'none'].includes(a)) throw new Error(`--augment: unknown "${a}". Should be a comma list of: crop, flip, cutout, randaug, none`);
   const limitTrain = v['limit-train'] === undefined ? undefined : num(v, 'limit-train', 0, { int: true, min: 1 });
   const limitTest = v['limit-test'] === undefined ? undefined : num(v, 'limit-test', 0, { int: true, min: 1 });
   const presetName = str(v, 'preset', DEFAULT_PRESET);
-  if (!Object.hasOwn(PRESETS, presetName)) throw new Error(`unknown preset "${presetName}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
+  if (!Object.hasOwn(PRESETS, presetName)) throw new UsageError(`unknown preset "${presetName}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
+  const dataOptions = {
+    ...(v['strict'] ? { strict: true } : {}),
+    ...(v['cache-mb'] !== undefined ? { cacheMb: num(v, 'cache-mb', 2048, { min: 0 }) } : {}),
+    ...(v['cache-dir'] !== undefined ? { cacheDir: str(v, 'cache-dir') } : {}),
+  };
   const r = await train({
     preset: presetName,
     outDir: str(v, 'out-dir'),
@@ -62,6 +95,10 @@ export async function run(argv: string[]): Promise<number> {
     ...(limitTrain !== undefined ? { limitTrain } : {}),
     ...(limitTest !== undefined ? { limitTest } : {}),
     command: `mixer train ${argv.join(' ')}`,
+    dataOptions,
+    ...(config ? { config } : {}),
+    ...(init ? { init, resetHead: Boolean(v['reset-head']) } : {}),
+    ...(freeze ? { freeze } : {}),
     overrideEpochs: v['epochs'] !== undefined,
   });
   return r.interrupted ? 130 : 0;
