@@ -210,9 +210,11 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     valSet = build(v.idx, v.labels);
   } else {
     const counts = countOf(g.labels);
-    const tiny = counts.flatMap((n, c) => (n < 2 ? [`"${tr.classes[c]}" (${n})`] : []));
+    const need = valFraction > 0 ? 2 : 1;
+    const tiny = counts.flatMap((n, c) => (n < need ? [`"${tr.classes[c]}" (${n})`] : []));
     if (tiny.length > 0) {
-      throw new DataError('DATA_FORMAT', `every class needs at least 2 usable images (one to train on, one to validate); too few in ${tiny.join(', ')}`);
+      const why = need === 2 ? ' (one to train on, one to validate)' : '';
+      throw new DataError('DATA_FORMAT', `every class needs at least ${need} usable image${need === 2 ? 's' : ''}${why}; too few in ${tiny.join(', ')}`);
     }
     const split = stratifiedSplit(g.labels, K, valFraction, opts.seed ?? 0);
     const pick = (ks: number[]): ImageDataset => build(ks.map((k) => g.idx[k]!), ks.map((k) => g.labels[k]!));
