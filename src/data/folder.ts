@@ -1,9 +1,8 @@
 // Image-folder datasets (<root>/<class>/*.png|jpg|jpeg|webp): decoded on worker threads through a cache, broken files skipped, seeded stratified split.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import { decodeImage as decodeBytes } from '../model/preprocess.js';
 import { Progress as Bar } from '../train/progress.js';
 import { mixSeed, Rng } from '../util/rng.js';
 import { DataError, type ImageDataset } from './dataset.js';
@@ -57,15 +56,6 @@ interface Listing {
   classes: string[];
   files: string[];
   labels: number[];
-}
-
-/** Decodes one image file to size×size RGB exactly as the service does (src/model/preprocess.ts). */
-export async function decodeImage(file: string, size: number): Promise<Uint8Array> {
-  try {
-    return await decodeBytes(await readFile(file), size, { name: file });
-  } catch (cause) {
-    throw new DataError('DATA_CORRUPT', `cannot decode image ${file}: ${(cause as Error).message}`, { cause });
-  }
 }
 
 async function subdirs(dir: string): Promise<string[]> {
@@ -189,7 +179,10 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     const base = { labels: Uint8Array.from(labels), count: idx.length, height: size, width: size, classes: tr.classes.slice() };
     if (streamed) return { ...base, images: new Uint8Array(0), files: idx.map((i) => results[i]!.cached!) };
     const images = new Uint8Array(idx.length * per);
-    idx.forEach((i, k) => images.set(results[i]!.pixels!, k * per));
+    idx.forEach((i, k) => {
+      images.set(results[i]!.pixels!, k * per);
+      results[i]!.pixels = null; // each image goes to one split: free it as soon as it is copied
+    });
     return { ...base, images };
   };
 
