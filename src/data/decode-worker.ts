@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { cacheKey, cachePath, readCached, writeCached } from './decode-cache.js';
 
+/** Local files are trusted more than uploads: allow up to sharp's own limit (16383², e.g. 50 MP phone photos) instead of the service's 25 M. */
+const MAX_PIXELS = 0x3fff * 0x3fff;
+
 export interface DecodeRequest {
   id: number;
   file: string;
@@ -27,7 +30,7 @@ async function handle(req: DecodeRequest): Promise<DecodeReply> {
   if (hit) return { id: req.id, ok: true, hit: true, cached, pixels: req.keep ? hit : null };
   // sharp loads on the first miss only: a run served wholly from the cache never starts it.
   const { decodeImage } = await import('../model/preprocess.js');
-  const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size);
+  const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size, { maxPixels: MAX_PIXELS });
   await writeCached(cached, pixels);
   return { id: req.id, ok: true, hit: false, cached, pixels: req.keep ? pixels : null };
 }
