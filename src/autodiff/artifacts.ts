@@ -15,6 +15,13 @@ export interface ArtifactOptions {
   softTargets?: boolean;
   /** Stochastic depth rate of the last block (timm's drop_path_rate; linear from 0 at block 0): mask inputs in training graphs. */
   dropPath?: number;
+  /** Parameters kept fixed (--freeze): still graph inputs, but no gradients, optimizer state or updates. */
+  frozen?: ReadonlySet<string>;
+}
+
+/** The parameters an optimizer step updates: all but the frozen ones, in table order. */
+export function trainableParams(spec: ModelSpec, o: Pick<ArtifactOptions, 'frozen'>): ReturnType<typeof paramTable> {
+  return paramTable(spec.config).filter((p) => !o.frozen?.has(p.name));
 }
 
 /** Per-block drop rates, linear from 0 to `rate` over the blocks (timm's dpr). */
@@ -54,10 +61,11 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
 
 export function trainingGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const t = lossGraph(spec, o, 'mixer_training', true, true);
-  const grads = backward(t.b, t.loss, t.params);
+  const wrt = t.params.filter((p) => !o.frozen?.has(p.name));
+  const grads = backward(t.b, t.loss, wrt);
   t.g.output(t.loss);
   t.g.output(t.logits);
-  for (const p of t.params) t.g.output(t.b.identity(grads.get(p.name)!, `${p.name}_grad`));
+  for (const p of wrt) t.g.output(t.b.identity(grads.get(p.name)!, `${p.name}_grad`));
   return t.g;
 }
 
@@ -80,7 +88,7 @@ export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
-  for (const p of paramTable(spec.config)) {
+  for (const p of trainableParams(spec, o)) {
     const pv = g.input(p.name, 'float32', p.shape);
     const gv = g.input(`${p.name}_grad`, 'float32', p.shape);
     const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
@@ -100,13 +108,13 @@ export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const cfg = o.adamw ?? DEFAULT_ADAMW;
   const t = lossGraph(spec, o, 'mixer_train_step', true, true);
   const { g, b } = t;
-  const grads = backward(b, t.loss, t.params);
+  const grads = backward(b, t.loss, t.params.filter((p) => !o.frozen?.has(p.name)));
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
   g.output(t.loss);
   g.output(t.logits);
-  for (const p of paramTable(spec.config)) {
+  for (const p of trainableParams(spec, o)) {
     const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
     const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
     const outs = adamwUpdate(b, cfg, s, g.value(p.name), grads.get(p.name)!, m, v, decays(p.shape), {
@@ -126,6 +134,7 @@ export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<st
     'mixer.label_smoothing': String(o.labelSmoothing),
     ...(o.dropPath ? { 'mixer.drop_path': JSON.stringify({ rate: o.dropPath, inputs: 'drop_path.<block>.<tokens|channels> float [N]: 0 or 1/(1 − rate_block)' }) } : {}),
     ...(o.softTargets ? { 'mixer.targets': 'soft: float [N,K] input `targets`, label smoothing applied by the trainer' } : {}),
+    ...(o.frozen?.size ? { 'mixer.frozen': JSON.stringify([...o.frozen]) } : {}),
   };
 }
 

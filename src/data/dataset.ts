@@ -1,8 +1,12 @@
-// In-memory uint8 image datasets (HWC, RGB), the data layer's error type, and small dataset helpers.
+// uint8 image datasets (HWC, RGB) held in memory or streamed from per-image files, the data layer's error type, and helpers.
+
+import { openSync, readSync, closeSync } from 'node:fs';
 
 export interface ImageDataset {
-  /** count*height*width*3 bytes: RGB, HWC, row-major, one image after another. */
+  /** count*height*width*3 bytes: RGB, HWC, row-major, one image after another (empty when `files` is set). */
   images: Uint8Array;
+  /** Streamed datasets: one raw height*width*3 file per image (the decode cache), read when a batch needs it. */
+  files?: string[];
   /** count class indices. */
   labels: Uint8Array;
   count: number;
@@ -28,19 +32,54 @@ export function imageBytes(ds: Pick<ImageDataset, 'height' | 'width'>): number {
   return ds.height * ds.width * 3;
 }
 
-/** A view (no copy) of image i. */
+/** Reads a raw image file of exactly `out.length` bytes into `out`. */
+export function readRawImage(file: string, out: Uint8Array): void {
+  const fd = openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < out.length) {
+      const n = readSync(fd, out, got, out.length - got, got);
+      if (n === 0) throw new DataError('DATA_CORRUPT', `${file}: cached image is ${got} bytes, expected ${out.length}`);
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Image i: a view (no copy) of an in-memory dataset, or a fresh read of a streamed one. */
 export function imageAt(ds: ImageDataset, i: number): Uint8Array {
   if (!Number.isInteger(i) || i < 0 || i >= ds.count) {
     throw new RangeError(`image index ${i} out of range [0, ${ds.count})`);
   }
   const n = imageBytes(ds);
+  if (ds.files) {
+    const out = new Uint8Array(n);
+    readRawImage(ds.files[i]!, out);
+    return out;
+  }
   return ds.images.subarray(i * n, (i + 1) * n);
+}
+
+/** Copies the images at `indices` one after another into `out` (which must hold indices.length images). */
+export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>, out: Uint8Array): void {
+  const n = imageBytes(ds);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    if (ds.files) readRawImage(ds.files[i]!, out.subarray(k * n, (k + 1) * n));
+    else out.set(ds.images.subarray(i * n, (i + 1) * n), k * n);
+  }
 }
 
 /** A new dataset holding copies of the given images, in the given order. */
 export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDataset {
   const n = imageBytes(ds);
   const count = indices.length;
+  if (ds.files) {
+    const files = Array.from(indices, (i) => ds.files![i]!);
+    const labels = Uint8Array.from(indices, (i) => ds.labels[i]!);
+    return { images: new Uint8Array(0), files, labels, count, height: ds.height, width: ds.width, classes: ds.classes.slice() };
+  }
   const images = new Uint8Array(count * n);
   const labels = new Uint8Array(count);
   for (let k = 0; k < count; k++) {
@@ -53,7 +92,7 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDatas
 
 /** Throws DataError('DATA_FORMAT') unless the arrays match the declared shape and labels name classes. */
 export function checkDataset(ds: ImageDataset, what: string): void {
-  if (ds.images.length !== ds.count * imageBytes(ds)) {
+  if (ds.files ? ds.files.length !== ds.count : ds.images.length !== ds.count * imageBytes(ds)) {
     throw new DataError('DATA_FORMAT', `${what}: ${ds.images.length} image bytes, expected ${ds.count}×${ds.height}×${ds.width}×3`);
   }
   if (ds.labels.length !== ds.count) {

@@ -1,14 +1,18 @@
-// Image-folder datasets (<root>/<class>/*.png|jpg|jpeg|webp) decoded with sharp to size×size RGB, with a seeded stratified split.
+// Image-folder datasets (<root>/<class>/*.png|jpg|jpeg|webp): decoded on worker threads through a cache, broken files skipped, seeded stratified split.
 
 import { readdir } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import sharp from 'sharp';
+import { Progress as Bar } from '../train/progress.js';
 import { mixSeed, Rng } from '../util/rng.js';
 import { DataError, type ImageDataset } from './dataset.js';
+import { decodeFiles } from './decode-pool.js';
 import { isDirectory } from './files.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
-const CONCURRENCY = 4;
+
+/** Warnings printed one per skipped file before the rest are summed up in one line. */
+const MAX_SKIP_LINES = 10;
 
 export interface ImageFolderOptions {
   /** Output side: shorter side resized to `size`, then centre-cropped to size×size. */
@@ -16,32 +20,42 @@ export interface ImageFolderOptions {
   /** Fraction of each class held out for validation when there is no train/val pair (default 0.1). */
   valFraction?: number;
   seed?: number;
+  /** Where decoded images are cached (default: a temporary folder, which makes every run decode again). */
+  cacheDir?: string;
+  /** Keep the decoded set in memory up to this many MiB (default 2048); a larger set streams from the decode cache. */
+  cacheMb?: number;
+  /** Fail on the first undecodable file instead of skipping it. */
+  strict?: boolean;
+  /** Decode worker threads (default min(4, cores)). */
+  threads?: number;
+  log?: (line: string) => void;
+}
+
+/** What loading a folder used, skipped and cost; goes into the training report. */
+export interface FolderReport {
+  root: string;
+  classes: string[];
+  trainCounts: number[];
+  valCounts: number[];
+  skipped: { file: string; reason: string }[];
+  decodeSeconds: number;
+  cacheHits: number;
+  decoded: number;
+  threads: number;
+  cacheDir: string;
+  streamed: boolean;
+}
+
+export interface FolderSplits {
+  train: ImageDataset;
+  test: ImageDataset;
+  report: FolderReport;
 }
 
 interface Listing {
   classes: string[];
   files: string[];
   labels: number[];
-}
-
-/** Decodes any supported image to size×size RGB (EXIF-rotated, alpha flattened onto white, shorter side → size, centre crop). */
-export async function decodeImage(file: string, size: number): Promise<Uint8Array> {
-  try {
-    const { data, info } = await sharp(file)
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .resize(size, size, { fit: 'cover', position: 'centre' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.width !== size || info.height !== size || info.channels !== 3) {
-      throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}`);
-    }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  } catch (cause) {
-    throw new DataError('DATA_CORRUPT', `cannot decode image ${file}: ${(cause as Error).message}`, { cause });
-  }
 }
 
 async function subdirs(dir: string): Promise<string[]> {
@@ -65,7 +79,7 @@ async function listClasses(dir: string, classes?: string[]): Promise<Listing> {
   for (const [label, cls] of names.entries()) {
     if (!found.includes(cls)) continue;
     const files = (await readdir(join(dir, cls), { withFileTypes: true }))
-      .filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()))
+      .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()))
       .map((e) => e.name)
       .sort();
     if (files.length === 0) {
@@ -77,21 +91,6 @@ async function listClasses(dir: string, classes?: string[]): Promise<Listing> {
     }
   }
   return listing;
-}
-
-/** Decodes the listed files with bounded concurrency into one dataset. */
-async function decodeAll(files: string[], labels: number[], classes: string[], size: number): Promise<ImageDataset> {
-  const per = size * size * 3;
-  const images = new Uint8Array(files.length * per);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const i = next++;
-      images.set(await decodeImage(files[i]!, size), i * per);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
-  return { images, labels: Uint8Array.from(labels), count: files.length, height: size, width: size, classes: classes.slice() };
 }
 
 /** Per class, a seeded shuffle picks round(valFraction·n) validation images (≥1 if n ≥ 2, always ≥1 left to train). */
@@ -113,9 +112,12 @@ export function stratifiedSplit(labels: ArrayLike<number>, numClasses: number, v
   return { train, val };
 }
 
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
+
 /** Loads `<root>/<class>/*`, split into train/validation; a `train/` + `val/` (or `test/`) pair is used as given. */
-export async function loadImageFolder(root: string, opts: ImageFolderOptions): Promise<{ train: ImageDataset; test: ImageDataset }> {
+export async function loadImageFolder(root: string, opts: ImageFolderOptions): Promise<FolderSplits> {
   const { size } = opts;
+  const log = opts.log ?? ((): void => {});
   if (!Number.isInteger(size) || size < 1) throw new DataError('DATA_FORMAT', `image size must be a positive integer, got ${size}`);
   const valFraction = opts.valFraction ?? 0.1;
   if (!(valFraction >= 0 && valFraction < 1)) throw new DataError('DATA_FORMAT', `valFraction must be in [0, 1), got ${valFraction}`);
@@ -123,18 +125,109 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
 
   const trainDir = join(root, 'train');
   const valDir = (await isDirectory(join(root, 'val'))) ? join(root, 'val') : join(root, 'test');
-  if ((await isDirectory(trainDir)) && (await isDirectory(valDir))) {
-    const tr = await listClasses(trainDir);
-    const va = await listClasses(valDir, tr.classes);
-    return {
-      train: await decodeAll(tr.files, tr.labels, tr.classes, size),
-      test: await decodeAll(va.files, va.labels, tr.classes, size),
-    };
+  const paired = (await isDirectory(trainDir)) && (await isDirectory(valDir));
+  const tr = await listClasses(paired ? trainDir : root);
+  if (tr.classes.length < 2) {
+    throw new DataError('DATA_FORMAT', `need at least 2 classes to train a classifier; ${paired ? trainDir : root} has ${tr.classes.length}: ${tr.classes.join(', ')}`);
   }
+  const va = paired ? await listClasses(valDir, tr.classes) : { classes: tr.classes, files: [], labels: [] };
+  const files = [...tr.files, ...va.files];
 
-  const all = await listClasses(root);
-  const { train, val } = stratifiedSplit(all.labels, all.classes.length, valFraction, opts.seed ?? 0);
-  const pick = (idx: number[]): Promise<ImageDataset> =>
-    decodeAll(idx.map((i) => all.files[i]!), idx.map((i) => all.labels[i]!), all.classes, size);
-  return { train: await pick(train), test: await pick(val) };
+  const cacheDir = opts.cacheDir ?? join(tmpdir(), 'mixer-decoded');
+  const budget = (opts.cacheMb ?? 2048) * 2 ** 20;
+  const per = size * size * 3;
+  const streamed = files.length * per > budget;
+  log(
+    `decoding ${files.length} images at ${size}×${size} (${mib(files.length * per)} MiB ${streamed ? `> --cache-mb ${opts.cacheMb ?? 2048}: streamed from the decode cache on disk` : 'in memory'}; cache ${cacheDir})`,
+  );
+  const threads = Math.max(1, Math.min(opts.threads ?? Math.min(4, availableParallelism()), files.length));
+  const bar = new Bar('decode', files.length, log, 10_000);
+  const t0 = performance.now();
+  const results = await decodeFiles({
+    files,
+    size,
+    cacheDir,
+    keep: !streamed,
+    threads,
+    onProgress: (done) => bar.update(done, 'images', done / Math.max(1e-3, (performance.now() - t0) / 1000)),
+  });
+  bar.done();
+  const decodeSeconds = (performance.now() - t0) / 1000;
+
+  const skipped: { file: string; reason: string }[] = [];
+  results.forEach((r, i) => {
+    if (r.error === null) return;
+    if (opts.strict) throw new DataError('DATA_CORRUPT', `cannot decode image ${files[i]}: ${r.error} (--strict)`);
+    skipped.push({ file: files[i]!, reason: r.error });
+    if (skipped.length <= MAX_SKIP_LINES) log(`warning: skipping ${files[i]}: ${r.error}`);
+  });
+  if (skipped.length > MAX_SKIP_LINES) log(`warning: ${skipped.length - MAX_SKIP_LINES} more undecodable files skipped (${skipped.length} in all; listed in report.md)`);
+  const hits = results.filter((r) => r.hit).length;
+  const ok = results.length - skipped.length;
+  log(`decoded ${ok} images in ${decodeSeconds.toFixed(2)} s: ${hits} from the cache, ${ok - hits} decoded, ${skipped.length} skipped`);
+
+  /** Good image indices (into `files`) of one side, with their labels. */
+  const good = (from: number, labels: number[]): { idx: number[]; labels: number[] } => {
+    const idx: number[] = [];
+    const lab: number[] = [];
+    labels.forEach((l, k) => {
+      if (results[from + k]!.error === null) (idx.push(from + k), lab.push(l));
+    });
+    return { idx, labels: lab };
+  };
+  const build = (idx: number[], labels: number[]): ImageDataset => {
+    const base = { labels: Uint8Array.from(labels), count: idx.length, height: size, width: size, classes: tr.classes.slice() };
+    if (streamed) return { ...base, images: new Uint8Array(0), files: idx.map((i) => results[i]!.cached!) };
+    const images = new Uint8Array(idx.length * per);
+    idx.forEach((i, k) => {
+      images.set(results[i]!.pixels!, k * per);
+      results[i]!.pixels = null; // each image goes to one split: free it as soon as it is copied
+    });
+    return { ...base, images };
+  };
+
+  const K = tr.classes.length;
+  const countOf = (labels: number[]): number[] => {
+    const c = new Array<number>(K).fill(0);
+    for (const l of labels) c[l]!++;
+    return c;
+  };
+  let trainSet: ImageDataset;
+  let valSet: ImageDataset;
+  const g = good(0, tr.labels);
+  if (paired) {
+    const v = good(tr.files.length, va.labels);
+    const empty = countOf(g.labels).flatMap((n, c) => (n === 0 ? [tr.classes[c]!] : []));
+    if (empty.length > 0) throw new DataError('DATA_FORMAT', `no usable training images for class ${empty.join(', ')} in ${trainDir}`);
+    trainSet = build(g.idx, g.labels);
+    valSet = build(v.idx, v.labels);
+  } else {
+    const counts = countOf(g.labels);
+    const need = valFraction > 0 ? 2 : 1;
+    const tiny = counts.flatMap((n, c) => (n < need ? [`"${tr.classes[c]}" (${n})`] : []));
+    if (tiny.length > 0) {
+      const why = need === 2 ? ' (one to train on, one to validate)' : '';
+      throw new DataError('DATA_FORMAT', `every class needs at least ${need} usable image${need === 2 ? 's' : ''}${why}; too few in ${tiny.join(', ')}`);
+    }
+    const split = stratifiedSplit(g.labels, K, valFraction, opts.seed ?? 0);
+    const pick = (ks: number[]): ImageDataset => build(ks.map((k) => g.idx[k]!), ks.map((k) => g.labels[k]!));
+    trainSet = pick(split.train);
+    valSet = pick(split.val);
+  }
+  const trainCounts = countOf(Array.from(trainSet.labels));
+  const valCounts = countOf(Array.from(valSet.labels));
+  const w = Math.max(5, ...tr.classes.map((c) => c.length));
+  log(`${K} classes (train / validation images):`);
+  tr.classes.forEach((c, k) => log(`  ${c.padEnd(w)} ${String(trainCounts[k]).padStart(6)} / ${valCounts[k]}`));
+  const totals = trainCounts.map((n, k) => n + valCounts[k]!);
+  const big = totals.indexOf(Math.max(...totals));
+  const small = totals.indexOf(Math.min(...totals));
+  if (totals[big]! > 10 * totals[small]!) {
+    log(`warning: classes are imbalanced: "${tr.classes[big]}" has ${totals[big]} images, "${tr.classes[small]}" ${totals[small]} (more than 10×); accuracy will favour the large classes`);
+  }
+  return {
+    train: trainSet,
+    test: valSet,
+    report: { root, classes: tr.classes.slice(), trainCounts, valCounts, skipped, decodeSeconds, cacheHits: hits, decoded: ok - hits, threads, cacheDir, streamed },
+  };
 }

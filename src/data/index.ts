@@ -15,7 +15,7 @@ export {
   type LoadCifar10Options,
   type Splits,
 } from './cifar10.js';
-export { loadImageFolder, type ImageFolderOptions } from './folder.js';
+export { loadImageFolder, type FolderReport, type FolderSplits, type ImageFolderOptions } from './folder.js';
 export {
   applyOp,
   augmentBatch,

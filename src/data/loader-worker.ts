@@ -3,11 +3,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
 import { augmentBatch, type AugmentOptions } from './augment.js';
+import { gatherImages, type ImageDataset } from './dataset.js';
 import { mixBatch, mixEnabled, mixRng, type MixOptions } from './mix.js';
 
 export interface WorkerInit {
   /** Dataset images on a SharedArrayBuffer. */
   images: Uint8Array;
+  /** Streamed datasets: one raw image file per index instead of `images`. */
+  files?: string[];
   height: number;
   width: number;
   augment: AugmentOptions;
@@ -28,16 +31,14 @@ export type WorkerReply = { id: number; pixels: Uint8Array; targets?: Float32Arr
 
 const init = workerData as WorkerInit;
 const per = init.height * init.width * 3;
+const source: ImageDataset = { images: init.images, labels: new Uint8Array(0), count: 0, height: init.height, width: init.width, classes: [], ...(init.files ? { files: init.files } : {}) };
 let gathered = new Uint8Array(0);
 let augmented = new Uint8Array(0);
 
 function makeBatch(req: WorkerRequest): { pixels: Uint8Array; targets?: Float32Array; mixKind?: string } {
   const n = req.indices.length;
   if (gathered.length < n * per) gathered = new Uint8Array(n * per);
-  for (let k = 0; k < n; k++) {
-    const i = req.indices[k]!;
-    gathered.set(init.images.subarray(i * per, (i + 1) * per), k * per);
-  }
+  gatherImages(source, req.indices, gathered);
   const out = new Uint8Array(n * per);
   const rng = new Rng(mixSeed(init.seed, req.epoch, req.step));
   if (!mixEnabled(init.mix)) {

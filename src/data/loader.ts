@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
 import type { AugmentOptions } from './augment.js';
-import type { ImageDataset } from './dataset.js';
+import { gatherImages, type ImageDataset } from './dataset.js';
 import { mixBatch, mixEnabled, mixRng, type MixOptions } from './mix.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './loader-worker.js';
 
@@ -43,9 +43,9 @@ export function workerUrl(): URL {
   return existsSync(fileURLToPath(js)) ? js : new URL('./loader-worker.ts', import.meta.url);
 }
 
-/** The dataset with its images on a SharedArrayBuffer (copied once unless already shared). */
+/** The dataset with its images on a SharedArrayBuffer (copied once unless already shared; streamed ones stay as they are). */
 export function shareDataset(ds: ImageDataset): ImageDataset {
-  if (ds.images.buffer instanceof SharedArrayBuffer) return ds;
+  if (ds.files || ds.images.buffer instanceof SharedArrayBuffer) return ds;
   const images = new Uint8Array(new SharedArrayBuffer(ds.images.length));
   images.set(ds.images);
   return { ...ds, images };
@@ -187,17 +187,24 @@ export class BatchLoader {
   }
 
   private gather(idx: Int32Array): Uint8Array {
-    const { images, height, width } = this.opts.dataset;
-    const per = height * width * 3;
-    const out = new Uint8Array(idx.length * per);
-    for (let k = 0; k < idx.length; k++) out.set(images.subarray(idx[k]! * per, (idx[k]! + 1) * per), k * per);
+    const { height, width } = this.opts.dataset;
+    const out = new Uint8Array(idx.length * height * width * 3);
+    gatherImages(this.opts.dataset, idx, out);
     return out;
   }
 
   private ensureWorker(augment: AugmentOptions): AugmentWorker {
     if (!this.worker) {
       const ds = shareDataset(this.opts.dataset);
-      this.worker = new AugmentWorker({ images: ds.images, height: ds.height, width: ds.width, augment, seed: this.opts.seed, mix: mixEnabled(this.opts.mix) ? this.opts.mix : null });
+      this.worker = new AugmentWorker({
+        images: ds.images,
+        ...(ds.files ? { files: ds.files } : {}),
+        height: ds.height,
+        width: ds.width,
+        augment,
+        seed: this.opts.seed,
+        mix: mixEnabled(this.opts.mix) ? this.opts.mix : null,
+      });
     }
     return this.worker;
   }

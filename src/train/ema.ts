@@ -11,11 +11,12 @@ export function emaInit(params: Params): Params {
   return new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
 }
 
-/** ema ← d·ema + (1 − d)·params with d = emaDecayAt(decay, step); returns d. */
-export function emaUpdate(ema: Params, params: Params, decay: number, step: number): number {
+/** ema ← d·ema + (1 − d)·params with d = emaDecayAt(decay, step), except the `skip` (frozen) tensors, which keep their value; returns d. */
+export function emaUpdate(ema: Params, params: Params, decay: number, step: number, skip?: ReadonlySet<string>): number {
   const d = emaDecayAt(decay, step);
   const u = 1 - d;
   for (const [name, p] of params) {
+    if (skip?.has(name)) continue;
     const e = ema.get(name);
     if (!e || e.length !== p.length) throw new Error(`EMA has no tensor matching parameter '${name}'`);
     for (let i = 0; i < p.length; i++) e[i] = d * e[i]! + u * p[i]!;

@@ -1,5 +1,5 @@
 // Accuracy, per-class accuracy, confusion matrix and mean loss of a model over a dataset.
-import type { ImageDataset } from '../data/dataset.js';
+import { gatherImages, type ImageDataset } from '../data/dataset.js';
 import type { Session } from '../runtime/session.js';
 
 export interface EvalResult {
@@ -19,7 +19,11 @@ export async function evaluate(session: Session, ds: ImageDataset, labels: reado
   let lossSum = 0;
   for (let start = 0; start < ds.count; start += batchSize) {
     const n = Math.min(batchSize, ds.count - start);
-    const pixels = ds.images.subarray(start * px, (start + n) * px);
+    let pixels = ds.images.subarray(start * px, (start + n) * px);
+    if (ds.files) {
+      pixels = new Uint8Array(n * px);
+      gatherImages(ds, Array.from({ length: n }, (_, i) => start + i), pixels);
+    }
     const out = await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits']);
     const logits = out['logits']!.data as Float32Array;
     for (let i = 0; i < n; i++) {

@@ -18,6 +18,10 @@ interface ReportInput {
   metricsPath: string;
   progress: Progress;
   command: string;
+  /** What `final` was measured on: the test set, or (image folders) the validation split. Default 'test'. */
+  finalSet?: 'test' | 'validation';
+  /** Markdown lines appended to the report (e.g. what an image folder used and skipped). */
+  extra?: string[];
 }
 
 interface Row {
@@ -63,16 +67,16 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
   const md = [
     '# Training report',
     '',
-    `**Test accuracy: ${(100 * r.final.accuracy).toFixed(2)}%** on ${r.final.count} images after ${rows.length} epochs (${r.progress.step} steps)` +
+    `**${r.finalSet === 'validation' ? 'Validation' : 'Test'} accuracy: ${(100 * r.final.accuracy).toFixed(2)}%** on ${r.final.count} images after ${rows.length} epochs (${r.progress.step} steps)` +
       (r.finalRaw ? ` with the EMA weights (model.onnx); raw weights: ${(100 * r.finalRaw.accuracy).toFixed(2)}%.` : '.'),
     '',
-    ...(has('val_acc')
+    ...(has('val_acc') && r.finalSet !== 'validation'
       ? [`Per-epoch evaluation used ${String(r.hyper['valSplit'])} images held out of the training set (the test set only for the figure above); last epoch: val accuracy ${pct(rows.at(-1)!.val_acc)}${has('ema_val_acc') ? `, EMA ${pct(rows.at(-1)!.ema_val_acc)}` : ''}.`, '']
       : []),
     ...(Array.isArray(r.hyper['overrides']) ? ['Recipe changed on resume (--override): ' + (r.hyper['overrides'] as { key: string; checkpoint: unknown; given: unknown; step?: number }[]).map((d) => `${d.key} ${JSON.stringify(d.checkpoint)} → ${JSON.stringify(d.given)} at step ${d.step ?? '?'}`).join('; '), ''] : []),
     `- Wall time: ${(r.progress.wallSeconds / 3600).toFixed(2)} h of training (${Math.round(r.progress.wallSeconds)} s, evaluation excluded)`,
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`,
-    `- Median training throughput: ${ips.length ? ips[Math.floor(ips.length / 2)]!.toFixed(0) : '-'} images/s`,
+    `- Median training throughput: ${ips.length ? ips[Math.floor(ips.length / 2)]!.toFixed(0) : '-'} images/s (first epoch ${rows[0]?.images_per_s.toFixed(0) ?? '-'}, later epochs median ${rows.length > 1 ? median(rows.slice(1).map((m) => m.images_per_s)).toFixed(0) : '-'})`,
     `- Model: ${JSON.stringify(r.spec.config)} (${paramCount(r.spec.config).toLocaleString('en-US')} parameters)`,
     r.command ? `- Command: \`${r.command}\`` : '',
     '',
@@ -101,6 +105,12 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
         `| ${m.epoch} | ${m.train_loss.toFixed(4)} | ${(100 * m.train_acc).toFixed(2)}% | ${m.test_loss?.toFixed(4) ?? '-'} | ${pct(m.test_acc)} | ${pct(m.ema_test_acc)} | ${pct(m.val_acc)} | ${pct(m.ema_val_acc)} | ${m.images_per_s.toFixed(0)} | ${m.data_wait_s?.toFixed(1) ?? '-'} |`,
     ),
     '',
+    ...(r.extra ?? []),
   ];
   await writeFile(path.join(dir, 'report.md'), md.join('\n'));
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
 }

@@ -1,5 +1,5 @@
 // One optimisation step on ORT: either training graph + optimizer graph (separate) or one fused train-step graph.
-import { type ArtifactOptions, artifactMetadata, optimizerGraph, trainStepGraph, trainingGraph } from '../autodiff/index.js';
+import { type ArtifactOptions, artifactMetadata, optimizerGraph, trainStepGraph, trainableParams, trainingGraph } from '../autodiff/index.js';
 import { type ModelSpec, type Params, paramTable } from '../model/index.js';
 import { serializeModel } from '../onnx/index.js';
 import { type HostTensor, Session } from '../runtime/session.js';
@@ -27,21 +27,22 @@ export class Stepper {
     private readonly train: Session,
     private readonly optim: Session | null,
     readonly soft: boolean,
+    private readonly trainable: ReturnType<typeof paramTable>,
   ) {}
 
   static async create(spec: ModelSpec, o: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
     const meta = artifactMetadata(spec, o);
     if (mode === 'fused') {
       const s = await Session.create(serializeModel(trainStepGraph(spec, o), { metadata: meta }), { threads });
-      return new Stepper(mode, spec, s, null, Boolean(o.softTargets));
+      return new Stepper(mode, spec, s, null, Boolean(o.softTargets), trainableParams(spec, o));
     }
     const t = await Session.create(serializeModel(trainingGraph(spec, o), { metadata: meta }), { threads });
     const opt = await Session.create(serializeModel(optimizerGraph(spec, o), { metadata: meta }), { threads });
-    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets));
+    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets), trainableParams(spec, o));
   }
 
   /**
-   * Runs forward, backward and AdamW on one batch, replacing the tensors in `state`.
+   * Runs forward, backward and AdamW on one batch, replacing the trainable tensors in `state` (frozen ones stay).
    * A soft-target stepper takes `targets` (n×K probabilities) and ignores `labels`; `extra` adds feeds (drop-path masks).
    */
   async step(
@@ -71,7 +72,7 @@ export class Stepper {
       learning_rate: f32([], Float32Array.of(lr)),
       step: { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(step)) },
     };
-    for (const p of table) {
+    for (const p of this.trainable) {
       sched[`${p.name}.exp_avg`] = f32(p.shape, state.expAvg.get(p.name)!);
       sched[`${p.name}.exp_avg_sq`] = f32(p.shape, state.expAvgSq.get(p.name)!);
     }
@@ -84,13 +85,13 @@ export class Stepper {
       const fb = await this.train.run(feeds);
       result = { loss: (fb['loss']!.data as Float32Array)[0]!, logits: fb['logits']!.data as Float32Array };
       const of: Record<string, HostTensor> = { ...sched };
-      for (const p of table) {
+      for (const p of this.trainable) {
         of[p.name] = feeds[p.name]!;
         of[`${p.name}_grad`] = fb[`${p.name}_grad`]!;
       }
       out = await this.optim.run(of);
     }
-    for (const p of table) {
+    for (const p of this.trainable) {
       state.params.set(p.name, out[`${p.name}.updated`]!.data as Float32Array);
       state.expAvg.set(p.name, out[`${p.name}.exp_avg.updated`]!.data as Float32Array);
       state.expAvgSq.set(p.name, out[`${p.name}.exp_avg_sq.updated`]!.data as Float32Array);

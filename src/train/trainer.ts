@@ -2,12 +2,12 @@
 import { mkdir, appendFile, writeFile, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadDataSource, type DataSourceOptions } from '../data/cifar10.js';
+import { loadDataSource, type DataSourceOptions, type Splits } from '../data/cifar10.js';
 import type { AugmentOptions } from '../data/augment.js';
 import { subset, type ImageDataset } from '../data/dataset.js';
 import { BatchLoader } from '../data/loader.js';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
-import { buildInferenceModel, defaultSpec, initParams, preset, type ModelSpec } from '../model/index.js';
+import { buildInferenceModel, defaultSpec, initParams, preset, type MixerConfig, type ModelSpec } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -16,11 +16,15 @@ import { Stepper, type StepMode, zerosLike, type OptimState } from './stepper.js
 import { emaInit, emaUpdate } from './ema.js';
 import { dropPathFeeds } from './droppath.js';
 import { ABSENT, applyCheckpointRecipe, HYPER_KEYS, type RecipeDiff } from './recipe.js';
+import { UsageError } from '../cli/args.js';
 import { mixEnabled, type MixOptions } from '../data/mix.js';
 import { splitTrainVal } from '../data/split.js';
 import type { Params } from '../model/index.js';
 import { Progress as Bar } from './progress.js';
 import { writeReport } from './report.js';
+import { loadInitParams } from './finetune.js';
+import { frozenParams } from './freeze.js';
+import { dataReportLines, modelSummary, throughputLine } from './summary.js';
 
 export interface TrainOptions {
   preset: string;
@@ -61,12 +65,23 @@ export interface TrainOptions {
   ema?: number;
   /** Stochastic depth rate of the last block (linear from 0; 0 = off). */
   dropPath?: number;
-  /** Hold out this many training images (seeded) and evaluate on them per epoch instead of the test set (0 = off). */
+  /**
+   * CIFAR-10: hold out this many training images (seeded) and evaluate on them per epoch instead of the test set (0 = off).
+   * Image folders refuse it: they already hold out a stratified validation split, which every evaluation uses.
+   */
   valSplit?: number;
   /** Recipe options set explicitly (command-line flags): on --resume they must match the checkpoint unless `override`. */
   explicit?: ReadonlySet<string>;
   /** --resume --override: explicit recipe options replace the checkpoint's; the changes are recorded in the report. */
   override?: boolean;
+  /** A model shape replacing the preset's (num_classes comes from the data). */
+  config?: MixerConfig;
+  /** Start from these weights (our checkpoint or a timm MlpMixer state_dict as safetensors). */
+  init?: string;
+  /** With `init`: a fresh classifier head instead of the checkpoint's. */
+  resetHead?: boolean;
+  /** Parameters kept fixed: "stem", "blocks:N" or both, comma-separated. */
+  freeze?: string;
 }
 
 export interface EpochMetrics {
@@ -153,15 +168,23 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log(`resuming ${ckptPath} at epoch ${progress.epoch + 1}, step ${progress.step}`);
   } else {
     if (o.resume) log(`no checkpoint in ${o.outDir}; starting a new run`);
-    spec = defaultSpec(preset(o.preset));
+    spec = defaultSpec(o.config ?? preset(o.preset));
     const p = initParams(spec.config, o.seed);
     state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
     await writeFile(metricsPath, '');
   }
 
-  const data = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
+  const data: Splits = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
+  // An image folder has no test set: its held-out part (val/ or a stratified share of each class) is a validation split.
+  const folder = data.report !== undefined;
+  if (folder && o.valSplit) {
+    throw new UsageError('--val-split is for CIFAR-10: an image folder already holds out a stratified validation split (its val/ folder, or 10% of each class), and every evaluation uses it');
+  }
   let trainSet = take(data.train, o.limitTrain);
   const testSet = take(data.test, o.limitTest);
+  if (trainSet.height !== spec.config.image_size || trainSet.width !== spec.config.image_size) {
+    throw new Error(`the data is ${trainSet.height}×${trainSet.width} but the model input is ${spec.config.image_size}×${spec.config.image_size} (CIFAR-10 comes at 32×32; image folders are resized to --image-size)`);
+  }
   let valSet: ImageDataset | null = null;
   if (o.valSplit) {
     const sp = splitTrainVal(trainSet, o.valSplit, o.seed);
@@ -170,7 +193,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log(`holding out ${valSet.count} training images (seed ${o.seed}) for per-epoch validation; the test set is used only for the final figures`);
   }
   const evalSet = valSet ?? testSet;
-  const evalName = valSet ? 'val' : 'test';
+  // Metrics name the set: val_* for a held-out or folder validation split, test_* for a test set.
+  const perEpochVal = valSet !== null || folder;
+  const evalName = perEpochVal ? 'validation' : 'test';
+  const finalName = folder ? 'validation' : 'test';
   if (trainSet.classes.length !== spec.config.num_classes) {
     spec = { ...spec, config: { ...spec.config, num_classes: trainSet.classes.length } };
     if (progress.step === 0) {
@@ -179,19 +205,36 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
   }
   spec = { ...spec, labels: [...trainSet.classes] };
+  if (o.init && progress.step === 0) {
+    const p = await loadInitParams(o.init, spec, { resetHead: Boolean(o.resetHead), seed: o.seed });
+    state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
+    log(`initialised from ${o.init}${o.resetHead ? ' with a new classifier head' : ''}`);
+  }
+  const frozen = frozenParams(spec.config, o.freeze);
+  log(modelSummary(spec, frozen));
+  // The EMA starts from the weights training starts from (after --init); frozen tensors are never averaged, so they stay exact.
   const emaDecay = o.ema ?? 0;
   if (emaDecay > 0 && !ema) {
     if (progress.step > 0) log(`starting the weight EMA from the current weights at step ${progress.step}`);
     ema = emaInit(state.params);
   }
   if (emaDecay === 0) ema = null;
+  const emaSkip = frozen.size > 0 ? frozen : undefined;
 
   const mix = mixOptions(o, spec.config.num_classes);
-  const stepper = await Stepper.create(spec, { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, softTargets: mix !== null, dropPath: o.dropPath ?? 0 }, o.mode, o.threads);
-  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: true, augment: o.augment, seed: o.seed, mix });
+  const stepper = await Stepper.create(
+    spec,
+    { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, softTargets: mix !== null, dropPath: o.dropPath ?? 0, frozen },
+    o.mode,
+    o.threads,
+  );
+  // The graphs have a dynamic batch dim: the last, smaller batch is used too, so every image is seen every epoch
+  // (mixed like any other: its pairs are the reversed batch, an odd batch's middle image pairs with itself).
+  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: false, augment: o.augment, seed: o.seed, mix });
+  if (o.batchSize > trainSet.count) log(`note: --batch-size ${o.batchSize} is more than the ${trainSet.count} training images: each epoch is one batch of ${trainSet.count}`);
   const steps = loader.stepsPerEpoch();
   const sched: Schedule = { lr: o.lr, warmupSteps: Math.round(o.warmupEpochs * steps), totalSteps: o.epochs * steps, minRatio: o.minLrRatio };
-  log(`training ${o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`);
+  log(`training ${o.config ? 'a custom model' : o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`);
 
   let stop = false;
   const onSigint = () => {
@@ -227,7 +270,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const te = performance.now();
         stepTime += te - ts;
         if (ema) {
-          emaUpdate(ema, state.params, emaDecay, progress.step + 1);
+          emaUpdate(ema, state.params, emaDecay, progress.step + 1, emaSkip);
           emaTime += performance.now() - te;
         }
         progress = { ...progress, step: progress.step + 1, epoch, stepInEpoch: batch.step + 1 };
@@ -268,11 +311,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         lr,
         train_loss: lossSum / Math.max(1, seen),
         train_acc: correct / Math.max(1, seen),
-        test_loss: valSet ? null : (test?.loss ?? null),
-        test_acc: valSet ? null : (test?.accuracy ?? null),
-        ...(ema && !valSet ? { ema_test_loss: emaTest?.loss ?? null, ema_test_acc: emaTest?.accuracy ?? null } : {}),
-        ...(valSet ? { val_loss: test?.loss ?? null, val_acc: test?.accuracy ?? null } : {}),
-        ...(valSet && ema ? { ema_val_loss: emaTest?.loss ?? null, ema_val_acc: emaTest?.accuracy ?? null } : {}),
+        test_loss: perEpochVal ? null : (test?.loss ?? null),
+        test_acc: perEpochVal ? null : (test?.accuracy ?? null),
+        ...(ema && !perEpochVal ? { ema_test_loss: emaTest?.loss ?? null, ema_test_acc: emaTest?.accuracy ?? null } : {}),
+        ...(perEpochVal ? { val_loss: test?.loss ?? null, val_acc: test?.accuracy ?? null } : {}),
+        ...(perEpochVal && ema ? { ema_val_loss: emaTest?.loss ?? null, ema_val_acc: emaTest?.accuracy ?? null } : {}),
         images_per_s: seen / epochS,
         epoch_s: epochS,
         wall_s: progress.wallSeconds,
@@ -320,9 +363,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     final = await evaluate(s, testSet, spec.labels);
     await s.release();
     if (ema) finalRaw = await evalWeights(spec, state.params, testSet, o.threads);
-    await writeReport(o.outDir, { spec, hyper: hyperOf(o, overrides), final, finalRaw, weights, metricsPath, progress, command: o.command ?? '' });
+    await writeReport(o.outDir, { spec, hyper: hyperOf(o, overrides), final, finalRaw, weights, metricsPath, progress, command: o.command ?? '', finalSet: finalName, extra: dataReportLines(data.report) });
+    log(throughputLine(history));
     log(
-      `done: test accuracy ${(100 * final.accuracy).toFixed(2)}%` + (finalRaw ? ` with the EMA weights, ${(100 * finalRaw.accuracy).toFixed(2)}% raw` : '') +
+      `done: ${finalName} accuracy ${(100 * final.accuracy).toFixed(2)}%` + (finalRaw ? ` with the EMA weights, ${(100 * finalRaw.accuracy).toFixed(2)}% raw` : '') +
         `; wrote ${modelPath} and report.md`,
     );
   }

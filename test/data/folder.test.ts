@@ -96,5 +96,9 @@ t.test('errors are DataErrors with clear messages', async (t) => {
   await makeClass(join(bad, 'cls2'), 2, BLUE);
   writeFileSync(join(bad, 'cls', 'broken.jpg'), 'definitely not a jpeg');
   await solid(join(bad, 'cls', 'good.png'), 5, 5, RED, 'png');
-  await t.rejects(loadImageFolder(bad, { size: 8 }), isData('DATA_CORRUPT', /broken\.jpg/));
+  await t.rejects(loadImageFolder(bad, { size: 8, strict: true }), isData('DATA_CORRUPT', /broken\.jpg.*\(--strict\)/));
+  const skipped = await loadImageFolder(bad, { size: 8, valFraction: 0 });
+  t.same(skipped.report.skipped.map((s) => s.file), [join(bad, 'cls', 'broken.jpg')], 'skipped by default, and reported');
+  t.equal(skipped.train.count, 3);
+  await t.rejects(loadImageFolder(bad, { size: 8 }), isData('DATA_FORMAT', /at least 2 usable images.*"cls" \(1\)/));
 });

@@ -8,12 +8,12 @@ import { num, parse, str } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
 export const help = `mixer eval [--model <model.onnx>] [--data cifar10|<folder>] [--limit N] [--threads N] [--json]
-  Evaluates on the CIFAR-10 test split (or an image folder's validation split). Default model: the shipped one.`;
+  Evaluates on the CIFAR-10 test split (or an image folder's validation split, the same one mixer train held out). Default model: the shipped one.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, { model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } });
   const m = await loadModelFile(str(v, 'model', defaultModelPath()));
-  const data = await loadDataSource(str(v, 'data', 'cifar10'), { size: m.spec.config.image_size });
+  const data = await loadDataSource(str(v, 'data', 'cifar10'), { size: m.spec.config.image_size, log: (l: string) => process.stderr.write(`${l}\n`) });
   let test = data.test;
   const limit = num(v, 'limit', 0, { int: true, min: 0 });
   if (limit > 0 && limit < test.count) {

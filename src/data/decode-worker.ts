@@ -1,0 +1,51 @@
+// Worker thread for the decode pool: read a file, hash it, and return its cached pixels or decode (and cache) them.
+
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+import { cacheKey, cachePath, readCached, writeCached } from './decode-cache.js';
+
+/** Local files are trusted more than uploads: allow up to sharp's own limit (16383², e.g. 50 MP phone photos) instead of the service's 25 M. */
+const MAX_PIXELS = 0x3fff * 0x3fff;
+
+export interface DecodeRequest {
+  id: number;
+  file: string;
+  size: number;
+  cacheDir: string;
+  /** Send the pixels back (in-memory datasets); streamed datasets only need the cache path. */
+  keep: boolean;
+}
+
+export type DecodeReply =
+  | { id: number; ok: true; hit: boolean; cached: string; pixels: Uint8Array | null }
+  | { id: number; ok: false; error: string };
+
+async function handle(req: DecodeRequest): Promise<DecodeReply> {
+  const bytes = await readFile(req.file);
+  const key = cacheKey(createHash('sha256').update(bytes).digest('hex'), req.size);
+  const cached = cachePath(req.cacheDir, key);
+  const per = req.size * req.size * 3;
+  const hit = await readCached(cached, per);
+  if (hit) return { id: req.id, ok: true, hit: true, cached, pixels: req.keep ? hit : null };
+  // sharp loads on the first miss only: a run served wholly from the cache never starts it.
+  const { decodeImage } = await import('../model/preprocess.js');
+  const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size, { maxPixels: MAX_PIXELS });
+  await writeCached(cached, pixels);
+  return { id: req.id, ok: true, hit: false, cached, pixels: req.keep ? pixels : null };
+}
+
+parentPort!.on('message', (req: DecodeRequest) => {
+  handle(req).then(
+    (r) => {
+      const px = r.ok ? r.pixels : null;
+      // Copy out of sharp's/readFile's pooled buffers into one we can transfer.
+      const own = px ? Uint8Array.from(px) : null;
+      parentPort!.postMessage({ ...r, ...(r.ok ? { pixels: own } : {}) }, own ? [own.buffer as ArrayBuffer] : []);
+    },
+    (e: unknown) => {
+      const msg = ((e as Error).message ?? String(e)).replace(/:\s*$/, '');
+      parentPort!.postMessage({ id: req.id, ok: false, error: msg } satisfies DecodeReply);
+    },
+  );
+});
