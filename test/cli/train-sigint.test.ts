@@ -49,7 +49,7 @@ t.test('SIGINT checkpoints and exits 130; --resume completes and exports', async
   const second = await runTrain([...common, '--resume', '--epochs', '4']);
   t.equal(second.code, 0, second.out);
   t.match(second.out, /resuming .* at epoch [2-4]/);
-  t.match(second.out, /done: test accuracy/);
+  t.match(second.out, /done: validation accuracy/, "an image folder's held-out split is reported as validation");
   const report = readFileSync(path.join(run, 'report.md'), 'utf8');
   t.match(report, /red/);
   t.ok(existsSync(path.join(run, 'model.onnx')));
