@@ -108,6 +108,7 @@ export const VJP = {
   Sqrt: ({ b, y: [Y], dy: [d] }) => [b.div(b.mul(d!, b.scalar(0.5, Y!.dtype)), Y!)],
   Exp: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, Y!)],
   Erf: ({ b, x: [X], dy: [d] }) => [b.mul(d!, b.mul(b.exp(b.neg(b.mul(X!, X!))), b.scalar(2 / Math.sqrt(Math.PI), X!.dtype)))],
+  Tanh: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, b.sub(b.scalar(1, Y!.dtype), b.mul(Y!, Y!)))],
   Identity: ({ dy: [d] }) => [d!],
   Cast: ({ b, x: [X], dy: [d] }) => [X!.dtype === 'float32' || X!.dtype === 'float64' ? (X!.dtype === d!.dtype ? d! : b.cast(d!, X!.dtype)) : null],
   MatMul: ({ b, x: [A, B], dy: [d], need }) => [
@@ -163,6 +164,11 @@ export const VJP = {
   Shape: () => [null],
   Expand: ({ b, x: [X], dy: [d] }) => [unbroadcast(b, d!, X!), null],
   Sum: ({ b, x, dy: [d], need }) => x.map((v, i) => (need[i] ? unbroadcast(b, d!, v!) : null)),
+  // Quantization ops only appear in int8 inference graphs, never in a graph that is differentiated.
+  DynamicQuantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
+  MatMulInteger: (a) => fail(a, 'quantization is not differentiable'),
+  QuantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
+  DequantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
 } satisfies Record<OpType, Vjp>;
 
 // Compile-time guarantee above; this keeps OP_TYPES and the table in step at run time too.

@@ -30,8 +30,8 @@ export async function timeOnce(f: () => Promise<void>): Promise<number> {
   return performance.now() - t;
 }
 
-/** Runs each task once per round, in turn, for `rounds` rounds after `warmup` rounds; returns median ms per task. */
-export async function interleaved(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number>> {
+/** Runs each task once per round, in turn, for `rounds` rounds after `warmup` rounds; returns every round's ms per task. */
+export async function interleavedTimes(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
   for (let r = 0; r < warmup + rounds; r++) {
     for (const [k, f] of Object.entries(tasks)) {
@@ -39,7 +39,18 @@ export async function interleaved(tasks: Record<string, () => Promise<void>>, ro
       if (r >= warmup) times[k]!.push(ms);
     }
   }
+  return times;
+}
+
+/** Median ms per task over interleaved rounds (see interleavedTimes). */
+export async function interleaved(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number>> {
+  const times = await interleavedTimes(tasks, rounds, warmup);
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+/** Median over rounds of a[i] / b[i]: a speed ratio that cancels load shared by both within a round. */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((x, i) => x / b[i]!));
 }
 
 export function table(header: string[], rows: (string | number)[][]): string {
