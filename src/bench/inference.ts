@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { forwardMacs, type ModelSpec } from '../model/index.js';
 import { Session } from '../runtime/session.js';
-import { median, medianRatio, interleavedTimes, rooflineSession, table } from './measure.js';
+import { type Clock, median, medianRatio, interleavedTimes, rooflineSession, table } from './measure.js';
 
 export interface InferenceBenchOptions {
   /** The first model is the baseline of the "× first" column; a model named `peer` gets its own column. */
@@ -11,6 +11,7 @@ export interface InferenceBenchOptions {
   threads: number[];
   batches: number[];
   rounds: number;
+  clock?: Clock;
 }
 
 export async function inferenceBench(o: InferenceBenchOptions): Promise<string> {
@@ -31,7 +32,7 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
         tasks[`${m.name}|${n}`] = async () => void (await s.run(feeds, ['logits']));
       }
     }
-    const times = await interleavedTimes(tasks, o.rounds);
+    const times = await interleavedTimes(tasks, o.rounds, 2, o.clock ?? 'wall');
     const roofMs = times['roofline']!;
     const roofGflops = roof.flops / median(roofMs) / 1e6;
     rows.push([`${threads}`, 'MatMul 2048³ (roofline)', '-', median(roofMs).toFixed(2), '-', roofGflops.toFixed(1), '1.00', '-', '-']);
@@ -46,6 +47,6 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
       }
     }
   }
-  const note = `ratio: vs the roofline; × ${first} and × peer: speed relative to those graphs. All are medians over ${o.rounds} interleaved rounds of per-round ratios.`;
-  return `${table(['threads', 'graph', 'batch', 'ms/batch', 'images/s', 'GFLOP/s', 'ratio', `× first`, '× peer'], rows)}\n\n${note}`;
+  const note = `ratio: vs the roofline; × ${first} and × peer: speed relative to those graphs. All are medians over ${o.rounds} interleaved rounds of per-round ratios; ${o.clock === 'cpu' ? 'times are process CPU ms' : 'times are wall ms'}.`;
+  return `${table(['threads', 'graph', 'batch', o.clock === 'cpu' ? 'cpu ms/batch' : 'ms/batch', 'images/s', 'GFLOP/s', 'ratio', `× first`, '× peer'], rows)}\n\n${note}`;
 }

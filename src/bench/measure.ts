@@ -24,18 +24,31 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export async function timeOnce(f: () => Promise<void>): Promise<number> {
+/**
+ * wall: elapsed ms. cpu: ms of CPU time used by this process (user + system, all threads) during the call; on a
+ * shared machine it leaves out the time other processes held the core, so it is steadier than wall time (with
+ * several ORT threads it counts work, not latency).
+ */
+export type Clock = 'wall' | 'cpu';
+
+export async function timeOnce(f: () => Promise<void>, clock: Clock = 'wall'): Promise<number> {
+  if (clock === 'cpu') {
+    const c = process.cpuUsage();
+    await f();
+    const d = process.cpuUsage(c);
+    return (d.user + d.system) / 1000;
+  }
   const t = performance.now();
   await f();
   return performance.now() - t;
 }
 
 /** Runs each task once per round, in turn, for `rounds` rounds after `warmup` rounds; returns every round's ms per task. */
-export async function interleavedTimes(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number[]>> {
+export async function interleavedTimes(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2, clock: Clock = 'wall'): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
   for (let r = 0; r < warmup + rounds; r++) {
     for (const [k, f] of Object.entries(tasks)) {
-      const ms = await timeOnce(f);
+      const ms = await timeOnce(f, clock);
       if (r >= warmup) times[k]!.push(ms);
     }
   }

@@ -8,6 +8,11 @@ export interface ForwardOptions {
   layerNormStats?: boolean;
   /** Replaces how the MLP layers are computed (the int8 model uses this); the default is float Gemms. */
   layers?: LayerHooks;
+  /**
+   * Run each channel MLP on this many row blocks of [S·N, C] (a divisor of S), one after the other, so that a block's
+   * [rows, D_C] hidden activations stay in cache from the first GEMM through GELU to the second. 1 (default): one block.
+   */
+  channelTiles?: number;
   /** The GELU to use (default: exact, erf). */
   gelu?: (b: Builder, x: Value) => Value;
 }
@@ -70,7 +75,15 @@ export function forward(b: Builder, spec: ModelSpec, pixels: Value, param: (name
   const tokenMlp = (h: Value, prefix: string) =>
     o.layers?.tokenMlp ? o.layers.tokenMlp(b, h, prefix) : tokenLinear(act(b, tokenLinear(h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
 
-  const channelMlp = (h: Value, prefix: string) => linear(act(b, linear(h, `${prefix}.fc1`)), `${prefix}.fc2`);
+  const mlp = (h: Value, prefix: string) => linear(act(b, linear(h, `${prefix}.fc1`)), `${prefix}.fc2`);
+  const k = o.channelTiles ?? 1;
+  if (!Number.isInteger(k) || k < 1 || S % k !== 0) throw new Error(`channelTiles ${k} must divide the ${S} tokens`);
+  const channelMlp = (h: Value, prefix: string): Value => {
+    if (k === 1) return mlp(h, prefix);
+    const rows = `N*${S / k}`;
+    const parts = b.split(b.reshape(h, [k, rows, C]), 0, new Array<number>(k).fill(1));
+    return b.reshape(b.concat(parts.map((part) => b.reshape(mlp(b.reshape(part, [rows, C]), prefix), [1, rows, C])), 0), [SN, C]);
+  };
 
   // Stem: the stride-p conv as patchify + one GEMM. Patches are ordered (token, image) and each patch vector
   // (row, col, channel) as the pixels lie in memory; the conv kernel is permuted to match inside the graph.

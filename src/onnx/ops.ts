@@ -8,6 +8,7 @@ export const OP_TYPES = [
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Neg', 'Sqrt', 'Exp', 'Erf', 'Tanh', 'Identity', 'Cast',
   'MatMul', 'Gemm', 'Transpose', 'Reshape', 'LayerNormalization', 'ReduceMean', 'ReduceSum',
   'Softmax', 'LogSoftmax', 'OneHot', 'Shape', 'Expand', 'Sum',
+  'Split', 'Concat',
   'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear', 'DequantizeLinear',
 ] as const;
 export type OpType = (typeof OP_TYPES)[number];
@@ -193,6 +194,29 @@ export class Builder {
     let shape: Shape = xs[0]!.shape;
     for (const x of xs.slice(1)) shape = broadcast(this.where('Sum', ...xs), shape, x.shape);
     return this.g.node('Sum', xs, [{ dtype, shape }])[0]!;
+  }
+
+  /** Split along `axis` into pieces of the given static sizes (opset 13+: sizes are an input). */
+  split(x: Value, axis: number, sizes: readonly number[]): Value[] {
+    const w = this.where('Split', x);
+    const ax = normAxis(w, axis, x.shape.length);
+    const total = sizes.reduce((p, q) => p + q, 0);
+    if (x.shape[ax] !== total) throw new GraphError(`${w}: sizes [${sizes.join(',')}] do not add up to dim ${String(x.shape[ax])}`);
+    return this.g.node('Split', [x, this.ints(sizes)], sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? n : d)) })), { axis: { i: ax } });
+  }
+
+  /** Concat along a static `axis`; the other dims must agree. */
+  concat(xs: readonly Value[], axis: number): Value {
+    const w = this.where('Concat', ...xs);
+    const dtype = this.sameType('Concat', ...xs);
+    const ax = normAxis(w, axis, xs[0]!.shape.length);
+    let total = 0;
+    for (const x of xs) {
+      if (x.shape.length !== xs[0]!.shape.length || x.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i])) throw new GraphError(`${w}: shapes differ off axis ${ax}`);
+      if (typeof x.shape[ax] !== 'number') throw new GraphError(`${w}: the concat axis must be static`);
+      total += x.shape[ax] as number;
+    }
+    return this.g.node('Concat', xs, [{ dtype, shape: xs[0]!.shape.map((d, i) => (i === ax ? total : d)) }], { axis: { i: ax } })[0]!;
   }
 
   /** DynamicQuantizeLinear: float x → (uint8 y, float scale, uint8 zero point), range from x's min and max. */

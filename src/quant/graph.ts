@@ -16,6 +16,8 @@ export interface QuantOptions {
   ranges?: ReadonlyMap<string, readonly [number, number]>;
   /** GELU as exact erf or the tanh approximation (cheaper; its error is far below int8 rounding). */
   gelu?: 'erf' | 'tanh';
+  /** Row blocks for the channel MLPs (see ForwardOptions.channelTiles). */
+  channelTiles?: number;
 }
 
 /** Prefixes of the Linear layers that get int8 weights. */
@@ -43,14 +45,23 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
   };
   const layers = new Set(quantizedLayers(spec, o.tokens));
 
-  /** x [M, in] → x·Wᵀ + b with W as int8 [in, out] (weight on the right, so ORT can use its int8 GEMM kernels). */
-  const qlinear = (x: Value, prefix: string): Value => {
+  /** The int8 weight [in, out], its scales and zero points as initializers, made once per layer. */
+  const quantWeights = (prefix: string): [Value, Value, Value] => {
+    const name = `${prefix}.weight_quantized`;
+    if (g.values.has(name)) return [g.value(name), g.value(`${prefix}.weight_scale`), g.value(`${prefix}.weight_zero_point`)];
     const [out, inp] = shapes.get(`${prefix}.weight`)! as [number, number];
     const w = quantizeWeight(params.get(`${prefix}.weight`)!, out, inp, o.perChannel, true);
     const sdims = o.perChannel ? [out] : [];
-    const wq = g.initializer(`${prefix}.weight_quantized`, { dtype: 'int8', dims: w.dims, data: w.q });
-    const ws = g.initializer(`${prefix}.weight_scale`, { dtype: 'float32', dims: sdims, data: w.scale });
-    const wz = g.initializer(`${prefix}.weight_zero_point`, { dtype: 'int8', dims: sdims, data: new Int8Array(w.scale.length) });
+    return [
+      g.initializer(name, { dtype: 'int8', dims: w.dims, data: w.q }),
+      g.initializer(`${prefix}.weight_scale`, { dtype: 'float32', dims: sdims, data: w.scale }),
+      g.initializer(`${prefix}.weight_zero_point`, { dtype: 'int8', dims: sdims, data: new Int8Array(w.scale.length) }),
+    ];
+  };
+
+  /** x [M, in] → x·Wᵀ + b with W as int8 [in, out] (weight on the right, so ORT can use its int8 GEMM kernels). */
+  const qlinear = (x: Value, prefix: string): Value => {
+    const [wq, ws, wz] = quantWeights(prefix);
     if (o.activations === 'dynamic') {
       const [xq, xs, xz] = b.dynamicQuantize(x);
       const acc = b.matmulInteger(xq, wq, xz, wz);
@@ -59,8 +70,8 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     const r = o.ranges?.get(prefix);
     if (!r) throw new Error(`no calibrated range for ${prefix}`);
     const { scale, zero } = uint8Params(r[0], r[1]);
-    const xs = g.initializer(`${prefix}.input_scale`, { dtype: 'float32', dims: [], data: Float32Array.of(scale) });
-    const xz = g.initializer(`${prefix}.input_zero_point`, { dtype: 'uint8', dims: [], data: Uint8Array.of(zero) });
+    const xs = b.scalar(scale);
+    const xz = b.scalar(zero, 'uint8');
     // QuantizeLinear with the calibrated range, then the same integer GEMM + rescale (ORT: MatMulIntegerToFloat).
     const acc = b.matmulInteger(b.quantize(x, xs, xz), wq, xz, wz);
     return b.add(b.mul(b.cast(acc, 'float32'), b.mul(xs, ws)), param(`${prefix}.bias`));
@@ -69,6 +80,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
   const act = o.gelu === 'tanh' ? geluTanh : gelu;
   const logitsRaw = forward(b, spec, pixels, param, {
     gelu: act,
+    channelTiles: o.channelTiles ?? 1,
     layers: {
       rows: (bb, x, prefix) => (layers.has(prefix) ? qlinear(x, prefix) : bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true })),
       ...(o.tokens
@@ -88,7 +100,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
 
 /** The `mixer.quantization` metadata value. */
 export function quantizationMetadata(method: string, images: number, o: QuantOptions): string {
-  return JSON.stringify({ method, images, per_channel: o.perChannel, activations: o.activations, token_mlp: o.tokens ? 'int8' : 'float' });
+  return JSON.stringify({ method, images, per_channel: o.perChannel, activations: o.activations, token_mlp: o.tokens ? 'int8' : 'float', channel_tiles: o.channelTiles ?? 1 });
 }
 
 export function buildQuantizedModel(spec: ModelSpec, params: Params, o: QuantOptions, metadata: Record<string, string>): Uint8Array {

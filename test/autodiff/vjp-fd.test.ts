@@ -24,6 +24,8 @@ const cases: Case[] = [
   { op: 'Exp', dtype: f64, inputs: [{ shape: [2, 3] }], build: (b, [x]) => b.exp(x!) },
   // ORT implements Erf for float32 only: coarser step and tolerance.
   { op: 'Erf', dtype: 'float32', inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.erf(x!) },
+  { op: 'Split', dtype: f64, inputs: [{ shape: [2, 5, 3] }], build: (b, [x]) => { const [p, q] = b.split(x!, 1, [2, 3]); return b.add(b.mul(p!, p!), b.reduceSum(q!, [1], true)); } },
+  { op: 'Concat', dtype: f64, inputs: [{ shape: [2, 2, 3] }, { shape: [2, 1, 3] }], build: (b, [x, y]) => b.mul(b.concat([x!, y!], 1), b.concat([y!, x!], 1)) },
   { op: 'Tanh', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.tanh(x!) },
   { op: 'Identity', dtype: f64, inputs: [{ shape: [4] }], build: (b, [x]) => b.identity(x!) },
   { op: 'Cast', dtype: 'float32', inputs: [{ shape: [2, 3] }], build: (b, [x]) => b.mul(b.cast(b.cast(x!, f64), 'float32'), x!) },

@@ -63,6 +63,7 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
   const train: ImageDataset = { images: images(2, 64), labels: new Uint8Array(64), count: 64, height: size, width: size, classes: spec.labels };
   const cases: [string, QuantOptions][] = [
     ['dynamic per-channel', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' }],
+    ['dynamic per-channel, 4 channel tiles', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4 }],
     ['dynamic per-tensor, float token MLP', { activations: 'dynamic', perChannel: false, tokens: false, gelu: 'erf' }],
   ];
   for (const method of ['minmax', 'percentile', 'entropy'] as const) {
@@ -114,7 +115,7 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
   const ok = await mixer('quantize', '--model', fp32, '--out', int8, '--per-channel');
   t.equal(ok.code, 0, ok.stderr);
   const q = JSON.parse((await loadModelFile(int8)).parsed.metadata['mixer.quantization']!) as Record<string, unknown>;
-  t.same(q, { method: 'minmax', images: 0, per_channel: true, activations: 'dynamic', token_mlp: 'int8' });
+  t.same(q, { method: 'minmax', images: 0, per_channel: true, activations: 'dynamic', token_mlp: 'int8', channel_tiles: 4 });
   const bad: [string, string[], RegExp][] = [
     ['no --model', ['--out', int8], /--model is required/],
     ['missing file', ['--model', path.join(dir, 'nope.onnx'), '--out', int8], /cannot read model/],
@@ -122,6 +123,7 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
     ['bad --method', ['--model', fp32, '--out', int8, '--activations', 'static', '--method', 'median'], /--method "median" is not valid/],
     ['bad --images', ['--model', fp32, '--out', int8, '--activations', 'static', '--images', '0'], /--images must be at least 1/],
     ['calibration flags without static', ['--model', fp32, '--out', int8, '--method', 'entropy'], /apply to --activations static/],
+    ['bad --channel-tiles', ['--model', fp32, '--out', int8, '--channel-tiles', '3'], /must divide the model's 16 tokens/],
     ['already quantized', ['--model', int8, '--out', path.join(dir, 'again.onnx')], /already quantized/],
     ['missing calibration folder', ['--model', fp32, '--out', int8, '--activations', 'static', '--calibration', path.join(dir, 'none')], /./],
   ];

@@ -4,20 +4,21 @@ import path from 'node:path';
 import { inferenceBench } from '../../bench/inference.js';
 import { trainStepBench } from '../../bench/train-step.js';
 import { DEFAULT_PRESET, buildInferenceModel, defaultSpec, initParams, loadModelFile, preset } from '../../model/index.js';
-import { num, parse, str } from '../args.js';
+import { num, oneOf, parse, str } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>]
+export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
 mixer bench --train [--preset <name>] [--batch-size 128] [--threads 1,2]
   Prints a table: ms, images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run
   with the same thread count, and each graph's speed relative to ours and to the timm peer export (included when
   found), all as medians of per-round ratios over interleaved rounds. The int8 model (default: the shipped one next
-  to the shipped float model) is included when found; its GFLOP/s count the float model's FLOPs.`;
+  to the shipped float model) is included when found; its GFLOP/s count the float model's FLOPs. --clock cpu times
+  each call by this process's CPU time instead of wall time: steadier on a shared machine (with 2+ threads: work).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     model: { type: 'string' }, preset: { type: 'string' }, threads: { type: 'string' }, batches: { type: 'string' },
-    rounds: { type: 'string' }, peer: { type: 'string' }, int8: { type: 'string' }, train: { type: 'boolean' }, 'batch-size': { type: 'string' },
+    rounds: { type: 'string' }, peer: { type: 'string' }, int8: { type: 'string' }, clock: { type: 'string' }, train: { type: 'boolean' }, 'batch-size': { type: 'string' },
   });
   const list = (k: string, d: string) =>
     str(v, k, d).split(',').map((x) => {
@@ -57,6 +58,6 @@ export async function run(argv: string[]): Promise<number> {
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config)) throw new Error(`--int8: ${int8} has a different config than the float model`);
     models.push({ name: `onnx-mixer int8 ${path.basename(int8)}`, bytes: q.bytes });
   }
-  console.log(await inferenceBench({ models, spec, threads, batches: list('batches', '1,8,64'), rounds }));
+  console.log(await inferenceBench({ models, spec, threads, batches: list('batches', '1,8,64'), rounds, clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, 'wall') }));
   return 0;
 }
