@@ -6,7 +6,7 @@ import { quantizeWeight, uint8Params } from './weights.js';
 export type Activations = 'dynamic' | 'static';
 
 export interface QuantOptions {
-  /** dynamic: DynamicQuantizeLinear + MatMulInteger per batch; static: QuantizeLinear with calibrated ranges + MatMulInteger. */
+  /** dynamic: DynamicQuantizeLinear + MatMulInteger per batch (ORT: DynamicQuantizeMatMul); static: QuantizeLinear with calibrated ranges + MatMulInteger. */
   activations: Activations;
   /** One weight scale per output channel (else one per tensor). */
   perChannel: boolean;
@@ -72,7 +72,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     const { scale, zero } = uint8Params(r[0], r[1]);
     const xs = b.scalar(scale);
     const xz = b.scalar(zero, 'uint8');
-    // QuantizeLinear with the calibrated range, then the same integer GEMM + rescale (ORT: MatMulIntegerToFloat).
+    // QuantizeLinear with the calibrated range, then the same integer GEMM + rescale (ORT 1.30 leaves these unfused).
     const acc = b.matmulInteger(b.quantize(x, xs, xz), wq, xz, wz);
     return b.add(b.mul(b.cast(acc, 'float32'), b.mul(xs, ws)), param(`${prefix}.bias`));
   };
