@@ -40,13 +40,6 @@ export function geluTanh(b: Builder, x: Value): Value {
   return b.mul(b.mul(x, b.scalar(0.5)), b.add(b.tanh(inner), b.scalar(1)));
 }
 
-/** uint8 [N,H,W,3] → float [N,H,W,3] scaled to [0,1] and normalised by mean/std, in one Mul + Add. */
-export function normalizePixels(b: Builder, spec: ModelSpec, pixels: Value): Value {
-  const scale = spec.std.map((s) => 1 / (255 * s));
-  const shift = spec.mean.map((m, i) => -m / spec.std[i]!);
-  return b.add(b.mul(b.cast(pixels, 'float32'), b.constant(scale, [3])), b.constant(shift, [3]));
-}
-
 /**
  * Returns the logits [N, K] for uint8 pixels [N, H, W, 3]; `param(name)` supplies each timm-named parameter.
  *
