@@ -43,11 +43,14 @@ export async function timeOnce(f: () => Promise<void>, clock: Clock = 'wall'): P
   return performance.now() - t;
 }
 
-/** Runs each task once per round, in turn, for `rounds` rounds after `warmup` rounds; returns every round's ms per task. */
+/** Runs each task once per round, in turn (rotating), for `rounds` rounds after `warmup` rounds; returns every round's ms per task. */
 export async function interleavedTimes(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2, clock: Clock = 'wall'): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
+  const entries = Object.entries(tasks);
   for (let r = 0; r < warmup + rounds; r++) {
-    for (const [k, f] of Object.entries(tasks)) {
+    // Rotate the order every round, so no task always runs right after the same one (e.g. cold caches after the roofline).
+    for (let j = 0; j < entries.length; j++) {
+      const [k, f] = entries[(j + r) % entries.length]!;
       const ms = await timeOnce(f, clock);
       if (r >= warmup) times[k]!.push(ms);
     }
