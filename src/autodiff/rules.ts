@@ -108,6 +108,7 @@ export const VJP = {
   Sqrt: ({ b, y: [Y], dy: [d] }) => [b.div(b.mul(d!, b.scalar(0.5, Y!.dtype)), Y!)],
   Exp: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, Y!)],
   Erf: ({ b, x: [X], dy: [d] }) => [b.mul(d!, b.mul(b.exp(b.neg(b.mul(X!, X!))), b.scalar(2 / Math.sqrt(Math.PI), X!.dtype)))],
+  Tanh: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, b.sub(b.scalar(1, Y!.dtype), b.mul(Y!, Y!)))],
   Identity: ({ dy: [d] }) => [d!],
   Cast: ({ b, x: [X], dy: [d] }) => [X!.dtype === 'float32' || X!.dtype === 'float64' ? (X!.dtype === d!.dtype ? d! : b.cast(d!, X!.dtype)) : null],
   MatMul: ({ b, x: [A, B], dy: [d], need }) => [
@@ -163,6 +164,21 @@ export const VJP = {
   Shape: () => [null],
   Expand: ({ b, x: [X], dy: [d] }) => [unbroadcast(b, d!, X!), null],
   Sum: ({ b, x, dy: [d], need }) => x.map((v, i) => (need[i] ? unbroadcast(b, d!, v!) : null)),
+  // Split: concatenate the pieces' gradients (zeros for a piece that does not reach the loss).
+  Split: ({ b, node, y, dy }) => [b.concat(y.map((v, i) => dy[i] ?? b.expandLike(b.scalar(0, v!.dtype), v!)), attrInt(node, 'axis', 0)), null],
+  // Concat: split the gradient back into the inputs' sizes along the axis.
+  Concat: ({ b, node, x, dy: [d], need }) => {
+    const r = x[0]!.shape.length;
+    const a = attrInt(node, 'axis', 0);
+    const ax = a < 0 ? a + r : a;
+    const parts = b.split(d!, ax, x.map((v) => v!.shape[ax] as number));
+    return parts.map((p, i) => (need[i] ? p : null));
+  },
+  // Quantization ops only appear in int8 inference graphs, never in a graph that is differentiated.
+  DynamicQuantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
+  MatMulInteger: (a) => fail(a, 'quantization is not differentiable'),
+  QuantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
+  DequantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
 } satisfies Record<OpType, Vjp>;
 
 // Compile-time guarantee above; this keeps OP_TYPES and the table in step at run time too.

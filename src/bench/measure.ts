@@ -24,22 +24,49 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export async function timeOnce(f: () => Promise<void>): Promise<number> {
+/**
+ * wall: elapsed ms. cpu: ms of CPU time used by this process (user + system, all threads) during the call; on a
+ * shared machine it leaves out the time other processes held the core, so it is steadier than wall time (with
+ * several ORT threads it counts work, not latency).
+ */
+export type Clock = 'wall' | 'cpu';
+
+export async function timeOnce(f: () => Promise<void>, clock: Clock = 'wall'): Promise<number> {
+  if (clock === 'cpu') {
+    const c = process.cpuUsage();
+    await f();
+    const d = process.cpuUsage(c);
+    return (d.user + d.system) / 1000;
+  }
   const t = performance.now();
   await f();
   return performance.now() - t;
 }
 
-/** Runs each task once per round, in turn, for `rounds` rounds after `warmup` rounds; returns median ms per task. */
-export async function interleaved(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number>> {
+/** Runs each task once per round, in turn (rotating), for `rounds` rounds after `warmup` rounds; returns every round's ms per task. */
+export async function interleavedTimes(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2, clock: Clock = 'wall'): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
+  const entries = Object.entries(tasks);
   for (let r = 0; r < warmup + rounds; r++) {
-    for (const [k, f] of Object.entries(tasks)) {
-      const ms = await timeOnce(f);
+    // Rotate the order every round, so no task always runs right after the same one (e.g. cold caches after the roofline).
+    for (let j = 0; j < entries.length; j++) {
+      const [k, f] = entries[(j + r) % entries.length]!;
+      const ms = await timeOnce(f, clock);
       if (r >= warmup) times[k]!.push(ms);
     }
   }
+  return times;
+}
+
+/** Median ms per task over interleaved rounds (see interleavedTimes). */
+export async function interleaved(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number>> {
+  const times = await interleavedTimes(tasks, rounds, warmup);
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+/** Median over rounds of a[i] / b[i]: a speed ratio that cancels load shared by both within a round. */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((x, i) => x / b[i]!));
 }
 
 export function table(header: string[], rows: (string | number)[][]): string {

@@ -1,11 +1,11 @@
 // Emits the inference model: uint8 pixels in, logits and probabilities out, weights as initializers.
 import { Builder, Graph, serializeModel } from '../onnx/index.js';
 import type { ModelSpec } from './config.js';
-import { forward } from './forward.js';
+import { type ForwardOptions, forward } from './forward.js';
 import { type Params, paramTable } from './params.js';
 import { specMetadata } from './metadata.js';
 
-export function inferenceGraph(spec: ModelSpec, params: Params): Graph {
+export function inferenceGraph(spec: ModelSpec, params: Params, o: Pick<ForwardOptions, 'channelTiles'> = {}): Graph {
   const g = new Graph('mixer');
   const b = new Builder(g);
   const c = spec.config;
@@ -15,13 +15,13 @@ export function inferenceGraph(spec: ModelSpec, params: Params): Graph {
     if (!data) throw new Error(`missing parameter ${p.name}`);
     g.initializer(p.name, { dtype: 'float32', dims: p.shape, data });
   }
-  const logitsRaw = forward(b, spec, pixels, (name) => g.value(name));
+  const logitsRaw = forward(b, spec, pixels, (name) => g.value(name), o);
   const logits = b.identity(logitsRaw, 'logits');
   g.output(logits);
   g.output(b.softmax(logitsRaw, -1, 'probabilities'));
   return g;
 }
 
-export function buildInferenceModel(spec: ModelSpec, params: Params, extra: Record<string, string> = {}): Uint8Array {
-  return serializeModel(inferenceGraph(spec, params), { metadata: { ...specMetadata(spec), ...extra }, docString: 'MLP-Mixer image classifier' });
+export function buildInferenceModel(spec: ModelSpec, params: Params, extra: Record<string, string> = {}, o: Pick<ForwardOptions, 'channelTiles'> = {}): Uint8Array {
+  return serializeModel(inferenceGraph(spec, params, o), { metadata: { ...specMetadata(spec), ...extra }, docString: 'MLP-Mixer image classifier' });
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type ParsedModel, parseModel } from '../onnx/index.js';
 import type { ModelSpec } from './config.js';
 import { specFromMetadata } from './metadata.js';
+import { type Params, paramTable } from './params.js';
 
 /** The shipped default model, <package root>/models/mixer-cifar10.onnx (this file is two levels below the root in src/ and dist/). */
 export const SHIPPED_MODEL_PATH = fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
@@ -55,4 +56,17 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     );
   }
   return { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), parsed, spec };
+}
+
+/** The timm-named float parameters stored as initializers in an inference model (ours, float32). */
+export function paramsFromModel(m: LoadedModel): Params {
+  const params: Params = new Map();
+  for (const p of paramTable(m.spec.config)) {
+    const t = m.parsed.initializers.get(p.name);
+    if (!t || t.dtype !== 'float32' || t.dims.join(',') !== p.shape.join(',')) {
+      throw new ModelLoadError(`${m.path}: no float32 parameter '${p.name}' [${p.shape.join(',')}] (quantized models cannot be re-quantized or exported)`);
+    }
+    params.set(p.name, t.data as Float32Array);
+  }
+  return params;
 }

@@ -5,14 +5,16 @@ import { broadcast, normAxis, reduceShape, reshapeTarget } from './shapes.js';
 import { type DType, type Dim, type Shape, isFloat, shapeStr } from './types.js';
 
 export const OP_TYPES = [
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Neg', 'Sqrt', 'Exp', 'Erf', 'Identity', 'Cast',
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Neg', 'Sqrt', 'Exp', 'Erf', 'Tanh', 'Identity', 'Cast',
   'MatMul', 'Gemm', 'Transpose', 'Reshape', 'LayerNormalization', 'ReduceMean', 'ReduceSum',
   'Softmax', 'LogSoftmax', 'OneHot', 'Shape', 'Expand', 'Sum',
+  'Split', 'Concat',
+  'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear', 'DequantizeLinear',
 ] as const;
 export type OpType = (typeof OP_TYPES)[number];
 
 type Binary = 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow';
-type Unary = 'Neg' | 'Sqrt' | 'Exp' | 'Erf' | 'Identity';
+type Unary = 'Neg' | 'Sqrt' | 'Exp' | 'Erf' | 'Tanh' | 'Identity';
 
 /** Emits nodes into a graph. Every method checks shapes and names the node on failure. */
 export class Builder {
@@ -73,10 +75,11 @@ export class Builder {
   sqrt(x: Value): Value { return this.unary('Sqrt', x); }
   exp(x: Value): Value { return this.unary('Exp', x); }
   erf(x: Value): Value { return this.unary('Erf', x); }
+  tanh(x: Value): Value { return this.unary('Tanh', x); }
   identity(x: Value, name?: string): Value { return this.unary('Identity', x, name); }
 
   cast(x: Value, to: DType, name?: string): Value {
-    const code = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 }[to];
+    const code = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11 }[to];
     return this.g.node('Cast', [x], [{ dtype: to, shape: x.shape, name }], { to: { i: code } })[0]!;
   }
 
@@ -191,5 +194,57 @@ export class Builder {
     let shape: Shape = xs[0]!.shape;
     for (const x of xs.slice(1)) shape = broadcast(this.where('Sum', ...xs), shape, x.shape);
     return this.g.node('Sum', xs, [{ dtype, shape }])[0]!;
+  }
+
+  /** Split along `axis` into pieces of the given static sizes (opset 13+: sizes are an input). */
+  split(x: Value, axis: number, sizes: readonly number[]): Value[] {
+    const w = this.where('Split', x);
+    const ax = normAxis(w, axis, x.shape.length);
+    const total = sizes.reduce((p, q) => p + q, 0);
+    if (x.shape[ax] !== total) throw new GraphError(`${w}: sizes [${sizes.join(',')}] do not add up to dim ${String(x.shape[ax])}`);
+    return this.g.node('Split', [x, this.ints(sizes)], sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? n : d)) })), { axis: { i: ax } });
+  }
+
+  /** Concat along a static `axis`; the other dims must agree. */
+  concat(xs: readonly Value[], axis: number): Value {
+    const w = this.where('Concat', ...xs);
+    const dtype = this.sameType('Concat', ...xs);
+    const ax = normAxis(w, axis, xs[0]!.shape.length);
+    let total = 0;
+    for (const x of xs) {
+      if (x.shape.length !== xs[0]!.shape.length || x.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i])) throw new GraphError(`${w}: shapes differ off axis ${ax}`);
+      if (typeof x.shape[ax] !== 'number') throw new GraphError(`${w}: the concat axis must be static`);
+      total += x.shape[ax] as number;
+    }
+    return this.g.node('Concat', xs, [{ dtype, shape: xs[0]!.shape.map((d, i) => (i === ax ? total : d)) }], { axis: { i: ax } })[0]!;
+  }
+
+  /** DynamicQuantizeLinear: float x → (uint8 y, float scale, uint8 zero point), range from x's min and max. */
+  dynamicQuantize(x: Value): [Value, Value, Value] {
+    if (x.dtype !== 'float32') throw new GraphError(`${this.where('DynamicQuantizeLinear', x)}: needs float32`);
+    const [y, s, z] = this.g.node('DynamicQuantizeLinear', [x], [{ dtype: 'uint8', shape: x.shape }, { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }]);
+    return [y!, s!, z!];
+  }
+
+  /** MatMulInteger: 8-bit A·B (minus zero points) → int32, numpy-matmul shapes. */
+  matmulInteger(a: Value, b: Value, aZero: Value | null, bZero: Value | null = null): Value {
+    const w = this.where('MatMulInteger', a, b);
+    for (const v of [a, b]) if (v.dtype !== 'uint8' && v.dtype !== 'int8') throw new GraphError(`${w}: operands must be 8-bit integers`);
+    if (a.shape.length !== 2 || b.shape.length !== 2) throw new GraphError(`${w}: operands must be 2-D`);
+    if (a.shape[1] !== b.shape[0]) throw new GraphError(`${w}: inner dimensions ${String(a.shape[1])} and ${String(b.shape[0])} differ`);
+    const ins = bZero ? [a, b, aZero, bZero] : aZero ? [a, b, aZero] : [a, b];
+    return this.g.node('MatMulInteger', ins, [{ dtype: 'int32', shape: [a.shape[0]!, b.shape[1]!] }])[0]!;
+  }
+
+  /** QuantizeLinear: float x → 8-bit (the zero point's type), per tensor or along `axis` (per channel). */
+  quantize(x: Value, scale: Value, zero: Value, axis?: number): Value {
+    if (zero.dtype !== 'uint8' && zero.dtype !== 'int8') throw new GraphError(`${this.where('QuantizeLinear', x, scale, zero)}: zero point must be 8-bit`);
+    return this.g.node('QuantizeLinear', [x, scale, zero], [{ dtype: zero.dtype, shape: x.shape }], axis === undefined ? {} : { axis: { i: axis } })[0]!;
+  }
+
+  /** DequantizeLinear: 8-bit x → float (x − zero)·scale, per tensor or along `axis`. */
+  dequantize(x: Value, scale: Value, zero: Value, axis?: number): Value {
+    if (zero.dtype !== x.dtype) throw new GraphError(`${this.where('DequantizeLinear', x, scale, zero)}: zero point type must match x`);
+    return this.g.node('DequantizeLinear', [x, scale, zero], [{ dtype: 'float32', shape: x.shape }], axis === undefined ? {} : { axis: { i: axis } })[0]!;
   }
 }

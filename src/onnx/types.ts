@@ -1,18 +1,19 @@
 // Element types, symbolic shapes and typed-array mapping shared by the graph builder and the runtime.
 
 /** Element types we emit; the names match onnxruntime's Tensor type strings. */
-export type DType = 'float32' | 'float64' | 'uint8' | 'int32' | 'int64' | 'bool';
+export type DType = 'float32' | 'float64' | 'uint8' | 'int8' | 'int32' | 'int64' | 'bool';
 
 /** A dimension: a number, or a symbol such as 'N' or 'N*64' (a known multiple of a symbol). */
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
-export type TypedData = Float32Array | Float64Array | Uint8Array | Int32Array | BigInt64Array;
+export type TypedData = Float32Array | Float64Array | Uint8Array | Int8Array | Int32Array | BigInt64Array;
 
 /** ONNX TensorProto.DataType codes. */
 export const DTYPE_CODE: Record<DType, number> = {
   float32: 1,
   uint8: 2,
+  int8: 3,
   int32: 6,
   int64: 7,
   bool: 9,
@@ -23,7 +24,7 @@ export const CODE_DTYPE: Record<number, DType> = Object.fromEntries(
   Object.entries(DTYPE_CODE).map(([k, v]) => [v, k as DType]),
 ) as Record<number, DType>;
 
-export const BYTES_PER: Record<DType, number> = { float32: 4, float64: 8, uint8: 1, int32: 4, int64: 8, bool: 1 };
+export const BYTES_PER: Record<DType, number> = { float32: 4, float64: 8, uint8: 1, int8: 1, int32: 4, int64: 8, bool: 1 };
 
 export function isFloat(d: DType): boolean {
   return d === 'float32' || d === 'float64';
@@ -68,6 +69,8 @@ export function typedArrayFor(dtype: DType, n: number): TypedData {
     case 'uint8':
     case 'bool':
       return new Uint8Array(n);
+    case 'int8':
+      return new Int8Array(n);
     case 'int32':
       return new Int32Array(n);
     case 'int64':

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildArtifacts } from '../../src/autodiff/index.js';
-import { type PresetName, buildInferenceModel, defaultSpec, initParams, preset } from '../../src/model/index.js';
+import { type PresetName, buildInferenceModel, defaultSpec, initParams, preset, specMetadata } from '../../src/model/index.js';
+import { buildQuantizedModel, quantizedLayers } from '../../src/quant/graph.js';
 import { IR_VERSION, OPSET, parseModel } from '../../src/onnx/index.js';
 import { onnx } from '../../src/onnx/proto.js';
 import { buildFlipTtaModel } from '../../src/model/tta.js';
@@ -23,6 +24,10 @@ if (requirePython(t, ['onnx'])) {
       models.set(`${name}.eval_model.onnx`, a.eval);
       models.set(`${name}.optimizer_model.onnx`, a.optimizer);
       models.set(`${name}.train_step.onnx`, a.trainStep);
+      const params = initParams(spec.config, 0);
+      models.set(`${name}.int8-dynamic.onnx`, buildQuantizedModel(spec, params, { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' }, specMetadata(spec)));
+      const ranges = new Map(quantizedLayers(spec, true).map((l) => [l, [-3, 4] as const]));
+      models.set(`${name}.int8-static.onnx`, buildQuantizedModel(spec, params, { activations: 'static', perChannel: false, tokens: true, gelu: 'tanh', ranges }, specMetadata(spec)));
     }
     // Recipe variants: soft targets + drop-path masks, and the flip-TTA inference graph.
     const tiny = defaultSpec(preset('tiny'));

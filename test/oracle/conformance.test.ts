@@ -16,15 +16,21 @@ if (requirePython(t)) {
       const spec = defaultSpec(preset(name));
       const params = randomParams(spec.config, 100 + i);
       const session = await Session.create(buildInferenceModel(spec, params), { threads: 1 });
+      // The same graph with its channel MLPs run on 4 row blocks must give the same logits.
+      const tiled = await Session.create(buildInferenceModel(spec, params, {}, { channelTiles: 4 }), { threads: 1 });
       const rng = new Rng(200 + i);
       for (const batch of BATCHES) {
         const pixels = randomPixels(rng, batch, spec.config.image_size);
         const size = spec.config.image_size;
         const out = await session.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, ['logits']);
         t.same(out['logits']!.dims, [batch, spec.config.num_classes], `${name} batch ${batch}: logits shape`);
+        const outTiled = await tiled.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, ['logits']);
+        const dt = maxRelError(outTiled['logits']!.data as Float32Array, Array.from(out['logits']!.data as Float32Array));
+        t.ok(dt < 1e-6, `${name} batch ${batch}: 4 channel tiles give the same logits (max rel diff ${fmt(dt)})`);
         cases.push({ name, batch, logits: out['logits']!.data as Float32Array, job: { mode: 'logits', spec, params, pixels, batch } });
       }
       await session.release();
+      await tiled.release();
     }
 
     const ref = await runTorch(t.testdir(), cases.map((c) => c.job));

@@ -4,18 +4,21 @@ import path from 'node:path';
 import { inferenceBench } from '../../bench/inference.js';
 import { trainStepBench } from '../../bench/train-step.js';
 import { DEFAULT_PRESET, buildInferenceModel, defaultSpec, initParams, loadModelFile, preset } from '../../model/index.js';
-import { num, parse, str } from '../args.js';
+import { num, oneOf, parse, str } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>]
+export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
 mixer bench --train [--preset <name>] [--batch-size 128] [--threads 1,2]
   Prints a table: ms, images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run
-  with the same thread count (interleaved, medians). The timm peer export is included when found.`;
+  with the same thread count, and each graph's speed relative to ours and to the timm peer export (included when
+  found), all as medians of per-round ratios over interleaved rounds. The int8 model (default: the shipped one next
+  to the shipped float model) is included when found; its GFLOP/s count the float model's FLOPs. --clock cpu times
+  each call by this process's CPU time instead of wall time: steadier on a shared machine (with 2+ threads: work).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     model: { type: 'string' }, preset: { type: 'string' }, threads: { type: 'string' }, batches: { type: 'string' },
-    rounds: { type: 'string' }, peer: { type: 'string' }, train: { type: 'boolean' }, 'batch-size': { type: 'string' },
+    rounds: { type: 'string' }, peer: { type: 'string' }, int8: { type: 'string' }, clock: { type: 'string' }, train: { type: 'boolean' }, 'batch-size': { type: 'string' },
   });
   const list = (k: string, d: string) =>
     str(v, k, d).split(',').map((x) => {
@@ -45,8 +48,16 @@ export async function run(argv: string[]): Promise<number> {
     name = `onnx-mixer ${str(v, 'preset', DEFAULT_PRESET)}`;
   }
   const peer = str(v, 'peer', path.resolve('..', 'shared', 'peers', 'timm_mixer_s4_opset17.onnx'));
-  const models = [{ name, bytes: bytes as Uint8Array | string }];
-  if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128) models.push({ name: 'timm torch.onnx export', bytes: peer });
-  console.log(await inferenceBench({ models, spec, threads, batches: list('batches', '1,8,64'), rounds }));
+  const models: { name: string; bytes: Uint8Array | string; peer?: boolean }[] = [{ name, bytes }];
+  if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128) models.push({ name: 'timm torch.onnx export', bytes: peer, peer: true });
+  const besideDefault = modelPath === defaultModelPath() ? modelPath.replace(/\.onnx$/, '-int8.onnx') : null;
+  const int8 = typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
+  if (int8 !== null) {
+    if (!existsSync(int8)) throw new Error(`--int8: ${int8} not found (mixer quantize writes one)`);
+    const q = await loadModelFile(int8);
+    if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config)) throw new Error(`--int8: ${int8} has a different config than the float model`);
+    models.push({ name: `onnx-mixer int8 ${path.basename(int8)}`, bytes: q.bytes });
+  }
+  console.log(await inferenceBench({ models, spec, threads, batches: list('batches', '1,8,64'), rounds, clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, 'wall') }));
   return 0;
 }

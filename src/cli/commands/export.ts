@@ -1,32 +1,68 @@
-// `mixer export`: checkpoint (onnx-mixer or a timm MlpMixer state_dict as safetensors) → inference model.
+// `mixer export`: checkpoint (onnx-mixer or a timm MlpMixer state_dict as safetensors) → inference model; or back to weights.
 import { writeFile } from 'node:fs/promises';
-import { buildInferenceModel, paramCount } from '../../model/index.js';
+import { type ModelSpec, type Params, buildInferenceModel, loadModelFile, paramCount, paramTable, paramsFromModel, specMetadata } from '../../model/index.js';
 import { buildFlipTtaModel, TTA_MODES } from '../../model/tta.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
-import { oneOf, parse, str, UsageError } from '../args.js';
+import { type StTensor, writeSafetensors } from '../../train/safetensors.js';
+import { UsageError, num, oneOf, parse, str } from '../args.js';
 
-export const help = `mixer export --checkpoint <ckpt.safetensors> --out <model.onnx> [--labels a,b,c] [--weights ema|raw] [--tta flip]
-  Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes).
+export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]
+  Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes). An inference
+  model as --checkpoint gives back its weights: re-export it with the current graph, or write them (timm names,
+  timm layouts, loadable by PyTorch) with an --out ending in .safetensors.
+  --labels a,b,c         class names to record in the model
   --weights ema|raw      the EMA of the weights (default when the checkpoint keeps one, from train --ema) or the raw weights
   --tta flip             the graph averages the logits of each image and its horizontal mirror (same inputs and
-                         outputs, metadata mixer.tta = flip; twice the inference cost); default none`;
+                         outputs, metadata mixer.tta = flip; twice the inference cost); default none
+  --channel-tiles N      run each channel MLP on N row blocks (faster at large batches, slower at batch 1; must
+                         divide the token count); default 1`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { checkpoint: { type: 'string' }, out: { type: 'string' }, labels: { type: 'string' }, weights: { type: 'string' }, tta: { type: 'string' } });
+  const { values: v } = parse(argv, {
+    checkpoint: { type: 'string' }, out: { type: 'string' }, labels: { type: 'string' }, weights: { type: 'string' }, tta: { type: 'string' },
+    'channel-tiles': { type: 'string' },
+  });
+  const src = str(v, 'checkpoint');
   const tta = oneOf(v, 'tta', TTA_MODES, 'none');
-  const ck = await loadCheckpoint(str(v, 'checkpoint'));
-  const weights = oneOf(v, 'weights', ['ema', 'raw'] as const, ck.ema ? 'ema' : 'raw');
-  if (weights === 'ema' && !ck.ema) throw new UsageError(`--weights ema: ${String(v['checkpoint'])} has no EMA weights (train with --ema); use --weights raw`);
-  const spec = { ...ck.spec };
+  let spec: ModelSpec;
+  let params: Params;
+  let extra: Record<string, string> = {};
+  let weights: 'ema' | 'raw' = 'raw';
+  if (src.toLowerCase().endsWith('.onnx')) {
+    if (v['weights'] === 'ema') throw new UsageError(`--weights ema: ${src} is an inference model, which holds one set of weights; use a training checkpoint`);
+    const m = await loadModelFile(src);
+    spec = { ...m.spec };
+    params = paramsFromModel(m);
+    extra = m.parsed.metadata;
+  } else {
+    const ck = await loadCheckpoint(src);
+    weights = oneOf(v, 'weights', ['ema', 'raw'] as const, ck.ema ? 'ema' : 'raw');
+    if (weights === 'ema' && !ck.ema) throw new UsageError(`--weights ema: ${src} has no EMA weights (train with --ema); use --weights raw`);
+    spec = { ...ck.spec };
+    params = weights === 'ema' ? ck.ema! : ck.params;
+    if (ck.metadata['mixer.training']) extra = { 'mixer.training': ck.metadata['mixer.training'] };
+  }
   if (typeof v['labels'] === 'string') {
     const labels = v['labels'].split(',');
-    if (labels.length !== spec.config.num_classes) throw new Error(`--labels has ${labels.length} names; the model has ${spec.config.num_classes} classes`);
+    if (labels.length !== spec.config.num_classes) throw new UsageError(`--labels has ${labels.length} names; the model has ${spec.config.num_classes} classes`);
     spec.labels = labels;
   }
   const out = str(v, 'out');
-  const params = weights === 'ema' ? ck.ema! : ck.params;
-  const meta = { 'mixer.weights': weights };
-  await writeFile(out, tta === 'flip' ? buildFlipTtaModel(spec, params, meta) : buildInferenceModel(spec, params, meta));
-  console.log(`wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes, ${weights} weights${tta === 'flip' ? ', flip TTA' : ''}`);
+  const tiles = num(v, 'channel-tiles', 1, { int: true, min: 1 });
+  const S = (spec.config.image_size / spec.config.patch_size) ** 2;
+  if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
+  if (tta === 'flip' && tiles !== 1) throw new UsageError('--tta flip and --channel-tiles cannot be combined');
+  const meta = { ...extra, ...specMetadata(spec), 'mixer.weights': weights };
+  if (out.toLowerCase().endsWith('.safetensors')) {
+    if (tta !== 'none') throw new UsageError('--tta applies to an .onnx output, not to weights');
+    const t = new Map<string, StTensor>(paramTable(spec.config).map((p) => [p.name, { dtype: 'F32', shape: p.shape, data: params.get(p.name)! }]));
+    await writeSafetensors(out, t, { format: 'pt', ...meta });
+  } else if (tta === 'flip') {
+    await writeFile(out, buildFlipTtaModel(spec, params, meta));
+  } else {
+    await writeFile(out, buildInferenceModel(spec, params, meta, { channelTiles: tiles }));
+  }
+  const what = `${weights} weights${tta === 'flip' ? ', flip TTA' : ''}${tiles > 1 ? `, ${tiles} channel tiles` : ''}`;
+  console.log(`wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes, ${what}`);
   return 0;
 }

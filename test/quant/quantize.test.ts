@@ -1,0 +1,136 @@
+// The int8 model: weight quantization, calibration ranges, logits close to float, I/O contract and metadata, CLI errors.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ImageDataset } from '../../src/data/dataset.js';
+import { buildInferenceModel, defaultSpec, loadModelFile, preset, randomParams } from '../../src/model/index.js';
+import { calibrate, entropyThreshold } from '../../src/quant/calibrate.js';
+import { buildQuantizedModel, quantizationMetadata, quantizedLayers, type QuantOptions } from '../../src/quant/graph.js';
+import { quantizeWeight } from '../../src/quant/weights.js';
+import { Session } from '../../src/runtime/session.js';
+import { Rng } from '../../src/util/rng.js';
+
+const spec = defaultSpec(preset('tiny'));
+const params = randomParams(spec.config, 7);
+const size = spec.config.image_size;
+
+function images(seed: number, n: number): Uint8Array {
+  const r = new Rng(seed);
+  return Uint8Array.from({ length: n * size * size * 3 }, () => Math.floor(r.next() * 256));
+}
+
+async function logits(model: Uint8Array, pixels: Uint8Array, n: number): Promise<Float32Array> {
+  const s = await Session.create(model, { threads: 1 });
+  const out = await s.run({ pixels: { dtype: 'uint8', dims: [n, size, size, 3], data: pixels } });
+  await s.release();
+  return out['logits']!.data as Float32Array;
+}
+
+t.test('int8 weights: round-trip error at most half a step, per channel or per tensor', async (t) => {
+  const out = 5;
+  const inp = 7;
+  const w = Float32Array.from({ length: out * inp }, (_, i) => Math.sin(i * 1.7) * (1 + (i % out)));
+  for (const perChannel of [true, false]) {
+    const q = quantizeWeight(w, out, inp, perChannel, true);
+    t.same(q.dims, [inp, out]);
+    for (let o = 0; o < out; o++) {
+      const s = q.scale[perChannel ? o : 0]!;
+      for (let i = 0; i < inp; i++) {
+        const err = Math.abs(q.q[i * out + o]! * s - w[o * inp + i]!);
+        if (err > s / 2 + 1e-7) t.fail(`w[${o},${i}] error ${err} > ${s / 2}`);
+      }
+    }
+    t.ok(Math.max(...Array.from(q.q, Math.abs)) === 127, 'the largest weight maps to ±127');
+  }
+});
+
+t.test('entropy threshold clips a long tail but keeps the bulk', async (t) => {
+  const h = new Float64Array(2048);
+  for (let i = 0; i < 400; i++) h[i] = 1000 * Math.exp(-i / 80);
+  h[2000] = 1;
+  const thr = entropyThreshold(h, 1);
+  t.ok(thr > 150 && thr < 2000, `threshold ${thr}`);
+});
+
+t.test('quantized models: logits close to float, same I/O and metadata, mixer.quantization', async (t) => {
+  const fp32 = buildInferenceModel(spec, params, { 'mixer.training': '{"epochs":1}' });
+  const n = 16;
+  const px = images(1, n);
+  const ref = await logits(fp32, px, n);
+  const scale = Math.max(...Array.from(ref, Math.abs));
+  const train: ImageDataset = { images: images(2, 64), labels: new Uint8Array(64), count: 64, height: size, width: size, classes: spec.labels };
+  const cases: [string, QuantOptions][] = [
+    ['dynamic per-channel', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' }],
+    ['dynamic per-channel, 4 channel tiles', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4 }],
+    ['dynamic per-tensor, float token MLP', { activations: 'dynamic', perChannel: false, tokens: false, gelu: 'erf' }],
+  ];
+  for (const method of ['minmax', 'percentile', 'entropy'] as const) {
+    const ranges = await calibrate(spec, params, quantizedLayers(spec, true), train, { method, images: 48 });
+    t.equal(ranges.size, quantizedLayers(spec, true).length, `${method}: a range per layer`);
+    for (const [l, [lo, hi]] of ranges) if (!(lo <= 0 && hi > lo)) t.fail(`${method} ${l}: range [${lo}, ${hi}]`);
+    cases.push([`static ${method}`, { activations: 'static', perChannel: true, tokens: true, gelu: 'tanh', ranges }]);
+  }
+  for (const [name, o] of cases) {
+    const dir = t.testdir();
+    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.onnx`);
+    const meta = { ...(await loadModelFile(await (async () => {
+      const f = path.join(dir, 'fp32.onnx');
+      await writeFile(f, fp32);
+      return f;
+    })())).parsed.metadata, 'mixer.quantization': quantizationMetadata('minmax', 0, o) };
+    await writeFile(file, buildQuantizedModel(spec, params, o, meta));
+    const m = await loadModelFile(file); // checks the pixels → logits, probabilities contract
+    t.same(m.spec, spec, `${name}: same spec`);
+    t.equal(m.parsed.metadata['mixer.training'], '{"epochs":1}', `${name}: keeps the source metadata`);
+    const q = JSON.parse(m.parsed.metadata['mixer.quantization']!) as Record<string, unknown>;
+    t.same([q['activations'], q['per_channel']], [o.activations, o.perChannel], `${name}: mixer.quantization`);
+    t.ok(m.parsed.opTypes.includes('MatMulInteger'), `${name}: integer GEMMs`);
+    t.equal(m.parsed.opset, 17);
+    const got = await logits(m.bytes, px, n);
+    let err = 0;
+    for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - ref[i]!));
+    t.ok(err < 0.08 * scale, `${name}: max |int8 − fp32| ${err.toFixed(4)} < 8% of max |logit| ${scale.toFixed(3)}`);
+  }
+});
+
+const run = promisify(execFile);
+const BIN = path.resolve('dist/cli/main.js');
+async function mixer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args]);
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+t.test('mixer quantize: writes a servable int8 model; bad input is one line and exit 2', async (t) => {
+  const dir = t.testdir();
+  const fp32 = path.join(dir, 'tiny.onnx');
+  const int8 = path.join(dir, 'tiny-int8.onnx');
+  await writeFile(fp32, buildInferenceModel(spec, params));
+  const ok = await mixer('quantize', '--model', fp32, '--out', int8, '--per-channel');
+  t.equal(ok.code, 0, ok.stderr);
+  const q = JSON.parse((await loadModelFile(int8)).parsed.metadata['mixer.quantization']!) as Record<string, unknown>;
+  t.same(q, { method: 'minmax', images: 0, per_channel: true, activations: 'dynamic', token_mlp: 'int8', channel_tiles: 4 });
+  const bad: [string, string[], RegExp][] = [
+    ['no --model', ['--out', int8], /--model is required/],
+    ['missing file', ['--model', path.join(dir, 'nope.onnx'), '--out', int8], /cannot read model/],
+    ['bad --activations', ['--model', fp32, '--out', int8, '--activations', 'fp8'], /--activations "fp8" is not valid/],
+    ['bad --method', ['--model', fp32, '--out', int8, '--activations', 'static', '--method', 'median'], /--method "median" is not valid/],
+    ['bad --images', ['--model', fp32, '--out', int8, '--activations', 'static', '--images', '0'], /--images must be at least 1/],
+    ['calibration flags without static', ['--model', fp32, '--out', int8, '--method', 'entropy'], /apply to --activations static/],
+    ['bad --channel-tiles', ['--model', fp32, '--out', int8, '--channel-tiles', '3'], /must divide the model's 16 tokens/],
+    ['already quantized', ['--model', int8, '--out', path.join(dir, 'again.onnx')], /already quantized/],
+    ['missing calibration folder', ['--model', fp32, '--out', int8, '--activations', 'static', '--calibration', path.join(dir, 'none')], /./],
+  ];
+  for (const [name, args, re] of bad) {
+    const r = await mixer('quantize', ...args);
+    t.equal(r.code, 2, `${name}: exit 2`);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
+    t.match(r.stderr, re, `${name}: ${r.stderr.trim()}`);
+  }
+});
