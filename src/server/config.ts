@@ -25,6 +25,8 @@ export interface ServerConfig {
   logLevel: LogLevel;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** On SIGTERM/SIGINT, how long to keep listening and answer new requests 503 SHUTTING_DOWN before closing. */
+  drainDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +71,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'choice', dflt: 'info', choices: LOG_LEVELS, help: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'REQUEST_TIMEOUT_MS', kind: 'int', dflt: 30_000, min: 0, max: 3_600_000, help: 'longest time to receive a whole request (0: none)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', dflt: 10_000, min: 0, max: 3_600_000, help: 'on SIGTERM/SIGINT, longest wait for in-flight requests' },
+  { key: 'drainDelayMs', flag: 'drain-delay-ms', env: 'DRAIN_DELAY_MS', kind: 'int', dflt: 0, min: 0, max: 600_000, help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain' },
 ];
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };

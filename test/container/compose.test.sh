@@ -8,7 +8,8 @@
 # Environment: CONTAINER_ENV (default ../shared/tools/container-env.sh beside the repository), MIXER_CPUS (CPU limit
 # per replica, default 0.75), ROLL_CONNECTIONS (autocannon connections during the rolling restart, default 8),
 # LOADTEST_SWEEP=1 (also run the 1/8/32/64 sweep into bench/results/compose-2x.*),
-# KEEP_ENGINE=1 (leave a Docker engine this script started running).
+# KEEP_ENGINE=1 (leave a Docker engine this script started running), CONTAINER_TEST_LOGS=DIR (on failure, save every
+# service's whole log there as compose.log).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -42,6 +43,9 @@ cleanup() {
   set +e
   [ -n "${LOAD:-}" ] && kill "$LOAD" 2>/dev/null
   [ -n "${CURL:-}" ] && kill "$CURL" 2>/dev/null
+  if [ "$rc" -ne 0 ] && [ -n "${CONTAINER_TEST_LOGS:-}" ]; then
+    mkdir -p "$CONTAINER_TEST_LOGS" && "${COMPOSE[@]}" logs --no-color --timestamps >"$CONTAINER_TEST_LOGS/compose.log" 2>&1
+  fi
   if [ "$rc" -ne 0 ] && command -v docker-compose >/dev/null; then
     say "FAILED (exit $rc); last service logs:"
     "${COMPOSE[@]}" ps 2>/dev/null
@@ -202,17 +206,28 @@ for c in "${REPLICAS[@]}"; do
   exit_code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
   [ "$exit_code" = 0 ] || { say "replica ${c:0:12} exited $exit_code after SIGTERM, expected 0"; exit 1; }
   awk -v s="$stop_s" 'BEGIN { exit !(s < 15) }' || { say "stop took $stop_s s: the drain did not finish"; exit 1; }
+  since=$(date +%s)
   docker start "$c" >/dev/null
   up_s=$(wait_ready "$c" 120) || { say "replica ${c:0:12} not ready within 120 s of its restart"; exit 1; }
-  say "replica ${c:0:12}: drained and exited 0 in $stop_s s, ready again $up_s s after start (same address $(ip_of "$c"))"
-  sleep 2
+  # Only stop the next one once nginx serves from this one again (it re-probes a failed replica every 2-3 s).
+  tr=$(now); routed=0
+  for _ in $(seq 50); do
+    docker logs --since "$since" "$LB" 2>&1 | grep -Eq "\" 200 .* upstream=([^ ]+ )?$(ip_of "$c"):3000 id=" && { routed=1; break; }
+    sleep 0.2
+  done
+  [ "$routed" = 1 ] || { say "nginx did not route to replica ${c:0:12} within 10 s of it being ready"; exit 1; }
+  say "replica ${c:0:12}: drained and exited 0 in $stop_s s, ready $up_s s after start, back in nginx's rotation $(secs "$tr" "$(now)") s later (same address $(ip_of "$c"))"
 done
 T_ROLLED=$(now)
 kill -TERM "$LOAD"
 load_rc=0; wait "$LOAD" || load_rc=$?
 ROLL_S=$(secs "$T_ROLL" "$T_ROLLED")
 say "load during the rolling restart: $(cat "$TMP/rolling.json")"
-[ "$load_rc" = 0 ] || { say "requests failed during the rolling restart"; tail -5 "$TMP/rolling.err"; exit 1; }
+if [ "$load_rc" != 0 ]; then
+  say "requests failed during the rolling restart; the load balancer's errors and non-200 answers:"
+  docker logs "$LB" 2>&1 | grep -E 'error|" [1-9][0-9][0-9] ' | grep -v '" 200 ' | tail -20
+  tail -5 "$TMP/rolling.err"; exit 1
+fi
 ROLL_SUMMARY=$(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.ok} requests, ${r.failed} failed, ${r.reqPerSec} req/s, p99 ${r.p99Ms} ms, max ${r.maxMs} ms`)' "$TMP/rolling.json")
 for c in "${REPLICAS[@]}"; do
   n=$(replica_images "$c")

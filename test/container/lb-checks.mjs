@@ -81,7 +81,7 @@ check(r.headers['x-request-id'] === 'big-body-1', `nginx's 413 keeps the request
 r = await raw(`GARBAGE\r\n\r\n`);
 shape(r, 400, 'BAD_REQUEST', 'malformed request line');
 r = await raw(`GET /v1/model HTTP/1.1\r\n${host}X-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
-shape(r, 400, 'BAD_REQUEST', 'one header line longer than a buffer');
+shape(r, 431, 'HEADERS_TOO_LARGE', 'one header line longer than a buffer');
 const many = Array.from({ length: 12 }, (_, i) => `X-Big-${i}: ${'a'.repeat(6000)}\r\n`).join('');
 r = await raw(`GET /v1/model HTTP/1.1\r\n${host}${many}\r\n`);
 shape(r, 431, 'HEADERS_TOO_LARGE', 'headers over large_client_header_buffers');

@@ -312,10 +312,15 @@ t.test("nginx: its own errors are JSON in the service's error shape", async (t) 
 });
 
 t.test('stop grace periods outlast the service drain', async (t) => {
-  const drainS = Number(setting('SHUTDOWN_TIMEOUT_MS').dflt) / 1000;
+  const env = obj(svc('mixer')['environment'], 'env');
+  const delayS = Number(interpolateDefaults(env['DRAIN_DELAY_MS'] ?? setting('DRAIN_DELAY_MS').dflt)) / 1000;
+  const drainS = delayS + Number(setting('SHUTDOWN_TIMEOUT_MS').dflt) / 1000;
   for (const name of ['mixer', 'mixer-gpu']) {
     const g = /^(\d+)s$/.exec(String(svc(name)['stop_grace_period']));
-    t.ok(g && Number(g[1]) > drainS, `${name}: stop_grace_period > ${drainS}s`);
+    t.ok(g && Number(g[1]) > drainS, `${name}: stop_grace_period > drain delay + drain = ${drainS}s`);
   }
+  // The drain delay must end while nginx still has the replica out of rotation (its first 503 counts as a failure).
+  const failTimeoutS = Number(/max_fails=1 fail_timeout=(\d+)s/.exec(nginx)?.[1]);
+  t.ok(delayS > 0 && delayS < failTimeoutS, `drain delay ${delayS}s > 0 and < nginx fail_timeout ${failTimeoutS}s`);
   t.equal(modelNameFor(runtimeEnv['MODEL_PATH']!), 'mixer-cifar10', 'default model name');
 });

@@ -40,23 +40,32 @@ export async function run(argv: string[]): Promise<number> {
         process.exit(1);
       }
       stopping = true;
-      app.log.info({ signal }, 'shutting down: no new requests, finishing the ones in flight');
-      const timer = setTimeout(() => {
-        app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
-        process.exit(1);
-      }, config.shutdownTimeoutMs);
-      timer.unref();
-      app.close().then(
-        () => {
-          clearTimeout(timer);
-          app.log.info('stopped');
-          resolve(0);
-        },
-        (e: unknown) => {
-          app.log.error({ err: e }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      // From here on /readyz and every new request answer 503 SHUTTING_DOWN (with Connection: close), and in-flight
+      // answers close their connection. With a drain delay the listener and idle keep-alive connections stay open
+      // meanwhile, so a load balancer gets that retryable answer (and takes this replica out of rotation) instead of
+      // a connection reset on a request it had just sent.
+      app.mixer.state.closing = true;
+      app.log.info({ signal, drainDelayMs: config.drainDelayMs }, 'shutting down: new requests get 503, finishing the ones in flight');
+      const close = (): void => {
+        const timer = setTimeout(() => {
+          app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
+          process.exit(1);
+        }, config.shutdownTimeoutMs);
+        timer.unref();
+        app.close().then(
+          () => {
+            clearTimeout(timer);
+            app.log.info('stopped');
+            resolve(0);
+          },
+          (e: unknown) => {
+            app.log.error({ err: e }, 'shutdown failed');
+            resolve(1);
+          },
+        );
+      };
+      if (config.drainDelayMs > 0) setTimeout(close, config.drainDelayMs);
+      else close();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
