@@ -273,8 +273,9 @@ t.test('nginx: a request is re-sent only when the first replica did no work', as
     t.match(b, /error_page 502 = @mixer_502_final;/, `${target}: a second failure is final`);
   }
   t.notMatch(block('@mixer_502_final'), /proxy_pass/, 'no third attempt');
-  const sentMap = /map \$upstream_bytes_sent \$mixer_sent \{\s*"([^"]+)"\s+0;\s*default\s+1;/.exec(nginx);
-  t.ok(sentMap, 'mixer_sent comes from $upstream_bytes_sent');
+  const sentMap = /map \$upstream_bytes_sent \$mixer_sent \{\s*volatile;\s*"([^"]+)"\s+0;\s*default\s+1;/.exec(nginx);
+  t.ok(sentMap, 'mixer_sent comes from $upstream_bytes_sent, re-evaluated after every attempt (volatile)');
+  t.match(nginx, /map \$upstream_addr \$mixer_no_replica \{\s*volatile;/, 'mixer_no_replica too');
   const lastSentNothing = new RegExp(sentMap![1]!.replace(/^~/, ''));
   for (const v of ['0', '812, 0', '812 : 0', '0, 0']) t.ok(lastSentNothing.test(v), `"${v}": last attempt sent nothing`);
   for (const v of ['812', '0, 812', '0 : 10', '100']) t.notOk(lastSentNothing.test(v), `"${v}": last attempt sent the request`);
