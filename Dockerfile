@@ -100,6 +100,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/models ./models
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
+# The opt-in compose watcher (profile `autoheal` in docker-compose.yml); unused otherwise.
+COPY deploy/docker/autoheal.mjs ./deploy/docker/autoheal.mjs
 LABEL org.opencontainers.image.title="onnx-mixer" \
       org.opencontainers.image.description="MLP-Mixer image classifier served over HTTP with ONNX Runtime" \
       org.opencontainers.image.licenses="MIT"

@@ -160,7 +160,7 @@ t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async
 
 t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, gpu profile', async (t) => {
   t.notOk('version' in compose, 'no top-level version (obsolete in compose v2)');
-  t.same(Object.keys(services).sort(), ['lb', 'mixer', 'mixer-gpu']);
+  t.same(Object.keys(services).sort(), ['autoheal', 'lb', 'mixer', 'mixer-gpu']);
   const mixer = svc('mixer');
   const lb = svc('lb');
   const gpu = svc('mixer-gpu');
@@ -212,6 +212,16 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   t.same(obj(obj(lb['depends_on'], 'depends_on')['mixer'], 'mixer'), { condition: 'service_healthy' }, 'lb waits for healthy replicas');
   t.ok((lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'), 'nginx config mounted');
   t.same(nginxDirective(nginx, 'listen'), [['80']], 'nginx listens where lb publishes');
+
+  // Opt-in watcher: only with its profile, the same image, the script it runs is in the image.
+  const heal = svc('autoheal');
+  t.same(heal['profiles'], ['autoheal'], 'the Docker-socket watcher runs only with --profile autoheal');
+  t.equal(interpolateDefaults(heal['image']), interpolateDefaults(mixer['image']), 'from the same image');
+  const healScript = (heal['entrypoint'] as string[])[1]!;
+  t.ok(runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(healScript)), `${healScript} is copied into the image`);
+  t.match(read(healScript), new RegExp(`AUTOHEAL_SERVICE \\|\\| '${'mixer'}'`), 'it watches the mixer service by default');
+  t.equal(obj(heal['environment'], 'env')['AUTOHEAL_SERVICE'], 'mixer');
+  t.ok((heal['volumes'] as string[]).some((v) => v.startsWith('/var/run/docker.sock:')), 'it needs the Docker socket');
 
   // GPU profile.
   t.same(gpu['profiles'], ['gpu'], 'GPU service only with --profile gpu');
