@@ -2,11 +2,12 @@
 import type { Writable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { pino } from 'pino';
 import sharp from 'sharp';
-import { Admission, refuseWhenFull } from './admission.js';
-import { requireApiKeys } from './auth.js';
+import http from 'node:http';
+import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
+import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
 import { type ServerConfig, resolveConfig } from './config.js';
 import type { AppContext } from './context.js';
@@ -23,7 +24,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
 import { v2Routes } from './routes/v2.js';
 import { classifyBodyDoc } from './schemas.js';
-import { securityHeaders } from './security-headers.js';
+import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
 
 export interface AppOptions extends Partial<ServerConfig> {
   /** Where pino writes (default stdout); `logger: false` silences it. */
@@ -85,6 +86,14 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
   // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
   const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
+  const admission = new Admission(config.maxQueue);
+  const keys = new KeyRing(config.apiKeys);
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(shortest / 5))),
+  };
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: log,
     logController: new RequestLog(),
@@ -92,13 +101,40 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     genReqId: requestId,
     bodyLimit: config.bodyLimit,
     requestTimeout: config.requestTimeoutMs,
-    ...({ http: { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(shortest / 5))) } } as object),
+    // Node's server, with requests refused before Fastify while the service is full.
+    serverFactory: (handler) =>
+      http.createServer(
+        serverOptions,
+        refuseEarly(
+          {
+            admission,
+            maxParked: 4 * config.maxQueue,
+            keys,
+            origins: config.corsOrigins,
+            onRefused: (route) => {
+              metrics.shed.inc();
+              metrics.requests.inc({ route, method: 'POST', status: '503' });
+            },
+          },
+          handler,
+        ),
+      ),
     clientErrorHandler: onClientError,
+    // Router-level errors (bad URL encoding, a path segment over 100 characters) in the error catalog, without echoing the URL.
+    frameworkErrors: (err, req, raw) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const reply = raw as unknown as FastifyReply;
+      reply
+        .headers(SECURITY_HEADERS)
+        .header('x-request-id', req.id)
+        .code(tooLong ? 404 : 400);
+      void reply.send(tooLong ? body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`) : body('BAD_REQUEST', 'malformed URL'));
+    },
     return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { engine, config, metrics, admission: new Admission(config.maxQueue), state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { engine, config, metrics, admission, keys, state: { closing: false } });
   } catch (e) {
     await engine.close();
     throw e;
@@ -133,7 +169,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       return reply;
     }
   });
-  requireApiKeys(app, config.apiKeys);
+  requireApiKeys(app, ctx.keys);
   refuseWhenFull(app, ctx.admission);
   // During shutdown, in-flight answers close their connection so the server can finish closing.
   app.addHook('onSend', async (_req, reply) => {

@@ -38,8 +38,7 @@ export class KeyRing {
 }
 
 /** Adds the key check as the first onRequest hook (before any body is read); no-op without keys. */
-export function requireApiKeys(app: FastifyInstance, keys: readonly string[]): void {
-  const ring = new KeyRing(keys);
+export function requireApiKeys(app: FastifyInstance, ring: KeyRing): void {
   if (!ring.enabled) return;
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     if (isOpenPath(req.url) || ring.allows(req.headers.authorization)) return;
