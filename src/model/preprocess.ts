@@ -1,6 +1,6 @@
 // Image bytes → the model's input: sharp decodes, orients, flattens and centre-crops to RGB uint8 HWC (size×size×3).
 import sharp from 'sharp';
-import { decodePlainPng } from './png.js';
+import { decodePlainPng, PngBombError } from './png.js';
 
 /** Formats accepted (as sharp names them); AVIF arrives as 'heif'. */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff'] as const;
@@ -43,7 +43,13 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
   if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', `${what} is empty (0 bytes)`);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (opts.fastPng !== false && size * size <= maxPixels) {
-    const fast = decodePlainPng(bytes, size);
+    let fast: Uint8Array | null;
+    try {
+      fast = decodePlainPng(bytes, size);
+    } catch (e) {
+      if (e instanceof PngBombError) throw new ImageError('CORRUPT_IMAGE', `${what} is not a valid PNG: ${e.message}`);
+      throw e;
+    }
     if (fast) return fast;
   }
   const input = { limitInputPixels: maxPixels, autoOrient: true, pages: 1, failOn: 'warning' } as const;

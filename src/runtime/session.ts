@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+// First: telemetry off before the binding below loads.
+import './telemetry.js';
 import ort from 'onnxruntime-node';
 import type { DType, TypedData } from '../onnx/types.js';
 

@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+// First: telemetry off on the main thread, whose environment the workers' native binding reads.
+import './telemetry.js';
 import { type HostTensor, RuntimeError, type SessionOptions } from './session.js';
 import type { RunReply, RunRequest, StartReply, WorkerInit } from './worker.js';
 

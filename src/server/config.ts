@@ -1,4 +1,5 @@
 // Service settings: one table (flag, env var, type, default, limits, help), parsed and validated at start with clear errors.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
@@ -24,9 +25,22 @@ export interface ServerConfig {
   maxFiles: number;
   logLevel: LogLevel;
   requestTimeoutMs: number;
+  /** Longest time to receive a request's headers (at most requestTimeoutMs when that is set). */
+  headersTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** On SIGTERM/SIGINT, how long to keep listening and answer new requests 503 SHUTTING_DOWN before closing. */
   drainDelayMs: number;
+  /** Largest response an infer request may ask for; larger gets 400 RESPONSE_TOO_LARGE before inference. */
+  maxResponseBytes: number;
+  /** Bearer keys; empty: no access control. Never logged. */
+  apiKeys: string[];
+  /** File with one key per line (blank lines and # comments skipped), merged into apiKeys. */
+  apiKeyFile?: string;
+  /** When set, /metrics is served only on this port (no key), bound to metricsHost. */
+  metricsPort?: number;
+  metricsHost: string;
+  /** Origins allowed by CORS ('*' for any); empty: no CORS headers. */
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -39,15 +53,18 @@ export class ConfigError extends Error {
 export { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
 import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
 
-type Kind = 'int' | 'number' | 'string' | 'bytes' | 'choice';
+type Kind = 'int' | 'number' | 'string' | 'bytes' | 'choice' | 'list';
 
 export interface Setting {
   key: keyof ServerConfig;
   flag: string;
   env: string;
   kind: Kind;
-  /** Default (null: derived from other settings). */
+  /** Default (null: derived from other settings, or unset; `dfltText` says which in the help). */
   dflt: string | number | null;
+  dfltText?: string;
+  /** Hide the value in errors (secrets). */
+  secret?: boolean;
   min?: number;
   max?: number;
   choices?: readonly string[];
@@ -70,16 +87,49 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxFiles', flag: 'max-files', env: 'MAX_FILES', kind: 'int', dflt: 32, min: 1, max: 10_000, help: 'most image parts in one multipart request; more gets 413' },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'choice', dflt: 'info', choices: LOG_LEVELS, help: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'REQUEST_TIMEOUT_MS', kind: 'int', dflt: 30_000, min: 0, max: 3_600_000, help: 'longest time to receive a whole request (0: none)' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout-ms', env: 'HEADERS_TIMEOUT_MS', kind: 'int', dflt: 10_000, min: 1, max: 3_600_000, help: 'longest time to receive the request line and headers (capped by the request timeout)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', dflt: 10_000, min: 0, max: 3_600_000, help: 'on SIGTERM/SIGINT, longest wait for in-flight requests' },
   { key: 'drainDelayMs', flag: 'drain-delay-ms', env: 'DRAIN_DELAY_MS', kind: 'int', dflt: 0, min: 0, max: 600_000, help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain' },
+  { key: 'maxResponseBytes', flag: 'max-response-bytes', env: 'MAX_RESPONSE_BYTES', kind: 'bytes', dflt: '64mb', min: 1024, max: 2 ** 31 - 1, help: 'largest infer response; a request asking for more gets 400 RESPONSE_TOO_LARGE before inference' },
+  { key: 'apiKeys', flag: 'api-key', env: 'API_KEYS', kind: 'list', dflt: null, dfltText: 'none', secret: true, help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)' },
+  { key: 'apiKeyFile', flag: 'api-key-file', env: 'API_KEYS_FILE', kind: 'string', dflt: null, dfltText: 'none', help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above' },
+  { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', kind: 'int', dflt: null, dfltText: 'unset', min: 0, max: 65535, help: 'serve /metrics on this port only, without a key (unset: on the main port, behind the key)' },
+  { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', kind: 'string', dflt: '127.0.0.1', help: 'address of the metrics listener' },
+  { key: 'corsOrigins', flag: 'cors-origin', env: 'CORS_ORIGINS', kind: 'list', dflt: null, dfltText: 'none', help: 'browser origin allowed by CORS, e.g. https://app.example.com, or * (flag repeatable; env comma-separated; default: CORS off)' },
 ];
+
+/** Keys are visible ASCII (what fits a Bearer header); errors name a key by position, never by value. */
+function checkKeys(keys: string[], source: string): string[] {
+  keys.forEach((k, i) => {
+    if (!/^[\x21-\x7e]+$/.test(k)) throw new ConfigError(`${source}: key ${i + 1} must be visible ASCII characters without spaces`);
+  });
+  return keys;
+}
+
+/** The keys in an API key file: one per line, blank lines and # comments skipped. */
+export function readKeyFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the API key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const keys = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (keys.length === 0) throw new ConfigError(`the API key file ${file} has no key`);
+  return checkKeys(keys, file);
+}
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };
 
 /** Parses one raw value of a setting; `source` names it in errors (`--port` or `PORT`). */
-export function parseSetting(s: Setting, raw: string, source: string): string | number {
+export function parseSetting(s: Setting, raw: string, source: string): string | number | string[] {
   const v = raw.trim();
   switch (s.kind) {
+    case 'list': {
+      const items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      if (items.length === 0) throw new ConfigError(`${source} must not be empty`);
+      return s.key === 'apiKeys' ? checkKeys(items, source) : items;
+    }
     case 'string':
       if (v === '') throw new ConfigError(`${source} must not be empty`);
       return v;
@@ -122,6 +172,10 @@ export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, 
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     const g = given[s.key];
+    if (s.kind === 'list' && Array.isArray(g)) {
+      out[s.key] = s.key === 'apiKeys' ? checkKeys(g.map(String), s.key) : g.map(String);
+      continue;
+    }
     if (g !== undefined) {
       out[s.key] = parseSetting(s, String(g), s.key);
       continue;
@@ -135,14 +189,17 @@ export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, 
   cfg.modelName ??= modelNameFor(cfg.modelPath);
   if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName)) throw new ConfigError(`model name "${cfg.modelName}" may only use letters, digits, '_', '.' and '-'`);
   cfg.threads ??= Math.max(1, Math.floor(os.availableParallelism() / cfg.workers));
+  cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...(cfg.apiKeyFile ? readKeyFile(cfg.apiKeyFile) : [])])];
+  cfg.corsOrigins ??= [];
+  if (cfg.requestTimeoutMs > 0) cfg.headersTimeoutMs = Math.min(cfg.headersTimeoutMs, cfg.requestTimeoutMs);
   return cfg;
 }
 
 /** Help lines for `mixer serve --help` and the docs: flag, env var, default, meaning. */
 export function settingsHelp(): string {
   return SETTINGS.map((s) => {
-    const d = s.dflt === null ? 'derived' : String(s.dflt);
-    const arg = s.kind === 'choice' ? (s.choices!.length <= 3 ? s.choices!.join('|') : 'NAME') : s.kind.toUpperCase();
+    const d = s.dflt === null ? (s.dfltText ?? 'derived') : String(s.dflt);
+    const arg = s.kind === 'choice' ? (s.choices!.length <= 3 ? s.choices!.join('|') : 'NAME') : s.kind === 'list' ? 'VALUE' : s.kind.toUpperCase();
     return `  --${`${s.flag} ${arg}`.padEnd(34)} ${s.env.padEnd(20)} default ${d}\n      ${s.help}`;
   }).join('\n');
 }

@@ -11,11 +11,15 @@ Endpoints: POST /classify, GET /healthz /readyz /v1/model /metrics /openapi.json
 /** Flag values, checked with the shared flag helpers; unset flags are left to the environment and defaults. */
 function flags(argv: string[]): Partial<ServerConfig> {
   const options: Options = {};
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  for (const s of SETTINGS) options[s.flag] = s.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
   const { values: v } = parse(argv, options);
-  const given: Record<string, string | number> = {};
+  const given: Record<string, string | number | string[]> = {};
   for (const s of SETTINGS) {
     if (v[s.flag] === undefined) continue;
+    if (s.kind === 'list') {
+      given[s.key] = (v[s.flag] as unknown as string[]).flatMap((x) => parseSetting(s, x, `--${s.flag}`) as string[]);
+      continue;
+    }
     const bounds = { ...(s.min !== undefined ? { min: s.min } : {}), ...(s.max !== undefined ? { max: s.max } : {}) };
     if (s.kind === 'int') given[s.key] = num(v, s.flag, 0, { int: true, ...bounds });
     else if (s.kind === 'number') given[s.key] = num(v, s.flag, 0, bounds);

@@ -9,19 +9,19 @@ import { classifyQuery, classifyResponse, errorResponses } from '../schemas.js';
 
 interface Upload {
   filename: string | null;
-  decoded: Promise<Uint8Array>;
+  /** Names the image in error messages (null: "the image"). */
+  name: string | null;
+  bytes: Uint8Array;
 }
 
 export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { engine, config } = ctx;
   const size = engine.model.size;
   const decode = (bytes: Uint8Array, name: string | null): Promise<Uint8Array> => {
-    const p = decodeImage(bytes, size, { maxPixels: config.maxPixels, ...(name ? { name } : {}) });
-    p.catch(() => {}); // observed later via allSettled; never an unhandled rejection if an earlier part fails
-    return p;
+    return decodeImage(bytes, size, { maxPixels: config.maxPixels, ...(name ? { name } : {}) });
   };
 
-  /** Reads every file part, starting each decode as soon as its bytes are in. */
+  /** Reads every file part (nothing is decoded before the whole request is admitted). */
   async function multipartUploads(req: FastifyRequest): Promise<Upload[]> {
     const uploads: Upload[] = [];
     let total = 0;
@@ -32,7 +32,7 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
         total += bytes.length;
         if (total > config.bodyLimit) throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${config.bodyLimit} bytes (see BODY_LIMIT)`);
         const filename = part.filename || null;
-        uploads.push({ filename, decoded: decode(bytes, filename ?? `part ${uploads.length + 1}`) });
+        uploads.push({ filename, name: filename ?? `part ${uploads.length + 1}`, bytes });
       }
     } catch (e) {
       // Fastify and multipart limit errors carry a status; anything else (busboy, stream) is a malformed body.
@@ -63,21 +63,32 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
         if (uploads.length === 0) throw new ServiceError('NO_IMAGE', 'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg');
       } else if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
         if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
-        uploads = [{ filename: null, decoded: decode(req.body, null) }];
+        uploads = [{ filename: null, name: null, bytes: req.body }];
       } else {
         throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`);
       }
-      const decoded = await Promise.allSettled(uploads.map((u) => u.decoded));
-      const failed = decoded.find((d) => d.status === 'rejected');
-      if (failed) throw failed.reason;
-      const pixels = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value);
-      const outs = await Promise.all(pixels.map((p) => engine.infer(p)));
+      // All images are admitted together (or the request gets 503) before any is decoded, and run as one batch item,
+      // so a request is never half run and half refused.
+      const release = ctx.admission.admit(uploads.length);
+      let probabilities: Float32Array;
+      try {
+        const decoded = await Promise.allSettled(uploads.map((u) => decode(u.bytes, u.name)));
+        const failed = decoded.find((d) => d.status === 'rejected');
+        if (failed) throw failed.reason;
+        const per = engine.model.imageBytes;
+        const pixels = new Uint8Array(uploads.length * per);
+        decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * per));
+        probabilities = (await engine.infer(pixels, uploads.length)).probabilities;
+      } finally {
+        release();
+      }
       const { top } = req.query as { top: number };
       const labels = engine.model.spec.labels;
+      const k = probabilities.length / uploads.length;
       reply.header('cache-control', 'no-store');
       return {
         model: { name: engine.model.name, sha256: engine.model.sha256 },
-        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(outs[i]!.probabilities, labels, top) })),
+        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probabilities.subarray(i * k, (i + 1) * k), labels, top) })),
       };
     },
   );

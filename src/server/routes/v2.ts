@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
-import { RETRY_AFTER_S, ServiceError, body } from '../errors.js';
+import { RETRY_AFTER_S, ServiceError, body, echo } from '../errors.js';
 import { accepts } from '../negotiate.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../schemas.js';
-import { encodeInferResponse, type OutputName, parseInferRequest, splitBinaryBody } from '../v2-codec.js';
+import { encodeInferResponse, type OutputName, parseInferRequest, responseBytesBound, splitBinaryBody } from '../v2-codec.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -20,14 +20,20 @@ const modelParams = {
   properties: { name: { type: 'string' }, version: { type: 'string' } },
 } as const;
 
+/** Images an infer request asks for (its first input's batch size), read before anything is converted; 1 if malformed (the parser then says why). */
+function imagesAsked(json: unknown): number {
+  const n = (json as { inputs?: { shape?: unknown[] }[] } | null)?.inputs?.[0]?.shape?.[0];
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
 export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
   const m = ctx.engine.model;
   const tags = ['v2'];
 
   /** 404 unless the path names the served model (and version 1, if any). */
   const checkModel = (p: ModelParams): void => {
-    if (p.name !== m.name) throw new ServiceError('MODEL_NOT_FOUND', `no model "${p.name}"; this server serves "${m.name}"`);
-    if (p.version !== undefined && p.version !== '1') throw new ServiceError('MODEL_NOT_FOUND', `model "${m.name}" has only version "1", not "${p.version}"`);
+    if (p.name !== m.name) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(p.name)}; this server serves "${m.name}"`);
+    if (p.version !== undefined && p.version !== '1') throw new ServiceError('MODEL_NOT_FOUND', `model "${m.name}" has only version "1", not ${echo(p.version)}`);
   };
   const notReady = (reply: FastifyReply) => reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', 'the service is shutting down'));
 
@@ -65,8 +71,20 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream'])) throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json or application/octet-stream');
     const binaryIn = Buffer.isBuffer(req.body);
     const { json, tail } = binaryIn ? splitBinaryBody(req.body as Buffer, req.headers['inference-header-content-length'] as string | undefined) : { json: req.body, tail: null };
-    const call = parseInferRequest(json, tail, m.size, ctx.config.maxQueue);
-    const out = await ctx.engine.infer(call.pixels, call.n);
+    // The whole batch is admitted (or refused with 503) before its tensor is converted; released when answered.
+    const release = ctx.admission.admit(imagesAsked(json));
+    let out;
+    let call;
+    try {
+      call = parseInferRequest(json, tail, m.size, ctx.config.maxQueue);
+      const bound = responseBytesBound(call, m.spec.labels, m.name);
+      if (bound > ctx.config.maxResponseBytes) {
+        throw new ServiceError('RESPONSE_TOO_LARGE', `the requested outputs could take up to ${bound} bytes, more than the ${ctx.config.maxResponseBytes} allowed (see MAX_RESPONSE_BYTES); ask for fewer images or outputs, or binary outputs`);
+      }
+      out = await ctx.engine.infer(call.pixels, call.n);
+    } finally {
+      release();
+    }
     const enc = encodeInferResponse(call, out as Record<OutputName, Float32Array>, m.spec.labels, m.name);
     if (enc.binary.length === 0) return enc.json;
     const header = Buffer.from(JSON.stringify(enc.json), 'utf8');
