@@ -81,7 +81,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'workers', flag: 'workers', env: 'WORKERS', kind: 'int', dflt: 1, min: 1, max: 64, help: 'inference worker threads, one session each' },
   { key: 'maxBatch', flag: 'max-batch', env: 'MAX_BATCH', kind: 'int', dflt: 32, min: 1, max: 4096, help: 'largest micro-batch (images per model run)' },
   { key: 'batchDelayMs', flag: 'batch-delay-ms', env: 'BATCH_DELAY_MS', kind: 'number', dflt: 2, min: 0, max: 10000, help: 'longest wait for a batch to fill while a worker is idle' },
-  { key: 'maxQueue', flag: 'max-queue', env: 'MAX_QUEUE', kind: 'int', dflt: 256, min: 1, max: 1_000_000, help: 'images allowed to wait; beyond it requests get 503 + Retry-After' },
+  { key: 'maxQueue', flag: 'max-queue', env: 'MAX_QUEUE', kind: 'int', dflt: 256, min: 1, max: 1_000_000, help: 'images in flight (decoding, waiting or running); beyond it requests get 503 + Retry-After' },
   { key: 'bodyLimit', flag: 'body-limit', env: 'BODY_LIMIT', kind: 'bytes', dflt: '10mb', min: 1024, max: 2 ** 31 - 1, help: 'largest request body / upload in bytes (suffixes kb, mb, gb)' },
   { key: 'maxPixels', flag: 'max-pixels', env: 'MAX_PIXELS', kind: 'int', dflt: 25_000_000, min: 1, max: 2 ** 31 - 1, help: 'largest image (width × height) decoded; larger gets 413' },
   { key: 'maxFiles', flag: 'max-files', env: 'MAX_FILES', kind: 'int', dflt: 32, min: 1, max: 10_000, help: 'most image parts in one multipart request; more gets 413' },
