@@ -25,7 +25,7 @@ export interface ModelInterface {
   metadata: Record<string, string>;
   opTypes: string[];
   nodeCount: number;
-  /** Elements over all initializers: the parameter count. */
+  /** Elements of the floating-point initializers of rank >= 1 (weights; integer shape constants and scalars left out). */
   parameters: number;
   /** Multiply-adds per image of MatMul, Gemm and Conv nodes, from their weights and propagated spatial sizes (batch 1). */
   macs: number;
@@ -115,7 +115,7 @@ export function inspectModel(bytes: Uint8Array): ModelInterface {
   const externalData: string[] = [];
   let parameters = 0;
   for (const t of inits.values()) {
-    parameters += numel(t.dims);
+    if ([1, 10, 11, 16].includes(t.dataType) && t.dims.length > 0) parameters += numel(t.dims);
     if (t.dataLocation === 1) {
       const loc = t.externalData.find((e) => e.key === 'location')?.value;
       externalData.push(loc ?? '');

@@ -1,10 +1,10 @@
-// What the routes share: the engine, the settings, the metrics and the lifecycle state.
+// What the routes share: the model repository, the settings, the metrics and the lifecycle state.
 import type { ServerConfig } from './config.js';
-import type { Engine } from './engine.js';
 import type { Metrics } from './metrics.js';
+import type { Repository } from './repository/repository.js';
 
 export interface AppContext {
-  engine: Engine;
+  repo: Repository;
   config: ServerConfig;
   metrics: Metrics;
   /** Set when shutdown starts: readiness turns false and new requests get 503. */

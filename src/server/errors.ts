@@ -9,6 +9,10 @@ export const ERRORS = {
   CORRUPT_IMAGE: 400,
   BAD_MULTIPART: 400,
   BAD_TENSOR: 400,
+  MODEL_REQUIRED: 400,
+  NOT_AN_IMAGE_MODEL: 400,
+  MODEL_CONTROL_DISABLED: 400,
+  MODEL_LOAD_FAILED: 400,
   MODEL_NOT_FOUND: 404,
   NOT_FOUND: 404,
   NOT_ACCEPTABLE: 406,
@@ -22,6 +26,7 @@ export const ERRORS = {
   OVERLOADED: 503,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
+  MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -5,6 +5,8 @@ import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';
 import { topK } from '../predictions.js';
+import { type ImageContract, pixelsToInput } from '../repository/contract.js';
+import type { ModelInstance } from '../repository/instance.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../schemas.js';
 
 interface Upload {
@@ -13,16 +15,24 @@ interface Upload {
 }
 
 export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { engine, config } = ctx;
-  const size = engine.model.size;
-  const decode = (bytes: Uint8Array, name: string | null): Promise<Uint8Array> => {
-    const p = decodeImage(bytes, size, { maxPixels: config.maxPixels, ...(name ? { name } : {}) });
+  const { config } = ctx;
+  /** Decodes, resizes and converts one image into the model's input tensor bytes. */
+  const decodeFor = (c: ImageContract) => (bytes: Uint8Array, name: string | null): Promise<Uint8Array> => {
+    const p = decodeImage(bytes, c.height, {
+      maxPixels: config.maxPixels,
+      height: c.height,
+      width: c.width,
+      fit: c.resize === 'stretch' ? 'fill' : 'cover',
+      gray: c.channels === 1,
+      ...(c.resizeShorter !== null ? { shorter: c.resizeShorter } : {}),
+      ...(name ? { name } : {}),
+    }).then((px) => pixelsToInput(px, c));
     p.catch(() => {}); // observed later via allSettled; never an unhandled rejection if an earlier part fails
     return p;
   };
 
   /** Reads every file part, starting each decode as soon as its bytes are in. */
-  async function multipartUploads(req: FastifyRequest): Promise<Upload[]> {
+  async function multipartUploads(req: FastifyRequest, decode: ReturnType<typeof decodeFor>): Promise<Upload[]> {
     const uploads: Upload[] = [];
     let total = 0;
     try {
@@ -57,9 +67,21 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req, reply) => {
       if (!accepts(req.headers.accept, ['application/json'])) throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json only');
+      const q = req.query as { top: number; model?: string; version?: string };
+      return ctx.repo.use(q.model, q.version, async (m) => {
+        reply.header('cache-control', 'no-store');
+        return classify(req, m, q.top);
+      });
+    },
+  );
+
+  async function classify(req: FastifyRequest, m: ModelInstance, top: number) {
+      const c = m.contract.image;
+      if (!c) throw new ServiceError('NOT_AN_IMAGE_MODEL', `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`);
+      const decode = decodeFor(c);
       let uploads: Upload[];
       if (req.isMultipart()) {
-        uploads = await multipartUploads(req);
+        uploads = await multipartUploads(req, decode);
         if (uploads.length === 0) throw new ServiceError('NO_IMAGE', 'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg');
       } else if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
         if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
@@ -71,14 +93,10 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
       const failed = decoded.find((d) => d.status === 'rejected');
       if (failed) throw failed.reason;
       const pixels = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value);
-      const outs = await Promise.all(pixels.map((p) => engine.infer(p)));
-      const { top } = req.query as { top: number };
-      const labels = engine.model.spec.labels;
-      reply.header('cache-control', 'no-store');
+      const probs = await Promise.all(pixels.map((p) => m.classify(p)));
       return {
-        model: { name: engine.model.name, sha256: engine.model.sha256 },
-        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(outs[i]!.probabilities, labels, top) })),
+        model: { name: m.name, version: String(m.version), sha256: m.sha256 },
+        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) })),
       };
-    },
-  );
+  }
 }
