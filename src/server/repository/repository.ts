@@ -45,6 +45,8 @@ export interface IndexRow {
 
 /** Timings of the last swaps (ms): load+warm of the new instance, the switch, and the drain of the old one. */
 export interface SwapTiming {
+  /** load: a new version; replace: a changed file swapped in; unload: a removed version drained. */
+  kind: 'load' | 'replace' | 'unload';
   name: string;
   version: number;
   loadMs: number;
@@ -140,9 +142,8 @@ export class Repository {
         s.state = 'READY';
         s.reason = '';
         s.fingerprint = v.fingerprint;
-        const timing: SwapTiming = { name: m.name, version: v.version, loadMs: inst.timings.loadMs, warmupMs: inst.timings.warmupMs, switchMs: performance.now() - t0, drainMs: null };
-        this.swaps.push(timing);
-        if (this.swaps.length > 50) this.swaps.shift();
+        const timing: SwapTiming = { kind: old ? 'replace' : 'load', name: m.name, version: v.version, loadMs: inst.timings.loadMs, warmupMs: inst.timings.warmupMs, switchMs: performance.now() - t0, drainMs: null };
+        this.record(timing);
         this.o.log.info({ model: m.name, version: v.version, sha256: inst.sha256, provider: inst.provider, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs), replaced: old !== null }, 'model ready');
         if (old) this.retire(e, old, timing);
       } catch (err) {
@@ -165,12 +166,19 @@ export class Repository {
         slot.reason = 'unloading';
         const inst = slot.instance;
         slot.instance = null;
-        await this.retire(e, inst);
+        const timing: SwapTiming = { kind: 'unload', name: e.name, version: v, loadMs: 0, warmupMs: 0, switchMs: 0, drainMs: null };
+        this.record(timing);
+        await this.retire(e, inst, timing);
       }
       if (e.slots.get(v) === slot) e.slots.delete(v);
     }
     if (e.slots.size === 0 && !e.error && !this.o.single && m.versions.length === 0) this.entries.delete(m.name);
     this.o.onChange?.();
+  }
+
+  private record(timing: SwapTiming): void {
+    this.swaps.push(timing);
+    if (this.swaps.length > 50) this.swaps.shift();
   }
 
   /** Drains an instance no longer routed to (its leases, queue and runs), then closes it. */
