@@ -27,6 +27,8 @@ export interface ModelInterface {
   nodeCount: number;
   /** Elements of the floating-point initializers of rank >= 1 (weights; integer shape constants and scalars left out). */
   parameters: number;
+  /** Element count of each floating-point initializer of rank >= 1, by name. */
+  weights: Record<string, number>;
   /** Multiply-adds per image of MatMul, Gemm and Conv nodes, from their weights and propagated spatial sizes (batch 1). */
   macs: number;
   /** `location` of every externally stored initializer. */
@@ -58,43 +60,137 @@ function windowOut(size: number, k: number, s: number, padA: number, padB: numbe
   return Math.floor((size + padA + padB - (k - 1) * d - 1) / s) + 1;
 }
 
-const SPATIAL_KEEPING = new Set(['Relu', 'Clip', 'BatchNormalization', 'Add', 'Mul', 'Sub', 'Div', 'Sigmoid', 'HardSwish', 'HardSigmoid', 'LeakyRelu', 'Identity', 'Dropout', 'Cast', 'Tanh', 'Erf', 'PRelu', 'Elu', 'Selu', 'Transpose']);
+const ELEMENTWISE = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Relu', 'Clip', 'BatchNormalization', 'Sigmoid', 'HardSwish', 'HardSigmoid', 'LeakyRelu', 'Identity', 'Dropout',
+  'Cast', 'Tanh', 'Erf', 'PRelu', 'Elu', 'Selu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'InstanceNormalization', 'Sqrt', 'Exp', 'Neg', 'Abs', 'Where', 'Max', 'Min',
+]);
 
-/** Estimates MACs per image: Conv from the propagated [H,W] of its input, MatMul/Gemm from a 2-D weight initializer. */
+/** numpy broadcasting of two shapes (null when they disagree). */
+function broadcast(a: number[], b: number[]): number[] | null {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return null;
+    out.push(Math.max(x, y));
+  }
+  return out;
+}
+
+function intValues(t: TensorProto): number[] | null {
+  if (t.dataType !== 7) return null;
+  if (t.rawData && t.rawData.length > 0) {
+    const b = t.rawData;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return Array.from({ length: b.length / 8 }, (_, i) => Number(dv.getBigInt64(i * 8, true)));
+  }
+  return t.int64Data.map(Number);
+}
+
+/**
+ * Multiply-adds per image of MatMul, Gemm and Conv nodes: shapes are propagated from the inputs (every dynamic dim = 1)
+ * through common ops; a node whose shapes stay unknown counts its weight's size once.
+ */
 function estimateMacs(g: GraphProto, inputs: TensorInfo[], inits: Map<string, TensorProto>): number {
-  const hw = new Map<string, [number, number]>();
-  for (const i of inputs) {
-    const s = i.shape;
-    if (s.length !== 4) continue;
-    const nchw = s[1] === 1 || s[1] === 3;
-    const [h, w] = nchw ? [s[2], s[3]] : [s[1], s[2]];
-    if (typeof h === 'number' && typeof w === 'number') hw.set(i.name, [h, w]);
+  const shape = new Map<string, number[]>();
+  const ints = new Map<string, number[]>();
+  for (const i of inputs) shape.set(i.name, i.shape.map((d) => (typeof d === 'number' ? d : 1)));
+  for (const [name, t] of inits) {
+    shape.set(name, t.dims.map(Number));
+    const v = intValues(t);
+    if (v) ints.set(name, v);
   }
   let macs = 0;
   for (const n of g.node as NodeProto[]) {
     const op = n.opType ?? '';
-    const x = n.input[0] ?? '';
-    const inHw = hw.get(x);
-    const ap = n.attribute.find((a) => a.name === 'auto_pad')?.s;
-    const autoPad = ap && ap.length > 0 ? new TextDecoder().decode(ap) : 'NOTSET';
-    if (op === 'Conv' || op === 'MaxPool' || op === 'AveragePool') {
-      const w = op === 'Conv' ? inits.get(n.input[1] ?? '') : undefined;
-      const k = attrInts(n, 'kernel_shape') ?? (w ? w.dims.slice(2).map(Number) : null);
-      if (!inHw || !k || k.length !== 2) continue;
-      const s = attrInts(n, 'strides') ?? [1, 1];
-      const p = attrInts(n, 'pads') ?? [0, 0, 0, 0];
-      const d = attrInts(n, 'dilations') ?? [1, 1];
-      const out: [number, number] = [windowOut(inHw[0], k[0]!, s[0]!, p[0]!, p[2]!, d[0]!, autoPad), windowOut(inHw[1], k[1]!, s[1]!, p[1]!, p[3]!, d[1]!, autoPad)];
-      for (const o of n.output) hw.set(o, out);
-      if (w && w.dims.length === 4) macs += numel(w.dims) * out[0] * out[1];
+    const ins = n.input.map((x) => shape.get(x));
+    const x = ins[0];
+    const set = (s: number[] | null | undefined, k = 0): void => {
+      if (s && n.output[k]) shape.set(n.output[k]!, s);
+    };
+    if (op === 'Constant') {
+      const t = n.attribute.find((a) => a.name === 'value')?.t as TensorProto | undefined;
+      if (t) {
+        set(t.dims.map(Number));
+        const v = intValues(t);
+        if (v && n.output[0]) ints.set(n.output[0], v);
+      }
+    } else if (op === 'MatMul') {
+      const w = ins[1];
+      if (x && w && x.length >= 1 && w.length >= 1) {
+        const a = x.length === 1 ? [1, x[0]!] : x;
+        const b = w.length === 1 ? [w[0]!, 1] : w;
+        const batch = broadcast(a.slice(0, -2), b.slice(0, -2)) ?? a.slice(0, -2);
+        const [m, k, nn] = [a[a.length - 2]!, a[a.length - 1]!, b[b.length - 1]!];
+        macs += batch.reduce((p, d) => p * d, 1) * m * k * nn;
+        set([...batch, ...(x.length === 1 ? [] : [m]), ...(w.length === 1 ? [] : [nn])]);
+      } else if (inits.get(n.input[1] ?? '')) macs += numel(inits.get(n.input[1] ?? '')!.dims);
+    } else if (op === 'Gemm') {
+      const w = ins[1];
+      const ta = n.attribute.find((a) => a.name === 'transA')?.i;
+      const tb = n.attribute.find((a) => a.name === 'transB')?.i;
+      if (x && w && x.length === 2 && w.length === 2) {
+        const [m, k] = Number(ta ?? 0) ? [x[1]!, x[0]!] : [x[0]!, x[1]!];
+        const nn = Number(tb ?? 0) ? w[0]! : w[1]!;
+        macs += m * k * nn;
+        set([m, nn]);
+      } else if (w) macs += numel(w);
+    } else if (op === 'Conv' || op === 'MaxPool' || op === 'AveragePool') {
+      const w = op === 'Conv' ? ins[1] : undefined;
+      const k = attrInts(n, 'kernel_shape') ?? (w ? w.slice(2) : null);
+      if (x && x.length === 4 && k && k.length === 2) {
+        const s = attrInts(n, 'strides') ?? [1, 1];
+        const p = attrInts(n, 'pads') ?? [0, 0, 0, 0];
+        const d = attrInts(n, 'dilations') ?? [1, 1];
+        const ap = n.attribute.find((a) => a.name === 'auto_pad')?.s;
+        const autoPad = ap && ap.length > 0 ? new TextDecoder().decode(ap) : 'NOTSET';
+        const ho = windowOut(x[2]!, k[0]!, s[0]!, p[0]!, p[2]!, d[0]!, autoPad);
+        const wo = windowOut(x[3]!, k[1]!, s[1]!, p[1]!, p[3]!, d[1]!, autoPad);
+        const cout = w ? w[0]! : x[1]!;
+        if (w) macs += x[0]! * numel(w) * ho * wo;
+        set([x[0]!, cout, ho, wo]);
+      } else if (w) macs += numel(w);
     } else if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool') {
-      if (inHw) for (const o of n.output) hw.set(o, [1, 1]);
-    } else if (SPATIAL_KEEPING.has(op)) {
-      const known = n.input.map((i) => hw.get(i)).find((v) => v !== undefined);
-      if (known) for (const o of n.output) hw.set(o, known);
-    } else if (op === 'MatMul' || op === 'Gemm') {
-      const w = inits.get(n.input[1] ?? '');
-      if (w && w.dims.length === 2) macs += numel(w.dims) * (inHw ? inHw[0] * inHw[1] : 1);
+      if (x) set([...x.slice(0, 2), ...x.slice(2).map(() => 1)]);
+    } else if (op === 'Flatten') {
+      const axis = Number(n.attribute.find((a) => a.name === 'axis')?.i ?? 1);
+      if (x) {
+        const ax = axis < 0 ? axis + x.length : axis;
+        set([x.slice(0, ax).reduce((p, d) => p * d, 1), x.slice(ax).reduce((p, d) => p * d, 1)]);
+      }
+    } else if (op === 'Reshape') {
+      const target = ints.get(n.input[1] ?? '');
+      if (x && target) {
+        const out = target.map((d, i) => (d === 0 ? x[i]! : d));
+        const known = out.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+        set(out.map((d) => (d === -1 ? numel(x) / known : d)));
+      }
+    } else if (op === 'Transpose') {
+      const perm = attrInts(n, 'perm');
+      if (x) set(perm ? perm.map((i) => x[i]!) : [...x].reverse());
+    } else if (op === 'ReduceMean' || op === 'ReduceSum' || op === 'ReduceMax') {
+      const axes = attrInts(n, 'axes') ?? ints.get(n.input[1] ?? '') ?? null;
+      const keep = Number(n.attribute.find((a) => a.name === 'keepdims')?.i ?? 1);
+      if (x) {
+        const ax = (axes ?? x.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
+        set(keep ? x.map((d, i) => (ax.includes(i) ? 1 : d)) : x.filter((_, i) => !ax.includes(i)));
+      }
+    } else if (op === 'Concat') {
+      const axis = Number(n.attribute.find((a) => a.name === 'axis')?.i ?? 0);
+      if (ins.every((s) => s) && x) {
+        const ax = axis < 0 ? axis + x.length : axis;
+        set(x.map((d, i) => (i === ax ? ins.reduce((p, s) => p + s![i]!, 0) : d)));
+      }
+    } else if (op === 'Gather') {
+      const axis = Number(n.attribute.find((a) => a.name === 'axis')?.i ?? 0);
+      const idx = ins[1];
+      if (x && idx) set([...x.slice(0, axis), ...idx, ...x.slice(axis + 1)]);
+    } else if (ELEMENTWISE.has(op)) {
+      let s: number[] | null = x ?? null;
+      const operands = op === 'LayerNormalization' || op === 'BatchNormalization' || op === 'InstanceNormalization' ? ins.slice(0, 1) : ins;
+      for (const o of operands.slice(1)) s = s && o ? broadcast(s, o) : null;
+      set(s);
     }
   }
   return macs;
@@ -114,8 +210,12 @@ export function inspectModel(bytes: Uint8Array): ModelInterface {
   for (const t of g.initializer as TensorProto[]) inits.set(t.name, t);
   const externalData: string[] = [];
   let parameters = 0;
+  const weights: Record<string, number> = {};
   for (const t of inits.values()) {
-    if ([1, 10, 11, 16].includes(t.dataType) && t.dims.length > 0) parameters += numel(t.dims);
+    if ([1, 10, 11, 16].includes(t.dataType) && t.dims.length > 0) {
+      parameters += numel(t.dims);
+      weights[t.name] = numel(t.dims);
+    }
     if (t.dataLocation === 1) {
       const loc = t.externalData.find((e) => e.key === 'location')?.value;
       externalData.push(loc ?? '');
@@ -136,6 +236,7 @@ export function inspectModel(bytes: Uint8Array): ModelInterface {
     opTypes: [...new Set(g.node.map((n) => n.opType ?? ''))].sort(),
     nodeCount: g.node.length,
     parameters,
+    weights,
     macs: estimateMacs(g, inputs, inits),
     externalData,
     producers,

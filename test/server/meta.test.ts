@@ -33,8 +33,7 @@ t.test('/v1/model', async (t) => {
   t.same(m.config, preset('tiny'));
   t.equal(m.labels.length, 10);
   t.equal(m.inputSize, 32);
-  // Counted from the graph's float initializers: the weights plus the 2×3 mean/std constants.
-  t.equal(m.parameters, paramCount(preset('tiny')) + 6);
+  t.equal(m.parameters, paramCount(preset('tiny')));
   t.same(m.input, { name: 'pixels', datatype: 'uint8', shape: [-1, 32, 32, 3], layout: 'NHWC' });
   t.match(m.batching, { maxBatch: 4, workers: 1, threads: 1 });
 });

@@ -1,5 +1,6 @@
 // A model's serving contract: image input, layout, size, preprocessing, class output and batching, derived from its graph and completed by config.json.
 import { specFromMetadata } from '../../model/metadata.js';
+import { paramTable } from '../../model/params.js';
 import type { ElemType, ModelInterface, TensorInfo } from '../../onnx/inspect.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 
@@ -200,4 +201,18 @@ export function pixelsToInput(px: Uint8Array, c: ImageContract): Uint8Array {
     for (let i = 0; i < hw; i++) out[c.layout === 'NCHW' ? k * hw + i : i * ch + k] = (px[i * ch + src]! * c.scale - c.mean[k]!) / c.std[k]!;
   }
   return new Uint8Array(out.buffer);
+}
+
+/**
+ * Parameters counted from the initializers: for onnx-mixer models those named in its parameter table (leaving out the
+ * folded mean/std constants), for other models every floating-point initializer of rank >= 1.
+ */
+export function countParameters(io: ModelInterface): number {
+  if (io.metadata['mixer.config'] === undefined) return io.parameters;
+  try {
+    const names = paramTable(specFromMetadata(io.metadata).config).map((p) => p.name);
+    return names.reduce((n, name) => n + (io.weights[name] ?? 0), 0);
+  } catch {
+    return io.parameters;
+  }
 }

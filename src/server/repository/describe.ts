@@ -1,5 +1,6 @@
 // What /v1/model, /v1/models and `mixer info` report about a loaded model version: contract, preprocessing, parameters, MACs, batching.
 import type { ServerConfig } from '../config.js';
+import { countParameters } from './contract.js';
 import type { ModelInstance } from './instance.js';
 import { V2_TYPES, v2Shape } from './tensors.js';
 
@@ -26,7 +27,7 @@ export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchD
     output: img ? { name: img.output, softmax: img.softmax, classes: m.classes } : null,
     inputs: k.io.inputs.map((i) => ({ name: i.name, datatype: V2_TYPES[i.type], shape: v2Shape(i.shape) })),
     outputs: k.io.outputs.map((o) => ({ name: o.name, datatype: V2_TYPES[o.type], shape: v2Shape(o.shape) })),
-    parameters: k.io.parameters,
+    parameters: countParameters(k.io),
     macsPerImage: k.io.macs,
     mean: meta('mixer.mean'),
     std: meta('mixer.std'),
