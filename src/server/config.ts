@@ -141,11 +141,12 @@ export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, 
     else if (s.dflt !== null) out[s.key] = s.kind === 'bytes' ? parseSetting(s, String(s.dflt), s.key) : s.dflt;
   }
   const cfg = out as unknown as ServerConfig;
-  if (cfg.modelRepository !== undefined && (given.modelPath !== undefined || (env['MODEL_PATH'] ?? '') !== '')) {
+  // An already resolved config (buildApp re-resolves what the CLI resolved) carries the default path: not a choice.
+  // So does MODEL_PATH naming the shipped model, as the container image's environment does.
+  const envPath = env['MODEL_PATH'] ?? '';
+  const pathGiven = (given.modelPath !== undefined && given.modelPath !== DEFAULT_MODEL_PATH) || (envPath !== '' && envPath !== DEFAULT_MODEL_PATH);
+  if (cfg.modelRepository !== undefined && pathGiven) {
     throw new ConfigError('--model (MODEL_PATH) and --model-repository (MODEL_REPOSITORY) are exclusive: set one of them');
-  }
-  if (cfg.modelRepository !== undefined && (given.modelName !== undefined || (env['MODEL_NAME'] ?? '') !== '')) {
-    throw new ConfigError('--model-name (MODEL_NAME) names the single model of --model; with --model-repository the folder names are the model names');
   }
   if (cfg.modelRepository === undefined && cfg.modelControl !== 'none') throw new ConfigError(`--model-control ${cfg.modelControl} needs --model-repository (MODEL_REPOSITORY)`);
   if (cfg.modelRepository === undefined && cfg.defaultModel !== undefined) throw new ConfigError('--default-model (DEFAULT_MODEL) needs --model-repository (MODEL_REPOSITORY)');

@@ -89,3 +89,9 @@ if (requirePython(t, ['torch', 'onnx'])) {
     }
   });
 }
+
+t.test('serve: --model and --model-repository together exit 2 naming both', async (t) => {
+  const r = await mixer('serve', '--model', 'x.onnx', '--model-repository', t.testdir(), '--port', '0');
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^mixer: --model \(MODEL_PATH\) and --model-repository \(MODEL_REPOSITORY\) are exclusive/);
+});

@@ -144,13 +144,16 @@ t.test('KServe InferenceService: custom v2 predictor on port 8080', async (t) =>
   t.equal(c['name'], 'kserve-container', 'KServe custom predictors use this container name');
   t.equal(c['image'], container['image'], 'same image as the Deployment');
   const env = envOf(c);
-  for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);
+  for (const k of Object.keys(env)) t.ok(knownEnv.has(k) || k === 'STORAGE_URI', `${k} is a setting the service reads (or KServe's storageUri)`);
   t.same((c['ports'] as Obj[]).map((p) => p['containerPort']), [8080], 'KServe convention: 8080');
   t.equal(env['PORT'], '8080', 'the service listens there');
   t.same(at(c, 'readinessProbe.httpGet'), { path: '/v2/health/ready', port: 8080 }, 'v2 readiness');
   t.same(at(c, 'livenessProbe.httpGet'), { path: '/v2/health/live', port: 8080 }, 'v2 liveness');
-  t.equal(at(isvc, 'metadata.name'), env['MODEL_NAME'], 'InferenceService named as the served model, /v2/models/{name}');
-  t.equal(env['MODEL_NAME'], modelNameFor(env['MODEL_PATH'] ?? runtimeEnv['MODEL_PATH']!), 'which is the model file name');
+  t.equal(env['MODEL_REPOSITORY'], '/mnt/models', "serves KServe's storage mount as a model repository");
+  t.notOk('MODEL_PATH' in env, 'not the model baked into the image (MODEL_PATH and MODEL_REPOSITORY exclude each other)');
+  t.match(env['STORAGE_URI'], /^[a-z0-9]+:\/\/\S+/, 'the model comes from storageUri (STORAGE_URI, the custom-container form)');
+  t.equal(at(isvc, 'metadata.name'), env['DEFAULT_MODEL'], 'InferenceService named as its default model, /v2/models/{name}');
+  t.equal(env['DEFAULT_MODEL'], modelNameFor(runtimeEnv['MODEL_PATH']!), 'the shipped model name, as a repository folder');
   t.equal(at(isvc, 'spec.predictor.securityContext.runAsUser'), imageUid);
 });
 

@@ -144,7 +144,10 @@ export class Repository {
         s.fingerprint = v.fingerprint;
         const timing: SwapTiming = { kind: old ? 'replace' : 'load', name: m.name, version: v.version, loadMs: inst.timings.loadMs, warmupMs: inst.timings.warmupMs, switchMs: performance.now() - t0, drainMs: null };
         this.record(timing);
-        this.o.log.info({ model: m.name, version: v.version, sha256: inst.sha256, provider: inst.provider, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs), replaced: old !== null }, 'model ready');
+        this.o.log.info(
+          { model: m.name, version: v.version, sha256: inst.sha256, provider: inst.provider, kind: timing.kind, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs), switchMs: timing.switchMs },
+          'model ready',
+        );
         if (old) this.retire(e, old, timing);
       } catch (err) {
         if ((err as { code?: string }).code === 'CUDA_UNAVAILABLE') throw err;
@@ -187,7 +190,7 @@ export class Repository {
     const p = inst.close().then(
       () => {
         if (timing) timing.drainMs = performance.now() - t0;
-        this.o.log.info({ model: e.name, version: inst.version, drainMs: Math.round(performance.now() - t0) }, 'model version unloaded');
+        this.o.log.info({ model: e.name, version: inst.version, kind: timing?.kind ?? 'unload', drainMs: Math.round(performance.now() - t0) }, 'model version unloaded');
       },
       (err: unknown) => this.o.log.error({ err, model: e.name, version: inst.version }, 'closing a model version failed'),
     );
