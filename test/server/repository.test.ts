@@ -169,6 +169,39 @@ if (requirePython(t, ['torch', 'onnx'])) {
     t.same(meta.inputs, [{ name: 'features', datatype: 'FP32', shape: [-1, 6] }, { name: 'bucket', datatype: 'INT64', shape: [-1] }]);
   });
 
+  t.test('v2 round trip of every datatype (FP32..UINT64, FP16, BOOL, BYTES), JSON and binary', async (t) => {
+    const values: Record<string, [string, unknown[]]> = {
+      fp32: ['FP32', [1.5, -2, 0.25, 3]], fp64: ['FP64', [1e-300, -2.5, 3.25, 4]], fp16: ['FP16', [1.5, -2, 0.0999755859375, 65504]],
+      i8: ['INT8', [-128, 127, 0, -1]], i16: ['INT16', [-32768, 32767, 5, -5]], i32: ['INT32', [-(2 ** 31), 2 ** 31 - 1, 7, -7]],
+      i64: ['INT64', [-(2 ** 53) + 1, 2 ** 53 - 1, 9, -9]], u8: ['UINT8', [0, 255, 1, 2]], u16: ['UINT16', [0, 65535, 3, 4]],
+      u32: ['UINT32', [0, 2 ** 32 - 1, 5, 6]], u64: ['UINT64', [0, 2 ** 53 - 1, 7, 8]], b: ['BOOL', [true, false, false, true]], s: ['BYTES', ['a', 'héllo', '', 'z z']],
+    };
+    const inputs = Object.entries(values).map(([k, [datatype, data]]) => ({ name: `in_${k}`, datatype, shape: [2, 2], data }));
+    const r = await app.inject({ method: 'POST', url: '/v2/models/dtypes/infer', payload: { inputs } });
+    t.equal(r.statusCode, 200, r.body);
+    for (const o of r.json().outputs as { name: string; datatype: string; shape: number[]; data: unknown[] }[]) {
+      const [datatype, data] = values[o.name.slice(4)]!;
+      t.same(o, { name: o.name, datatype, shape: [2, 2], data }, o.name);
+    }
+    // Binary: FP16 bits and length-prefixed BYTES in, the same bytes out.
+    const half = Buffer.from(new Uint16Array([0x3e00, 0xc000, 0x2e66, 0x7bff]).buffer);
+    const strs = Buffer.concat(['a', 'héllo', '', 'z z'].map((x) => { const b = Buffer.from(x); const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return Buffer.concat([l, b]); }));
+    const header = Buffer.from(JSON.stringify({
+      inputs: inputs.map((i) => (i.name === 'in_fp16' ? { name: i.name, datatype: 'FP16', shape: [2, 2], parameters: { binary_data_size: 8 } } : i.name === 'in_s' ? { name: i.name, datatype: 'BYTES', shape: [2, 2], parameters: { binary_data_size: strs.length } } : i)),
+      outputs: [{ name: 'out_fp16', parameters: { binary_data: true } }, { name: 'out_s', parameters: { binary_data: true } }, { name: 'out_b' }],
+    }));
+    const bin = await app.inject({ method: 'POST', url: '/v2/models/dtypes/infer', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, payload: Buffer.concat([header, half, strs]) });
+    t.equal(bin.statusCode, 200, bin.body);
+    const len = Number(bin.headers['inference-header-content-length']);
+    const j = JSON.parse(bin.rawPayload.subarray(0, len).toString());
+    t.same(j.outputs.map((o: { parameters?: { binary_data_size: number } }) => o.parameters?.binary_data_size), [8, strs.length, undefined]);
+    t.same(bin.rawPayload.subarray(len), Buffer.concat([half, strs]));
+    const badBool = await app.inject({ method: 'POST', url: '/v2/models/dtypes/infer', payload: { inputs: inputs.map((i) => (i.name === 'in_b' ? { ...i, data: [true, 'yes', 0, 1] } : i)) } });
+    t.match(badBool.json(), { code: 'BAD_TENSOR', message: /input "in_b" value 1 is "yes", not a boolean/ });
+    const badI8 = await app.inject({ method: 'POST', url: '/v2/models/dtypes/infer', payload: { inputs: inputs.map((i) => (i.name === 'in_i8' ? { ...i, data: [128, 0, 0, 0] } : i)) } });
+    t.match(badI8.json(), { code: 'BAD_TENSOR', message: /not an integer in -128\.\.127 \(INT8\)/ });
+  });
+
   t.test('v2 on an image model takes its real input (FP32 NCHW) and equals a direct run', async (t) => {
     const x = nchw(pixels(32, 32, 3, 9), 32, 32, 3, IMAGENET.mean, IMAGENET.std);
     const r = await app.inject({ method: 'POST', url: '/v2/models/resnet/versions/1/infer', payload: { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array.from(x) }], outputs: [{ name: 'logits', parameters: { classification: 3 } }] } });
