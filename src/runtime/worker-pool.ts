@@ -88,6 +88,7 @@ class Slot {
 function transferables(feeds: Record<string, HostTensor>): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const t of Object.values(feeds)) {
+    if (Array.isArray(t.data)) continue;
     const b = t.data.buffer;
     if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength && !out.includes(b)) out.push(b);
   }

@@ -1,4 +1,4 @@
-// buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around a started inference engine; listen() is the caller's.
+// buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around the model repository; listen() is the caller's.
 import type { Writable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
@@ -11,13 +11,16 @@ import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
 import { type ServerConfig, resolveConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { Engine } from './engine.js';
 import { RETRY_AFTER_S, body, clip, errorSchema, toServiceError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { RequestLog } from './logging.js';
 import { startMetricsListener } from './metrics-listener.js';
-import { loadServedModel } from './model.js';
 import { requestId } from './request-id.js';
+import { Repository } from './repository/repository.js';
+import { ModelFileError } from './repository/config-file.js';
+import { ModelLoadError } from '../model/index.js';
+import { modelsRoutes } from './routes/models.js';
+import { repositoryRoutes } from './routes/repository.js';
 import { classifyRoutes } from './routes/classify.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -34,12 +37,12 @@ export interface AppOptions extends Partial<ServerConfig> {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Settings and engine of this app (tests and the CLI read them). */
+    /** Settings, repository, admission and keys of this app (tests and the CLI read them). */
     mixer: AppContext;
   }
 }
 
-const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN']);
+const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN', 'MODEL_UNAVAILABLE']);
 
 /**
  * Loads the model, starts and warms the inference workers, and returns the ready (not yet listening) app.
@@ -61,27 +64,46 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   sharp.cache(false);
   sharp.concurrency(1);
 
-  const model = await loadServedModel(config.modelPath, config.modelName);
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
-  let engine: Engine | null = null;
-  const metrics = new Metrics(() => engine?.queueDepth ?? 0, config.maxBatch);
-  engine = await Engine.start(model, {
-    device: config.device,
-    threads: config.threads,
-    workers: config.workers,
-    maxBatch: config.maxBatch,
-    batchDelayMs: config.batchDelayMs,
-    maxQueue: config.maxQueue,
-    onBatch: (s) => {
-      metrics.batchSize.observe(s.size);
-      metrics.images.inc(s.size);
-      metrics.inferenceTime.observe(s.inferenceMs / 1000);
-      for (const q of s.queueMs) metrics.queueTime.observe(q / 1000);
-    },
-  });
-  if (config.device === 'auto' && engine.provider === 'cpu') log.warn('device auto: the CUDA execution provider is unavailable, running on the CPU');
-  metrics.modelInfo.set({ name: model.name, sha256: model.sha256, provider: engine.provider }, 1);
-  log.info({ model: model.name, sha256: model.sha256, provider: engine.provider, loadMs: Math.round(engine.timings.loadMs), warmupMs: Math.round(engine.timings.warmupMs) }, 'model ready');
+  let repo: Repository | null = null;
+  const metrics = new Metrics(() => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })), config.maxBatch);
+  const refreshInfo = (): void => {
+    metrics.modelInfo.reset();
+    for (const m of repo?.instances() ?? []) metrics.modelInfo.set({ name: m.name, version: String(m.version), sha256: m.sha256, provider: m.provider }, 1);
+  };
+  try {
+    repo = await Repository.open({
+      root: config.modelRepository ?? null,
+      single: config.modelRepository === undefined ? { file: config.modelPath, name: config.modelName } : null,
+      defaultModel: config.defaultModel ?? null,
+      control: config.modelControl,
+      pollIntervalMs: config.pollIntervalMs,
+      maxModelBytes: config.maxModelBytes,
+      device: config.device,
+      threads: config.threads,
+      workers: config.workers,
+      maxBatch: config.maxBatch,
+      batchDelayMs: config.batchDelayMs,
+      maxQueue: config.maxQueue,
+      log,
+      onChange: refreshInfo,
+      onBatch: (name, version, s) => {
+        const labels = { model: name, version: String(version) };
+        metrics.batchSize.observe(labels, s.size);
+        metrics.images.inc(labels, s.size);
+        metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
+        for (const q of s.queueMs) metrics.queueTime.observe(labels, q / 1000);
+      },
+    });
+  } catch (e) {
+    // Start-up model problems keep their one-line message (the CLI exits 2 with it).
+    if (e instanceof ModelFileError) throw new ModelLoadError(e.message);
+    throw e;
+  }
+  refreshInfo();
+  const instances = repo.instances();
+  if (config.device === 'auto' && instances.some((m) => m.provider === 'cpu')) log.warn('device auto: the CUDA execution provider is unavailable, running on the CPU');
+  if (config.modelRepository !== undefined) log.info({ repository: config.modelRepository, ready: instances.length, models: repo.index() }, 'model repository loaded');
 
   // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
   // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
@@ -134,16 +156,16 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { engine, config, metrics, admission, keys, state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, state: { closing: false } });
   } catch (e) {
-    await engine.close();
+    await repo.close();
     throw e;
   }
 }
 
-/** Registers plugins, hooks and routes on `app`; `ctx` holds the started engine. */
+/** Registers plugins, hooks and routes on `app`; `ctx` holds the opened repository. */
 async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyInstance> {
-  const { engine, config, metrics } = ctx;
+  const { repo, config, metrics } = ctx;
   app.decorate('mixer', ctx);
 
   app.addSchema(errorSchema);
@@ -193,8 +215,10 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
 
   healthRoutes(app, ctx);
   modelRoutes(app, ctx);
+  modelsRoutes(app, ctx);
   classifyRoutes(app, ctx);
   v2Routes(app, ctx);
+  repositoryRoutes(app, ctx);
   // With --metrics-port, /metrics lives only on its own listener (no key); otherwise here, behind the key if any.
   if (config.metricsPort === undefined) metricsRoutes(app, ctx);
   else {
@@ -214,7 +238,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     ctx.state.closing = true;
   });
   app.addHook('onClose', async () => {
-    await engine.close();
+    await repo.close();
   });
   await app.ready();
   return app;

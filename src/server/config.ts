@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
+import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -11,6 +12,13 @@ export interface ServerConfig {
   modelPath: string;
   /** The name in responses and in /v2/models/{name}; default: the model file's name without extension. */
   modelName: string;
+  /** A Triton-layout model repository (instead of modelPath). */
+  modelRepository?: string;
+  /** Where requests without ?model= go when several models are served. */
+  defaultModel?: string;
+  modelControl: ModelControl;
+  pollIntervalMs: number;
+  maxModelBytes: number;
   port: number;
   host: string;
   device: Device;
@@ -74,6 +82,11 @@ export interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { key: 'modelPath', flag: 'model', env: 'MODEL_PATH', kind: 'string', dflt: 'models/mixer-cifar10.onnx', help: 'ONNX model to serve (relative to the package root by default)' },
   { key: 'modelName', flag: 'model-name', env: 'MODEL_NAME', kind: 'string', dflt: null, help: 'name in responses and /v2/models/{name} (default: file name without .onnx)' },
+  { key: 'modelRepository', flag: 'model-repository', env: 'MODEL_REPOSITORY', kind: 'string', dflt: null, help: 'serve every model in DIR/<model>/<version>/model.onnx (exclusive with --model)' },
+  { key: 'defaultModel', flag: 'default-model', env: 'DEFAULT_MODEL', kind: 'string', dflt: null, help: 'model for requests without ?model= when the repository holds several' },
+  { key: 'modelControl', flag: 'model-control', env: 'MODEL_CONTROL', kind: 'choice', dflt: 'none', choices: MODEL_CONTROLS, help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload' },
+  { key: 'pollIntervalMs', flag: 'poll-interval-ms', env: 'POLL_INTERVAL_MS', kind: 'int', dflt: 5000, min: 100, max: 86_400_000, help: 'repository rescan interval with --model-control poll' },
+  { key: 'maxModelBytes', flag: 'max-model-bytes', env: 'MAX_MODEL_BYTES', kind: 'bytes', dflt: '2gb', min: 1024, max: 2 ** 40, help: 'largest model file (with its external data) loaded' },
   { key: 'port', flag: 'port', env: 'PORT', kind: 'int', dflt: 3000, min: 0, max: 65535, help: 'TCP port (0 picks a free one)' },
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', dflt: '0.0.0.0', help: 'address to listen on' },
   { key: 'device', flag: 'device', env: 'DEVICE', kind: 'choice', dflt: 'cpu', choices: DEVICES, help: 'execution provider: cpu, cuda (fail if missing) or auto (CUDA, else CPU with a warning)' },
@@ -185,6 +198,15 @@ export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, 
     else if (s.dflt !== null) out[s.key] = s.kind === 'bytes' ? parseSetting(s, String(s.dflt), s.key) : s.dflt;
   }
   const cfg = out as unknown as ServerConfig;
+  // An already resolved config (buildApp re-resolves what the CLI resolved) carries the default path: not a choice.
+  // So does MODEL_PATH naming the shipped model, as the container image's environment does.
+  const envPath = env['MODEL_PATH'] ?? '';
+  const pathGiven = (given.modelPath !== undefined && given.modelPath !== DEFAULT_MODEL_PATH) || (envPath !== '' && envPath !== DEFAULT_MODEL_PATH);
+  if (cfg.modelRepository !== undefined && pathGiven) {
+    throw new ConfigError('--model (MODEL_PATH) and --model-repository (MODEL_REPOSITORY) are exclusive: set one of them');
+  }
+  if (cfg.modelRepository === undefined && cfg.modelControl !== 'none') throw new ConfigError(`--model-control ${cfg.modelControl} needs --model-repository (MODEL_REPOSITORY)`);
+  if (cfg.modelRepository === undefined && cfg.defaultModel !== undefined) throw new ConfigError('--default-model (DEFAULT_MODEL) needs --model-repository (MODEL_REPOSITORY)');
   if (out['modelPath'] === 'models/mixer-cifar10.onnx' && given.modelPath === undefined && !env['MODEL_PATH']) cfg.modelPath = DEFAULT_MODEL_PATH;
   cfg.modelName ??= modelNameFor(cfg.modelPath);
   if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName)) throw new ConfigError(`model name "${cfg.modelName}" may only use letters, digits, '_', '.' and '-'`);

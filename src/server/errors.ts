@@ -10,6 +10,10 @@ export const ERRORS = {
   BAD_MULTIPART: 400,
   BAD_TENSOR: 400,
   RESPONSE_TOO_LARGE: 400,
+  MODEL_REQUIRED: 400,
+  NOT_AN_IMAGE_MODEL: 400,
+  MODEL_CONTROL_DISABLED: 400,
+  MODEL_LOAD_FAILED: 400,
   UNAUTHORIZED: 401,
   MODEL_NOT_FOUND: 404,
   NOT_FOUND: 404,
@@ -26,6 +30,7 @@ export const ERRORS = {
   OVERLOADED: 503,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
+  MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;
