@@ -86,7 +86,9 @@ RUN set -eu; \
     groupadd --system --gid 10001 mixer; \
     useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin mixer
 WORKDIR /app
+# ORT_DISABLE_TELEMETRY: ONNX Runtime sends no usage events (the service also sets it before loading the binding).
 ENV NODE_ENV=production \
+    ORT_DISABLE_TELEMETRY=1 \
     PORT=3000 \
     HOST=0.0.0.0 \
     MODEL_PATH=/app/models/mixer-cifar10.onnx \
@@ -98,6 +100,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/models ./models
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
+# The opt-in compose watcher (profile `autoheal` in docker-compose.yml); unused otherwise.
+COPY deploy/docker/autoheal.mjs ./deploy/docker/autoheal.mjs
 LABEL org.opencontainers.image.title="onnx-mixer" \
       org.opencontainers.image.description="MLP-Mixer image classifier served over HTTP with ONNX Runtime" \
       org.opencontainers.image.licenses="MIT"
@@ -106,6 +110,8 @@ USER 10001:10001
 EXPOSE 3000
 # The service drains in-flight requests and exits 0 on SIGTERM; node is PID 1 and installs its own handler.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "deploy/docker/healthcheck.mjs"]
+# /readyz every 5 s; after HEALTHCHECK_KILL_AFTER (6) failed checks in a row the script SIGKILLs the service so the
+# restart policy replaces it (needs an init: `docker run --init`, compose `init: true`). See the script.
+HEALTHCHECK --interval=5s --timeout=6s --start-period=30s --retries=3 CMD ["node", "deploy/docker/healthcheck.mjs"]
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["serve"]

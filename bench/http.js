@@ -263,8 +263,8 @@ async function load(url, request, connections, seconds) {
 /** Mean images per model run so far, from /metrics. */
 async function meanBatch(url) {
   const text = await fetch(`${url}/metrics`).then((r) => r.text());
-  const sum = Number(/^mixer_batch_size_sum (\S+)/m.exec(text)?.[1] ?? NaN);
-  const count = Number(/^mixer_batch_size_count (\S+)/m.exec(text)?.[1] ?? NaN);
+  const sum = Number(/^mixer_batch_size_sum(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
+  const count = Number(/^mixer_batch_size_count(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
   return sum / count;
 }
 

@@ -25,6 +25,7 @@ async function usage(): Promise<string> {
   const lines = ['usage: mixer <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
   lines.push('', 'Details: mixer <command> --help', '');
+  lines.push('ONNX Runtime telemetry is off; --ort-telemetry (any command) or MIXER_ORT_TELEMETRY=1 turns it on.', '');
   for (const [name, c] of Object.entries(COMMANDS)) {
     const m = await c.load();
     lines.push(`---- ${name}`, m.help, '');
@@ -32,7 +33,11 @@ async function usage(): Promise<string> {
   return lines.join('\n');
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(all: string[]): Promise<number> {
+  // --ort-telemetry (any command): the only way besides MIXER_ORT_TELEMETRY=1 to let ONNX Runtime send telemetry.
+  // Handled before any command module (and with it onnxruntime-node) is loaded.
+  const argv = all.filter((a) => a !== '--ort-telemetry');
+  if (argv.length !== all.length) process.env['MIXER_ORT_TELEMETRY'] = '1';
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write((await usage()) + '\n');

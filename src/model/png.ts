@@ -1,6 +1,14 @@
 // Fast path for the commonest upload: a plain 8-bit RGB or grey PNG already at the model size, decoded without libvips' per-call cost.
 import { inflateSync } from 'node:zlib';
 
+/** The image data inflates to more bytes than its header allows (a decompression bomb): never handed on to another decoder. */
+export class PngBombError extends Error {
+  constructor(readonly limit: number) {
+    super(`its compressed image data inflates to more than the ${limit} bytes its header allows`);
+    this.name = 'PngBombError';
+  }
+}
+
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** Chunks that change nothing in the decoded pixels here; any other ancillary chunk (gAMA, iCCP, tRNS, eXIf, …) sends the file to sharp. */
@@ -25,6 +33,7 @@ function crc32(b: Uint8Array, from: number, to: number): number {
 /**
  * RGB uint8 HWC of a PNG that is size×size, 8-bit RGB or grey, not interlaced, with valid CRCs and no chunk that
  * would change its colours; null for anything else (the caller then decodes with sharp, which gives the same pixels).
+ * Inflating stops at the size the header promises, height·(stride+1) bytes: more throws PngBombError at once.
  */
 export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
   if (b.length < 57 || SIGNATURE.some((v, i) => b[i] !== v)) return null;
@@ -54,14 +63,18 @@ export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
     off = next;
   }
   if (!ended || idat.length === 0) return null;
+  const stride = size * channels;
+  const expected = size * (stride + 1);
   let raw: Buffer;
   try {
-    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat));
-  } catch {
+    // One byte over the promise is enough to tell a bomb: zlib stops there instead of inflating the rest.
+    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: expected + 1 });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new PngBombError(expected);
     return null;
   }
-  const stride = size * channels;
-  if (raw.length !== size * (stride + 1)) return null;
+  if (raw.length > expected) throw new PngBombError(expected);
+  if (raw.length !== expected) return null;
   const px = new Uint8Array(size * stride);
   for (let y = 0; y < size; y++) {
     const filter = raw[y * (stride + 1)]!;

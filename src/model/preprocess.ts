@@ -1,6 +1,6 @@
 // Image bytes → the model's input: sharp decodes, orients, flattens and centre-crops to RGB uint8 HWC (size×size×3).
 import sharp from 'sharp';
-import { decodePlainPng } from './png.js';
+import { decodePlainPng, PngBombError } from './png.js';
 
 /** Formats accepted (as sharp names them); AVIF arrives as 'heif'. */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff'] as const;
@@ -31,6 +31,15 @@ export interface DecodeOptions {
   name?: string;
   /** Decode plain 8-bit RGB/grey PNGs already at `size` without sharp (same pixels, much cheaper); default true. */
   fastPng?: boolean;
+  /** Output height and width when not size×size (model repository contracts). */
+  height?: number;
+  width?: number;
+  /** 'cover' (default): shorter side to the size, centre crop; 'fill': stretch to the size. */
+  fit?: 'cover' | 'fill';
+  /** Resize the shorter side to this first, then centre-crop (torchvision Resize + CenterCrop). */
+  shorter?: number;
+  /** One grey channel instead of RGB. */
+  gray?: boolean;
 }
 
 /**
@@ -42,8 +51,18 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
   const what = opts.name ? `"${opts.name}"` : 'the image';
   if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', `${what} is empty (0 bytes)`);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (opts.fastPng !== false && size * size <= maxPixels) {
-    const fast = decodePlainPng(bytes, size);
+  const height = opts.height ?? size;
+  const width = opts.width ?? size;
+  const channels = opts.gray ? 1 : 3;
+  const plain = height === size && width === size && !opts.gray && opts.fit !== 'fill' && opts.shorter === undefined;
+  if (plain && opts.fastPng !== false && size * size <= maxPixels) {
+    let fast: Uint8Array | null;
+    try {
+      fast = decodePlainPng(bytes, size);
+    } catch (e) {
+      if (e instanceof PngBombError) throw new ImageError('CORRUPT_IMAGE', `${what} is not a valid PNG: ${e.message}`);
+      throw e;
+    }
     if (fast) return fast;
   }
   const input = { limitInputPixels: maxPixels, autoOrient: true, pages: 1, failOn: 'warning' } as const;
@@ -60,15 +79,28 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
     }
   }
   try {
-    const { data, info } = await sharp(bytes, input)
-      .flatten({ background: FLATTEN_BACKGROUND })
-      .toColourspace('srgb')
-      .resize(size, size, { fit: 'cover', position: 'centre' })
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3) {
-      throw new ImageError('CORRUPT_IMAGE', `${what} decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`);
+    let img = sharp(bytes, input).flatten({ background: FLATTEN_BACKGROUND }).toColourspace(opts.gray ? 'b-w' : 'srgb');
+    if (opts.shorter !== undefined) {
+      // Shorter side first, then the centre crop from the resized image.
+      const meta = await sharp(bytes, input).metadata();
+      const swap = (meta.orientation ?? 1) >= 5;
+      const [w0, h0] = swap ? [meta.height ?? 1, meta.width ?? 1] : [meta.width ?? 1, meta.height ?? 1];
+      const k = opts.shorter / Math.min(w0, h0);
+      const rw = Math.max(width, Math.round(w0 * k));
+      const rh = Math.max(height, Math.round(h0 * k));
+      const resized = await img.resize(rw, rh, { fit: 'fill' }).removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      img = sharp(resized.data, { raw: { width: rw, height: rh, channels: resized.info.channels } }).extract({
+        left: Math.floor((rw - width) / 2),
+        top: Math.floor((rh - height) / 2),
+        width,
+        height,
+      });
+    } else {
+      img = img.resize(width, height, { fit: opts.fit ?? 'cover', position: 'centre' });
+    }
+    const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.width !== width || info.height !== height || info.channels !== channels || data.length !== width * height * channels) {
+      throw new ImageError('CORRUPT_IMAGE', `${what} decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`);
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (e) {

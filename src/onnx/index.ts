@@ -5,3 +5,4 @@ export * from './graph.js';
 export * from './ops.js';
 export * from './shapes.js';
 export * from './serialize.js';
+export * from './inspect.js';

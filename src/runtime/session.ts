@@ -2,17 +2,23 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+// First: telemetry off before the binding below loads.
+import './telemetry.js';
 import ort from 'onnxruntime-node';
-import type { DType, TypedData } from '../onnx/types.js';
+import type { ElemType } from '../onnx/inspect.js';
+import type { TypedData } from '../onnx/types.js';
 
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export type Device = (typeof DEVICES)[number];
 
+/** Tensor contents: a typed array (float16 as raw Uint16Array bits, bool as Uint8Array), or strings. */
+export type TensorData = TypedData | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array | string[];
+
 /** A tensor on the JS side. */
 export interface HostTensor {
-  readonly dtype: DType;
+  readonly dtype: ElemType;
   readonly dims: readonly number[];
-  readonly data: TypedData;
+  readonly data: TensorData;
 }
 
 export interface SessionOptions {
@@ -108,7 +114,7 @@ export class Session {
     for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.dtype, t.data as never, [...t.dims]);
     const r = outputs ? await this.s.run(f, [...outputs]) : await this.s.run(f);
     const out: Record<string, HostTensor> = {};
-    for (const [k, t] of Object.entries(r)) out[k] = { dtype: t.type as DType, dims: [...t.dims], data: t.data as TypedData };
+    for (const [k, t] of Object.entries(r)) out[k] = { dtype: t.type as ElemType, dims: [...t.dims], data: t.data as TensorData };
     return out;
   }
 

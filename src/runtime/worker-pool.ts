@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+// First: telemetry off on the main thread, whose environment the workers' native binding reads.
+import './telemetry.js';
 import { type HostTensor, RuntimeError, type SessionOptions } from './session.js';
 import type { RunReply, RunRequest, StartReply, WorkerInit } from './worker.js';
 
@@ -86,6 +88,7 @@ class Slot {
 function transferables(feeds: Record<string, HostTensor>): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const t of Object.values(feeds)) {
+    if (Array.isArray(t.data)) continue;
     const b = t.data.buffer;
     if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength && !out.includes(b)) out.push(b);
   }

@@ -1,23 +1,33 @@
-// buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around a started inference engine; listen() is the caller's.
+// buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around the model repository; listen() is the caller's.
 import type { Writable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { pino } from 'pino';
 import sharp from 'sharp';
+import http from 'node:http';
+import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
+import { KeyRing, requireApiKeys } from './auth.js';
+import { onClientError } from './client-errors.js';
 import { type ServerConfig, resolveConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { Engine } from './engine.js';
-import { RETRY_AFTER_S, body, errorSchema, toServiceError } from './errors.js';
+import { RETRY_AFTER_S, body, clip, errorSchema, toServiceError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { RequestLog } from './logging.js';
-import { loadServedModel } from './model.js';
+import { startMetricsListener } from './metrics-listener.js';
+import { requestId } from './request-id.js';
+import { Repository } from './repository/repository.js';
+import { ModelFileError } from './repository/config-file.js';
+import { ModelLoadError } from '../model/index.js';
+import { modelsRoutes } from './routes/models.js';
+import { repositoryRoutes } from './routes/repository.js';
 import { classifyRoutes } from './routes/classify.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
 import { v2Routes } from './routes/v2.js';
 import { classifyBodyDoc } from './schemas.js';
+import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
 
 export interface AppOptions extends Partial<ServerConfig> {
   /** Where pino writes (default stdout); `logger: false` silences it. */
@@ -27,12 +37,12 @@ export interface AppOptions extends Partial<ServerConfig> {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Settings and engine of this app (tests and the CLI read them). */
+    /** Settings, repository, admission and keys of this app (tests and the CLI read them). */
     mixer: AppContext;
   }
 }
 
-const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN']);
+const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN', 'MODEL_UNAVAILABLE']);
 
 /**
  * Loads the model, starts and warms the inference workers, and returns the ready (not yet listening) app.
@@ -41,53 +51,121 @@ const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN']);
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
   const { logStream, logger, ...given } = options;
   const config = resolveConfig(given);
-  const log = pino({ level: logger === false ? 'silent' : config.logLevel, base: { service: 'mixer' } }, logStream ?? process.stdout);
+  const log = pino(
+    {
+      level: logger === false ? 'silent' : config.logLevel,
+      base: { service: 'mixer' },
+      // Keys never reach a log line, whatever a serializer or a debug call includes.
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'config.apiKeys'], censor: '[redacted]' },
+    },
+    logStream ?? process.stdout,
+  );
   // Small images in, many requests at once: no sharp cache (steady RSS), one vips thread per image.
   sharp.cache(false);
   sharp.concurrency(1);
 
-  const model = await loadServedModel(config.modelPath, config.modelName);
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
-  let engine: Engine | null = null;
-  const metrics = new Metrics(() => engine?.queueDepth ?? 0, config.maxBatch);
-  engine = await Engine.start(model, {
-    device: config.device,
-    threads: config.threads,
-    workers: config.workers,
-    maxBatch: config.maxBatch,
-    batchDelayMs: config.batchDelayMs,
-    maxQueue: config.maxQueue,
-    onBatch: (s) => {
-      metrics.batchSize.observe(s.size);
-      metrics.images.inc(s.size);
-      metrics.inferenceTime.observe(s.inferenceMs / 1000);
-      for (const q of s.queueMs) metrics.queueTime.observe(q / 1000);
-    },
-  });
-  if (config.device === 'auto' && engine.provider === 'cpu') log.warn('device auto: the CUDA execution provider is unavailable, running on the CPU');
-  metrics.modelInfo.set({ name: model.name, sha256: model.sha256, provider: engine.provider }, 1);
-  log.info({ model: model.name, sha256: model.sha256, provider: engine.provider, loadMs: Math.round(engine.timings.loadMs), warmupMs: Math.round(engine.timings.warmupMs) }, 'model ready');
+  let repo: Repository | null = null;
+  const metrics = new Metrics(() => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })), config.maxBatch);
+  const refreshInfo = (): void => {
+    metrics.modelInfo.reset();
+    for (const m of repo?.instances() ?? []) metrics.modelInfo.set({ name: m.name, version: String(m.version), sha256: m.sha256, provider: m.provider }, 1);
+  };
+  try {
+    repo = await Repository.open({
+      root: config.modelRepository ?? null,
+      single: config.modelRepository === undefined ? { file: config.modelPath, name: config.modelName } : null,
+      defaultModel: config.defaultModel ?? null,
+      control: config.modelControl,
+      pollIntervalMs: config.pollIntervalMs,
+      maxModelBytes: config.maxModelBytes,
+      device: config.device,
+      threads: config.threads,
+      workers: config.workers,
+      maxBatch: config.maxBatch,
+      batchDelayMs: config.batchDelayMs,
+      maxQueue: config.maxQueue,
+      log,
+      onChange: refreshInfo,
+      onBatch: (name, version, s) => {
+        const labels = { model: name, version: String(version) };
+        metrics.batchSize.observe(labels, s.size);
+        metrics.images.inc(labels, s.size);
+        metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
+        for (const q of s.queueMs) metrics.queueTime.observe(labels, q / 1000);
+      },
+    });
+  } catch (e) {
+    // Start-up model problems keep their one-line message (the CLI exits 2 with it).
+    if (e instanceof ModelFileError) throw new ModelLoadError(e.message);
+    throw e;
+  }
+  refreshInfo();
+  const instances = repo.instances();
+  if (config.device === 'auto' && instances.some((m) => m.provider === 'cpu')) log.warn('device auto: the CUDA execution provider is unavailable, running on the CPU');
+  if (config.modelRepository !== undefined) log.info({ repository: config.modelRepository, ready: instances.length, models: repo.index() }, 'model repository loaded');
 
+  // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
+  // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
+  const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
+  const admission = new Admission(config.maxQueue);
+  const keys = new KeyRing(config.apiKeys);
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(shortest / 5))),
+  };
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: log,
     logController: new RequestLog(),
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestId,
     bodyLimit: config.bodyLimit,
     requestTimeout: config.requestTimeoutMs,
+    // Node's server, with requests refused before Fastify while the service is full.
+    serverFactory: (handler) =>
+      http.createServer(
+        serverOptions,
+        refuseEarly(
+          {
+            admission,
+            maxParked: 4 * config.maxQueue,
+            keys,
+            origins: config.corsOrigins,
+            onRefused: (route) => {
+              metrics.shed.inc();
+              metrics.requests.inc({ route, method: 'POST', status: '503' });
+            },
+          },
+          handler,
+        ),
+      ),
+    clientErrorHandler: onClientError,
+    // Router-level errors (bad URL encoding, a path segment over 100 characters) in the error catalog, without echoing the URL.
+    frameworkErrors: (err, req, raw) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const reply = raw as unknown as FastifyReply;
+      reply
+        .headers(SECURITY_HEADERS)
+        .header('x-request-id', req.id)
+        .code(tooLong ? 404 : 400);
+      void reply.send(tooLong ? body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`) : body('BAD_REQUEST', 'malformed URL'));
+    },
     return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { engine, config, metrics, state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, state: { closing: false } });
   } catch (e) {
-    await engine.close();
+    await repo.close();
     throw e;
   }
 }
 
-/** Registers plugins, hooks and routes on `app`; `ctx` holds the started engine. */
+/** Registers plugins, hooks and routes on `app`; `ctx` holds the opened repository. */
 async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyInstance> {
-  const { engine, config, metrics } = ctx;
+  const { repo, config, metrics } = ctx;
   app.decorate('mixer', ctx);
 
   app.addSchema(errorSchema);
@@ -104,6 +182,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, buf, done) => done(null, buf));
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, buf, done) => done(null, buf));
 
+  // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys, admission.
+  securityHeaders(app, config.corsOrigins);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (ctx.state.closing) {
@@ -111,6 +191,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       return reply;
     }
   });
+  requireApiKeys(app, ctx.keys);
+  refuseWhenFull(app, ctx.admission);
   // During shutdown, in-flight answers close their connection so the server can finish closing.
   app.addHook('onSend', async (_req, reply) => {
     if (ctx.state.closing) reply.header('connection', 'close');
@@ -129,20 +211,34 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     if (RETRY_CODES.has(se.code)) reply.header('retry-after', RETRY_AFTER_S);
     return reply.code(se.statusCode).send(body(se.code, se.message));
   });
-  app.setNotFoundHandler(async (req, reply) => reply.code(404).send(body('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  app.setNotFoundHandler(async (req, reply) => reply.code(404).send(body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)));
 
   healthRoutes(app, ctx);
   modelRoutes(app, ctx);
+  modelsRoutes(app, ctx);
   classifyRoutes(app, ctx);
   v2Routes(app, ctx);
-  metricsRoutes(app, ctx);
+  repositoryRoutes(app, ctx);
+  // With --metrics-port, /metrics lives only on its own listener (no key); otherwise here, behind the key if any.
+  if (config.metricsPort === undefined) metricsRoutes(app, ctx);
+  else {
+    let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
+    app.addHook('onListen', async () => {
+      listener = await startMetricsListener(metrics.registry, config.metricsPort!, config.metricsHost);
+      ctx.state.metricsAddress = listener.address;
+      app.log.info({ address: listener.address }, 'metrics listener ready');
+    });
+    app.addHook('onClose', async () => {
+      await listener?.close();
+    });
+  }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.addHook('preClose', async () => {
     ctx.state.closing = true;
   });
   app.addHook('onClose', async () => {
-    await engine.close();
+    await repo.close();
   });
   await app.ready();
   return app;

@@ -1,9 +1,16 @@
 // Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker.
+import type { TensorData } from '../runtime/session.js';
 import { ServiceError } from './errors.js';
 
-/** Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K floats. */
+/** Output rows: a typed array, or strings for string tensors. */
+export type Rows = TensorData;
+
+/**
+ * Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K values. Items submitted with a `key`
+ * (same key → same row layout) are passed the key; the runner may return each output's dims.
+ */
 export interface BatchRunner {
-  run(pixels: Uint8Array, n: number): Promise<{ outputs: Record<string, Float32Array>; ms: number }>;
+  run(pixels: Uint8Array, n: number, key?: string): Promise<{ outputs: Record<string, Rows>; ms: number; dims?: Record<string, readonly number[]> }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
 }
@@ -25,11 +32,18 @@ export interface BatcherOptions {
   onBatch?: (s: BatchStats) => void;
 }
 
+/** One item's share of a batch: its rows of every output, and their dims (first dim: its count). */
+export interface ItemResult {
+  outputs: Record<string, Rows>;
+  dims: Record<string, number[]>;
+}
+
 interface Item {
   pixels: Uint8Array;
   count: number;
+  key: string;
   queuedAt: number;
-  resolve: (o: Record<string, Float32Array>) => void;
+  resolve: (o: ItemResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -57,15 +71,27 @@ export class MicroBatcher {
   }
 
   /** Queues `count` images (count × imageBytes); resolves with this item's rows of every output. */
-  submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
+  async submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
     if (pixels.length !== count * this.o.imageBytes) {
-      return Promise.reject(new RangeError(`expected ${count * this.o.imageBytes} bytes for ${count} image(s), got ${pixels.length}`));
+      throw new RangeError(`expected ${count * this.o.imageBytes} bytes for ${count} image(s), got ${pixels.length}`);
     }
+    return (await this.enqueue(pixels, count, '')).outputs as Record<string, Float32Array>;
+  }
+
+  /**
+   * Queues `count` rows of a payload whose layout `key` names (only items with the same key share a batch);
+   * resolves with this item's rows and dims.
+   */
+  submitKeyed(payload: Uint8Array, count: number, key: string): Promise<ItemResult> {
+    return this.enqueue(payload, count, key);
+  }
+
+  private enqueue(pixels: Uint8Array, count: number, key: string): Promise<ItemResult> {
     if (this.queued + count > this.o.maxQueue) {
       return Promise.reject(new ServiceError('OVERLOADED', `the queue is full (${this.queued} images waiting, limit ${this.o.maxQueue}); retry shortly`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ pixels, count, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ pixels, count, key, queuedAt: performance.now(), resolve, reject });
       this.queued += count;
       if (this.timer === null && !this.due) {
         this.timer = setTimeout(() => {
@@ -105,7 +131,7 @@ export class MicroBatcher {
     let n = 0;
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      if (batch.length > 0 && n + head.count > this.o.maxBatch) break;
+      if (batch.length > 0 && (n + head.count > this.o.maxBatch || head.key !== batch[0]!.key)) break;
       this.queue.shift();
       batch.push(head);
       n += head.count;
@@ -116,28 +142,31 @@ export class MicroBatcher {
 
   private dispatch(batch: Item[]): void {
     const n = batch.reduce((s, it) => s + it.count, 0);
-    const per = this.o.imageBytes;
-    const pixels = new Uint8Array(n * per);
+    const key = batch[0]!.key;
+    const pixels = new Uint8Array(batch.reduce((s, it) => s + it.pixels.length, 0));
     const now = performance.now();
     const queueMs: number[] = [];
     let off = 0;
     for (const it of batch) {
-      pixels.set(it.pixels, off * per);
-      off += it.count;
+      pixels.set(it.pixels, off);
+      off += it.pixels.length;
       queueMs.push(now - it.queuedAt);
     }
     this.running++;
-    this.runner.run(pixels, n).then(
-      ({ outputs, ms }) => {
+    (key === '' ? this.runner.run(pixels, n) : this.runner.run(pixels, n, key)).then(
+      ({ outputs, ms, dims }) => {
         let row = 0;
         for (const it of batch) {
-          const mine: Record<string, Float32Array> = {};
+          const mine: Record<string, Rows> = {};
+          const mineDims: Record<string, number[]> = {};
           for (const [name, all] of Object.entries(outputs)) {
             const k = all.length / n;
-            mine[name] = all.subarray(row * k, (row + it.count) * k);
+            mine[name] = n === it.count ? all : Array.isArray(all) ? all.slice(row * k, (row + it.count) * k) : all.subarray(row * k, (row + it.count) * k);
+            const d = dims?.[name];
+            mineDims[name] = d ? (n === it.count ? [...d] : [it.count, ...d.slice(1)]) : [it.count, k];
           }
           row += it.count;
-          it.resolve(mine);
+          it.resolve({ outputs: mine, dims: mineDims });
         }
         this.o.onBatch?.({ size: n, queueMs, inferenceMs: ms });
         this.finished();

@@ -1,12 +1,19 @@
-// What the routes share: the engine, the settings, the metrics and the lifecycle state.
+// What the routes share: the model repository, the settings, the metrics, admission, keys and the lifecycle state.
+import type { AddressInfo } from 'node:net';
+import type { Admission } from './admission.js';
+import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
-import type { Engine } from './engine.js';
 import type { Metrics } from './metrics.js';
+import type { Repository } from './repository/repository.js';
 
 export interface AppContext {
-  engine: Engine;
+  repo: Repository;
   config: ServerConfig;
   metrics: Metrics;
-  /** Set when shutdown starts: readiness turns false and new requests get 503. */
-  state: { closing: boolean };
+  /** Images in flight: whole requests are admitted or refused before decoding. */
+  admission: Admission;
+  /** The API keys (disabled when none are set). */
+  keys: KeyRing;
+  /** closing: set when shutdown starts (readiness turns false, new requests get 503); metricsAddress: the --metrics-port listener once up. */
+  state: { closing: boolean; metricsAddress?: AddressInfo };
 }

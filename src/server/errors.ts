@@ -9,19 +9,28 @@ export const ERRORS = {
   CORRUPT_IMAGE: 400,
   BAD_MULTIPART: 400,
   BAD_TENSOR: 400,
+  RESPONSE_TOO_LARGE: 400,
+  MODEL_REQUIRED: 400,
+  NOT_AN_IMAGE_MODEL: 400,
+  MODEL_CONTROL_DISABLED: 400,
+  MODEL_LOAD_FAILED: 400,
+  UNAUTHORIZED: 401,
   MODEL_NOT_FOUND: 404,
   NOT_FOUND: 404,
   NOT_ACCEPTABLE: 406,
+  REQUEST_TIMEOUT: 408,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNSUPPORTED_FORMAT: 415,
   PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_PIXELS: 413,
   TOO_MANY_FILES: 413,
   TOO_MANY_IMAGES: 413,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   OVERLOADED: 503,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
+  MODEL_UNAVAILABLE: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -52,10 +61,13 @@ export const RETRY_AFTER_S = 1;
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -71,6 +83,26 @@ export class ServiceError extends Error {
     this.name = 'ServiceError';
     this.statusCode = ERRORS[code];
   }
+}
+
+/** Longest piece of client input echoed back in an error message. */
+export const ECHO_MAX = 64;
+
+/** Client text cut to `max` characters, saying how long it was. */
+export function clip(s: string, max = ECHO_MAX): string {
+  return s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s;
+}
+
+/** A client-supplied value as it may appear in a message: strings JSON-quoted, everything cut to ECHO_MAX characters. */
+export function echo(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(clip(v));
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Object.prototype.toString.call(v);
+  }
+  return clip(s);
 }
 
 export function body(code: ErrorCode, message: string): ErrorBody {

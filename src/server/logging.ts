@@ -1,17 +1,27 @@
-// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug).
+// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug); rejections sampled.
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { LogSampler } from './log-sampler.js';
+
+/** Longest URL written to a log line. */
+const URL_MAX = 256;
 
 export class RequestLog extends LogController {
+  /** At most 10 lines per second for each 4xx/503 status; the rest are counted and reported as `droppedLines`. */
+  readonly sampler = new LogSampler({ perWindow: 10, windowMs: 1000 });
+
   constructor() {
     super({ requestIdLogLabel: 'reqId' });
   }
 
   override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ method: request.method, url: request.url }, 'incoming request');
+    request.log.debug({ method: request.method, url: request.url.slice(0, URL_MAX) }, 'incoming request');
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
+    const dropped = this.sampler.takeDropped();
+    if (dropped) reply.log.warn({ droppedLines: dropped }, 'rejections logged at most 10 per second and status; lines dropped meanwhile');
+    if (!error && !this.sampler.allow(reply.statusCode)) return;
+    const line = { method: request.method, url: request.url.slice(0, URL_MAX), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');
   }

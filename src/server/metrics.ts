@@ -7,36 +7,38 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
   readonly latency: Histogram<'route' | 'method'>;
-  readonly queueTime: Histogram;
-  readonly inferenceTime: Histogram;
-  readonly batchSize: Histogram;
-  readonly queueDepth: Gauge;
-  readonly images: Counter;
+  readonly queueTime: Histogram<'model' | 'version'>;
+  readonly inferenceTime: Histogram<'model' | 'version'>;
+  readonly batchSize: Histogram<'model' | 'version'>;
+  readonly queueDepth: Gauge<'model' | 'version'>;
+  readonly images: Counter<'model' | 'version'>;
   readonly shed: Counter;
-  readonly modelInfo: Gauge<'name' | 'sha256' | 'provider'>;
+  readonly modelInfo: Gauge<'name' | 'version' | 'sha256' | 'provider'>;
 
-  /** `depth` is read at scrape time. */
-  constructor(depth: () => number, maxBatch: number) {
+  /** `depths` (per loaded model version) is read at scrape time. */
+  constructor(depths: () => { model: string; version: string; depth: number }[], maxBatch: number) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({ name: 'mixer_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
     this.latency = new Histogram({ name: 'mixer_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers });
-    this.queueTime = new Histogram({ name: 'mixer_queue_wait_seconds', help: 'time an image waited for its batch', buckets: LATENCY_BUCKETS, registers });
-    this.inferenceTime = new Histogram({ name: 'mixer_inference_duration_seconds', help: 'model run time per batch', buckets: LATENCY_BUCKETS, registers });
+    this.queueTime = new Histogram({ name: 'mixer_queue_wait_seconds', help: 'time an image waited for its batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.inferenceTime = new Histogram({ name: 'mixer_inference_duration_seconds', help: 'model run time per batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
     const sizes: number[] = [];
     for (let b = 1; b < maxBatch; b *= 2) sizes.push(b);
     sizes.push(maxBatch);
-    this.batchSize = new Histogram({ name: 'mixer_batch_size', help: 'images per model run', buckets: sizes, registers });
+    this.batchSize = new Histogram({ name: 'mixer_batch_size', help: 'images per model run', labelNames: ['model', 'version'], buckets: sizes, registers });
     this.queueDepth = new Gauge({
       name: 'mixer_queue_depth',
       help: 'images waiting for a batch',
+      labelNames: ['model', 'version'],
       registers,
       collect() {
-        this.set(depth());
+        this.reset();
+        for (const d of depths()) this.set({ model: d.model, version: d.version }, d.depth);
       },
     });
-    this.images = new Counter({ name: 'mixer_images_classified_total', help: 'images run through the model', registers });
+    this.images = new Counter({ name: 'mixer_images_classified_total', help: 'images run through the model', labelNames: ['model', 'version'], registers });
     this.shed = new Counter({ name: 'mixer_requests_shed_total', help: 'requests answered 503 because the queue was full', registers });
-    this.modelInfo = new Gauge({ name: 'mixer_model_info', help: 'the served model (value 1)', labelNames: ['name', 'sha256', 'provider'], registers });
+    this.modelInfo = new Gauge({ name: 'mixer_model_info', help: 'the loaded model versions (value 1)', labelNames: ['name', 'version', 'sha256', 'provider'], registers });
   }
 }

@@ -14,7 +14,7 @@ const prediction = {
 export const modelRef = {
   type: 'object',
   required: ['name', 'sha256'],
-  properties: { name: { type: 'string' }, sha256: { type: 'string', description: 'SHA-256 of the model file' } },
+  properties: { name: { type: 'string' }, version: { type: 'string', description: 'the model version that answered' }, sha256: { type: 'string', description: 'SHA-256 of the model file' } },
 } as const;
 
 export const classifyResponse = {
@@ -39,7 +39,11 @@ export const classifyResponse = {
 
 export const classifyQuery = {
   type: 'object',
-  properties: { top: { type: 'integer', minimum: 1, maximum: 1000, default: 5, description: 'predictions per image (capped at the number of classes)' } },
+  properties: {
+    top: { type: 'integer', minimum: 1, maximum: 1000, default: 5, description: 'predictions per image (capped at the number of classes)' },
+    model: { type: 'string', maxLength: 200, description: 'model name (default: the only model, or --default-model)' },
+    version: { type: 'string', maxLength: 20, description: 'model version (default: the latest loaded)' },
+  },
 } as const;
 
 /** Documentation-only request body of POST /classify (multipart is parsed by the handler, not validated). */
@@ -63,43 +67,100 @@ export const statusResponse = {
 
 const num3 = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
 
+const tensorMeta = {
+  type: 'object',
+  required: ['name', 'datatype', 'shape'],
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+} as const;
+
 export const modelResponse = {
   type: 'object',
-  required: ['name', 'sha256', 'provider', 'config', 'labels', 'inputSize', 'parameters'],
+  required: ['name', 'sha256', 'provider', 'labels', 'parameters'],
   properties: {
     name: { type: 'string' },
+    version: { type: 'string' },
     sha256: { type: 'string' },
     provider: { type: 'string', enum: ['cpu', 'cuda'], description: 'execution provider in use' },
     config: {
-      type: 'object',
+      type: ['object', 'null'],
+      description: "onnx-mixer models: their mixer.config; null for other models",
       additionalProperties: false,
       properties: Object.fromEntries(
         ['image_size', 'patch_size', 'in_chans', 'num_classes', 'hidden_dim', 'depth', 'tokens_mlp_dim', 'channels_mlp_dim', 'norm_eps'].map((k) => [k, { type: 'number' }]),
       ),
     },
+    classifier: { type: 'boolean', description: 'true when /classify can serve it (an image input and a class-score output)' },
+    notClassifierReason: { type: 'string' },
     labels: { type: 'array', items: { type: 'string' } },
-    inputSize: { type: 'integer', description: 'images are resized (shorter side) and centre-cropped to inputSize × inputSize' },
+    inputSize: { type: ['integer', 'null'], description: 'images are resized (shorter side) and centre-cropped to inputSize × inputSize' },
     input: {
-      type: 'object',
+      type: ['object', 'null'],
       properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } }, layout: { type: 'string' } },
     },
-    parameters: { type: 'integer' },
-    macsPerImage: { type: 'integer' },
-    mean: num3,
-    std: num3,
+    preprocessing: {
+      type: ['object', 'null'],
+      properties: {
+        size: { type: 'array', items: { type: 'integer' } },
+        channels: { type: 'integer' },
+        resize: { type: 'string' },
+        resizeShorter: { type: ['integer', 'null'] },
+        color: { type: 'string' },
+        scale: { type: ['number', 'null'] },
+        mean: { type: ['array', 'null'], items: { type: 'number' } },
+        std: { type: ['array', 'null'], items: { type: 'number' } },
+      },
+    },
+    output: { type: ['object', 'null'], properties: { name: { type: 'string' }, softmax: { type: 'boolean' }, classes: { type: 'integer' } } },
+    inputs: { type: 'array', items: tensorMeta },
+    outputs: { type: 'array', items: tensorMeta },
+    parameters: { type: 'integer', description: 'elements of all initializers' },
+    macsPerImage: { type: 'integer', description: 'multiply-adds of the MatMul, Gemm and Conv nodes per image, estimated from the graph' },
+    mean: { ...num3, type: ['array', 'null'] },
+    std: { ...num3, type: ['array', 'null'] },
     opset: { type: 'integer' },
     fileBytes: { type: 'integer' },
     batching: {
       type: 'object',
-      properties: { maxBatch: { type: 'integer' }, batchDelayMs: { type: 'number' }, maxQueue: { type: 'integer' }, workers: { type: 'integer' }, threads: { type: 'integer' } },
+      properties: {
+        maxBatch: { type: 'integer' },
+        fixedBatch: { type: ['integer', 'null'] },
+        batchDelayMs: { type: 'number' },
+        maxQueue: { type: 'integer' },
+        workers: { type: 'integer' },
+        threads: { type: 'integer' },
+      },
+    },
+    timings: { type: 'object', properties: { loadMs: { type: 'integer' }, warmupMs: { type: 'integer' } } },
+  },
+} as const;
+
+const versionState = {
+  type: 'object',
+  required: ['version', 'state', 'reason'],
+  properties: { version: { type: 'string' }, state: { type: 'string', enum: ['READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'] }, reason: { type: 'string' } },
+} as const;
+
+export const modelsResponse = {
+  type: 'object',
+  required: ['models'],
+  properties: {
+    default: { type: ['string', 'null'], description: 'the model requests without ?model= go to' },
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'versions'],
+        properties: { name: { type: 'string' }, reason: { type: ['string', 'null'] }, versions: { type: 'array', items: versionState }, latest: { ...modelResponse, type: ['object', 'null'] } },
+      },
     },
   },
 } as const;
 
-const tensorMeta = {
-  type: 'object',
-  required: ['name', 'datatype', 'shape'],
-  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+export const oneModelResponse = modelsResponse.properties.models.items;
+
+export const repositoryIndex = {
+  type: 'array',
+  items: { type: 'object', required: ['name', 'version', 'state', 'reason'], properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } } },
 } as const;
 
 export const v2ModelMetadata = {
@@ -169,7 +230,7 @@ export const v2InferResponse = {
           datatype: { type: 'string' },
           shape: { type: 'array', items: { type: 'integer' } },
           parameters: { type: 'object', additionalProperties: true },
-          data: { type: 'array', items: { type: ['number', 'string'] } },
+          data: { type: 'array', items: { type: ['number', 'string', 'boolean'] } },
         },
       },
     },

@@ -11,8 +11,11 @@ export interface EvalResult {
   confusion: number[][];
 }
 
-/** Runs an inference session (input `pixels`, output `logits`) over the dataset in batches. */
-export async function evaluate(session: Session, ds: ImageDataset, labels: readonly string[], batchSize = 250): Promise<EvalResult> {
+/** Logits (n × K) of n RGB uint8 HWC images: how a model other than onnx-mixer's is run. */
+export type ScoreFn = (pixels: Uint8Array, n: number) => Promise<Float32Array>;
+
+/** Runs an inference session (input `pixels`, output `logits`, or `scores` when given) over the dataset in batches. */
+export async function evaluate(session: Session, ds: ImageDataset, labels: readonly string[], batchSize = 250, scores?: ScoreFn): Promise<EvalResult> {
   const K = labels.length;
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   const px = ds.height * ds.width * 3;
@@ -24,8 +27,9 @@ export async function evaluate(session: Session, ds: ImageDataset, labels: reado
       pixels = new Uint8Array(n * px);
       gatherImages(ds, Array.from({ length: n }, (_, i) => start + i), pixels);
     }
-    const out = await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits']);
-    const logits = out['logits']!.data as Float32Array;
+    const logits = scores
+      ? await scores(pixels, n)
+      : ((await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits']))['logits']!.data as Float32Array);
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * K, (i + 1) * K);
       let best = 0;

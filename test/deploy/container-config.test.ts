@@ -36,7 +36,8 @@ const compose = obj(yamlDocs('docker-compose.yml')[0], 'docker-compose.yml');
 const services = obj(compose['services'], 'services');
 const svc = (name: string) => obj(services[name], `services.${name}`);
 const nginx = read('deploy/nginx/mixer.conf');
-const knownEnv = new Set([...SETTINGS.map((s) => s.env), 'NODE_ENV', 'MIXER_IMAGE_VARIANT']);
+// Besides the service's settings: Node's, the image's own marker, ONNX Runtime's telemetry switch and the health check's.
+const knownEnv = new Set([...SETTINGS.map((s) => s.env), 'NODE_ENV', 'MIXER_IMAGE_VARIANT', 'ORT_DISABLE_TELEMETRY', 'HEALTHCHECK_KILL_AFTER']);
 
 t.test('Dockerfile: stages, non-root user, port, health check, entry point', async (t) => {
   t.same(
@@ -57,6 +58,7 @@ t.test('Dockerfile: stages, non-root user, port, health check, entry point', asy
   t.equal(Number(runtimeEnv['PORT']), servicePort, 'ENV PORT agrees');
   t.equal(runtimeEnv['HOST'], '0.0.0.0', 'listens on all interfaces');
   t.equal(runtimeEnv['NODE_ENV'], 'production');
+  t.equal(runtimeEnv['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off in the image');
   for (const k of Object.keys(runtimeEnv)) t.ok(knownEnv.has(k), `ENV ${k} is a setting the service reads`);
 
   const hc = runtime.find((i) => i.cmd === 'HEALTHCHECK');
@@ -68,6 +70,10 @@ t.test('Dockerfile: stages, non-root user, port, health check, entry point', asy
   const hcSrc = read(script);
   t.match(hcSrc, /\/readyz/, 'health check probes /readyz');
   t.match(hcSrc, /process\.env\.PORT/, 'health check follows PORT');
+  t.match(hcSrc, /process\.env\.HEALTHCHECK_KILL_AFTER/, 'the self-kill threshold is read from HEALTHCHECK_KILL_AFTER');
+  const timeoutS = Number(/--timeout=(\d+)s/.exec(hc!.args)?.[1]);
+  const scriptTimeoutS = Number(/HEALTHCHECK_TIMEOUT_MS \|\| '(\d+)'/.exec(hcSrc)?.[1]) / 1000;
+  t.ok(timeoutS > scriptTimeoutS, `Docker's timeout ${timeoutS}s > the script's own ${scriptTimeoutS}s, so a hang is counted, not cut off`);
 
   const entry = execForm(runtime.find((i) => i.cmd === 'ENTRYPOINT')!.args);
   const cmd = execForm(runtime.find((i) => i.cmd === 'CMD')!.args);
@@ -154,7 +160,7 @@ t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async
 
 t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, gpu profile', async (t) => {
   t.notOk('version' in compose, 'no top-level version (obsolete in compose v2)');
-  t.same(Object.keys(services).sort(), ['lb', 'mixer', 'mixer-gpu']);
+  t.same(Object.keys(services).sort(), ['autoheal', 'lb', 'mixer', 'mixer-gpu']);
   const mixer = svc('mixer');
   const lb = svc('lb');
   const gpu = svc('mixer-gpu');
@@ -174,7 +180,13 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   for (const k of Object.keys(obj(gpu['environment'], 'environment'))) t.ok(knownEnv.has(k), `gpu: ${k} is a setting the service reads`);
   t.equal(env['DEVICE'], 'cpu');
   t.ok(Number(interpolateDefaults(env['THREADS'])) >= 1, 'THREADS is set per replica');
-  t.equal(mixer['init'], true, 'an init process forwards SIGTERM and reaps children');
+  t.equal(mixer['init'], true, 'an init process forwards SIGTERM and reaps children (and lets the health check kill the service)');
+  t.equal(env['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off in every replica');
+  t.equal(obj(gpu['environment'], 'environment')['ORT_DISABLE_TELEMETRY'], '1', 'and in the GPU replica');
+  t.match(interpolateDefaults(env['HEALTHCHECK_KILL_AFTER']), /^[1-9]\d*$/, 'a wedged replica is killed by its health check, then restarted');
+  // `unless-stopped` and `always` differ only after a daemon restart; `always` is the deliberate choice (docs/deployment.md).
+  for (const [name, sv] of [['mixer', mixer], ['lb', lb], ['mixer-gpu', gpu]] as const) t.equal(sv['restart'], 'always', `${name}: restart: always`);
+  t.equal(gpu['init'], true, 'the GPU replica has an init too');
 
   const hc = obj(mixer['healthcheck'], 'healthcheck');
   const imageHc = execForm(runtime.find((i) => i.cmd === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s*/, ''));
@@ -201,6 +213,16 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   t.ok((lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'), 'nginx config mounted');
   t.same(nginxDirective(nginx, 'listen'), [['80']], 'nginx listens where lb publishes');
 
+  // Opt-in watcher: only with its profile, the same image, the script it runs is in the image.
+  const heal = svc('autoheal');
+  t.same(heal['profiles'], ['autoheal'], 'the Docker-socket watcher runs only with --profile autoheal');
+  t.equal(interpolateDefaults(heal['image']), interpolateDefaults(mixer['image']), 'from the same image');
+  const healScript = (heal['entrypoint'] as string[])[1]!;
+  t.ok(runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(healScript)), `${healScript} is copied into the image`);
+  t.match(read(healScript), new RegExp(`AUTOHEAL_SERVICE \\|\\| '${'mixer'}'`), 'it watches the mixer service by default');
+  t.equal(obj(heal['environment'], 'env')['AUTOHEAL_SERVICE'], 'mixer');
+  t.ok((heal['volumes'] as string[]).some((v) => v.startsWith('/var/run/docker.sock:')), 'it needs the Docker socket');
+
   // GPU profile.
   t.same(gpu['profiles'], ['gpu'], 'GPU service only with --profile gpu');
   const gargs = obj(obj(gpu['build'], 'build')['args'], 'args');
@@ -218,11 +240,12 @@ t.test('nginx: upstream is the replicas, keep-alive, body limit above the servic
   const servers = nginxDirective(nginx, 'server').filter((a) => a[0]!.includes(':'));
   t.same(servers.map((a) => a[0]), [`mixer:${servicePort}`], 'upstream = the mixer service on the service port');
   const upstreamName = /upstream\s+(\S+)\s*\{/.exec(nginx)?.[1];
-  t.same(nginxDirective(nginx, 'proxy_pass'), [[`http://${upstreamName}`]], 'everything is proxied to the upstream');
+  t.ok(nginxDirective(nginx, 'proxy_pass').every((a) => a[0] === `http://${upstreamName}`), 'everything is proxied to the upstream');
+  t.ok(nginxDirective(nginx, 'zone').length === 1, 'one shared zone: one round robin and one failure view for all workers');
   t.ok(nginxDirective(nginx, 'keepalive').length === 1, 'upstream keep-alive');
   t.same(nginxDirective(nginx, 'proxy_http_version'), [['1.1']], 'HTTP/1.1 to the replicas (keep-alive)');
   t.same(nginxDirective(nginx, 'proxy_set_header').find((a) => a[0] === 'Connection'), ['Connection', '""']);
-  t.ok(nginxDirective(nginx, 'add_header').some((a) => a[0] === 'X-Upstream'), 'responses name the replica');
+  t.notOk(/X-Upstream/i.test(nginx.replace(/#[^\n]*/g, '')), 'no X-Upstream header: replica addresses stay in the access log');
   const nginxMax = nginxSize(nginxDirective(nginx, 'client_max_body_size')[0]![0]!);
   const bodyLimit = interpolateDefaults(obj(svc('mixer')['environment'], 'env')['BODY_LIMIT']);
   const serviceMax = Number(parseSetting(setting('BODY_LIMIT'), bodyLimit, 'BODY_LIMIT'));
@@ -230,11 +253,85 @@ t.test('nginx: upstream is the replicas, keep-alive, body limit above the servic
   t.ok(nginxMax > Number(parseSetting(setting('BODY_LIMIT'), String(setting('BODY_LIMIT').dflt), 'BODY_LIMIT')), 'also above the service default');
 });
 
+/** The body of named location `name` (up to its closing brace at the same depth). */
+function block(name: string): string {
+  const start = nginx.indexOf(name.startsWith('@') ? `location ${name} {` : `location = ${name} {`);
+  if (start < 0) throw new Error(`no location ${name}`);
+  let depth = 0;
+  for (let i = nginx.indexOf('{', start); i < nginx.length; i++) {
+    if (nginx[i] === '{') depth++;
+    else if (nginx[i] === '}' && --depth === 0) return nginx.slice(start, i + 1);
+  }
+  throw new Error(`unclosed location ${name}`);
+}
+
+t.test('nginx: a request is re-sent only when the first replica did no work', async (t) => {
+  const next = nginxDirective(nginx, 'proxy_next_upstream');
+  t.same(next, [['http_503', 'non_idempotent']], 'proxy_next_upstream: 503s only (the service sends them before any work), POST included');
+  for (const a of next) t.notOk(a.includes('error') || a.includes('timeout'), 'never error/timeout next to non_idempotent: that would re-send a POST a replica died on');
+  t.same(nginxDirective(nginx, 'proxy_next_upstream_tries'), [['2']], 'at most one retry there');
+  t.notOk(nginxDirective(nginx, 'proxy_intercept_errors').some((a) => a[0] === 'on'), "replica answers are never replaced by nginx's");
+  // Server-level error pages come first in the file (the named locations redefine 502/504 for the second attempt).
+  const errorPages = new Map<string, string>();
+  for (const a of nginxDirective(nginx, 'error_page')) if (!errorPages.has(a[0]!)) errorPages.set(a[0]!, a.at(-1)!);
+  for (const code of ['502', '504']) {
+    const target = errorPages.get(code)!;
+    t.match(target, /^@/, `${code} goes to a named location`);
+    const b = block(target);
+    t.match(b, /if \(\$mixer_sent\) \{\s*return 50[24] /, `${target}: answers, never re-sends, when the last attempt sent bytes`);
+    t.match(b, /proxy_pass http:\/\//, `${target}: re-sends a request that never reached a replica`);
+    t.match(b, /error_page 502 = @mixer_502_final;/, `${target}: a second failure is final`);
+  }
+  t.notMatch(block('@mixer_502_final'), /proxy_pass/, 'no third attempt');
+  const sentMap = /map \$upstream_bytes_sent \$mixer_sent \{\s*volatile;\s*"([^"]+)"\s+0;\s*default\s+1;/.exec(nginx);
+  t.ok(sentMap, 'mixer_sent comes from $upstream_bytes_sent, re-evaluated after every attempt (volatile)');
+  t.match(nginx, /map \$upstream_addr \$mixer_no_replica \{\s*volatile;/, 'mixer_no_replica too');
+  const lastSentNothing = new RegExp(sentMap![1]!.replace(/^~/, ''));
+  for (const v of ['0', '812, 0', '812 : 0', '0, 0']) t.ok(lastSentNothing.test(v), `"${v}": last attempt sent nothing`);
+  for (const v of ['812', '0, 812', '0 : 10', '100']) t.notOk(lastSentNothing.test(v), `"${v}": last attempt sent the request`);
+  const max = /server mixer:\d+ max_fails=(\d+) fail_timeout=(\d+)s;/.exec(nginx);
+  t.ok(max && Number(max[1]) >= 1 && Number(max[2]) >= 1, 'a failing replica leaves the rotation for a while');
+});
+
+t.test('nginx: X-Request-Id follows the service rule', async (t) => {
+  const m = /map \$http_x_request_id \$mixer_request_id \{\s*"~([^"]+)"\s+\$http_x_request_id;\s*default\s+\$request_id;/.exec(nginx);
+  t.ok(m, "the client's id when valid, else nginx's $request_id");
+  const re = new RegExp(m![1]!);
+  for (const ok of ['abc', 'A-Z_0.9:x', 'x'.repeat(128), '0123456789abcdef0123456789abcdef']) t.ok(re.test(ok), `keeps ${ok.slice(0, 20)}`);
+  for (const bad of ['', 'x'.repeat(129), 'a b', 'a;b', 'a/b', 'é', 'a\nb', '<script>']) t.notOk(re.test(bad), `replaces ${JSON.stringify(bad.slice(0, 20))}`);
+  t.ok(nginxDirective(nginx, 'proxy_set_header').some((a) => a[0] === 'X-Request-Id' && a[1] === '$mixer_request_id'), 'sent to the replica');
+  t.ok(nginxDirective(nginx, 'add_header').some((a) => a[0] === 'X-Request-Id' && a[1] === '$mixer_request_id' && a[2] === 'always'), 'on every response, errors included');
+  t.match(nginx, /log_format mixer_lb [^;]*id=\$mixer_request_id/, 'and in the access log');
+});
+
+t.test("nginx: its own errors are JSON in the service's error shape", async (t) => {
+  const returns = [...nginx.replace(/#[^\n]*/g, '').matchAll(/return (\d{3}) '([^']*)';/g)];
+  t.ok(returns.length >= 10, `${returns.length} JSON answers`);
+  for (const [, code, text] of returns) {
+    // nginx turns the trailing \n escape into a newline.
+    const b = JSON.parse(text!.replace(/\\n$/, '')) as Record<string, unknown>;
+    t.same(Object.keys(b).sort(), ['code', 'error', 'message', 'statusCode'], `${code}: the four fields`);
+    t.equal(b['statusCode'], Number(code), `${code}: statusCode matches the status`);
+    t.match(String(b['code']), /^[A-Z][A-Z_]+$/, `${code}: code ${b['code']}`);
+  }
+  const pages = nginxDirective(nginx, 'error_page').map((a) => a[0]);
+  for (const code of ['400', '408', '413', '494', '500', '502', '504']) t.ok(pages.includes(code), `error_page ${code}`);
+  for (const target of new Set(nginxDirective(nginx, 'error_page').map((a) => a.at(-1)!))) {
+    t.match(block(target), /types \{ \}\s*default_type application\/json;/, `${target}: served as application/json whatever the URI`);
+    if (!target.startsWith('@')) t.match(block(target), /\binternal;/, `${target}: internal, clients cannot request it`);
+  }
+});
+
 t.test('stop grace periods outlast the service drain', async (t) => {
-  const drainS = Number(setting('SHUTDOWN_TIMEOUT_MS').dflt) / 1000;
+  const env = obj(svc('mixer')['environment'], 'env');
+  const delayS = Number(interpolateDefaults(env['DRAIN_DELAY_MS'] ?? setting('DRAIN_DELAY_MS').dflt)) / 1000;
+  const drainS = delayS + Number(setting('SHUTDOWN_TIMEOUT_MS').dflt) / 1000;
   for (const name of ['mixer', 'mixer-gpu']) {
     const g = /^(\d+)s$/.exec(String(svc(name)['stop_grace_period']));
-    t.ok(g && Number(g[1]) > drainS, `${name}: stop_grace_period > ${drainS}s`);
+    t.ok(g && Number(g[1]) > drainS, `${name}: stop_grace_period > drain delay + drain = ${drainS}s`);
   }
+  // The drain delay must end while nginx still has the replica out of rotation (its first 503 counts as a failure).
+  const failTimeoutS = Number(/max_fails=1 fail_timeout=(\d+)s/.exec(nginx)?.[1]);
+  t.ok(delayS > 0 && delayS < failTimeoutS, `drain delay ${delayS}s > 0 and < nginx fail_timeout ${failTimeoutS}s`);
   t.equal(modelNameFor(runtimeEnv['MODEL_PATH']!), 'mixer-cifar10', 'default model name');
 });

@@ -23,7 +23,8 @@ const df = dockerfile;
 const runtime = runtimeStage;
 const imageUid = Number(runtime.filter((i) => i.cmd === 'USER').at(-1)!.args.split(':')[0]);
 const exposed = Number(runtime.find((i) => i.cmd === 'EXPOSE')!.args);
-const knownEnv = new Set(SETTINGS.map((s) => s.env));
+// The service's settings, plus ONNX Runtime's own telemetry switch.
+const knownEnv = new Set([...SETTINGS.map((s) => s.env), 'ORT_DISABLE_TELEMETRY']);
 const dflt = (env: string) => SETTINGS.find((s) => s.env === env)!.dflt;
 
 const files = filesUnder('deploy/k8s').filter((f) => /\.ya?ml$/.test(f));
@@ -92,9 +93,42 @@ t.test('Deployment: image, port, probes, user and resources agree with the image
   }
   t.equal(Number(env['THREADS']), Math.max(1, Math.floor(quantity(at(container, 'resources.limits.cpu')))), 'THREADS = CPU limit');
 
+  t.equal(env['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off');
+});
+
+t.test('Deployment: probes restart a wedged pod, pull an unready one, and wait out a slow start', async (t) => {
+  const probe = (name: string) => obj(container[name], name);
+  const n = (p: Obj, k: string, d: number) => Number(p[k] ?? d);
+  const startup = probe('startupProbe');
+  const ready = probe('readinessProbe');
+  const live = probe('livenessProbe');
+  const startBudget = n(startup, 'periodSeconds', 10) * n(startup, 'failureThreshold', 3);
+  t.ok(startBudget >= 60, `startup allows ${startBudget}s for model load and warm-up`);
+  for (const [name, p] of [['startup', startup], ['readiness', ready], ['liveness', live]] as const) {
+    t.ok(n(p, 'timeoutSeconds', 1) >= 2, `${name}: timeout of 2 s or more (1 s is the default and too tight under load)`);
+    t.ok(n(p, 'timeoutSeconds', 1) < n(p, 'periodSeconds', 10), `${name}: timeout below the period`);
+  }
+  const unreadyS = n(ready, 'periodSeconds', 10) * n(ready, 'failureThreshold', 3);
+  const deadS = n(live, 'periodSeconds', 10) * n(live, 'failureThreshold', 3);
+  t.ok(unreadyS <= 15, `an unready pod leaves the Service within ${unreadyS}s`);
+  t.ok(deadS >= 20 && deadS <= 60, `a pod whose /healthz stops answering is restarted after ${deadS}s, not on one slow answer`);
+  t.ok(deadS > unreadyS, 'traffic goes before the restart');
+  t.equal(n(ready, 'successThreshold', 1), 1, 'back in the Service at the first good answer');
+});
+
+t.test('Deployment: preStop and the grace period match the service drain', async (t) => {
   const pre = at(container, 'lifecycle.preStop.exec.command') as string[];
-  const drainS = Number(dflt('SHUTDOWN_TIMEOUT_MS')) / 1000;
-  t.ok(Number(podSpec['terminationGracePeriodSeconds']) > Number(pre[1]) + drainS, 'grace period > preStop pause + service drain');
+  t.equal(pre[0], 'sleep', 'preStop pauses (endpoints drop the pod before SIGTERM)');
+  const pauseS = Number(pre[1]);
+  t.ok(pauseS >= 3 && pauseS <= 15, `preStop pause ${pauseS}s`);
+  const env = envOf(container);
+  const drainS = Number(env['SHUTDOWN_TIMEOUT_MS'] ?? dflt('SHUTDOWN_TIMEOUT_MS')) / 1000;
+  t.equal(Number(env['SHUTDOWN_TIMEOUT_MS']), Number(dflt('SHUTDOWN_TIMEOUT_MS')), 'the drain budget is spelled out, equal to the service default');
+  const grace = Number(podSpec['terminationGracePeriodSeconds']);
+  t.ok(grace > pauseS + drainS, `grace period ${grace}s > preStop pause ${pauseS}s + service drain ${drainS}s`);
+  t.ok(grace <= pauseS + drainS + 30, 'and not so long that a stuck pod lingers');
+  const rolling = obj(at(deployment, 'spec.strategy.rollingUpdate'), 'rollingUpdate');
+  t.equal(Number(rolling['maxUnavailable']), 0, 'rolling updates never go below the replica count');
 });
 
 t.test('Service, HPA and PDB select the Deployment', async (t) => {
@@ -144,13 +178,19 @@ t.test('KServe InferenceService: custom v2 predictor on port 8080', async (t) =>
   t.equal(c['name'], 'kserve-container', 'KServe custom predictors use this container name');
   t.equal(c['image'], container['image'], 'same image as the Deployment');
   const env = envOf(c);
-  for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);
+  for (const k of Object.keys(env)) t.ok(knownEnv.has(k) || k === 'STORAGE_URI', `${k} is a setting the service reads (or KServe's storageUri)`);
   t.same((c['ports'] as Obj[]).map((p) => p['containerPort']), [8080], 'KServe convention: 8080');
   t.equal(env['PORT'], '8080', 'the service listens there');
   t.same(at(c, 'readinessProbe.httpGet'), { path: '/v2/health/ready', port: 8080 }, 'v2 readiness');
   t.same(at(c, 'livenessProbe.httpGet'), { path: '/v2/health/live', port: 8080 }, 'v2 liveness');
-  t.equal(at(isvc, 'metadata.name'), env['MODEL_NAME'], 'InferenceService named as the served model, /v2/models/{name}');
-  t.equal(env['MODEL_NAME'], modelNameFor(env['MODEL_PATH'] ?? runtimeEnv['MODEL_PATH']!), 'which is the model file name');
+  t.equal(env['MODEL_REPOSITORY'], '/mnt/models', "serves KServe's storage mount as a model repository");
+  t.notOk('MODEL_PATH' in env, 'not the model baked into the image (MODEL_PATH and MODEL_REPOSITORY exclude each other)');
+  t.match(env['STORAGE_URI'], /^[a-z0-9]+:\/\/\S+/, 'the model comes from storageUri (STORAGE_URI, the custom-container form)');
+  t.equal(at(isvc, 'metadata.name'), env['DEFAULT_MODEL'], 'InferenceService named as its default model, /v2/models/{name}');
+  t.equal(env['DEFAULT_MODEL'], modelNameFor(runtimeEnv['MODEL_PATH']!), 'the shipped model name, as a repository folder');
+  t.equal(env['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off');
+  t.same(at(c, 'startupProbe.httpGet'), { path: '/v2/health/ready', port: 8080 }, 'a slow start is waited out');
+  t.ok(Number(at(c, 'livenessProbe.timeoutSeconds')) >= 2, 'liveness is not cut at the 1 s default');
   t.equal(at(isvc, 'spec.predictor.securityContext.runAsUser'), imageUid);
 });
 

@@ -21,7 +21,7 @@ t.test('multipart with one image', async (t) => {
   t.match(r.headers['content-type'], /application\/json/);
   t.ok(r.headers['x-request-id'], 'request id echoed');
   const j = r.json() as { model: { name: string; sha256: string }; results: Result[] };
-  t.same(j.model, { name: 'mixer-test', sha256 });
+  t.same(j.model, { name: 'mixer-test', version: '1', sha256 });
   t.equal(j.results.length, 1);
   const [res] = j.results;
   t.equal(res!.filename, 'cat.png');

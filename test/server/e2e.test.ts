@@ -62,8 +62,8 @@ t.test('served top-1 for a CIFAR-10 test image equals a direct model run', async
 async function batchStats(): Promise<{ count: number; sum: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return {
-    count: Number(/^mixer_batch_size_count (\S+)/m.exec(text)?.[1]),
-    sum: Number(/^mixer_batch_size_sum (\S+)/m.exec(text)?.[1]),
+    count: Number(/^mixer_batch_size_count(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1]),
+    sum: Number(/^mixer_batch_size_sum(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1]),
   };
 }
 

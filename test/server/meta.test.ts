@@ -59,9 +59,9 @@ t.test('/metrics after some traffic', async (t) => {
   ]) t.match(text, name);
   t.match(text, /mixer_http_requests_total\{route="\/classify",method="POST",status="200"\} 1/);
   t.match(text, /mixer_http_requests_total\{route="\/classify",method="POST",status="415"\} 1/);
-  t.match(text, /mixer_images_classified_total 3/);
-  t.match(text, /mixer_queue_depth 0/);
-  t.match(text, /mixer_model_info\{name="tiny-test",sha256="[0-9a-f]{64}",provider="cpu"\} 1/);
+  t.match(text, /mixer_images_classified_total\{model="tiny-test",version="1"\} 3/);
+  t.match(text, /mixer_queue_depth\{model="tiny-test",version="1"\} 0/);
+  t.match(text, /mixer_model_info\{name="tiny-test",version="1",sha256="[0-9a-f]{64}",provider="cpu"\} 1/);
 });
 
 t.test('/openapi.json documents every route from its schemas', async (t) => {

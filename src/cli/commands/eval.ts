@@ -1,28 +1,59 @@
-// `mixer eval`: accuracy, per-class accuracy and the confusion matrix of a model on CIFAR-10 or an image folder.
+// `mixer eval`: accuracy, per-class accuracy and the confusion matrix of a model (onnx-mixer's or any image classifier) on CIFAR-10 or an image folder.
 import os from 'node:os';
 import { loadDataSource } from '../../data/cifar10.js';
-import { loadModelFile } from '../../model/index.js';
 import { Session } from '../../runtime/session.js';
-import { evaluate, formatEval } from '../../train/evaluate.js';
-import { num, parse, str } from '../args.js';
+import { pixelsToInput } from '../../server/repository/contract.js';
+import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
+import { evaluate } from '../../train/evaluate.js';
+import { formatEval } from '../../train/evaluate.js';
+import { num, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer eval [--model <model.onnx>] [--data cifar10|<folder>] [--limit N] [--threads N] [--json]
-  Evaluates on the CIFAR-10 test split (or an image folder's validation split, the same one mixer train held out). Default model: the shipped one.`;
+export const help = `mixer eval [--model <model.onnx>] [--config config.json] [--labels labels.txt] [--data cifar10|<folder>] [--limit N] [--threads N] [--json]
+  Evaluates on the CIFAR-10 test split (or an image folder's validation split, the same one mixer train held out). Default model: the shipped one.
+  Other ONNX image classifiers take --config / --labels as in a model repository; their classes must match the data's.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } });
-  const m = await loadModelFile(str(v, 'model', defaultModelPath()));
-  const data = await loadDataSource(str(v, 'data', 'cifar10'), { size: m.spec.config.image_size, log: (l: string) => process.stderr.write(`${l}\n`) });
+  const { values: v } = parse(argv, {
+    model: { type: 'string' },
+    config: { type: 'string' },
+    labels: { type: 'string' },
+    data: { type: 'string' },
+    limit: { type: 'string' },
+    threads: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const m = await openModelFile(str(v, 'model', defaultModelPath()), {
+    ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
+    ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),
+  });
+  const c = imageContract(m);
+  if (c.height !== c.width) throw new UsageError(`mixer eval: the model's input is ${c.height}x${c.width}; eval resizes data to square images`);
+  const data = await loadDataSource(str(v, 'data', 'cifar10'), { size: c.height, log: (l: string) => process.stderr.write(`${l}\n`) });
   let test = data.test;
   const limit = num(v, 'limit', 0, { int: true, min: 0 });
   if (limit > 0 && limit < test.count) {
     const { subset } = await import('../../data/dataset.js');
     test = subset(test, Array.from({ length: limit }, (_, i) => i));
   }
-  if (test.classes.length !== m.spec.labels.length) throw new Error(`the data has ${test.classes.length} classes but the model has ${m.spec.labels.length}`);
+  const labels = m.contract.labels ?? test.classes;
+  if (test.classes.length !== labels.length) throw new UsageError(`the data has ${test.classes.length} classes but the model has ${labels.length}`);
   const session = await Session.create(m.bytes, { threads: num(v, 'threads', os.availableParallelism(), { int: true, min: 1 }) });
-  const r = await evaluate(session, test, m.spec.labels);
+  const hw = c.height * c.width;
+  // RGB HWC images → the model's input (grey: Rec. 709 luma) → log-probabilities (a cross-entropy-compatible score).
+  const scores = async (pixels: Uint8Array, n: number): Promise<Float32Array> => {
+    const input = new Uint8Array(n * c.itemBytes);
+    for (let i = 0; i < n; i++) {
+      let px = pixels.subarray(i * hw * 3, (i + 1) * hw * 3);
+      if (c.channels === 1) px = Uint8Array.from({ length: hw }, (_, j) => Math.round(0.2126 * px[3 * j]! + 0.7152 * px[3 * j + 1]! + 0.0722 * px[3 * j + 2]!));
+      input.set(pixelsToInput(px, c), i * c.itemBytes);
+    }
+    const probs = await classifyBatch(session, m, input, n);
+    const out = new Float32Array(n * labels.length);
+    probs.forEach((p, i) => out.set(p.map((x) => Math.log(Math.max(x, 1e-30))), i * labels.length));
+    return out;
+  };
+  const r = await evaluate(session, test, labels, 250, m.contract.mixer ? undefined : scores);
   await session.release();
   console.log(v['json'] ? JSON.stringify({ model: m.path, sha256: m.sha256, ...r }, null, 2) : formatEval(r));
   return 0;

@@ -1,13 +1,23 @@
-// `mixer info`: config, parameter count, forward FLOPs, inputs/outputs and opset of a model.
-import { forwardMacs, loadModelFile, paramCount } from '../../model/index.js';
-import { parse } from '../args.js';
+// `mixer info`: config, parameter count and FLOPs (from the graph), inputs/outputs and opset of a model; the serving contract of foreign models.
+import { loadModelFile } from '../../model/index.js';
+import { countParameters } from '../../server/repository/contract.js';
+import { openModelFile } from '../../server/repository/local.js';
+import { V2_TYPES } from '../../server/repository/tensors.js';
+import { parse, str } from '../args.js';
 import { UsageError } from '../args.js';
 
-export const help = `mixer info <model.onnx> [--json]`;
+export const help = `mixer info <model.onnx> [--config config.json] [--labels labels.txt] [--json]
+  Parameters are counted from the initializers; FLOPs are estimated from the graph's MatMul, Gemm and Conv nodes.
+  Models not written by onnx-mixer: prints the serving contract derived from the graph (and --config, --labels).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, { json: { type: 'boolean' } }, true);
+  const { values: v, positionals } = parse(argv, { json: { type: 'boolean' }, config: { type: 'string' }, labels: { type: 'string' } }, true);
   if (positionals.length !== 1) throw new UsageError('mixer info: give exactly one model path');
+  const lm = await openModelFile(positionals[0]!, {
+    ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
+    ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),
+  });
+  if (!lm.contract.mixer) return foreign(lm, v['json'] === true);
   const m = await loadModelFile(positionals[0]!);
   const c = m.spec.config;
   const io = (vs: typeof m.parsed.inputs) => vs.map((x) => `${x.name}: ${x.dtype} [${x.shape.join(', ')}]`);
@@ -21,8 +31,8 @@ export async function run(argv: string[]): Promise<number> {
     labels: m.spec.labels,
     mean: m.spec.mean,
     std: m.spec.std,
-    parameters: paramCount(c),
-    forward_mflops_per_image: (2 * forwardMacs(c)) / 1e6,
+    parameters: countParameters(lm.io),
+    forward_mflops_per_image: (2 * lm.io.macs) / 1e6,
     inputs: io(m.parsed.inputs),
     outputs: io(m.parsed.outputs),
     nodes: m.parsed.nodeCount,
@@ -41,6 +51,48 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`labels      ${info.labels.join(', ')}`);
     console.log(`normalize   mean ${JSON.stringify(info.mean)} std ${JSON.stringify(info.std)}`);
     if (info.training) console.log(`training    ${JSON.stringify(info.training)}`);
+  }
+  return 0;
+}
+
+/** A model onnx-mixer did not write: its I/O, counts and the contract the server would serve it with. */
+function foreign(m: Awaited<ReturnType<typeof openModelFile>>, json: boolean): number {
+  const io = (vs: typeof m.io.inputs) => vs.map((x) => `${x.name}: ${x.type} [${x.shape.map((d) => d ?? '?').join(', ')}]`);
+  const c = m.contract;
+  const info = {
+    path: m.path,
+    sha256: m.sha256,
+    bytes: m.bytes.length,
+    opset: m.io.opset,
+    ir_version: m.io.irVersion,
+    parameters: countParameters(m.io),
+    forward_mflops_per_image: (2 * m.io.macs) / 1e6,
+    inputs: io(m.io.inputs),
+    outputs: io(m.io.outputs),
+    v2: { inputs: m.io.inputs.map((x) => V2_TYPES[x.type]), outputs: m.io.outputs.map((x) => V2_TYPES[x.type]) },
+    nodes: m.io.nodeCount,
+    op_types: m.io.opTypes,
+    classifier: c.image,
+    not_classifier_reason: c.notImage,
+    labels: c.labels,
+    batch: c.fixedBatch === null ? 'dynamic' : `fixed ${c.fixedBatch}`,
+    external_data: m.io.externalData,
+  };
+  if (json) console.log(JSON.stringify(info, null, 2));
+  else {
+    console.log(`model       ${info.path} (${(info.bytes / 1e6).toFixed(2)} MB, sha256 ${info.sha256.slice(0, 16)}…)`);
+    console.log(`opset       ${info.opset} (IR ${info.ir_version}), ${info.nodes} nodes: ${info.op_types.join(', ')}`);
+    console.log(`parameters  ${info.parameters.toLocaleString('en-US')}`);
+    console.log(`forward     ${info.forward_mflops_per_image.toFixed(1)} MFLOP per image (MatMul, Gemm, Conv)`);
+    console.log(`inputs      ${info.inputs.join('; ')}`);
+    console.log(`outputs     ${info.outputs.join('; ')}`);
+    console.log(`batch       ${info.batch}`);
+    const k = c.image;
+    if (k) {
+      console.log(`classifier  input ${k.input} ${k.dtype} ${k.layout} ${k.channels}x${k.height}x${k.width}, output ${k.output}${k.softmax ? ' (softmax applied)' : ' (already probabilities)'}`);
+      console.log(`preprocess  resize ${k.resize}${k.resizeShorter ? ` (shorter side ${k.resizeShorter})` : ''}, ${k.color}${k.dtype === 'float32' ? `, (pixel*${k.scale.toPrecision(4)} - ${JSON.stringify(k.mean)}) / ${JSON.stringify(k.std)}` : ', raw uint8 pixels'}`);
+      console.log(`labels      ${c.labels ? c.labels.slice(0, 20).join(', ') + (c.labels.length > 20 ? ', …' : '') : 'class indices'}`);
+    } else console.log(`classifier  no: ${c.notImage} (served over /v2 only)`);
   }
   return 0;
 }

@@ -1,25 +1,32 @@
-// `mixer predict`: classify image files with a model (the shipped one by default) and print the top-K labels.
+// `mixer predict`: classify image files with a model (the shipped one by default, or any ONNX image classifier) and print the top-K labels.
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { loadModelFile } from '../../model/index.js';
 import { decodeImage } from '../../model/preprocess.js';
 import { Session } from '../../runtime/session.js';
+import { pixelsToInput } from '../../server/repository/contract.js';
+import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
 import { num, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer predict [--model <model.onnx>] [--top K] [--json] <image>...
+export const help = `mixer predict [--model <model.onnx>] [--config config.json] [--labels labels.txt] [--top K] [--json] <image>...
   Decodes each image with sharp (EXIF orientation, alpha flattened onto white, shorter side resized and centre-cropped)
-  and prints the top-K predictions. Default model: the shipped models/mixer-cifar10.onnx (or MODEL_PATH).`;
+  and prints the top-K predictions. Default model: the shipped models/mixer-cifar10.onnx (or MODEL_PATH).
+  Models not written by onnx-mixer: the input, layout and size come from the graph; --config completes them (mean, std,
+  resize, ... as in a model repository's config.json) and --labels names the classes, one per line.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals: files } = parse(argv, { model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' } }, true);
+  const { values: v, positionals: files } = parse(
+    argv,
+    { model: { type: 'string' }, config: { type: 'string' }, labels: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' } },
+    true,
+  );
   if (files.length === 0) throw new UsageError('mixer predict: give at least one image file');
-  const m = await loadModelFile(str(v, 'model', defaultModelPath()));
-  const K = m.spec.labels.length;
-  const top = num(v, 'top', Math.min(5, K), { int: true, min: 1, max: K });
-  const size = m.spec.config.image_size;
-  const px = size * size * 3;
-  const batch = new Uint8Array(files.length * px);
+  const m = await openModelFile(str(v, 'model', defaultModelPath()), {
+    ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
+    ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),
+  });
+  const c = imageContract(m);
+  const batch = new Uint8Array(files.length * c.itemBytes);
   for (const [i, f] of files.entries()) {
     let bytes: Buffer;
     try {
@@ -28,19 +35,28 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     try {
-      batch.set(await decodeImage(bytes, size), i * px);
+      const px = await decodeImage(bytes, c.height, {
+        height: c.height,
+        width: c.width,
+        fit: c.resize === 'stretch' ? 'fill' : 'cover',
+        gray: c.channels === 1,
+        ...(c.resizeShorter !== null ? { shorter: c.resizeShorter } : {}),
+      });
+      batch.set(pixelsToInput(px, c), i * c.itemBytes);
     } catch (e) {
       throw new UsageError(`${f}: ${(e as Error).message}`);
     }
   }
   const s = await Session.create(m.bytes, { threads: num(v, 'threads', Math.min(2, os.availableParallelism()), { int: true, min: 1 }) });
-  const out = await s.run({ pixels: { dtype: 'uint8', dims: [files.length, size, size, 3], data: batch } }, ['probabilities']);
+  const probs = await classifyBatch(s, m, batch, files.length);
   await s.release();
-  const probs = out['probabilities']!.data as Float32Array;
+  const K = probs[0]!.length;
+  const labels = m.contract.labels ?? Array.from({ length: K }, (_, i) => String(i));
+  if (labels.length !== K) throw new UsageError(`${v['labels'] ?? 'the labels'} has ${labels.length} labels but the model has ${K} classes`);
+  const top = num(v, 'top', Math.min(5, K), { int: true, min: 1, max: K });
   const results = files.map((filename, i) => {
-    const row = Array.from(probs.subarray(i * K, (i + 1) * K));
-    const predictions = row
-      .map((probability, index) => ({ label: m.spec.labels[index]!, index, probability }))
+    const predictions = Array.from(probs[i]!)
+      .map((probability, index) => ({ label: labels[index]!, index, probability }))
       .sort((a, b) => b.probability - a.probability)
       .slice(0, top);
     return { filename, predictions };

@@ -6,16 +6,21 @@ import { num, oneOf, parse, type Options, str } from '../args.js';
 export const help = `mixer serve [--model <model.onnx>] [--port 3000] [--host 0.0.0.0] [--device cpu|cuda|auto] [options]
 Every flag has an environment variable (shown after it); a flag wins over its variable.
 ${settingsHelp()}
+ONNX Runtime telemetry is off; --ort-telemetry (or MIXER_ORT_TELEMETRY=1) turns it on.
 Endpoints: POST /classify, GET /healthz /readyz /v1/model /metrics /openapi.json, and the Open Inference Protocol under /v2.`;
 
 /** Flag values, checked with the shared flag helpers; unset flags are left to the environment and defaults. */
 function flags(argv: string[]): Partial<ServerConfig> {
   const options: Options = {};
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  for (const s of SETTINGS) options[s.flag] = s.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
   const { values: v } = parse(argv, options);
-  const given: Record<string, string | number> = {};
+  const given: Record<string, string | number | string[]> = {};
   for (const s of SETTINGS) {
     if (v[s.flag] === undefined) continue;
+    if (s.kind === 'list') {
+      given[s.key] = (v[s.flag] as unknown as string[]).flatMap((x) => parseSetting(s, x, `--${s.flag}`) as string[]);
+      continue;
+    }
     const bounds = { ...(s.min !== undefined ? { min: s.min } : {}), ...(s.max !== undefined ? { max: s.max } : {}) };
     if (s.kind === 'int') given[s.key] = num(v, s.flag, 0, { int: true, ...bounds });
     else if (s.kind === 'number') given[s.key] = num(v, s.flag, 0, bounds);
@@ -40,23 +45,32 @@ export async function run(argv: string[]): Promise<number> {
         process.exit(1);
       }
       stopping = true;
-      app.log.info({ signal }, 'shutting down: no new requests, finishing the ones in flight');
-      const timer = setTimeout(() => {
-        app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
-        process.exit(1);
-      }, config.shutdownTimeoutMs);
-      timer.unref();
-      app.close().then(
-        () => {
-          clearTimeout(timer);
-          app.log.info('stopped');
-          resolve(0);
-        },
-        (e: unknown) => {
-          app.log.error({ err: e }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      // From here on /readyz and every new request answer 503 SHUTTING_DOWN (with Connection: close), and in-flight
+      // answers close their connection. With a drain delay the listener and idle keep-alive connections stay open
+      // meanwhile, so a load balancer gets that retryable answer (and takes this replica out of rotation) instead of
+      // a connection reset on a request it had just sent.
+      app.mixer.state.closing = true;
+      app.log.info({ signal, drainDelayMs: config.drainDelayMs }, 'shutting down: new requests get 503, finishing the ones in flight');
+      const close = (): void => {
+        const timer = setTimeout(() => {
+          app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');
+          process.exit(1);
+        }, config.shutdownTimeoutMs);
+        timer.unref();
+        app.close().then(
+          () => {
+            clearTimeout(timer);
+            app.log.info('stopped');
+            resolve(0);
+          },
+          (e: unknown) => {
+            app.log.error({ err: e }, 'shutdown failed');
+            resolve(1);
+          },
+        );
+      };
+      if (config.drainDelayMs > 0) setTimeout(close, config.drainDelayMs);
+      else close();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -5,23 +5,32 @@ import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';
 import { topK } from '../predictions.js';
+import { type ImageContract, pixelsToInput } from '../repository/contract.js';
+import type { ModelInstance } from '../repository/instance.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../schemas.js';
 
 interface Upload {
   filename: string | null;
-  decoded: Promise<Uint8Array>;
+  /** Names the image in error messages (null: "the image"). */
+  name: string | null;
+  bytes: Uint8Array;
 }
 
 export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { engine, config } = ctx;
-  const size = engine.model.size;
-  const decode = (bytes: Uint8Array, name: string | null): Promise<Uint8Array> => {
-    const p = decodeImage(bytes, size, { maxPixels: config.maxPixels, ...(name ? { name } : {}) });
-    p.catch(() => {}); // observed later via allSettled; never an unhandled rejection if an earlier part fails
-    return p;
-  };
+  const { config } = ctx;
+  /** Decodes, resizes and converts one image into the model's input tensor bytes. */
+  const decode = (c: ImageContract, bytes: Uint8Array, name: string | null): Promise<Uint8Array> =>
+    decodeImage(bytes, c.height, {
+      maxPixels: config.maxPixels,
+      height: c.height,
+      width: c.width,
+      fit: c.resize === 'stretch' ? 'fill' : 'cover',
+      gray: c.channels === 1,
+      ...(c.resizeShorter !== null ? { shorter: c.resizeShorter } : {}),
+      ...(name ? { name } : {}),
+    }).then((px) => pixelsToInput(px, c));
 
-  /** Reads every file part, starting each decode as soon as its bytes are in. */
+  /** Reads every file part (nothing is decoded before the whole request is admitted). */
   async function multipartUploads(req: FastifyRequest): Promise<Upload[]> {
     const uploads: Upload[] = [];
     let total = 0;
@@ -32,7 +41,7 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
         total += bytes.length;
         if (total > config.bodyLimit) throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${config.bodyLimit} bytes (see BODY_LIMIT)`);
         const filename = part.filename || null;
-        uploads.push({ filename, decoded: decode(bytes, filename ?? `part ${uploads.length + 1}`) });
+        uploads.push({ filename, name: filename ?? `part ${uploads.length + 1}`, bytes });
       }
     } catch (e) {
       // Fastify and multipart limit errors carry a status; anything else (busboy, stream) is a malformed body.
@@ -57,28 +66,45 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req, reply) => {
       if (!accepts(req.headers.accept, ['application/json'])) throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json only');
-      let uploads: Upload[];
-      if (req.isMultipart()) {
-        uploads = await multipartUploads(req);
-        if (uploads.length === 0) throw new ServiceError('NO_IMAGE', 'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg');
-      } else if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
-        if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
-        uploads = [{ filename: null, decoded: decode(req.body, null) }];
-      } else {
-        throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`);
-      }
-      const decoded = await Promise.allSettled(uploads.map((u) => u.decoded));
-      const failed = decoded.find((d) => d.status === 'rejected');
-      if (failed) throw failed.reason;
-      const pixels = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value);
-      const outs = await Promise.all(pixels.map((p) => engine.infer(p)));
-      const { top } = req.query as { top: number };
-      const labels = engine.model.spec.labels;
-      reply.header('cache-control', 'no-store');
-      return {
-        model: { name: engine.model.name, sha256: engine.model.sha256 },
-        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(outs[i]!.probabilities, labels, top) })),
-      };
+      const q = req.query as { top: number; model?: string; version?: string };
+      // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
+      return ctx.repo.use(q.model, q.version, async (m) => {
+        reply.header('cache-control', 'no-store');
+        return classify(req, m, q.top);
+      });
     },
   );
+
+  async function classify(req: FastifyRequest, m: ModelInstance, top: number) {
+    const c = m.contract.image;
+    if (!c) throw new ServiceError('NOT_AN_IMAGE_MODEL', `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`);
+    let uploads: Upload[];
+    if (req.isMultipart()) {
+      uploads = await multipartUploads(req);
+      if (uploads.length === 0) throw new ServiceError('NO_IMAGE', 'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg');
+    } else if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
+      if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
+      uploads = [{ filename: null, name: null, bytes: req.body }];
+    } else {
+      throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`);
+    }
+    // All images are admitted together (or the request gets 503) before any is decoded, and run as one batch item of
+    // this model's batcher, so a request is never half run and half refused.
+    const release = ctx.admission.admit(uploads.length);
+    let probs: Float32Array[];
+    try {
+      const decoded = await Promise.allSettled(uploads.map((u) => decode(c, u.bytes, u.name)));
+      const failed = decoded.find((d) => d.status === 'rejected');
+      if (failed) throw failed.reason;
+      const pixels = new Uint8Array(uploads.length * c.itemBytes);
+      decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
+      probs = await m.classify(pixels, uploads.length);
+    } finally {
+      release();
+    }
+    return {
+      model: { name: m.name, version: String(m.version), sha256: m.sha256 },
+      results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) })),
+    };
+  }
 }

@@ -9,6 +9,7 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get('/readyz', { schema: { tags: ['health'], summary: 'Readiness: model loaded and warmed', response: { 200: statusResponse, ...errorResponses } } }, async (_req, reply) => {
     if (ctx.state.closing) return reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', 'the service is shutting down'));
+    if (ctx.repo.readyCount === 0) return reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('NOT_READY', 'no model is ready (see POST /v2/repository/index)'));
     return { status: 'ready' };
   });
 }

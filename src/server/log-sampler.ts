@@ -1,0 +1,56 @@
+// Caps repeated rejection log lines (4xx, 503) per status code and window; what it drops is counted and reported on a later line.
+
+export interface SamplerOptions {
+  /** Lines per status code and window that are written. */
+  perWindow: number;
+  windowMs: number;
+  now?: () => number;
+}
+
+/** Lines of these statuses are sampled: client errors and overload/shutdown answers. */
+export const sampled = (status: number): boolean => (status >= 400 && status < 500) || status === 503;
+
+/** Decides which rejection lines get written and keeps count of the rest. */
+export class LogSampler {
+  private windowStart = -Infinity;
+  private readonly written = new Map<number, number>();
+  private dropped = new Map<number, number>();
+  /** Dropped counts of finished windows, not yet reported. */
+  private unreported = new Map<number, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly o: SamplerOptions) {
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  /** Whether a line for `status` may be written now (always, for statuses that are not sampled). */
+  allow(status: number): boolean {
+    this.roll();
+    if (!sampled(status)) return true;
+    const n = this.written.get(status) ?? 0;
+    if (n < this.o.perWindow) {
+      this.written.set(status, n + 1);
+      return true;
+    }
+    this.dropped.set(status, (this.dropped.get(status) ?? 0) + 1);
+    return false;
+  }
+
+  /** Lines dropped in finished windows since the last call, by status code; null when none. */
+  takeDropped(): Record<string, number> | null {
+    this.roll();
+    if (this.unreported.size === 0) return null;
+    const out = Object.fromEntries(this.unreported);
+    this.unreported = new Map();
+    return out;
+  }
+
+  private roll(): void {
+    const t = this.now();
+    if (t - this.windowStart < this.o.windowMs) return;
+    this.windowStart = t;
+    this.written.clear();
+    for (const [s, n] of this.dropped) this.unreported.set(s, (this.unreported.get(s) ?? 0) + n);
+    this.dropped = new Map();
+  }
+}

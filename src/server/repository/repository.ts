@@ -1,0 +1,362 @@
+// The served models: per-version instances loaded from a repository (or one file), request routing with leases, index, poll and explicit control with drained swaps.
+import type { Logger } from 'pino';
+import { ServiceError, echo } from '../errors.js';
+import { ModelFileError } from './config-file.js';
+import { type InstanceOptions, ModelInstance } from './instance.js';
+import { type ScannedModel, MODEL_NAME, scanModel, scanRepository } from './scan.js';
+
+export const MODEL_CONTROLS = ['none', 'poll', 'explicit'] as const;
+export type ModelControl = (typeof MODEL_CONTROLS)[number];
+export type VersionState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
+
+interface Slot {
+  version: number;
+  state: VersionState;
+  reason: string;
+  instance: ModelInstance | null;
+  fingerprint: string;
+}
+
+interface Entry {
+  name: string;
+  error: string | null;
+  slots: Map<number, Slot>;
+}
+
+export interface RepositoryOptions extends InstanceOptions {
+  /** A Triton-layout folder, or null for single-model mode. */
+  root: string | null;
+  /** Single-model mode: the file and its name (version 1). */
+  single: { file: string; name: string } | null;
+  defaultModel: string | null;
+  control: ModelControl;
+  pollIntervalMs: number;
+  log: Logger;
+  /** Called after a version becomes ready or goes away. */
+  onChange?: () => void;
+}
+
+export interface IndexRow {
+  name: string;
+  version: string;
+  state: VersionState;
+  reason: string;
+}
+
+/** Timings of the last swaps (ms): load+warm of the new instance, the switch, and the drain of the old one. */
+export interface SwapTiming {
+  /** load: a new version; replace: a changed file swapped in; unload: a removed version drained. */
+  kind: 'load' | 'replace' | 'unload';
+  name: string;
+  version: number;
+  loadMs: number;
+  warmupMs: number;
+  switchMs: number;
+  drainMs: number | null;
+}
+
+export class Repository {
+  private readonly entries = new Map<string, Entry>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly retiring = new Set<Promise<void>>();
+  readonly swaps: SwapTiming[] = [];
+  private closed = false;
+
+  private constructor(readonly o: RepositoryOptions) {}
+
+  /** Loads every model (single mode: fails on a bad model; repository mode: a bad model is unavailable, the rest serve). */
+  static async open(o: RepositoryOptions): Promise<Repository> {
+    const repo = new Repository(o);
+    if (o.single) {
+      const inst = await ModelInstance.load(
+        { name: o.single.name, version: 1, file: o.single.file, config: {}, labels: null, configPath: `${o.single.file} (config)`, labelsPath: `${o.single.file} (labels)` },
+        o,
+      );
+      repo.entries.set(o.single.name, { name: o.single.name, error: null, slots: new Map([[1, { version: 1, state: 'READY', reason: '', instance: inst, fingerprint: '' }]]) });
+      o.log.info({ model: inst.name, version: 1, sha256: inst.sha256, provider: inst.provider, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs) }, 'model ready');
+      return repo;
+    }
+    try {
+      const scanned = await scanRepository(o.root!);
+      if (o.defaultModel !== null && !scanned.some((m) => m.name === o.defaultModel)) {
+        throw new ModelFileError(`--default-model "${o.defaultModel}" is not in the repository ${o.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`);
+      }
+      for (const m of scanned) await repo.sync(m);
+    } catch (e) {
+      await repo.close();
+      throw e;
+    }
+    if (o.control === 'poll') {
+      repo.timer = setInterval(() => void repo.poll(), o.pollIntervalMs);
+      repo.timer.unref();
+    }
+    return repo;
+  }
+
+  /** Runs repository changes one at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  /** Brings one model in line with its folder: loads new or changed versions, then retires removed or replaced ones. */
+  private async sync(m: ScannedModel): Promise<void> {
+    let e = this.entries.get(m.name);
+    if (!e) {
+      e = { name: m.name, error: null, slots: new Map() };
+      this.entries.set(m.name, e);
+    }
+    if (m.error && [...e.slots.values()].some((x) => x.instance)) {
+      this.o.log.error({ model: m.name, reason: m.error }, 'model folder broken; the loaded versions keep serving');
+      return;
+    }
+    e.error = m.error;
+    if (m.error) this.o.log.error({ model: m.name, reason: m.error }, 'model unavailable');
+    const wanted = m.error ? [] : m.versions;
+    for (const v of wanted) {
+      const slot = e.slots.get(v.version);
+      if (slot && slot.fingerprint === v.fingerprint && slot.state !== 'UNLOADING' && !(slot.state === 'UNAVAILABLE' && slot.reason === 'unloaded')) continue;
+      if (v.error || !v.file) {
+        if (slot?.instance) this.retire(e, slot.instance);
+        e.slots.set(v.version, { version: v.version, state: 'UNAVAILABLE', reason: v.error ?? 'no model file', instance: null, fingerprint: v.fingerprint });
+        this.o.log.error({ model: m.name, version: v.version, reason: v.error }, 'model version unavailable');
+        continue;
+      }
+      const s: Slot = slot ?? { version: v.version, state: 'LOADING', reason: 'loading', instance: null, fingerprint: '' };
+      if (!slot) e.slots.set(v.version, s);
+      if (!s.instance) {
+        s.state = 'LOADING';
+        s.reason = 'loading';
+      }
+      try {
+        const inst = await ModelInstance.load({ name: m.name, version: v.version, file: v.file, config: m.config, labels: m.labels, configPath: m.configPath, labelsPath: m.labelsPath }, this.o);
+        if (this.closed) {
+          await inst.close();
+          return;
+        }
+        const t0 = performance.now();
+        const old = s.instance;
+        s.instance = inst;
+        s.state = 'READY';
+        s.reason = '';
+        s.fingerprint = v.fingerprint;
+        const timing: SwapTiming = { kind: old ? 'replace' : 'load', name: m.name, version: v.version, loadMs: inst.timings.loadMs, warmupMs: inst.timings.warmupMs, switchMs: performance.now() - t0, drainMs: null };
+        this.record(timing);
+        this.o.log.info(
+          { model: m.name, version: v.version, sha256: inst.sha256, provider: inst.provider, kind: timing.kind, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs), switchMs: timing.switchMs },
+          'model ready',
+        );
+        if (old) this.retire(e, old, timing);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'CUDA_UNAVAILABLE') throw err;
+        const reason = (err as Error).message.split('\n')[0]!;
+        s.fingerprint = v.fingerprint;
+        if (s.instance) {
+          this.o.log.error({ model: m.name, version: v.version, reason }, 'reload failed; the loaded version keeps serving');
+        } else {
+          s.state = 'UNAVAILABLE';
+          s.reason = reason;
+          this.o.log.error({ model: m.name, version: v.version, reason }, 'model version unavailable');
+        }
+      }
+    }
+    for (const [v, slot] of e.slots) {
+      if (wanted.some((w) => w.version === v)) continue;
+      if (slot.instance) {
+        slot.state = 'UNLOADING';
+        slot.reason = 'unloading';
+        const inst = slot.instance;
+        slot.instance = null;
+        const timing: SwapTiming = { kind: 'unload', name: e.name, version: v, loadMs: 0, warmupMs: 0, switchMs: 0, drainMs: null };
+        this.record(timing);
+        await this.retire(e, inst, timing);
+      }
+      if (e.slots.get(v) === slot) e.slots.delete(v);
+    }
+    if (e.slots.size === 0 && !e.error && !this.o.single && m.versions.length === 0) this.entries.delete(m.name);
+    this.o.onChange?.();
+  }
+
+  private record(timing: SwapTiming): void {
+    this.swaps.push(timing);
+    if (this.swaps.length > 50) this.swaps.shift();
+  }
+
+  /** Drains an instance no longer routed to (its leases, queue and runs), then closes it. */
+  private retire(e: Entry, inst: ModelInstance, timing?: SwapTiming): Promise<void> {
+    const t0 = performance.now();
+    const p = inst.close().then(
+      () => {
+        if (timing) timing.drainMs = performance.now() - t0;
+        this.o.log.info({ model: e.name, version: inst.version, kind: timing?.kind ?? 'unload', drainMs: Math.round(performance.now() - t0) }, 'model version unloaded');
+      },
+      (err: unknown) => this.o.log.error({ err, model: e.name, version: inst.version }, 'closing a model version failed'),
+    );
+    this.retiring.add(p);
+    void p.finally(() => this.retiring.delete(p));
+    return p;
+  }
+
+  /** Rescans the whole repository (poll mode). */
+  poll(): Promise<void> {
+    if (!this.o.root || this.closed) return Promise.resolve();
+    return this.serial(async () => {
+      let scanned: ScannedModel[];
+      try {
+        scanned = await scanRepository(this.o.root!);
+      } catch (err) {
+        this.o.log.error({ err: (err as Error).message }, 'repository poll failed');
+        return;
+      }
+      for (const m of scanned) await this.sync(m);
+      for (const name of [...this.entries.keys()]) {
+        if (!scanned.some((m) => m.name === name)) await this.sync({ name, dir: '', configPath: '', labelsPath: '', config: {}, labels: null, versions: [], error: null });
+      }
+    });
+  }
+
+  /** Explicit control: (re)loads a model from its folder. Throws MODEL_LOAD_FAILED with the reason when nothing of it is ready. */
+  load(name: string): Promise<void> {
+    this.explicitOnly();
+    if (!MODEL_NAME.test(name)) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
+    return this.serial(async () => {
+      const m = await scanModel(this.o.root!, name);
+      if (m.error?.includes('cannot read it')) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
+      await this.sync(m);
+      const e = this.entries.get(name);
+      const ready = e ? [...e.slots.values()].some((s) => s.state === 'READY') : false;
+      if (!ready) throw new ServiceError('MODEL_LOAD_FAILED', `failed to load "${name}": ${this.reason(e)}`);
+    });
+  }
+
+  /** Explicit control: unloads every version of a model, after its in-flight requests finish. */
+  unload(name: string): Promise<void> {
+    this.explicitOnly();
+    const e = this.entries.get(name);
+    if (!e) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
+    return this.serial(async () => {
+      const drains: Promise<void>[] = [];
+      for (const slot of e.slots.values()) {
+        if (!slot.instance) {
+          slot.state = 'UNAVAILABLE';
+          slot.reason = 'unloaded';
+          continue;
+        }
+        slot.state = 'UNLOADING';
+        slot.reason = 'unloading';
+        const inst = slot.instance;
+        slot.instance = null;
+        drains.push(
+          this.retire(e, inst).then(() => {
+            slot.state = 'UNAVAILABLE';
+            slot.reason = 'unloaded';
+          }),
+        );
+      }
+      await Promise.all(drains);
+      this.o.onChange?.();
+    });
+  }
+
+  private explicitOnly(): void {
+    if (this.o.control !== 'explicit' || !this.o.root) {
+      throw new ServiceError('MODEL_CONTROL_DISABLED', 'explicit model control is off; start the server with --model-repository DIR --model-control explicit');
+    }
+  }
+
+  private reason(e: Entry | undefined): string {
+    if (!e) return 'not loaded';
+    if (e.error) return e.error;
+    const bad = [...e.slots.values()].filter((s) => s.state !== 'READY');
+    return bad.map((s) => `version ${s.version}: ${s.state === 'LOADING' ? 'loading' : s.reason}`).join('; ') || 'no version loaded';
+  }
+
+  get names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** The model unversioned requests without a model name go to. */
+  get defaultName(): string | null {
+    if (this.o.defaultModel !== null) return this.o.defaultModel;
+    return this.entries.size === 1 ? [...this.entries.keys()][0]! : null;
+  }
+
+  /** The instance serving (name, version), leased: the caller must release() it. Throws the catalogued errors. */
+  acquire(name: string | undefined, version?: string): ModelInstance {
+    const n = name ?? this.defaultName;
+    if (n === null) throw new ServiceError('MODEL_REQUIRED', `several models are served; choose one with ?model= (one of: ${this.names.join(', ')}) or start the server with --default-model`);
+    const e = this.entries.get(n);
+    if (!e) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(n)}; the models are: ${this.names.join(', ') || 'none'}`);
+    let slot: Slot | undefined;
+    if (version !== undefined) {
+      slot = /^[1-9]\d{0,15}$/.test(version) ? e.slots.get(Number(version)) : undefined;
+      if (!slot) throw new ServiceError('MODEL_NOT_FOUND', `model "${n}" has no version ${echo(version)}; its versions are: ${[...e.slots.keys()].join(', ') || 'none'}`);
+    } else {
+      const ready = [...e.slots.values()].filter((s) => s.state === 'READY' && s.instance).sort((a, b) => b.version - a.version);
+      slot = ready[0];
+      if (!slot) throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${this.reason(e)}`);
+    }
+    if (slot.state !== 'READY' || !slot.instance) throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${slot.reason}`}`);
+    slot.instance.lease();
+    return slot.instance;
+  }
+
+  /** Runs `fn` with a leased instance, released when it settles. */
+  async use<T>(name: string | undefined, version: string | undefined, fn: (m: ModelInstance) => Promise<T>): Promise<T> {
+    const m = this.acquire(name, version);
+    try {
+      return await fn(m);
+    } finally {
+      m.release();
+    }
+  }
+
+  /** Every model version with its state (POST /v2/repository/index). */
+  index(): IndexRow[] {
+    const rows: IndexRow[] = [];
+    for (const e of this.entries.values()) {
+      if (e.error && e.slots.size === 0) rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error });
+      for (const s of [...e.slots.values()].sort((a, b) => a.version - b.version)) rows.push({ name: e.name, version: String(s.version), state: s.state, reason: s.reason });
+    }
+    return rows;
+  }
+
+  /** Ready instances (metrics, listings). */
+  instances(): ModelInstance[] {
+    const out: ModelInstance[] = [];
+    for (const e of this.entries.values()) for (const s of e.slots.values()) if (s.instance && s.state === 'READY') out.push(s.instance);
+    return out;
+  }
+
+  /** Versions of a model with states, or null when unknown. */
+  versions(name: string): { version: number; state: VersionState; reason: string; instance: ModelInstance | null }[] | null {
+    const e = this.entries.get(name);
+    if (!e) return null;
+    return [...e.slots.values()].sort((a, b) => a.version - b.version).map((s) => ({ version: s.version, state: s.state, reason: s.reason, instance: s.state === 'READY' ? s.instance : null }));
+  }
+
+  modelError(name: string): string | null {
+    return this.entries.get(name)?.error ?? null;
+  }
+
+  get readyCount(): number {
+    return this.instances().length;
+  }
+
+  /** Stops polling, waits for a running change, drains and closes every instance. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.chain.catch(() => {});
+    const all: Promise<void>[] = [...this.retiring];
+    for (const e of this.entries.values()) {
+      for (const s of e.slots.values()) {
+        if (s.instance) all.push(s.instance.close());
+        s.instance = null;
+      }
+    }
+    await Promise.all(all);
+  }
+}

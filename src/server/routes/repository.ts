@@ -1,0 +1,30 @@
+// Triton's model repository extension: POST /v2/repository/index, and /v2/repository/models/{name}/load|unload under --model-control explicit.
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.js';
+import { errorResponses, repositoryIndex } from '../schemas.js';
+
+export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const tags = ['v2'];
+  const params = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } as const;
+  app.post(
+    '/v2/repository/index',
+    { schema: { tags, summary: 'Every model version with its state (READY, UNAVAILABLE, LOADING, UNLOADING) and reason', response: { 200: repositoryIndex, ...errorResponses } } },
+    async () => ctx.repo.index(),
+  );
+  app.post(
+    '/v2/repository/models/:name/load',
+    { schema: { tags, summary: 'Load or reload a model from the repository (--model-control explicit); answers once it is ready', params, response: { 200: { type: 'object', properties: {} }, ...errorResponses } } },
+    async (req) => {
+      await ctx.repo.load((req.params as { name: string }).name);
+      return {};
+    },
+  );
+  app.post(
+    '/v2/repository/models/:name/unload',
+    { schema: { tags, summary: 'Unload a model after its in-flight requests finish (--model-control explicit)', params, response: { 200: { type: 'object', properties: {} }, ...errorResponses } } },
+    async (req) => {
+      await ctx.repo.unload((req.params as { name: string }).name);
+      return {};
+    },
+  );
+}
