@@ -20,6 +20,10 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
 import { v2Routes } from './routes/v2.js';
+import { v2ConfigRoutes } from './routes/v2-config.js';
+import { v2StatsRoutes } from './routes/v2-stats.js';
+import { InferenceStats } from './stats.js';
+import { v2HttpHooks } from './v2-http.js';
 import { classifyBodyDoc } from './schemas.js';
 
 export interface AppOptions extends Partial<ServerConfig> {
@@ -51,6 +55,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
+  const stats = new InferenceStats();
   const metrics = new Metrics(() => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })), config.maxBatch);
   const refreshInfo = (): void => {
     metrics.modelInfo.reset();
@@ -78,6 +83,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
         metrics.images.inc(labels, s.size);
         metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
         for (const q of s.queueMs) metrics.queueTime.observe(labels, q / 1000);
+        stats.batch(name, version, s.size, s.queueMs, s.inferenceMs);
       },
     });
   } catch (e) {
@@ -100,7 +106,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, stats, state: { closing: false } });
   } catch (e) {
     await repo.close();
     throw e;
@@ -151,6 +157,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     if (RETRY_CODES.has(se.code)) reply.header('retry-after', RETRY_AFTER_S);
     return reply.code(se.statusCode).send(body(se.code, se.message));
   });
+  v2HttpHooks(app, config.bodyLimit);
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send(body('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   healthRoutes(app, ctx);
@@ -158,6 +165,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   modelsRoutes(app, ctx);
   classifyRoutes(app, ctx);
   v2Routes(app, ctx);
+  v2ConfigRoutes(app, ctx);
+  v2StatsRoutes(app, ctx);
   repositoryRoutes(app, ctx);
   metricsRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -70,12 +70,22 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
       const q = req.query as { top: number; model?: string; version?: string };
       return ctx.repo.use(q.model, q.version, async (m) => {
         reply.header('cache-control', 'no-store');
-        return classify(req, m, q.top);
+        const t0 = performance.now();
+        const times = { inputMs: 0, outputMs: 0 };
+        try {
+          const r = await classify(req, m, q.top, times);
+          ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
+          return r;
+        } catch (e) {
+          ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+          throw e;
+        }
       });
     },
   );
 
-  async function classify(req: FastifyRequest, m: ModelInstance, top: number) {
+  async function classify(req: FastifyRequest, m: ModelInstance, top: number, times: { inputMs: number; outputMs: number }) {
+      const t0 = performance.now();
       const c = m.contract.image;
       if (!c) throw new ServiceError('NOT_AN_IMAGE_MODEL', `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`);
       const decode = decodeFor(c);
@@ -93,10 +103,14 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
       const failed = decoded.find((d) => d.status === 'rejected');
       if (failed) throw failed.reason;
       const pixels = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value);
+      times.inputMs = performance.now() - t0;
       const probs = await Promise.all(pixels.map((p) => m.classify(p)));
+      const t1 = performance.now();
+      const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
+      times.outputMs = performance.now() - t1;
       return {
         model: { name: m.name, version: String(m.version), sha256: m.sha256 },
-        results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) })),
+        results,
       };
   }
 }
