@@ -19,7 +19,8 @@ import { classifyRoutes } from './routes/classify.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
-import { v2Routes } from './routes/v2.js';
+import { VERSION, v2Routes } from './routes/v2.js';
+import { grpcPlugin } from './grpc/server.js';
 import { v2ConfigRoutes } from './routes/v2-config.js';
 import { v2StatsRoutes } from './routes/v2-stats.js';
 import { InferenceStats } from './stats.js';
@@ -169,6 +170,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   v2StatsRoutes(app, ctx);
   repositoryRoutes(app, ctx);
   metricsRoutes(app, ctx);
+  grpcPlugin(app, ctx, VERSION);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.addHook('preClose', async () => {

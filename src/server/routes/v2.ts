@@ -12,7 +12,7 @@ import { splitBinaryBody } from '../v2-codec.js';
 /** Triton's extension names for what this server answers. */
 export const V2_EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'] as const;
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 interface ModelParams {
   name: string;
