@@ -98,6 +98,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/models ./models
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
+# The gRPC service definitions, read at start when GRPC_PORT is set.
+COPY proto ./proto
 LABEL org.opencontainers.image.title="onnx-mixer" \
       org.opencontainers.image.description="MLP-Mixer image classifier served over HTTP with ONNX Runtime" \
       org.opencontainers.image.licenses="MIT"
