@@ -25,6 +25,7 @@ import { v2ConfigRoutes } from './routes/v2-config.js';
 import { v2StatsRoutes } from './routes/v2-stats.js';
 import { InferenceStats } from './stats.js';
 import { v2HttpHooks } from './v2-http.js';
+import { finishOpenApi } from './openapi-doc.js';
 import { classifyBodyDoc } from './schemas.js';
 
 export interface AppOptions extends Partial<ServerConfig> {
@@ -56,8 +57,8 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
-  const stats = new InferenceStats();
   const metrics = new Metrics(() => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })), config.maxBatch);
+  const stats = new InferenceStats((model, version, ok) => (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }));
   const refreshInfo = (): void => {
     metrics.modelInfo.reset();
     for (const m of repo?.instances() ?? []) metrics.modelInfo.set({ name: m.name, version: String(m.version), sha256: m.sha256, provider: m.provider }, 1);
@@ -83,7 +84,10 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
         metrics.batchSize.observe(labels, s.size);
         metrics.images.inc(labels, s.size);
         metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
-        for (const q of s.queueMs) metrics.queueTime.observe(labels, q / 1000);
+        // Per image: an item of k rows waited k image-waits.
+        s.queueMs.forEach((q, i) => {
+          for (let r = 0; r < (s.rows[i] ?? 1); r++) metrics.queueTime.observe(labels, q / 1000);
+        });
         stats.batch(name, version, s.size, s.queueMs, s.inferenceMs);
       },
     });
@@ -125,6 +129,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       info: { title: 'onnx-mixer', version: '1', description: 'MLP-Mixer image classification: /classify, the Open Inference Protocol v2, health and metrics' },
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+    transformObject: (doc) => finishOpenApi('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     transform: ({ schema, url }) => (url === '/classify' && schema ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url } : { schema, url }),
   });
   await app.register(multipart, {

@@ -28,6 +28,9 @@ const ns = (ms: number): number => Math.round(ms * 1e6);
 export class InferenceStats {
   private readonly byVersion = new Map<string, VersionStats>();
 
+  /** `onRequest` sees every finished request (the metrics' success and failure counters). */
+  constructor(private readonly onRequest?: (model: string, version: number, ok: boolean) => void) {}
+
   private get(model: string, version: number): VersionStats {
     const key = `${model}\u0000${version}`;
     let s = this.byVersion.get(key);
@@ -66,6 +69,7 @@ export class InferenceStats {
 
   /** One finished request: total time, and its input (decode) and output (encode) handling. */
   request(model: string, version: number, ok: boolean, totalMs: number, inputMs = 0, outputMs = 0): void {
+    this.onRequest?.(model, version, ok);
     const st = this.get(model, version).inference_stats;
     const d = ok ? st.success : st.fail;
     d.count++;

@@ -8,6 +8,7 @@ import type { ModelInstance } from '../repository/instance.js';
 import { encodeTensorResponse, parseTensorRequest, V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../schemas.js';
 import { splitBinaryBody } from '../v2-codec.js';
+import { nameParams, versionParams } from './v2-config.js';
 
 /** Triton's extension names for what this server answers. */
 export const V2_EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'] as const;
@@ -106,8 +107,10 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
     response: { 200: v2InferResponse, ...errorResponses },
   };
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get(base, { schema: metaSchema }, metadata);
-    app.get(`${base}/ready`, { schema: readySchema }, ready);
-    app.post(`${base}/infer`, { schema: inferSchema }, infer);
+    // Each path declares only its own path parameters (OpenAPI).
+    const params = base.endsWith(':version') ? versionParams : nameParams;
+    app.get(base, { schema: { ...metaSchema, params } }, metadata);
+    app.get(`${base}/ready`, { schema: { ...readySchema, params } }, ready);
+    app.post(`${base}/infer`, { schema: { ...inferSchema, params } }, infer);
   }
 }
