@@ -1,7 +1,7 @@
 // gRPC inference.GRPCInferenceService and grpc.health.v1 through a real client on a real port, checked against HTTP v2 on the same inputs; errors, API keys, overload and draining shutdown.
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { GrpcEndpoint, grpcClients, grpcEndpoint } from '../../src/server/grpc/server.js';
+import { GrpcEndpoint, grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir());
@@ -38,7 +38,7 @@ t.test('health and metadata RPCs agree with HTTP', async (t) => {
   const sm = await call(client, 'ServerMetadata', {});
   const http = (await app.inject('/v2')).json();
   t.same([sm['name'], sm['version']], [http.name, http.version]);
-  t.same(sm['extensions'], ['classification']);
+  t.same(sm['extensions'], ['classification', 'model_repository', 'statistics']);
   const mm = await call<{ shape?: unknown; inputs: { shape: string[] }[]; outputs: { shape: string[] }[] }>(client, 'ModelMetadata', { name: 'mixer-test', version: '' });
   const hm = (await app.inject(base)).json();
   const numeric = (x: { inputs: { shape: string[] }[]; outputs: { shape: string[] }[] }) => ({ ...x, inputs: x.inputs.map((i) => ({ ...i, shape: i.shape.map(Number) })), outputs: x.outputs.map((i) => ({ ...i, shape: i.shape.map(Number) })) });
@@ -85,6 +85,27 @@ t.test('ModelInfer with raw_input_contents equals HTTP infer; id echoed; request
     i += 4 + len;
   }
   t.same(strings, (await httpInfer([{ name: 'probabilities', parameters: { classification: 2 } }])).outputs[0].data);
+});
+
+t.test("Triton's ModelStatistics and RepositoryIndex on the same service agree with HTTP", async (t) => {
+  const triton = new (tritonExtensions())(`127.0.0.1:${ep.port}`, grpc.credentials.createInsecure()) as unknown as Record<string, Fn> & grpc.Client;
+  t.teardown(() => triton.close());
+  const idx = await call<{ models: object[] }>(triton, 'RepositoryIndex', { repository_name: '', ready: false });
+  t.same(idx.models, (await app.inject({ method: 'POST', url: '/v2/repository/index' })).json());
+  t.same((await call<{ models: object[] }>(triton, 'RepositoryIndex', { repository_name: '', ready: true })).models, [{ name: 'mixer-test', version: '1', state: 'READY', reason: '' }]);
+  const asNumbers = (x: unknown): unknown => (Array.isArray(x) ? x.map(asNumbers) : x && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, asNumbers(v)])) : typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x);
+  for (const [req, url] of [[{ name: '', version: '' }, '/v2/models/stats'], [{ name: 'mixer-test', version: '' }, `${base}/stats`], [{ name: 'mixer-test', version: '1' }, `${base}/versions/1/stats`]] as const) {
+    const g = asNumbers(await call(triton, 'ModelStatistics', req)) as { model_stats: Record<string, unknown>[] };
+    const h = (await app.inject(url)).json() as { model_stats: Record<string, unknown>[] };
+    t.equal(g.model_stats.length, 1);
+    const { inference_stats: hi, batch_stats: hb, memory_usage: _m, ...hRest } = h.model_stats[0]!;
+    const { inference_stats: gi, batch_stats: gb, ...gRest } = g.model_stats[0]!;
+    t.same({ ...gRest, version: String(gRest['version']) }, hRest, `${url}: same counts`);
+    const { cache_hit: _a, cache_miss: _b, ...hiCore } = hi as Record<string, unknown>;
+    t.same(gi, hiCore, `${url}: same durations`);
+    t.same(gb, hb);
+  }
+  t.equal((await fails(call(triton, 'ModelStatistics', { name: 'nope', version: '' }))).code, grpc.status.NOT_FOUND);
 });
 
 t.test('errors: INVALID_ARGUMENT with a message, NOT_FOUND, UNAVAILABLE on overload, UNAUTHENTICATED without the key', async (t) => {

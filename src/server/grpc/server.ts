@@ -8,13 +8,14 @@ import { ServiceError, toServiceError } from '../errors.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { encodeTensorResponse, parseTensorRequest, V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { checkApiKey, configuredApiKeys } from './auth.js';
+import { modelStats } from '../routes/v2-stats.js';
 import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 /** Extensions served over gRPC (classification via the output parameter). */
-export const GRPC_EXTENSIONS = ['classification'] as const;
+export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics'] as const;
 
 /** ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE. */
 export function grpcStatus(e: ServiceError): grpc.status {
@@ -25,13 +26,16 @@ export function grpcStatus(e: ServiceError): grpc.status {
   return grpc.status.INTERNAL;
 }
 
+/** Triton's ModelStatistics and RepositoryIndex, from their own file (same package and service, loaded apart). */
+export function tritonExtensions() {
+  const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
+  return (grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }).inference.GRPCInferenceService;
+}
+
 function loadServices() {
-  const def = protoLoader.loadSync(['grpc_predict_v2.proto', 'health.proto'], { ...LOADER, includeDirs: [PROTO_DIR] });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
-    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-  };
-  return { inference: pkg.inference.GRPCInferenceService.service, health: pkg.grpc.health.v1.Health.service };
+  const pkg = grpcClients();
+  // One service: the KServe RPCs and Triton's extra ones share the path prefix /inference.GRPCInferenceService/.
+  return { inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonExtensions().service }, health: pkg.grpc.health.v1.Health.service };
 }
 
 /** The package definition for clients (tests, benchmarks). */
@@ -106,6 +110,17 @@ export class GrpcEndpoint {
           })),
         true,
       ),
+      ModelStatistics: unary<{ name: string; version: string }>(async (r) => {
+        if (r.name === '') {
+          if (r.version !== '') throw new ServiceError('BAD_REQUEST', 'a version needs a model name');
+          return { model_stats: ctx.repo.instances().sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version).map((m) => modelStats(ctx.stats, m.name, m.version)) };
+        }
+        if (r.version !== '') return ctx.repo.use(r.name, r.version, async (m) => ({ model_stats: [modelStats(ctx.stats, m.name, m.version)] }));
+        const versions = ctx.repo.versions(r.name);
+        if (!versions) throw new ServiceError('MODEL_NOT_FOUND', `no model "${r.name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`);
+        return { model_stats: versions.filter((v) => v.instance).map((v) => modelStats(ctx.stats, r.name, v.version)) };
+      }, true),
+      RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }), true),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
         return ctx.repo.use(r.model_name, version_(r.model_version), (m) => this.infer(m, r));
