@@ -135,13 +135,18 @@ t.test('errors: INVALID_ARGUMENT with a message, NOT_FOUND, UNAVAILABLE on overl
     kc.close();
     await keyed.close(1000);
   });
-  t.equal((await fails(call(kc, 'ServerReady', {}))).code, grpc.status.UNAUTHENTICATED);
+  const meta = { name: 'mixer-test', version: '' };
+  t.match(await fails(call(kc, 'ModelMetadata', meta)), { code: grpc.status.UNAUTHENTICATED, details: /missing API key/ });
   const wrong = new grpc.Metadata();
   wrong.set('authorization', 'Bearer k-3');
-  t.match(await fails(call(kc, 'ServerReady', {}, wrong)), { code: grpc.status.UNAUTHENTICATED, details: 'invalid API key' });
+  t.match(await fails(call(kc, 'ModelMetadata', meta, wrong)), { code: grpc.status.UNAUTHENTICATED, details: 'invalid API key' });
+  t.equal((await fails(call(kc, 'ModelInfer', { model_name: 'mixer-test', inputs: [] }, wrong))).code, grpc.status.UNAUTHENTICATED);
   const right = new grpc.Metadata();
   right.set('authorization', 'Bearer k-2');
-  t.same(await call(kc, 'ServerReady', {}, right), { ready: true });
+  t.equal((await call<{ name: string }>(kc, 'ModelMetadata', meta, right)).name, 'mixer-test');
+  // Health needs no key, as /v2/health/* over HTTP (probes carry none).
+  t.same(await call(kc, 'ServerReady', {}), { ready: true });
+  t.same(await call(kc, 'ServerLive', {}), { live: true });
 });
 
 t.test('overload is UNAVAILABLE; graceful shutdown finishes in-flight calls and drains gRPC', async (t) => {

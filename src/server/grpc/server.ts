@@ -69,9 +69,9 @@ export class GrpcEndpoint {
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': ctx.config.bodyLimit, 'grpc.max_send_message_length': -1 });
     const { inference, health } = loadServices();
     const keys = o.apiKeys ?? configuredApiKeys(ctx.config);
-    /** A unary handler with API key check, closing check and error mapping. */
-    const unary = <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) => (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
-      const denied = checkApiKey(call.metadata, keys);
+    /** A unary handler with API key check (not for `open` health calls, like /v2/health/* over HTTP), closing check and error mapping. */
+    const unary = <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false, open = false) => (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
+      const denied = open ? null : checkApiKey(call.metadata, keys);
       if (denied) return cb({ code: grpc.status.UNAUTHENTICATED, details: denied });
       if (ctx.state.closing && !allowClosing) return cb({ code: grpc.status.UNAVAILABLE, details: 'the service is shutting down' });
       fn(call.request).then(
@@ -88,8 +88,8 @@ export class GrpcEndpoint {
     const ready = (): boolean => !ctx.state.closing && ctx.repo.readyCount > 0;
     const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
     this.server.addService(inference, {
-      ServerLive: unary(async () => ({ live: true }), true),
-      ServerReady: unary(async () => ({ ready: ready() }), true),
+      ServerLive: unary(async () => ({ live: true }), true, true),
+      ServerReady: unary(async () => ({ ready: ready() }), true, true),
       ModelReady: unary<{ name: string; version: string }>(async (r) => {
         try {
           return await ctx.repo.use(r.name, version_(r.version), async () => ({ ready: !ctx.state.closing }));
