@@ -169,3 +169,23 @@ t.test('overload is UNAVAILABLE; graceful shutdown finishes in-flight calls and 
   const after = await fails(call(c, 'ServerLive', {}));
   t.equal(after.code, grpc.status.UNAVAILABLE, 'the port is closed');
 });
+
+t.test('gRPC and HTTP requests share the micro-batcher: 2 + 2 single images in one model run', async (t) => {
+  const shared = await testApp(t, { modelPath, maxBatch: 4, batchDelayMs: 1000, grpcPort: 0, host: '127.0.0.1' });
+  await shared.listen({ port: 0, host: '127.0.0.1' });
+  const c = connect(grpcEndpoint(shared)!.port);
+  t.teardown(() => c.close());
+  const one = Buffer.from(pixels.subarray(0, 3072));
+  const stats = async () => (await shared.inject('/v2/models/mixer-test/stats')).json().model_stats[0];
+  const before = await stats();
+  const t0 = performance.now();
+  await Promise.all([
+    call(c, 'ModelInfer', { model_name: 'mixer-test', inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }], raw_input_contents: [one] }),
+    call(c, 'ModelInfer', { model_name: 'mixer-test', inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }], raw_input_contents: [one] }),
+    ...[0, 1].map(() => shared.inject({ method: 'POST', url: '/v2/models/mixer-test/infer', payload: { inputs: [{ name: 'pixels', shape: [1, 32, 32, 3], datatype: 'UINT8', data: Array.from(one) }] } })),
+  ]);
+  const after = await stats();
+  t.equal(after.inference_count - before.inference_count, 4);
+  t.equal(after.execution_count - before.execution_count, 1, 'one run for the four');
+  t.ok(performance.now() - t0 < 1000, 'a full batch went at once, before the 1 s batch delay');
+});
