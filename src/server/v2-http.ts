@@ -76,8 +76,10 @@ export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
     if (!isV2(req.url)) return payload;
     const h = req.raw.headers;
     // tritonclient sends no Content-Type: the binary extension when it sends Inference-Header-Content-Length, else JSON.
+    // As in Triton, that header means the binary layout whatever the Content-Type (a JSON-only body splits the same way).
     const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-    if (h['content-type'] === undefined && hasBody) h['content-type'] = h['inference-header-content-length'] !== undefined ? 'application/octet-stream' : 'application/json';
+    const binary = h['inference-header-content-length'] !== undefined;
+    if (hasBody && (h['content-type'] === undefined || (binary && /^application\/json\b/i.test(h['content-type'])))) h['content-type'] = binary ? 'application/octet-stream' : 'application/json';
     const enc = (h['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (enc === 'identity' || enc === '') return payload;
     if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') {

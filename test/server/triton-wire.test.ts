@@ -107,6 +107,13 @@ t.test('binary input, no outputs named (binary_data_output): binary outputs, no 
   near(t, f32(tail.subarray(80)), ref.probabilities, 'probabilities');
 });
 
+t.test('Inference-Header-Content-Length with Content-Type application/json is still the binary layout (as Triton reads it)', async (t) => {
+  const { body, jsonSize } = tritonRequest([{ ...input, binary: true }], [{ name: 'logits', parameters: { binary_data: false } }]);
+  const r = await send('POST', `${base}/infer`, tritonHeaders(jsonSize, { 'content-type': 'application/json' }), body);
+  t.equal(r.status, 200, r.body.toString().slice(0, 300));
+  near(t, JSON.parse(r.body.toString()).outputs[0].data, ref.logits, 'logits');
+});
+
 t.test('JSON input with outputs binary_data false: a JSON answer, no Content-Type sent', async (t) => {
   const { body, jsonSize } = tritonRequest([{ ...input, binary: false }], [{ name: 'probabilities', parameters: { binary_data: false } }]);
   t.equal(jsonSize, null);
