@@ -208,6 +208,8 @@ export const grpcEndpoint = (app: FastifyInstance): GrpcEndpoint | null => endpo
 export function grpcPlugin(app: FastifyInstance, ctx: AppContext, version: string, apiKeys?: readonly string[]): void {
   const port = (ctx.config as { grpcPort?: number }).grpcPort;
   if (port === undefined) return;
+  // grpc-js logs to stderr by itself; its lines go to the service's JSON log instead (a bind failure stays one CLI line).
+  grpc.setLogger({ error: (...args: unknown[]) => app.log.warn({ grpc: args.map(String).join(' ') }, 'grpc-js') } as Partial<Console>);
   const ep = new GrpcEndpoint(ctx, { port, host: ctx.config.host, ...(apiKeys ? { apiKeys } : {}) }, version);
   endpoints.set(app, ep);
   // Bound when the app is ready (models loaded and warm), so a taken port fails the start like the HTTP one.
