@@ -102,6 +102,8 @@ COPY --from=build /src/models ./models
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
 # The opt-in compose watcher (profile `autoheal` in docker-compose.yml); unused otherwise.
 COPY deploy/docker/autoheal.mjs ./deploy/docker/autoheal.mjs
+# The gRPC service definitions, read at start when GRPC_PORT is set.
+COPY proto ./proto
 LABEL org.opencontainers.image.title="onnx-mixer" \
       org.opencontainers.image.description="MLP-Mixer image classifier served over HTTP with ONNX Runtime" \
       org.opencontainers.image.licenses="MIT"

@@ -5,6 +5,7 @@ import type { KeyRing } from './auth.js';
 import { RETRY_AFTER_S, ServiceError, body } from './errors.js';
 import { requestId } from './request-id.js';
 import { SECURITY_HEADERS, corsHeaders } from './security-headers.js';
+import { isV2 } from './v2-http.js';
 
 /**
  * Counts the images between admission and answer (decoding, queued or running). A request reserves all of its images
@@ -86,7 +87,9 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
   const refuse = (req: IncomingMessage, res: ServerResponse): void => {
     if (res.writableEnded || req.socket.destroyed) return;
     const url = req.url ?? '';
-    const text = JSON.stringify(body('OVERLOADED', `the service is full (${o.admission.images} images in flight, limit ${o.admission.capacity}); retry shortly`));
+    const b = body('OVERLOADED', `the service is full (${o.admission.images} images in flight, limit ${o.admission.capacity}); retry shortly`);
+    // As the v2 onSend hook does for Fastify's answers: on /v2 paths `error` is the message (what Triton clients show).
+    const text = JSON.stringify(isV2(url) ? { ...b, error: b.message } : b);
     res.writeHead(503, {
       ...SECURITY_HEADERS,
       ...corsHeaders(o.origins, req.headers.origin),

@@ -25,7 +25,13 @@ import { classifyRoutes } from './routes/classify.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
-import { v2Routes } from './routes/v2.js';
+import { VERSION, v2Routes } from './routes/v2.js';
+import { grpcPlugin } from './grpc/server.js';
+import { v2ConfigRoutes } from './routes/v2-config.js';
+import { v2StatsRoutes } from './routes/v2-stats.js';
+import { InferenceStats } from './stats.js';
+import { v2HttpHooks } from './v2-http.js';
+import { finishOpenApi } from './openapi-doc.js';
 import { classifyBodyDoc } from './schemas.js';
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
 
@@ -67,6 +73,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
   const metrics = new Metrics(() => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })), config.maxBatch);
+  const stats = new InferenceStats((model, version, ok) => (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }));
   const refreshInfo = (): void => {
     metrics.modelInfo.reset();
     for (const m of repo?.instances() ?? []) metrics.modelInfo.set({ name: m.name, version: String(m.version), sha256: m.sha256, provider: m.provider }, 1);
@@ -92,7 +99,11 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
         metrics.batchSize.observe(labels, s.size);
         metrics.images.inc(labels, s.size);
         metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
-        for (const q of s.queueMs) metrics.queueTime.observe(labels, q / 1000);
+        // Per image: an item of k rows waited k image-waits.
+        s.queueMs.forEach((q, i) => {
+          for (let r = 0; r < (s.rows[i] ?? 1); r++) metrics.queueTime.observe(labels, q / 1000);
+        });
+        stats.batch(name, version, s.size, s.queueMs, s.inferenceMs);
       },
     });
   } catch (e) {
@@ -156,7 +167,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, stats, state: { closing: false } });
   } catch (e) {
     await repo.close();
     throw e;
@@ -174,6 +185,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       info: { title: 'onnx-mixer', version: '1', description: 'MLP-Mixer image classification: /classify, the Open Inference Protocol v2, health and metrics' },
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+    transformObject: (doc) => finishOpenApi('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     transform: ({ schema, url }) => (url === '/classify' && schema ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url } : { schema, url }),
   });
   await app.register(multipart, {
@@ -211,6 +223,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     if (RETRY_CODES.has(se.code)) reply.header('retry-after', RETRY_AFTER_S);
     return reply.code(se.statusCode).send(body(se.code, se.message));
   });
+  v2HttpHooks(app, config.bodyLimit);
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send(body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)));
 
   healthRoutes(app, ctx);
@@ -218,6 +231,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   modelsRoutes(app, ctx);
   classifyRoutes(app, ctx);
   v2Routes(app, ctx);
+  v2ConfigRoutes(app, ctx);
+  v2StatsRoutes(app, ctx);
   repositoryRoutes(app, ctx);
   // With --metrics-port, /metrics lives only on its own listener (no key); otherwise here, behind the key if any.
   if (config.metricsPort === undefined) metricsRoutes(app, ctx);
@@ -232,6 +247,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       await listener?.close();
     });
   }
+  grpcPlugin(app, ctx, VERSION);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.addHook('preClose', async () => {

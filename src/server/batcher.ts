@@ -19,6 +19,8 @@ export interface BatchStats {
   size: number;
   /** Milliseconds each item waited in the queue. */
   queueMs: number[];
+  /** Rows (images) of each item, in the order of queueMs. */
+  rows: number[];
   /** Milliseconds of the model run (inside the worker). */
   inferenceMs: number;
 }
@@ -146,11 +148,13 @@ export class MicroBatcher {
     const pixels = new Uint8Array(batch.reduce((s, it) => s + it.pixels.length, 0));
     const now = performance.now();
     const queueMs: number[] = [];
+    const rows: number[] = [];
     let off = 0;
     for (const it of batch) {
       pixels.set(it.pixels, off);
       off += it.pixels.length;
       queueMs.push(now - it.queuedAt);
+      rows.push(it.count);
     }
     this.running++;
     (key === '' ? this.runner.run(pixels, n) : this.runner.run(pixels, n, key)).then(
@@ -168,7 +172,7 @@ export class MicroBatcher {
           row += it.count;
           it.resolve({ outputs: mine, dims: mineDims });
         }
-        this.o.onBatch?.({ size: n, queueMs, inferenceMs: ms });
+        this.o.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms });
         this.finished();
       },
       (e: unknown) => {

@@ -20,6 +20,8 @@ export interface ServerConfig {
   pollIntervalMs: number;
   maxModelBytes: number;
   port: number;
+  /** gRPC (Open Inference Protocol) port; unset: no gRPC. */
+  grpcPort?: number;
   host: string;
   device: Device;
   /** ORT intra-op threads per worker. */
@@ -88,6 +90,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pollIntervalMs', flag: 'poll-interval-ms', env: 'POLL_INTERVAL_MS', kind: 'int', dflt: 5000, min: 100, max: 86_400_000, help: 'repository rescan interval with --model-control poll' },
   { key: 'maxModelBytes', flag: 'max-model-bytes', env: 'MAX_MODEL_BYTES', kind: 'bytes', dflt: '2gb', min: 1024, max: 2 ** 40, help: 'largest model file (with its external data) loaded' },
   { key: 'port', flag: 'port', env: 'PORT', kind: 'int', dflt: 3000, min: 0, max: 65535, help: 'TCP port (0 picks a free one)' },
+  { key: 'grpcPort', flag: 'grpc-port', env: 'GRPC_PORT', kind: 'int', dflt: null, min: 0, max: 65535, help: 'gRPC port for inference.GRPCInferenceService and grpc.health.v1 (Triton uses 8001; unset: no gRPC)' },
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', dflt: '0.0.0.0', help: 'address to listen on' },
   { key: 'device', flag: 'device', env: 'DEVICE', kind: 'choice', dflt: 'cpu', choices: DEVICES, help: 'execution provider: cpu, cuda (fail if missing) or auto (CUDA, else CPU with a warning)' },
   { key: 'threads', flag: 'threads', env: 'THREADS', kind: 'int', dflt: null, min: 1, max: 1024, help: 'ORT intra-op threads per worker (default: CPU cores / workers)' },

@@ -5,6 +5,7 @@ import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { Metrics } from './metrics.js';
 import type { Repository } from './repository/repository.js';
+import type { InferenceStats } from './stats.js';
 
 export interface AppContext {
   repo: Repository;
@@ -14,6 +15,8 @@ export interface AppContext {
   admission: Admission;
   /** The API keys (disabled when none are set). */
   keys: KeyRing;
+  /** Triton-style per version statistics (GET /v2/models/stats). */
+  stats: InferenceStats;
   /** closing: set when shutdown starts (readiness turns false, new requests get 503); metricsAddress: the --metrics-port listener once up. */
   state: { closing: boolean; metricsAddress?: AddressInfo };
 }

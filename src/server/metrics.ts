@@ -13,15 +13,19 @@ export class Metrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly images: Counter<'model' | 'version'>;
   readonly shed: Counter;
+  readonly success: Counter<'model' | 'version'>;
+  readonly failure: Counter<'model' | 'version'>;
   readonly modelInfo: Gauge<'name' | 'version' | 'sha256' | 'provider'>;
 
   /** `depths` (per loaded model version) is read at scrape time. */
   constructor(depths: () => { model: string; version: string; depth: number }[], maxBatch: number) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // Gauges may not end in _total (promtool); the per-type nodejs_active_{handles,requests,resources} sum to the same.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.requests = new Counter({ name: 'mixer_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
     this.latency = new Histogram({ name: 'mixer_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers });
-    this.queueTime = new Histogram({ name: 'mixer_queue_wait_seconds', help: 'time an image waited for its batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.queueTime = new Histogram({ name: 'mixer_queue_wait_seconds', help: 'time each image waited for its batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
     this.inferenceTime = new Histogram({ name: 'mixer_inference_duration_seconds', help: 'model run time per batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
     const sizes: number[] = [];
     for (let b = 1; b < maxBatch; b *= 2) sizes.push(b);
@@ -39,6 +43,8 @@ export class Metrics {
     });
     this.images = new Counter({ name: 'mixer_images_classified_total', help: 'images run through the model', labelNames: ['model', 'version'], registers });
     this.shed = new Counter({ name: 'mixer_requests_shed_total', help: 'requests answered 503 because the queue was full', registers });
+    this.success = new Counter({ name: 'mixer_inference_request_success_total', help: 'inference requests answered (HTTP and gRPC, /classify and v2 infer)', labelNames: ['model', 'version'], registers });
+    this.failure = new Counter({ name: 'mixer_inference_request_failure_total', help: 'inference requests that failed after reaching a model (bad tensors or images, overload, errors)', labelNames: ['model', 'version'], registers });
     this.modelInfo = new Gauge({ name: 'mixer_model_info', help: 'the loaded model versions (value 1)', labelNames: ['name', 'version', 'sha256', 'provider'], registers });
   }
 }

@@ -173,8 +173,10 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   t.equal(obj(mixer['build'], 'build')['context'], '.');
 
   t.notOk('ports' in mixer, 'replicas publish no host port, so they scale');
-  t.same((mixer['expose'] as unknown[]).map(Number), exposed, 'replicas expose the Dockerfile port');
   const env = obj(mixer['environment'], 'environment');
+  const grpcPort = Number(env['GRPC_PORT']);
+  t.ok(grpcPort > 0, 'gRPC is on in the stack');
+  t.same((mixer['expose'] as unknown[]).map(Number), [...exposed, grpcPort], 'replicas expose the Dockerfile port and GRPC_PORT');
   t.equal(Number(env['PORT']), servicePort, 'PORT is the service port');
   for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);
   for (const k of Object.keys(obj(gpu['environment'], 'environment'))) t.ok(knownEnv.has(k), `gpu: ${k} is a setting the service reads`);
@@ -208,10 +210,11 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
 
   // Load balancer.
   t.match(String(lb['image']), /^nginx:/, 'nginx load balancer');
-  t.same(lb['ports'], ['${MIXER_PORT:-3000}:80'], 'the stack answers on host port 3000');
+  t.same(lb['ports'], ['${MIXER_PORT:-3000}:80', `\${MIXER_GRPC_PORT:-${grpcPort}}:${grpcPort}`], 'the stack answers on host port 3000, gRPC on GRPC_PORT');
   t.same(obj(obj(lb['depends_on'], 'depends_on')['mixer'], 'mixer'), { condition: 'service_healthy' }, 'lb waits for healthy replicas');
   t.ok((lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'), 'nginx config mounted');
-  t.same(nginxDirective(nginx, 'listen'), [['80']], 'nginx listens where lb publishes');
+  t.same(nginxDirective(nginx, 'listen'), [['80'], [String(grpcPort)]], 'nginx listens where lb publishes');
+  t.same(nginxDirective(nginx, 'http2'), [['on']], 'the gRPC listener speaks HTTP/2');
 
   // Opt-in watcher: only with its profile, the same image, the script it runs is in the image.
   const heal = svc('autoheal');
@@ -238,11 +241,14 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
 
 t.test('nginx: upstream is the replicas, keep-alive, body limit above the service limit', async (t) => {
   const servers = nginxDirective(nginx, 'server').filter((a) => a[0]!.includes(':'));
-  t.same(servers.map((a) => a[0]), [`mixer:${servicePort}`], 'upstream = the mixer service on the service port');
+  const grpcPort = Number(obj(svc('mixer')['environment'], 'env')['GRPC_PORT']);
+  t.same(servers.map((a) => a[0]), [`mixer:${servicePort}`, `mixer:${grpcPort}`], 'upstreams = the mixer service on the service port and GRPC_PORT');
+  const grpcUpstream = [...nginx.matchAll(/upstream\s+(\S+)\s*\{/g)].map((m) => m[1])[1];
+  t.same(nginxDirective(nginx, 'grpc_pass'), [[`grpc://${grpcUpstream}`]], 'gRPC is passed to the gRPC upstream');
   const upstreamName = /upstream\s+(\S+)\s*\{/.exec(nginx)?.[1];
   t.ok(nginxDirective(nginx, 'proxy_pass').every((a) => a[0] === `http://${upstreamName}`), 'everything is proxied to the upstream');
   t.ok(nginxDirective(nginx, 'zone').length === 1, 'one shared zone: one round robin and one failure view for all workers');
-  t.ok(nginxDirective(nginx, 'keepalive').length === 1, 'upstream keep-alive');
+  t.ok(nginxDirective(nginx, 'keepalive').length === 2, 'upstream keep-alive');
   t.same(nginxDirective(nginx, 'proxy_http_version'), [['1.1']], 'HTTP/1.1 to the replicas (keep-alive)');
   t.same(nginxDirective(nginx, 'proxy_set_header').find((a) => a[0] === 'Connection'), ['Connection', '""']);
   t.notOk(/X-Upstream/i.test(nginx.replace(/#[^\n]*/g, '')), 'no X-Upstream header: replica addresses stay in the access log');

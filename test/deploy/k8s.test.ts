@@ -67,8 +67,8 @@ t.test('Deployment: image, port, probes, user and resources agree with the image
   t.same(container['args'], ['serve'], 'runs the image entry point with serve');
 
   const ports = container['ports'] as Obj[];
-  t.same(ports.map((p) => [p['name'], p['containerPort']]), [['http', exposed]], 'named port http = Dockerfile EXPOSE');
   const env = envOf(container);
+  t.same(ports.map((p) => [p['name'], p['containerPort']]), [['http', exposed], ['grpc', Number(env['GRPC_PORT'])]], 'named port http = Dockerfile EXPOSE, grpc = GRPC_PORT');
   t.equal(Number(env['PORT']), exposed, 'PORT env = container port');
   t.equal(Number(dflt('PORT')), exposed, 'and the service default port');
   for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);

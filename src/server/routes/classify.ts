@@ -70,12 +70,22 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
       // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
       return ctx.repo.use(q.model, q.version, async (m) => {
         reply.header('cache-control', 'no-store');
-        return classify(req, m, q.top);
+        const t0 = performance.now();
+        const times = { inputMs: 0, outputMs: 0 };
+        try {
+          const r = await classify(req, m, q.top, times);
+          ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
+          return r;
+        } catch (e) {
+          ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+          throw e;
+        }
       });
     },
   );
 
-  async function classify(req: FastifyRequest, m: ModelInstance, top: number) {
+  async function classify(req: FastifyRequest, m: ModelInstance, top: number, times: { inputMs: number; outputMs: number }) {
+    const t0 = performance.now();
     const c = m.contract.image;
     if (!c) throw new ServiceError('NOT_AN_IMAGE_MODEL', `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`);
     let uploads: Upload[];
@@ -98,13 +108,14 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
       if (failed) throw failed.reason;
       const pixels = new Uint8Array(uploads.length * c.itemBytes);
       decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
+      times.inputMs = performance.now() - t0;
       probs = await m.classify(pixels, uploads.length);
     } finally {
       release();
     }
-    return {
-      model: { name: m.name, version: String(m.version), sha256: m.sha256 },
-      results: uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) })),
-    };
+    const t1 = performance.now();
+    const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
+    times.outputMs = performance.now() - t1;
+    return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
   }
 }

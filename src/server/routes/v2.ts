@@ -5,11 +5,16 @@ import type { AppContext } from '../context.js';
 import { RETRY_AFTER_S, ServiceError, body } from '../errors.js';
 import { accepts } from '../negotiate.js';
 import type { ModelInstance } from '../repository/instance.js';
-import { encodeTensorResponse, parseTensorRequest, responseBytesBound, rowsAsked, V2_TYPES, v2Shape } from '../repository/tensors.js';
+import { V2_TYPES, v2Shape } from '../repository/tensors.js';
+import { tensorInfer } from '../tensor-infer.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../schemas.js';
 import { splitBinaryBody } from '../v2-codec.js';
+import { nameParams, versionParams } from './v2-config.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** Triton's extension names for what this server answers. */
+export const V2_EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'] as const;
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 interface ModelParams {
   name: string;
@@ -28,11 +33,9 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
   const withModel = <T>(p: ModelParams, fn: (m: ModelInstance) => Promise<T>): Promise<T> => ctx.repo.use(p.name, p.version, fn);
   const notReady = (reply: FastifyReply) => reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', 'the service is shutting down'));
 
-  app.get('/v2', { schema: { tags, summary: 'Server metadata', response: { 200: v2ServerMetadata } } }, async () => ({
-    name: 'onnx-mixer',
-    version: VERSION,
-    extensions: ['binary_tensor_data', 'classification'],
-  }));
+  const serverMetadata = async () => ({ name: 'onnx-mixer', version: VERSION, extensions: [...V2_EXTENSIONS] });
+  app.get('/v2', { schema: { tags, summary: 'Server metadata', response: { 200: v2ServerMetadata } } }, serverMetadata);
+  app.get('/v2/', { schema: { tags, summary: 'Server metadata (as GET /v2)', response: { 200: v2ServerMetadata } } }, serverMetadata);
   app.get('/v2/health/live', { schema: { tags, summary: 'Server live', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
   app.get(
     '/v2/health/ready',
@@ -53,39 +56,32 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream'])) throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json or application/octet-stream');
     return withModel(req.params as ModelParams, async (m) => {
+      const t0 = performance.now();
+      let ok = false;
+      try {
+        const r = await inferWith(m, req, reply, t0);
+        ok = true;
+        return r;
+      } finally {
+        if (!ok) ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+      }
+    });
+  };
+  const inferWith = async (m: ModelInstance, req: FastifyRequest, reply: FastifyReply, t0: number) => {
+    {
       const binaryIn = Buffer.isBuffer(req.body);
       const { json, tail } = binaryIn ? splitBinaryBody(req.body as Buffer, req.headers['inference-header-content-length'] as string | undefined) : { json: req.body, tail: null };
-      const io = m.contract.io;
-      const cap = ctx.config.maxResponseBytes;
-      const tooLarge = (bytes: number, when: string) =>
-        new ServiceError('RESPONSE_TOO_LARGE', `the requested outputs ${when} ${bytes} bytes, more than the ${cap} allowed (see MAX_RESPONSE_BYTES); ask for fewer rows or outputs, or binary outputs`);
-      // The whole request (its rows) is admitted, or refused with 503, before its tensors are converted; released when answered.
-      const release = ctx.admission.admit(rowsAsked(json, m.batchable));
-      let call;
-      let out;
-      try {
-        call = parseTensorRequest(json, tail, io.inputs, io.outputs, m.batchable, ctx.config.maxQueue);
-        // Checked before inference from the graph's output shapes; outputs with other dynamic dims are checked after it.
-        const bound = responseBytesBound(call, io.outputs, m.labels, m.name);
-        if (bound !== null && bound > cap) throw tooLarge(bound, 'could take up to');
-        out = await m.infer(call.payload, call.rows, call.layout).catch((e: unknown) => {
-          // The graph's own shape and value checks (symbolic dims that disagree, out-of-range indices) are the caller's input.
-          if ((e as { code?: string }).code === 'RUN_FAILED') throw new ServiceError('BAD_TENSOR', `onnxruntime rejected the inputs: ${(e as Error).message.replace(/^inference failed: /, '').split('\n')[0]!.slice(0, 300)}`);
-          throw e;
-        });
-      } finally {
-        release();
+      const { enc, t1, t2 } = await tensorInfer(ctx, m, json, tail);
+      const done = () => ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
+      if (enc.binary.length === 0) {
+        done();
+        return enc.json;
       }
-      const enc = encodeTensorResponse(call, out, io.outputs, m.labels, m);
-      const size = Buffer.byteLength(JSON.stringify(enc.json), 'utf8') + enc.binary.reduce((a, b) => a + b.length, 0);
-      if (size > cap) throw tooLarge(size, 'take');
-      if (enc.binary.length === 0) return enc.json;
       const header = Buffer.from(JSON.stringify(enc.json), 'utf8');
-      return reply
-        .type('application/octet-stream')
-        .header('inference-header-content-length', header.length)
-        .send(Buffer.concat([header, ...enc.binary]));
-    });
+      const bodyBytes = Buffer.concat([header, ...enc.binary]);
+      done();
+      return reply.type('application/octet-stream').header('inference-header-content-length', header.length).send(bodyBytes);
+    }
   };
 
   const metaSchema = { tags, summary: 'Model metadata', params: modelParams, response: { 200: v2ModelMetadata, ...errorResponses } };
@@ -103,8 +99,10 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
     response: { 200: v2InferResponse, ...errorResponses },
   };
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get(base, { schema: metaSchema }, metadata);
-    app.get(`${base}/ready`, { schema: readySchema }, ready);
-    app.post(`${base}/infer`, { schema: inferSchema }, infer);
+    // Each path declares only its own path parameters (OpenAPI).
+    const params = base.endsWith(':version') ? versionParams : nameParams;
+    app.get(base, { schema: { ...metaSchema, params } }, metadata);
+    app.get(`${base}/ready`, { schema: { ...readySchema, params } }, ready);
+    app.post(`${base}/infer`, { schema: { ...inferSchema, params } }, infer);
   }
 }

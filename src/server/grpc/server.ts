@@ -1,0 +1,221 @@
+// The gRPC endpoint: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health on the same repository and micro-batchers as HTTP.
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.js';
+import { ServiceError, toServiceError } from '../errors.js';
+import type { ModelInstance } from '../repository/instance.js';
+import { V2_TYPES, v2Shape } from '../repository/tensors.js';
+import { tensorInfer } from '../tensor-infer.js';
+import { KeyRing } from '../auth.js';
+import { checkApiKey } from './auth.js';
+import { modelStats } from '../routes/v2-stats.js';
+import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
+
+const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
+const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+/** Extensions served over gRPC (classification via the output parameter). */
+export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics'] as const;
+
+/** ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE. */
+export function grpcStatus(e: ServiceError): grpc.status {
+  if (e.statusCode === 404) return grpc.status.NOT_FOUND;
+  if (e.statusCode === 503) return grpc.status.UNAVAILABLE;
+  if (e.statusCode === 401) return grpc.status.UNAUTHENTICATED;
+  if (e.statusCode >= 400 && e.statusCode < 500) return grpc.status.INVALID_ARGUMENT;
+  return grpc.status.INTERNAL;
+}
+
+/** Triton's ModelStatistics and RepositoryIndex, from their own file (same package and service, loaded apart). */
+export function tritonExtensions() {
+  const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
+  return (grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }).inference.GRPCInferenceService;
+}
+
+function loadServices() {
+  const pkg = grpcClients();
+  // One service: the KServe RPCs and Triton's extra ones share the path prefix /inference.GRPCInferenceService/.
+  return { inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonExtensions().service }, health: pkg.grpc.health.v1.Health.service };
+}
+
+/** The package definition for clients (tests, benchmarks). */
+export function grpcClients() {
+  const def = protoLoader.loadSync(['grpc_predict_v2.proto', 'health.proto'], { ...LOADER, includeDirs: [PROTO_DIR] });
+  return grpc.loadPackageDefinition(def) as unknown as {
+    inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+}
+
+type Unary<Req> = grpc.ServerUnaryCall<Req, unknown>;
+
+export interface GrpcOptions {
+  port: number;
+  host: string;
+  /** Overrides the configured API keys. */
+  apiKeys?: readonly string[];
+}
+
+export class GrpcEndpoint {
+  readonly server: grpc.Server;
+  port = 0;
+  private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly o: GrpcOptions,
+    version: string,
+  ) {
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': ctx.config.bodyLimit, 'grpc.max_send_message_length': -1 });
+    const { inference, health } = loadServices();
+    // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here.
+    const keys = o.apiKeys ? new KeyRing(o.apiKeys) : ctx.keys;
+    /** A unary handler with API key check (not for `open` health calls, like /v2/health/* over HTTP), closing check and error mapping. */
+    const unary = <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false, open = false) => (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
+      const denied = open ? null : checkApiKey(call.metadata, keys);
+      if (denied) return cb({ code: grpc.status.UNAUTHENTICATED, details: denied });
+      if (ctx.state.closing && !allowClosing) return cb({ code: grpc.status.UNAVAILABLE, details: 'the service is shutting down' });
+      fn(call.request).then(
+        (res) => cb(null, res),
+        (e: unknown) => {
+          const se = toServiceError(e);
+          if (se.code === 'OVERLOADED') ctx.metrics.shed.inc();
+          const md = new grpc.Metadata();
+          md.set('mixer-code', se.code);
+          cb({ code: grpcStatus(se), details: se.message, metadata: md });
+        },
+      );
+    };
+    const ready = (): boolean => !ctx.state.closing && ctx.repo.readyCount > 0;
+    const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
+    this.server.addService(inference, {
+      ServerLive: unary(async () => ({ live: true }), true, true),
+      ServerReady: unary(async () => ({ ready: ready() }), true, true),
+      ModelReady: unary<{ name: string; version: string }>(async (r) => {
+        try {
+          return await ctx.repo.use(r.name, version_(r.version), async () => ({ ready: !ctx.state.closing }));
+        } catch (e) {
+          if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
+          throw e;
+        }
+      }, true),
+      ServerMetadata: unary(async () => ({ name: 'onnx-mixer', version, extensions: [...GRPC_EXTENSIONS] }), true),
+      ModelMetadata: unary<{ name: string; version: string }>(
+        async (r) =>
+          ctx.repo.use(r.name, version_(r.version), async (m) => ({
+            name: m.name,
+            versions: (ctx.repo.versions(m.name) ?? []).filter((v) => v.state === 'READY').map((v) => String(v.version)),
+            platform: 'onnxruntime_onnx',
+            inputs: m.contract.io.inputs.map((i) => ({ name: i.name, datatype: V2_TYPES[i.type], shape: v2Shape(i.shape) })),
+            outputs: m.contract.io.outputs.map((x) => ({ name: x.name, datatype: V2_TYPES[x.type], shape: v2Shape(x.shape) })),
+          })),
+        true,
+      ),
+      ModelStatistics: unary<{ name: string; version: string }>(async (r) => {
+        if (r.name === '') {
+          if (r.version !== '') throw new ServiceError('BAD_REQUEST', 'a version needs a model name');
+          return { model_stats: ctx.repo.instances().sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version).map((m) => modelStats(ctx.stats, m.name, m.version)) };
+        }
+        if (r.version !== '') return ctx.repo.use(r.name, r.version, async (m) => ({ model_stats: [modelStats(ctx.stats, m.name, m.version)] }));
+        const versions = ctx.repo.versions(r.name);
+        if (!versions) throw new ServiceError('MODEL_NOT_FOUND', `no model "${r.name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`);
+        return { model_stats: versions.filter((v) => v.instance).map((v) => modelStats(ctx.stats, r.name, v.version)) };
+      }, true),
+      RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }), true),
+      ModelInfer: unary<GrpcInferRequest>(async (r) => {
+        if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
+        return ctx.repo.use(r.model_name, version_(r.model_version), (m) => this.infer(m, r));
+      }),
+    });
+    this.server.addService(health, {
+      Check: (call: Unary<{ service: string }>, cb: grpc.sendUnaryData<unknown>) => {
+        const status = this.healthOf(call.request.service);
+        if (status === 'SERVICE_UNKNOWN') return cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+        cb(null, { status });
+      },
+      Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+        call.write({ status: this.healthOf(call.request.service) });
+        this.watchers.add(call as grpc.ServerWritableStream<unknown, unknown>);
+        call.on('cancelled', () => this.watchers.delete(call as grpc.ServerWritableStream<unknown, unknown>));
+      },
+    });
+  }
+
+  /** '' (the server) and the inference service: SERVING while ready. */
+  private healthOf(service: string): string {
+    if (service !== '' && service !== 'inference.GRPCInferenceService') return 'SERVICE_UNKNOWN';
+    return !this.ctx.state.closing && this.ctx.repo.readyCount > 0 ? 'SERVING' : 'NOT_SERVING';
+  }
+
+  private async infer(m: ModelInstance, r: GrpcInferRequest) {
+    const t0 = performance.now();
+    try {
+      const { json, tail } = toTensorRequest(r);
+      const { enc, t1, t2 } = await tensorInfer(this.ctx, m, json, tail);
+      const res = toGrpcResponse(enc.json, enc.binary);
+      this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
+      return res;
+    } catch (e) {
+      this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+      throw e;
+    }
+  }
+
+  async listen(): Promise<number> {
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    return this.port;
+  }
+
+  /** Stops taking calls, lets the ones in flight finish (up to `timeoutMs`), then closes. */
+  async close(timeoutMs: number): Promise<void> {
+    for (const w of this.watchers) {
+      w.write({ status: 'NOT_SERVING' });
+      w.end();
+    }
+    this.watchers.clear();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+const endpoints = new WeakMap<FastifyInstance, GrpcEndpoint>();
+
+/** The gRPC endpoint of an app (null when --grpc-port is unset). */
+export const grpcEndpoint = (app: FastifyInstance): GrpcEndpoint | null => endpoints.get(app) ?? null;
+
+/**
+ * Serves gRPC beside the app when `grpcPort` is set: it listens when the app listens, and on close it stops taking
+ * calls and drains the ones in flight before the models close.
+ */
+export function grpcPlugin(app: FastifyInstance, ctx: AppContext, version: string, apiKeys?: readonly string[]): void {
+  const port = (ctx.config as { grpcPort?: number }).grpcPort;
+  if (port === undefined) return;
+  // grpc-js logs to stderr by itself; its lines go to the service's JSON log instead (a bind failure stays one CLI line).
+  grpc.setLogger({ error: (...args: unknown[]) => app.log.warn({ grpc: args.map(String).join(' ') }, 'grpc-js') } as Partial<Console>);
+  const ep = new GrpcEndpoint(ctx, { port, host: ctx.config.host, ...(apiKeys ? { apiKeys } : {}) }, version);
+  endpoints.set(app, ep);
+  // Bound when the app is ready (models loaded and warm), so a taken port fails the start like the HTTP one.
+  app.addHook('onReady', async () => {
+    const bound = await ep.listen().catch((e: Error) => {
+      throw new Error(`cannot listen for gRPC on ${ctx.config.host}:${port}: ${e.message}`);
+    });
+    app.log.info({ grpcPort: bound }, 'gRPC listening');
+  });
+  app.addHook('preClose', async () => {
+    ctx.state.closing = true;
+    await ep.close(ctx.config.shutdownTimeoutMs);
+  });
+}

@@ -1,0 +1,111 @@
+// HTTP details of the v2 routes as Triton clients use them: bodies without Content-Type, gzip/deflate request bodies (bounded), Accept-Encoding on answers, Triton's error field.
+import { Transform, type TransformCallback } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ServiceError } from './errors.js';
+
+const gzip = promisify(zlib.gzip);
+const deflate = promisify(zlib.deflate);
+
+export const isV2 = (url: string): boolean => url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
+
+/** Passes inflated bytes on until `limit`, then fails with 413 (a small compressed body cannot make the server inflate more). */
+class Bounded extends Transform {
+  private out = 0;
+  /** Compressed bytes read (Fastify checks them against Content-Length). */
+  receivedEncodedLength = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.out += chunk.length;
+    if (this.out > this.limit) {
+      done(Object.assign(new ServiceError('PAYLOAD_TOO_LARGE', `the decompressed body is larger than the limit of ${this.limit} bytes (see BODY_LIMIT)`), { statusCode: 413 }));
+      return;
+    }
+    done(null, chunk);
+  }
+}
+
+/**
+ * The body stream of a `Content-Encoding: gzip | deflate` request, inflated as it arrives and bounded by `limit`.
+ * `receivedEncodedLength` lets Fastify compare the compressed byte count with Content-Length.
+ */
+export function inflateBody(req: FastifyRequest, payload: NodeJS.ReadableStream, encoding: string, limit: number): NodeJS.ReadableStream {
+  const inflate = encoding === 'gzip' || encoding === 'x-gzip' ? zlib.createGunzip() : zlib.createInflate();
+  const bounded = new Bounded(limit);
+  const out = bounded;
+  const fail = (e: Error & { code?: string }) => {
+    if (e instanceof ServiceError) return;
+    bounded.destroy(Object.assign(new ServiceError('BAD_REQUEST', `the ${encoding} request body cannot be decompressed: ${e.message}`), { statusCode: 400 }));
+  };
+  payload.on('data', (c: Buffer) => {
+    out.receivedEncodedLength += c.length;
+  });
+  inflate.on('error', fail);
+  bounded.on('error', () => {
+    // Stop inflating and reading once the body is refused.
+    inflate.destroy();
+    payload.unpipe?.(inflate as NodeJS.WritableStream);
+    req.raw.resume();
+  });
+  payload.pipe(inflate).pipe(bounded);
+  return out;
+}
+
+/** The encodings of an Accept-Encoding header the service can produce, best first. */
+export function responseEncoding(header: string | undefined): 'gzip' | 'deflate' | null {
+  if (!header) return null;
+  let best: { enc: 'gzip' | 'deflate'; q: number } | null = null;
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const qp = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qp ? Number(qp.slice(2)) : 1;
+    if (!(q > 0)) continue;
+    const enc = name === 'gzip' || name === 'x-gzip' ? 'gzip' : name === 'deflate' ? 'deflate' : name === '*' ? 'gzip' : null;
+    if (enc && (!best || q > best.q)) best = { enc, q };
+  }
+  return best?.enc ?? null;
+}
+
+/** Registers the v2 hooks on the root app (they act on /v2 URLs only). */
+export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    if (!isV2(req.url)) return payload;
+    const h = req.raw.headers;
+    // tritonclient sends no Content-Type: the binary extension when it sends Inference-Header-Content-Length, else JSON.
+    // As in Triton, that header means the binary layout whatever the Content-Type (a JSON-only body splits the same way).
+    const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    const binary = h['inference-header-content-length'] !== undefined;
+    if (hasBody && (h['content-type'] === undefined || (binary && /^application\/json\b/i.test(h['content-type'])))) h['content-type'] = binary ? 'application/octet-stream' : 'application/json';
+    const enc = (h['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (enc === 'identity' || enc === '') return payload;
+    if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') {
+      throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${enc}" is not supported; send identity, gzip or deflate`);
+    }
+    return inflateBody(req, payload, enc, bodyLimit) as typeof payload;
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!isV2(req.url)) return payload;
+    let out = payload;
+    // Triton clients show only `error`: on /v2 it carries the descriptive message (code and message stay).
+    if (reply.statusCode >= 400 && typeof out === 'string' && out.startsWith('{')) {
+      try {
+        const j = JSON.parse(out) as { code?: unknown; message?: unknown; error?: unknown };
+        if (typeof j.code === 'string' && typeof j.message === 'string') out = JSON.stringify({ ...j, error: j.message });
+      } catch {
+        // not JSON: sent as it is
+      }
+    }
+    const enc = responseEncoding(req.headers['accept-encoding']);
+    if (enc && (typeof out === 'string' || Buffer.isBuffer(out)) && !reply.hasHeader('content-encoding')) {
+      reply.header('vary', 'accept-encoding');
+      reply.header('content-encoding', enc);
+      reply.removeHeader('content-length');
+      return enc === 'gzip' ? gzip(out) : deflate(out);
+    }
+    return out;
+  });
+}
