@@ -38,6 +38,9 @@ t.test('while full, requests are refused before decoding: garbage gets 503, not 
   t.equal(m.status, 503);
   const v2 = await fetch(`${url}/v2/models/mixer-test/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": "not even a tensor"' });
   t.equal(v2.status, 503, 'an unparsable v2 body is not parsed either');
+  const v2Body = (await v2.json()) as { code: string; error: string; message: string };
+  t.equal(v2Body.code, 'OVERLOADED');
+  t.equal(v2Body.error, v2Body.message, 'on /v2 the error field is the message, as Triton clients read it');
   // A request whose 10 MB body never comes is answered from its headers alone.
   const early = await new Promise<string>((resolve) => {
     const s = net.connect(port, '127.0.0.1');
