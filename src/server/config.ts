@@ -25,6 +25,8 @@ export interface ServerConfig {
   logLevel: LogLevel;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** `on`: the page for people at GET / and /ui/*; `off`: API only. */
+  ui: 'on' | 'off';
 }
 
 export class ConfigError extends Error {
@@ -69,6 +71,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'choice', dflt: 'info', choices: LOG_LEVELS, help: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'REQUEST_TIMEOUT_MS', kind: 'int', dflt: 30_000, min: 0, max: 3_600_000, help: 'longest time to receive a whole request (0: none)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', dflt: 10_000, min: 0, max: 3_600_000, help: 'on SIGTERM/SIGINT, longest wait for in-flight requests' },
+  { key: 'ui', flag: 'ui', env: 'UI', kind: 'choice', dflt: 'on', choices: ['on', 'off'], help: 'the web page at / and /ui/model (off: API routes only)' },
 ];
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };

@@ -1,0 +1,311 @@
+// The page in headless Chromium against real services: uploads, answers equal to POST /classify, errors, keyboard, phone width,
+// model switching and API keys (through a front standing in for the repository), and the README screenshot.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'puppeteer-core';
+import sharp from 'sharp';
+import t from 'tap';
+import { buildInferenceModel, defaultSpec, preset, randomParams } from '../../src/model/index.js';
+import { CHROMIUM, drawnPhotos, frontServer, launchChromium } from '../fixtures/browser.js';
+import { testApp } from '../fixtures/server.js';
+
+const started = performance.now();
+const markup = ['<img src=x onerror="window.__owned=1">', '<b>bold</b> & <i>co</i>', ...Array.from({ length: 8 }, (_, i) => `class_${i + 2}`)];
+
+/**
+ * The service as `mixer serve` runs it, with the shipped model; and a second, small model whose labels hold markup.
+ * maxBatch 1: float32 results depend slightly on the batch an image shares, so the page's requests and the test's
+ * own POST /classify must run in the same (single-image) batches to be compared exactly.
+ */
+async function services(): Promise<{ app: FastifyInstance; tiny: FastifyInstance }> {
+  const c = preset('tiny');
+  const tinyPath = path.join(t.testdir(), 'tiny-markup.onnx');
+  mkdirSync(path.dirname(tinyPath), { recursive: true });
+  writeFileSync(tinyPath, buildInferenceModel(defaultSpec(c, markup), randomParams(c, 5)));
+  const [app, tiny] = await Promise.all([testApp(t, { maxBatch: 1 }), testApp(t, { modelPath: tinyPath, maxBatch: 1 })]);
+  await Promise.all([app.listen({ port: 0, host: '127.0.0.1' }), tiny.listen({ port: 0, host: '127.0.0.1' })]);
+  t.comment(`services ready in ${(performance.now() - started).toFixed(0)} ms`);
+  return { app, tiny };
+}
+
+const skip = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (Debian: apt-get install -y chromium)`;
+// Chromium starts while the services load.
+const [launched, servers] = skip ? [{ skip }, null] : await Promise.all([launchChromium(), services()]);
+if ('skip' in launched) {
+  console.log(`# browser test skipped: ${launched.skip}`);
+  t.test('the page in headless Chromium', { skip: launched.skip }, () => {});
+} else {
+  const { browser, close } = launched;
+  t.teardown(close);
+  t.comment(`chromium ${await browser.version()} ready at ${(performance.now() - started).toFixed(0)} ms`);
+  await run(browser, servers!.app, servers!.tiny);
+}
+
+interface Shown {
+  name: string;
+  state: string;
+  meta: string;
+  error: string;
+  preds: { label: string; text: string; pct: string; probability: number; index: number }[];
+}
+
+interface Classified {
+  model: { name: string };
+  results: { filename: string | null; predictions: { label: string; index: number; probability: number }[] }[];
+}
+
+/** What the result cards show, read from the DOM as text. */
+function cards(page: Page): Promise<Shown[]> {
+  return page.$$eval('#results > li.card', (lis) =>
+    lis.map((li) => ({
+      name: li.querySelector('.name')?.textContent ?? '',
+      state: (li as HTMLElement).dataset['state'] ?? '',
+      meta: li.querySelector('.meta')?.textContent ?? '',
+      error: li.querySelector('.error')?.textContent ?? '',
+      preds: [...li.querySelectorAll('li.pred')].map((p) => ({
+        label: (p as HTMLElement).dataset['label'] ?? '',
+        text: p.querySelector('.label')?.textContent ?? '',
+        pct: p.querySelector('.pct')?.textContent ?? '',
+        probability: Number((p as HTMLElement).dataset['probability']),
+        index: Number((p as HTMLElement).dataset['index']),
+      })),
+    })),
+  );
+}
+
+/** Waits until `n` cards exist and none is pending. */
+async function settled(page: Page, n: number, timeout = 15_000): Promise<Shown[]> {
+  await page.waitForFunction(
+    (n) => {
+      const c = [...document.querySelectorAll('#results > li.card')] as HTMLElement[];
+      return c.length === n && c.every((x) => x.dataset['state'] === 'done' || x.dataset['state'] === 'error');
+    },
+    { timeout },
+    n,
+  );
+  return cards(page);
+}
+
+async function post(base: string, files: { name: string; type: string; data: Buffer }[], query: string, headers: Record<string, string> = {}): Promise<Response> {
+  const form = new FormData();
+  for (const f of files) form.append('image', new Blob([new Uint8Array(f.data)], { type: f.type }), f.name);
+  return fetch(`${base}/classify${query}`, { method: 'POST', body: form, headers });
+}
+
+const percent = (p: number): string => `${(p * 100).toFixed(1)}%`;
+
+async function run(browser: Browser, app: FastifyInstance, tiny: FastifyInstance): Promise<void> {
+  const dir = t.testdir();
+  const photos = await drawnPhotos();
+  const files: Record<string, string> = {};
+  const write = (name: string, data: Buffer): void => {
+    files[name] = path.join(dir, name);
+    writeFileSync(files[name], data);
+  };
+  for (const p of photos) write(p.name, p.data);
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="#3a7"/></svg>');
+  write('drawing.svg', svg);
+  write('notes.txt', Buffer.from('not an image at all\n'.repeat(20)));
+  // A 20 MB photo: larger than the default 10 MB body limit.
+  const big = await sharp({ create: { width: 2600, height: 2600, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png({ compressionLevel: 0 }).toBuffer();
+  write('huge.png', big);
+
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  t.test('the page with the shipped model: uploads, answers, errors, keyboard, phone width, screenshot', async (t) => {
+    const tStart = performance.now();
+    const page = await browser.newPage();
+    t.teardown(() => page.close());
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+    page.on('console', (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.setViewport({ width: 900, height: 900 });
+
+    // First load: bytes over the wire (headers + bodies, as Chromium counts them).
+    const cdp = await page.createCDPSession();
+    await cdp.send('Network.enable');
+    const wire = new Map<string, number>();
+    const urls = new Map<string, string>();
+    cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+    cdp.on('Network.loadingFinished', (e) => wire.set(e.requestId, e.encodedDataLength));
+    await page.goto(`${base}/`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#model:not([disabled])');
+    const firstLoad = [...wire.values()].reduce((a, b) => a + b, 0);
+    const loaded = [...wire.keys()].map((id) => `${new URL(urls.get(id) ?? '').pathname} ${wire.get(id)} B`);
+    t.comment(`first load: ${firstLoad} bytes over the wire in ${wire.size} responses (${loaded.join(', ')})`);
+    t.ok(firstLoad < 30_000, `first load is small (${firstLoad} B < 30 kB)`);
+    await cdp.send('Network.disable');
+
+    const option = await page.$eval('#model', (s) => (s as HTMLSelectElement).selectedOptions[0]?.textContent ?? '');
+    t.match(option, /^mixer-cifar10 · 32×32 px · 10 labels$/, 'the picker falls back to GET /v1/model and shows size and labels count');
+
+    // Every control has a label, and Tab reaches each one.
+    const unlabelled = await page.$$eval('input, select, button', (els) =>
+      els.filter((e) => !(e as HTMLInputElement).hidden && (e as HTMLInputElement).labels?.length === 0 && !e.getAttribute('aria-label') && !(e.textContent ?? '').trim()).map((e) => e.outerHTML),
+    );
+    t.same(unlabelled, [], 'every control is labelled');
+    const reached = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => document.activeElement?.id ?? document.activeElement?.tagName ?? ''));
+    }
+    for (const id of ['model', 'top', 'files']) t.ok(reached.has(id), `Tab reaches #${id}`);
+
+    // Two images through the file input; what the page shows equals what POST /classify answers.
+    const tUpload = performance.now();
+    const input = (await page.$('input#files'))!;
+    await input.uploadFile(files['boat.png']!, files['car.jpg']!);
+    const shown = await settled(page, 2);
+    t.comment(`two images classified and shown in ${(performance.now() - tUpload).toFixed(0)} ms`);
+    const r = await post(base, photos, '?top=5');
+    t.equal(r.status, 200);
+    const api = (await r.json()) as Classified;
+    t.same(shown.map((s) => s.name), ['boat.png', 'car.jpg'], 'cards in upload order');
+    for (const [i, s] of shown.entries()) {
+      const want = api.results[i]!.predictions;
+      t.equal(s.state, 'done');
+      t.same(s.preds.map((p) => [p.label, p.text, p.index, p.probability]), want.map((w) => [w.label, w.label, w.index, w.probability]), `${s.name}: labels and probabilities = POST /classify`);
+      t.same(s.preds.map((p) => p.pct), want.map((w) => percent(w.probability)), `${s.name}: percentages shown`);
+      t.match(s.meta, /^mixer-cifar10 · server \d+\.\d ms · round trip \d+ ms$/, `${s.name}: model and latency shown`);
+    }
+    const thumbs = await page.$$eval('#results img.thumb', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+    t.same(thumbs, [160, 160], 'thumbnails of what was sent');
+
+    // Bad input: each gets a readable message in its card, and the page stays usable.
+    await input.uploadFile(files['drawing.svg']!, files['notes.txt']!, files['huge.png']!);
+    const all = await settled(page, 5, 20_000);
+    const [svgCard, txtCard, bigCard] = all.slice(2);
+    t.equal((await post(base, [{ name: 'drawing.svg', type: 'image/svg+xml', data: svg }], '')).status, 415, 'the server answers 415 for an SVG');
+    t.equal(svgCard!.state, 'error');
+    t.match(svgCard!.error, /^Unsupported file type: "drawing\.svg" is svg; supported: JPEG, PNG/, '415 shown as a readable message');
+    t.match(txtCard!.error, /^The server could not use this file: "notes\.txt" is not an image/, '400 shown as a readable message');
+    t.match(bigCard!.error, /^(Too large for this server: .*BODY_LIMIT|The connection to the server failed)/, `a ${(big.length / 1e6).toFixed(0)} MB photo: ${bigCard!.error}`);
+    t.equal(all.filter((s) => s.state === 'done').length, 2, 'the good results stay');
+    t.match(await page.$eval('#status', (e) => e.textContent), /2 images classified by mixer-cifar10; 3 could not be\./, 'status sums up');
+
+    // Changing "answers per image" re-classifies with the keyboard alone.
+    await page.focus('#top');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction(() => [...document.querySelectorAll('#results > li.card[data-state="done"]')].every((c) => c.querySelectorAll('li.pred').length === 10));
+    t.pass('top 10 chosen by keyboard: 10 answers per image');
+    await page.focus('#top');
+    await page.keyboard.press('ArrowUp');
+    await page.waitForFunction(() => [...document.querySelectorAll('#results > li.card')].every((c) => c.getAttribute('data-state') !== 'pending'));
+    t.same((await cards(page)).map((c) => c.preds.length), [5, 5, 0, 0, 0], 'back to 5 answers per image');
+    t.equal(await page.$$eval('#results .thumb.none', (e) => e.map((x) => x.textContent).join()), 'TXT', 'a file the browser cannot show gets a plain tile, not a broken image');
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+
+    const shot = process.env['UI_SCREENSHOT'] ?? path.join(t.testdir(), 'ui.png');
+    mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+    t.comment(`screenshot: ${shot}`);
+
+    await page.setViewport({ width: 375, height: 800, isMobile: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    t.equal(overflow, 0, 'no sideways scrolling at phone width (375 px)');
+    t.same(problems, [], 'no script errors, no CSP violations');
+    t.comment(`classify page checks: ${(performance.now() - tStart).toFixed(0)} ms`);
+  });
+
+  t.test('the model page: config, I/O, size, labels, training report with its plot', async (t) => {
+    const tStart = performance.now();
+    const page = await browser.newPage();
+    t.teardown(() => page.close());
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push((e as Error).message));
+    page.on('console', (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
+    });
+    await page.goto(`${base}/ui/model`, { waitUntil: 'networkidle0' });
+    await page.waitForFunction(() => document.querySelector('#report img') !== null && (document.querySelector('#report img') as HTMLImageElement).naturalWidth > 0);
+    const text = (sel: string): Promise<string> => page.$eval(sel, (e) => e.textContent ?? '');
+    const info = (await (await fetch(`${base}/v1/model`)).json()) as { parameters: number; macsPerImage: number; sha256: string; labels: string[] };
+    t.equal(await text('#title'), 'mixer-cifar10');
+    const summary = await text('#summary');
+    t.match(summary, `Parameters${info.parameters.toLocaleString('en-US')}`);
+    const mflop = ((2 * info.macsPerImage) / 1e6).toFixed(1);
+    t.match(summary, `FLOPs per image${mflop} MFLOP (${(info.macsPerImage / 1e6).toFixed(1)} M multiply-adds)`);
+    t.match(summary, info.sha256);
+    t.match(await text('#io'), 'pixels: uint8 [-1, 32, 32, 3] NHWC');
+    t.match(await text('#io'), 'probabilities: float32 [-1, 10]');
+    t.match(await text('#config'), 'hidden_dim128');
+    t.same(await page.$$eval('#labels li', (l) => l.map((x) => x.textContent)), info.labels, 'labels in index order');
+    t.match(await text('#report h3'), 'Training report');
+    t.match(await text('#report'), /Test accuracy: 83\.\d+%/);
+    t.ok((await page.$$('#report table tr')).length > 40, 'the per-epoch table is a table');
+    t.same(problems, [], 'no script errors, no CSP violations');
+    t.comment(`model page checks: ${(performance.now() - tStart).toFixed(0)} ms`);
+  });
+
+  t.test('through a front with a model repository and API keys: key field, model switch, markup labels as text, 503', async (t) => {
+    const tStart = performance.now();
+    const key = 'k-3f9a1c2e';
+    const labelsOf = async (port: number): Promise<string[]> => ((await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { labels: string[] }).labels;
+    const portOf = (a: typeof app): number => (a.server.address() as AddressInfo).port;
+    const { server, hits } = frontServer(
+      [
+        { name: 'mixer-cifar10', port: portOf(app), inputSize: 32, labels: await labelsOf(portOf(app)) },
+        { name: 'tiny-markup', port: portOf(tiny), inputSize: 32, labels: markup },
+        { name: 'busy', port: null, inputSize: 32, labels: markup },
+      ],
+      key,
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise((resolve) => server.close(resolve)));
+    const front = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const ctx = await browser.createBrowserContext();
+    t.teardown(() => ctx.close());
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push((e as Error).message));
+    await page.goto(`${front}/`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#key-form:not([hidden])');
+    t.match(await page.$eval('#status', (e) => e.textContent), /^This server needs an API key: a valid API key is required/, '401 asks for a key');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'key', 'the key field has the focus');
+    await page.keyboard.type(key);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#model:not([disabled])');
+    const options = await page.$$eval('#model option', (o) => o.map((x) => x.textContent));
+    t.same(options, ['mixer-cifar10 v1 · 32×32 px · 10 labels', 'tiny-markup v1 · 32×32 px · 10 labels', 'busy v1 · 32×32 px · 10 labels'], 'every ready model and version, with size and labels');
+
+    await page.select('#top', '10');
+    await (await page.$('input#files'))!.uploadFile(files['boat.png']!);
+    const [before] = await settled(page, 1);
+    t.match(before!.meta, /^mixer-cifar10 · server/);
+
+    // Switch the model with the keyboard: the image is classified again, by the other model.
+    await page.focus('#model');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction(() => /^tiny-markup/.test(document.querySelector('#results .meta')?.textContent ?? ''));
+    const [after] = await settled(page, 1);
+    t.not(JSON.stringify(after!.preds), JSON.stringify(before!.preds), 'the answer changed with the model');
+    const direct = (await (await post(front, [photos[0]!], '?model=tiny-markup&top=10', { authorization: `Bearer ${key}` })).json()) as Classified;
+    t.same(after!.preds.map((p) => [p.text, p.probability]), direct.results[0]!.predictions.map((p) => [p.label, p.probability]), 'equals POST /classify?model=tiny-markup');
+    t.ok(after!.preds.some((p) => p.text === markup[0]) && after!.preds.some((p) => p.text === markup[1]), 'labels holding markup are shown as text');
+    t.equal(await page.$$eval('#results .preds img, #results .preds b, #results .preds i', (e) => e.length), 0, 'no element was made from a label');
+    t.equal(await page.evaluate(() => (window as unknown as { __owned?: number }).__owned), undefined, 'no label ran code');
+    t.equal(await page.$eval('#model-link', (a) => (a as HTMLAnchorElement).getAttribute('href')), '/ui/model?model=tiny-markup&version=1', 'the model link follows the picker');
+
+    // A model at capacity: 503 + Retry-After, retried twice, then a readable message; the page stays usable.
+    await page.select('#model', '2');
+    await page.waitForFunction(() => document.querySelector('#results li.card')?.getAttribute('data-state') === 'error', { timeout: 10_000 });
+    const [busy] = await cards(page);
+    t.match(busy!.error, /^The server is busy: too many images are waiting\. It asks to retry after 1 s\.$/, `503 shown: ${busy!.error}`);
+    t.equal(hits.get('busy'), 3, 'one request and two retries, no more');
+    await page.select('#model', '0');
+    const [back] = await settled(page, 1);
+    t.same(back!.preds, before!.preds, 'back on the first model, the first answer again');
+
+    const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href }));
+    t.same(stored, { local: 0, session: 0, cookie: '', url: `${front}/` }, 'the key is kept in memory only');
+    t.same(problems, [], 'no script errors');
+    t.comment(`front checks: ${(performance.now() - tStart).toFixed(0)} ms`);
+  });
+
+  t.teardown(() => t.comment(`browser test total: ${(performance.now() - started).toFixed(0)} ms`));
+}
