@@ -97,6 +97,8 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/models ./models
+# The page at / (HTML, CSS, ES modules served as they are; UI=off leaves them unused).
+COPY ui ./ui
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
 LABEL org.opencontainers.image.title="onnx-mixer" \
       org.opencontainers.image.description="MLP-Mixer image classifier served over HTTP with ONNX Runtime" \

@@ -201,7 +201,8 @@ async function run(browser: Browser, app: FastifyInstance, tiny: FastifyInstance
 
     const shot = process.env['UI_SCREENSHOT'] ?? path.join(t.testdir(), 'ui.png');
     mkdirSync(path.dirname(shot), { recursive: true });
-    await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+    // A palette PNG: the README image stays small (the page has few colours).
+    await sharp(await page.screenshot({ fullPage: true })).png({ palette: true, quality: 90, compressionLevel: 9 }).toFile(shot);
     t.comment(`screenshot: ${shot}`);
 
     await page.setViewport({ width: 375, height: 800, isMobile: true });
