@@ -139,7 +139,11 @@ async function showReport() {
   const box = $('report');
   const md = await reportFile('report.md');
   if (md) {
-    box.replaceChildren(renderMarkdown(await md.text(), { image: reportImage, headingShift: 2 }));
+    const doc = renderMarkdown(await md.text(), { image: reportImage, headingShift: 1 });
+    // The section is already headed "Training report": a report's own title of the same words is left out.
+    const first = doc.firstElementChild;
+    if (first?.tagName === 'H2' && /^training report$/i.test(first.textContent?.trim() ?? '')) first.remove();
+    box.replaceChildren(doc);
     return;
   }
   const plot = await reportFile('training.svg');

@@ -235,7 +235,7 @@ async function run(browser: Browser, app: FastifyInstance, tiny: FastifyInstance
     t.match(await text('#io'), 'probabilities: float32 [-1, 10]');
     t.match(await text('#config'), 'hidden_dim128');
     t.same(await page.$$eval('#labels li', (l) => l.map((x) => x.textContent)), info.labels, 'labels in index order');
-    t.match(await text('#report h3'), 'Training report');
+    t.same(await page.$$eval('#report h3', (h) => h.map((x) => x.textContent)), ['Hyperparameters', 'Curves', 'Final evaluation', 'Per epoch'], 'the report\'s sections, under the page\'s own heading');
     t.match(await text('#report'), /Test accuracy: 83\.\d+%/);
     t.ok((await page.$$('#report table tr')).length > 40, 'the per-epoch table is a table');
     t.same(problems, [], 'no script errors, no CSP violations');
@@ -302,8 +302,37 @@ async function run(browser: Browser, app: FastifyInstance, tiny: FastifyInstance
     const [back] = await settled(page, 1);
     t.same(back!.preds, before!.preds, 'back on the first model, the first answer again');
 
+    // Drop and paste: the same image arrives as two more cards, classified like the first.
+    await page.evaluate((b64: string) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const make = (name: string): DataTransfer => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, { type: 'image/png' }));
+        return dt;
+      };
+      document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: make('dropped.png'), bubbles: true, cancelable: true }));
+      document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: make('pasted.png'), bubbles: true, cancelable: true }));
+    }, photos[0]!.data.toString('base64'));
+    const three = await settled(page, 3);
+    t.same(three.map((c) => c.name), ['boat.png', 'dropped.png', 'pasted.png'], 'a dropped and a pasted image get cards');
+    t.same(three[1]!.preds, three[0]!.preds, 'the dropped image: same answer');
+    t.same(three[2]!.preds, three[0]!.preds, 'the pasted image: same answer');
+
     const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href }));
     t.same(stored, { local: 0, session: 0, cookie: '', url: `${front}/` }, 'the key is kept in memory only');
+
+    // The model page of the second model asks for the key again (memory only) and shows its markup labels as text.
+    await page.goto(`${front}/ui/model?model=tiny-markup&version=1`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#key-form:not([hidden])');
+    await page.keyboard.type(key);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#labels li').length === 10);
+    t.equal(await page.$eval('#title', (e) => e.textContent), 'tiny-markup');
+    t.same(await page.$$eval('#labels li', (l) => l.map((x) => x.textContent)), markup, 'labels shown as text, in order');
+    t.equal(await page.$$eval('#labels img, #labels b, #labels i', (e) => e.length), 0, 'no element was made from a label');
+    await page.waitForFunction(() => /No training report/.test(document.querySelector('#report')?.textContent ?? ''));
+    t.pass('a model without a report says so');
+    t.equal(await page.evaluate(() => (window as unknown as { __owned?: number }).__owned), undefined, 'no label ran code');
     t.same(problems, [], 'no script errors');
     t.comment(`front checks: ${(performance.now() - tStart).toFixed(0)} ms`);
   });
