@@ -43,6 +43,8 @@ t.test('GET /: the page, with a strict CSP and revalidated caching', async (t) =
   t.equal(gunzipSync(gz.rawPayload).toString('utf8'), r.body, 'gzip carries the same page');
   t.ok(gz.rawPayload.length < r.rawPayload.length / 1.5, `gzip: ${gz.rawPayload.length} B vs ${r.rawPayload.length} B`);
   t.equal(gz.headers['vary'], 'accept-encoding');
+  t.not(gz.headers['etag'], r.headers['etag'], 'the gzip form has its own ETag');
+  t.equal((await app.inject({ method: 'GET', url: '/', headers: { 'accept-encoding': 'gzip', 'if-none-match': String(gz.headers['etag']) } })).statusCode, 304);
   const noGzip = await app.inject({ method: 'GET', url: '/', headers: { 'accept-encoding': 'gzip;q=0' } });
   t.notOk(noGzip.headers['content-encoding'], 'gzip;q=0 is honoured');
 

@@ -22,6 +22,8 @@ export interface Asset {
   /** gzip of body, when that is smaller. */
   gzip: Buffer | null;
   etag: string;
+  /** The gzip form's own (strong) validator. */
+  gzipEtag: string;
 }
 
 export interface Assets {
@@ -35,8 +37,8 @@ export interface Assets {
 
 export function asset(type: string, body: Buffer): Asset {
   const gz = gzipSync(body, { level: 9 });
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-  return { type, body, gzip: gz.length < body.length ? gz : null, etag };
+  const tag = createHash('sha256').update(body).digest('base64url').slice(0, 22);
+  return { type, body, gzip: gz.length < body.length ? gz : null, etag: `"${tag}"`, gzipEtag: `"${tag}-gz"` };
 }
 
 /** Reads every file of `dir` (flat; unknown extensions are an error, so nothing unintended is served). */

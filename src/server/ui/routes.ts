@@ -30,17 +30,19 @@ const REPORT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 function send(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: string, csp = PAGE_CSP): FastifyReply {
+  const gzip = a.gzip !== null && acceptsGzip(req.headers['accept-encoding']);
+  const etag = gzip ? a.gzipEtag : a.etag;
   reply
     .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', cacheControl)
-    .header('etag', a.etag)
+    .header('etag', etag)
     .header('vary', 'accept-encoding')
     .type(a.type);
-  if (req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === a.etag)) return reply.code(304).send();
-  if (a.gzip && acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(a.gzip);
-  return reply.send(a.body);
+  if (req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) return reply.code(304).send();
+  if (gzip) reply.header('content-encoding', 'gzip');
+  return reply.send(gzip ? a.gzip : a.body);
 }
 
 export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
