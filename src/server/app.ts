@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
 import { v2Routes } from './routes/v2.js';
+import { uiRoutes } from './ui/routes.js';
 import { classifyBodyDoc } from './schemas.js';
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
 
@@ -193,8 +194,10 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   });
   requireApiKeys(app, ctx.keys);
   refuseWhenFull(app, ctx.admission);
-  // During shutdown, in-flight answers close their connection so the server can finish closing.
+  // Server-Timing: time spent in this process on the request (the page shows it); during shutdown, in-flight answers
+  // close their connection so the server can finish closing.
   app.addHook('onSend', async (_req, reply) => {
+    reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(1)}`);
     if (ctx.state.closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -232,6 +235,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       await listener?.close();
     });
   }
+  if (config.ui === 'on') uiRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.addHook('preClose', async () => {
