@@ -111,6 +111,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
   const admission = new Admission(config.maxQueue);
   const keys = new KeyRing(config.apiKeys);
+  const state: AppContext['state'] = { closing: false };
   const serverOptions: http.ServerOptions = {
     headersTimeout: config.headersTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
@@ -134,6 +135,8 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
             maxParked: 4 * config.maxQueue,
             keys,
             origins: config.corsOrigins,
+            // While draining (DRAIN_DELAY_MS), nothing is parked: a request gets its SHUTTING_DOWN answer at once.
+            closing: () => state.closing,
             onRefused: (route) => {
               metrics.shed.inc();
               metrics.requests.inc({ route, method: 'POST', status: '503' });
@@ -157,7 +160,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, state });
   } catch (e) {
     await repo.close();
     throw e;
