@@ -99,6 +99,8 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/models ./models
+# The page at / (HTML, CSS, ES modules served as they are; UI=off leaves them unused).
+COPY ui ./ui
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
 # The opt-in compose watcher (profile `autoheal` in docker-compose.yml); unused otherwise.
 COPY deploy/docker/autoheal.mjs ./deploy/docker/autoheal.mjs

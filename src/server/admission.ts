@@ -64,6 +64,8 @@ export interface FastRefusal {
   origins: readonly string[];
   /** Called for each request refused here (metrics). */
   onRefused: (route: string) => void;
+  /** True once shutdown has started: requests then go straight on (to their 503 SHUTTING_DOWN with Connection: close). */
+  closing?: () => boolean;
 }
 
 interface Parked {
@@ -122,7 +124,7 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '';
-    if ((!o.admission.full && parked.length === 0) || !isInfer(req.method, url) || (o.keys.enabled && !o.keys.allows(req.headers.authorization))) {
+    if ((!o.admission.full && parked.length === 0) || o.closing?.() || !isInfer(req.method, url) || (o.keys.enabled && !o.keys.allows(req.headers.authorization))) {
       handler(req, res);
       return;
     }

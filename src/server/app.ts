@@ -32,6 +32,7 @@ import { v2StatsRoutes } from './routes/v2-stats.js';
 import { InferenceStats } from './stats.js';
 import { v2HttpHooks } from './v2-http.js';
 import { finishOpenApi } from './openapi-doc.js';
+import { uiRoutes } from './ui/routes.js';
 import { classifyBodyDoc } from './schemas.js';
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
 
@@ -121,6 +122,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
   const admission = new Admission(config.maxQueue);
   const keys = new KeyRing(config.apiKeys);
+  const state: AppContext['state'] = { closing: false };
   const serverOptions: http.ServerOptions = {
     headersTimeout: config.headersTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
@@ -144,6 +146,8 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
             maxParked: 4 * config.maxQueue,
             keys,
             origins: config.corsOrigins,
+            // While draining (DRAIN_DELAY_MS), nothing is parked: a request gets its SHUTTING_DOWN answer at once.
+            closing: () => state.closing,
             onRefused: (route) => {
               metrics.shed.inc();
               metrics.requests.inc({ route, method: 'POST', status: '503' });
@@ -167,7 +171,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, stats, state: { closing: false } });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, stats, state });
   } catch (e) {
     await repo.close();
     throw e;
@@ -205,8 +209,10 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   });
   requireApiKeys(app, ctx.keys);
   refuseWhenFull(app, ctx.admission);
-  // During shutdown, in-flight answers close their connection so the server can finish closing.
+  // Server-Timing: time spent in this process on the request (the page shows it); during shutdown, in-flight answers
+  // close their connection so the server can finish closing.
   app.addHook('onSend', async (_req, reply) => {
+    reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(1)}`);
     if (ctx.state.closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -248,6 +254,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     });
   }
   grpcPlugin(app, ctx, VERSION);
+  if (config.ui === 'on') uiRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.addHook('preClose', async () => {

@@ -37,11 +37,12 @@ export class KeyRing {
   }
 }
 
-/** Adds the key check as the first onRequest hook (before any body is read); no-op without keys. */
+/** Adds the key check as an onRequest hook (before any body is read); public routes and probes pass; no-op without keys. */
 export function requireApiKeys(app: FastifyInstance, ring: KeyRing): void {
   if (!ring.enabled) return;
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
-    if (isOpenPath(req.url) || ring.allows(req.headers.authorization)) return;
+    // Routes marked `config: { public: true }` (the page's own files, which hold no data) are open too.
+    if (isOpenPath(req.url) || req.routeOptions.config?.public === true || ring.allows(req.headers.authorization)) return;
     reply
       .code(401)
       .header('www-authenticate', 'Bearer realm="mixer"')

@@ -51,6 +51,8 @@ export interface ServerConfig {
   metricsHost: string;
   /** Origins allowed by CORS ('*' for any); empty: no CORS headers. */
   corsOrigins: string[];
+  /** `on`: the page for people at GET / and /ui/*; `off`: API only. */
+  ui: 'on' | 'off';
 }
 
 export class ConfigError extends Error {
@@ -112,6 +114,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', kind: 'int', dflt: null, dfltText: 'unset', min: 0, max: 65535, help: 'serve /metrics on this port only, without a key (unset: on the main port, behind the key)' },
   { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', kind: 'string', dflt: '127.0.0.1', help: 'address of the metrics listener' },
   { key: 'corsOrigins', flag: 'cors-origin', env: 'CORS_ORIGINS', kind: 'list', dflt: null, dfltText: 'none', help: 'browser origin allowed by CORS, e.g. https://app.example.com, or * (flag repeatable; env comma-separated; default: CORS off)' },
+  { key: 'ui', flag: 'ui', env: 'UI', kind: 'choice', dflt: 'on', choices: ['on', 'off'], help: 'the web page at / and /ui/model (off: API routes only)' },
 ];
 
 /** Keys are visible ASCII (what fits a Bearer header); errors name a key by position, never by value. */

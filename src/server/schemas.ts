@@ -137,7 +137,14 @@ export const modelResponse = {
 const versionState = {
   type: 'object',
   required: ['version', 'state', 'reason'],
-  properties: { version: { type: 'string' }, state: { type: 'string', enum: ['READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'] }, reason: { type: 'string' } },
+  properties: {
+    version: { type: 'string' },
+    state: { type: 'string', enum: ['READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'] },
+    reason: { type: 'string' },
+    classifier: { type: 'boolean', description: 'READY versions: whether POST /classify can use it (an image input)' },
+    inputSize: { type: ['array', 'null'], items: { type: 'integer' }, description: 'READY image classifiers: [H, W]' },
+    classes: { type: ['integer', 'null'], description: 'READY image classifiers: the number of labels' },
+  },
 } as const;
 
 export const modelsResponse = {

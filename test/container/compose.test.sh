@@ -137,6 +137,10 @@ code=$(curl -sS -o "$TMP/classify.json" -w '%{http_code}' -F "image=@$TMP/image.
 code=$(curl -sS -o "$TMP/classify-raw.json" -w '%{http_code}' -H 'content-type: image/png' --data-binary "@$TMP/image.png" "$BASE/classify")
 [ "$code" = 200 ] || { say "POST /classify (raw) answered $code: $(head -c 400 "$TMP/classify-raw.json")"; exit 1; }
 curl -fsS "$BASE/v1/model" >"$TMP/model.json"
+# The page ships in the image: GET / and the script it names.
+curl -fsS "$BASE/" >"$TMP/index.html" || { say "GET / failed"; exit 1; }
+asset=$(grep -o '/ui/static/[0-9a-f]*/classify.js' "$TMP/index.html" | head -n 1)
+{ [ -n "$asset" ] && curl -fsS -o /dev/null "$BASE$asset"; } || { say "the page's script ($asset) is not served: is ui/ copied into the image?"; exit 1; }
 node -e '
 const fs = require("fs");
 const [a, b, m] = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")));

@@ -81,3 +81,19 @@ t.test('more images than MAX_QUEUE in one request: 413 TOO_MANY_IMAGES', async (
   t.equal(r.status, 413);
   t.match(await r.json(), { code: 'TOO_MANY_IMAGES' });
 });
+
+t.test('while full and draining, an infer request is not parked: 503 SHUTTING_DOWN with Connection: close at once', async (t) => {
+  const hold = app.mixer.admission.admit(4);
+  app.mixer.state.closing = true;
+  t.teardown(() => {
+    app.mixer.state.closing = false;
+    hold();
+  });
+  const t0 = performance.now();
+  const r = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: garbage });
+  const ms = performance.now() - t0;
+  t.equal(r.status, 503);
+  t.equal(r.headers.get('connection'), 'close', 'the load balancer is told to use another connection');
+  t.match(await r.json(), { code: 'SHUTTING_DOWN' });
+  t.ok(ms < 500, `answered in ${ms.toFixed(0)} ms, not after the 1 s park`);
+});

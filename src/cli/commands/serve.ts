@@ -7,7 +7,8 @@ export const help = `mixer serve [--model <model.onnx>] [--port 3000] [--host 0.
 Every flag has an environment variable (shown after it); a flag wins over its variable.
 ${settingsHelp()}
 ONNX Runtime telemetry is off; --ort-telemetry (or MIXER_ORT_TELEMETRY=1) turns it on.
-Endpoints: POST /classify, GET /healthz /readyz /v1/model /metrics /openapi.json, the Open Inference Protocol under /v2, and over gRPC with --grpc-port.`;
+Endpoints: POST /classify, GET /healthz /readyz /v1/model /v1/models /metrics /openapi.json, the Open Inference Protocol under /v2
+and over gRPC with --grpc-port, and the page for people at / (--ui off removes it).`;
 
 /** Flag values, checked with the shared flag helpers; unset flags are left to the environment and defaults. */
 function flags(argv: string[]): Partial<ServerConfig> {

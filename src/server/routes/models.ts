@@ -13,7 +13,16 @@ export function modelsRoutes(app: FastifyInstance, ctx: AppContext): void {
     return {
       name,
       reason: ctx.repo.modelError(name),
-      versions: versions.map((v) => ({ version: String(v.version), state: v.state, reason: v.reason })),
+      versions: versions.map((v) => {
+        const img = v.instance?.contract.image ?? null;
+        return {
+          version: String(v.version),
+          state: v.state,
+          reason: v.reason,
+          // What a model picker needs per version (the page lists every ready image classifier and version).
+          ...(v.instance ? { classifier: img !== null, inputSize: img ? [img.height, img.width] : null, classes: img ? v.instance.classes : null } : {}),
+        };
+      }),
       latest: latest?.instance ? describeInstance(latest.instance, ctx.config) : null,
     };
   };
