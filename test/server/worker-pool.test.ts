@@ -39,7 +39,8 @@ t.test('a crashed worker fails its run and is replaced', async (t) => {
   const pool = await WorkerPool.create(modelPath, { threads: 1 });
   t.teardown(() => pool.close());
   const slot = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!;
-  const running = pool.run(feeds(8));
+  // A run long enough (hundreds of ms) that the worker is still inside it when it is terminated.
+  const running = pool.run(feeds(512));
   void slot.worker.terminate();
   await t.rejects(running, { code: 'WORKER_CRASHED' });
   for (const end = Date.now() + 60_000; Date.now() < end && pool.idle === 0; ) await new Promise((r) => setTimeout(r, 20)); // the replacement loads and warms up its model
