@@ -248,7 +248,8 @@ if (requirePython(t, ['torch', 'onnx'])) {
     const names = all.models.map((m: { name: string }) => m.name);
     t.ok(['resnet', 'tabular', 'broken', 'badjson'].every((n) => names.includes(n)));
     const r = (await app.inject('/v1/models/resnet')).json();
-    t.match(r.versions, [{ version: '1', state: 'READY', reason: '' }, { version: '2', state: 'READY', reason: '' }]);
+    const ready = { state: 'READY', reason: '', classifier: true, inputSize: [32, 32], classes: 10 };
+    t.same(r.versions, [{ version: '1', ...ready }, { version: '2', ...ready }], 'ready versions say what a model picker needs');
     t.match(r.latest, {
       version: '2',
       classifier: true,
@@ -260,6 +261,7 @@ if (requirePython(t, ['torch', 'onnx'])) {
     t.equal(r.latest.macsPerImage, 216 * 256 + 2 * 576 * 256 + 80);
     t.equal(r.latest.parameters, 216 + 8 + 2 * (576 + 8) + 80 + 10);
     t.match((await app.inject('/v1/models/tabular')).json().latest, { classifier: false, notClassifierReason: /2 inputs/ });
+    t.match((await app.inject('/v1/models/tabular')).json().versions[0], { state: 'READY', classifier: false, inputSize: null, classes: null });
     t.equal((await app.inject('/v1/model')).json().code, 'MODEL_REQUIRED');
   });
 
