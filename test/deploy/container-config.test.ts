@@ -213,8 +213,9 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   t.same(lb['ports'], ['${MIXER_PORT:-3000}:80', `\${MIXER_GRPC_PORT:-${grpcPort}}:${grpcPort}`], 'the stack answers on host port 3000, gRPC on GRPC_PORT');
   t.same(obj(obj(lb['depends_on'], 'depends_on')['mixer'], 'mixer'), { condition: 'service_healthy' }, 'lb waits for healthy replicas');
   t.ok((lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'), 'nginx config mounted');
-  t.same(nginxDirective(nginx, 'listen'), [['80'], [String(grpcPort)]], 'nginx listens where lb publishes');
-  t.same(nginxDirective(nginx, 'http2'), [['on']], 'the gRPC listener speaks HTTP/2');
+  t.same(nginxDirective(nginx, 'listen'), [['80'], [String(grpcPort), 'http2']], 'nginx listens where lb publishes; the gRPC listener speaks HTTP/2');
+  t.same(nginxDirective(nginx, 'http2'), [], 'no `http2 on` (nginx 1.25.1+ only; Debian stable is older)');
+  for (const d of nginxDirective(nginx, 'grpc_next_upstream')) t.notOk(d.includes('non_idempotent'), 'gRPC calls a replica received are never re-sent');
 
   // Opt-in watcher: only with its profile, the same image, the script it runs is in the image.
   const heal = svc('autoheal');
