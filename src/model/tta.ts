@@ -1,9 +1,10 @@
 // Test-time augmentation in the inference graph: average the logits of the image and its horizontal mirror.
 import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
+import { mixerGraphInputs } from './build.js';
 import type { ModelSpec } from './config.js';
 import { forward } from './forward.js';
 import { specMetadata } from './metadata.js';
-import { type Params, paramTable } from './params.js';
+import type { Params } from './params.js';
 
 export type Tta = 'none' | 'flip';
 export const TTA_MODES: readonly Tta[] = ['none', 'flip'];
@@ -21,13 +22,7 @@ export function mirrorPixels(b: Builder, pixels: Value): Value {
 export function flipTtaGraph(spec: ModelSpec, params: Params): Graph {
   const g = new Graph('mixer');
   const b = new Builder(g);
-  const c = spec.config;
-  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
-  for (const p of paramTable(c)) {
-    const data = params.get(p.name);
-    if (!data) throw new Error(`missing parameter ${p.name}`);
-    g.initializer(p.name, { dtype: 'float32', dims: p.shape, data });
-  }
+  const pixels = mixerGraphInputs(g, spec, params);
   const param = (name: string) => g.value(name);
   const a = forward(b, spec, pixels, param);
   const m = forward(b, spec, mirrorPixels(b, pixels), param);

@@ -1,6 +1,7 @@
 // Reads any ONNX model's interface without decoding weights: I/O (every tensor type), metadata, initializer sizes, external data, FLOPs.
 import { GraphError } from './errors.js';
-import { type GraphProto, type NodeProto, onnx, type TensorProto, type ValueInfoProto } from './proto.js';
+import { type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { decodeModelProto } from './serialize.js';
 
 /** Tensor element types, named as onnxruntime names them. */
 export type ElemType = 'float32' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'int32' | 'int64' | 'string' | 'bool' | 'float16' | 'float64' | 'uint32' | 'uint64';
@@ -198,14 +199,7 @@ function estimateMacs(g: GraphProto, inputs: TensorInfo[], inits: Map<string, Te
 
 /** Reads a model's interface. Throws GraphError when the bytes are not an ONNX model. */
 export function inspectModel(bytes: Uint8Array): ModelInterface {
-  let m;
-  try {
-    m = onnx.ModelProto.decode(bytes);
-  } catch (e) {
-    throw new GraphError(`not an ONNX model (${(e as Error).message})`);
-  }
-  const g = m.graph as GraphProto | null;
-  if (!g || g.node.length === 0 || Number(m.irVersion) === 0) throw new GraphError('not an ONNX model (no graph)');
+  const { m, g } = decodeModelProto(bytes);
   const inits = new Map<string, TensorProto>();
   for (const t of g.initializer as TensorProto[]) inits.set(t.name, t);
   const externalData: string[] = [];

@@ -1,7 +1,7 @@
 // Graph → ModelProto bytes (opset 17, IR 8) and ModelProto bytes → initializers, metadata and I/O.
 import { GraphError } from './errors.js';
 import type { AttrValue, ConstTensor, Graph, Value } from './graph.js';
-import { type AttributeProto, type GraphProto, type TensorProto, type ValueInfoProto, onnx } from './proto.js';
+import { type AttributeProto, type GraphProto, type ModelProto, type TensorProto, type ValueInfoProto, onnx } from './proto.js';
 import { CODE_DTYPE, DTYPE_CODE, type DType, type Dim, type TypedData, typedArrayFor } from './types.js';
 
 export const OPSET = 17;
@@ -105,9 +105,9 @@ function decodeValue(v: ValueInfoProto): Value {
   return { name: v.name ?? '', dtype, shape };
 }
 
-/** Parses ONNX model bytes. Throws GraphError on anything that is not a readable ONNX model. */
-export function parseModel(bytes: Uint8Array): ParsedModel {
-  let m;
+/** Decodes ModelProto bytes and checks there is a graph. Throws GraphError when the bytes are not an ONNX model. */
+export function decodeModelProto(bytes: Uint8Array): { m: ModelProto; g: GraphProto } {
+  let m: ModelProto;
   try {
     m = onnx.ModelProto.decode(bytes);
   } catch (e) {
@@ -115,6 +115,12 @@ export function parseModel(bytes: Uint8Array): ParsedModel {
   }
   const g = m.graph as GraphProto | null;
   if (!g || g.node.length === 0 || Number(m.irVersion) === 0) throw new GraphError('not an ONNX model (no graph)');
+  return { m, g };
+}
+
+/** Parses ONNX model bytes. Throws GraphError on anything that is not a readable ONNX model. */
+export function parseModel(bytes: Uint8Array): ParsedModel {
+  const { m, g } = decodeModelProto(bytes);
   const initializers = new Map<string, ConstTensor>();
   for (const t of g.initializer as TensorProto[]) initializers.set(t.name, decodeTensor(t));
   const metadata: Record<string, string> = {};

@@ -1,23 +1,11 @@
 // The `mixer` CLI as a user runs it: help, build/info/artifacts/export/predict, and one-line errors with exit code 2.
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { BIN, mixerCli } from '../fixtures/cli.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('dist/cli/main.js');
-
-async function mixer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, MODEL_PATH: '' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const mixer = mixerCli({ MODEL_PATH: '' });
 
 t.before(() => {
   if (!existsSync(BIN)) throw new Error('dist/ is missing: run npm run build (npm test does it first)');

@@ -1,24 +1,13 @@
 // `mixer info/predict/eval` on torch.onnx-exported models with --config / --labels: answers equal a direct onnxruntime run; bad files exit 2 with one line.
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import t from 'tap';
 import { requirePython } from '../oracle/torch.js';
 import { direct, pixels, softmaxRef, writeRepository } from '../fixtures/repository.js';
+import { mixerCli } from '../fixtures/cli.js';
 
-const run = promisify(execFile);
-const MAIN = path.resolve('dist/cli/main.js');
-async function mixer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [MAIN, ...args], { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const mixer = mixerCli({ ORT_DISABLE_TELEMETRY: '1' });
 
 if (requirePython(t, ['torch', 'onnx'])) {
   const dir = t.testdir();

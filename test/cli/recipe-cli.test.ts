@@ -1,9 +1,7 @@
 // The recipe flags from the command line: range errors, --resume recipe checks, export --weights ema|raw and --tta flip.
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { hflip } from '../../src/data/augment.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { buildInferenceModel, defaultSpec, preset } from '../../src/model/index.js';
@@ -12,19 +10,9 @@ import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { train } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
+import { BIN, mixerCli } from '../fixtures/cli.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('dist/cli/main.js');
-
-async function mixer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, MODEL_PATH: '' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const mixer = mixerCli({ MODEL_PATH: '' });
 
 function noise(count: number, seed: number): ImageDataset {
   const r = new Rng(seed);

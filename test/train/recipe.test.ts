@@ -2,29 +2,13 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { defaultSpec, preset } from '../../src/model/index.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { emaDecayAt, emaInit, emaUpdate } from '../../src/train/ema.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
-import { Rng } from '../../src/util/rng.js';
+import { stripedImages } from '../fixtures/synthetic.js';
 
-/** 10 classes of 32×32 images: a class colour and stripe pattern plus noise. */
-function synthetic(count: number, seed: number): ImageDataset {
-  const rng = new Rng(seed);
-  const images = new Uint8Array(count * 32 * 32 * 3);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const k = i % 10;
-    labels[i] = k;
-    for (let p = 0; p < 32 * 32; p++) {
-      const x = p % 32;
-      const stripe = (x >> (k % 5)) & 1;
-      for (let c = 0; c < 3; c++) images[(i * 1024 + p) * 3 + c] = Math.max(0, Math.min(255, Math.round(40 + 20 * k * (c === k % 3 ? 1 : 0.3) + 60 * stripe + rng.normal() * 20)));
-    }
-  }
-  return { images, labels, count, height: 32, width: 32, classes: defaultSpec(preset('tiny')).labels };
-}
+const synthetic = (count: number, seed: number): ImageDataset => stripedImages(count, seed, 'columns');
 
 const base = (outDir: string, splits: { train: ImageDataset; test: ImageDataset }): TrainOptions => ({
   preset: 'tiny',

@@ -9,26 +9,9 @@ import { Session } from '../../src/runtime/session.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
-import { Rng } from '../../src/util/rng.js';
+import { stripedImages } from '../fixtures/synthetic.js';
 
-/** 10 classes of 32×32 images: a class-specific colour and stripe pattern plus noise. */
-function synthetic(count: number, seed: number): ImageDataset {
-  const rng = new Rng(seed);
-  const images = new Uint8Array(count * 32 * 32 * 3);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const k = i % 10;
-    labels[i] = k;
-    for (let y = 0; y < 32; y++)
-      for (let x = 0; x < 32; x++)
-        for (let c = 0; c < 3; c++) {
-          const stripe = ((k < 5 ? x : y) >> (k % 5)) & 1;
-          const v = 40 + 20 * k * (c === k % 3 ? 1 : 0.3) + 60 * stripe + rng.normal() * 20;
-          images[((i * 32 + y) * 32 + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
-        }
-  }
-  return { images, labels, count, height: 32, width: 32, classes: defaultSpec(preset('tiny')).labels };
-}
+const synthetic = (count: number, seed: number): ImageDataset => stripedImages(count, seed, 'columns-rows');
 
 async function cifarSubset(): Promise<{ train: ImageDataset; test: ImageDataset; source: string }> {
   const dir = process.env['MIXER_DATA_DIR'] ?? path.resolve('data');
