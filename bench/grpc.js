@@ -6,17 +6,14 @@
 //   HTTP        the same server: autocannon with N connections posting the same image with the binary tensor extension
 // Needs `npm run build` first (imports ../dist).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
+import { ROOT, dist, freePort, pickModel } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
 
 const { values: o } = parseArgs({
   options: {
@@ -31,28 +28,7 @@ const { values: o } = parseArgs({
 
 const log = (m) => process.stderr.write(`${m}\n`);
 
-async function pickModel(tmp) {
-  const given = o.model ?? process.env.MODEL_PATH;
-  if (given) return { modelPath: path.resolve(given), note: 'given' };
-  const shipped = path.join(ROOT, 'models/mixer-cifar10.onnx');
-  if (existsSync(shipped)) return { modelPath: shipped, note: 'shipped' };
-  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import(dist('model/index.js'));
-  const c = preset('cifar10-s4');
-  const p = path.join(tmp, 'cifar10-s4.onnx');
-  writeFileSync(p, buildInferenceModel(defaultSpec(c), randomParams(c, 0)));
-  return { modelPath: p, note: 'untrained cifar10-s4' };
-}
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Back-to-back batch runs of one in-process session (images/s). */
 async function rawRate(session, feeds, batch, seconds) {
@@ -105,7 +81,7 @@ async function main() {
   const { grpcClients } = await import(dist('server/grpc/server.js'));
   let child = null;
   try {
-    const { modelPath, note } = await pickModel(tmp);
+    const { modelPath, note } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);
     const name = path.basename(modelPath).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.-]+/g, '-');
     log(`model ${path.relative(ROOT, modelPath) || modelPath} (${note}); ${streams} concurrent streams/connections, 1 image (UINT8 [1,32,32,3]) per call; ${rounds} rounds of ${duration} s; ORT threads ${threads}; max batch ${maxBatch}`);
     const pixels = Buffer.alloc(32 * 32 * 3).map((_, i) => (i * 31) & 255);

@@ -7,8 +7,7 @@
 // and with --soak S, the service's RSS sampled over S seconds of load.
 // Needs `npm run build` first (imports ../dist).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -16,9 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
+import { ROOT, dist, freePort, pickModel } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
 
 const { values: o } = parseArgs({
   options: {
@@ -57,7 +55,7 @@ async function main() {
   const maxBatch = Number(o['max-batch']);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-'));
   try {
-    const { modelPath, note } = await pickModel(tmp);
+    const { modelPath, note } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);
     const { png, source } = await samplePng();
     log(`model ${path.relative(ROOT, modelPath) || modelPath} (${note}); image ${source}, ${png.length} bytes`);
     log(`${connections} connections; ${rounds} interleaved rounds of ${duration} s per run; ORT threads ${threads}; max batch ${maxBatch}; log level ${o['log-level']}`);
@@ -134,18 +132,6 @@ function log(m) {
 
 const mb = (b) => (b / 2 ** 20).toFixed(0);
 
-/** --model, MODEL_PATH, the shipped model, or else an untrained cifar10-s4 (same cost per image). */
-async function pickModel(tmp) {
-  const given = o.model ?? process.env.MODEL_PATH;
-  if (given) return { modelPath: path.resolve(given), note: 'given' };
-  const shipped = path.join(ROOT, 'models/mixer-cifar10.onnx');
-  if (existsSync(shipped)) return { modelPath: shipped, note: 'shipped' };
-  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import(dist('model/index.js'));
-  const c = preset('cifar10-s4');
-  const p = path.join(tmp, 'cifar10-s4.onnx');
-  writeFileSync(p, buildInferenceModel(defaultSpec(c), randomParams(c, 0)));
-  return { modelPath: p, note: 'untrained cifar10-s4: models/mixer-cifar10.onnx is absent' };
-}
 
 /** A CIFAR-10 test image as PNG when the data cache exists, else a noise PNG of the same size. */
 async function samplePng() {
@@ -214,17 +200,6 @@ async function cpuOf(pid, run) {
   return { ...r, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / Math.max(1, r.requests) };
 }
 
-/** A free TCP port on 127.0.0.1. */
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a server process on a free port, waits for its /readyz, runs `fn`, stops it with SIGTERM. */
 async function withServer(args, name, fn) {

@@ -7,16 +7,13 @@
 // A is the shipped model (or an untrained cifar10-s4), B an untrained cifar10-s4 with another seed. Needs `npm run build`.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
+import { ROOT, dist, freePort } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
 const { values: o } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
@@ -29,16 +26,6 @@ const { values: o } = parseArgs({
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `mixer serve` on a free port; resolves when /readyz answers. `logs` collects its JSON log lines. */
 async function startServer(args) {
