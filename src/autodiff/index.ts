@@ -3,4 +3,3 @@ export * from './rules.js';
 export * from './backward.js';
 export * from './loss.js';
 export * from './adamw.js';
-export * from './artifacts.js';

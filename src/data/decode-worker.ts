@@ -29,7 +29,7 @@ async function handle(req: DecodeRequest): Promise<DecodeReply> {
   const hit = await readCached(cached, per);
   if (hit) return { id: req.id, ok: true, hit: true, cached, pixels: req.keep ? hit : null };
   // sharp loads on the first miss only: a run served wholly from the cache never starts it.
-  const { decodeImage } = await import('../model/preprocess.js');
+  const { decodeImage } = await import('../image/preprocess.js');
   const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size, { maxPixels: MAX_PIXELS });
   await writeCached(cached, pixels);
   return { id: req.id, ok: true, hit: false, cached, pixels: req.keep ? pixels : null };

@@ -1,6 +1,6 @@
 // Checkpoints as safetensors: timm-named parameters, AdamW moments, the weight EMA, and the mixer.* / training metadata.
 import { type MixerConfig, type ModelSpec, type Params, ConfigError, defaultSpec, paramTable, specFromMetadata, specMetadata, validateConfig } from '../model/index.js';
-import { type StTensor, SafetensorsError, readSafetensors, writeSafetensors } from './safetensors.js';
+import { type StTensor, SafetensorsError, readSafetensors, writeSafetensors } from '../formats/safetensors.js';
 
 /** Where a run stands: the loader reproduces batches from (seed, epoch, stepInEpoch). */
 export interface Progress {

@@ -1,5 +1,5 @@
 // Stochastic depth masks for one batch: per residual branch and sample, 0 with the block's rate, else 1/(1 − rate).
-import { dropPathInput, dropPathRates } from '../autodiff/index.js';
+import { dropPathInput, dropPathRates } from './artifacts.js';
 import type { HostTensor } from '../runtime/session.js';
 import { mixSeed, Rng } from '../util/rng.js';
 

@@ -1,7 +1,7 @@
 // --init: start training from given weights (our checkpoint or a timm MlpMixer state_dict), optionally with a fresh head.
 import { type MixerConfig, type ModelSpec, type Params, defaultSpec, initParams, paramTable, specFromMetadata } from '../model/index.js';
 import { configFromShapes } from './checkpoint.js';
-import { type StTensor, readSafetensors } from './safetensors.js';
+import { type StTensor, readSafetensors } from '../formats/safetensors.js';
 
 const HEAD = ['head.weight', 'head.bias'];
 

@@ -1,5 +1,5 @@
 // One optimisation step on ORT: either training graph + optimizer graph (separate) or one fused train-step graph.
-import { type ArtifactOptions, artifactMetadata, optimizerGraph, trainStepGraph, trainableParams, trainingGraph } from '../autodiff/index.js';
+import { type ArtifactOptions, artifactMetadata, optimizerGraph, trainStepGraph, trainableParams, trainingGraph } from './artifacts.js';
 import { type ModelSpec, type Params, paramTable } from '../model/index.js';
 import { serializeModel } from '../onnx/index.js';
 import { type HostTensor, Session } from '../runtime/session.js';

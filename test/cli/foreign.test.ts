@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import { requirePython } from '../oracle/torch.js';
+import { requirePython } from '../fixtures/oracle/torch.js';
 import { direct, pixels, softmaxRef, writeRepository } from '../fixtures/repository.js';
 import { mixerCli } from '../fixtures/cli.js';
 

@@ -1,7 +1,7 @@
 // Decompression bombs over a real port: a PNG whose IDAT inflates far past its header is refused in milliseconds, without RSS growth.
 import sharp from 'sharp';
 import t from 'tap';
-import { decodePlainPng, PngBombError } from '../../src/model/png.js';
+import { decodePlainPng, PngBombError } from '../../src/image/png.js';
 import { deflatedZeros, pngChunk, zlibBombPng } from '../fixtures/bombs.js';
 import { testApp, writeModel } from '../fixtures/server.js';
 

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { buildApp } from '../../src/server/app.js';
 import { resolveConfig } from '../../src/server/config.js';
-import { requirePython } from '../oracle/torch.js';
+import { requirePython } from '../fixtures/oracle/torch.js';
 import { direct, pixels, softmaxRef, writeRepository } from '../fixtures/repository.js';
 import { multipart } from '../fixtures/server.js';
 

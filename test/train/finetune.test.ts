@@ -3,7 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { defaultSpec, initParams, paramTable, randomParams, validateConfig } from '../../src/model/index.js';
 import { initConfig, loadInitParams } from '../../src/train/finetune.js';
-import { type StTensor, writeSafetensors } from '../../src/train/safetensors.js';
+import { type StTensor, writeSafetensors } from '../../src/formats/safetensors.js';
 
 // A timm-shaped model: 48×48 input, patch 8 → 36 tokens, 5 classes.
 const timmConfig = validateConfig({ image_size: 48, patch_size: 8, in_chans: 3, num_classes: 5, hidden_dim: 24, depth: 3, tokens_mlp_dim: 12, channels_mlp_dim: 48, norm_eps: 1e-6 });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { trainStepGraph, trainingGraph } from '../../src/autodiff/index.js';
+import { trainStepGraph, trainingGraph } from '../../src/train/artifacts.js';
 import { defaultSpec, initParams, paramTable, preset } from '../../src/model/index.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { frozenParams } from '../../src/train/freeze.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import t from 'tap';
-import { readSafetensors } from '../../src/train/safetensors.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
 import { CLASSES, makeImageFolder, writeBroken } from '../fixtures/image-folder.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -1,6 +1,6 @@
 // --freeze: which parameters it names, and the optimizer / training / fused graphs leaving frozen ones out.
 import t from 'tap';
-import { optimizerGraph, trainStepGraph, trainingGraph } from '../../src/autodiff/index.js';
+import { optimizerGraph, trainStepGraph, trainingGraph } from '../../src/train/artifacts.js';
 import { defaultSpec, paramTable, preset } from '../../src/model/index.js';
 import { frozenParams } from '../../src/train/freeze.js';
 

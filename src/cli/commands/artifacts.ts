@@ -1,7 +1,8 @@
 // `mixer artifacts`: training, eval and optimizer graphs, the fused train step, and the initial checkpoint.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_ADAMW, buildArtifacts } from '../../autodiff/index.js';
+import { DEFAULT_ADAMW } from '../../autodiff/index.js';
+import { buildArtifacts } from '../../train/artifacts.js';
 import { DEFAULT_PRESET, defaultSpec, initParams, paramTable, preset } from '../../model/index.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { num, parse, str } from '../args.js';

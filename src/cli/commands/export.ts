@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { type ModelSpec, type Params, buildInferenceModel, loadModelFile, paramCount, paramTable, paramsFromModel, specMetadata } from '../../model/index.js';
 import { buildFlipTtaModel, TTA_MODES } from '../../model/tta.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
-import { type StTensor, writeSafetensors } from '../../train/safetensors.js';
+import { type StTensor, writeSafetensors } from '../../formats/safetensors.js';
 import { UsageError, num, oneOf, parse, str } from '../args.js';
 
 export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]

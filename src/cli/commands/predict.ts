@@ -1,7 +1,7 @@
 // `mixer predict`: classify image files with a model (the shipped one by default, or any ONNX image classifier) and print the top-K labels.
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { decodeImage } from '../../model/preprocess.js';
+import { decodeImage } from '../../image/preprocess.js';
 import { Session } from '../../runtime/session.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
 import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';

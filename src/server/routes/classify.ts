@@ -1,6 +1,6 @@
 // POST /classify: multipart image parts or one raw image/* body → top-k predictions per image, in upload order.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decodeImage } from '../../model/preprocess.js';
+import { decodeImage } from '../../image/preprocess.js';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';

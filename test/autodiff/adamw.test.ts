@@ -1,11 +1,12 @@
 // One step of our AdamW optimizer graph vs torch.optim.AdamW (float32, decay / no-decay parameter groups), at step 5.
 import t from 'tap';
-import { type AdamWConfig, DEFAULT_ADAMW, decays, optimizerGraph } from '../../src/autodiff/index.js';
+import { type AdamWConfig, DEFAULT_ADAMW } from '../../src/autodiff/index.js';
+import { decays, optimizerGraph } from '../../src/train/artifacts.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { serializeModel } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, normRelError, randomLike, requirePython, runTorch, toNumbers } from './torch.js';
+import { fmt, maxRelError, normRelError, randomLike, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
 const STEP = 5;
 const LR = 1e-3;

@@ -4,9 +4,9 @@ import t from 'tap';
 import { type PresetName, buildInferenceModel, defaultSpec, paramTable, preset } from '../../src/model/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { readSafetensors } from '../../src/train/safetensors.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, randomPixels, requirePython, runTorch, toNumbers } from './torch.js';
+import { fmt, maxRelError, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
 const BATCH = 4;

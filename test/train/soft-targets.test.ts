@@ -1,12 +1,13 @@
 // The soft-target training graph (MixUp / CutMix) vs torch cross_entropy with probability targets, and vs the hard-label graph.
 import t from 'tap';
-import { DEFAULT_ADAMW, buildArtifacts, trainStepGraph } from '../../src/autodiff/index.js';
+import { DEFAULT_ADAMW } from '../../src/autodiff/index.js';
+import { buildArtifacts, trainStepGraph } from '../../src/train/artifacts.js';
 import { mixTargets } from '../../src/data/mix.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { serializeModel } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, normRelError, randomLabels, randomPixels, requirePython, runTorch, toNumbers } from './torch.js';
+import { fmt, maxRelError, normRelError, randomLabels, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
 const BATCH = 8;
 const TOL = 1e-4;

@@ -1,9 +1,9 @@
 // Training artifacts: training, eval and AdamW optimizer graphs (and a fused train step), from the one forward graph.
 import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
 import { type ModelSpec, forward, paramTable, specMetadata } from '../model/index.js';
-import { type AdamWConfig, DEFAULT_ADAMW, adamwScalars, adamwUpdate } from './adamw.js';
-import { backward } from './backward.js';
-import { crossEntropy, softCrossEntropy } from './loss.js';
+import { type AdamWConfig, DEFAULT_ADAMW, adamwScalars, adamwUpdate } from '../autodiff/adamw.js';
+import { backward } from '../autodiff/backward.js';
+import { crossEntropy, softCrossEntropy } from '../autodiff/loss.js';
 
 export interface ArtifactOptions {
   labelSmoothing: number;

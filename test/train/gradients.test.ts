@@ -1,10 +1,11 @@
 // Whole-model gradients of the training graph vs PyTorch autograd (float64) for `tiny`, plus eval-loss and fused train-step consistency.
 import t from 'tap';
-import { type Artifacts, DEFAULT_ADAMW, buildArtifacts } from '../../src/autodiff/index.js';
+import { DEFAULT_ADAMW } from '../../src/autodiff/index.js';
+import { type Artifacts, buildArtifacts } from '../../src/train/artifacts.js';
 import { type Params, defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, normRelError, randomLabels, randomLike, randomPixels, requirePython, runTorch, toNumbers } from './torch.js';
+import { fmt, maxRelError, normRelError, randomLabels, randomLike, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
 const BATCH = 8;
 const SMOOTHINGS = [0, 0.1];

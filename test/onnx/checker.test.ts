@@ -2,13 +2,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildArtifacts } from '../../src/autodiff/index.js';
+import { buildArtifacts } from '../../src/train/artifacts.js';
 import { type PresetName, buildInferenceModel, defaultSpec, initParams, preset, specMetadata } from '../../src/model/index.js';
 import { buildQuantizedModel, quantizedLayers } from '../../src/quant/graph.js';
 import { IR_VERSION, OPSET, parseModel } from '../../src/onnx/index.js';
 import { onnx } from '../../src/onnx/proto.js';
 import { buildFlipTtaModel } from '../../src/model/tta.js';
-import { CHECK_SCRIPT, python, requirePython } from './torch.js';
+import { CHECK_SCRIPT, python, requirePython } from '../fixtures/oracle/torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
 

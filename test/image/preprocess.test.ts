@@ -1,7 +1,7 @@
 // Tests for decodeImage: formats, EXIF orientation, alpha, grey and 16-bit inputs, resize + centre crop, limits and errors.
 import sharp from 'sharp';
 import t from 'tap';
-import { decodeImage, ImageError, sniffFormat } from '../../src/model/preprocess.js';
+import { decodeImage, ImageError, sniffFormat } from '../../src/image/preprocess.js';
 import { image, noise } from '../fixtures/server.js';
 
 const px = (a: Uint8Array, x: number, y: number, w: number): number[] => Array.from(a.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));

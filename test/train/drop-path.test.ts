@@ -1,11 +1,11 @@
 // Stochastic depth: the training graph with per-sample branch masks vs torch autograd, mask feeds, and the trainer.
 import t from 'tap';
-import { buildArtifacts, dropPathRates } from '../../src/autodiff/index.js';
+import { buildArtifacts, dropPathRates } from '../../src/train/artifacts.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { dropPathFeeds } from '../../src/train/droppath.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, normRelError, randomLabels, randomPixels, requirePython, runTorch, toNumbers } from './torch.js';
+import { fmt, normRelError, randomLabels, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
 const BATCH = 6;
 const TOL = 1e-4;

@@ -3,7 +3,7 @@ import t from 'tap';
 import { type PresetName, buildInferenceModel, defaultSpec, preset, randomParams } from '../../src/model/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
-import { type TorchJob, fmt, maxRelError, randomPixels, requirePython, runTorch, toNumbers } from './torch.js';
+import { type TorchJob, fmt, maxRelError, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
 const BATCHES = [1, 7];
