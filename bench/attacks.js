@@ -26,7 +26,13 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 7).join('\n').replace(/^\/\/ ?/gm, ''));
+  console.log(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 7)
+      .join('\n')
+      .replace(/^\/\/ ?/gm, ''),
+  );
   process.exit(0);
 }
 const cases = new Set(opt.cases.split(','));
@@ -125,7 +131,12 @@ export async function zlibBombPng(w, h, mb) {
   ihdr.writeUInt32BE(h, 4);
   ihdr[8] = 8;
   ihdr[9] = 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.concat(parts)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Opens a raw socket, writes `text`, and resolves with ms until the server closes it and what it answered. */
@@ -152,19 +163,27 @@ const firstLine = (s) => s.split('\r\n')[0] ?? '';
 const bodyOf = (s) => s.split('\r\n\r\n').slice(1).join('\r\n\r\n').slice(0, 160);
 
 async function main() {
-  const png = await sharp(Buffer.alloc(32 * 32 * 3, 90), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.alloc(32 * 32 * 3, 90), { raw: { width: 32, height: 32, channels: 3 } })
+    .png()
+    .toBuffer();
   const model = 'mixer-cifar10';
   const infer = `/v2/models/${model}/infer`;
 
   if (cases.has('bomb')) {
     const mb = Number(opt['bomb-mb']);
-    for (const [w, h] of [[32, 32], [64, 64]]) {
+    for (const [w, h] of [
+      [32, 32],
+      [64, 64],
+    ]) {
       const bomb = await zlibBombPng(w, h, mb);
       const s = await serve();
       const before = rss(s.pid);
       const r = await timed(() => post(s.port, '/classify', bomb, { 'content-type': 'image/png' }));
       const after = rss(s.pid);
-      row(`PNG zlib bomb ${w}x${h}, ${(bomb.length / 1e6).toFixed(2)} MB inflating to ${mb} MB`, `${r.status} ${JSON.parse(r.body).code ?? ''} in ${r.ms} ms; RSS ${before.rss} → ${after.rss} MB (peak ${after.hwm} MB)`);
+      row(
+        `PNG zlib bomb ${w}x${h}, ${(bomb.length / 1e6).toFixed(2)} MB inflating to ${mb} MB`,
+        `${r.status} ${JSON.parse(r.body).code ?? ''} in ${r.ms} ms; RSS ${before.rss} → ${after.rss} MB (peak ${after.hwm} MB)`,
+      );
       await s.stop();
     }
   }
@@ -173,18 +192,39 @@ async function main() {
     const s = await serve({ REQUEST_TIMEOUT_MS: '30000' });
     const pixels = Buffer.alloc(32 * 32 * 3, 7);
     if (cases.has('dup-outputs')) {
-      for (const [n, count, binary] of [[16, 2000, true], [1, 20000, false]]) {
+      for (const [n, count, binary] of [
+        [16, 2000, true],
+        [1, 20000, false],
+      ]) {
         const header = Buffer.from(
           JSON.stringify({
-            inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [n, 32, 32, 3], parameters: { binary_data_size: n * pixels.length } }],
-            outputs: Array.from({ length: count }, () => ({ name: 'probabilities', parameters: { binary_data: binary } })),
+            inputs: [
+              {
+                name: 'pixels',
+                datatype: 'UINT8',
+                shape: [n, 32, 32, 3],
+                parameters: { binary_data_size: n * pixels.length },
+              },
+            ],
+            outputs: Array.from({ length: count }, () => ({
+              name: 'probabilities',
+              parameters: { binary_data: binary },
+            })),
           }),
         );
         const payload = Buffer.concat([header, ...Array.from({ length: n }, () => pixels)]);
         const before = rss(s.pid);
-        const r = await timed(() => post(s.port, infer, payload, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }));
+        const r = await timed(() =>
+          post(s.port, infer, payload, {
+            'content-type': 'application/octet-stream',
+            'inference-header-content-length': String(header.length),
+          }),
+        );
         const after = rss(s.pid);
-        row(`v2 ${count}× the same output (${binary ? 'binary' : 'JSON'}), ${(payload.length / 1e6).toFixed(2)} MB request`, `${r.status} in ${r.ms} ms, ${(r.bytes / 1e6).toFixed(2)} MB response; RSS ${before.rss} → ${after.rss} MB (peak ${after.hwm} MB)`);
+        row(
+          `v2 ${count}× the same output (${binary ? 'binary' : 'JSON'}), ${(payload.length / 1e6).toFixed(2)} MB request`,
+          `${r.status} in ${r.ms} ms, ${(r.bytes / 1e6).toFixed(2)} MB response; RSS ${before.rss} → ${after.rss} MB (peak ${after.hwm} MB)`,
+        );
       }
     }
     if (cases.has('nested')) {
@@ -204,7 +244,11 @@ async function main() {
       row('8 kB X-Request-Id', `echoed back ${id.headers.get('x-request-id')?.length ?? 0} chars`);
     }
     if (cases.has('parser')) {
-      const a = await rawUntilClose(s.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`, 5000);
+      const a = await rawUntilClose(
+        s.port,
+        `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`,
+        5000,
+      );
       row('headers over 16 kB', `${firstLine(a.got)} ${bodyOf(a.got)}`);
       const b = await rawUntilClose(s.port, 'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n', 5000);
       row('malformed header line', `${firstLine(b.got)} ${bodyOf(b.got)}`);
@@ -215,11 +259,21 @@ async function main() {
   if (cases.has('timeouts')) {
     const s = await serve({ REQUEST_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '3000' });
     const [bodyless, headless] = await Promise.all([
-      rawUntilClose(s.port, `POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`, 120_000),
+      rawUntilClose(
+        s.port,
+        `POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`,
+        120_000,
+      ),
       rawUntilClose(s.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n`, 120_000),
     ]);
-    row('body never arrives (REQUEST_TIMEOUT_MS=5000)', `closed after ${bodyless.ms} ms: ${firstLine(bodyless.got) || 'no answer'}`);
-    row('headers never end (HEADERS_TIMEOUT_MS=3000 where supported)', `closed after ${headless.ms} ms: ${firstLine(headless.got) || 'no answer'}`);
+    row(
+      'body never arrives (REQUEST_TIMEOUT_MS=5000)',
+      `closed after ${bodyless.ms} ms: ${firstLine(bodyless.got) || 'no answer'}`,
+    );
+    row(
+      'headers never end (HEADERS_TIMEOUT_MS=3000 where supported)',
+      `closed after ${headless.ms} ms: ${firstLine(headless.got) || 'no answer'}`,
+    );
     await s.stop();
   }
 
@@ -240,20 +294,28 @@ async function main() {
     await run(8, 1); // warm-up
     const logBefore = s.logBytes();
     const result = {};
-    for (const [c, p] of [[32, 1], [256, 4]]) {
+    for (const [c, p] of [
+      [32, 1],
+      [256, 4],
+    ]) {
       const cpu0 = cpuSeconds(s.pid);
       const r = await run(c, p);
       const cpu = cpuSeconds(s.pid) - cpu0;
       const ok = r['2xx'];
       result[`${c}x${p}`] = ok / duration;
-      const codes = Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => `${k}:${v.count}`).join(' ');
+      const codes = Object.entries(r.statusCodeStats ?? {})
+        .map(([k, v]) => `${k}:${v.count}`)
+        .join(' ');
       row(
         `goodput at ${c} connections × pipelining ${p}`,
         `${(ok / duration).toFixed(0)} 200/s (statuses ${codes}; ${r.errors} errors, ${r.timeouts} timeouts); p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms; server CPU ${cpu.toFixed(1)} s = ${((cpu * 1000) / Math.max(1, ok)).toFixed(1)} ms per 200`,
       );
     }
     const logMb = (s.logBytes() - logBefore) / 1e6;
-    row('goodput ratio 256×4 / 32', `${(result['256x4'] / result['32x1']).toFixed(2)}; log written during both runs ${logMb.toFixed(2)} MB`);
+    row(
+      'goodput ratio 256×4 / 32',
+      `${(result['256x4'] / result['32x1']).toFixed(2)}; log written during both runs ${logMb.toFixed(2)} MB`,
+    );
     await s.stop();
   }
 

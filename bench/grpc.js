@@ -12,8 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
-import { ROOT, dist, freePort, pickModel } from './common.js';
-
+import { dist, freePort, pickModel, ROOT } from './common.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -27,8 +26,6 @@ const { values: o } = parseArgs({
 });
 
 const log = (m) => process.stderr.write(`${m}\n`);
-
-
 
 /** Back-to-back batch runs of one in-process session (images/s). */
 async function rawRate(session, feeds, batch, seconds) {
@@ -62,9 +59,11 @@ async function grpcLoad(client, request, streams, seconds) {
       });
     });
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: streams }, async () => {
-    while (performance.now() < end) await one();
-  }));
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   return { rate: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), errors };
 }
@@ -75,15 +74,26 @@ async function httpLoad(url, request, connections, seconds) {
 }
 
 async function main() {
-  const [duration, rounds, streams, threads, maxBatch] = [o.duration, o.rounds, o.streams, o.threads, o['max-batch']].map(Number);
+  const [duration, rounds, streams, threads, maxBatch] = [
+    o.duration,
+    o.rounds,
+    o.streams,
+    o.threads,
+    o['max-batch'],
+  ].map(Number);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-grpc-'));
   const { Session } = await import(dist('runtime/session.js'));
   const { grpcClients } = await import(dist('server/grpc/server.js'));
   let child = null;
   try {
     const { modelPath, note } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);
-    const name = path.basename(modelPath).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.-]+/g, '-');
-    log(`model ${path.relative(ROOT, modelPath) || modelPath} (${note}); ${streams} concurrent streams/connections, 1 image (UINT8 [1,32,32,3]) per call; ${rounds} rounds of ${duration} s; ORT threads ${threads}; max batch ${maxBatch}`);
+    const name = path
+      .basename(modelPath)
+      .replace(/\.onnx$/i, '')
+      .replace(/[^A-Za-z0-9_.-]+/g, '-');
+    log(
+      `model ${path.relative(ROOT, modelPath) || modelPath} (${note}); ${streams} concurrent streams/connections, 1 image (UINT8 [1,32,32,3]) per call; ${rounds} rounds of ${duration} s; ORT threads ${threads}; max batch ${maxBatch}`,
+    );
     const pixels = Buffer.alloc(32 * 32 * 3).map((_, i) => (i * 31) & 255);
     const session = await Session.create(modelPath, { threads });
     const batchPixels = new Uint8Array(maxBatch * pixels.length).map((_, i) => (i * 31) & 255);
@@ -91,17 +101,61 @@ async function main() {
     for (let i = 0; i < 3; i++) await session.run(feeds, ['probabilities']);
 
     const [port, grpcPort] = [await freePort(), await freePort()];
-    child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve', '--model', modelPath, '--host', '127.0.0.1', '--port', String(port), '--grpc-port', String(grpcPort), '--threads', String(threads), '--max-batch', String(maxBatch), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT });
+    child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/cli/main.js'),
+        'serve',
+        '--model',
+        modelPath,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--grpc-port',
+        String(grpcPort),
+        '--threads',
+        String(threads),
+        '--max-batch',
+        String(maxBatch),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
+    );
     const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; (await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200; i++) {
+    for (
+      let i = 0;
+      (await fetch(`${url}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200;
+      i++
+    ) {
       if (i > 3000 || child.exitCode !== null) throw new Error('the service did not get ready');
       await new Promise((r) => setTimeout(r, 10));
     }
     const pkg = grpcClients();
     const client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-    const grpcRequest = { model_name: name, inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }], raw_input_contents: [pixels] };
-    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3], parameters: { binary_data_size: pixels.length } }], parameters: { binary_data_output: true } }));
-    const httpRequest = { method: 'POST', path: `/v2/models/${name}/infer`, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body: Buffer.concat([header, pixels]) };
+    const grpcRequest = {
+      model_name: name,
+      inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }],
+      raw_input_contents: [pixels],
+    };
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [
+          { name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3], parameters: { binary_data_size: pixels.length } },
+        ],
+        parameters: { binary_data_output: true },
+      }),
+    );
+    const httpRequest = {
+      method: 'POST',
+      path: `/v2/models/${name}/infer`,
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+      body: Buffer.concat([header, pixels]),
+    };
 
     await grpcLoad(client, grpcRequest, streams, 1); // warm both paths
     await httpLoad(url, httpRequest, streams, 1);
@@ -110,7 +164,9 @@ async function main() {
       runs.raw.push(await rawRate(session, feeds, maxBatch, duration));
       runs.grpc.push(await grpcLoad(client, grpcRequest, streams, duration));
       runs.http.push(await httpLoad(url, httpRequest, streams, duration));
-      log(`round ${r + 1}: raw ${runs.raw[r].rate.toFixed(0)} img/s, gRPC ${runs.grpc[r].rate.toFixed(0)} req/s (p99 ${runs.grpc[r].p99.toFixed(1)} ms), HTTP ${runs.http[r].rate.toFixed(0)} req/s (p99 ${runs.http[r].p99} ms)`);
+      log(
+        `round ${r + 1}: raw ${runs.raw[r].rate.toFixed(0)} img/s, gRPC ${runs.grpc[r].rate.toFixed(0)} req/s (p99 ${runs.grpc[r].p99.toFixed(1)} ms), HTTP ${runs.http[r].rate.toFixed(0)} req/s (p99 ${runs.http[r].p99} ms)`,
+      );
     }
     client.close();
     await session.release();
@@ -121,7 +177,9 @@ async function main() {
       const p = (f) => (k === 'raw' ? '-' : med(rs.map(f)).toFixed(1));
       return `| ${label} | ${med(rs.map((x) => x.rate)).toFixed(0)} | ${p((x) => x.p50)} | ${p((x) => x.p99)} | ${k === 'raw' ? '-' : rs.reduce((a, x) => a + x.errors, 0)} | ${vs.toFixed(2)} |`;
     };
-    console.log(`\n| run | req/s (images/s) | p50 ms | p99 ms | errors | vs raw batch ${maxBatch} |\n|---|---:|---:|---:|---:|---:|`);
+    console.log(
+      `\n| run | req/s (images/s) | p50 ms | p99 ms | errors | vs raw batch ${maxBatch} |\n|---|---:|---:|---:|---:|---:|`,
+    );
     console.log(row(`raw model, batch ${maxBatch}`, 'raw'));
     console.log(row(`gRPC ModelInfer, ${streams} streams, raw_input_contents`, 'grpc'));
     console.log(row(`HTTP v2 infer, ${streams} connections, binary extension`, 'http'));

@@ -15,8 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { ROOT, dist, freePort, pickModel } from './common.js';
-
+import { dist, freePort, pickModel, ROOT } from './common.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -34,13 +33,15 @@ const { values: o } = parseArgs({
   },
 });
 
-
 /** The bare-route baseline: same body parsing cost, constant answer. */
 async function bareServer(port) {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  const answer = { model: { name: 'bare', sha256: '0' }, results: [{ filename: 'x.png', predictions: [{ label: 'cat', index: 3, probability: 1 }] }] };
+  const answer = {
+    model: { name: 'bare', sha256: '0' },
+    results: [{ filename: 'x.png', predictions: [{ label: 'cat', index: 3, probability: 1 }] }],
+  };
   app.post('/classify', async () => answer);
   app.get('/readyz', async () => ({ status: 'ready' }));
   await app.listen({ port, host: '127.0.0.1' });
@@ -58,16 +59,38 @@ async function main() {
     const { modelPath, note } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);
     const { png, source } = await samplePng();
     log(`model ${path.relative(ROOT, modelPath) || modelPath} (${note}); image ${source}, ${png.length} bytes`);
-    log(`${connections} connections; ${rounds} interleaved rounds of ${duration} s per run; ORT threads ${threads}; max batch ${maxBatch}; log level ${o['log-level']}`);
+    log(
+      `${connections} connections; ${rounds} interleaved rounds of ${duration} s per run; ORT threads ${threads}; max batch ${maxBatch}; log level ${o['log-level']}`,
+    );
 
     const boundary = '----mixerbench';
     const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n`,
+      ),
       png,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
-    const request = { method: 'POST', path: '/classify', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body };
-    const serveArgs = [path.join(ROOT, 'dist/cli/main.js'), 'serve', '--model', modelPath, '--host', '127.0.0.1', '--threads', String(threads), '--max-batch', String(maxBatch), '--log-level', o['log-level']];
+    const request = {
+      method: 'POST',
+      path: '/classify',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    };
+    const serveArgs = [
+      path.join(ROOT, 'dist/cli/main.js'),
+      'serve',
+      '--model',
+      modelPath,
+      '--host',
+      '127.0.0.1',
+      '--threads',
+      String(threads),
+      '--max-batch',
+      String(maxBatch),
+      '--log-level',
+      o['log-level'],
+    ];
 
     const raw = await RawModel.open(modelPath, threads, maxBatch);
     const res = await withServer([fileURLToPath(import.meta.url), '--bare-server'], 'bare', (bareUrl, bareChild) =>
@@ -79,7 +102,9 @@ async function main() {
           runs.bare.push(await cpuOf(bareChild.pid, () => load(bareUrl, request, connections, duration)));
           runs.service.push(await cpuOf(child.pid, () => load(url, request, connections, duration)));
           const last = (k) => runs[k].at(-1);
-          log(`round ${r + 1}: raw ${last('raw').rate.toFixed(0)} img/s, bare ${last('bare').rate.toFixed(0)} req/s, service ${last('service').rate.toFixed(0)} req/s (p99 ${last('service').p99} ms)`);
+          log(
+            `round ${r + 1}: raw ${last('raw').rate.toFixed(0)} img/s, bare ${last('bare').rate.toFixed(0)} req/s, service ${last('service').rate.toFixed(0)} req/s (p99 ${last('service').p99} ms)`,
+          );
         }
         const batches = await meanBatch(url);
         const soak = Number(o.soak) > 0 ? await soakRss(url, request, connections, Number(o.soak), child.pid) : null;
@@ -109,17 +134,26 @@ async function main() {
     const table = [
       '| run | req/s | p50 ms | p99 ms | errors | CPU ms / req | vs raw model | vs bare route |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.name} | ${r.rate.toFixed(0)} | ${r.p50 ?? '-'} | ${r.p99 ?? '-'} | ${r.errors} | ${r.cpuMs.toFixed(2)} | ${r.vsRaw.toFixed(2)} | ${r.vsBare.toFixed(3)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.name} | ${r.rate.toFixed(0)} | ${r.p50 ?? '-'} | ${r.p99 ?? '-'} | ${r.errors} | ${r.cpuMs.toFixed(2)} | ${r.vsRaw.toFixed(2)} | ${r.vsBare.toFixed(3)} |`,
+      ),
     ].join('\n');
     console.log(`\n${table}\n(medians over ${rounds} interleaved rounds; ratios are medians of per-round ratios)\n`);
     const svc = rows[2];
-    console.log(`startup to ready: ${res.startupMs.toFixed(0)} ms; mean batch size under load: ${res.batches.toFixed(1)}; a batch-32 run on the main thread stalls the event loop up to ${stallMs.toFixed(0)} ms (the service runs it in a worker)`);
+    console.log(
+      `startup to ready: ${res.startupMs.toFixed(0)} ms; mean batch size under load: ${res.batches.toFixed(1)}; a batch-32 run on the main thread stalls the event loop up to ${stallMs.toFixed(0)} ms (the service runs it in a worker)`,
+    );
     if (res.soak) {
       const s = res.soak;
-      console.log(`RSS over ${o.soak} s of load: first ${mb(s.first)} MB, min ${mb(s.min)}, max ${mb(s.max)}, last ${mb(s.last)}; last vs first ${(100 * (s.last - s.first) / s.first).toFixed(1)}%, range ${(100 * (s.max - s.min) / s.first).toFixed(1)}%; ${s.requests} requests, ${s.errors} errors`);
+      console.log(
+        `RSS over ${o.soak} s of load: first ${mb(s.first)} MB, min ${mb(s.min)}, max ${mb(s.max)}, last ${mb(s.last)}; last vs first ${((100 * (s.last - s.first)) / s.first).toFixed(1)}%, range ${((100 * (s.max - s.min)) / s.first).toFixed(1)}%; ${s.requests} requests, ${s.errors} errors`,
+      );
     }
     const ok = (c) => (c ? 'met' : 'MISSED');
-    console.log(`targets: >= 0.7 of raw model ${ok(svc.vsRaw >= 0.7)}; p99 <= 100 ms ${ok(svc.p99 <= 100)}; zero errors ${ok(svc.errors === 0)}; startup <= 3 s ${ok(res.startupMs <= 3000)}`);
+    console.log(
+      `targets: >= 0.7 of raw model ${ok(svc.vsRaw >= 0.7)}; p99 <= 100 ms ${ok(svc.p99 <= 100)}; zero errors ${ok(svc.errors === 0)}; startup <= 3 s ${ok(res.startupMs <= 3000)}`,
+    );
     if (o.json) console.log(JSON.stringify({ rows, ...res }));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -132,18 +166,24 @@ function log(m) {
 
 const mb = (b) => (b / 2 ** 20).toFixed(0);
 
-
 /** A CIFAR-10 test image as PNG when the data cache exists, else a noise PNG of the same size. */
 async function samplePng() {
   try {
     const { loadCifar10, imageAt } = await import(dist('data/index.js'));
     const { test } = await loadCifar10({ fetch: false });
-    const png = await sharp(Buffer.from(imageAt(test, 0)), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(imageAt(test, 0)), { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toBuffer();
     return { png, source: 'CIFAR-10 test #0' };
   } catch {
     const px = Buffer.alloc(32 * 32 * 3);
     for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
-    return { png: await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer(), source: 'noise' };
+    return {
+      png: await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toBuffer(),
+      source: 'noise',
+    };
   }
 }
 
@@ -200,18 +240,25 @@ async function cpuOf(pid, run) {
   return { ...r, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / Math.max(1, r.requests) };
 }
 
-
 /** Starts a server process on a free port, waits for its /readyz, runs `fn`, stops it with SIGTERM. */
 async function withServer(args, name, fn) {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...args, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, [...args, '--port', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: ROOT,
+  });
   let err = '';
   child.stderr.on('data', (d) => (err = (err + d.toString()).slice(-4000)));
   let exited = false;
   const exit = new Promise((r) => child.once('exit', (code) => ((exited = true), r(code))));
   const url = `http://127.0.0.1:${port}`;
-  while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+  while (
+    (await fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
     if (exited) throw new Error(`${name} exited before it was ready:\n${err}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -255,7 +302,15 @@ async function soakRss(url, request, connections, seconds, pid) {
   const r = await load(url, request, connections, seconds);
   clearInterval(timer);
   samples.push(rssOf(pid));
-  return { first: samples[0], last: samples.at(-1), min: Math.min(...samples), max: Math.max(...samples), samples, requests: r.requests, errors: r.errors };
+  return {
+    first: samples[0],
+    last: samples.at(-1),
+    min: Math.min(...samples),
+    max: Math.max(...samples),
+    samples,
+    requests: r.requests,
+    errors: r.errors,
+  };
 }
 
 if (o['bare-server']) await bareServer(Number(o.port));

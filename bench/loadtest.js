@@ -7,7 +7,7 @@
 //                       [--images <dir|file,...>] [--baseline <bench:http json> | --no-baselines]
 //                       [--model models/mixer-cifar10.onnx] [--model-threads N] [--max-errors N] [--out bench/results]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,16 +70,36 @@ const log = (msg) => console.error(`[loadtest] ${msg}`);
 
 // ---- images ------------------------------------------------------------------------------------------------------
 
-const MIME = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif', '.avif': 'image/avif', '.tif': 'image/tiff', '.tiff': 'image/tiff' };
+const MIME = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.avif': 'image/avif',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+};
 
 /** Real image files: --images, else the first CIFAR-10 test images from the data cache as PNG, else synthetic PNG/JPEG photos-alikes. */
 async function loadImages() {
   if (opt.images) {
-    const files = opt.images.split(',').flatMap((p) =>
-      statSync(p).isDirectory() ? readdirSync(p).sort().map((f) => path.join(p, f)) : [p],
-    ).filter((f) => MIME[path.extname(f).toLowerCase()]);
+    const files = opt.images
+      .split(',')
+      .flatMap((p) =>
+        statSync(p).isDirectory()
+          ? readdirSync(p)
+              .sort()
+              .map((f) => path.join(p, f))
+          : [p],
+      )
+      .filter((f) => MIME[path.extname(f).toLowerCase()]);
     if (!files.length) throw new Error(`--images ${opt.images}: no image files (${Object.keys(MIME).join(' ')})`);
-    return files.map((f) => ({ filename: path.basename(f), type: MIME[path.extname(f).toLowerCase()], bytes: readFileSync(f) }));
+    return files.map((f) => ({
+      filename: path.basename(f),
+      type: MIME[path.extname(f).toLowerCase()],
+      bytes: readFileSync(f),
+    }));
   }
   const count = Math.max(1, posInt('count', opt.count));
   const cache = path.join(process.env.MIXER_DATA_DIR ?? path.join(ROOT, 'data'), 'cifar10');
@@ -91,7 +111,9 @@ async function loadImages() {
     const out = [];
     for (let i = 0; i < count; i++) {
       const raw = all.subarray(i * px, (i + 1) * px);
-      const bytes = await sharp(raw, { raw: { width: meta.width, height: meta.height, channels: 3 } }).png().toBuffer();
+      const bytes = await sharp(raw, { raw: { width: meta.width, height: meta.height, channels: 3 } })
+        .png()
+        .toBuffer();
       out.push({ filename: `cifar10-test-${i}-${meta.classes[labels[i]]}.png`, type: 'image/png', bytes });
     }
     return out;
@@ -113,7 +135,11 @@ async function loadImages() {
     }
     const img = sharp(raw, { raw: { width: w, height: h, channels: 3 } });
     const jpeg = i % 2 === 1;
-    out.push({ filename: `synthetic-${i}.${jpeg ? 'jpg' : 'png'}`, type: jpeg ? 'image/jpeg' : 'image/png', bytes: await (jpeg ? img.jpeg({ quality: 90 }) : img.png()).toBuffer() });
+    out.push({
+      filename: `synthetic-${i}.${jpeg ? 'jpg' : 'png'}`,
+      type: jpeg ? 'image/jpeg' : 'image/png',
+      bytes: await (jpeg ? img.jpeg({ quality: 90 }) : img.png()).toBuffer(),
+    });
   }
   return out;
 }
@@ -121,7 +147,10 @@ async function loadImages() {
 function multipart(img) {
   const boundary = `----mixerload${Math.random().toString(16).slice(2)}`;
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${img.filename}"\r\nContent-Type: ${img.type}\r\n\r\n`;
-  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat([Buffer.from(head), img.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]) };
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    body: Buffer.concat([Buffer.from(head), img.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+  };
 }
 
 // ---- autocannon ----------------------------------------------------------------------------------------------------
@@ -133,7 +162,12 @@ async function cannon(url, reqPath, bodies, connections, seconds) {
     connections,
     duration: seconds,
     timeout: posInt('timeout', opt.timeout),
-    requests: bodies.map((b) => ({ method: 'POST', path: reqPath, headers: { 'content-type': b.contentType }, body: b.body })),
+    requests: bodies.map((b) => ({
+      method: 'POST',
+      path: reqPath,
+      headers: { 'content-type': b.contentType },
+      body: b.body,
+    })),
   });
   const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]));
   return {
@@ -152,12 +186,19 @@ async function cannon(url, reqPath, bodies, connections, seconds) {
 /** Runs a node script in a child process (so it never shares an event loop with autocannon); resolves its last JSON line. */
 function child(script, args) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('error', reject);
     p.on('exit', (code) => {
-      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+      const line = out
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .at(-1);
       if (code !== 0 || !line) reject(new Error(`child exited ${code}`));
       else resolve(JSON.parse(line));
     });
@@ -176,7 +217,10 @@ process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
 `;
 
 async function bareRoute(bodies, connections, seconds) {
-  const p = spawn(process.execPath, ['--input-type=module', '-e', BARE_SERVER], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, ['--input-type=module', '-e', BARE_SERVER], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const port = await new Promise((resolve, reject) => {
       let buf = '';
@@ -214,7 +258,8 @@ console.log(JSON.stringify({ imagesPerSec: rates[rates.length >> 1], batch: N, t
 `;
 
 async function rawModel(seconds) {
-  if (!existsSync(path.join(ROOT, 'dist', 'runtime', 'session.js'))) throw new Error('dist/ is not built (npm run build)');
+  if (!existsSync(path.join(ROOT, 'dist', 'runtime', 'session.js')))
+    throw new Error('dist/ is not built (npm run build)');
   const modelPath = opt.model ?? path.join(ROOT, 'models', 'mixer-cifar10.onnx');
   const threads = opt['model-threads'] ?? String(os.availableParallelism());
   return child(RAW_MODEL, [modelPath, threads, String(seconds)]);
@@ -226,26 +271,44 @@ async function rawModel(seconds) {
  */
 function readBaseline(file) {
   const text = readFileSync(file, 'utf8');
-  const line = text.trim().startsWith('{') && !text.trim().includes('\n{') ? text : text.split('\n').filter((l) => l.trim().startsWith('{')).at(-1);
+  const line =
+    text.trim().startsWith('{') && !text.trim().includes('\n{')
+      ? text
+      : text
+          .split('\n')
+          .filter((l) => l.trim().startsWith('{'))
+          .at(-1);
   if (!line) throw new Error(`--baseline ${file}: no JSON found`);
   const j = JSON.parse(line);
   const found = { rawModel: null, bareRoute: null, source: file };
   const rate = (o) => {
     if (typeof o === 'number') return o;
     if (!o || typeof o !== 'object') return null;
-    for (const k of ['rate', 'imagesPerSec', 'images_per_s', 'reqPerSec', 'req_per_s', 'rps', 'throughput', 'requestsPerSec']) if (typeof o[k] === 'number') return o[k];
+    for (const k of [
+      'rate',
+      'imagesPerSec',
+      'images_per_s',
+      'reqPerSec',
+      'req_per_s',
+      'rps',
+      'throughput',
+      'requestsPerSec',
+    ])
+      if (typeof o[k] === 'number') return o[k];
     return null;
   };
   const walk = (o) => {
     if (!o || typeof o !== 'object') return;
     for (const [k, v] of Object.entries(o)) {
       if (/bare/i.test(k) && found.bareRoute === null && rate(v) !== null) found.bareRoute = { reqPerSec: rate(v) };
-      else if (/raw|model/i.test(k) && found.rawModel === null && rate(v) !== null) found.rawModel = { imagesPerSec: rate(v) };
+      else if (/raw|model/i.test(k) && found.rawModel === null && rate(v) !== null)
+        found.rawModel = { imagesPerSec: rate(v) };
       else walk(v);
     }
   };
   walk(j);
-  if (!found.rawModel && !found.bareRoute) throw new Error(`--baseline ${file}: found neither a raw-model nor a bare-route rate`);
+  if (!found.rawModel && !found.bareRoute)
+    throw new Error(`--baseline ${file}: found neither a raw-model nor a bare-route rate`);
   return found;
 }
 
@@ -274,15 +337,33 @@ function markdown(report) {
   }
   lines.push('');
   const b = [];
-  if (baselines.rawModel) b.push(`raw model ${f0(baselines.rawModel.imagesPerSec)} images/s` + (baselines.rawModel.threads ? ` (batch ${baselines.rawModel.batch}, ${baselines.rawModel.threads} ORT thread(s))` : ''));
-  if (baselines.bareRoute) b.push(`bare Fastify route ${f0(baselines.bareRoute.reqPerSec)} req/s` + (baselines.bareRoute.connections ? ` (${baselines.bareRoute.connections} connections, same bodies)` : ''));
-  lines.push(b.length ? `Baselines${baselines.source ? ` (from ${path.basename(baselines.source)})` : ' (same run)'}: ${b.join('; ')}.` : 'No baselines.');
+  if (baselines.rawModel)
+    b.push(
+      `raw model ${f0(baselines.rawModel.imagesPerSec)} images/s` +
+        (baselines.rawModel.threads
+          ? ` (batch ${baselines.rawModel.batch}, ${baselines.rawModel.threads} ORT thread(s))`
+          : ''),
+    );
+  if (baselines.bareRoute)
+    b.push(
+      `bare Fastify route ${f0(baselines.bareRoute.reqPerSec)} req/s` +
+        (baselines.bareRoute.connections ? ` (${baselines.bareRoute.connections} connections, same bodies)` : ''),
+    );
+  lines.push(
+    b.length
+      ? `Baselines${baselines.source ? ` (from ${path.basename(baselines.source)})` : ' (same run)'}: ${b.join('; ')}.`
+      : 'No baselines.',
+  );
   return lines.join('\n') + '\n';
 }
 
 function svg(report) {
-  const W = 760, H = 300, pad = { l: 64, r: 16, t: 36, b: 44 }, gap = 60;
-  const pw = (W - pad.l - pad.r - gap) / 2, ph = H - pad.t - pad.b;
+  const W = 760,
+    H = 300,
+    pad = { l: 64, r: 16, t: 36, b: 44 },
+    gap = 60;
+  const pw = (W - pad.l - pad.r - gap) / 2,
+    ph = H - pad.t - pad.b;
   const rows = report.rows;
   const xs = rows.map((_, i) => (rows.length === 1 ? pw / 2 : (i * pw) / (rows.length - 1)));
   // The bare route is usually 10-100x the service: scale to the service and the raw model, and label it when off scale.
@@ -297,7 +378,10 @@ function svg(report) {
       const v = (max * k) / 4;
       s += `<line x1="${x0}" y1="${y(v)}" x2="${x0 + pw}" y2="${y(v)}" stroke="#ddd"/><text x="${x0 - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${f0(v)}</text>`;
     }
-    rows.forEach((r, i) => (s += `<text x="${x0 + xs[i]}" y="${pad.t + ph + 16}" text-anchor="middle" font-size="11">${r.connections}</text>`));
+    rows.forEach(
+      (r, i) =>
+        (s += `<text x="${x0 + xs[i]}" y="${pad.t + ph + 16}" text-anchor="middle" font-size="11">${r.connections}</text>`),
+    );
     s += `<text x="${x0 + pw / 2}" y="${H - 8}" text-anchor="middle" font-size="11">connections</text>`;
     s += `<text x="${x0 - 50}" y="${pad.t + ph / 2}" font-size="11" transform="rotate(-90 ${x0 - 50} ${pad.t + ph / 2})" text-anchor="middle">${unit}</text>`;
     series.forEach((se, k) => {
@@ -315,23 +399,32 @@ function svg(report) {
     return s + '</g>';
   };
   const rpsSeries = [{ label: 'service req/s', color: '#1f77b4', get: (r) => r.reqPerSec }];
-  const rawB = report.baselines.rawModel, bareB = report.baselines.bareRoute;
-  if (rawB) rpsSeries.push({ label: `raw model ${f0(rawB.imagesPerSec)} images/s`, color: '#2ca02c', flat: rawB.imagesPerSec });
+  const rawB = report.baselines.rawModel,
+    bareB = report.baselines.bareRoute;
+  if (rawB)
+    rpsSeries.push({ label: `raw model ${f0(rawB.imagesPerSec)} images/s`, color: '#2ca02c', flat: rawB.imagesPerSec });
   if (bareB) {
     const off = bareB.reqPerSec > maxRps;
-    rpsSeries.push({ label: `bare route ${f0(bareB.reqPerSec)}/s${off ? ' (off scale)' : ''}`, color: '#999', flat: off ? undefined : bareB.reqPerSec, legendOnly: off });
+    rpsSeries.push({
+      label: `bare route ${f0(bareB.reqPerSec)}/s${off ? ' (off scale)' : ''}`,
+      color: '#999',
+      flat: off ? undefined : bareB.reqPerSec,
+      legendOnly: off,
+    });
   }
   const latSeries = [
     { label: 'p50', color: '#2ca02c', get: (r) => r.latencyMs.p50 },
     { label: 'p90', color: '#ff7f0e', get: (r) => r.latencyMs.p90 },
     { label: 'p99', color: '#d62728', get: (r) => r.latencyMs.p99 },
   ];
-  return '<!-- Load-test chart written by bench/loadtest.js (npm run loadtest). -->\n' +
+  return (
+    '<!-- Load-test chart written by bench/loadtest.js (npm run loadtest). -->\n' +
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">` +
     `<rect width="${W}" height="${H}" fill="white"/>` +
     panel(pad.l, `${report.name}: throughput`, maxRps, 'per second', rpsSeries) +
     panel(pad.l + pw + gap, 'latency', maxLat, 'ms', latSeries) +
-    '</svg>\n';
+    '</svg>\n'
+  );
 }
 
 // ---- main ----------------------------------------------------------------------------------------------------------
@@ -341,16 +434,28 @@ async function main() {
   const images = await loadImages();
   const bodies = images.map(multipart);
   const source = opt.images ? 'given' : images[0].filename.startsWith('cifar10') ? 'CIFAR-10 test' : 'synthetic';
-  log(`${images.length} ${source} images, ${(bodies.reduce((a, b) => a + b.body.length, 0) / bodies.length / 1024).toFixed(1)} KiB per request on average`);
+  log(
+    `${images.length} ${source} images, ${(bodies.reduce((a, b) => a + b.body.length, 0) / bodies.length / 1024).toFixed(1)} KiB per request on average`,
+  );
 
   // Preflight: the target is up, answers a real classification, and tells us which model it serves.
-  const model = await fetch(`${base}/v1/model`).then((r) => (r.ok ? r.json() : null), () => null);
-  const first = await fetch(`${base}${opt.path}`, { method: 'POST', headers: { 'content-type': bodies[0].contentType }, body: bodies[0].body });
+  const model = await fetch(`${base}/v1/model`).then(
+    (r) => (r.ok ? r.json() : null),
+    () => null,
+  );
+  const first = await fetch(`${base}${opt.path}`, {
+    method: 'POST',
+    headers: { 'content-type': bodies[0].contentType },
+    body: bodies[0].body,
+  });
   const firstBody = await first.text();
   if (!first.ok) throw new Error(`POST ${base}${opt.path} answered ${first.status}: ${firstBody.slice(0, 300)}`);
   const parsed = JSON.parse(firstBody);
-  if (!Array.isArray(parsed.results) || !parsed.results[0]?.predictions?.length) throw new Error(`unexpected /classify answer: ${firstBody.slice(0, 300)}`);
-  log(`target ${base}: model ${model?.name ?? '?'} (${model?.executionProvider ?? model?.provider ?? '?'}), first answer ${parsed.results[0].predictions[0].label}`);
+  if (!Array.isArray(parsed.results) || !parsed.results[0]?.predictions?.length)
+    throw new Error(`unexpected /classify answer: ${firstBody.slice(0, 300)}`);
+  log(
+    `target ${base}: model ${model?.name ?? '?'} (${model?.executionProvider ?? model?.provider ?? '?'}), first answer ${parsed.results[0].predictions[0].label}`,
+  );
 
   let baselines = { rawModel: null, bareRoute: null, source: null };
   if (opt.baseline) baselines = readBaseline(opt.baseline);
@@ -371,8 +476,10 @@ async function main() {
     r.ratioRawModel = baselines.rawModel ? r.reqPerSec / baselines.rawModel.imagesPerSec : null;
     r.ratioBareRoute = baselines.bareRoute ? r.reqPerSec / baselines.bareRoute.reqPerSec : null;
     rows.push(r);
-    log(`${String(c).padStart(3)} connections: ${f0(r.reqPerSec)} req/s, p50 ${f1(r.latencyMs.p50)} ms, p90 ${f1(r.latencyMs.p90)} ms, p99 ${f1(r.latencyMs.p99)} ms, errors ${r.errors}` +
-      (r.errors ? ` ${JSON.stringify(r.detail)}` : ''));
+    log(
+      `${String(c).padStart(3)} connections: ${f0(r.reqPerSec)} req/s, p50 ${f1(r.latencyMs.p50)} ms, p90 ${f1(r.latencyMs.p90)} ms, p99 ${f1(r.latencyMs.p99)} ms, errors ${r.errors}` +
+        (r.errors ? ` ${JSON.stringify(r.detail)}` : ''),
+    );
   }
 
   const report = {

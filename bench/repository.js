@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { ROOT, dist, freePort } from './common.js';
+import { dist, freePort, ROOT } from './common.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -26,28 +26,61 @@ const { values: o } = parseArgs({
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-
 /** Starts `mixer serve` on a free port; resolves when /readyz answers. `logs` collects its JSON log lines. */
 async function startServer(args) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--threads', o.threads, '--log-level', 'info', ...args], {
-    env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', MODEL_PATH: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'dist/cli/main.js'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--threads',
+      o.threads,
+      '--log-level',
+      'info',
+      ...args,
+    ],
+    {
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', MODEL_PATH: '' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const logs = [];
   let buf = '';
   child.stdout.on('data', (d) => {
     buf += d.toString();
     const lines = buf.split('\n');
     buf = lines.pop();
-    for (const l of lines) if (l.trim()) try { logs.push(JSON.parse(l)); } catch { /* not JSON */ }
+    for (const l of lines)
+      if (l.trim())
+        try {
+          logs.push(JSON.parse(l));
+        } catch {
+          /* not JSON */
+        }
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode})`);
     try {
-      if ((await fetch(`${url}/readyz`)).ok) return { url, port, logs, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-    } catch { /* not yet */ }
+      if ((await fetch(`${url}/readyz`)).ok)
+        return {
+          url,
+          port,
+          logs,
+          stop: () =>
+            new Promise((r) => {
+              child.once('exit', r);
+              child.kill('SIGTERM');
+            }),
+        };
+    } catch {
+      /* not yet */
+    }
     await sleep(100);
   }
   child.kill('SIGKILL');
@@ -63,7 +96,12 @@ async function load(url, png, seconds, model) {
     connections: Number(o.connections),
     duration: seconds,
   });
-  return { rate: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, requests: r.requests.total };
+  return {
+    rate: r.requests.average,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+    requests: r.requests.total,
+  };
 }
 
 async function writeModel(file, seed) {
@@ -78,7 +116,11 @@ async function writeModel(file, seed) {
 async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-repo-bench-'));
   const seconds = Number(o.duration);
-  const png = await sharp(Buffer.from(new Uint8Array(32 * 32 * 3).map((_, i) => (i * 37) & 255)), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(new Uint8Array(32 * 32 * 3).map((_, i) => (i * 37) & 255)), {
+    raw: { width: 32, height: 32, channels: 3 },
+  })
+    .png()
+    .toBuffer();
   const out = {};
   try {
     const one = path.join(tmp, 'one');
@@ -132,7 +174,17 @@ async function main() {
         failed: r.errors,
         rate: r.rate,
         p99: r.p99,
-        events: s3.logs.filter((l) => l.msg === 'model ready' || l.msg === 'model version unloaded').map((l) => ({ msg: l.msg, version: l.version, kind: l.kind, loadMs: l.loadMs, warmupMs: l.warmupMs, switchMs: l.switchMs, drainMs: l.drainMs })),
+        events: s3.logs
+          .filter((l) => l.msg === 'model ready' || l.msg === 'model version unloaded')
+          .map((l) => ({
+            msg: l.msg,
+            version: l.version,
+            kind: l.kind,
+            loadMs: l.loadMs,
+            warmupMs: l.warmupMs,
+            switchMs: l.switchMs,
+            drainMs: l.drainMs,
+          })),
       };
     } finally {
       await s3.stop();
@@ -142,14 +194,24 @@ async function main() {
   }
   if (o.json) return console.log(JSON.stringify(out, null, 2));
   const i = out.isolation;
-  console.log(`\n| server | A req/s (median of ${o.rounds}) |\n|---|---|\n| repository {A} | ${i.aloneRate.toFixed(1)} |\n| repository {A, B}, only A loaded | ${i.sharedRate.toFixed(1)} |`);
-  console.log(`isolation ratio ${i.ratio.toFixed(3)} (target >= 0.9: ${i.ratio >= 0.9 ? 'ok' : 'MISSED'}), errors ${i.errors}`);
+  console.log(
+    `\n| server | A req/s (median of ${o.rounds}) |\n|---|---|\n| repository {A} | ${i.aloneRate.toFixed(1)} |\n| repository {A, B}, only A loaded | ${i.sharedRate.toFixed(1)} |`,
+  );
+  console.log(
+    `isolation ratio ${i.ratio.toFixed(3)} (target >= 0.9: ${i.ratio >= 0.9 ? 'ok' : 'MISSED'}), errors ${i.errors}`,
+  );
   console.log(`\n| model | req/s | p99 ms | errors |\n|---|---|---|---|`);
-  for (const [k, v] of Object.entries(out.perModel)) console.log(`| ${k} | ${v.rate.toFixed(1)} | ${v.p99} | ${v.errors} |`);
+  for (const [k, v] of Object.entries(out.perModel))
+    console.log(`| ${k} | ${v.rate.toFixed(1)} | ${v.p99} | ${v.errors} |`);
   const rl = out.reload;
-  console.log(`\nreload under load: ${rl.requests} requests, ${rl.failed} failed, ${rl.rate.toFixed(1)} req/s, p99 ${rl.p99} ms`);
+  console.log(
+    `\nreload under load: ${rl.requests} requests, ${rl.failed} failed, ${rl.rate.toFixed(1)} req/s, p99 ${rl.p99} ms`,
+  );
   console.log('| event | version | kind | load ms | warm ms | switch ms | drain ms |\n|---|---|---|---|---|---|---|');
-  for (const e of rl.events) console.log(`| ${e.msg} | ${e.version} | ${e.kind ?? ''} | ${e.loadMs ?? ''} | ${e.warmupMs ?? ''} | ${e.switchMs === undefined ? '' : e.switchMs.toFixed(3)} | ${e.drainMs ?? ''} |`);
+  for (const e of rl.events)
+    console.log(
+      `| ${e.msg} | ${e.version} | ${e.kind ?? ''} | ${e.loadMs ?? ''} | ${e.warmupMs ?? ''} | ${e.switchMs === undefined ? '' : e.switchMs.toFixed(3)} | ${e.drainMs ?? ''} |`,
+    );
 }
 
 main().catch((e) => {

@@ -59,7 +59,8 @@ export async function errorOf(res) {
   };
   let msg = `${lead[res.status] ?? `The server answered ${res.status} ${res.statusText}`}${why}`;
   if (!/[.!?]$/.test(msg)) msg += '.';
-  if (res.status === 503) msg += retryAfter !== null ? ` It asks to retry after ${retryAfter} s.` : ' Try again shortly.';
+  if (res.status === 503)
+    msg += retryAfter !== null ? ` It asks to retry after ${retryAfter} s.` : ' Try again shortly.';
   if (res.status === 401 && apiKey !== null) msg = `The API key was not accepted${why}${/[.!?]$/.test(why) ? '' : '.'}`;
   return new ApiError(msg, res.status, code, retryAfter);
 }
@@ -125,7 +126,15 @@ export async function listModels() {
   const res = await request('/v1/models');
   if (res.status === 404) {
     const m = await getJson('/v1/model');
-    return [{ name: String(m.name), version: m.version != null ? String(m.version) : null, inputSize: sizeText(m.inputSize ?? m.size), labels: labelCount(m.labels), fromRepository: false }];
+    return [
+      {
+        name: String(m.name),
+        version: m.version != null ? String(m.version) : null,
+        inputSize: sizeText(m.inputSize ?? m.size),
+        labels: labelCount(m.labels),
+        fromRepository: false,
+      },
+    ];
   }
   if (!res.ok) throw await errorOf(res);
   const body = await res.json();

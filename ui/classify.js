@@ -63,7 +63,13 @@ async function loadModels() {
   const before = current();
   modelSel.replaceChildren(
     ...models.map((m, i) => {
-      const o = /** @type {HTMLOptionElement} */ (el('option', '', `${m.name}${m.version !== null ? ` v${m.version}` : ''} · ${m.inputSize} px · ${m.labels ?? '?'} labels`));
+      const o = /** @type {HTMLOptionElement} */ (
+        el(
+          'option',
+          '',
+          `${m.name}${m.version !== null ? ` v${m.version}` : ''} · ${m.inputSize} px · ${m.labels ?? '?'} labels`,
+        )
+      );
       o.value = String(i);
       return o;
     }),
@@ -90,7 +96,11 @@ function addItem(file) {
   const img = /** @type {HTMLImageElement} */ (el('img', 'thumb'));
   img.alt = `thumbnail of ${name}`;
   // Not something the browser can show (a text file, say): a plain tile with the file's type instead of a broken image.
-  img.addEventListener('error', () => img.replaceWith(el('span', 'thumb none', (/\.(\w{1,5})$/.exec(name)?.[1] ?? 'file').toUpperCase())), { once: true });
+  img.addEventListener(
+    'error',
+    () => img.replaceWith(el('span', 'thumb none', (/\.(\w{1,5})$/.exec(name)?.[1] ?? 'file').toUpperCase())),
+    { once: true },
+  );
   img.src = url;
   const body = el('div', 'body');
   const meta = el('p', 'meta');
@@ -151,7 +161,8 @@ async function classifyOne(item) {
       return;
     } catch (e) {
       if (gen !== item.gen) return;
-      const err = e instanceof ApiError ? e : new ApiError(`Unexpected answer: ${/** @type {Error} */ (e).message}`, 0, 'CLIENT');
+      const err =
+        e instanceof ApiError ? e : new ApiError(`Unexpected answer: ${/** @type {Error} */ (e).message}`, 0, 'CLIENT');
       if (err.status === 503 && attempt < RETRIES_503) {
         const wait = Math.min(err.retryAfter ?? 1, MAX_WAIT_S);
         item.meta.textContent = `${err.message} Retrying in ${wait} s…`;
@@ -168,7 +179,8 @@ async function classifyOne(item) {
 /** @param {Item} item @param {any} body @param {number | null} server @param {number} rtt */
 function show(item, body, server, rtt) {
   const r = body?.results?.[0];
-  if (!r || !Array.isArray(r.predictions)) return fail(item, new ApiError('The server answered without predictions.', 200, 'CLIENT'));
+  if (!r || !Array.isArray(r.predictions))
+    return fail(item, new ApiError('The server answered without predictions.', 200, 'CLIENT'));
   const m = body.model ?? {};
   const who = `${m.name ?? '?'}${m.version != null ? ` v${m.version}` : ''}`;
   item.meta.textContent = `${who} · server ${server !== null ? `${server.toFixed(1)} ms` : 'n/a'} · round trip ${rtt.toFixed(0)} ms`;
@@ -214,7 +226,10 @@ async function classifyAll(list) {
   const failed = items.filter((i) => i.card.dataset.state === 'error').length;
   const done = items.filter((i) => i.ok).length;
   const m = current();
-  say(`${done} image${done === 1 ? '' : 's'} classified by ${m?.name ?? '?'}${failed ? `; ${failed} could not be` : ''}.`, failed > 0);
+  say(
+    `${done} image${done === 1 ? '' : 's'} classified by ${m?.name ?? '?'}${failed ? `; ${failed} could not be` : ''}.`,
+    failed > 0,
+  );
 }
 
 /** @param {Iterable<File>} files */

@@ -8,7 +8,8 @@ function el(tag, text) {
   return e;
 }
 
-const INLINE = /(`+)([^`]+?)\1|!\[([^\]]*)\]\(([^)\s]+)\)|\[([^\]]+)\]\(([^)\s]+)\)|\*\*(.+?)\*\*|(?<![\w*])\*(?!\s)(.+?)\*(?!\w)|(?<!\w)_(?!\s)(.+?)_(?!\w)/g;
+const INLINE =
+  /(`+)([^`]+?)\1|!\[([^\]]*)\]\(([^)\s]+)\)|\[([^\]]+)\]\(([^)\s]+)\)|\*\*(.+?)\*\*|(?<![\w*])\*(?!\s)(.+?)\*(?!\w)|(?<!\w)_(?!\s)(.+?)_(?!\w)/g;
 
 /**
  * @typedef {{ image: (src: string, alt: string) => HTMLElement, headingShift: number }} Options
@@ -54,7 +55,13 @@ const LIST_ITEM = /^(\s*)([-*+]|\d+[.)])\s+(.*)$/;
 const TABLE_RULE = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/;
 
 /** @param {string} line */
-const cells = (line) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim());
+const cells = (line) =>
+  line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((c) => c.trim());
 
 /** @param {string[]} lines @param {Options} o @returns {HTMLElement} */
 function list(lines, o) {
@@ -151,12 +158,23 @@ export function renderMarkdown(md, o) {
     }
     if (LIST_ITEM.test(line)) {
       const block = [];
-      while (i < lines.length && lines[i]?.trim() !== '' && (LIST_ITEM.test(lines[i] ?? '') || /^\s/.test(lines[i] ?? ''))) block.push(lines[i++] ?? '');
+      while (
+        i < lines.length &&
+        lines[i]?.trim() !== '' &&
+        (LIST_ITEM.test(lines[i] ?? '') || /^\s/.test(lines[i] ?? ''))
+      )
+        block.push(lines[i++] ?? '');
       frag.append(list(block, o));
       continue;
     }
     const para = [];
-    while (i < lines.length && lines[i]?.trim() !== '' && !/^\s*(#{1,6}\s|```|~~~|\|)/.test(lines[i] ?? '') && !LIST_ITEM.test(lines[i] ?? '')) para.push((lines[i++] ?? '').trim());
+    while (
+      i < lines.length &&
+      lines[i]?.trim() !== '' &&
+      !/^\s*(#{1,6}\s|```|~~~|\|)/.test(lines[i] ?? '') &&
+      !LIST_ITEM.test(lines[i] ?? '')
+    )
+      para.push((lines[i++] ?? '').trim());
     const p = el('p');
     p.append(...inline(para.join(' '), o));
     frag.append(p);

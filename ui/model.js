@@ -39,12 +39,21 @@ const int = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : null);
 
 /** 152300000 → "152.3 M" (a bare number gets a trailing space, so "FLOP" can follow either). @param {number} n */
 function si(n) {
-  for (const [d, s] of /** @type {Array<[number, string]>} */ ([[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']])) if (n >= d) return `${(n / d).toFixed(1)} ${s}`;
+  for (const [d, s] of /** @type {Array<[number, string]>} */ ([
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ]))
+    if (n >= d) return `${(n / d).toFixed(1)} ${s}`;
   return `${n} `;
 }
 
 /** @param {any} t */
-const tensor = (t) => (t && typeof t === 'object' ? `${t.name ?? '?'}: ${t.datatype ?? t.dtype ?? '?'} [${(t.shape ?? []).join(', ')}]${t.layout ? ` ${t.layout}` : ''}` : null);
+const tensor = (t) =>
+  t && typeof t === 'object'
+    ? `${t.name ?? '?'}: ${t.datatype ?? t.dtype ?? '?'} [${(t.shape ?? []).join(', ')}]${t.layout ? ` ${t.layout}` : ''}`
+    : null;
 
 /** The description of the wanted model version: /v1/model?model=&version= (the default model when none is named). */
 async function describe() {
@@ -59,34 +68,72 @@ function show(m) {
   const title = `${m.name}${m.version != null ? ` v${m.version}` : ''}`;
   $('title').textContent = title;
   document.title = `onnx-mixer · ${title}`;
-  const flops = typeof m.flops === 'number' ? m.flops : typeof m.flopsPerImage === 'number' ? m.flopsPerImage : typeof m.macsPerImage === 'number' ? 2 * m.macsPerImage : null;
+  const flops =
+    typeof m.flops === 'number'
+      ? m.flops
+      : typeof m.flopsPerImage === 'number'
+        ? m.flopsPerImage
+        : typeof m.macsPerImage === 'number'
+          ? 2 * m.macsPerImage
+          : null;
   const b = m.batching;
   kv('summary', [
     ['Name', m.name],
     ['Version', m.version != null ? String(m.version) : null],
     ['State', m.state ?? null],
     ['Parameters', int(m.parameters)],
-    ['FLOPs per image', flops !== null ? `${si(flops)}FLOP${typeof m.macsPerImage === 'number' ? ` (${si(m.macsPerImage)} multiply-adds)` : ''}` : null],
+    [
+      'FLOPs per image',
+      flops !== null
+        ? `${si(flops)}FLOP${typeof m.macsPerImage === 'number' ? ` (${si(m.macsPerImage)} multiply-adds)` : ''}`
+        : null,
+    ],
     ['File size', typeof m.fileBytes === 'number' ? `${int(m.fileBytes)} bytes` : null],
     ['SHA-256', m.sha256],
     ['Execution provider', m.provider],
     ['ONNX opset', m.opset != null ? String(m.opset) : null],
-    ['Batching', b ? `up to ${b.maxBatch} images per run, waits ≤ ${b.batchDelayMs} ms, queue ${b.maxQueue}, ${b.workers} worker(s) × ${b.threads} thread(s)` : null],
+    [
+      'Batching',
+      b
+        ? `up to ${b.maxBatch} images per run, waits ≤ ${b.batchDelayMs} ms, queue ${b.maxQueue}, ${b.workers} worker(s) × ${b.threads} thread(s)`
+        : null,
+    ],
   ]);
   const c = m.config && typeof m.config === 'object' ? m.config : null;
   const inputs = Array.isArray(m.inputs) ? m.inputs : m.input ? [m.input] : [];
   // onnx-mixer models have two outputs by contract (logits and their softmax); other models say what they have.
-  const outputs = Array.isArray(m.outputs) ? m.outputs : c && typeof c.num_classes === 'number' ? ['logits', 'probabilities'].map((name) => ({ name, datatype: 'float32', shape: [-1, c.num_classes] })) : [];
+  const outputs = Array.isArray(m.outputs)
+    ? m.outputs
+    : c && typeof c.num_classes === 'number'
+      ? ['logits', 'probabilities'].map((name) => ({ name, datatype: 'float32', shape: [-1, c.num_classes] }))
+      : [];
   kv('io', [
-    ...inputs.map((/** @type {any} */ t, /** @type {number} */ i) => /** @type {[string, unknown]} */ ([`Input ${i + 1}`, tensor(t)])),
-    ...outputs.map((/** @type {any} */ t, /** @type {number} */ i) => /** @type {[string, unknown]} */ ([`Output ${i + 1}`, tensor(t)])),
-    ['Input size', typeof m.inputSize === 'number' ? `${m.inputSize}×${m.inputSize} px` : Array.isArray(m.inputSize) ? `${m.inputSize.join('×')} px` : null],
+    ...inputs.map(
+      (/** @type {any} */ t, /** @type {number} */ i) =>
+        /** @type {[string, unknown]} */ ([`Input ${i + 1}`, tensor(t)]),
+    ),
+    ...outputs.map(
+      (/** @type {any} */ t, /** @type {number} */ i) =>
+        /** @type {[string, unknown]} */ ([`Output ${i + 1}`, tensor(t)]),
+    ),
+    [
+      'Input size',
+      typeof m.inputSize === 'number'
+        ? `${m.inputSize}×${m.inputSize} px`
+        : Array.isArray(m.inputSize)
+          ? `${m.inputSize.join('×')} px`
+          : null,
+    ],
     ['Mean (RGB, 0–1)', Array.isArray(m.mean) ? m.mean.join(', ') : null],
     ['Std (RGB, 0–1)', Array.isArray(m.std) ? m.std.join(', ') : null],
   ]);
   kv('config', c ? Object.entries(c) : [['Configuration', 'none given']]);
   const labels = Array.isArray(m.labels) ? m.labels : [];
-  $('labels').replaceChildren(...labels.map((/** @type {unknown} */ l) => Object.assign(document.createElement('li'), { textContent: String(l) })));
+  $('labels').replaceChildren(
+    ...labels.map((/** @type {unknown} */ l) =>
+      Object.assign(document.createElement('li'), { textContent: String(l) }),
+    ),
+  );
   $('h-labels').textContent = `Labels (${labels.length})`;
 }
 
@@ -139,7 +186,10 @@ async function showReport() {
   }
   const plot = await reportFile('training.svg');
   if (plot) box.replaceChildren(reportImage('training.svg', 'training curves: loss and accuracy per epoch'));
-  else box.replaceChildren(Object.assign(document.createElement('p'), { textContent: 'No training report ships beside this model.' }));
+  else
+    box.replaceChildren(
+      Object.assign(document.createElement('p'), { textContent: 'No training report ships beside this model.' }),
+    );
 }
 
 async function load() {

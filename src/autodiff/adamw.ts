@@ -11,7 +11,12 @@ export interface AdamWConfig {
 export const DEFAULT_ADAMW: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.05 };
 
 /** Per-step scalars shared by every parameter: bias corrections from the 1-based step. */
-export function adamwScalars(b: Builder, o: AdamWConfig, lr: Value, step: Value): { lr: Value; stepSize: Value; bc2Sqrt: Value } {
+export function adamwScalars(
+  b: Builder,
+  o: AdamWConfig,
+  lr: Value,
+  step: Value,
+): { lr: Value; stepSize: Value; bc2Sqrt: Value } {
   // Bias corrections in float64: 1 − β2^t cancels about 8 bits in float32 at small t.
   const t = b.cast(step, 'float64');
   const one = b.scalar(1, 'float64');
@@ -37,7 +42,8 @@ export function adamwUpdate(
   names: { p: string; m: string; v: string },
 ): [Value, Value, Value] {
   // p ← p·(1 − lr·λ)                       decoupled weight decay
-  const pDecayed = decay && o.weight_decay > 0 ? b.mul(p, b.sub(b.scalar(1), b.mul(s.lr, b.scalar(o.weight_decay)))) : p;
+  const pDecayed =
+    decay && o.weight_decay > 0 ? b.mul(p, b.sub(b.scalar(1), b.mul(s.lr, b.scalar(o.weight_decay)))) : p;
   // m ← β1·m + (1 − β1)·g                   first moment
   const m2 = b.add(b.mul(m, b.scalar(o.beta1)), b.mul(grad, b.scalar(1 - o.beta1)), names.m);
   // v ← β2·v + (1 − β2)·g²                  second moment

@@ -1,5 +1,5 @@
 // Reverse-mode autodiff over a Graph: walks nodes in reverse topological order, applies VJP rules, sums fan-out.
-import { type Builder, GraphError, type Value, isFloat } from '../onnx/index.js';
+import { type Builder, GraphError, isFloat, type Value } from '../onnx/index.js';
 import { VJP, type Vjp } from './rules.js';
 
 /**

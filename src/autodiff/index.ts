@@ -1,5 +1,6 @@
 // Public surface of the autodiff package.
-export * from './rules.js';
+
+export * from './adamw.js';
 export * from './backward.js';
 export * from './loss.js';
-export * from './adamw.js';
+export * from './rules.js';

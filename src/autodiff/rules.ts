@@ -1,5 +1,15 @@
 // One vector-Jacobian rule per op: given the output gradients, emit one gradient per input (null = none).
-import { type Builder, type GNode, GraphError, OP_TYPES, type OpType, type Value, broadcastAxes, isStatic, shapeStr } from '../onnx/index.js';
+import {
+  type Builder,
+  broadcastAxes,
+  type GNode,
+  GraphError,
+  isStatic,
+  OP_TYPES,
+  type OpType,
+  shapeStr,
+  type Value,
+} from '../onnx/index.js';
 
 export interface VjpArgs {
   b: Builder;
@@ -25,7 +35,8 @@ export function unbroadcast(b: Builder, grad: Value, target: Value): Value {
   if (shapeStr(grad.shape) === shapeStr(target.shape)) return grad;
   const axes = broadcastAxes(grad.shape, target.shape);
   let r = axes.length ? b.reduceSum(grad, axes, true) : grad;
-  if (shapeStr(r.shape) !== shapeStr(target.shape)) r = isStatic(target.shape) ? b.reshape(r, target.shape) : b.reshapeLike(r, target);
+  if (shapeStr(r.shape) !== shapeStr(target.shape))
+    r = isStatic(target.shape) ? b.reshape(r, target.shape) : b.reshapeLike(r, target);
   return r;
 }
 
@@ -57,7 +68,11 @@ function reduceGrad(b: Builder, x: Value, dy: Value, axes: number[], keepdims: b
   const r = x.shape.length;
   const ax = (axes.length ? axes : x.shape.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));
   let g = dy;
-  if (!keepdims) g = b.reshape(dy, x.shape.map((d, i) => (ax.includes(i) ? 1 : d)));
+  if (!keepdims)
+    g = b.reshape(
+      dy,
+      x.shape.map((d, i) => (ax.includes(i) ? 1 : d)),
+    );
   if (mean) {
     const dims = ax.map((i) => x.shape[i]!);
     if (dims.every((d) => typeof d === 'number')) {
@@ -93,24 +108,35 @@ const inverse = (perm: number[]) => perm.map((_, i) => perm.indexOf(i));
 export const VJP = {
   Add: ({ b, x: [A, B], dy: [d] }) => [unbroadcast(b, d!, A!), unbroadcast(b, d!, B!)],
   Sub: ({ b, x: [A, B], dy: [d], need }) => [unbroadcast(b, d!, A!), need[1] ? unbroadcast(b, b.neg(d!), B!) : null],
-  Mul: ({ b, x: [A, B], dy: [d], need }) => [need[0] ? unbroadcast(b, b.mul(d!, B!), A!) : null, need[1] ? unbroadcast(b, b.mul(d!, A!), B!) : null],
+  Mul: ({ b, x: [A, B], dy: [d], need }) => [
+    need[0] ? unbroadcast(b, b.mul(d!, B!), A!) : null,
+    need[1] ? unbroadcast(b, b.mul(d!, A!), B!) : null,
+  ],
   Div: ({ b, x: [A, B], y: [Y], dy: [d], need }) => [
     need[0] ? unbroadcast(b, b.div(d!, B!), A!) : null,
     need[1] ? unbroadcast(b, b.neg(b.div(b.mul(d!, Y!), B!)), B!) : null,
   ],
   Pow: (a) => {
     if (a.need[1]) fail(a, 'gradient with respect to the exponent is not supported');
-    const { b, x: [A, E], dy: [d] } = a;
+    const {
+      b,
+      x: [A, E],
+      dy: [d],
+    } = a;
     // d(A^E)/dA = E·A^(E-1)
     return [unbroadcast(b, b.mul(d!, b.mul(E!, b.pow(A!, b.sub(E!, b.scalar(1, E!.dtype))))), A!), null];
   },
   Neg: ({ b, dy: [d] }) => [b.neg(d!)],
   Sqrt: ({ b, y: [Y], dy: [d] }) => [b.div(b.mul(d!, b.scalar(0.5, Y!.dtype)), Y!)],
   Exp: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, Y!)],
-  Erf: ({ b, x: [X], dy: [d] }) => [b.mul(d!, b.mul(b.exp(b.neg(b.mul(X!, X!))), b.scalar(2 / Math.sqrt(Math.PI), X!.dtype)))],
+  Erf: ({ b, x: [X], dy: [d] }) => [
+    b.mul(d!, b.mul(b.exp(b.neg(b.mul(X!, X!))), b.scalar(2 / Math.sqrt(Math.PI), X!.dtype))),
+  ],
   Tanh: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, b.sub(b.scalar(1, Y!.dtype), b.mul(Y!, Y!)))],
   Identity: ({ dy: [d] }) => [d!],
-  Cast: ({ b, x: [X], dy: [d] }) => [X!.dtype === 'float32' || X!.dtype === 'float64' ? (X!.dtype === d!.dtype ? d! : b.cast(d!, X!.dtype)) : null],
+  Cast: ({ b, x: [X], dy: [d] }) => [
+    X!.dtype === 'float32' || X!.dtype === 'float64' ? (X!.dtype === d!.dtype ? d! : b.cast(d!, X!.dtype)) : null,
+  ],
   MatMul: ({ b, x: [A, B], dy: [d], need }) => [
     need[0] ? unbroadcast(b, b.matmul(d!, swapLast(b, B!)), A!) : null,
     need[1] ? unbroadcast(b, b.matmul(swapLast(b, A!), d!), B!) : null,
@@ -118,14 +144,29 @@ export const VJP = {
   Gemm: ({ b, node, x: [A, B, C], dy: [d], need }) => {
     const alpha = attrFloat(node, 'alpha', 1);
     const beta = attrFloat(node, 'beta', 1);
-    const [dA, dB] = gemmGrads(b, A!, B!, d!, attrInt(node, 'transA', 0) === 1, attrInt(node, 'transB', 0) === 1, alpha);
+    const [dA, dB] = gemmGrads(
+      b,
+      A!,
+      B!,
+      d!,
+      attrInt(node, 'transA', 0) === 1,
+      attrInt(node, 'transB', 0) === 1,
+      alpha,
+    );
     const dC = C && need[2] ? unbroadcast(b, beta === 1 ? d! : b.mul(d!, b.scalar(beta, d!.dtype)), C) : null;
     return [need[0] ? dA : null, need[1] ? dB : null, dC];
   },
   Transpose: ({ b, node, dy: [d] }) => [b.transpose(d!, inverse(attrInts(node, 'perm') ?? [1, 0]))],
   Reshape: ({ b, x: [X], dy: [d] }) => [b.reshapeLike(d!, X!), null],
   LayerNormalization: (a) => {
-    const { b, node, x: [X, scale, bias], y, dy: [d], need } = a;
+    const {
+      b,
+      node,
+      x: [X, scale, bias],
+      y,
+      dy: [d],
+      need,
+    } = a;
     if (y.length < 3) fail(a, 'backward needs the Mean and InvStdDev outputs: build the forward with layerNormStats');
     const r = X!.shape.length;
     const axis = ((attrInt(node, 'axis', -1) % r) + r) % r;
@@ -139,14 +180,19 @@ export const VJP = {
     if (need[0]) {
       // dx = invstd · (g − mean(g) − x̂ · mean(g·x̂)), g = dy·scale
       const g = b.mul(d!, scale!);
-      const inner = b.sub(b.sub(g, b.reduceMean(g, normAxes, true)), b.mul(xhat, b.reduceMean(b.mul(g, xhat), normAxes, true)));
+      const inner = b.sub(
+        b.sub(g, b.reduceMean(g, normAxes, true)),
+        b.mul(xhat, b.reduceMean(b.mul(g, xhat), normAxes, true)),
+      );
       dX = b.mul(inner, invStd!);
     }
     const dScale = need[1] ? b.reduceSum(b.mul(d!, xhat), lead, false) : null;
     const dBias = bias && need[2] ? b.reduceSum(d!, lead, false) : null;
     return [dX, dScale, dBias];
   },
-  ReduceMean: ({ b, node, x: [X], dy: [d] }) => [reduceGrad(b, X!, d!, attrInts(node, 'axes') ?? [], attrInt(node, 'keepdims', 1) === 1, true)],
+  ReduceMean: ({ b, node, x: [X], dy: [d] }) => [
+    reduceGrad(b, X!, d!, attrInts(node, 'axes') ?? [], attrInt(node, 'keepdims', 1) === 1, true),
+  ],
   ReduceSum: (a) => {
     const axes = constInts(a.b, a.x[1] ?? null);
     if (a.x[1] && axes === null) fail(a, 'axes must be a constant');
@@ -165,13 +211,23 @@ export const VJP = {
   Expand: ({ b, x: [X], dy: [d] }) => [unbroadcast(b, d!, X!), null],
   Sum: ({ b, x, dy: [d], need }) => x.map((v, i) => (need[i] ? unbroadcast(b, d!, v!) : null)),
   // Split: concatenate the pieces' gradients (zeros for a piece that does not reach the loss).
-  Split: ({ b, node, y, dy }) => [b.concat(y.map((v, i) => dy[i] ?? b.expandLike(b.scalar(0, v!.dtype), v!)), attrInt(node, 'axis', 0)), null],
+  Split: ({ b, node, y, dy }) => [
+    b.concat(
+      y.map((v, i) => dy[i] ?? b.expandLike(b.scalar(0, v!.dtype), v!)),
+      attrInt(node, 'axis', 0),
+    ),
+    null,
+  ],
   // Concat: split the gradient back into the inputs' sizes along the axis.
   Concat: ({ b, node, x, dy: [d], need }) => {
     const r = x[0]!.shape.length;
     const a = attrInt(node, 'axis', 0);
     const ax = a < 0 ? a + r : a;
-    const parts = b.split(d!, ax, x.map((v) => v!.shape[ax] as number));
+    const parts = b.split(
+      d!,
+      ax,
+      x.map((v) => v!.shape[ax] as number),
+    );
     return parts.map((p, i) => (need[i] ? p : null));
   },
   // Quantization ops only appear in int8 inference graphs, never in a graph that is differentiated.

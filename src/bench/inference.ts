@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { forwardMacs, type ModelSpec } from '../model/index.js';
 import { Session } from '../runtime/session.js';
-import { type Clock, median, medianRatio, interleavedTimes, rooflineSession, table } from './measure.js';
+import { type Clock, interleavedTimes, median, medianRatio, rooflineSession, table } from './measure.js';
 
 export interface InferenceBenchOptions {
   /** The first model is the baseline of the "× first" column; a model named `peer` gets its own column. */
@@ -43,15 +43,39 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
     const times = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.map((x) => x / (repsOf.get(k) ?? 1))]));
     const roofMs = times['roofline']!;
     const roofGflops = roof.flops / median(roofMs) / 1e6;
-    rows.push([`${threads}`, 'MatMul 2048³ (roofline)', '-', median(roofMs).toFixed(2), '-', roofGflops.toFixed(1), '1.00', '-', '-']);
+    rows.push([
+      `${threads}`,
+      'MatMul 2048³ (roofline)',
+      '-',
+      median(roofMs).toFixed(2),
+      '-',
+      roofGflops.toFixed(1),
+      '1.00',
+      '-',
+      '-',
+    ]);
     for (const n of o.batches) {
       for (const m of models) {
         const t = times[`${m.name}|${n}`]!;
         const ms = median(t);
         // Per-round ratios: this model's speed over the roofline's / the baseline's / the peer's in the same round.
-        const roofRatio = medianRatio(roofMs.map((r) => r / roof.flops), t.map((x) => x / (flopsPerImage * n)));
-        const vs = (other: string | undefined) => (other && other !== m.name ? medianRatio(times[`${other}|${n}`]!, t).toFixed(2) : '-');
-        rows.push([`${threads}`, m.name, n, ms.toFixed(2), ((1000 * n) / ms).toFixed(0), ((flopsPerImage * n) / ms / 1e6).toFixed(1), roofRatio.toFixed(2), vs(first), vs(peer)]);
+        const roofRatio = medianRatio(
+          roofMs.map((r) => r / roof.flops),
+          t.map((x) => x / (flopsPerImage * n)),
+        );
+        const vs = (other: string | undefined) =>
+          other && other !== m.name ? medianRatio(times[`${other}|${n}`]!, t).toFixed(2) : '-';
+        rows.push([
+          `${threads}`,
+          m.name,
+          n,
+          ms.toFixed(2),
+          ((1000 * n) / ms).toFixed(0),
+          ((flopsPerImage * n) / ms / 1e6).toFixed(1),
+          roofRatio.toFixed(2),
+          vs(first),
+          vs(peer),
+        ]);
       }
     }
   }

@@ -14,7 +14,10 @@ export async function rooflineSession(threads: number): Promise<{ run: () => Pro
   g.output(b.matmul(A, B, 'C'));
   const s = await Session.create(serializeModel(g), { threads });
   const data = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-  const feeds: Record<string, HostTensor> = { A: { dtype: 'float32', dims: [n, n], data }, B: { dtype: 'float32', dims: [n, n], data } };
+  const feeds: Record<string, HostTensor> = {
+    A: { dtype: 'float32', dims: [n, n], data },
+    B: { dtype: 'float32', dims: [n, n], data },
+  };
   return { run: async () => void (await s.run(feeds)), flops: 2 * n ** 3 };
 }
 
@@ -44,7 +47,12 @@ export async function timeOnce(f: () => Promise<void>, clock: Clock = 'wall'): P
 }
 
 /** Runs each task once per round, in turn (rotating), for `rounds` rounds after `warmup` rounds; returns every round's ms per task. */
-export async function interleavedTimes(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2, clock: Clock = 'wall'): Promise<Record<string, number[]>> {
+export async function interleavedTimes(
+  tasks: Record<string, () => Promise<void>>,
+  rounds: number,
+  warmup = 2,
+  clock: Clock = 'wall',
+): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
   const entries = Object.entries(tasks);
   for (let r = 0; r < warmup + rounds; r++) {
@@ -59,7 +67,11 @@ export async function interleavedTimes(tasks: Record<string, () => Promise<void>
 }
 
 /** Median ms per task over interleaved rounds (see interleavedTimes). */
-export async function interleaved(tasks: Record<string, () => Promise<void>>, rounds: number, warmup = 2): Promise<Record<string, number>> {
+export async function interleaved(
+  tasks: Record<string, () => Promise<void>>,
+  rounds: number,
+  warmup = 2,
+): Promise<Record<string, number>> {
   const times = await interleavedTimes(tasks, rounds, warmup);
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 }
@@ -72,6 +84,11 @@ export function medianRatio(a: readonly number[], b: readonly number[]): number 
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const w = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ') + ' |';
-  return [line(header), '|' + w.map((x, i) => (i === 0 ? '-'.repeat(x + 2) : '-'.repeat(x + 1) + ':')).join('|') + '|', ...rows.map((r) => line(r.map(String)))].join('\n');
+  const line = (r: string[]) =>
+    '| ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ') + ' |';
+  return [
+    line(header),
+    '|' + w.map((x, i) => (i === 0 ? '-'.repeat(x + 2) : '-'.repeat(x + 1) + ':')).join('|') + '|',
+    ...rows.map((r) => line(r.map(String))),
+  ].join('\n');
 }

@@ -1,9 +1,14 @@
 // Training-step benchmark: fused vs separate graphs at batch 128, GFLOP/s counting 3× forward, vs the MatMul roofline.
 import { forwardMacs, initParams, type ModelSpec } from '../model/index.js';
-import { Stepper, type StepMode, zerosLike } from '../train/stepper.js';
+import { type StepMode, Stepper, zerosLike } from '../train/stepper.js';
 import { interleaved, rooflineSession, table } from './measure.js';
 
-export async function trainStepBench(spec: ModelSpec, threadsList: number[], batch: number, rounds: number): Promise<string> {
+export async function trainStepBench(
+  spec: ModelSpec,
+  threadsList: number[],
+  batch: number,
+  rounds: number,
+): Promise<string> {
   const c = spec.config;
   const flops = 3 * 2 * forwardMacs(c) * batch;
   const pixels = Uint8Array.from({ length: batch * c.image_size * c.image_size * 3 }, (_, i) => (i * 131) % 256);
@@ -25,7 +30,14 @@ export async function trainStepBench(spec: ModelSpec, threadsList: number[], bat
     for (const mode of ['fused', 'separate']) {
       const ms = med[mode]!;
       const g = flops / ms / 1e6;
-      rows.push([`${threads}`, `train step (${mode})`, ms.toFixed(1), ((1000 * batch) / ms).toFixed(0), g.toFixed(1), (g / roofG).toFixed(2)]);
+      rows.push([
+        `${threads}`,
+        `train step (${mode})`,
+        ms.toFixed(1),
+        ((1000 * batch) / ms).toFixed(0),
+        g.toFixed(1),
+        (g / roofG).toFixed(2),
+      ]);
     }
   }
   const rss = process.resourceUsage().maxRSS / 1024;

@@ -1,5 +1,5 @@
 // Flag parsing shared by the subcommands: typed getters and one-line usage errors (exit code 2).
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -10,9 +10,18 @@ export class UsageError extends Error {
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parse(argv: string[], options: Options, allowPositionals = false): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parse(
+  argv: string[],
+  options: Options,
+  allowPositionals = false,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const r = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals, strict: true });
+    const r = parseArgs({
+      args: argv,
+      options: { help: { type: 'boolean', short: 'h' }, ...options },
+      allowPositionals,
+      strict: true,
+    });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]!);
@@ -26,7 +35,12 @@ export function str(v: Record<string, unknown>, k: string, dflt?: string): strin
   throw new UsageError(`--${k} is required`);
 }
 
-export function num(v: Record<string, unknown>, k: string, dflt: number, o: { int?: boolean; min?: number; max?: number } = {}): number {
+export function num(
+  v: Record<string, unknown>,
+  k: string,
+  dflt: number,
+  o: { int?: boolean; min?: number; max?: number } = {},
+): number {
   const x = v[k];
   if (x === undefined) return dflt;
   const n = Number(x);
@@ -40,6 +54,7 @@ export function num(v: Record<string, unknown>, k: string, dflt: number, o: { in
 
 export function oneOf<T extends string>(v: Record<string, unknown>, k: string, choices: readonly T[], dflt: T): T {
   const x = v[k] ?? dflt;
-  if (!choices.includes(x as T)) throw new UsageError(`--${k} "${String(x)}" is not valid. Should be one of: ${choices.join(', ')}`);
+  if (!choices.includes(x as T))
+    throw new UsageError(`--${k} "${String(x)}" is not valid. Should be one of: ${choices.join(', ')}`);
   return x as T;
 }

@@ -1,7 +1,7 @@
 // Model-shape flags shared by commands that build a model: a preset, --config model.json, and per-dimension overrides.
 import { readFileSync } from 'node:fs';
 import { type MixerConfig, PRESETS, preset, validateConfig } from '../model/index.js';
-import { type Options, UsageError, num, str } from './args.js';
+import { num, type Options, str, UsageError } from './args.js';
 
 export const MODEL_FLAGS: Options = {
   config: { type: 'string' },
@@ -36,13 +36,17 @@ export function modelConfig(v: Record<string, unknown>, base?: MixerConfig): Mix
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new UsageError(`--config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`);
+      throw new UsageError(
+        `--config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`,
+      );
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--config ${file}: expected a JSON object (a MixerConfig)`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new UsageError(`--config ${file}: expected a JSON object (a MixerConfig)`);
     c = { in_chans: 3, num_classes: 10, norm_eps: 1e-6, ...(parsed as Record<string, unknown>) };
   } else {
     const name = str(v, 'preset', 'cifar10-s4');
-    if (base === undefined && !Object.hasOwn(PRESETS, name)) throw new UsageError(`unknown preset "${name}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
+    if (base === undefined && !Object.hasOwn(PRESETS, name))
+      throw new UsageError(`unknown preset "${name}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
     c = { ...(base ?? preset(name)) };
   }
   for (const [flag, key] of OVERRIDES) if (v[flag] !== undefined) c[key] = num(v, flag, 0, { int: true, min: 1 });

@@ -1,7 +1,17 @@
 // The typed HTTP client of onnx-mixer (and of any Open Inference Protocol v2 server for infer/ready): built-in fetch, API key, timeout, retries on 503.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { concat, type Datatype, datatypeOf, decodeTensor, fromJson, type OutputTensor, type Tensor, type TensorData, tensorBytes } from './tensors.js';
+import {
+  concat,
+  type Datatype,
+  datatypeOf,
+  decodeTensor,
+  fromJson,
+  type OutputTensor,
+  type Tensor,
+  type TensorData,
+  tensorBytes,
+} from './tensors.js';
 
 export interface ClientOptions {
   /** The server, e.g. http://localhost:3000 (default). */
@@ -58,7 +68,12 @@ export interface ModelVersionState {
 
 export interface ModelsResult {
   default: string | null;
-  models: { name: string; reason: string | null; versions: ModelVersionState[]; latest: Record<string, unknown> | null }[];
+  models: {
+    name: string;
+    reason: string | null;
+    versions: ModelVersionState[];
+    latest: Record<string, unknown> | null;
+  }[];
 }
 
 /** An error answer (with the server's code and message), a timeout (TIMEOUT) or a failed connection (NETWORK). */
@@ -91,21 +106,40 @@ export class Client {
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
-    this.o = { apiKey: options.apiKey ?? null, timeoutMs: options.timeoutMs ?? 30_000, retries: options.retries ?? 2, maxRetryDelayMs: options.maxRetryDelayMs ?? 10_000 };
+    this.o = {
+      apiKey: options.apiKey ?? null,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: options.retries ?? 2,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 10_000,
+    };
   }
 
   /** One request with timeout and 503 retries; error answers become MixerError. */
-  private async request(pathAndQuery: string, init: { method: string; headers?: Record<string, string>; body?: RequestInit['body'] }, okStatuses: number[] = []): Promise<Response> {
+  private async request(
+    pathAndQuery: string,
+    init: { method: string; headers?: Record<string, string>; body?: RequestInit['body'] },
+    okStatuses: number[] = [],
+  ): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.o.apiKey !== null) headers['authorization'] = `Bearer ${this.o.apiKey}`;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await fetch(this.baseUrl + pathAndQuery, { method: init.method, headers, ...(init.body !== undefined ? { body: init.body } : {}), signal: AbortSignal.timeout(this.o.timeoutMs) });
+        res = await fetch(this.baseUrl + pathAndQuery, {
+          method: init.method,
+          headers,
+          ...(init.body !== undefined ? { body: init.body } : {}),
+          signal: AbortSignal.timeout(this.o.timeoutMs),
+        });
       } catch (e) {
         const err = e as Error;
-        if (err.name === 'TimeoutError' || err.name === 'AbortError') throw new MixerError(0, 'TIMEOUT', `${init.method} ${pathAndQuery}: no answer within ${this.o.timeoutMs} ms`);
-        throw new MixerError(0, 'NETWORK', `${init.method} ${pathAndQuery}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+        if (err.name === 'TimeoutError' || err.name === 'AbortError')
+          throw new MixerError(0, 'TIMEOUT', `${init.method} ${pathAndQuery}: no answer within ${this.o.timeoutMs} ms`);
+        throw new MixerError(
+          0,
+          'NETWORK',
+          `${init.method} ${pathAndQuery}: ${(err.cause as Error | undefined)?.message ?? err.message}`,
+        );
       }
       if (res.ok || okStatuses.includes(res.status)) return res;
       if (res.status === 503 && attempt < this.o.retries) {
@@ -117,7 +151,10 @@ export class Client {
     }
   }
 
-  private async json<T>(pathAndQuery: string, init: { method: string; headers?: Record<string, string>; body?: RequestInit['body'] } = { method: 'GET' }): Promise<T> {
+  private async json<T>(
+    pathAndQuery: string,
+    init: { method: string; headers?: Record<string, string>; body?: RequestInit['body'] } = { method: 'GET' },
+  ): Promise<T> {
     const res = await this.request(pathAndQuery, { ...init, headers: { accept: 'application/json', ...init.headers } });
     return (await res.json()) as T;
   }
@@ -129,7 +166,8 @@ export class Client {
     const form = new FormData();
     for (const [i, img] of list.entries()) {
       if (typeof img === 'string') form.append('image', new Blob([await readFile(img)]), path.basename(img));
-      else if (img instanceof Blob) form.append('image', img, (img as Blob & { name?: string }).name ?? `image-${i + 1}`);
+      else if (img instanceof Blob)
+        form.append('image', img, (img as Blob & { name?: string }).name ?? `image-${i + 1}`);
       else if (img instanceof Uint8Array) form.append('image', new Blob([img]), `image-${i + 1}`);
       else throw new TypeError('an image is a file path, a Buffer/Uint8Array or a Blob');
     }
@@ -142,22 +180,44 @@ export class Client {
   }
 
   /** Runs a model on named tensors with the v2 binary tensor extension; outputs come back as typed arrays. */
-  async infer(model: string, tensors: Record<string, Tensor | TensorData>, options: InferOptions = {}): Promise<InferResult> {
+  async infer(
+    model: string,
+    tensors: Record<string, Tensor | TensorData>,
+    options: InferOptions = {},
+  ): Promise<InferResult> {
     const inputs: object[] = [];
     const bins: Uint8Array[] = [];
     for (const [name, t] of Object.entries(tensors)) {
-      const tensor: Tensor = ArrayBuffer.isView(t) || Array.isArray(t) ? { data: t as TensorData, shape: [(t as TensorData).length] } : (t as Tensor);
+      const tensor: Tensor =
+        ArrayBuffer.isView(t) || Array.isArray(t)
+          ? { data: t as TensorData, shape: [(t as TensorData).length] }
+          : (t as Tensor);
       const datatype = tensor.datatype ?? datatypeOf(tensor.data);
       const bytes = tensorBytes(tensor.data);
       inputs.push({ name, shape: tensor.shape, datatype, parameters: { binary_data_size: bytes.length } });
       bins.push(bytes);
     }
-    const outputs = options.outputs?.map((o) => (typeof o === 'string' ? { name: o, parameters: { binary_data: true } } : { name: o.name, parameters: { binary_data: true, classification: o.classification } }));
-    const header = new TextEncoder().encode(JSON.stringify({ ...(options.id !== undefined ? { id: options.id } : {}), inputs, ...(outputs ? { outputs } : {}), parameters: { binary_data_output: true } }));
+    const outputs = options.outputs?.map((o) =>
+      typeof o === 'string'
+        ? { name: o, parameters: { binary_data: true } }
+        : { name: o.name, parameters: { binary_data: true, classification: o.classification } },
+    );
+    const header = new TextEncoder().encode(
+      JSON.stringify({
+        ...(options.id !== undefined ? { id: options.id } : {}),
+        inputs,
+        ...(outputs ? { outputs } : {}),
+        parameters: { binary_data_output: true },
+      }),
+    );
     const url = `/v2/models/${encodeURIComponent(model)}${options.version !== undefined ? `/versions/${encodeURIComponent(String(options.version))}` : ''}/infer`;
     const res = await this.request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), accept: 'application/octet-stream, application/json' },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(header.length),
+        accept: 'application/octet-stream, application/json',
+      },
       body: concat([header, ...bins]),
     });
     const raw = new Uint8Array(await res.arrayBuffer());
@@ -167,7 +227,13 @@ export class Client {
       model_name: string;
       model_version: string;
       id?: string;
-      outputs: { name: string; datatype: Datatype; shape: number[]; parameters?: { binary_data_size?: number }; data?: unknown[] }[];
+      outputs: {
+        name: string;
+        datatype: Datatype;
+        shape: number[];
+        parameters?: { binary_data_size?: number };
+        data?: unknown[];
+      }[];
     };
     let off = jsonEnd;
     const out: Record<string, OutputTensor> = {};
@@ -180,7 +246,12 @@ export class Client {
       } else data = fromJson(o.datatype, o.data ?? []);
       out[o.name] = { name: o.name, datatype: o.datatype, shape: o.shape, data };
     }
-    return { model_name: json.model_name, model_version: json.model_version, ...(json.id !== undefined ? { id: json.id } : {}), outputs: out };
+    return {
+      model_name: json.model_name,
+      model_version: json.model_version,
+      ...(json.id !== undefined ? { id: json.id } : {}),
+      outputs: out,
+    };
   }
 
   /** Whether the server (or one model) is ready; false on 503, an error for anything else. */

@@ -1,7 +1,31 @@
 // The client's tensors: typed arrays ↔ v2 datatypes, and the binary tensor extension's request and response bodies.
-export type Datatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'FP32' | 'FP64' | 'BYTES';
+export type Datatype =
+  | 'BOOL'
+  | 'UINT8'
+  | 'UINT16'
+  | 'UINT32'
+  | 'UINT64'
+  | 'INT8'
+  | 'INT16'
+  | 'INT32'
+  | 'INT64'
+  | 'FP16'
+  | 'FP32'
+  | 'FP64'
+  | 'BYTES';
 
-export type TensorData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | string[];
 
 /** A tensor: its values (row-major) and shape; `datatype` is inferred from the array unless given (FP16 and BOOL need it). */
 export interface Tensor<D extends TensorData = TensorData> {
@@ -34,7 +58,20 @@ export function datatypeOf(data: TensorData): Datatype {
   throw new TypeError('tensor data must be a typed array or an array of strings');
 }
 
-const ELEMENT_BYTES: Record<Exclude<Datatype, 'BYTES'>, number> = { BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8 };
+const ELEMENT_BYTES: Record<Exclude<Datatype, 'BYTES'>, number> = {
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
+};
 
 /** The wire bytes of a tensor: little-endian elements, or 4-byte-length-prefixed UTF-8 strings for BYTES. */
 export function tensorBytes(data: TensorData): Uint8Array {
@@ -79,16 +116,27 @@ export function decodeTensor(datatype: Datatype, bytes: Uint8Array): TensorData 
   const buf = bytes.slice().buffer;
   const n = bytes.length / size;
   switch (datatype) {
-    case 'FP32': return new Float32Array(buf, 0, n);
-    case 'FP64': return new Float64Array(buf, 0, n);
-    case 'INT8': return new Int8Array(buf, 0, n);
-    case 'INT16': return new Int16Array(buf, 0, n);
-    case 'UINT16': case 'FP16': return new Uint16Array(buf, 0, n);
-    case 'INT32': return new Int32Array(buf, 0, n);
-    case 'UINT32': return new Uint32Array(buf, 0, n);
-    case 'INT64': return new BigInt64Array(buf, 0, n);
-    case 'UINT64': return new BigUint64Array(buf, 0, n);
-    default: return new Uint8Array(buf, 0, n);
+    case 'FP32':
+      return new Float32Array(buf, 0, n);
+    case 'FP64':
+      return new Float64Array(buf, 0, n);
+    case 'INT8':
+      return new Int8Array(buf, 0, n);
+    case 'INT16':
+      return new Int16Array(buf, 0, n);
+    case 'UINT16':
+    case 'FP16':
+      return new Uint16Array(buf, 0, n);
+    case 'INT32':
+      return new Int32Array(buf, 0, n);
+    case 'UINT32':
+      return new Uint32Array(buf, 0, n);
+    case 'INT64':
+      return new BigInt64Array(buf, 0, n);
+    case 'UINT64':
+      return new BigUint64Array(buf, 0, n);
+    default:
+      return new Uint8Array(buf, 0, n);
   }
 }
 
@@ -96,11 +144,16 @@ export function decodeTensor(datatype: Datatype, bytes: Uint8Array): TensorData 
 export function fromJson(datatype: Datatype, values: unknown[]): TensorData {
   const flat = values.flat(Infinity) as unknown[];
   switch (datatype) {
-    case 'BYTES': return flat.map(String);
-    case 'BOOL': return Uint8Array.from(flat, (v) => (v ? 1 : 0));
-    case 'INT64': return BigInt64Array.from(flat, (v) => BigInt(v as number));
-    case 'UINT64': return BigUint64Array.from(flat, (v) => BigInt(v as number));
-    case 'FP16': return Float32Array.from(flat, Number);
+    case 'BYTES':
+      return flat.map(String);
+    case 'BOOL':
+      return Uint8Array.from(flat, (v) => (v ? 1 : 0));
+    case 'INT64':
+      return BigInt64Array.from(flat, (v) => BigInt(v as number));
+    case 'UINT64':
+      return BigUint64Array.from(flat, (v) => BigInt(v as number));
+    case 'FP16':
+      return Float32Array.from(flat, Number);
     default: {
       const bytes = new Uint8Array(flat.length * ELEMENT_BYTES[datatype]);
       const arr = decodeTensor(datatype, bytes) as Float32Array;

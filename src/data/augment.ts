@@ -1,10 +1,10 @@
 // Training augmentation on uint8 NHWC RGB batches: AutoAugment / TrivialAugment / RandAugment → random crop (zero padding) + horizontal flip → cutout.
 
 import type { Rng } from '../util/rng.js';
-import { randAugment, type RandAugmentOptions } from './randaugment.js';
-import { applyPolicy, type AugmentPolicy } from './autoaugment.js';
+import { type AugmentPolicy, applyPolicy } from './autoaugment.js';
+import { type RandAugmentOptions, randAugment } from './randaugment.js';
 
-export { applyOp, randAugment, RA_FILL, RA_MAX_MAGNITUDE, RA_OPS, type RandAugmentOptions } from './randaugment.js';
+export { applyOp, RA_FILL, RA_MAX_MAGNITUDE, RA_OPS, type RandAugmentOptions, randAugment } from './randaugment.js';
 
 export interface AugmentOptions {
   /** Random-crop padding in pixels (0 = no shift). */
@@ -42,7 +42,9 @@ export function hflip(src: Uint8Array, dst: Uint8Array, h: number, w: number): v
     for (let x = 0, m = w - 1; x <= m; x++, m--) {
       const a = r + x * 3;
       const b = r + m * 3;
-      const a0 = src[a]!, a1 = src[a + 1]!, a2 = src[a + 2]!;
+      const a0 = src[a]!,
+        a1 = src[a + 1]!,
+        a2 = src[a + 2]!;
       dst[a] = src[b]!;
       dst[a + 1] = src[b + 1]!;
       dst[a + 2] = src[b + 2]!;
@@ -129,7 +131,8 @@ export function augmentBatch(
   rng: Rng,
 ): void {
   const per = h * w * 3;
-  if (src.length < n * per || dst.length < n * per) throw new RangeError(`augmentBatch: buffers hold fewer than ${n} images`);
+  if (src.length < n * per || dst.length < n * per)
+    throw new RangeError(`augmentBatch: buffers hold fewer than ${n} images`);
   const work = new Uint8Array(per);
   const tmp = new Uint8Array(per);
   for (let i = 0; i < n; i++) {

@@ -14,35 +14,118 @@ type SubOp = readonly [name: string, prob: number, bin: number | null];
 
 /** torchvision AutoAugmentPolicy.CIFAR10: 25 sub-policies of two (op, probability, magnitude bin of 10). */
 export const CIFAR10_POLICY: readonly (readonly [SubOp, SubOp])[] = [
-  [['invert', 0.1, null], ['contrast', 0.2, 6]],
-  [['rotate', 0.7, 2], ['translateX', 0.3, 9]],
-  [['sharpness', 0.8, 1], ['sharpness', 0.9, 3]],
-  [['shearY', 0.5, 8], ['translateY', 0.7, 9]],
-  [['autocontrast', 0.5, null], ['equalize', 0.9, null]],
-  [['shearY', 0.2, 7], ['posterize', 0.3, 7]],
-  [['color', 0.4, 3], ['brightness', 0.6, 7]],
-  [['sharpness', 0.3, 9], ['brightness', 0.7, 9]],
-  [['equalize', 0.6, null], ['equalize', 0.5, null]],
-  [['contrast', 0.6, 7], ['sharpness', 0.6, 5]],
-  [['color', 0.7, 7], ['translateX', 0.5, 8]],
-  [['equalize', 0.3, null], ['autocontrast', 0.4, null]],
-  [['translateY', 0.4, 3], ['sharpness', 0.2, 6]],
-  [['brightness', 0.9, 6], ['color', 0.2, 8]],
-  [['solarize', 0.5, 2], ['invert', 0.0, null]],
-  [['equalize', 0.2, null], ['autocontrast', 0.6, null]],
-  [['equalize', 0.2, null], ['equalize', 0.6, null]],
-  [['color', 0.9, 9], ['equalize', 0.6, null]],
-  [['autocontrast', 0.8, null], ['solarize', 0.2, 8]],
-  [['brightness', 0.1, 3], ['color', 0.7, 0]],
-  [['solarize', 0.4, 5], ['autocontrast', 0.9, null]],
-  [['translateY', 0.9, 9], ['translateY', 0.7, 9]],
-  [['autocontrast', 0.9, null], ['solarize', 0.2, 3]],
-  [['equalize', 0.8, null], ['invert', 0.1, null]],
-  [['translateY', 0.7, 9], ['autocontrast', 0.9, null]],
+  [
+    ['invert', 0.1, null],
+    ['contrast', 0.2, 6],
+  ],
+  [
+    ['rotate', 0.7, 2],
+    ['translateX', 0.3, 9],
+  ],
+  [
+    ['sharpness', 0.8, 1],
+    ['sharpness', 0.9, 3],
+  ],
+  [
+    ['shearY', 0.5, 8],
+    ['translateY', 0.7, 9],
+  ],
+  [
+    ['autocontrast', 0.5, null],
+    ['equalize', 0.9, null],
+  ],
+  [
+    ['shearY', 0.2, 7],
+    ['posterize', 0.3, 7],
+  ],
+  [
+    ['color', 0.4, 3],
+    ['brightness', 0.6, 7],
+  ],
+  [
+    ['sharpness', 0.3, 9],
+    ['brightness', 0.7, 9],
+  ],
+  [
+    ['equalize', 0.6, null],
+    ['equalize', 0.5, null],
+  ],
+  [
+    ['contrast', 0.6, 7],
+    ['sharpness', 0.6, 5],
+  ],
+  [
+    ['color', 0.7, 7],
+    ['translateX', 0.5, 8],
+  ],
+  [
+    ['equalize', 0.3, null],
+    ['autocontrast', 0.4, null],
+  ],
+  [
+    ['translateY', 0.4, 3],
+    ['sharpness', 0.2, 6],
+  ],
+  [
+    ['brightness', 0.9, 6],
+    ['color', 0.2, 8],
+  ],
+  [
+    ['solarize', 0.5, 2],
+    ['invert', 0.0, null],
+  ],
+  [
+    ['equalize', 0.2, null],
+    ['autocontrast', 0.6, null],
+  ],
+  [
+    ['equalize', 0.2, null],
+    ['equalize', 0.6, null],
+  ],
+  [
+    ['color', 0.9, 9],
+    ['equalize', 0.6, null],
+  ],
+  [
+    ['autocontrast', 0.8, null],
+    ['solarize', 0.2, 8],
+  ],
+  [
+    ['brightness', 0.1, 3],
+    ['color', 0.7, 0],
+  ],
+  [
+    ['solarize', 0.4, 5],
+    ['autocontrast', 0.9, null],
+  ],
+  [
+    ['translateY', 0.9, 9],
+    ['translateY', 0.7, 9],
+  ],
+  [
+    ['autocontrast', 0.9, null],
+    ['solarize', 0.2, 3],
+  ],
+  [
+    ['equalize', 0.8, null],
+    ['invert', 0.1, null],
+  ],
+  [
+    ['translateY', 0.7, 9],
+    ['autocontrast', 0.9, null],
+  ],
 ];
 
 /** Applies a RandAugment op at `level` (its range: 1 = RandAugment's maximum) with a random sign where it has one. */
-function applyLevel(name: string, img: Uint8Array, h: number, w: number, level: number, rng: Rng, tmp: Uint8Array): void {
+function applyLevel(
+  name: string,
+  img: Uint8Array,
+  h: number,
+  w: number,
+  level: number,
+  rng: Rng,
+  tmp: Uint8Array,
+): void {
   if (name === 'invert') return invert(img);
   const [op, signed] = RA_OPS[name]!;
   const sign = signed && rng.next() < 0.5 ? -1 : 1;
@@ -95,7 +178,14 @@ export function trivialAugment(img: Uint8Array, h: number, w: number, rng: Rng, 
   applyLevel(name, img, h, w, (bin / (TA_BINS - 1)) * wideMaxLevel(name, w), rng, scratch);
 }
 
-export function applyPolicy(policy: AugmentPolicy, img: Uint8Array, h: number, w: number, rng: Rng, tmp?: Uint8Array): void {
+export function applyPolicy(
+  policy: AugmentPolicy,
+  img: Uint8Array,
+  h: number,
+  w: number,
+  rng: Rng,
+  tmp?: Uint8Array,
+): void {
   if (policy === 'autoaugment') autoAugment(img, h, w, rng, tmp);
   else trivialAugment(img, h, w, rng, tmp);
 }

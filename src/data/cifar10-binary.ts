@@ -6,7 +6,18 @@ import { DataError, type ImageDataset } from './dataset.js';
 import { fileSize } from './files.js';
 
 /** CIFAR-10 class names, index = label (re-exported by cifar10.ts). */
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 const SIDE = 32;
 const PLANE = SIDE * SIDE;
 const RECORD = 1 + 3 * PLANE;
@@ -23,9 +34,15 @@ export async function binaryDir(dir: string): Promise<string | null> {
 }
 
 /** Decodes CIFAR binary records (label + R,G,B planes) into HWC images and labels. */
-export function decodeRecords(buf: Uint8Array, name: string): { images: Uint8Array; labels: Uint8Array; count: number } {
+export function decodeRecords(
+  buf: Uint8Array,
+  name: string,
+): { images: Uint8Array; labels: Uint8Array; count: number } {
   if (buf.length === 0 || buf.length % RECORD !== 0) {
-    throw new DataError('DATA_CORRUPT', `${name}: ${buf.length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records`);
+    throw new DataError(
+      'DATA_CORRUPT',
+      `${name}: ${buf.length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records`,
+    );
   }
   const count = buf.length / RECORD;
   const images = new Uint8Array(count * 3 * PLANE);

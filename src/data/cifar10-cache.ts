@@ -78,7 +78,13 @@ export async function readMeta(cacheDir: string): Promise<CacheMeta | null> {
   } catch {
     throw corrupt(cacheDir, 'meta.json is not valid JSON');
   }
-  if (meta.format !== CACHE_FORMAT || meta.version !== 1 || !meta.counts || !meta.files || !Array.isArray(meta.classes)) {
+  if (
+    meta.format !== CACHE_FORMAT ||
+    meta.version !== 1 ||
+    !meta.counts ||
+    !meta.files ||
+    !Array.isArray(meta.classes)
+  ) {
     throw corrupt(cacheDir, 'meta.json has an unexpected layout');
   }
   return meta;
@@ -88,7 +94,10 @@ export async function readMeta(cacheDir: string): Promise<CacheMeta | null> {
 export async function checkCacheFiles(cacheDir: string, meta: CacheMeta): Promise<void> {
   for (const split of SPLITS) {
     const count = meta.counts[split];
-    for (const [kind, per] of [['images', IMAGE_BYTES], ['labels', 1]] as const) {
+    for (const [kind, per] of [
+      ['images', IMAGE_BYTES],
+      ['labels', 1],
+    ] as const) {
       const name = `${split}_${kind}.u8`;
       const want = count * per;
       const size = await fileSize(join(cacheDir, name));

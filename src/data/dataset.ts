@@ -1,6 +1,6 @@
 // uint8 image datasets (HWC, RGB) held in memory or streamed from per-image files, the data layer's error type, and helpers.
 
-import { openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export interface ImageDataset {
   /** count*height*width*3 bytes: RGB, HWC, row-major, one image after another (empty when `files` is set). */
@@ -78,7 +78,15 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDatas
   if (ds.files) {
     const files = Array.from(indices, (i) => ds.files![i]!);
     const labels = Uint8Array.from(indices, (i) => ds.labels[i]!);
-    return { images: new Uint8Array(0), files, labels, count, height: ds.height, width: ds.width, classes: ds.classes.slice() };
+    return {
+      images: new Uint8Array(0),
+      files,
+      labels,
+      count,
+      height: ds.height,
+      width: ds.width,
+      classes: ds.classes.slice(),
+    };
   }
   const images = new Uint8Array(count * n);
   const labels = new Uint8Array(count);
@@ -93,14 +101,20 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDatas
 /** Throws DataError('DATA_FORMAT') unless the arrays match the declared shape and labels name classes. */
 export function checkDataset(ds: ImageDataset, what: string): void {
   if (ds.files ? ds.files.length !== ds.count : ds.images.length !== ds.count * imageBytes(ds)) {
-    throw new DataError('DATA_FORMAT', `${what}: ${ds.images.length} image bytes, expected ${ds.count}×${ds.height}×${ds.width}×3`);
+    throw new DataError(
+      'DATA_FORMAT',
+      `${what}: ${ds.images.length} image bytes, expected ${ds.count}×${ds.height}×${ds.width}×3`,
+    );
   }
   if (ds.labels.length !== ds.count) {
     throw new DataError('DATA_FORMAT', `${what}: ${ds.labels.length} labels for ${ds.count} images`);
   }
   for (let i = 0; i < ds.count; i++) {
     if (ds.labels[i]! >= ds.classes.length) {
-      throw new DataError('DATA_FORMAT', `${what}: label ${ds.labels[i]} of image ${i} is not below the ${ds.classes.length} classes`);
+      throw new DataError(
+        'DATA_FORMAT',
+        `${what}: label ${ds.labels[i]} of image ${i} is not below the ${ds.classes.length} classes`,
+      );
     }
   }
 }

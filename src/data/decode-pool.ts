@@ -47,7 +47,13 @@ export async function decodeFiles(job: DecodeJob): Promise<DecodeResult[]> {
             const send = (): void => {
               if (next >= total) return resolve();
               const id = next++;
-              const req: DecodeRequest = { id, file: job.files[id]!, size: job.size, cacheDir: job.cacheDir, keep: job.keep };
+              const req: DecodeRequest = {
+                id,
+                file: job.files[id]!,
+                size: job.size,
+                cacheDir: job.cacheDir,
+                keep: job.keep,
+              };
               w.postMessage(req);
             };
             w.on('message', (m: DecodeReply) => {
@@ -59,7 +65,9 @@ export async function decodeFiles(job: DecodeJob): Promise<DecodeResult[]> {
               send();
             });
             w.on('error', (e) => reject(new Error(`decode worker crashed: ${e.message}`, { cause: e })));
-            w.on('exit', (code) => (next < total || done < total ? reject(new Error(`decode worker exited (code ${code})`)) : resolve()));
+            w.on('exit', (code) =>
+              next < total || done < total ? reject(new Error(`decode worker exited (code ${code})`)) : resolve(),
+            );
             send();
           }),
       ),

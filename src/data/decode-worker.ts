@@ -1,7 +1,7 @@
 // Worker thread for the decode pool: read a file, hash it, and return its cached pixels or decode (and cache) them.
 
-import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { cacheKey, cachePath, readCached, writeCached } from './decode-cache.js';
 
@@ -30,7 +30,9 @@ async function handle(req: DecodeRequest): Promise<DecodeReply> {
   if (hit) return { id: req.id, ok: true, hit: true, cached, pixels: req.keep ? hit : null };
   // sharp loads on the first miss only: a run served wholly from the cache never starts it.
   const { decodeImage } = await import('../image/preprocess.js');
-  const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size, { maxPixels: MAX_PIXELS });
+  const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size, {
+    maxPixels: MAX_PIXELS,
+  });
   await writeCached(cached, pixels);
   return { id: req.id, ok: true, hit: false, cached, pixels: req.keep ? pixels : null };
 }

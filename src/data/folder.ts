@@ -69,7 +69,8 @@ async function subdirs(dir: string): Promise<string[]> {
 /** Lists `<dir>/<class>/<image>`; `classes` fixes the class order (else the sorted subfolders). */
 async function listClasses(dir: string, classes?: string[]): Promise<Listing> {
   const found = await subdirs(dir);
-  if (found.length === 0) throw new DataError('DATA_FORMAT', `no class folders in ${dir} (expected ${dir}/<class>/<image>)`);
+  if (found.length === 0)
+    throw new DataError('DATA_FORMAT', `no class folders in ${dir} (expected ${dir}/<class>/<image>)`);
   const names = classes ?? found;
   const unknown = found.filter((c) => !names.includes(c));
   if (unknown.length > 0) {
@@ -83,7 +84,10 @@ async function listClasses(dir: string, classes?: string[]): Promise<Listing> {
       .map((e) => e.name)
       .sort();
     if (files.length === 0) {
-      throw new DataError('DATA_FORMAT', `class folder ${join(dir, cls)} has no images (${IMAGE_EXTENSIONS.join(', ')})`);
+      throw new DataError(
+        'DATA_FORMAT',
+        `class folder ${join(dir, cls)} has no images (${IMAGE_EXTENSIONS.join(', ')})`,
+      );
     }
     for (const f of files) {
       listing.files.push(join(dir, cls, f));
@@ -94,7 +98,12 @@ async function listClasses(dir: string, classes?: string[]): Promise<Listing> {
 }
 
 /** Per class, a seeded shuffle picks round(valFraction·n) validation images (≥1 if n ≥ 2, always ≥1 left to train). */
-export function stratifiedSplit(labels: ArrayLike<number>, numClasses: number, valFraction: number, seed: number): { train: number[]; val: number[] } {
+export function stratifiedSplit(
+  labels: ArrayLike<number>,
+  numClasses: number,
+  valFraction: number,
+  seed: number,
+): { train: number[]; val: number[] } {
   const byClass: number[][] = Array.from({ length: numClasses }, () => []);
   for (let i = 0; i < labels.length; i++) byClass[labels[i]!]!.push(i);
   const isVal = new Uint8Array(labels.length);
@@ -118,17 +127,23 @@ const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(bytes < 2 ** 20
 export async function loadImageFolder(root: string, opts: ImageFolderOptions): Promise<FolderSplits> {
   const { size } = opts;
   const log = opts.log ?? ((): void => {});
-  if (!Number.isInteger(size) || size < 1) throw new DataError('DATA_FORMAT', `image size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new DataError('DATA_FORMAT', `image size must be a positive integer, got ${size}`);
   const valFraction = opts.valFraction ?? 0.1;
-  if (!(valFraction >= 0 && valFraction < 1)) throw new DataError('DATA_FORMAT', `valFraction must be in [0, 1), got ${valFraction}`);
-  if (!(await isDirectory(root))) throw new DataError('DATA_MISSING', `image folder ${root} does not exist or is not a directory`);
+  if (!(valFraction >= 0 && valFraction < 1))
+    throw new DataError('DATA_FORMAT', `valFraction must be in [0, 1), got ${valFraction}`);
+  if (!(await isDirectory(root)))
+    throw new DataError('DATA_MISSING', `image folder ${root} does not exist or is not a directory`);
 
   const trainDir = join(root, 'train');
   const valDir = (await isDirectory(join(root, 'val'))) ? join(root, 'val') : join(root, 'test');
   const paired = (await isDirectory(trainDir)) && (await isDirectory(valDir));
   const tr = await listClasses(paired ? trainDir : root);
   if (tr.classes.length < 2) {
-    throw new DataError('DATA_FORMAT', `need at least 2 classes to train a classifier; ${paired ? trainDir : root} has ${tr.classes.length}: ${tr.classes.join(', ')}`);
+    throw new DataError(
+      'DATA_FORMAT',
+      `need at least 2 classes to train a classifier; ${paired ? trainDir : root} has ${tr.classes.length}: ${tr.classes.join(', ')}`,
+    );
   }
   const va = paired ? await listClasses(valDir, tr.classes) : { classes: tr.classes, files: [], labels: [] };
   const files = [...tr.files, ...va.files];
@@ -161,22 +176,33 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     skipped.push({ file: files[i]!, reason: r.error });
     if (skipped.length <= MAX_SKIP_LINES) log(`warning: skipping ${files[i]}: ${r.error}`);
   });
-  if (skipped.length > MAX_SKIP_LINES) log(`warning: ${skipped.length - MAX_SKIP_LINES} more undecodable files skipped (${skipped.length} in all; listed in report.md)`);
+  if (skipped.length > MAX_SKIP_LINES)
+    log(
+      `warning: ${skipped.length - MAX_SKIP_LINES} more undecodable files skipped (${skipped.length} in all; listed in report.md)`,
+    );
   const hits = results.filter((r) => r.hit).length;
   const ok = results.length - skipped.length;
-  log(`decoded ${ok} images in ${decodeSeconds.toFixed(2)} s: ${hits} from the cache, ${ok - hits} decoded, ${skipped.length} skipped`);
+  log(
+    `decoded ${ok} images in ${decodeSeconds.toFixed(2)} s: ${hits} from the cache, ${ok - hits} decoded, ${skipped.length} skipped`,
+  );
 
   /** Good image indices (into `files`) of one side, with their labels. */
   const good = (from: number, labels: number[]): { idx: number[]; labels: number[] } => {
     const idx: number[] = [];
     const lab: number[] = [];
     labels.forEach((l, k) => {
-      if (results[from + k]!.error === null) (idx.push(from + k), lab.push(l));
+      if (results[from + k]!.error === null) idx.push(from + k), lab.push(l);
     });
     return { idx, labels: lab };
   };
   const build = (idx: number[], labels: number[]): ImageDataset => {
-    const base = { labels: Uint8Array.from(labels), count: idx.length, height: size, width: size, classes: tr.classes.slice() };
+    const base = {
+      labels: Uint8Array.from(labels),
+      count: idx.length,
+      height: size,
+      width: size,
+      classes: tr.classes.slice(),
+    };
     if (streamed) return { ...base, images: new Uint8Array(0), files: idx.map((i) => results[i]!.cached!) };
     const images = new Uint8Array(idx.length * per);
     idx.forEach((i, k) => {
@@ -198,7 +224,8 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
   if (paired) {
     const v = good(tr.files.length, va.labels);
     const empty = countOf(g.labels).flatMap((n, c) => (n === 0 ? [tr.classes[c]!] : []));
-    if (empty.length > 0) throw new DataError('DATA_FORMAT', `no usable training images for class ${empty.join(', ')} in ${trainDir}`);
+    if (empty.length > 0)
+      throw new DataError('DATA_FORMAT', `no usable training images for class ${empty.join(', ')} in ${trainDir}`);
     trainSet = build(g.idx, g.labels);
     valSet = build(v.idx, v.labels);
   } else {
@@ -207,10 +234,17 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     const tiny = counts.flatMap((n, c) => (n < need ? [`"${tr.classes[c]}" (${n})`] : []));
     if (tiny.length > 0) {
       const why = need === 2 ? ' (one to train on, one to validate)' : '';
-      throw new DataError('DATA_FORMAT', `every class needs at least ${need} usable image${need === 2 ? 's' : ''}${why}; too few in ${tiny.join(', ')}`);
+      throw new DataError(
+        'DATA_FORMAT',
+        `every class needs at least ${need} usable image${need === 2 ? 's' : ''}${why}; too few in ${tiny.join(', ')}`,
+      );
     }
     const split = stratifiedSplit(g.labels, K, valFraction, opts.seed ?? 0);
-    const pick = (ks: number[]): ImageDataset => build(ks.map((k) => g.idx[k]!), ks.map((k) => g.labels[k]!));
+    const pick = (ks: number[]): ImageDataset =>
+      build(
+        ks.map((k) => g.idx[k]!),
+        ks.map((k) => g.labels[k]!),
+      );
     trainSet = pick(split.train);
     valSet = pick(split.val);
   }
@@ -223,11 +257,25 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
   const big = totals.indexOf(Math.max(...totals));
   const small = totals.indexOf(Math.min(...totals));
   if (totals[big]! > 10 * totals[small]!) {
-    log(`warning: classes are imbalanced: "${tr.classes[big]}" has ${totals[big]} images, "${tr.classes[small]}" ${totals[small]} (more than 10×); accuracy will favour the large classes`);
+    log(
+      `warning: classes are imbalanced: "${tr.classes[big]}" has ${totals[big]} images, "${tr.classes[small]}" ${totals[small]} (more than 10×); accuracy will favour the large classes`,
+    );
   }
   return {
     train: trainSet,
     test: valSet,
-    report: { root, classes: tr.classes.slice(), trainCounts, valCounts, skipped, decodeSeconds, cacheHits: hits, decoded: ok - hits, threads, cacheDir, streamed },
+    report: {
+      root,
+      classes: tr.classes.slice(),
+      trainCounts,
+      valCounts,
+      skipped,
+      decodeSeconds,
+      cacheHits: hits,
+      decoded: ok - hits,
+      threads,
+      cacheDir,
+      streamed,
+    },
   };
 }

@@ -2,9 +2,9 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
-import { augmentBatch, type AugmentOptions } from './augment.js';
+import { type AugmentOptions, augmentBatch } from './augment.js';
 import { gatherImages, type ImageDataset } from './dataset.js';
-import { mixBatch, mixEnabled, mixRng, type MixOptions } from './mix.js';
+import { type MixOptions, mixBatch, mixEnabled, mixRng } from './mix.js';
 
 export interface WorkerInit {
   /** Dataset images on a SharedArrayBuffer. */
@@ -27,11 +27,21 @@ export interface WorkerRequest {
   labels?: Int32Array;
 }
 
-export type WorkerReply = { id: number; pixels: Uint8Array; targets?: Float32Array; mixKind?: string } | { id: number; error: string };
+export type WorkerReply =
+  | { id: number; pixels: Uint8Array; targets?: Float32Array; mixKind?: string }
+  | { id: number; error: string };
 
 const init = workerData as WorkerInit;
 const per = init.height * init.width * 3;
-const source: ImageDataset = { images: init.images, labels: new Uint8Array(0), count: 0, height: init.height, width: init.width, classes: [], ...(init.files ? { files: init.files } : {}) };
+const source: ImageDataset = {
+  images: init.images,
+  labels: new Uint8Array(0),
+  count: 0,
+  height: init.height,
+  width: init.width,
+  classes: [],
+  ...(init.files ? { files: init.files } : {}),
+};
 let gathered = new Uint8Array(0);
 let augmented = new Uint8Array(0);
 
@@ -48,7 +58,16 @@ function makeBatch(req: WorkerRequest): { pixels: Uint8Array; targets?: Float32A
   if (!req.labels) throw new Error('mixing needs the batch labels');
   if (augmented.length < n * per) augmented = new Uint8Array(n * per);
   augmentBatch(gathered, augmented, n, init.height, init.width, init.augment, rng);
-  const m = mixBatch(augmented, out, req.labels, n, init.height, init.width, init.mix, mixRng(init.seed, req.epoch, req.step));
+  const m = mixBatch(
+    augmented,
+    out,
+    req.labels,
+    n,
+    init.height,
+    init.width,
+    init.mix,
+    mixRng(init.seed, req.epoch, req.step),
+  );
   return { pixels: out, targets: m.targets, mixKind: m.kind };
 }
 
@@ -57,7 +76,10 @@ parentPort!.on('message', (req: WorkerRequest) => {
   try {
     const b = makeBatch(req);
     reply = { id: req.id, ...b };
-    parentPort!.postMessage(reply, b.targets ? [b.pixels.buffer as ArrayBuffer, b.targets.buffer as ArrayBuffer] : [b.pixels.buffer as ArrayBuffer]);
+    parentPort!.postMessage(
+      reply,
+      b.targets ? [b.pixels.buffer as ArrayBuffer, b.targets.buffer as ArrayBuffer] : [b.pixels.buffer as ArrayBuffer],
+    );
   } catch (err) {
     reply = { id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
     parentPort!.postMessage(reply);

@@ -6,8 +6,8 @@ import { Worker } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
 import type { AugmentOptions } from './augment.js';
 import { gatherImages, type ImageDataset } from './dataset.js';
-import { mixBatch, mixEnabled, mixRng, type MixOptions } from './mix.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './loader-worker.js';
+import { type MixOptions, mixBatch, mixEnabled, mixRng } from './mix.js';
 
 export interface Batch {
   /** n*h*w*3 uint8 RGB HWC. */
@@ -107,7 +107,8 @@ export class BatchLoader {
 
   constructor(opts: LoaderOptions) {
     const { dataset, batchSize } = opts;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     if (dataset.count < 1) throw new RangeError('BatchLoader: the dataset is empty');
     this.opts = opts;
   }
@@ -153,7 +154,16 @@ export class BatchLoader {
           continue;
         }
         const out = new Uint8Array(pixels.length);
-        const m = mixBatch(pixels, out, Int32Array.from(labels, Number), idx.length, h, w, mix, mixRng(this.opts.seed, epoch, s));
+        const m = mixBatch(
+          pixels,
+          out,
+          Int32Array.from(labels, Number),
+          idx.length,
+          h,
+          w,
+          mix,
+          mixRng(this.opts.seed, epoch, s),
+        );
         yield { pixels: out, labels, size: idx.length, step: s, targets: m.targets, mixKind: m.kind };
       }
       return;
@@ -166,7 +176,9 @@ export class BatchLoader {
       while (next < steps && next <= s + PREFETCH) {
         const idx = slice(next);
         const entry = { labels: labelsOf(idx), size: idx.length };
-        const req = mix ? { epoch, step: next, indices: idx, labels: Int32Array.from(entry.labels, Number) } : { epoch, step: next, indices: idx };
+        const req = mix
+          ? { epoch, step: next, indices: idx, labels: Int32Array.from(entry.labels, Number) }
+          : { epoch, step: next, indices: idx };
         const pixels = worker.request(req); // transfers (detaches) idx
         pixels.catch(() => {}); // a failure surfaces when this batch is awaited, not as an unhandled rejection
         queue.push({ ...entry, pixels });
@@ -174,7 +186,13 @@ export class BatchLoader {
       }
       const head = queue.shift()!;
       const r = await head.pixels;
-      yield { pixels: r.pixels, labels: head.labels, size: head.size, step: s, ...(r.targets ? { targets: r.targets, mixKind: r.mixKind! } : {}) };
+      yield {
+        pixels: r.pixels,
+        labels: head.labels,
+        size: head.size,
+        step: s,
+        ...(r.targets ? { targets: r.targets, mixKind: r.mixKind! } : {}),
+      };
     }
   }
 

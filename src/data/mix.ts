@@ -66,18 +66,33 @@ export function sampleBeta(rng: Rng, a: number): number {
 }
 
 /** timm's rand_bbox: a box of sides ⌊H·√(1−λ)⌋, ⌊W·√(1−λ)⌋ centred at a uniform pixel, clipped to the image. */
-export function cutmixBox(rng: Rng, h: number, w: number, lam: number): { y0: number; y1: number; x0: number; x1: number } {
+export function cutmixBox(
+  rng: Rng,
+  h: number,
+  w: number,
+  lam: number,
+): { y0: number; y1: number; x0: number; x1: number } {
   const ratio = Math.sqrt(1 - lam);
   const ch = Math.floor(h * ratio);
   const cw = Math.floor(w * ratio);
   const cy = rng.int(h);
   const cx = rng.int(w);
   const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
-  return { y0: clip(cy - (ch >> 1), h), y1: clip(cy + (ch >> 1), h), x0: clip(cx - (cw >> 1), w), x1: clip(cx + (cw >> 1), w) };
+  return {
+    y0: clip(cy - (ch >> 1), h),
+    y1: clip(cy + (ch >> 1), h),
+    x0: clip(cx - (cw >> 1), w),
+    x1: clip(cx + (cw >> 1), w),
+  };
 }
 
 /** (1 − ε)·onehot + ε/K for each label, mixed as lam·own + (1 − lam)·partner (partner of i is n − 1 − i). */
-export function mixTargets(labels: ArrayLike<number>, n: number, o: Pick<MixOptions, 'smoothing' | 'numClasses'>, lam: number): Float32Array {
+export function mixTargets(
+  labels: ArrayLike<number>,
+  n: number,
+  o: Pick<MixOptions, 'smoothing' | 'numClasses'>,
+  lam: number,
+): Float32Array {
   const K = o.numClasses;
   const off = o.smoothing / K;
   const on = 1 - o.smoothing + off;
@@ -96,7 +111,16 @@ export function mixTargets(labels: ArrayLike<number>, n: number, o: Pick<MixOpti
  * `prob`; CutMix with probability `switchProb` when both are on; λ ~ Beta(α, α); CutMix's λ is corrected to the
  * pasted box's area. MixUp rounds λ·a + (1 − λ)·b to the nearest uint8.
  */
-export function mixBatch(src: Uint8Array, dst: Uint8Array, labels: ArrayLike<number>, n: number, h: number, w: number, o: MixOptions, rng: Rng): MixResult {
+export function mixBatch(
+  src: Uint8Array,
+  dst: Uint8Array,
+  labels: ArrayLike<number>,
+  n: number,
+  h: number,
+  w: number,
+  o: MixOptions,
+  rng: Rng,
+): MixResult {
   const per = h * w * 3;
   let useCutmix = false;
   let lam = 1;

@@ -173,7 +173,15 @@ export const RA_OPS: Readonly<Record<string, readonly [Op, boolean]>> = {
 const OP_NAMES = Object.keys(RA_OPS);
 
 /** Applies one named op in place (magnitude on the 0..30 scale, sign ±1 for the signed ops). */
-export function applyOp(name: string, img: Uint8Array, h: number, w: number, magnitude: number, sign = 1, tmp?: Uint8Array): void {
+export function applyOp(
+  name: string,
+  img: Uint8Array,
+  h: number,
+  w: number,
+  magnitude: number,
+  sign = 1,
+  tmp?: Uint8Array,
+): void {
   const entry = RA_OPS[name];
   if (!entry) throw new Error(`unknown RandAugment op '${name}'`);
   const level = Math.min(Math.max(magnitude, 0), RA_MAX_MAGNITUDE) / RA_MAX_MAGNITUDE;

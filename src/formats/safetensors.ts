@@ -23,7 +23,8 @@ export function encodeSafetensors(tensors: Map<string, StTensor>, metadata: Reco
   for (const name of names) {
     const t = tensors.get(name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== n) throw new SafetensorsError(`tensor '${name}': ${t.data.length} elements for shape [${t.shape.join(',')}]`);
+    if (t.data.length !== n)
+      throw new SafetensorsError(`tensor '${name}': ${t.data.length} elements for shape [${t.shape.join(',')}]`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -42,10 +43,14 @@ export function encodeSafetensors(tensors: Map<string, StTensor>, metadata: Reco
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, StTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array): {
+  tensors: Map<string, StTensor>;
+  metadata: Record<string, string>;
+} {
   if (bytes.length < 8) throw new SafetensorsError('file too short for a safetensors header');
   const hlen = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (hlen > bytes.length - 8 || hlen > 100_000_000) throw new SafetensorsError('header length exceeds the file: not a safetensors file');
+  if (hlen > bytes.length - 8 || hlen > 100_000_000)
+    throw new SafetensorsError('header length exceeds the file: not a safetensors file');
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + hlen)).toString('utf8')) as Record<string, unknown>;
@@ -65,11 +70,18 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, StT
     const dtype = e.dtype as StTensor['dtype'];
     const [s, end] = e.data_offsets;
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if (end - s !== n * BYTES[dtype] || base + end > bytes.length) throw new SafetensorsError(`tensor '${name}': data offsets do not match its shape or the file is truncated`);
+    if (end - s !== n * BYTES[dtype] || base + end > bytes.length)
+      throw new SafetensorsError(`tensor '${name}': data offsets do not match its shape or the file is truncated`);
     // A copy, aligned and owning its buffer (Buffer#slice would return a view into the whole file).
     const raw = new Uint8Array(bytes.subarray(base + s, base + end));
     const data =
-      dtype === 'F32' ? new Float32Array(raw.buffer) : dtype === 'F64' ? new Float64Array(raw.buffer) : dtype === 'I64' ? new BigInt64Array(raw.buffer) : raw;
+      dtype === 'F32'
+        ? new Float32Array(raw.buffer)
+        : dtype === 'F64'
+          ? new Float64Array(raw.buffer)
+          : dtype === 'I64'
+            ? new BigInt64Array(raw.buffer)
+            : raw;
     tensors.set(name, { dtype, shape: e.shape, data });
   }
   return { tensors, metadata };
@@ -86,7 +98,11 @@ export async function readSafetensors(path: string): Promise<ReturnType<typeof d
 }
 
 /** Writes atomically: a temporary file, then rename. */
-export async function writeSafetensors(path: string, tensors: Map<string, StTensor>, metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, StTensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, encodeSafetensors(tensors, metadata));
   await rename(tmp, path);

@@ -50,8 +50,22 @@ export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
     const type = String.fromCharCode(b[off + 4]!, b[off + 5]!, b[off + 6]!, b[off + 7]!);
     if (off === 8) {
       if (type !== 'IHDR' || len !== 13) return null;
-      const [depth, colour, compression, filter, interlace] = [b[data + 8], b[data + 9], b[data + 10], b[data + 11], b[data + 12]];
-      if (dv.getUint32(data) !== size || dv.getUint32(data + 4) !== size || depth !== 8 || compression || filter || interlace) return null;
+      const [depth, colour, compression, filter, interlace] = [
+        b[data + 8],
+        b[data + 9],
+        b[data + 10],
+        b[data + 11],
+        b[data + 12],
+      ];
+      if (
+        dv.getUint32(data) !== size ||
+        dv.getUint32(data + 4) !== size ||
+        depth !== 8 ||
+        compression ||
+        filter ||
+        interlace
+      )
+        return null;
       if (colour === 2) channels = 3;
       else if (colour === 0) channels = 1;
       else return null;

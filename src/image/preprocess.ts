@@ -11,7 +11,12 @@ export const FLATTEN_BACKGROUND = { r: 255, g: 255, b: 255 } as const;
 /** Default decompression-bomb guard: width × height of the encoded image. */
 export const DEFAULT_MAX_PIXELS = 25_000_000;
 
-export type ImageErrorCode = 'EMPTY_IMAGE' | 'NOT_AN_IMAGE' | 'CORRUPT_IMAGE' | 'UNSUPPORTED_FORMAT' | 'TOO_MANY_PIXELS';
+export type ImageErrorCode =
+  | 'EMPTY_IMAGE'
+  | 'NOT_AN_IMAGE'
+  | 'CORRUPT_IMAGE'
+  | 'UNSUPPORTED_FORMAT'
+  | 'TOO_MANY_PIXELS';
 
 /** A problem with the image itself (never with the service): `code` says which. */
 export class ImageError extends Error {
@@ -75,11 +80,16 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
       throw classify(e, what, maxPixels);
     }
     if (!(IMAGE_FORMATS as readonly string[]).includes(format ?? '')) {
-      throw new ImageError('UNSUPPORTED_FORMAT', `${what} is ${format ?? 'an unknown format'}; supported: JPEG, PNG, WebP, GIF, AVIF, TIFF`);
+      throw new ImageError(
+        'UNSUPPORTED_FORMAT',
+        `${what} is ${format ?? 'an unknown format'}; supported: JPEG, PNG, WebP, GIF, AVIF, TIFF`,
+      );
     }
   }
   try {
-    let img = sharp(bytes, input).flatten({ background: FLATTEN_BACKGROUND }).toColourspace(opts.gray ? 'b-w' : 'srgb');
+    let img = sharp(bytes, input)
+      .flatten({ background: FLATTEN_BACKGROUND })
+      .toColourspace(opts.gray ? 'b-w' : 'srgb');
     if (opts.shorter !== undefined) {
       // Shorter side first, then the centre crop from the resized image.
       const meta = await sharp(bytes, input).metadata();
@@ -88,7 +98,11 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
       const k = opts.shorter / Math.min(w0, h0);
       const rw = Math.max(width, Math.round(w0 * k));
       const rh = Math.max(height, Math.round(h0 * k));
-      const resized = await img.resize(rw, rh, { fit: 'fill' }).removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      const resized = await img
+        .resize(rw, rh, { fit: 'fill' })
+        .removeAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
       img = sharp(resized.data, { raw: { width: rw, height: rh, channels: resized.info.channels } }).extract({
         left: Math.floor((rw - width) / 2),
         top: Math.floor((rh - height) / 2),
@@ -99,8 +113,16 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
       img = img.resize(width, height, { fit: opts.fit ?? 'cover', position: 'centre' });
     }
     const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.width !== width || info.height !== height || info.channels !== channels || data.length !== width * height * channels) {
-      throw new ImageError('CORRUPT_IMAGE', `${what} decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`);
+    if (
+      info.width !== width ||
+      info.height !== height ||
+      info.channels !== channels ||
+      data.length !== width * height * channels
+    ) {
+      throw new ImageError(
+        'CORRUPT_IMAGE',
+        `${what} decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`,
+      );
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (e) {
@@ -119,7 +141,8 @@ export function sniffFormat(b: Uint8Array): (typeof IMAGE_FORMATS)[number] | nul
   if (ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
   const tiff = ascii(b, 0, 4);
   if (tiff === 'II*\0' || tiff === 'MM\0*') return 'tiff';
-  if (ascii(b, 4, 8) === 'ftyp' && ['avif', 'avis', 'heic', 'heix', 'mif1', 'msf1'].includes(ascii(b, 8, 12))) return 'heif';
+  if (ascii(b, 4, 8) === 'ftyp' && ['avif', 'avis', 'heic', 'heix', 'mif1', 'msf1'].includes(ascii(b, 8, 12)))
+    return 'heif';
   return null;
 }
 
@@ -127,6 +150,7 @@ function classify(e: unknown, what: string, maxPixels: number): ImageError {
   if (e instanceof ImageError) return e;
   const msg = (e as Error).message ?? String(e);
   if (/pixel limit/i.test(msg)) return new ImageError('TOO_MANY_PIXELS', `${what} has more than ${maxPixels} pixels`);
-  if (/unsupported image format/i.test(msg)) return new ImageError('NOT_AN_IMAGE', `${what} is not an image in a supported format`);
+  if (/unsupported image format/i.test(msg))
+    return new ImageError('NOT_AN_IMAGE', `${what} is not an image in a supported format`);
   return new ImageError('CORRUPT_IMAGE', `${what} could not be decoded: ${msg.split('\n')[0]}`);
 }

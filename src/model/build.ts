@@ -1,9 +1,9 @@
 // Emits the inference model: uint8 pixels in, logits and probabilities out, weights as initializers.
-import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
+import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import type { ModelSpec } from './config.js';
 import { type ForwardOptions, forward } from './forward.js';
-import { type Params, paramTable } from './params.js';
 import { specMetadata } from './metadata.js';
+import { type Params, paramTable } from './params.js';
 
 /** Adds the uint8 [N,H,W,3] `pixels` input and every parameter as a float32 initializer to `g`; returns the input. */
 export function mixerGraphInputs(g: Graph, spec: ModelSpec, params: Params): Value {
@@ -28,6 +28,14 @@ export function inferenceGraph(spec: ModelSpec, params: Params, o: Pick<ForwardO
   return g;
 }
 
-export function buildInferenceModel(spec: ModelSpec, params: Params, extra: Record<string, string> = {}, o: Pick<ForwardOptions, 'channelTiles'> = {}): Uint8Array {
-  return serializeModel(inferenceGraph(spec, params, o), { metadata: { ...specMetadata(spec), ...extra }, docString: 'MLP-Mixer image classifier' });
+export function buildInferenceModel(
+  spec: ModelSpec,
+  params: Params,
+  extra: Record<string, string> = {},
+  o: Pick<ForwardOptions, 'channelTiles'> = {},
+): Uint8Array {
+  return serializeModel(inferenceGraph(spec, params, o), {
+    metadata: { ...specMetadata(spec), ...extra },
+    docString: 'MLP-Mixer image classifier',
+  });
 }

@@ -21,7 +21,18 @@ export interface ModelSpec {
   std: [number, number, number];
 }
 
-export const CIFAR10_LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_LABELS = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 export const CIFAR10_MEAN: [number, number, number] = [0.4914, 0.4822, 0.4465];
 export const CIFAR10_STD: [number, number, number] = [0.247, 0.2435, 0.2616];
 
@@ -51,15 +62,27 @@ export function preset(name: string): MixerConfig {
   return { ...PRESETS[name as PresetName] };
 }
 
-const KEYS: (keyof MixerConfig)[] = ['image_size', 'patch_size', 'in_chans', 'num_classes', 'hidden_dim', 'depth', 'tokens_mlp_dim', 'channels_mlp_dim', 'norm_eps'];
+const KEYS: (keyof MixerConfig)[] = [
+  'image_size',
+  'patch_size',
+  'in_chans',
+  'num_classes',
+  'hidden_dim',
+  'depth',
+  'tokens_mlp_dim',
+  'channels_mlp_dim',
+  'norm_eps',
+];
 
 /** Checks a config (e.g. parsed from model metadata) and returns it with keys in contract order. */
 export function validateConfig(c: Partial<Record<keyof MixerConfig, unknown>>): MixerConfig {
   const out = {} as MixerConfig;
   for (const k of KEYS) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`config.${k} must be a number, got ${JSON.stringify(v)}`);
-    if (k !== 'norm_eps' && (!Number.isInteger(v) || v <= 0)) throw new ConfigError(`config.${k} must be a positive integer, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new ConfigError(`config.${k} must be a number, got ${JSON.stringify(v)}`);
+    if (k !== 'norm_eps' && (!Number.isInteger(v) || v <= 0))
+      throw new ConfigError(`config.${k} must be a positive integer, got ${v}`);
     if (k === 'norm_eps' && !(v > 0)) throw new ConfigError(`config.norm_eps must be positive, got ${v}`);
     out[k] = v;
   }
@@ -75,7 +98,9 @@ export function numTokens(c: MixerConfig): number {
 }
 
 export function defaultSpec(config: MixerConfig, labels?: string[]): ModelSpec {
-  const l = labels ?? (config.num_classes === 10 ? CIFAR10_LABELS : Array.from({ length: config.num_classes }, (_, i) => `class_${i}`));
+  const l =
+    labels ??
+    (config.num_classes === 10 ? CIFAR10_LABELS : Array.from({ length: config.num_classes }, (_, i) => `class_${i}`));
   if (l.length !== config.num_classes) throw new ConfigError(`${l.length} labels for ${config.num_classes} classes`);
   return { config, labels: [...l], mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD] };
 }

@@ -54,7 +54,13 @@ export function geluTanh(b: Builder, x: Value): Value {
  * - token mixing works on columns: W [D, S] · [S, N·C], the same buffer viewed as [S, N·C].
  * The only data movement is the patchify transpose, done on the uint8 pixels.
  */
-export function forward(b: Builder, spec: ModelSpec, pixels: Value, param: (name: string) => Value, o: ForwardOptions = {}): Value {
+export function forward(
+  b: Builder,
+  spec: ModelSpec,
+  pixels: Value,
+  param: (name: string) => Value,
+  o: ForwardOptions = {},
+): Value {
   const act = o.gelu ?? gelu;
   const c = spec.config;
   const p = c.patch_size;
@@ -65,13 +71,22 @@ export function forward(b: Builder, spec: ModelSpec, pixels: Value, param: (name
   const SN = 'N*' + S;
   const NC = 'N*' + C;
   const linear = (x: Value, prefix: string) =>
-    o.layers?.rows ? o.layers.rows(b, x, prefix) : b.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true });
+    o.layers?.rows
+      ? o.layers.rows(b, x, prefix)
+      : b.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true });
   const norm = (x: Value, prefix: string) =>
-    b.layerNorm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { axis: -1, epsilon: c.norm_eps, stats: o.layerNormStats ?? false })[0]!;
+    b.layerNorm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), {
+      axis: -1,
+      epsilon: c.norm_eps,
+      stats: o.layerNormStats ?? false,
+    })[0]!;
   // Token mixing: W [D, S] · X [S, N·C] + b[D, 1].
-  const tokenLinear = (x: Value, prefix: string, rows: number) => b.gemm(param(`${prefix}.weight`), x, b.reshape(param(`${prefix}.bias`), [rows, 1]));
+  const tokenLinear = (x: Value, prefix: string, rows: number) =>
+    b.gemm(param(`${prefix}.weight`), x, b.reshape(param(`${prefix}.bias`), [rows, 1]));
   const tokenMlp = (h: Value, prefix: string) =>
-    o.layers?.tokenMlp ? o.layers.tokenMlp(b, h, prefix) : tokenLinear(act(b, tokenLinear(h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
+    o.layers?.tokenMlp
+      ? o.layers.tokenMlp(b, h, prefix)
+      : tokenLinear(act(b, tokenLinear(h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
 
   const mlp = (h: Value, prefix: string) => linear(act(b, linear(h, `${prefix}.fc1`)), `${prefix}.fc2`);
   const k = o.channelTiles ?? 1;
@@ -80,7 +95,13 @@ export function forward(b: Builder, spec: ModelSpec, pixels: Value, param: (name
     if (k === 1) return mlp(h, prefix);
     const rows = `N*${S / k}`;
     const parts = b.split(b.reshape(h, [k, rows, C]), 0, new Array<number>(k).fill(1));
-    return b.reshape(b.concat(parts.map((part) => b.reshape(mlp(b.reshape(part, [rows, C]), prefix), [1, rows, C])), 0), [SN, C]);
+    return b.reshape(
+      b.concat(
+        parts.map((part) => b.reshape(mlp(b.reshape(part, [rows, C]), prefix), [1, rows, C])),
+        0,
+      ),
+      [SN, C],
+    );
   };
 
   // Stem: the stride-p conv as patchify + one GEMM. Patches are ordered (token, image) and each patch vector

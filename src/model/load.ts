@@ -31,7 +31,10 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)' : '';
+    const hint =
+      code === 'ENOENT'
+        ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
+        : '';
     throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
   }
   let parsed: ParsedModel;
@@ -48,7 +51,13 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
   }
   const size = spec.config.image_size;
   const input = parsed.inputs.find((v) => v.name === 'pixels');
-  const shapeOk = input && input.dtype === 'uint8' && input.shape.length === 4 && input.shape[1] === size && input.shape[2] === size && input.shape[3] === 3;
+  const shapeOk =
+    input &&
+    input.dtype === 'uint8' &&
+    input.shape.length === 4 &&
+    input.shape[1] === size &&
+    input.shape[2] === size &&
+    input.shape[3] === 3;
   const outs = new Set(parsed.outputs.map((o) => o.name));
   if (!shapeOk || !outs.has('logits') || !outs.has('probabilities')) {
     throw new ModelLoadError(
@@ -64,7 +73,9 @@ export function paramsFromModel(m: LoadedModel): Params {
   for (const p of paramTable(m.spec.config)) {
     const t = m.parsed.initializers.get(p.name);
     if (!t || t.dtype !== 'float32' || t.dims.join(',') !== p.shape.join(',')) {
-      throw new ModelLoadError(`${m.path}: no float32 parameter '${p.name}' [${p.shape.join(',')}] (quantized models cannot be re-quantized or exported)`);
+      throw new ModelLoadError(
+        `${m.path}: no float32 parameter '${p.name}' [${p.shape.join(',')}] (quantized models cannot be re-quantized or exported)`,
+      );
     }
     params.set(p.name, t.data as Float32Array);
   }

@@ -21,7 +21,8 @@ function json(meta: Record<string, string>, key: string): unknown {
 }
 
 function triple(v: unknown, key: string): [number, number, number] {
-  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number')) throw new ConfigError(`metadata '${key}' must be 3 numbers`);
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number'))
+    throw new ConfigError(`metadata '${key}' must be 3 numbers`);
   return [v[0] as number, v[1] as number, v[2] as number];
 }
 
@@ -31,5 +32,10 @@ export function specFromMetadata(meta: Record<string, string>): ModelSpec {
   if (!Array.isArray(labels) || labels.length !== config.num_classes || !labels.every((l) => typeof l === 'string')) {
     throw new ConfigError(`metadata 'mixer.labels' must be ${config.num_classes} strings`);
   }
-  return { config, labels, mean: triple(json(meta, 'mixer.mean'), 'mixer.mean'), std: triple(json(meta, 'mixer.std'), 'mixer.std') };
+  return {
+    config,
+    labels,
+    mean: triple(json(meta, 'mixer.mean'), 'mixer.mean'),
+    std: triple(json(meta, 'mixer.std'), 'mixer.std'),
+  };
 }

@@ -95,7 +95,10 @@ export function randomParams(c: MixerConfig, seed: number, scale = 0.5): Params 
     const fan = n / p.shape[0]!;
     const s = p.shape.length === 1 ? 0.3 : scale / Math.sqrt(fan);
     const base = p.init === 'ones' ? 1 : 0;
-    out.set(p.name, Float32Array.from({ length: n }, () => base + rng.normal() * s));
+    out.set(
+      p.name,
+      Float32Array.from({ length: n }, () => base + rng.normal() * s),
+    );
   }
   return out;
 }

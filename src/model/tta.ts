@@ -1,5 +1,5 @@
 // Test-time augmentation in the inference graph: average the logits of the image and its horizontal mirror.
-import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
+import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { mixerGraphInputs } from './build.js';
 import type { ModelSpec } from './config.js';
 import { forward } from './forward.js';

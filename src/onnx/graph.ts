@@ -1,7 +1,7 @@
 // A typed ONNX graph: values with dtype and (symbolic) shape, nodes, initializers, inputs and outputs.
 import { GraphError } from './errors.js';
-import type { DType, Shape, TypedData } from './types.js';
 import type { OpType } from './ops.js';
+import type { DType, Shape, TypedData } from './types.js';
 
 export interface Value {
   readonly name: string;
@@ -85,10 +85,19 @@ export class Graph {
     outs: readonly { dtype: DType; shape: Shape; name?: string | undefined }[],
     attrs: Record<string, AttrValue> = {},
   ): Value[] {
-    for (const v of inputs) if (v && !this.values.has(v.name)) throw new GraphError(`${op}: input '${v.name}' is not in this graph`);
+    for (const v of inputs)
+      if (v && !this.values.has(v.name)) throw new GraphError(`${op}: input '${v.name}' is not in this graph`);
     const nodeName = this.fresh(op);
-    const outputs = outs.map((o) => this.define({ name: o.name ?? this.fresh(`${nodeName}_out`), dtype: o.dtype, shape: o.shape }));
-    this.nodes.push({ op, name: nodeName, inputs: inputs.map((v) => (v ? v.name : '')), outputs: outputs.map((v) => v.name), attrs });
+    const outputs = outs.map((o) =>
+      this.define({ name: o.name ?? this.fresh(`${nodeName}_out`), dtype: o.dtype, shape: o.shape }),
+    );
+    this.nodes.push({
+      op,
+      name: nodeName,
+      inputs: inputs.map((v) => (v ? v.name : '')),
+      outputs: outputs.map((v) => v.name),
+      attrs,
+    });
     return outputs;
   }
 

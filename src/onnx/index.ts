@@ -1,8 +1,9 @@
 // Public surface of the ONNX graph builder.
-export * from './types.js';
+
 export * from './errors.js';
 export * from './graph.js';
-export * from './ops.js';
-export * from './shapes.js';
-export * from './serialize.js';
 export * from './inspect.js';
+export * from './ops.js';
+export * from './serialize.js';
+export * from './shapes.js';
+export * from './types.js';

@@ -4,11 +4,36 @@ import { type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto 
 import { decodeModelProto } from './serialize.js';
 
 /** Tensor element types, named as onnxruntime names them. */
-export type ElemType = 'float32' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'int32' | 'int64' | 'string' | 'bool' | 'float16' | 'float64' | 'uint32' | 'uint64';
+export type ElemType =
+  | 'float32'
+  | 'uint8'
+  | 'int8'
+  | 'uint16'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'string'
+  | 'bool'
+  | 'float16'
+  | 'float64'
+  | 'uint32'
+  | 'uint64';
 
 /** ONNX TensorProto.DataType code → element type (codes ORT cannot run, like bfloat16 or complex, are absent). */
 export const ELEM_TYPES: Record<number, ElemType> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
 };
 
 /** A graph input or output: a dimension is a number, a symbol (dim_param) or null (unknown). */
@@ -43,7 +68,13 @@ function tensorInfo(v: ValueInfoProto): TensorInfo {
   const type = tt ? ELEM_TYPES[tt.elemType ?? 0] : undefined;
   if (!tt || !type) throw new GraphError(`'${v.name}' is not a tensor of a type onnxruntime supports`);
   const dims = tt.shape?.dim ?? [];
-  const shape = dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== null && d.dimValue !== undefined && Number(d.dimValue) > 0 ? Number(d.dimValue) : null));
+  const shape = dims.map((d) =>
+    d.dimParam
+      ? d.dimParam
+      : d.dimValue !== null && d.dimValue !== undefined && Number(d.dimValue) > 0
+        ? Number(d.dimValue)
+        : null,
+  );
   return { name: v.name ?? '', type, shape };
 }
 
@@ -62,8 +93,38 @@ function windowOut(size: number, k: number, s: number, padA: number, padB: numbe
 }
 
 const ELEMENTWISE = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Relu', 'Clip', 'BatchNormalization', 'Sigmoid', 'HardSwish', 'HardSigmoid', 'LeakyRelu', 'Identity', 'Dropout',
-  'Cast', 'Tanh', 'Erf', 'PRelu', 'Elu', 'Selu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'InstanceNormalization', 'Sqrt', 'Exp', 'Neg', 'Abs', 'Where', 'Max', 'Min',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Relu',
+  'Clip',
+  'BatchNormalization',
+  'Sigmoid',
+  'HardSwish',
+  'HardSigmoid',
+  'LeakyRelu',
+  'Identity',
+  'Dropout',
+  'Cast',
+  'Tanh',
+  'Erf',
+  'PRelu',
+  'Elu',
+  'Selu',
+  'Gelu',
+  'Softmax',
+  'LogSoftmax',
+  'LayerNormalization',
+  'InstanceNormalization',
+  'Sqrt',
+  'Exp',
+  'Neg',
+  'Abs',
+  'Where',
+  'Max',
+  'Min',
 ]);
 
 /** numpy broadcasting of two shapes (null when they disagree). */
@@ -96,7 +157,11 @@ function intValues(t: TensorProto): number[] | null {
 function estimateMacs(g: GraphProto, inputs: TensorInfo[], inits: Map<string, TensorProto>): number {
   const shape = new Map<string, number[]>();
   const ints = new Map<string, number[]>();
-  for (const i of inputs) shape.set(i.name, i.shape.map((d) => (typeof d === 'number' ? d : 1)));
+  for (const i of inputs)
+    shape.set(
+      i.name,
+      i.shape.map((d) => (typeof d === 'number' ? d : 1)),
+    );
   for (const [name, t] of inits) {
     shape.set(name, t.dims.map(Number));
     const v = intValues(t);
@@ -189,7 +254,10 @@ function estimateMacs(g: GraphProto, inputs: TensorInfo[], inits: Map<string, Te
       if (x && idx) set([...x.slice(0, axis), ...idx, ...x.slice(axis + 1)]);
     } else if (ELEMENTWISE.has(op)) {
       let s: number[] | null = x ?? null;
-      const operands = op === 'LayerNormalization' || op === 'BatchNormalization' || op === 'InstanceNormalization' ? ins.slice(0, 1) : ins;
+      const operands =
+        op === 'LayerNormalization' || op === 'BatchNormalization' || op === 'InstanceNormalization'
+          ? ins.slice(0, 1)
+          : ins;
       for (const o of operands.slice(1)) s = s && o ? broadcast(s, o) : null;
       set(s);
     }
@@ -220,7 +288,8 @@ export function inspectModel(bytes: Uint8Array): ModelInterface {
   const inputs = (g.input as ValueInfoProto[]).filter((v) => !inits.has(v.name ?? '')).map(tensorInfo);
   const outputs = (g.output as ValueInfoProto[]).map(tensorInfo);
   const producers: Record<string, string> = {};
-  for (const n of g.node as NodeProto[]) for (const o of n.output) if (outputs.some((x) => x.name === o)) producers[o] = n.opType ?? '';
+  for (const n of g.node as NodeProto[])
+    for (const o of n.output) if (outputs.some((x) => x.name === o)) producers[o] = n.opType ?? '';
   return {
     irVersion: Number(m.irVersion),
     opset: Number(m.opsetImport.find((o) => !o.domain)?.version ?? 0),

@@ -2,14 +2,40 @@
 import { GraphError } from './errors.js';
 import type { AttrValue, Graph, Value } from './graph.js';
 import { broadcast, normAxis, reduceShape, reshapeTarget } from './shapes.js';
-import { type DType, type Dim, type Shape, isFloat, shapeStr } from './types.js';
+import { type Dim, type DType, isFloat, type Shape, shapeStr } from './types.js';
 
 export const OP_TYPES = [
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Neg', 'Sqrt', 'Exp', 'Erf', 'Tanh', 'Identity', 'Cast',
-  'MatMul', 'Gemm', 'Transpose', 'Reshape', 'LayerNormalization', 'ReduceMean', 'ReduceSum',
-  'Softmax', 'LogSoftmax', 'OneHot', 'Shape', 'Expand', 'Sum',
-  'Split', 'Concat',
-  'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear', 'DequantizeLinear',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Neg',
+  'Sqrt',
+  'Exp',
+  'Erf',
+  'Tanh',
+  'Identity',
+  'Cast',
+  'MatMul',
+  'Gemm',
+  'Transpose',
+  'Reshape',
+  'LayerNormalization',
+  'ReduceMean',
+  'ReduceSum',
+  'Softmax',
+  'LogSoftmax',
+  'OneHot',
+  'Shape',
+  'Expand',
+  'Sum',
+  'Split',
+  'Concat',
+  'DynamicQuantizeLinear',
+  'MatMulInteger',
+  'QuantizeLinear',
+  'DequantizeLinear',
 ] as const;
 export type OpType = (typeof OP_TYPES)[number];
 
@@ -28,12 +54,18 @@ export class Builder {
 
   private sameType(op: string, ...vs: Value[]): DType {
     const d = vs[0]!.dtype;
-    for (const v of vs) if (v.dtype !== d) throw new GraphError(`${this.where(op, ...vs)}: mixed element types ${vs.map((x) => x.dtype).join(', ')}`);
+    for (const v of vs)
+      if (v.dtype !== d)
+        throw new GraphError(`${this.where(op, ...vs)}: mixed element types ${vs.map((x) => x.dtype).join(', ')}`);
     return d;
   }
 
   /** A scalar or small constant tensor, shared between uses. */
-  constant(values: readonly number[] | readonly bigint[], dims: readonly number[] = [], dtype: DType = 'float32'): Value {
+  constant(
+    values: readonly number[] | readonly bigint[],
+    dims: readonly number[] = [],
+    dtype: DType = 'float32',
+  ): Value {
     const key = `${dtype}|${dims.join(',')}|${values.join(',')}`;
     const hit = this.consts.get(key);
     if (hit) return hit;
@@ -61,22 +93,45 @@ export class Builder {
     const shape = broadcast(this.where(op, a, b), a.shape, b.shape);
     return this.g.node(op, [a, b], [{ dtype, shape, name }])[0]!;
   }
-  add(a: Value, b: Value, name?: string): Value { return this.binary('Add', a, b, name); }
-  sub(a: Value, b: Value, name?: string): Value { return this.binary('Sub', a, b, name); }
-  mul(a: Value, b: Value, name?: string): Value { return this.binary('Mul', a, b, name); }
-  div(a: Value, b: Value, name?: string): Value { return this.binary('Div', a, b, name); }
-  pow(a: Value, b: Value, name?: string): Value { return this.binary('Pow', a, b, name); }
+  add(a: Value, b: Value, name?: string): Value {
+    return this.binary('Add', a, b, name);
+  }
+  sub(a: Value, b: Value, name?: string): Value {
+    return this.binary('Sub', a, b, name);
+  }
+  mul(a: Value, b: Value, name?: string): Value {
+    return this.binary('Mul', a, b, name);
+  }
+  div(a: Value, b: Value, name?: string): Value {
+    return this.binary('Div', a, b, name);
+  }
+  pow(a: Value, b: Value, name?: string): Value {
+    return this.binary('Pow', a, b, name);
+  }
 
   unary(op: Unary, x: Value, name?: string): Value {
-    if (op !== 'Identity' && !isFloat(x.dtype)) throw new GraphError(`${this.where(op, x)}: needs a float input, got ${x.dtype}`);
+    if (op !== 'Identity' && !isFloat(x.dtype))
+      throw new GraphError(`${this.where(op, x)}: needs a float input, got ${x.dtype}`);
     return this.g.node(op, [x], [{ dtype: x.dtype, shape: x.shape, name }])[0]!;
   }
-  neg(x: Value): Value { return this.unary('Neg', x); }
-  sqrt(x: Value): Value { return this.unary('Sqrt', x); }
-  exp(x: Value): Value { return this.unary('Exp', x); }
-  erf(x: Value): Value { return this.unary('Erf', x); }
-  tanh(x: Value): Value { return this.unary('Tanh', x); }
-  identity(x: Value, name?: string): Value { return this.unary('Identity', x, name); }
+  neg(x: Value): Value {
+    return this.unary('Neg', x);
+  }
+  sqrt(x: Value): Value {
+    return this.unary('Sqrt', x);
+  }
+  exp(x: Value): Value {
+    return this.unary('Exp', x);
+  }
+  erf(x: Value): Value {
+    return this.unary('Erf', x);
+  }
+  tanh(x: Value): Value {
+    return this.unary('Tanh', x);
+  }
+  identity(x: Value, name?: string): Value {
+    return this.unary('Identity', x, name);
+  }
 
   cast(x: Value, to: DType, name?: string): Value {
     const code = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11 }[to];
@@ -97,7 +152,13 @@ export class Builder {
   }
 
   /** Y = alpha * op(A) op(B) + beta * C, with 2-D A and B. */
-  gemm(a: Value, b: Value, c: Value | null, o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}, name?: string): Value {
+  gemm(
+    a: Value,
+    b: Value,
+    c: Value | null,
+    o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {},
+    name?: string,
+  ): Value {
     const w = this.where('Gemm', a, b, ...(c ? [c] : []));
     const dtype = this.sameType('Gemm', a, b, ...(c ? [c] : []));
     if (a.shape.length !== 2 || b.shape.length !== 2) throw new GraphError(`${w}: A and B must be 2-D`);
@@ -144,14 +205,24 @@ export class Builder {
   }
 
   /** LayerNormalization over axes [axis, rank); optionally also returns Mean and InvStdDev. */
-  layerNorm(x: Value, scale: Value, bias: Value | null, o: { axis?: number; epsilon?: number; stats?: boolean } = {}, name?: string): Value[] {
+  layerNorm(
+    x: Value,
+    scale: Value,
+    bias: Value | null,
+    o: { axis?: number; epsilon?: number; stats?: boolean } = {},
+    name?: string,
+  ): Value[] {
     const w = this.where('LayerNormalization', x, scale);
     const axis = normAxis(w, o.axis ?? -1, x.shape.length);
     const normShape = x.shape.slice(axis);
-    if (shapeStr(scale.shape) !== shapeStr(normShape)) throw new GraphError(`${w}: scale shape ${shapeStr(scale.shape)} must be ${shapeStr(normShape)}`);
-    if (bias && shapeStr(bias.shape) !== shapeStr(normShape)) throw new GraphError(`${w}: bias shape ${shapeStr(bias.shape)} must be ${shapeStr(normShape)}`);
+    if (shapeStr(scale.shape) !== shapeStr(normShape))
+      throw new GraphError(`${w}: scale shape ${shapeStr(scale.shape)} must be ${shapeStr(normShape)}`);
+    if (bias && shapeStr(bias.shape) !== shapeStr(normShape))
+      throw new GraphError(`${w}: bias shape ${shapeStr(bias.shape)} must be ${shapeStr(normShape)}`);
     const statShape = x.shape.map((d, i) => (i < axis ? d : 1));
-    const outs: { dtype: DType; shape: Shape; name?: string | undefined }[] = [{ dtype: x.dtype, shape: x.shape, name }];
+    const outs: { dtype: DType; shape: Shape; name?: string | undefined }[] = [
+      { dtype: x.dtype, shape: x.shape, name },
+    ];
     // Mean and InvStdDev have type U = float32 (stash_type 1) whatever the input type.
     if (o.stats) outs.push({ dtype: 'float32', shape: statShape }, { dtype: 'float32', shape: statShape });
     return this.g.node('LayerNormalization', bias ? [x, scale, bias] : [x, scale], outs, {
@@ -163,13 +234,18 @@ export class Builder {
   /** ReduceMean (opset 17: axes is an attribute). */
   reduceMean(x: Value, axes: readonly number[], keepdims: boolean, name?: string): Value {
     const shape = reduceShape(this.where('ReduceMean', x), x.shape, axes, keepdims);
-    return this.g.node('ReduceMean', [x], [{ dtype: x.dtype, shape, name }], { axes: { ints: axes }, keepdims: { i: keepdims ? 1 : 0 } })[0]!;
+    return this.g.node('ReduceMean', [x], [{ dtype: x.dtype, shape, name }], {
+      axes: { ints: axes },
+      keepdims: { i: keepdims ? 1 : 0 },
+    })[0]!;
   }
 
   /** ReduceSum (opset 13+: axes is an input). */
   reduceSum(x: Value, axes: readonly number[], keepdims: boolean, name?: string): Value {
     const shape = reduceShape(this.where('ReduceSum', x), x.shape, axes, keepdims);
-    return this.g.node('ReduceSum', [x, this.ints(axes)], [{ dtype: x.dtype, shape, name }], { keepdims: { i: keepdims ? 1 : 0 } })[0]!;
+    return this.g.node('ReduceSum', [x, this.ints(axes)], [{ dtype: x.dtype, shape, name }], {
+      keepdims: { i: keepdims ? 1 : 0 },
+    })[0]!;
   }
 
   softmax(x: Value, axis = -1, name?: string): Value {
@@ -184,8 +260,14 @@ export class Builder {
 
   /** OneHot along a new last axis: `off`/`on` values of `dtype`. */
   oneHot(indices: Value, depth: number, off: number, on: number, dtype: DType = 'float32'): Value {
-    if (indices.dtype !== 'int64' && indices.dtype !== 'int32') throw new GraphError(`${this.where('OneHot', indices)}: indices must be integers`);
-    return this.g.node('OneHot', [indices, this.constant([depth], [], 'int64'), this.constant([off, on], [2], dtype)], [{ dtype, shape: [...indices.shape, depth] }], { axis: { i: -1 } })[0]!;
+    if (indices.dtype !== 'int64' && indices.dtype !== 'int32')
+      throw new GraphError(`${this.where('OneHot', indices)}: indices must be integers`);
+    return this.g.node(
+      'OneHot',
+      [indices, this.constant([depth], [], 'int64'), this.constant([off, on], [2], dtype)],
+      [{ dtype, shape: [...indices.shape, depth] }],
+      { axis: { i: -1 } },
+    )[0]!;
   }
 
   sum(xs: readonly Value[]): Value {
@@ -201,8 +283,14 @@ export class Builder {
     const w = this.where('Split', x);
     const ax = normAxis(w, axis, x.shape.length);
     const total = sizes.reduce((p, q) => p + q, 0);
-    if (x.shape[ax] !== total) throw new GraphError(`${w}: sizes [${sizes.join(',')}] do not add up to dim ${String(x.shape[ax])}`);
-    return this.g.node('Split', [x, this.ints(sizes)], sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? n : d)) })), { axis: { i: ax } });
+    if (x.shape[ax] !== total)
+      throw new GraphError(`${w}: sizes [${sizes.join(',')}] do not add up to dim ${String(x.shape[ax])}`);
+    return this.g.node(
+      'Split',
+      [x, this.ints(sizes)],
+      sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === ax ? n : d)) })),
+      { axis: { i: ax } },
+    );
   }
 
   /** Concat along a static `axis`; the other dims must agree. */
@@ -212,39 +300,64 @@ export class Builder {
     const ax = normAxis(w, axis, xs[0]!.shape.length);
     let total = 0;
     for (const x of xs) {
-      if (x.shape.length !== xs[0]!.shape.length || x.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i])) throw new GraphError(`${w}: shapes differ off axis ${ax}`);
+      if (x.shape.length !== xs[0]!.shape.length || x.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i]))
+        throw new GraphError(`${w}: shapes differ off axis ${ax}`);
       if (typeof x.shape[ax] !== 'number') throw new GraphError(`${w}: the concat axis must be static`);
       total += x.shape[ax] as number;
     }
-    return this.g.node('Concat', xs, [{ dtype, shape: xs[0]!.shape.map((d, i) => (i === ax ? total : d)) }], { axis: { i: ax } })[0]!;
+    return this.g.node('Concat', xs, [{ dtype, shape: xs[0]!.shape.map((d, i) => (i === ax ? total : d)) }], {
+      axis: { i: ax },
+    })[0]!;
   }
 
   /** DynamicQuantizeLinear: float x → (uint8 y, float scale, uint8 zero point), range from x's min and max. */
   dynamicQuantize(x: Value): [Value, Value, Value] {
     if (x.dtype !== 'float32') throw new GraphError(`${this.where('DynamicQuantizeLinear', x)}: needs float32`);
-    const [y, s, z] = this.g.node('DynamicQuantizeLinear', [x], [{ dtype: 'uint8', shape: x.shape }, { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }]);
+    const [y, s, z] = this.g.node(
+      'DynamicQuantizeLinear',
+      [x],
+      [
+        { dtype: 'uint8', shape: x.shape },
+        { dtype: 'float32', shape: [] },
+        { dtype: 'uint8', shape: [] },
+      ],
+    );
     return [y!, s!, z!];
   }
 
   /** MatMulInteger: 8-bit A·B (minus zero points) → int32, numpy-matmul shapes. */
   matmulInteger(a: Value, b: Value, aZero: Value | null, bZero: Value | null = null): Value {
     const w = this.where('MatMulInteger', a, b);
-    for (const v of [a, b]) if (v.dtype !== 'uint8' && v.dtype !== 'int8') throw new GraphError(`${w}: operands must be 8-bit integers`);
+    for (const v of [a, b])
+      if (v.dtype !== 'uint8' && v.dtype !== 'int8') throw new GraphError(`${w}: operands must be 8-bit integers`);
     if (a.shape.length !== 2 || b.shape.length !== 2) throw new GraphError(`${w}: operands must be 2-D`);
-    if (a.shape[1] !== b.shape[0]) throw new GraphError(`${w}: inner dimensions ${String(a.shape[1])} and ${String(b.shape[0])} differ`);
+    if (a.shape[1] !== b.shape[0])
+      throw new GraphError(`${w}: inner dimensions ${String(a.shape[1])} and ${String(b.shape[0])} differ`);
     const ins = bZero ? [a, b, aZero, bZero] : aZero ? [a, b, aZero] : [a, b];
     return this.g.node('MatMulInteger', ins, [{ dtype: 'int32', shape: [a.shape[0]!, b.shape[1]!] }])[0]!;
   }
 
   /** QuantizeLinear: float x → 8-bit (the zero point's type), per tensor or along `axis` (per channel). */
   quantize(x: Value, scale: Value, zero: Value, axis?: number): Value {
-    if (zero.dtype !== 'uint8' && zero.dtype !== 'int8') throw new GraphError(`${this.where('QuantizeLinear', x, scale, zero)}: zero point must be 8-bit`);
-    return this.g.node('QuantizeLinear', [x, scale, zero], [{ dtype: zero.dtype, shape: x.shape }], axis === undefined ? {} : { axis: { i: axis } })[0]!;
+    if (zero.dtype !== 'uint8' && zero.dtype !== 'int8')
+      throw new GraphError(`${this.where('QuantizeLinear', x, scale, zero)}: zero point must be 8-bit`);
+    return this.g.node(
+      'QuantizeLinear',
+      [x, scale, zero],
+      [{ dtype: zero.dtype, shape: x.shape }],
+      axis === undefined ? {} : { axis: { i: axis } },
+    )[0]!;
   }
 
   /** DequantizeLinear: 8-bit x → float (x − zero)·scale, per tensor or along `axis`. */
   dequantize(x: Value, scale: Value, zero: Value, axis?: number): Value {
-    if (zero.dtype !== x.dtype) throw new GraphError(`${this.where('DequantizeLinear', x, scale, zero)}: zero point type must match x`);
-    return this.g.node('DequantizeLinear', [x, scale, zero], [{ dtype: 'float32', shape: x.shape }], axis === undefined ? {} : { axis: { i: axis } })[0]!;
+    if (zero.dtype !== x.dtype)
+      throw new GraphError(`${this.where('DequantizeLinear', x, scale, zero)}: zero point type must match x`);
+    return this.g.node(
+      'DequantizeLinear',
+      [x, scale, zero],
+      [{ dtype: 'float32', shape: x.shape }],
+      axis === undefined ? {} : { axis: { i: axis } },
+    )[0]!;
   }
 }

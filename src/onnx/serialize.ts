@@ -1,8 +1,15 @@
 // Graph → ModelProto bytes (opset 17, IR 8) and ModelProto bytes → initializers, metadata and I/O.
 import { GraphError } from './errors.js';
 import type { AttrValue, ConstTensor, Graph, Value } from './graph.js';
-import { type AttributeProto, type GraphProto, type ModelProto, type TensorProto, type ValueInfoProto, onnx } from './proto.js';
-import { CODE_DTYPE, DTYPE_CODE, type DType, type Dim, type TypedData, typedArrayFor } from './types.js';
+import {
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  onnx,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto.js';
+import { CODE_DTYPE, type Dim, DTYPE_CODE, type DType, type TypedData, typedArrayFor } from './types.js';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
@@ -93,7 +100,8 @@ function decodeTensor(t: TensorProto): ConstTensor {
     data = typedArrayFor(dtype, n);
     (data as Int32Array | Uint8Array).set(t.int32Data);
   } else throw new GraphError(`initializer '${t.name}': no data`);
-  if (data.length !== n) throw new GraphError(`initializer '${t.name}': ${data.length} elements for dims [${dims.join(',')}]`);
+  if (data.length !== n)
+    throw new GraphError(`initializer '${t.name}': ${data.length} elements for dims [${dims.join(',')}]`);
   return { dtype, dims, data };
 }
 

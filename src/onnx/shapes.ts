@@ -52,7 +52,8 @@ export function reshapeTarget(where: string, input: Shape, target: readonly Dim[
   const fin = factor(input);
   const minus = target.filter((d) => d === -1).length;
   const syms = target.filter((d) => typeof d === 'string');
-  if (minus + syms.length > 1) throw new GraphError(`${where}: at most one inferred or symbolic dim in ${shapeStr(target)}`);
+  if (minus + syms.length > 1)
+    throw new GraphError(`${where}: at most one inferred or symbolic dim in ${shapeStr(target)}`);
   if (fin.nsym > 1) throw new GraphError(`${where}: input ${shapeStr(input)} has more than one symbolic dim`);
   const known = target.reduce<number>((p, d) => (typeof d === 'number' && d !== -1 ? p * d : p), 1);
   const shape: Dim[] = [];
@@ -61,13 +62,18 @@ export function reshapeTarget(where: string, input: Shape, target: readonly Dim[
     if (d === -1 || typeof d === 'string') {
       let dim: Dim;
       if (fin.sym === null) {
-        if (fin.k % known !== 0) throw new GraphError(`${where}: cannot reshape ${shapeStr(input)} to ${shapeStr(target)}`);
+        if (fin.k % known !== 0)
+          throw new GraphError(`${where}: cannot reshape ${shapeStr(input)} to ${shapeStr(target)}`);
         dim = fin.k / known;
       } else {
-        if (fin.k % known !== 0) throw new GraphError(`${where}: cannot reshape ${shapeStr(input)} to ${shapeStr(target)}`);
+        if (fin.k % known !== 0)
+          throw new GraphError(`${where}: cannot reshape ${shapeStr(input)} to ${shapeStr(target)}`);
         dim = symTimes(fin.sym, fin.k / known);
       }
-      if (typeof d === 'string' && d !== dim) throw new GraphError(`${where}: reshape ${shapeStr(input)} to ${shapeStr(target)} gives ${String(dim)}, not ${d}`);
+      if (typeof d === 'string' && d !== dim)
+        throw new GraphError(
+          `${where}: reshape ${shapeStr(input)} to ${shapeStr(target)} gives ${String(dim)}, not ${d}`,
+        );
       shape.push(dim);
       spec.push(-1);
     } else {
@@ -76,7 +82,8 @@ export function reshapeTarget(where: string, input: Shape, target: readonly Dim[
     }
   }
   if (minus + syms.length === 0) {
-    if (fin.sym !== null || fin.k !== known) throw new GraphError(`${where}: cannot reshape ${shapeStr(input)} to ${shapeStr(target)}`);
+    if (fin.sym !== null || fin.k !== known)
+      throw new GraphError(`${where}: cannot reshape ${shapeStr(input)} to ${shapeStr(target)}`);
   }
   return { shape, spec };
 }

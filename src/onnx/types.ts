@@ -24,7 +24,15 @@ export const CODE_DTYPE: Record<number, DType> = Object.fromEntries(
   Object.entries(DTYPE_CODE).map(([k, v]) => [v, k as DType]),
 ) as Record<number, DType>;
 
-export const BYTES_PER: Record<DType, number> = { float32: 4, float64: 8, uint8: 1, int8: 1, int32: 4, int64: 8, bool: 1 };
+export const BYTES_PER: Record<DType, number> = {
+  float32: 4,
+  float64: 8,
+  uint8: 1,
+  int8: 1,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+};
 
 export function isFloat(d: DType): boolean {
   return d === 'float32' || d === 'float64';

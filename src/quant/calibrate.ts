@@ -1,7 +1,7 @@
 // Static-activation calibration: runs the float model over training images and picks each quantized layer's input range.
 import type { ImageDataset } from '../data/dataset.js';
-import { type ModelSpec, type Params, forward, gelu, numTokens, paramTable } from '../model/index.js';
-import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
+import { forward, gelu, type ModelSpec, numTokens, type Params, paramTable } from '../model/index.js';
+import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { Session } from '../runtime/session.js';
 
 export const METHODS = ['minmax', 'percentile', 'entropy'] as const;
@@ -27,7 +27,8 @@ function tapGraph(spec: ModelSpec, params: Params, layers: ReadonlySet<string>):
         return bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true });
       },
       tokenMlp: (bb, h, prefix) => {
-        const lin = (x: Value, p: string, rows: number) => bb.gemm(param(`${p}.weight`), x, bb.reshape(param(`${p}.bias`), [rows, 1]));
+        const lin = (x: Value, p: string, rows: number) =>
+          bb.gemm(param(`${p}.weight`), x, bb.reshape(param(`${p}.bias`), [rows, 1]));
         tap(h, `${prefix}.fc1`);
         const t = gelu(bb, lin(h, `${prefix}.fc1`, c.tokens_mlp_dim));
         tap(t, `${prefix}.fc2`);
@@ -91,7 +92,13 @@ export interface CalibrationOptions {
 }
 
 /** Input range [lo, hi] of every layer in `layers`, from `o.images` images of `train`. */
-export async function calibrate(spec: ModelSpec, params: Params, layers: readonly string[], train: ImageDataset, o: CalibrationOptions): Promise<Map<string, [number, number]>> {
+export async function calibrate(
+  spec: ModelSpec,
+  params: Params,
+  layers: readonly string[],
+  train: ImageDataset,
+  o: CalibrationOptions,
+): Promise<Map<string, [number, number]>> {
   const session = await Session.create(tapGraph(spec, params, new Set(layers)), { threads: o.threads ?? 1 });
   const idx = calibrationIndices(train.count, o.images);
   const px = train.height * train.width * 3;
@@ -102,7 +109,10 @@ export async function calibrate(spec: ModelSpec, params: Params, layers: readonl
       const ids = idx.slice(s, s + bs);
       const pixels = new Uint8Array(ids.length * px);
       ids.forEach((id, j) => pixels.set(train.images.subarray(id * px, (id + 1) * px), j * px));
-      const r = await session.run({ pixels: { dtype: 'uint8', dims: [ids.length, train.height, train.width, 3], data: pixels } }, outputs);
+      const r = await session.run(
+        { pixels: { dtype: 'uint8', dims: [ids.length, train.height, train.width, 3], data: pixels } },
+        outputs,
+      );
       for (const l of layers) each(l, r[`${l}.input`]!.data as Float32Array);
     }
   };

@@ -1,6 +1,6 @@
 // Emits the int8 inference model: the shared forward graph with its MLP layers quantized (stem, norms, GELU, head stay float).
-import { type ModelSpec, type Params, forward, gelu, geluTanh, paramTable } from '../model/index.js';
-import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
+import { forward, gelu, geluTanh, type ModelSpec, type Params, paramTable } from '../model/index.js';
+import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { quantizeWeight, uint8Params } from './weights.js';
 
 export type Activations = 'dynamic' | 'static';
@@ -48,7 +48,8 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
   /** The int8 weight [in, out], its scales and zero points as initializers, made once per layer. */
   const quantWeights = (prefix: string): [Value, Value, Value] => {
     const name = `${prefix}.weight_quantized`;
-    if (g.values.has(name)) return [g.value(name), g.value(`${prefix}.weight_scale`), g.value(`${prefix}.weight_zero_point`)];
+    if (g.values.has(name))
+      return [g.value(name), g.value(`${prefix}.weight_scale`), g.value(`${prefix}.weight_zero_point`)];
     const [out, inp] = shapes.get(`${prefix}.weight`)! as [number, number];
     const w = quantizeWeight(params.get(`${prefix}.weight`)!, out, inp, o.perChannel, true);
     const sdims = o.perChannel ? [out] : [];
@@ -82,7 +83,10 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     gelu: act,
     channelTiles: o.channelTiles ?? 1,
     layers: {
-      rows: (bb, x, prefix) => (layers.has(prefix) ? qlinear(x, prefix) : bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true })),
+      rows: (bb, x, prefix) =>
+        layers.has(prefix)
+          ? qlinear(x, prefix)
+          : bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true }),
       ...(o.tokens
         ? {
             tokenMlp: (bb, h, prefix) => {
@@ -100,9 +104,24 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
 
 /** The `mixer.quantization` metadata value. */
 export function quantizationMetadata(method: string, images: number, o: QuantOptions): string {
-  return JSON.stringify({ method, images, per_channel: o.perChannel, activations: o.activations, token_mlp: o.tokens ? 'int8' : 'float', channel_tiles: o.channelTiles ?? 1 });
+  return JSON.stringify({
+    method,
+    images,
+    per_channel: o.perChannel,
+    activations: o.activations,
+    token_mlp: o.tokens ? 'int8' : 'float',
+    channel_tiles: o.channelTiles ?? 1,
+  });
 }
 
-export function buildQuantizedModel(spec: ModelSpec, params: Params, o: QuantOptions, metadata: Record<string, string>): Uint8Array {
-  return serializeModel(quantizedGraph(spec, params, o), { metadata, docString: 'MLP-Mixer image classifier (int8 MLP weights)' });
+export function buildQuantizedModel(
+  spec: ModelSpec,
+  params: Params,
+  o: QuantOptions,
+  metadata: Record<string, string>,
+): Uint8Array {
+  return serializeModel(quantizedGraph(spec, params, o), {
+    metadata,
+    docString: 'MLP-Mixer image classifier (int8 MLP weights)',
+  });
 }

@@ -9,7 +9,13 @@ export interface QuantizedWeight {
 }
 
 /** q = round(w / s) clamped to [-127, 127], s = max|w| / 127 over each output row (or the whole tensor). */
-export function quantizeWeight(w: Float32Array, out: number, inp: number, perChannel: boolean, transposed: boolean): QuantizedWeight {
+export function quantizeWeight(
+  w: Float32Array,
+  out: number,
+  inp: number,
+  perChannel: boolean,
+  transposed: boolean,
+): QuantizedWeight {
   const scale = new Float32Array(perChannel ? out : 1);
   for (let o = 0; o < out; o++) {
     let m = 0;

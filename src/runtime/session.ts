@@ -54,7 +54,10 @@ export function cudaProviderInstalled(): boolean {
     const req = createRequire(import.meta.url);
     const pkgDir = path.dirname(req.resolve('onnxruntime-node/package.json'));
     const dir = path.join(pkgDir, 'bin', `napi-v6`, process.platform, process.arch);
-    return existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so')) || existsSync(path.join(dir, 'onnxruntime_providers_cuda.dll'));
+    return (
+      existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so')) ||
+      existsSync(path.join(dir, 'onnxruntime_providers_cuda.dll'))
+    );
   } catch {
     return false;
   }
@@ -69,13 +72,19 @@ export class Session {
 
   static async create(model: string | Uint8Array, o: SessionOptions = {}): Promise<Session> {
     const device = o.device ?? 'cpu';
-    if (!DEVICES.includes(device)) throw new RuntimeError(`Unsupported device "${String(device)}". Should be one of: ${DEVICES.join(', ')}`, 'BAD_DEVICE');
+    if (!DEVICES.includes(device))
+      throw new RuntimeError(
+        `Unsupported device "${String(device)}". Should be one of: ${DEVICES.join(', ')}`,
+        'BAD_DEVICE',
+      );
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: o.optimization ?? 'all',
       executionMode: 'sequential',
       ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
       ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),
-      extra: { session: { intra_op: { allow_spinning: o.spin ? '1' : '0' }, inter_op: { allow_spinning: o.spin ? '1' : '0' } } },
+      extra: {
+        session: { intra_op: { allow_spinning: o.spin ? '1' : '0' }, inter_op: { allow_spinning: o.spin ? '1' : '0' } },
+      },
     };
     const open = (eps: string[]) =>
       typeof model === 'string'
@@ -87,7 +96,11 @@ export class Session {
         try {
           return new Session(await open(['cuda', 'cpu']), 'cuda');
         } catch (e) {
-          if (device === 'cuda') throw new RuntimeError(`CUDA execution provider failed to start (${(e as Error).message.split('\n')[0]}); ${CUDA_FIX}`, 'CUDA_UNAVAILABLE');
+          if (device === 'cuda')
+            throw new RuntimeError(
+              `CUDA execution provider failed to start (${(e as Error).message.split('\n')[0]}); ${CUDA_FIX}`,
+              'CUDA_UNAVAILABLE',
+            );
         }
       } else if (device === 'cuda') {
         throw new RuntimeError(`--device cuda: ${why}; ${CUDA_FIX}`, 'CUDA_UNAVAILABLE');
@@ -114,7 +127,8 @@ export class Session {
     for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.dtype, t.data as never, [...t.dims]);
     const r = outputs ? await this.s.run(f, [...outputs]) : await this.s.run(f);
     const out: Record<string, HostTensor> = {};
-    for (const [k, t] of Object.entries(r)) out[k] = { dtype: t.type as ElemType, dims: [...t.dims], data: t.data as TensorData };
+    for (const [k, t] of Object.entries(r))
+      out[k] = { dtype: t.type as ElemType, dims: [...t.dims], data: t.data as TensorData };
     return out;
   }
 

@@ -36,7 +36,10 @@ class Slot {
 
   private constructor(readonly worker: Worker) {}
 
-  static start(init: WorkerInit, onDeath: (s: Slot) => void): Promise<{ slot: Slot; ready: Extract<StartReply, { type: 'ready' }> }> {
+  static start(
+    init: WorkerInit,
+    onDeath: (s: Slot) => void,
+  ): Promise<{ slot: Slot; ready: Extract<StartReply, { type: 'ready' }> }> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerUrl(), { workerData: init });
       const slot = new Slot(worker);
@@ -90,7 +93,8 @@ function transferables(feeds: Record<string, HostTensor>): ArrayBuffer[] {
   for (const t of Object.values(feeds)) {
     if (Array.isArray(t.data)) continue;
     const b = t.data.buffer;
-    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength && !out.includes(b)) out.push(b);
+    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength && !out.includes(b))
+      out.push(b);
   }
   return out;
 }
@@ -144,7 +148,10 @@ export class WorkerPool {
   run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<RunResult> {
     if (this.closed) return Promise.reject(new RuntimeError('the worker pool is closed', 'CLOSED'));
     const slot = this.slots.find((s) => !s.job && !s.dead);
-    if (!slot) return Promise.reject(new RuntimeError('no idle inference worker', this.slots.some((s) => !s.dead) ? 'BUSY' : 'WORKER_CRASHED'));
+    if (!slot)
+      return Promise.reject(
+        new RuntimeError('no idle inference worker', this.slots.some((s) => !s.dead) ? 'BUSY' : 'WORKER_CRASHED'),
+      );
     const req: RunRequest = outputs ? { id: this.nextId++, feeds, outputs } : { id: this.nextId++, feeds };
     return slot.run(req);
   }

@@ -18,7 +18,9 @@ export type StartReply =
   | { type: 'ready'; provider: 'cpu' | 'cuda'; inputNames: string[]; outputNames: string[] }
   | { type: 'failed'; name: string; code: string; message: string };
 
-export type RunReply = { id: number; outputs: Record<string, HostTensor>; ms: number } | { id: number; error: string; code: string };
+export type RunReply =
+  | { id: number; outputs: Record<string, HostTensor>; ms: number }
+  | { id: number; error: string; code: string };
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -29,16 +31,31 @@ async function main(): Promise<void> {
     session = await Session.create(init.model, init.options);
   } catch (e) {
     const err = e as Error & { code?: unknown };
-    const reply: StartReply = { type: 'failed', name: err.name, code: typeof err.code === 'string' ? err.code : 'BAD_MODEL', message: err.message };
+    const reply: StartReply = {
+      type: 'failed',
+      name: err.name,
+      code: typeof err.code === 'string' ? err.code : 'BAD_MODEL',
+      message: err.message,
+    };
     port.postMessage(reply);
     return;
   }
-  const ready: StartReply = { type: 'ready', provider: session.provider, inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
+  const ready: StartReply = {
+    type: 'ready',
+    provider: session.provider,
+    inputNames: [...session.inputNames],
+    outputNames: [...session.outputNames],
+  };
   port.on('message', (req: RunRequest) => {
     const t0 = performance.now();
     session.run(req.feeds, req.outputs).then(
       (outputs) => port.postMessage({ id: req.id, outputs, ms: performance.now() - t0 } satisfies RunReply),
-      (e: unknown) => port.postMessage({ id: req.id, error: (e as Error).message ?? String(e), code: 'RUN_FAILED' } satisfies RunReply),
+      (e: unknown) =>
+        port.postMessage({
+          id: req.id,
+          error: (e as Error).message ?? String(e),
+          code: 'RUN_FAILED',
+        } satisfies RunReply),
     );
   });
   port.postMessage(ready);

@@ -2,9 +2,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { KeyRing } from './auth.js';
-import { RETRY_AFTER_S, ServiceError, body } from './errors.js';
+import { body, RETRY_AFTER_S, ServiceError } from './errors.js';
 import { requestId } from './request-id.js';
-import { SECURITY_HEADERS, corsHeaders } from './security-headers.js';
+import { corsHeaders, SECURITY_HEADERS } from './security-headers.js';
 import { isV2 } from './v2-http.js';
 
 /**
@@ -30,9 +30,16 @@ export class Admission {
 
   /** Reserves `count` images or throws OVERLOADED (TOO_MANY_IMAGES if it could never fit); returns the release function. */
   admit(count: number): () => void {
-    if (count > this.capacity) throw new ServiceError('TOO_MANY_IMAGES', `at most ${this.capacity} images per request (see MAX_QUEUE), got ${count}`);
+    if (count > this.capacity)
+      throw new ServiceError(
+        'TOO_MANY_IMAGES',
+        `at most ${this.capacity} images per request (see MAX_QUEUE), got ${count}`,
+      );
     if (this.inflight + count > this.capacity) {
-      throw new ServiceError('OVERLOADED', `the service is full (${this.inflight} images in flight, limit ${this.capacity}); retry shortly`);
+      throw new ServiceError(
+        'OVERLOADED',
+        `the service is full (${this.inflight} images in flight, limit ${this.capacity}); retry shortly`,
+      );
     }
     this.inflight += count;
     let released = false;
@@ -46,11 +53,16 @@ export class Admission {
 }
 
 /** Infer routes: POST /classify and POST …/infer. */
-const isInfer = (method: string | undefined, url: string): boolean => method === 'POST' && (/^\/classify(\?|$)/.test(url) || /\/infer(\?|$)/.test(url));
+const isInfer = (method: string | undefined, url: string): boolean =>
+  method === 'POST' && (/^\/classify(\?|$)/.test(url) || /\/infer(\?|$)/.test(url));
 
 /** The route label of an infer URL, as Fastify names it in the request metrics. */
 export const inferRoute = (url: string): string =>
-  url.startsWith('/classify') ? '/classify' : url.includes('/versions/') ? '/v2/models/:name/versions/:version/infer' : '/v2/models/:name/infer';
+  url.startsWith('/classify')
+    ? '/classify'
+    : url.includes('/versions/')
+      ? '/v2/models/:name/versions/:version/infer'
+      : '/v2/models/:name/infer';
 
 /** Longest time an infer request waits, unread, for room before it is refused (clients are told to retry after 1 s). */
 export const PARK_MS = 1000;
@@ -89,7 +101,10 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
   const refuse = (req: IncomingMessage, res: ServerResponse): void => {
     if (res.writableEnded || req.socket.destroyed) return;
     const url = req.url ?? '';
-    const b = body('OVERLOADED', `the service is full (${o.admission.images} images in flight, limit ${o.admission.capacity}); retry shortly`);
+    const b = body(
+      'OVERLOADED',
+      `the service is full (${o.admission.images} images in flight, limit ${o.admission.capacity}); retry shortly`,
+    );
     // As the v2 onSend hook does for Fastify's answers: on /v2 paths `error` is the message (what Triton clients show).
     const text = JSON.stringify(isV2(url) ? { ...b, error: b.message } : b);
     res.writeHead(503, {
@@ -124,7 +139,12 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '';
-    if ((!o.admission.full && parked.length === 0) || o.closing?.() || !isInfer(req.method, url) || (o.keys.enabled && !o.keys.allows(req.headers.authorization))) {
+    if (
+      (!o.admission.full && parked.length === 0) ||
+      o.closing?.() ||
+      !isInfer(req.method, url) ||
+      (o.keys.enabled && !o.keys.allows(req.headers.authorization))
+    ) {
       handler(req, res);
       return;
     }
@@ -141,7 +161,10 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
 export function refuseWhenFull(app: FastifyInstance, admission: Admission): void {
   app.addHook('onRequest', async (req) => {
     if (admission.full && isInfer(req.method, req.url)) {
-      throw new ServiceError('OVERLOADED', `the service is full (${admission.images} images in flight, limit ${admission.capacity}); retry shortly`);
+      throw new ServiceError(
+        'OVERLOADED',
+        `the service is full (${admission.images} images in flight, limit ${admission.capacity}); retry shortly`,
+      );
     }
   });
 }

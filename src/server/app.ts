@@ -1,40 +1,41 @@
 // buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around the model repository; listen() is the caller's.
+
+import http from 'node:http';
 import type { Writable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { pino } from 'pino';
 import sharp from 'sharp';
-import http from 'node:http';
+import { ModelLoadError } from '../model/index.js';
 import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
-import { type ServerConfig, resolveConfig } from './config.js';
+import { resolveConfig, type ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { RETRY_AFTER_S, body, clip, errorSchema, toServiceError } from './errors.js';
-import { Metrics } from './metrics.js';
+import { body, clip, errorSchema, RETRY_AFTER_S, toServiceError } from './errors.js';
+import { grpcPlugin } from './grpc/server.js';
 import { RequestLog } from './logging.js';
+import { Metrics } from './metrics.js';
 import { startMetricsListener } from './metrics-listener.js';
-import { requestId } from './request-id.js';
-import { Repository } from './repository/repository.js';
+import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
-import { ModelLoadError } from '../model/index.js';
-import { modelsRoutes } from './routes/models.js';
-import { repositoryRoutes } from './routes/repository.js';
+import { Repository } from './repository/repository.js';
+import { requestId } from './request-id.js';
 import { classifyRoutes } from './routes/classify.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
+import { modelsRoutes } from './routes/models.js';
+import { repositoryRoutes } from './routes/repository.js';
 import { VERSION, v2Routes } from './routes/v2.js';
-import { grpcPlugin } from './grpc/server.js';
 import { v2ConfigRoutes } from './routes/v2-config.js';
 import { v2StatsRoutes } from './routes/v2-stats.js';
-import { InferenceStats } from './stats.js';
-import { v2HttpHooks } from './v2-http.js';
-import { finishOpenApi } from './openapi-doc.js';
-import { uiRoutes } from './ui/routes.js';
 import { classifyBodyDoc } from './schemas.js';
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
+import { InferenceStats } from './stats.js';
+import { uiRoutes } from './ui/routes.js';
+import { v2HttpHooks } from './v2-http.js';
 
 export interface AppOptions extends Partial<ServerConfig> {
   /** Where pino writes (default stdout); `logger: false` silences it. */
@@ -63,7 +64,10 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
       level: logger === false ? 'silent' : config.logLevel,
       base: { service: 'mixer' },
       // Keys never reach a log line, whatever a serializer or a debug call includes.
-      redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'config.apiKeys'], censor: '[redacted]' },
+      redact: {
+        paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'config.apiKeys'],
+        censor: '[redacted]',
+      },
     },
     logStream ?? process.stdout,
   );
@@ -73,11 +77,17 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
-  const metrics = new Metrics(() => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })), config.maxBatch);
-  const stats = new InferenceStats((model, version, ok) => (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }));
+  const metrics = new Metrics(
+    () => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })),
+    config.maxBatch,
+  );
+  const stats = new InferenceStats((model, version, ok) =>
+    (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
+  );
   const refreshInfo = (): void => {
     metrics.modelInfo.reset();
-    for (const m of repo?.instances() ?? []) metrics.modelInfo.set({ name: m.name, version: String(m.version), sha256: m.sha256, provider: m.provider }, 1);
+    for (const m of repo?.instances() ?? [])
+      metrics.modelInfo.set({ name: m.name, version: String(m.version), sha256: m.sha256, provider: m.provider }, 1);
   };
   try {
     repo = await Repository.open({
@@ -114,8 +124,13 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   }
   refreshInfo();
   const instances = repo.instances();
-  if (config.device === 'auto' && instances.some((m) => m.provider === 'cpu')) log.warn('device auto: the CUDA execution provider is unavailable, running on the CPU');
-  if (config.modelRepository !== undefined) log.info({ repository: config.modelRepository, ready: instances.length, models: repo.index() }, 'model repository loaded');
+  if (config.device === 'auto' && instances.some((m) => m.provider === 'cpu'))
+    log.warn('device auto: the CUDA execution provider is unavailable, running on the CPU');
+  if (config.modelRepository !== undefined)
+    log.info(
+      { repository: config.modelRepository, ready: instances.length, models: repo.index() },
+      'model repository loaded',
+    );
 
   // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
   // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
@@ -165,13 +180,28 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
         .headers(SECURITY_HEADERS)
         .header('x-request-id', req.id)
         .code(tooLong ? 404 : 400);
-      void reply.send(tooLong ? body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`) : body('BAD_REQUEST', 'malformed URL'));
+      void reply.send(
+        tooLong
+          ? body(
+              'NOT_FOUND',
+              `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`,
+            )
+          : body('BAD_REQUEST', 'malformed URL'),
+      );
     },
     return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, { repo, config, metrics, admission, keys, stats, state });
+    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
+      repo,
+      config,
+      metrics,
+      admission,
+      keys,
+      stats,
+      state,
+    });
   } catch (e) {
     await repo.close();
     throw e;
@@ -186,24 +216,52 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   app.addSchema(errorSchema);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'onnx-mixer', version: '1', description: 'MLP-Mixer image classification: /classify, the Open Inference Protocol v2, health and metrics' },
+      info: {
+        title: 'onnx-mixer',
+        version: '1',
+        description: 'MLP-Mixer image classification: /classify, the Open Inference Protocol v2, health and metrics',
+      },
     },
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`),
+    },
     transformObject: (doc) => finishOpenApi('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
-    transform: ({ schema, url }) => (url === '/classify' && schema ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url } : { schema, url }),
+    transform: ({ schema, url }) =>
+      url === '/classify' && schema
+        ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url }
+        : { schema, url },
   });
   await app.register(multipart, {
-    limits: { fileSize: config.bodyLimit, files: config.maxFiles, fields: 32, parts: config.maxFiles + 32, fieldSize: 64 * 1024, headerPairs: 64 },
+    limits: {
+      fileSize: config.bodyLimit,
+      files: config.maxFiles,
+      fields: 32,
+      parts: config.maxFiles + 32,
+      fieldSize: 64 * 1024,
+      headerPairs: 64,
+    },
   });
-  app.addContentTypeParser(/^image\/[\w.+-]+$/i, { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, buf, done) => done(null, buf));
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, buf, done) => done(null, buf));
+  app.addContentTypeParser(
+    /^image\/[\w.+-]+$/i,
+    { parseAs: 'buffer', bodyLimit: config.bodyLimit },
+    (_req, buf, done) => done(null, buf),
+  );
+  app.addContentTypeParser(
+    'application/octet-stream',
+    { parseAs: 'buffer', bodyLimit: config.bodyLimit },
+    (_req, buf, done) => done(null, buf),
+  );
 
   // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys, admission.
   securityHeaders(app, config.corsOrigins);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (ctx.state.closing) {
-      reply.header('connection', 'close').header('retry-after', RETRY_AFTER_S).code(503).send(body('SHUTTING_DOWN', 'the service is shutting down'));
+      reply
+        .header('connection', 'close')
+        .header('retry-after', RETRY_AFTER_S)
+        .code(503)
+        .send(body('SHUTTING_DOWN', 'the service is shutting down'));
       return reply;
     }
   });
@@ -230,7 +288,9 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     return reply.code(se.statusCode).send(body(se.code, se.message));
   });
   v2HttpHooks(app, config.bodyLimit);
-  app.setNotFoundHandler(async (req, reply) => reply.code(404).send(body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)));
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send(body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)),
+  );
 
   healthRoutes(app, ctx);
   modelRoutes(app, ctx);

@@ -42,11 +42,19 @@ export function requireApiKeys(app: FastifyInstance, ring: KeyRing): void {
   if (!ring.enabled) return;
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     // Routes marked `config: { public: true }` (the page's own files, which hold no data) are open too.
-    if (isOpenPath(req.url) || req.routeOptions.config?.public === true || ring.allows(req.headers.authorization)) return;
+    if (isOpenPath(req.url) || req.routeOptions.config?.public === true || ring.allows(req.headers.authorization))
+      return;
     reply
       .code(401)
       .header('www-authenticate', 'Bearer realm="mixer"')
-      .send(body('UNAUTHORIZED', req.headers.authorization ? 'the API key is not valid' : 'this route needs an API key: Authorization: Bearer <key>'));
+      .send(
+        body(
+          'UNAUTHORIZED',
+          req.headers.authorization
+            ? 'the API key is not valid'
+            : 'this route needs an API key: Authorization: Bearer <key>',
+        ),
+      );
     return reply;
   });
 }

@@ -10,7 +10,11 @@ export type Rows = TensorData;
  * (same key → same row layout) are passed the key; the runner may return each output's dims.
  */
 export interface BatchRunner {
-  run(pixels: Uint8Array, n: number, key?: string): Promise<{ outputs: Record<string, Rows>; ms: number; dims?: Record<string, readonly number[]> }>;
+  run(
+    pixels: Uint8Array,
+    n: number,
+    key?: string,
+  ): Promise<{ outputs: Record<string, Rows>; ms: number; dims?: Record<string, readonly number[]> }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
 }
@@ -90,7 +94,12 @@ export class MicroBatcher {
 
   private enqueue(pixels: Uint8Array, count: number, key: string): Promise<ItemResult> {
     if (this.queued + count > this.o.maxQueue) {
-      return Promise.reject(new ServiceError('OVERLOADED', `the queue is full (${this.queued} images waiting, limit ${this.o.maxQueue}); retry shortly`));
+      return Promise.reject(
+        new ServiceError(
+          'OVERLOADED',
+          `the queue is full (${this.queued} images waiting, limit ${this.o.maxQueue}); retry shortly`,
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ pixels, count, key, queuedAt: performance.now(), resolve, reject });
@@ -165,7 +174,12 @@ export class MicroBatcher {
           const mineDims: Record<string, number[]> = {};
           for (const [name, all] of Object.entries(outputs)) {
             const k = all.length / n;
-            mine[name] = n === it.count ? all : Array.isArray(all) ? all.slice(row * k, (row + it.count) * k) : all.subarray(row * k, (row + it.count) * k);
+            mine[name] =
+              n === it.count
+                ? all
+                : Array.isArray(all)
+                  ? all.slice(row * k, (row + it.count) * k)
+                  : all.subarray(row * k, (row + it.count) * k);
             const d = dims?.[name];
             mineDims[name] = d ? (n === it.count ? [...d] : [it.count, ...d.slice(1)]) : [it.count, k];
           }

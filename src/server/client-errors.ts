@@ -1,7 +1,7 @@
 // Errors Node's HTTP parser raises before Fastify sees a request (bad syntax, oversized headers, timeouts), answered in the documented JSON shape.
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { type ErrorCode, body } from './errors.js';
+import { body, type ErrorCode } from './errors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 /** Node's parser and timeout error codes → ours. */
@@ -19,9 +19,14 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 /** The raw HTTP/1.1 answer to a client error, closing the connection. */
 export function clientErrorResponse(err: { code?: string }): string {
   const code = clientErrorCode(err.code);
-  const b = body(code, MESSAGES[code] ?? `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code})` : ''}`);
+  const b = body(
+    code,
+    MESSAGES[code] ?? `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code})` : ''}`,
+  );
   const json = JSON.stringify(b);
-  const extra = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(SECURITY_HEADERS)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return `HTTP/1.1 ${b.statusCode} ${b.error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n${extra}\r\n${json}`;
 }
 

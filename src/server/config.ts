@@ -63,6 +63,7 @@ export class ConfigError extends Error {
 }
 
 export { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
+
 import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
 
 type Kind = 'int' | 'number' | 'string' | 'bytes' | 'choice' | 'list';
@@ -84,43 +85,299 @@ export interface Setting {
 }
 
 export const SETTINGS: readonly Setting[] = [
-  { key: 'modelPath', flag: 'model', env: 'MODEL_PATH', kind: 'string', dflt: 'models/mixer-cifar10.onnx', help: 'ONNX model to serve (relative to the package root by default)' },
-  { key: 'modelName', flag: 'model-name', env: 'MODEL_NAME', kind: 'string', dflt: null, help: 'name in responses and /v2/models/{name} (default: file name without .onnx)' },
-  { key: 'modelRepository', flag: 'model-repository', env: 'MODEL_REPOSITORY', kind: 'string', dflt: null, help: 'serve every model in DIR/<model>/<version>/model.onnx (exclusive with --model)' },
-  { key: 'defaultModel', flag: 'default-model', env: 'DEFAULT_MODEL', kind: 'string', dflt: null, help: 'model for requests without ?model= when the repository holds several' },
-  { key: 'modelControl', flag: 'model-control', env: 'MODEL_CONTROL', kind: 'choice', dflt: 'none', choices: MODEL_CONTROLS, help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload' },
-  { key: 'pollIntervalMs', flag: 'poll-interval-ms', env: 'POLL_INTERVAL_MS', kind: 'int', dflt: 5000, min: 100, max: 86_400_000, help: 'repository rescan interval with --model-control poll' },
-  { key: 'maxModelBytes', flag: 'max-model-bytes', env: 'MAX_MODEL_BYTES', kind: 'bytes', dflt: '2gb', min: 1024, max: 2 ** 40, help: 'largest model file (with its external data) loaded' },
-  { key: 'port', flag: 'port', env: 'PORT', kind: 'int', dflt: 3000, min: 0, max: 65535, help: 'TCP port (0 picks a free one)' },
-  { key: 'grpcPort', flag: 'grpc-port', env: 'GRPC_PORT', kind: 'int', dflt: null, min: 0, max: 65535, help: 'gRPC port for inference.GRPCInferenceService and grpc.health.v1 (Triton uses 8001; unset: no gRPC)' },
+  {
+    key: 'modelPath',
+    flag: 'model',
+    env: 'MODEL_PATH',
+    kind: 'string',
+    dflt: 'models/mixer-cifar10.onnx',
+    help: 'ONNX model to serve (relative to the package root by default)',
+  },
+  {
+    key: 'modelName',
+    flag: 'model-name',
+    env: 'MODEL_NAME',
+    kind: 'string',
+    dflt: null,
+    help: 'name in responses and /v2/models/{name} (default: file name without .onnx)',
+  },
+  {
+    key: 'modelRepository',
+    flag: 'model-repository',
+    env: 'MODEL_REPOSITORY',
+    kind: 'string',
+    dflt: null,
+    help: 'serve every model in DIR/<model>/<version>/model.onnx (exclusive with --model)',
+  },
+  {
+    key: 'defaultModel',
+    flag: 'default-model',
+    env: 'DEFAULT_MODEL',
+    kind: 'string',
+    dflt: null,
+    help: 'model for requests without ?model= when the repository holds several',
+  },
+  {
+    key: 'modelControl',
+    flag: 'model-control',
+    env: 'MODEL_CONTROL',
+    kind: 'choice',
+    dflt: 'none',
+    choices: MODEL_CONTROLS,
+    help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload',
+  },
+  {
+    key: 'pollIntervalMs',
+    flag: 'poll-interval-ms',
+    env: 'POLL_INTERVAL_MS',
+    kind: 'int',
+    dflt: 5000,
+    min: 100,
+    max: 86_400_000,
+    help: 'repository rescan interval with --model-control poll',
+  },
+  {
+    key: 'maxModelBytes',
+    flag: 'max-model-bytes',
+    env: 'MAX_MODEL_BYTES',
+    kind: 'bytes',
+    dflt: '2gb',
+    min: 1024,
+    max: 2 ** 40,
+    help: 'largest model file (with its external data) loaded',
+  },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'PORT',
+    kind: 'int',
+    dflt: 3000,
+    min: 0,
+    max: 65535,
+    help: 'TCP port (0 picks a free one)',
+  },
+  {
+    key: 'grpcPort',
+    flag: 'grpc-port',
+    env: 'GRPC_PORT',
+    kind: 'int',
+    dflt: null,
+    min: 0,
+    max: 65535,
+    help: 'gRPC port for inference.GRPCInferenceService and grpc.health.v1 (Triton uses 8001; unset: no gRPC)',
+  },
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', dflt: '0.0.0.0', help: 'address to listen on' },
-  { key: 'device', flag: 'device', env: 'DEVICE', kind: 'choice', dflt: 'cpu', choices: DEVICES, help: 'execution provider: cpu, cuda (fail if missing) or auto (CUDA, else CPU with a warning)' },
-  { key: 'threads', flag: 'threads', env: 'THREADS', kind: 'int', dflt: null, min: 1, max: 1024, help: 'ORT intra-op threads per worker (default: CPU cores / workers)' },
-  { key: 'workers', flag: 'workers', env: 'WORKERS', kind: 'int', dflt: 1, min: 1, max: 64, help: 'inference worker threads, one session each' },
-  { key: 'maxBatch', flag: 'max-batch', env: 'MAX_BATCH', kind: 'int', dflt: 32, min: 1, max: 4096, help: 'largest micro-batch (images per model run)' },
-  { key: 'batchDelayMs', flag: 'batch-delay-ms', env: 'BATCH_DELAY_MS', kind: 'number', dflt: 2, min: 0, max: 10000, help: 'longest wait for a batch to fill while a worker is idle' },
-  { key: 'maxQueue', flag: 'max-queue', env: 'MAX_QUEUE', kind: 'int', dflt: 256, min: 1, max: 1_000_000, help: 'images in flight (decoding, waiting or running); beyond it requests get 503 + Retry-After' },
-  { key: 'bodyLimit', flag: 'body-limit', env: 'BODY_LIMIT', kind: 'bytes', dflt: '10mb', min: 1024, max: 2 ** 31 - 1, help: 'largest request body / upload in bytes (suffixes kb, mb, gb)' },
-  { key: 'maxPixels', flag: 'max-pixels', env: 'MAX_PIXELS', kind: 'int', dflt: 25_000_000, min: 1, max: 2 ** 31 - 1, help: 'largest image (width × height) decoded; larger gets 413' },
-  { key: 'maxFiles', flag: 'max-files', env: 'MAX_FILES', kind: 'int', dflt: 32, min: 1, max: 10_000, help: 'most image parts in one multipart request; more gets 413' },
-  { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'choice', dflt: 'info', choices: LOG_LEVELS, help: `pino log level: ${LOG_LEVELS.join(', ')}` },
-  { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'REQUEST_TIMEOUT_MS', kind: 'int', dflt: 30_000, min: 0, max: 3_600_000, help: 'longest time to receive a whole request (0: none)' },
-  { key: 'headersTimeoutMs', flag: 'headers-timeout-ms', env: 'HEADERS_TIMEOUT_MS', kind: 'int', dflt: 10_000, min: 1, max: 3_600_000, help: 'longest time to receive the request line and headers (capped by the request timeout)' },
-  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', dflt: 10_000, min: 0, max: 3_600_000, help: 'on SIGTERM/SIGINT, longest wait for in-flight requests' },
-  { key: 'drainDelayMs', flag: 'drain-delay-ms', env: 'DRAIN_DELAY_MS', kind: 'int', dflt: 0, min: 0, max: 600_000, help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain' },
-  { key: 'maxResponseBytes', flag: 'max-response-bytes', env: 'MAX_RESPONSE_BYTES', kind: 'bytes', dflt: '64mb', min: 1024, max: 2 ** 31 - 1, help: 'largest infer response; a request asking for more gets 400 RESPONSE_TOO_LARGE before inference' },
-  { key: 'apiKeys', flag: 'api-key', env: 'API_KEYS', kind: 'list', dflt: null, dfltText: 'none', secret: true, help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)' },
-  { key: 'apiKeyFile', flag: 'api-key-file', env: 'API_KEYS_FILE', kind: 'string', dflt: null, dfltText: 'none', help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above' },
-  { key: 'metricsPort', flag: 'metrics-port', env: 'METRICS_PORT', kind: 'int', dflt: null, dfltText: 'unset', min: 0, max: 65535, help: 'serve /metrics on this port only, without a key (unset: on the main port, behind the key)' },
-  { key: 'metricsHost', flag: 'metrics-host', env: 'METRICS_HOST', kind: 'string', dflt: '127.0.0.1', help: 'address of the metrics listener' },
-  { key: 'corsOrigins', flag: 'cors-origin', env: 'CORS_ORIGINS', kind: 'list', dflt: null, dfltText: 'none', help: 'browser origin allowed by CORS, e.g. https://app.example.com, or * (flag repeatable; env comma-separated; default: CORS off)' },
-  { key: 'ui', flag: 'ui', env: 'UI', kind: 'choice', dflt: 'on', choices: ['on', 'off'], help: 'the web page at / and /ui/model (off: API routes only)' },
+  {
+    key: 'device',
+    flag: 'device',
+    env: 'DEVICE',
+    kind: 'choice',
+    dflt: 'cpu',
+    choices: DEVICES,
+    help: 'execution provider: cpu, cuda (fail if missing) or auto (CUDA, else CPU with a warning)',
+  },
+  {
+    key: 'threads',
+    flag: 'threads',
+    env: 'THREADS',
+    kind: 'int',
+    dflt: null,
+    min: 1,
+    max: 1024,
+    help: 'ORT intra-op threads per worker (default: CPU cores / workers)',
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    env: 'WORKERS',
+    kind: 'int',
+    dflt: 1,
+    min: 1,
+    max: 64,
+    help: 'inference worker threads, one session each',
+  },
+  {
+    key: 'maxBatch',
+    flag: 'max-batch',
+    env: 'MAX_BATCH',
+    kind: 'int',
+    dflt: 32,
+    min: 1,
+    max: 4096,
+    help: 'largest micro-batch (images per model run)',
+  },
+  {
+    key: 'batchDelayMs',
+    flag: 'batch-delay-ms',
+    env: 'BATCH_DELAY_MS',
+    kind: 'number',
+    dflt: 2,
+    min: 0,
+    max: 10000,
+    help: 'longest wait for a batch to fill while a worker is idle',
+  },
+  {
+    key: 'maxQueue',
+    flag: 'max-queue',
+    env: 'MAX_QUEUE',
+    kind: 'int',
+    dflt: 256,
+    min: 1,
+    max: 1_000_000,
+    help: 'images in flight (decoding, waiting or running); beyond it requests get 503 + Retry-After',
+  },
+  {
+    key: 'bodyLimit',
+    flag: 'body-limit',
+    env: 'BODY_LIMIT',
+    kind: 'bytes',
+    dflt: '10mb',
+    min: 1024,
+    max: 2 ** 31 - 1,
+    help: 'largest request body / upload in bytes (suffixes kb, mb, gb)',
+  },
+  {
+    key: 'maxPixels',
+    flag: 'max-pixels',
+    env: 'MAX_PIXELS',
+    kind: 'int',
+    dflt: 25_000_000,
+    min: 1,
+    max: 2 ** 31 - 1,
+    help: 'largest image (width × height) decoded; larger gets 413',
+  },
+  {
+    key: 'maxFiles',
+    flag: 'max-files',
+    env: 'MAX_FILES',
+    kind: 'int',
+    dflt: 32,
+    min: 1,
+    max: 10_000,
+    help: 'most image parts in one multipart request; more gets 413',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    kind: 'choice',
+    dflt: 'info',
+    choices: LOG_LEVELS,
+    help: `pino log level: ${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    key: 'requestTimeoutMs',
+    flag: 'request-timeout-ms',
+    env: 'REQUEST_TIMEOUT_MS',
+    kind: 'int',
+    dflt: 30_000,
+    min: 0,
+    max: 3_600_000,
+    help: 'longest time to receive a whole request (0: none)',
+  },
+  {
+    key: 'headersTimeoutMs',
+    flag: 'headers-timeout-ms',
+    env: 'HEADERS_TIMEOUT_MS',
+    kind: 'int',
+    dflt: 10_000,
+    min: 1,
+    max: 3_600_000,
+    help: 'longest time to receive the request line and headers (capped by the request timeout)',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    flag: 'shutdown-timeout-ms',
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    dflt: 10_000,
+    min: 0,
+    max: 3_600_000,
+    help: 'on SIGTERM/SIGINT, longest wait for in-flight requests',
+  },
+  {
+    key: 'drainDelayMs',
+    flag: 'drain-delay-ms',
+    env: 'DRAIN_DELAY_MS',
+    kind: 'int',
+    dflt: 0,
+    min: 0,
+    max: 600_000,
+    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain',
+  },
+  {
+    key: 'maxResponseBytes',
+    flag: 'max-response-bytes',
+    env: 'MAX_RESPONSE_BYTES',
+    kind: 'bytes',
+    dflt: '64mb',
+    min: 1024,
+    max: 2 ** 31 - 1,
+    help: 'largest infer response; a request asking for more gets 400 RESPONSE_TOO_LARGE before inference',
+  },
+  {
+    key: 'apiKeys',
+    flag: 'api-key',
+    env: 'API_KEYS',
+    kind: 'list',
+    dflt: null,
+    dfltText: 'none',
+    secret: true,
+    help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
+  },
+  {
+    key: 'apiKeyFile',
+    flag: 'api-key-file',
+    env: 'API_KEYS_FILE',
+    kind: 'string',
+    dflt: null,
+    dfltText: 'none',
+    help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above',
+  },
+  {
+    key: 'metricsPort',
+    flag: 'metrics-port',
+    env: 'METRICS_PORT',
+    kind: 'int',
+    dflt: null,
+    dfltText: 'unset',
+    min: 0,
+    max: 65535,
+    help: 'serve /metrics on this port only, without a key (unset: on the main port, behind the key)',
+  },
+  {
+    key: 'metricsHost',
+    flag: 'metrics-host',
+    env: 'METRICS_HOST',
+    kind: 'string',
+    dflt: '127.0.0.1',
+    help: 'address of the metrics listener',
+  },
+  {
+    key: 'corsOrigins',
+    flag: 'cors-origin',
+    env: 'CORS_ORIGINS',
+    kind: 'list',
+    dflt: null,
+    dfltText: 'none',
+    help: 'browser origin allowed by CORS, e.g. https://app.example.com, or * (flag repeatable; env comma-separated; default: CORS off)',
+  },
+  {
+    key: 'ui',
+    flag: 'ui',
+    env: 'UI',
+    kind: 'choice',
+    dflt: 'on',
+    choices: ['on', 'off'],
+    help: 'the web page at / and /ui/model (off: API routes only)',
+  },
 ];
 
 /** Keys are visible ASCII (what fits a Bearer header); errors name a key by position, never by value. */
 function checkKeys(keys: string[], source: string): string[] {
   keys.forEach((k, i) => {
-    if (!/^[\x21-\x7e]+$/.test(k)) throw new ConfigError(`${source}: key ${i + 1} must be visible ASCII characters without spaces`);
+    if (!/^[\x21-\x7e]+$/.test(k))
+      throw new ConfigError(`${source}: key ${i + 1} must be visible ASCII characters without spaces`);
   });
   return keys;
 }
@@ -131,21 +388,38 @@ export function readKeyFile(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read the API key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(
+      `cannot read the API key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
-  const keys = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const keys = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (keys.length === 0) throw new ConfigError(`the API key file ${file} has no key`);
   return checkKeys(keys, file);
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1024,
+  k: 1024,
+  mb: 1024 ** 2,
+  m: 1024 ** 2,
+  gb: 1024 ** 3,
+  g: 1024 ** 3,
+};
 
 /** Parses one raw value of a setting; `source` names it in errors (`--port` or `PORT`). */
 export function parseSetting(s: Setting, raw: string, source: string): string | number | string[] {
   const v = raw.trim();
   switch (s.kind) {
     case 'list': {
-      const items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      const items = raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
       if (items.length === 0) throw new ConfigError(`${source} must not be empty`);
       return s.key === 'apiKeys' ? checkKeys(items, source) : items;
     }
@@ -153,12 +427,14 @@ export function parseSetting(s: Setting, raw: string, source: string): string | 
       if (v === '') throw new ConfigError(`${source} must not be empty`);
       return v;
     case 'choice':
-      if (!s.choices!.includes(v)) throw new ConfigError(`${source} "${raw}" is not valid. Should be one of: ${s.choices!.join(', ')}`);
+      if (!s.choices!.includes(v))
+        throw new ConfigError(`${source} "${raw}" is not valid. Should be one of: ${s.choices!.join(', ')}`);
       return v;
     case 'bytes': {
       const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v);
       const unit = BYTE_UNITS[m?.[2]?.toLowerCase() ?? 'x'];
-      if (!m || unit === undefined) throw new ConfigError(`${source} must be a size in bytes like 1048576, 512kb or 10mb, got "${raw}"`);
+      if (!m || unit === undefined)
+        throw new ConfigError(`${source} must be a size in bytes like 1048576, 512kb or 10mb, got "${raw}"`);
       return range(s, Math.floor(Number(m[1]) * unit), source);
     }
     default: {
@@ -179,7 +455,10 @@ function range(s: Setting, n: number, source: string): number {
 
 /** The model name derived from a path: file name without extension, reduced to [A-Za-z0-9_.-]. */
 export function modelNameFor(modelPath: string): string {
-  const base = path.basename(modelPath).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_.-]+/g, '-');
+  const base = path
+    .basename(modelPath)
+    .replace(/\.onnx$/i, '')
+    .replace(/[^A-Za-z0-9_.-]+/g, '-');
   return base || 'model';
 }
 
@@ -187,7 +466,10 @@ export function modelNameFor(modelPath: string): string {
  * The full config: `given` (already parsed, e.g. from flags or code) wins over `env`, which wins over defaults.
  * Every value is range-checked, whatever its source.
  */
-export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, string | undefined> = {}): ServerConfig {
+export function resolveConfig(
+  given: Partial<ServerConfig>,
+  env: Record<string, string | undefined> = {},
+): ServerConfig {
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     const g = given[s.key];
@@ -207,15 +489,23 @@ export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, 
   // An already resolved config (buildApp re-resolves what the CLI resolved) carries the default path: not a choice.
   // So does MODEL_PATH naming the shipped model, as the container image's environment does.
   const envPath = env['MODEL_PATH'] ?? '';
-  const pathGiven = (given.modelPath !== undefined && given.modelPath !== DEFAULT_MODEL_PATH) || (envPath !== '' && envPath !== DEFAULT_MODEL_PATH);
+  const pathGiven =
+    (given.modelPath !== undefined && given.modelPath !== DEFAULT_MODEL_PATH) ||
+    (envPath !== '' && envPath !== DEFAULT_MODEL_PATH);
   if (cfg.modelRepository !== undefined && pathGiven) {
-    throw new ConfigError('--model (MODEL_PATH) and --model-repository (MODEL_REPOSITORY) are exclusive: set one of them');
+    throw new ConfigError(
+      '--model (MODEL_PATH) and --model-repository (MODEL_REPOSITORY) are exclusive: set one of them',
+    );
   }
-  if (cfg.modelRepository === undefined && cfg.modelControl !== 'none') throw new ConfigError(`--model-control ${cfg.modelControl} needs --model-repository (MODEL_REPOSITORY)`);
-  if (cfg.modelRepository === undefined && cfg.defaultModel !== undefined) throw new ConfigError('--default-model (DEFAULT_MODEL) needs --model-repository (MODEL_REPOSITORY)');
-  if (out['modelPath'] === 'models/mixer-cifar10.onnx' && given.modelPath === undefined && !env['MODEL_PATH']) cfg.modelPath = DEFAULT_MODEL_PATH;
+  if (cfg.modelRepository === undefined && cfg.modelControl !== 'none')
+    throw new ConfigError(`--model-control ${cfg.modelControl} needs --model-repository (MODEL_REPOSITORY)`);
+  if (cfg.modelRepository === undefined && cfg.defaultModel !== undefined)
+    throw new ConfigError('--default-model (DEFAULT_MODEL) needs --model-repository (MODEL_REPOSITORY)');
+  if (out['modelPath'] === 'models/mixer-cifar10.onnx' && given.modelPath === undefined && !env['MODEL_PATH'])
+    cfg.modelPath = DEFAULT_MODEL_PATH;
   cfg.modelName ??= modelNameFor(cfg.modelPath);
-  if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName)) throw new ConfigError(`model name "${cfg.modelName}" may only use letters, digits, '_', '.' and '-'`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName))
+    throw new ConfigError(`model name "${cfg.modelName}" may only use letters, digits, '_', '.' and '-'`);
   cfg.threads ??= Math.max(1, Math.floor(os.availableParallelism() / cfg.workers));
   cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...(cfg.apiKeyFile ? readKeyFile(cfg.apiKeyFile) : [])])];
   cfg.corsOrigins ??= [];
@@ -227,7 +517,14 @@ export function resolveConfig(given: Partial<ServerConfig>, env: Record<string, 
 export function settingsHelp(): string {
   return SETTINGS.map((s) => {
     const d = s.dflt === null ? (s.dfltText ?? 'derived') : String(s.dflt);
-    const arg = s.kind === 'choice' ? (s.choices!.length <= 3 ? s.choices!.join('|') : 'NAME') : s.kind === 'list' ? 'VALUE' : s.kind.toUpperCase();
+    const arg =
+      s.kind === 'choice'
+        ? s.choices!.length <= 3
+          ? s.choices!.join('|')
+          : 'NAME'
+        : s.kind === 'list'
+          ? 'VALUE'
+          : s.kind.toUpperCase();
     return `  --${`${s.flag} ${arg}`.padEnd(34)} ${s.env.padEnd(20)} default ${d}\n      ${s.help}`;
   }).join('\n');
 }

@@ -19,9 +19,18 @@ export class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const dropped = this.sampler.takeDropped();
-    if (dropped) reply.log.warn({ droppedLines: dropped }, 'rejections logged at most 10 per second and status; lines dropped meanwhile');
+    if (dropped)
+      reply.log.warn(
+        { droppedLines: dropped },
+        'rejections logged at most 10 per second and status; lines dropped meanwhile',
+      );
     if (!error && !this.sampler.allow(reply.statusCode)) return;
-    const line = { method: request.method, url: request.url.slice(0, URL_MAX), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
+    const line = {
+      method: request.method,
+      url: request.url.slice(0, URL_MAX),
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+    };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');
   }

@@ -6,11 +6,17 @@ import { body } from './errors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 /** Starts the metrics listener; resolves once it listens. */
-export async function startMetricsListener(registry: Registry, port: number, host: string): Promise<{ address: AddressInfo; close: () => Promise<void> }> {
+export async function startMetricsListener(
+  registry: Registry,
+  port: number,
+  host: string,
+): Promise<{ address: AddressInfo; close: () => Promise<void> }> {
   const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     const send = (status: number, type: string, text: string): void => {
-      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(text) }).end(text);
+      res
+        .writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(text) })
+        .end(text);
     };
     if ((req.method === 'GET' || req.method === 'HEAD') && path === '/metrics') {
       registry.metrics().then(
@@ -19,7 +25,11 @@ export async function startMetricsListener(registry: Registry, port: number, hos
       );
       return;
     }
-    send(404, 'application/json; charset=utf-8', JSON.stringify(body('NOT_FOUND', 'this listener serves GET /metrics only')));
+    send(
+      404,
+      'application/json; charset=utf-8',
+      JSON.stringify(body('NOT_FOUND', 'this listener serves GET /metrics only')),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,5 +1,5 @@
 // Prometheus metrics (prom-client) on a per-app registry: HTTP traffic, queue, batches, inference and process stats.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -22,15 +22,45 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     // Gauges may not end in _total (promtool); the per-type nodejs_active_{handles,requests,resources} sum to the same.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
-    this.requests = new Counter({ name: 'mixer_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
-    this.latency = new Histogram({ name: 'mixer_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers });
-    this.queueTime = new Histogram({ name: 'mixer_queue_wait_seconds', help: 'time each image waited for its batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
-    this.inferenceTime = new Histogram({ name: 'mixer_inference_duration_seconds', help: 'model run time per batch', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
+    this.requests = new Counter({
+      name: 'mixer_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'mixer_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['route', 'method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.queueTime = new Histogram({
+      name: 'mixer_queue_wait_seconds',
+      help: 'time each image waited for its batch',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inferenceTime = new Histogram({
+      name: 'mixer_inference_duration_seconds',
+      help: 'model run time per batch',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     const sizes: number[] = [];
     for (let b = 1; b < maxBatch; b *= 2) sizes.push(b);
     sizes.push(maxBatch);
-    this.batchSize = new Histogram({ name: 'mixer_batch_size', help: 'images per model run', labelNames: ['model', 'version'], buckets: sizes, registers });
+    this.batchSize = new Histogram({
+      name: 'mixer_batch_size',
+      help: 'images per model run',
+      labelNames: ['model', 'version'],
+      buckets: sizes,
+      registers,
+    });
     this.queueDepth = new Gauge({
       name: 'mixer_queue_depth',
       help: 'images waiting for a batch',
@@ -41,10 +71,34 @@ export class Metrics {
         for (const d of depths()) this.set({ model: d.model, version: d.version }, d.depth);
       },
     });
-    this.images = new Counter({ name: 'mixer_images_classified_total', help: 'images run through the model', labelNames: ['model', 'version'], registers });
-    this.shed = new Counter({ name: 'mixer_requests_shed_total', help: 'requests answered 503 because the queue was full', registers });
-    this.success = new Counter({ name: 'mixer_inference_request_success_total', help: 'inference requests answered (HTTP and gRPC, /classify and v2 infer)', labelNames: ['model', 'version'], registers });
-    this.failure = new Counter({ name: 'mixer_inference_request_failure_total', help: 'inference requests that failed after reaching a model (bad tensors or images, overload, errors)', labelNames: ['model', 'version'], registers });
-    this.modelInfo = new Gauge({ name: 'mixer_model_info', help: 'the loaded model versions (value 1)', labelNames: ['name', 'version', 'sha256', 'provider'], registers });
+    this.images = new Counter({
+      name: 'mixer_images_classified_total',
+      help: 'images run through the model',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.shed = new Counter({
+      name: 'mixer_requests_shed_total',
+      help: 'requests answered 503 because the queue was full',
+      registers,
+    });
+    this.success = new Counter({
+      name: 'mixer_inference_request_success_total',
+      help: 'inference requests answered (HTTP and gRPC, /classify and v2 infer)',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.failure = new Counter({
+      name: 'mixer_inference_request_failure_total',
+      help: 'inference requests that failed after reaching a model (bad tensors or images, overload, errors)',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.modelInfo = new Gauge({
+      name: 'mixer_model_info',
+      help: 'the loaded model versions (value 1)',
+      labelNames: ['name', 'version', 'sha256', 'provider'],
+      registers,
+    });
   }
 }

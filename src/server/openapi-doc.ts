@@ -1,50 +1,144 @@
 // Finishing touches on the generated OpenAPI document: real response examples (captured from the shipped model) and /openapi.json itself.
-type Doc = { paths?: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { example?: unknown }> }> }>> };
+type Doc = {
+  paths?: Record<
+    string,
+    Record<string, { responses?: Record<string, { content?: Record<string, { example?: unknown }> }> }>
+  >;
+};
 
 const SHA = 'bbf3d066f0b14f8f7764411f43ac97d322fb8d15ab9a254cd45129d554b655d5';
 
 /** (path, method, status) → an answer the shipped model really gave (a 32×32 sky-over-grass image; model names as served). */
 const EXAMPLES: [string, string, string, unknown][] = [
-  ['/classify', 'post', '200', {
-    model: { name: 'mixer-cifar10', version: '1', sha256: SHA },
-    results: [{ filename: null, predictions: [{ label: 'deer', index: 4, probability: 0.5577349662780762 }, { label: 'bird', index: 2, probability: 0.2784978747367859 }, { label: 'airplane', index: 0, probability: 0.0666440948843956 }] }],
-  }],
-  ['/classify', 'post', '4XX', { statusCode: 400, code: 'NOT_AN_IMAGE', error: 'Bad Request', message: 'the image is not an image in a supported format' }],
-  ['/v2', 'get', '200', { name: 'onnx-mixer', version: '0.1.0', extensions: ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'] }],
+  [
+    '/classify',
+    'post',
+    '200',
+    {
+      model: { name: 'mixer-cifar10', version: '1', sha256: SHA },
+      results: [
+        {
+          filename: null,
+          predictions: [
+            { label: 'deer', index: 4, probability: 0.5577349662780762 },
+            { label: 'bird', index: 2, probability: 0.2784978747367859 },
+            { label: 'airplane', index: 0, probability: 0.0666440948843956 },
+          ],
+        },
+      ],
+    },
+  ],
+  [
+    '/classify',
+    'post',
+    '4XX',
+    {
+      statusCode: 400,
+      code: 'NOT_AN_IMAGE',
+      error: 'Bad Request',
+      message: 'the image is not an image in a supported format',
+    },
+  ],
+  [
+    '/v2',
+    'get',
+    '200',
+    {
+      name: 'onnx-mixer',
+      version: '0.1.0',
+      extensions: ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'],
+    },
+  ],
   ['/v2/health/ready', 'get', '200', { ready: true }],
-  ['/v2/models/{name}', 'get', '200', {
-    name: 'mixer-cifar10',
-    versions: ['1'],
-    platform: 'onnxruntime_onnx',
-    inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [-1, 32, 32, 3] }],
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }, { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
-  }],
-  ['/v2/models/{name}', 'get', '4XX', { statusCode: 404, code: 'MODEL_NOT_FOUND', error: 'no model "nope"; the models are: mixer-cifar10', message: 'no model "nope"; the models are: mixer-cifar10' }],
-  ['/v2/models/{name}/ready', 'get', '200', { name: 'mixer-cifar10', ready: true }],
-  ['/v2/models/{name}/infer', 'post', '200', {
-    model_name: 'mixer-cifar10',
-    model_version: '1',
-    id: 'req-1',
-    outputs: [
-      { name: 'probabilities', datatype: 'BYTES', shape: [1, 3], data: ['0.5577349662780762:4:deer', '0.2784978747367859:2:bird', '0.0666440948843956:0:airplane'] },
-      { name: 'logits', datatype: 'FP32', shape: [1, 10], data: [0.660865068435669, -1.3913795948028564, 2.090909004211426, -0.360096275806427, 2.7853825092315674, -0.6095839738845825, -1.0480793714523315, -1.1815121173858643, -1.5191675424575806, -0.785580039024353] },
-    ],
-  }],
-  ['/v2/models/{name}/stats', 'get', '200', {
-    model_stats: [{
+  [
+    '/v2/models/{name}',
+    'get',
+    '200',
+    {
       name: 'mixer-cifar10',
-      version: '1',
-      last_inference: 1796024350626,
-      inference_count: 2,
-      execution_count: 2,
-      inference_stats: {
-        success: { count: 2, ns: 21753680 }, fail: { count: 0, ns: 0 }, queue: { count: 2, ns: 5448595 }, compute_input: { count: 2, ns: 4384899 },
-        compute_infer: { count: 2, ns: 8349845 }, compute_output: { count: 2, ns: 608336 }, cache_hit: { count: 0, ns: 0 }, cache_miss: { count: 0, ns: 0 },
-      },
-      batch_stats: [{ batch_size: 1, compute_input: { count: 0, ns: 0 }, compute_infer: { count: 2, ns: 8349845 }, compute_output: { count: 0, ns: 0 } }],
-      memory_usage: [],
-    }],
-  }],
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [-1, 32, 32, 3] }],
+      outputs: [
+        { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
+        { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
+      ],
+    },
+  ],
+  [
+    '/v2/models/{name}',
+    'get',
+    '4XX',
+    {
+      statusCode: 404,
+      code: 'MODEL_NOT_FOUND',
+      error: 'no model "nope"; the models are: mixer-cifar10',
+      message: 'no model "nope"; the models are: mixer-cifar10',
+    },
+  ],
+  ['/v2/models/{name}/ready', 'get', '200', { name: 'mixer-cifar10', ready: true }],
+  [
+    '/v2/models/{name}/infer',
+    'post',
+    '200',
+    {
+      model_name: 'mixer-cifar10',
+      model_version: '1',
+      id: 'req-1',
+      outputs: [
+        {
+          name: 'probabilities',
+          datatype: 'BYTES',
+          shape: [1, 3],
+          data: ['0.5577349662780762:4:deer', '0.2784978747367859:2:bird', '0.0666440948843956:0:airplane'],
+        },
+        {
+          name: 'logits',
+          datatype: 'FP32',
+          shape: [1, 10],
+          data: [
+            0.660865068435669, -1.3913795948028564, 2.090909004211426, -0.360096275806427, 2.7853825092315674,
+            -0.6095839738845825, -1.0480793714523315, -1.1815121173858643, -1.5191675424575806, -0.785580039024353,
+          ],
+        },
+      ],
+    },
+  ],
+  [
+    '/v2/models/{name}/stats',
+    'get',
+    '200',
+    {
+      model_stats: [
+        {
+          name: 'mixer-cifar10',
+          version: '1',
+          last_inference: 1796024350626,
+          inference_count: 2,
+          execution_count: 2,
+          inference_stats: {
+            success: { count: 2, ns: 21753680 },
+            fail: { count: 0, ns: 0 },
+            queue: { count: 2, ns: 5448595 },
+            compute_input: { count: 2, ns: 4384899 },
+            compute_infer: { count: 2, ns: 8349845 },
+            compute_output: { count: 2, ns: 608336 },
+            cache_hit: { count: 0, ns: 0 },
+            cache_miss: { count: 0, ns: 0 },
+          },
+          batch_stats: [
+            {
+              batch_size: 1,
+              compute_input: { count: 0, ns: 0 },
+              compute_infer: { count: 2, ns: 8349845 },
+              compute_output: { count: 0, ns: 0 },
+            },
+          ],
+          memory_usage: [],
+        },
+      ],
+    },
+  ],
 ];
 
 /** Adds the examples (to the versioned twin paths too) and the /openapi.json path. */
@@ -61,7 +155,20 @@ export function finishOpenApi<T extends object>(doc: T): T {
     get: {
       tags: ['meta'],
       summary: 'This OpenAPI 3 document',
-      responses: { '200': { description: 'The OpenAPI document of every route', content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' } } } } } } },
+      responses: {
+        '200': {
+          description: 'The OpenAPI document of every route',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['openapi', 'info', 'paths'],
+                properties: { openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' } },
+              },
+            },
+          },
+        },
+      },
     },
   };
   return doc;

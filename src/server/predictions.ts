@@ -10,5 +10,7 @@ export interface Prediction {
 export function topK(probs: Float32Array, labels: readonly string[], k: number): Prediction[] {
   const idx = Array.from({ length: probs.length }, (_, i) => i);
   idx.sort((a, b) => probs[b]! - probs[a]! || a - b);
-  return idx.slice(0, Math.min(k, probs.length)).map((i) => ({ label: labels[i] ?? String(i), index: i, probability: probs[i]! }));
+  return idx
+    .slice(0, Math.min(k, probs.length))
+    .map((i) => ({ label: labels[i] ?? String(i), index: i, probability: probs[i]! }));
 }

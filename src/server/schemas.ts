@@ -14,7 +14,11 @@ const prediction = {
 export const modelRef = {
   type: 'object',
   required: ['name', 'sha256'],
-  properties: { name: { type: 'string' }, version: { type: 'string', description: 'the model version that answered' }, sha256: { type: 'string', description: 'SHA-256 of the model file' } },
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string', description: 'the model version that answered' },
+    sha256: { type: 'string', description: 'SHA-256 of the model file' },
+  },
 } as const;
 
 export const classifyResponse = {
@@ -29,7 +33,10 @@ export const classifyResponse = {
         type: 'object',
         required: ['filename', 'predictions'],
         properties: {
-          filename: { type: ['string', 'null'], description: 'the part\'s filename; null for a raw body or a part without one' },
+          filename: {
+            type: ['string', 'null'],
+            description: "the part's filename; null for a raw body or a part without one",
+          },
           predictions: { type: 'array', description: 'by descending probability', items: prediction },
         },
       },
@@ -40,7 +47,13 @@ export const classifyResponse = {
 export const classifyQuery = {
   type: 'object',
   properties: {
-    top: { type: 'integer', minimum: 1, maximum: 1000, default: 5, description: 'predictions per image (capped at the number of classes)' },
+    top: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      default: 5,
+      description: 'predictions per image (capped at the number of classes)',
+    },
     model: { type: 'string', maxLength: 200, description: 'model name (default: the only model, or --default-model)' },
     version: { type: 'string', maxLength: 20, description: 'model version (default: the latest loaded)' },
   },
@@ -52,7 +65,9 @@ export const classifyBodyDoc = {
     'multipart/form-data': {
       schema: {
         type: 'object',
-        properties: { image: { type: 'string', format: 'binary', description: 'one or more image files (any field name)' } },
+        properties: {
+          image: { type: 'string', format: 'binary', description: 'one or more image files (any field name)' },
+        },
       },
     },
     'image/*': { schema: { type: 'string', format: 'binary', description: 'one image as the raw body' } },
@@ -70,7 +85,11 @@ const num3 = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 
 const tensorMeta = {
   type: 'object',
   required: ['name', 'datatype', 'shape'],
-  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+  properties: {
+    name: { type: 'string' },
+    datatype: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+  },
 } as const;
 
 export const modelResponse = {
@@ -83,19 +102,40 @@ export const modelResponse = {
     provider: { type: 'string', enum: ['cpu', 'cuda'], description: 'execution provider in use' },
     config: {
       type: ['object', 'null'],
-      description: "onnx-mixer models: their mixer.config; null for other models",
+      description: 'onnx-mixer models: their mixer.config; null for other models',
       additionalProperties: false,
       properties: Object.fromEntries(
-        ['image_size', 'patch_size', 'in_chans', 'num_classes', 'hidden_dim', 'depth', 'tokens_mlp_dim', 'channels_mlp_dim', 'norm_eps'].map((k) => [k, { type: 'number' }]),
+        [
+          'image_size',
+          'patch_size',
+          'in_chans',
+          'num_classes',
+          'hidden_dim',
+          'depth',
+          'tokens_mlp_dim',
+          'channels_mlp_dim',
+          'norm_eps',
+        ].map((k) => [k, { type: 'number' }]),
       ),
     },
-    classifier: { type: 'boolean', description: 'true when /classify can serve it (an image input and a class-score output)' },
+    classifier: {
+      type: 'boolean',
+      description: 'true when /classify can serve it (an image input and a class-score output)',
+    },
     notClassifierReason: { type: 'string' },
     labels: { type: 'array', items: { type: 'string' } },
-    inputSize: { type: ['integer', 'null'], description: 'images are resized (shorter side) and centre-cropped to inputSize × inputSize' },
+    inputSize: {
+      type: ['integer', 'null'],
+      description: 'images are resized (shorter side) and centre-cropped to inputSize × inputSize',
+    },
     input: {
       type: ['object', 'null'],
-      properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } }, layout: { type: 'string' } },
+      properties: {
+        name: { type: 'string' },
+        datatype: { type: 'string' },
+        shape: { type: 'array', items: { type: 'integer' } },
+        layout: { type: 'string' },
+      },
     },
     preprocessing: {
       type: ['object', 'null'],
@@ -110,11 +150,17 @@ export const modelResponse = {
         std: { type: ['array', 'null'], items: { type: 'number' } },
       },
     },
-    output: { type: ['object', 'null'], properties: { name: { type: 'string' }, softmax: { type: 'boolean' }, classes: { type: 'integer' } } },
+    output: {
+      type: ['object', 'null'],
+      properties: { name: { type: 'string' }, softmax: { type: 'boolean' }, classes: { type: 'integer' } },
+    },
     inputs: { type: 'array', items: tensorMeta },
     outputs: { type: 'array', items: tensorMeta },
     parameters: { type: 'integer', description: 'elements of all initializers' },
-    macsPerImage: { type: 'integer', description: 'multiply-adds of the MatMul, Gemm and Conv nodes per image, estimated from the graph' },
+    macsPerImage: {
+      type: 'integer',
+      description: 'multiply-adds of the MatMul, Gemm and Conv nodes per image, estimated from the graph',
+    },
     mean: { ...num3, type: ['array', 'null'] },
     std: { ...num3, type: ['array', 'null'] },
     opset: { type: 'integer' },
@@ -157,7 +203,12 @@ export const modelsResponse = {
       items: {
         type: 'object',
         required: ['name', 'versions'],
-        properties: { name: { type: 'string' }, reason: { type: ['string', 'null'] }, versions: { type: 'array', items: versionState }, latest: { ...modelResponse, type: ['object', 'null'] } },
+        properties: {
+          name: { type: 'string' },
+          reason: { type: ['string', 'null'] },
+          versions: { type: 'array', items: versionState },
+          latest: { ...modelResponse, type: ['object', 'null'] },
+        },
       },
     },
   },
@@ -167,7 +218,16 @@ export const oneModelResponse = modelsResponse.properties.models.items;
 
 export const repositoryIndex = {
   type: 'array',
-  items: { type: 'object', required: ['name', 'version', 'state', 'reason'], properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } } },
+  items: {
+    type: 'object',
+    required: ['name', 'version', 'state', 'reason'],
+    properties: {
+      name: { type: 'string' },
+      version: { type: 'string' },
+      state: { type: 'string' },
+      reason: { type: 'string' },
+    },
+  },
 } as const;
 
 export const v2ModelMetadata = {
@@ -185,7 +245,11 @@ export const v2ModelMetadata = {
 export const v2ServerMetadata = {
   type: 'object',
   required: ['name', 'version', 'extensions'],
-  properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    extensions: { type: 'array', items: { type: 'string' } },
+  },
 } as const;
 
 export const v2InferRequest = {
@@ -205,7 +269,10 @@ export const v2InferRequest = {
           shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
           datatype: { type: 'string' },
           parameters: { type: 'object' },
-          data: { type: 'array', description: 'row-major, flat or nested; omit when sent as binary (binary_data_size)' },
+          data: {
+            type: 'array',
+            description: 'row-major, flat or nested; omit when sent as binary (binary_data_size)',
+          },
         },
       },
     },

@@ -17,7 +17,11 @@ const EXPOSE_HEADERS = 'x-request-id, retry-after, inference-header-content-leng
 export function corsHeaders(origins: readonly string[], origin: string | undefined): Record<string, string> {
   if (origins.length === 0) return { 'cross-origin-resource-policy': 'same-origin' };
   if (typeof origin !== 'string' || !(origins.includes('*') || origins.includes(origin))) return {};
-  return { 'access-control-allow-origin': origins.includes('*') ? '*' : origin, vary: 'Origin', 'access-control-expose-headers': EXPOSE_HEADERS };
+  return {
+    'access-control-allow-origin': origins.includes('*') ? '*' : origin,
+    vary: 'Origin',
+    'access-control-expose-headers': EXPOSE_HEADERS,
+  };
 }
 
 /**
@@ -29,8 +33,17 @@ export function securityHeaders(app: FastifyInstance, origins: readonly string[]
     reply.headers(SECURITY_HEADERS);
     const cors = corsHeaders(origins, req.headers.origin);
     reply.headers(cors);
-    if (cors['access-control-allow-origin'] && req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-      reply.code(204).header('access-control-allow-methods', ALLOW_METHODS).header('access-control-allow-headers', ALLOW_HEADERS).header('access-control-max-age', '600').send();
+    if (
+      cors['access-control-allow-origin'] &&
+      req.method === 'OPTIONS' &&
+      req.headers['access-control-request-method'] !== undefined
+    ) {
+      reply
+        .code(204)
+        .header('access-control-allow-methods', ALLOW_METHODS)
+        .header('access-control-allow-headers', ALLOW_HEADERS)
+        .header('access-control-max-age', '600')
+        .send();
       return reply;
     }
   });

@@ -39,7 +39,16 @@ export class InferenceStats {
         last_inference: 0,
         inference_count: 0,
         execution_count: 0,
-        inference_stats: { success: zero(), fail: zero(), queue: zero(), compute_input: zero(), compute_infer: zero(), compute_output: zero(), cache_hit: zero(), cache_miss: zero() },
+        inference_stats: {
+          success: zero(),
+          fail: zero(),
+          queue: zero(),
+          compute_input: zero(),
+          compute_infer: zero(),
+          compute_output: zero(),
+          cache_hit: zero(),
+          cache_miss: zero(),
+        },
         batch_stats: new Map(),
       };
       this.byVersion.set(key, s);

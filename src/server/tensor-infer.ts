@@ -16,11 +16,19 @@ export interface TensorInferResult {
  * model's batcher and encodes the answer. The answer's size, before any compression, may not pass MAX_RESPONSE_BYTES:
  * checked from the graph's output shapes before inference, and on the encoded answer after it.
  */
-export async function tensorInfer(ctx: AppContext, m: ModelInstance, json: unknown, tail: Buffer | null): Promise<TensorInferResult> {
+export async function tensorInfer(
+  ctx: AppContext,
+  m: ModelInstance,
+  json: unknown,
+  tail: Buffer | null,
+): Promise<TensorInferResult> {
   const io = m.contract.io;
   const cap = ctx.config.maxResponseBytes;
   const tooLarge = (bytes: number, when: string) =>
-    new ServiceError('RESPONSE_TOO_LARGE', `the requested outputs ${when} ${bytes} bytes, more than the ${cap} allowed (see MAX_RESPONSE_BYTES); ask for fewer rows or outputs, or binary outputs`);
+    new ServiceError(
+      'RESPONSE_TOO_LARGE',
+      `the requested outputs ${when} ${bytes} bytes, more than the ${cap} allowed (see MAX_RESPONSE_BYTES); ask for fewer rows or outputs, or binary outputs`,
+    );
   // The whole request (its rows) is admitted, or refused with 503, before its tensors are converted; released when answered.
   const release = ctx.admission.admit(rowsAsked(json, m.batchable));
   let call;
@@ -34,7 +42,14 @@ export async function tensorInfer(ctx: AppContext, m: ModelInstance, json: unkno
     if (bound !== null && bound > cap) throw tooLarge(bound, 'could take up to');
     out = await m.infer(call.payload, call.rows, call.layout).catch((e: unknown) => {
       // The graph's own shape and value checks (symbolic dims that disagree, out-of-range indices) are the caller's input.
-      if ((e as { code?: string }).code === 'RUN_FAILED') throw new ServiceError('BAD_TENSOR', `onnxruntime rejected the inputs: ${(e as Error).message.replace(/^inference failed: /, '').split('\n')[0]!.slice(0, 300)}`);
+      if ((e as { code?: string }).code === 'RUN_FAILED')
+        throw new ServiceError(
+          'BAD_TENSOR',
+          `onnxruntime rejected the inputs: ${(e as Error).message
+            .replace(/^inference failed: /, '')
+            .split('\n')[0]!
+            .slice(0, 300)}`,
+        );
       throw e;
     });
   } finally {

@@ -22,7 +22,15 @@ class Bounded extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.out += chunk.length;
     if (this.out > this.limit) {
-      done(Object.assign(new ServiceError('PAYLOAD_TOO_LARGE', `the decompressed body is larger than the limit of ${this.limit} bytes (see BODY_LIMIT)`), { statusCode: 413 }));
+      done(
+        Object.assign(
+          new ServiceError(
+            'PAYLOAD_TOO_LARGE',
+            `the decompressed body is larger than the limit of ${this.limit} bytes (see BODY_LIMIT)`,
+          ),
+          { statusCode: 413 },
+        ),
+      );
       return;
     }
     done(null, chunk);
@@ -33,13 +41,23 @@ class Bounded extends Transform {
  * The body stream of a `Content-Encoding: gzip | deflate` request, inflated as it arrives and bounded by `limit`.
  * `receivedEncodedLength` lets Fastify compare the compressed byte count with Content-Length.
  */
-export function inflateBody(req: FastifyRequest, payload: NodeJS.ReadableStream, encoding: string, limit: number): NodeJS.ReadableStream {
+export function inflateBody(
+  req: FastifyRequest,
+  payload: NodeJS.ReadableStream,
+  encoding: string,
+  limit: number,
+): NodeJS.ReadableStream {
   const inflate = encoding === 'gzip' || encoding === 'x-gzip' ? zlib.createGunzip() : zlib.createInflate();
   const bounded = new Bounded(limit);
   const out = bounded;
   const fail = (e: Error & { code?: string }) => {
     if (e instanceof ServiceError) return;
-    bounded.destroy(Object.assign(new ServiceError('BAD_REQUEST', `the ${encoding} request body cannot be decompressed: ${e.message}`), { statusCode: 400 }));
+    bounded.destroy(
+      Object.assign(
+        new ServiceError('BAD_REQUEST', `the ${encoding} request body cannot be decompressed: ${e.message}`),
+        { statusCode: 400 },
+      ),
+    );
   };
   payload.on('data', (c: Buffer) => {
     out.receivedEncodedLength += c.length;
@@ -64,7 +82,8 @@ export function responseEncoding(header: string | undefined): 'gzip' | 'deflate'
     const qp = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     const q = qp ? Number(qp.slice(2)) : 1;
     if (!(q > 0)) continue;
-    const enc = name === 'gzip' || name === 'x-gzip' ? 'gzip' : name === 'deflate' ? 'deflate' : name === '*' ? 'gzip' : null;
+    const enc =
+      name === 'gzip' || name === 'x-gzip' ? 'gzip' : name === 'deflate' ? 'deflate' : name === '*' ? 'gzip' : null;
     if (enc && (!best || q > best.q)) best = { enc, q };
   }
   return best?.enc ?? null;
@@ -77,13 +96,18 @@ export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
     const h = req.raw.headers;
     // tritonclient sends no Content-Type: the binary extension when it sends Inference-Header-Content-Length, else JSON.
     // As in Triton, that header means the binary layout whatever the Content-Type (a JSON-only body splits the same way).
-    const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    const hasBody =
+      h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     const binary = h['inference-header-content-length'] !== undefined;
-    if (hasBody && (h['content-type'] === undefined || (binary && /^application\/json\b/i.test(h['content-type'])))) h['content-type'] = binary ? 'application/octet-stream' : 'application/json';
+    if (hasBody && (h['content-type'] === undefined || (binary && /^application\/json\b/i.test(h['content-type']))))
+      h['content-type'] = binary ? 'application/octet-stream' : 'application/json';
     const enc = (h['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (enc === 'identity' || enc === '') return payload;
     if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') {
-      throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${enc}" is not supported; send identity, gzip or deflate`);
+      throw new ServiceError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Content-Encoding "${enc}" is not supported; send identity, gzip or deflate`,
+      );
     }
     return inflateBody(req, payload, enc, bodyLimit) as typeof payload;
   });
@@ -94,7 +118,8 @@ export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
     if (reply.statusCode >= 400 && typeof out === 'string' && out.startsWith('{')) {
       try {
         const j = JSON.parse(out) as { code?: unknown; message?: unknown; error?: unknown };
-        if (typeof j.code === 'string' && typeof j.message === 'string') out = JSON.stringify({ ...j, error: j.message });
+        if (typeof j.code === 'string' && typeof j.message === 'string')
+          out = JSON.stringify({ ...j, error: j.message });
       } catch {
         // not JSON: sent as it is
       }

@@ -1,9 +1,10 @@
 // Training artifacts: training, eval and AdamW optimizer graphs (and a fused train step), from the one forward graph.
-import { Builder, Graph, type Value, serializeModel } from '../onnx/index.js';
-import { type ModelSpec, forward, paramTable, specMetadata } from '../model/index.js';
-import { type AdamWConfig, DEFAULT_ADAMW, adamwScalars, adamwUpdate } from '../autodiff/adamw.js';
+
+import { type AdamWConfig, adamwScalars, adamwUpdate, DEFAULT_ADAMW } from '../autodiff/adamw.js';
 import { backward } from '../autodiff/backward.js';
 import { crossEntropy, softCrossEntropy } from '../autodiff/loss.js';
+import { forward, type ModelSpec, paramTable, specMetadata } from '../model/index.js';
+import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 
 export interface ArtifactOptions {
   labelSmoothing: number;
@@ -48,12 +49,21 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
   const b = new Builder(g);
   const c = spec.config;
   const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
-  const labels = o.softTargets ? g.input('targets', 'float32', ['N', c.num_classes]) : g.input('labels', 'int64', ['N']);
+  const labels = o.softTargets
+    ? g.input('targets', 'float32', ['N', c.num_classes])
+    : g.input('labels', 'int64', ['N']);
   const params = paramTable(c).map((p) => g.input(p.name, 'float32', p.shape));
   const rates = masks && o.dropPath ? dropPathRates(c.depth, o.dropPath) : null;
-  const dropPath = rates ? (i: number, br: 'tokens' | 'channels') => (rates[i]! > 0 ? g.input(dropPathInput(i, br), 'float32', ['N']) : null) : undefined;
-  const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), { layerNormStats: stats, ...(dropPath ? { dropPath } : {}) });
-  const ce = o.softTargets ? softCrossEntropy(b, logitsRaw, labels) : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
+  const dropPath = rates
+    ? (i: number, br: 'tokens' | 'channels') => (rates[i]! > 0 ? g.input(dropPathInput(i, br), 'float32', ['N']) : null)
+    : undefined;
+  const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), {
+    layerNormStats: stats,
+    ...(dropPath ? { dropPath } : {}),
+  });
+  const ce = o.softTargets
+    ? softCrossEntropy(b, logitsRaw, labels)
+    : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
   const loss = b.identity(ce, 'loss');
   const logits = b.identity(logitsRaw, 'logits');
   return { g, b, params, loss, logits };
@@ -108,7 +118,11 @@ export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   const cfg = o.adamw ?? DEFAULT_ADAMW;
   const t = lossGraph(spec, o, 'mixer_train_step', true, true);
   const { g, b } = t;
-  const grads = backward(b, t.loss, t.params.filter((p) => !o.frozen?.has(p.name)));
+  const grads = backward(
+    b,
+    t.loss,
+    t.params.filter((p) => !o.frozen?.has(p.name)),
+  );
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
@@ -130,10 +144,23 @@ export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
 export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<string, string> {
   return {
     ...specMetadata(spec),
-    'mixer.optimizer': JSON.stringify({ name: 'adamw', ...(o.adamw ?? DEFAULT_ADAMW), no_decay: '1-D parameters (norms, biases)' }),
+    'mixer.optimizer': JSON.stringify({
+      name: 'adamw',
+      ...(o.adamw ?? DEFAULT_ADAMW),
+      no_decay: '1-D parameters (norms, biases)',
+    }),
     'mixer.label_smoothing': String(o.labelSmoothing),
-    ...(o.dropPath ? { 'mixer.drop_path': JSON.stringify({ rate: o.dropPath, inputs: 'drop_path.<block>.<tokens|channels> float [N]: 0 or 1/(1 − rate_block)' }) } : {}),
-    ...(o.softTargets ? { 'mixer.targets': 'soft: float [N,K] input `targets`, label smoothing applied by the trainer' } : {}),
+    ...(o.dropPath
+      ? {
+          'mixer.drop_path': JSON.stringify({
+            rate: o.dropPath,
+            inputs: 'drop_path.<block>.<tokens|channels> float [N]: 0 or 1/(1 − rate_block)',
+          }),
+        }
+      : {}),
+    ...(o.softTargets
+      ? { 'mixer.targets': 'soft: float [N,K] input `targets`, label smoothing applied by the trainer' }
+      : {}),
     ...(o.frozen?.size ? { 'mixer.frozen': JSON.stringify([...o.frozen]) } : {}),
   };
 }
@@ -148,9 +175,15 @@ export interface Artifacts {
 export function buildArtifacts(spec: ModelSpec, o: ArtifactOptions): Artifacts {
   const metadata = artifactMetadata(spec, o);
   return {
-    training: serializeModel(trainingGraph(spec, o), { metadata, docString: 'MLP-Mixer training graph: loss, logits and gradients' }),
+    training: serializeModel(trainingGraph(spec, o), {
+      metadata,
+      docString: 'MLP-Mixer training graph: loss, logits and gradients',
+    }),
     eval: serializeModel(evalGraph(spec, o), { metadata, docString: 'MLP-Mixer eval graph: loss and logits' }),
     optimizer: serializeModel(optimizerGraph(spec, o), { metadata, docString: 'AdamW optimizer step' }),
-    trainStep: serializeModel(trainStepGraph(spec, o), { metadata, docString: 'Fused forward + backward + AdamW step' }),
+    trainStep: serializeModel(trainStepGraph(spec, o), {
+      metadata,
+      docString: 'Fused forward + backward + AdamW step',
+    }),
   };
 }

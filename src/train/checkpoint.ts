@@ -1,6 +1,17 @@
 // Checkpoints as safetensors: timm-named parameters, AdamW moments, the weight EMA, and the mixer.* / training metadata.
-import { type MixerConfig, type ModelSpec, type Params, ConfigError, defaultSpec, paramTable, specFromMetadata, specMetadata, validateConfig } from '../model/index.js';
-import { type StTensor, SafetensorsError, readSafetensors, writeSafetensors } from '../formats/safetensors.js';
+
+import { readSafetensors, SafetensorsError, type StTensor, writeSafetensors } from '../formats/safetensors.js';
+import {
+  ConfigError,
+  defaultSpec,
+  type MixerConfig,
+  type ModelSpec,
+  type Params,
+  paramTable,
+  specFromMetadata,
+  specMetadata,
+  validateConfig,
+} from '../model/index.js';
 
 /** Where a run stands: the loader reproduces batches from (seed, epoch, stepInEpoch). */
 export interface Progress {
@@ -30,10 +41,14 @@ export async function saveCheckpoint(path: string, c: Omit<Checkpoint, 'metadata
     t.set(p.name, { dtype: 'F32', shape: p.shape, data });
   }
   if (c.expAvg && c.expAvgSq) {
-    for (const p of paramTable(c.spec.config)) t.set(`optimizer.exp_avg.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.expAvg.get(p.name)! });
-    for (const p of paramTable(c.spec.config)) t.set(`optimizer.exp_avg_sq.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.expAvgSq.get(p.name)! });
+    for (const p of paramTable(c.spec.config))
+      t.set(`optimizer.exp_avg.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.expAvg.get(p.name)! });
+    for (const p of paramTable(c.spec.config))
+      t.set(`optimizer.exp_avg_sq.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.expAvgSq.get(p.name)! });
   }
-  if (c.ema) for (const p of paramTable(c.spec.config)) t.set(`ema.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.ema.get(p.name)! });
+  if (c.ema)
+    for (const p of paramTable(c.spec.config))
+      t.set(`ema.${p.name}`, { dtype: 'F32', shape: p.shape, data: c.ema.get(p.name)! });
   await writeSafetensors(path, t, {
     format: 'pt',
     ...specMetadata(c.spec),
@@ -58,7 +73,17 @@ export function configFromShapes(t: Map<string, StTensor>): MixerConfig {
   const [K] = shape('head.weight') as [number];
   let depth = 0;
   while (t.has(`blocks.${depth}.norm1.weight`)) depth++;
-  return validateConfig({ image_size: p * Math.round(Math.sqrt(S)), patch_size: p, in_chans: 3, num_classes: K, hidden_dim: C, depth, tokens_mlp_dim: DS, channels_mlp_dim: DC, norm_eps: 1e-6 });
+  return validateConfig({
+    image_size: p * Math.round(Math.sqrt(S)),
+    patch_size: p,
+    in_chans: 3,
+    num_classes: K,
+    hidden_dim: C,
+    depth,
+    tokens_mlp_dim: DS,
+    channels_mlp_dim: DC,
+    norm_eps: 1e-6,
+  });
 }
 
 function toF32(name: string, s: StTensor): Float32Array {
@@ -78,7 +103,8 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   for (const p of paramTable(spec.config)) {
     const s = tensors.get(p.name);
     if (!s) throw new SafetensorsError(`${path}: parameter '${p.name}' is missing`);
-    if (s.shape.join(',') !== p.shape.join(',')) throw new SafetensorsError(`${path}: '${p.name}' has shape [${s.shape}] but the config needs [${p.shape}]`);
+    if (s.shape.join(',') !== p.shape.join(','))
+      throw new SafetensorsError(`${path}: '${p.name}' has shape [${s.shape}] but the config needs [${p.shape}]`);
     params.set(p.name, toF32(p.name, s));
     const m = tensors.get(`optimizer.exp_avg.${p.name}`);
     const v = tensors.get(`optimizer.exp_avg_sq.${p.name}`);
@@ -88,11 +114,13 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     }
     const e = tensors.get(`ema.${p.name}`);
     if (e) {
-      if (e.shape.join(',') !== p.shape.join(',')) throw new SafetensorsError(`${path}: 'ema.${p.name}' has shape [${e.shape}] but the config needs [${p.shape}]`);
+      if (e.shape.join(',') !== p.shape.join(','))
+        throw new SafetensorsError(`${path}: 'ema.${p.name}' has shape [${e.shape}] but the config needs [${p.shape}]`);
       ema.set(p.name, toF32(`ema.${p.name}`, e));
     }
   }
-  if (ema.size > 0 && ema.size !== params.size) throw new SafetensorsError(`${path}: the EMA has ${ema.size} of ${params.size} parameters`);
+  if (ema.size > 0 && ema.size !== params.size)
+    throw new SafetensorsError(`${path}: the EMA has ${ema.size} of ${params.size} parameters`);
   const hasMoments = expAvg.size === params.size;
   let hyper: Record<string, unknown> = {};
   try {
@@ -106,7 +134,12 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     expAvg: hasMoments ? expAvg : null,
     expAvgSq: hasMoments ? expAvgSq : null,
     ema: ema.size > 0 ? ema : null,
-    progress: { step: Number(metadata['step'] ?? 0), epoch: Number(metadata['epoch'] ?? 0), stepInEpoch: Number(metadata['step_in_epoch'] ?? 0), wallSeconds: Number(metadata['wall_seconds'] ?? 0) },
+    progress: {
+      step: Number(metadata['step'] ?? 0),
+      epoch: Number(metadata['epoch'] ?? 0),
+      stepInEpoch: Number(metadata['step_in_epoch'] ?? 0),
+      wallSeconds: Number(metadata['wall_seconds'] ?? 0),
+    },
     hyper,
     metadata,
   };

@@ -12,7 +12,13 @@ export function emaInit(params: Params): Params {
 }
 
 /** ema ← d·ema + (1 − d)·params with d = emaDecayAt(decay, step), except the `skip` (frozen) tensors, which keep their value; returns d. */
-export function emaUpdate(ema: Params, params: Params, decay: number, step: number, skip?: ReadonlySet<string>): number {
+export function emaUpdate(
+  ema: Params,
+  params: Params,
+  decay: number,
+  step: number,
+  skip?: ReadonlySet<string>,
+): number {
   const d = emaDecayAt(decay, step);
   const u = 1 - d;
   for (const [name, p] of params) {

@@ -15,7 +15,13 @@ export interface EvalResult {
 export type ScoreFn = (pixels: Uint8Array, n: number) => Promise<Float32Array>;
 
 /** Runs an inference session (input `pixels`, output `logits`, or `scores` when given) over the dataset in batches. */
-export async function evaluate(session: Session, ds: ImageDataset, labels: readonly string[], batchSize = 250, scores?: ScoreFn): Promise<EvalResult> {
+export async function evaluate(
+  session: Session,
+  ds: ImageDataset,
+  labels: readonly string[],
+  batchSize = 250,
+  scores?: ScoreFn,
+): Promise<EvalResult> {
   const K = labels.length;
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   const px = ds.height * ds.width * 3;
@@ -25,11 +31,17 @@ export async function evaluate(session: Session, ds: ImageDataset, labels: reado
     let pixels = ds.images.subarray(start * px, (start + n) * px);
     if (ds.files) {
       pixels = new Uint8Array(n * px);
-      gatherImages(ds, Array.from({ length: n }, (_, i) => start + i), pixels);
+      gatherImages(
+        ds,
+        Array.from({ length: n }, (_, i) => start + i),
+        pixels,
+      );
     }
     const logits = scores
       ? await scores(pixels, n)
-      : ((await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits']))['logits']!.data as Float32Array);
+      : ((
+          await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits'])
+        )['logits']!.data as Float32Array);
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * K, (i + 1) * K);
       let best = 0;
@@ -56,11 +68,18 @@ export async function evaluate(session: Session, ds: ImageDataset, labels: reado
 }
 
 export function formatEval(r: EvalResult): string {
-  const lines = [`accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count} images (mean loss ${r.loss.toFixed(4)})`, '', 'per class:'];
-  for (const c of r.perClass) lines.push(`  ${c.label.padEnd(12)} ${(100 * c.accuracy).toFixed(1).padStart(5)}%  (${c.count})`);
+  const lines = [
+    `accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count} images (mean loss ${r.loss.toFixed(4)})`,
+    '',
+    'per class:',
+  ];
+  for (const c of r.perClass)
+    lines.push(`  ${c.label.padEnd(12)} ${(100 * c.accuracy).toFixed(1).padStart(5)}%  (${c.count})`);
   lines.push('', 'confusion (rows = true, columns = predicted):');
   const w = Math.max(5, ...r.confusion.flat().map((x) => String(x).length + 1));
   lines.push(' '.repeat(12) + r.perClass.map((c) => c.label.slice(0, w - 1).padStart(w)).join(''));
-  r.confusion.forEach((row, i) => lines.push(r.perClass[i]!.label.slice(0, 11).padEnd(12) + row.map((x) => String(x).padStart(w)).join('')));
+  r.confusion.forEach((row, i) =>
+    lines.push(r.perClass[i]!.label.slice(0, 11).padEnd(12) + row.map((x) => String(x).padStart(w)).join('')),
+  );
   return lines.join('\n');
 }

@@ -1,7 +1,16 @@
 // --init: start training from given weights (our checkpoint or a timm MlpMixer state_dict), optionally with a fresh head.
-import { type MixerConfig, type ModelSpec, type Params, defaultSpec, initParams, paramTable, specFromMetadata } from '../model/index.js';
+
+import { readSafetensors, type StTensor } from '../formats/safetensors.js';
+import {
+  defaultSpec,
+  initParams,
+  type MixerConfig,
+  type ModelSpec,
+  type Params,
+  paramTable,
+  specFromMetadata,
+} from '../model/index.js';
 import { configFromShapes } from './checkpoint.js';
-import { type StTensor, readSafetensors } from '../formats/safetensors.js';
 
 const HEAD = ['head.weight', 'head.bias'];
 
@@ -21,7 +30,11 @@ function asF32(name: string, s: StTensor, path: string): Float32Array {
  * Initial parameters for `spec` from the checkpoint at `path`. Every tensor must match the config's shape; the first that
  * does not is named. With `resetHead` the classifier (head.weight, head.bias) is freshly initialised instead of loaded.
  */
-export async function loadInitParams(path: string, spec: ModelSpec, o: { resetHead: boolean; seed: number }): Promise<Params> {
+export async function loadInitParams(
+  path: string,
+  spec: ModelSpec,
+  o: { resetHead: boolean; seed: number },
+): Promise<Params> {
   const { tensors } = await readSafetensors(path);
   const fresh = initParams(spec.config, o.seed);
   const out: Params = new Map();
@@ -31,12 +44,15 @@ export async function loadInitParams(path: string, spec: ModelSpec, o: { resetHe
       continue;
     }
     const t = tensors.get(p.name);
-    if (!t) throw new Error(`--init ${path}: parameter '${p.name}' is missing (not an MlpMixer checkpoint of this depth?)`);
+    if (!t)
+      throw new Error(`--init ${path}: parameter '${p.name}' is missing (not an MlpMixer checkpoint of this depth?)`);
     if (t.shape.join(',') !== p.shape.join(',')) {
       const hint = HEAD.includes(p.name)
         ? `: the checkpoint has ${t.shape[0]} classes and the data ${spec.config.num_classes}; add --reset-head to start a new classifier`
         : ': pass the model flags the checkpoint was trained with (or none, to take its config)';
-      throw new Error(`--init ${path}: '${p.name}' has shape [${t.shape.join(', ')}] but the model needs [${p.shape.join(', ')}]${hint}`);
+      throw new Error(
+        `--init ${path}: '${p.name}' has shape [${t.shape.join(', ')}] but the model needs [${p.shape.join(', ')}]${hint}`,
+      );
     }
     out.set(p.name, asF32(p.name, t, path));
   }

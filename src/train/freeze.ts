@@ -6,7 +6,10 @@ export function frozenParams(c: MixerConfig, spec: string | undefined): Set<stri
   const frozen = new Set<string>();
   if (!spec) return frozen;
   let blocks = 0;
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^blocks:(\d+)$/.exec(part);
     if (part === 'stem') frozen.add('stem.proj.weight').add('stem.proj.bias');
     else if (m) blocks = Number(m[1]);

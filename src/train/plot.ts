@@ -7,7 +7,13 @@ export interface Series {
   axis: 'left' | 'right';
 }
 
-export function lineChartSvg(title: string, series: Series[], xLabel: string, leftLabel: string, rightLabel: string): string {
+export function lineChartSvg(
+  title: string,
+  series: Series[],
+  xLabel: string,
+  leftLabel: string,
+  rightLabel: string,
+): string {
   const W = 720;
   const H = 400;
   const m = { l: 60, r: 60, t: 40, b: 50 };

@@ -18,7 +18,9 @@ export class Progress {
     if (this.tty) {
       const width = 24;
       const fill = Math.round((width * done) / this.total);
-      process.stderr.write(`\r${this.title} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${this.total} ${tail}\x1b[K`);
+      process.stderr.write(
+        `\r${this.title} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${this.total} ${tail}\x1b[K`,
+      );
     } else if (performance.now() - this.lastLog >= this.everyMs || done === this.total) {
       this.lastLog = performance.now();
       this.log(`${this.title} ${done}/${this.total} ${tail}`);

@@ -9,8 +9,29 @@ import { UsageError } from '../cli/args.js';
  * what is trained and are not stored.
  */
 export const HYPER_KEYS = [
-  'preset', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupEpochs', 'minLrRatio', 'labelSmoothing', 'seed', 'data', 'augment', 'mode', 'limitTrain',
-  'mixup', 'cutmix', 'mixProb', 'ema', 'valSplit', 'dropPath', 'config', 'init', 'resetHead', 'freeze',
+  'preset',
+  'epochs',
+  'batchSize',
+  'lr',
+  'weightDecay',
+  'warmupEpochs',
+  'minLrRatio',
+  'labelSmoothing',
+  'seed',
+  'data',
+  'augment',
+  'mode',
+  'limitTrain',
+  'mixup',
+  'cutmix',
+  'mixProb',
+  'ema',
+  'valSplit',
+  'dropPath',
+  'config',
+  'init',
+  'resetHead',
+  'freeze',
 ] as const;
 export type HyperKey = (typeof HYPER_KEYS)[number];
 
@@ -22,7 +43,17 @@ export const FIXED_KEYS: ReadonlySet<HyperKey> = new Set<HyperKey>(['preset', 'c
 
 /** Values a run had before a key existed (checkpoints of older versions lack the key), also stored for unset options. */
 export const ABSENT: Partial<Record<HyperKey, unknown>> = {
-  mixup: 0, cutmix: 0, mixProb: 1, ema: 0, valSplit: 0, dropPath: 0, limitTrain: null, config: null, init: null, resetHead: null, freeze: null,
+  mixup: 0,
+  cutmix: 0,
+  mixProb: 1,
+  ema: 0,
+  valSplit: 0,
+  dropPath: 0,
+  limitTrain: null,
+  config: null,
+  init: null,
+  resetHead: null,
+  freeze: null,
 };
 
 /** A stable form for comparison: sorted object keys, missing optional augment fields as their defaults. */
@@ -30,7 +61,13 @@ function canon(k: string, v: unknown): string {
   if (v === undefined) v = null;
   if (k === 'augment' && v && typeof v === 'object') v = { policy: null, ...(v as object) };
   const sort = (x: unknown): unknown =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)).map(([a, b]) => [a, sort(b ?? null)])) : x;
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([a, b]) => [a, sort(b ?? null)]),
+        )
+      : x;
   return JSON.stringify(sort(v));
 }
 
@@ -55,17 +92,22 @@ export function applyCheckpointRecipe(
   for (const k of RECIPE_KEYS) {
     const stored = Object.hasOwn(hyper, k) ? hyper[k] : Object.hasOwn(ABSENT, k) ? ABSENT[k] : undefined;
     if (stored === undefined) continue;
-    if (explicit?.has(k) && canon(k, stored) !== canon(k, o[k])) diffs.push({ key: k, checkpoint: stored ?? null, given: o[k] ?? null });
+    if (explicit?.has(k) && canon(k, stored) !== canon(k, o[k]))
+      diffs.push({ key: k, checkpoint: stored ?? null, given: o[k] ?? null });
     else o[k] = stored;
   }
   const fixed = diffs.filter((d) => FIXED_KEYS.has(d.key));
   if (fixed.length > 0) {
     const list = fixed.map((d) => `${d.key} ${JSON.stringify(d.checkpoint)} → ${JSON.stringify(d.given)}`).join('; ');
-    throw new UsageError(`--resume continues the checkpoint's model; these cannot change (${list}): start a new run with --init instead`);
+    throw new UsageError(
+      `--resume continues the checkpoint's model; these cannot change (${list}): start a new run with --init instead`,
+    );
   }
   if (diffs.length > 0 && !override) {
     const list = diffs.map((d) => `${d.key} ${JSON.stringify(d.checkpoint)} → ${JSON.stringify(d.given)}`).join('; ');
-    throw new UsageError(`--resume with recipe flags that differ from the checkpoint (${list}); drop them to keep the checkpoint's values, or add --override to change them`);
+    throw new UsageError(
+      `--resume with recipe flags that differ from the checkpoint (${list}); drop them to keep the checkpoint's values, or add --override to change them`,
+    );
   }
   return diffs;
 }

@@ -37,7 +37,8 @@ interface Row {
   data_wait_s?: number;
 }
 
-const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+const pct = (x: number | null | undefined): string =>
+  x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`;
 
 export async function writeReport(dir: string, r: ReportInput): Promise<void> {
   const rows = (await readFile(r.metricsPath, 'utf8'))
@@ -45,17 +46,34 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Row);
   const has = (k: keyof Row) => rows.some((m) => m[k] !== undefined && m[k] !== null);
-  const pts = (k: keyof Row) => rows.filter((m) => m[k] !== undefined && m[k] !== null).map((m) => [m.epoch, m[k] as number] as [number, number]);
+  const pts = (k: keyof Row) =>
+    rows.filter((m) => m[k] !== undefined && m[k] !== null).map((m) => [m.epoch, m[k] as number] as [number, number]);
   const svg = lineChartSvg(
     'MLP-Mixer on CIFAR-10',
     [
       { name: 'train loss', color: '#1f77b4', axis: 'left', points: rows.map((m) => [m.epoch, m.train_loss]) },
-      { name: 'test loss', color: '#ff7f0e', axis: 'left', points: rows.filter((m) => m.test_loss !== null).map((m) => [m.epoch, m.test_loss!]) },
+      {
+        name: 'test loss',
+        color: '#ff7f0e',
+        axis: 'left',
+        points: rows.filter((m) => m.test_loss !== null).map((m) => [m.epoch, m.test_loss!]),
+      },
       { name: 'train accuracy', color: '#2ca02c', axis: 'right', points: rows.map((m) => [m.epoch, m.train_acc]) },
-      { name: 'test accuracy', color: '#d62728', axis: 'right', points: rows.filter((m) => m.test_acc !== null).map((m) => [m.epoch, m.test_acc!]) },
-      ...(has('ema_test_acc') ? [{ name: 'EMA test accuracy', color: '#9467bd', axis: 'right' as const, points: pts('ema_test_acc') }] : []),
-      ...(has('val_acc') ? [{ name: 'val accuracy', color: '#8c564b', axis: 'right' as const, points: pts('val_acc') }] : []),
-      ...(has('ema_val_acc') ? [{ name: 'EMA val accuracy', color: '#e377c2', axis: 'right' as const, points: pts('ema_val_acc') }] : []),
+      {
+        name: 'test accuracy',
+        color: '#d62728',
+        axis: 'right',
+        points: rows.filter((m) => m.test_acc !== null).map((m) => [m.epoch, m.test_acc!]),
+      },
+      ...(has('ema_test_acc')
+        ? [{ name: 'EMA test accuracy', color: '#9467bd', axis: 'right' as const, points: pts('ema_test_acc') }]
+        : []),
+      ...(has('val_acc')
+        ? [{ name: 'val accuracy', color: '#8c564b', axis: 'right' as const, points: pts('val_acc') }]
+        : []),
+      ...(has('ema_val_acc')
+        ? [{ name: 'EMA val accuracy', color: '#e377c2', axis: 'right' as const, points: pts('ema_val_acc') }]
+        : []),
     ],
     'epoch',
     'loss',
@@ -68,12 +86,27 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
     '# Training report',
     '',
     `**${r.finalSet === 'validation' ? 'Validation' : 'Test'} accuracy: ${(100 * r.final.accuracy).toFixed(2)}%** on ${r.final.count} images after ${rows.length} epochs (${r.progress.step} steps)` +
-      (r.finalRaw ? ` with the EMA weights (model.onnx); raw weights: ${(100 * r.finalRaw.accuracy).toFixed(2)}%.` : '.'),
+      (r.finalRaw
+        ? ` with the EMA weights (model.onnx); raw weights: ${(100 * r.finalRaw.accuracy).toFixed(2)}%.`
+        : '.'),
     '',
     ...(has('val_acc') && r.finalSet !== 'validation'
-      ? [`Per-epoch evaluation used ${String(r.hyper['valSplit'])} images held out of the training set (the test set only for the figure above); last epoch: val accuracy ${pct(rows.at(-1)!.val_acc)}${has('ema_val_acc') ? `, EMA ${pct(rows.at(-1)!.ema_val_acc)}` : ''}.`, '']
+      ? [
+          `Per-epoch evaluation used ${String(r.hyper['valSplit'])} images held out of the training set (the test set only for the figure above); last epoch: val accuracy ${pct(rows.at(-1)!.val_acc)}${has('ema_val_acc') ? `, EMA ${pct(rows.at(-1)!.ema_val_acc)}` : ''}.`,
+          '',
+        ]
       : []),
-    ...(Array.isArray(r.hyper['overrides']) ? ['Recipe changed on resume (--override): ' + (r.hyper['overrides'] as { key: string; checkpoint: unknown; given: unknown; step?: number }[]).map((d) => `${d.key} ${JSON.stringify(d.checkpoint)} → ${JSON.stringify(d.given)} at step ${d.step ?? '?'}`).join('; '), ''] : []),
+    ...(Array.isArray(r.hyper['overrides'])
+      ? [
+          'Recipe changed on resume (--override): ' +
+            (r.hyper['overrides'] as { key: string; checkpoint: unknown; given: unknown; step?: number }[])
+              .map(
+                (d) => `${d.key} ${JSON.stringify(d.checkpoint)} → ${JSON.stringify(d.given)} at step ${d.step ?? '?'}`,
+              )
+              .join('; '),
+          '',
+        ]
+      : []),
     `- Wall time: ${(r.progress.wallSeconds / 3600).toFixed(2)} h of training (${Math.round(r.progress.wallSeconds)} s, evaluation excluded)`,
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`,
     `- Median training throughput: ${ips.length ? ips[Math.floor(ips.length / 2)]!.toFixed(0) : '-'} images/s (first epoch ${rows[0]?.images_per_s.toFixed(0) ?? '-'}, later epochs median ${rows.length > 1 ? median(rows.slice(1).map((m) => m.images_per_s)).toFixed(0) : '-'})`,

@@ -1,8 +1,16 @@
 // One optimisation step on ORT: either training graph + optimizer graph (separate) or one fused train-step graph.
-import { type ArtifactOptions, artifactMetadata, optimizerGraph, trainStepGraph, trainableParams, trainingGraph } from './artifacts.js';
+
 import { type ModelSpec, type Params, paramTable } from '../model/index.js';
 import { serializeModel } from '../onnx/index.js';
 import { type HostTensor, Session } from '../runtime/session.js';
+import {
+  type ArtifactOptions,
+  artifactMetadata,
+  optimizerGraph,
+  trainableParams,
+  trainingGraph,
+  trainStepGraph,
+} from './artifacts.js';
 
 export type StepMode = 'fused' | 'separate';
 export const STEP_MODES: readonly StepMode[] = ['fused', 'separate'];
@@ -58,10 +66,15 @@ export class Stepper {
     const c = this.spec.config;
     const table = paramTable(c);
     const feeds: Record<string, HostTensor> = {
-      pixels: { dtype: 'uint8', dims: [n, c.image_size, c.image_size, 3], data: pixels.subarray(0, n * c.image_size * c.image_size * 3) },
+      pixels: {
+        dtype: 'uint8',
+        dims: [n, c.image_size, c.image_size, 3],
+        data: pixels.subarray(0, n * c.image_size * c.image_size * 3),
+      },
     };
     if (this.soft) {
-      if (!targets || targets.length < n * c.num_classes) throw new Error(`soft-target step needs ${n}×${c.num_classes} targets`);
+      if (!targets || targets.length < n * c.num_classes)
+        throw new Error(`soft-target step needs ${n}×${c.num_classes} targets`);
       feeds['targets'] = f32([n, c.num_classes], targets.subarray(0, n * c.num_classes));
     } else {
       feeds['labels'] = { dtype: 'int64', dims: [n], data: labels.subarray(0, n) };

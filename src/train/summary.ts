@@ -1,6 +1,6 @@
 // One-line summaries the trainer prints (model size and cost, throughput) and the report's data section.
 import type { FolderReport } from '../data/folder.js';
-import { type ModelSpec, forwardMacs, numTokens, paramCount, paramTable } from '../model/index.js';
+import { forwardMacs, type ModelSpec, numTokens, paramCount, paramTable } from '../model/index.js';
 
 const n = (x: number): string => x.toLocaleString('en-US');
 
@@ -23,10 +23,15 @@ export function modelSummary(spec: ModelSpec, frozen: ReadonlySet<string>): stri
 /** Images/s of the first epoch (ORT warm-up, cold page cache) and the median of the later ones. */
 export function throughputLine(history: readonly { images_per_s: number }[]): string {
   if (history.length === 0) return 'throughput: no complete epoch';
-  const later = history.slice(1).map((h) => h.images_per_s).sort((a, b) => a - b);
+  const later = history
+    .slice(1)
+    .map((h) => h.images_per_s)
+    .sort((a, b) => a - b);
   return (
     `throughput: first epoch ${history[0]!.images_per_s.toFixed(0)} images/s` +
-    (later.length ? `, later epochs ${later[Math.floor(later.length / 2)]!.toFixed(0)} images/s (median of ${later.length})` : '')
+    (later.length
+      ? `, later epochs ${later[Math.floor(later.length / 2)]!.toFixed(0)} images/s (median of ${later.length})`
+      : '')
   );
 }
 

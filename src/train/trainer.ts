@@ -1,29 +1,37 @@
 // The training loop: data → augmented batches → ORT train step → AdamW → eval, checkpoint, metrics, export, report.
-import { mkdir, appendFile, writeFile, rename } from 'node:fs/promises';
+
 import { existsSync } from 'node:fs';
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadDataSource, type DataSourceOptions, type Splits } from '../data/cifar10.js';
-import type { AugmentOptions } from '../data/augment.js';
-import { subset, type ImageDataset } from '../data/dataset.js';
-import { BatchLoader } from '../data/loader.js';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
-import { buildInferenceModel, defaultSpec, initParams, preset, type MixerConfig, type ModelSpec } from '../model/index.js';
-import { Session } from '../runtime/session.js';
-import { loadCheckpoint, saveCheckpoint, type Progress } from './checkpoint.js';
-import { evaluate, type EvalResult } from './evaluate.js';
-import { learningRate, type Schedule } from './schedule.js';
-import { Stepper, type StepMode, zerosLike, type OptimState } from './stepper.js';
-import { emaInit, emaUpdate } from './ema.js';
-import { dropPathFeeds } from './droppath.js';
-import { ABSENT, applyCheckpointRecipe, HYPER_KEYS, type RecipeDiff } from './recipe.js';
 import { UsageError } from '../cli/args.js';
-import { mixEnabled, type MixOptions } from '../data/mix.js';
+import type { AugmentOptions } from '../data/augment.js';
+import { type DataSourceOptions, loadDataSource, type Splits } from '../data/cifar10.js';
+import { type ImageDataset, subset } from '../data/dataset.js';
+import { BatchLoader } from '../data/loader.js';
+import { type MixOptions, mixEnabled } from '../data/mix.js';
 import { splitTrainVal } from '../data/split.js';
 import type { Params } from '../model/index.js';
-import { Progress as Bar } from './progress.js';
-import { writeReport } from './report.js';
+import {
+  buildInferenceModel,
+  defaultSpec,
+  initParams,
+  type MixerConfig,
+  type ModelSpec,
+  preset,
+} from '../model/index.js';
+import { Session } from '../runtime/session.js';
+import { loadCheckpoint, type Progress, saveCheckpoint } from './checkpoint.js';
+import { dropPathFeeds } from './droppath.js';
+import { emaInit, emaUpdate } from './ema.js';
+import { type EvalResult, evaluate } from './evaluate.js';
 import { loadInitParams } from './finetune.js';
 import { frozenParams } from './freeze.js';
+import { Progress as Bar } from './progress.js';
+import { ABSENT, applyCheckpointRecipe, HYPER_KEYS, type RecipeDiff } from './recipe.js';
+import { writeReport } from './report.js';
+import { learningRate, type Schedule } from './schedule.js';
+import { type OptimState, type StepMode, Stepper, zerosLike } from './stepper.js';
 import { dataReportLines, modelSummary, throughputLine } from './summary.js';
 
 export interface TrainOptions {
@@ -128,12 +136,24 @@ function hyperOf(o: TrainOptions, overrides: RecipeDiff[] = []): Record<string, 
 }
 
 function mixOptions(o: TrainOptions, numClasses: number): MixOptions | null {
-  const m: MixOptions = { mixup: o.mixup ?? 0, cutmix: o.cutmix ?? 0, prob: o.mixProb ?? 1, switchProb: 0.5, smoothing: o.labelSmoothing, numClasses };
+  const m: MixOptions = {
+    mixup: o.mixup ?? 0,
+    cutmix: o.cutmix ?? 0,
+    prob: o.mixProb ?? 1,
+    switchProb: 0.5,
+    smoothing: o.labelSmoothing,
+    numClasses,
+  };
   return mixEnabled(m) ? m : null;
 }
 
 function take(ds: ImageDataset, n: number | undefined): ImageDataset {
-  return n && n < ds.count ? subset(ds, Array.from({ length: n }, (_, i) => i)) : ds;
+  return n && n < ds.count
+    ? subset(
+        ds,
+        Array.from({ length: n }, (_, i) => i),
+      )
+    : ds;
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
@@ -154,15 +174,29 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const epochs = o.epochs;
     if (h.epochs !== undefined) o.epochs = h.epochs;
     const earlier = Array.isArray(ck.hyper['overrides']) ? (ck.hyper['overrides'] as RecipeDiff[]) : [];
-    const now = applyCheckpointRecipe(ck.hyper, o as unknown as Record<string, unknown>, o.explicit, Boolean(o.override));
-    for (const d of now) log(`--override: ${d.key} changes from ${JSON.stringify(d.checkpoint)} to ${JSON.stringify(d.given)} at step ${ck.progress.step}`);
+    const now = applyCheckpointRecipe(
+      ck.hyper,
+      o as unknown as Record<string, unknown>,
+      o.explicit,
+      Boolean(o.override),
+    );
+    for (const d of now)
+      log(
+        `--override: ${d.key} changes from ${JSON.stringify(d.checkpoint)} to ${JSON.stringify(d.given)} at step ${ck.progress.step}`,
+      );
     overrides = [...earlier, ...now.map((d) => ({ ...d, step: ck.progress.step }))];
     if (o.overrideEpochs && epochs !== o.epochs) {
-      log(`--epochs ${epochs} replaces the checkpoint's ${o.epochs}: the learning-rate schedule is recomputed for the new length`);
+      log(
+        `--epochs ${epochs} replaces the checkpoint's ${o.epochs}: the learning-rate schedule is recomputed for the new length`,
+      );
       o.epochs = epochs;
     }
     spec = ck.spec;
-    state = { params: ck.params, expAvg: ck.expAvg ?? zerosLike(ck.params), expAvgSq: ck.expAvgSq ?? zerosLike(ck.params) };
+    state = {
+      params: ck.params,
+      expAvg: ck.expAvg ?? zerosLike(ck.params),
+      expAvgSq: ck.expAvgSq ?? zerosLike(ck.params),
+    };
     progress = ck.progress;
     ema = ck.ema ?? null;
     log(`resuming ${ckptPath} at epoch ${progress.epoch + 1}, step ${progress.step}`);
@@ -174,23 +208,35 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     await writeFile(metricsPath, '');
   }
 
-  const data: Splits = o.splits ?? await loadDataSource(o.data, { ...(o.dataOptions ?? {}), log: (m: string) => log(m), size: spec.config.image_size } as DataSourceOptions);
+  const data: Splits =
+    o.splits ??
+    (await loadDataSource(o.data, {
+      ...(o.dataOptions ?? {}),
+      log: (m: string) => log(m),
+      size: spec.config.image_size,
+    } as DataSourceOptions));
   // An image folder has no test set: its held-out part (val/ or a stratified share of each class) is a validation split.
   const folder = data.report !== undefined;
   if (folder && o.valSplit) {
-    throw new UsageError('--val-split is for CIFAR-10: an image folder already holds out a stratified validation split (its val/ folder, or 10% of each class), and every evaluation uses it');
+    throw new UsageError(
+      '--val-split is for CIFAR-10: an image folder already holds out a stratified validation split (its val/ folder, or 10% of each class), and every evaluation uses it',
+    );
   }
   let trainSet = take(data.train, o.limitTrain);
   const testSet = take(data.test, o.limitTest);
   if (trainSet.height !== spec.config.image_size || trainSet.width !== spec.config.image_size) {
-    throw new Error(`the data is ${trainSet.height}×${trainSet.width} but the model input is ${spec.config.image_size}×${spec.config.image_size} (CIFAR-10 comes at 32×32; image folders are resized to --image-size)`);
+    throw new Error(
+      `the data is ${trainSet.height}×${trainSet.width} but the model input is ${spec.config.image_size}×${spec.config.image_size} (CIFAR-10 comes at 32×32; image folders are resized to --image-size)`,
+    );
   }
   let valSet: ImageDataset | null = null;
   if (o.valSplit) {
     const sp = splitTrainVal(trainSet, o.valSplit, o.seed);
     trainSet = sp.train;
     valSet = sp.val;
-    log(`holding out ${valSet.count} training images (seed ${o.seed}) for per-epoch validation; the test set is used only for the final figures`);
+    log(
+      `holding out ${valSet.count} training images (seed ${o.seed}) for per-epoch validation; the test set is used only for the final figures`,
+    );
   }
   const evalSet = valSet ?? testSet;
   // Metrics name the set: val_* for a held-out or folder validation split, test_* for a test set.
@@ -224,17 +270,41 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const mix = mixOptions(o, spec.config.num_classes);
   const stepper = await Stepper.create(
     spec,
-    { labelSmoothing: o.labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay }, softTargets: mix !== null, dropPath: o.dropPath ?? 0, frozen },
+    {
+      labelSmoothing: o.labelSmoothing,
+      adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay },
+      softTargets: mix !== null,
+      dropPath: o.dropPath ?? 0,
+      frozen,
+    },
     o.mode,
     o.threads,
   );
   // The graphs have a dynamic batch dim: the last, smaller batch is used too, so every image is seen every epoch
   // (mixed like any other: its pairs are the reversed batch, an odd batch's middle image pairs with itself).
-  const loader = new BatchLoader({ dataset: trainSet, batchSize: o.batchSize, shuffle: true, dropLast: false, augment: o.augment, seed: o.seed, mix });
-  if (o.batchSize > trainSet.count) log(`note: --batch-size ${o.batchSize} is more than the ${trainSet.count} training images: each epoch is one batch of ${trainSet.count}`);
+  const loader = new BatchLoader({
+    dataset: trainSet,
+    batchSize: o.batchSize,
+    shuffle: true,
+    dropLast: false,
+    augment: o.augment,
+    seed: o.seed,
+    mix,
+  });
+  if (o.batchSize > trainSet.count)
+    log(
+      `note: --batch-size ${o.batchSize} is more than the ${trainSet.count} training images: each epoch is one batch of ${trainSet.count}`,
+    );
   const steps = loader.stepsPerEpoch();
-  const sched: Schedule = { lr: o.lr, warmupSteps: Math.round(o.warmupEpochs * steps), totalSteps: o.epochs * steps, minRatio: o.minLrRatio };
-  log(`training ${o.config ? 'a custom model' : o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`);
+  const sched: Schedule = {
+    lr: o.lr,
+    warmupSteps: Math.round(o.warmupEpochs * steps),
+    totalSteps: o.epochs * steps,
+    minRatio: o.minLrRatio,
+  };
+  log(
+    `training ${o.config ? 'a custom model' : o.preset} on ${trainSet.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`,
+  );
 
   let stop = false;
   const onSigint = () => {
@@ -264,8 +334,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const ts = performance.now();
         dataWait += ts - tWait;
         lr = learningRate(sched, progress.step + 1);
-        const masks = o.dropPath ? dropPathFeeds(spec.config.depth, o.dropPath, batch.size, o.seed, epoch, batch.step) : undefined;
-        const r = await stepper.step(state, batch.pixels, batch.labels, batch.size, lr, progress.step + 1, batch.targets, masks);
+        const masks = o.dropPath
+          ? dropPathFeeds(spec.config.depth, o.dropPath, batch.size, o.seed, epoch, batch.step)
+          : undefined;
+        const r = await stepper.step(
+          state,
+          batch.pixels,
+          batch.labels,
+          batch.size,
+          lr,
+          progress.step + 1,
+          batch.targets,
+          masks,
+        );
         if (!Number.isFinite(r.loss)) throw new Error(`loss became ${r.loss} at step ${progress.step + 1}; lower --lr`);
         const te = performance.now();
         stepTime += te - ts;
@@ -282,7 +363,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           if (BigInt(best) === batch.labels[i]) correct++;
         }
         const ms = performance.now() - ts;
-        bar.update(batch.step + 1, `step ${progress.step}: loss ${r.loss.toFixed(4)} (${ms.toFixed(0)} ms) lr ${lr.toExponential(2)}`, seen / ((performance.now() - t0) / 1000));
+        bar.update(
+          batch.step + 1,
+          `step ${progress.step}: loss ${r.loss.toFixed(4)} (${ms.toFixed(0)} ms) lr ${lr.toExponential(2)}`,
+          seen / ((performance.now() - t0) / 1000),
+        );
         doneSteps++;
         if (stop || (o.stopAfterSteps !== undefined && doneSteps >= o.stopAfterSteps)) {
           interrupted = progress.stepInEpoch < steps;
@@ -313,7 +398,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         train_acc: correct / Math.max(1, seen),
         test_loss: perEpochVal ? null : (test?.loss ?? null),
         test_acc: perEpochVal ? null : (test?.accuracy ?? null),
-        ...(ema && !perEpochVal ? { ema_test_loss: emaTest?.loss ?? null, ema_test_acc: emaTest?.accuracy ?? null } : {}),
+        ...(ema && !perEpochVal
+          ? { ema_test_loss: emaTest?.loss ?? null, ema_test_acc: emaTest?.accuracy ?? null }
+          : {}),
         ...(perEpochVal ? { val_loss: test?.loss ?? null, val_acc: test?.accuracy ?? null } : {}),
         ...(perEpochVal && ema ? { ema_val_loss: emaTest?.loss ?? null, ema_val_acc: emaTest?.accuracy ?? null } : {}),
         images_per_s: seen / epochS,
@@ -353,7 +440,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     // With an EMA, model.onnx carries the EMA weights (as `mixer export` does by default); both are evaluated.
     const weights = ema ? 'ema' : 'raw';
     const modelBytes = buildInferenceModel(spec, ema ?? state.params, {
-      'mixer.training': JSON.stringify({ ...hyperOf(o, overrides), steps: progress.step, wall_seconds: Math.round(progress.wallSeconds) }),
+      'mixer.training': JSON.stringify({
+        ...hyperOf(o, overrides),
+        steps: progress.step,
+        wall_seconds: Math.round(progress.wallSeconds),
+      }),
       'mixer.weights': weights,
     });
     const modelPath = path.join(o.outDir, 'model.onnx');
@@ -363,10 +454,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     final = await evaluate(s, testSet, spec.labels);
     await s.release();
     if (ema) finalRaw = await evalWeights(spec, state.params, testSet, o.threads);
-    await writeReport(o.outDir, { spec, hyper: hyperOf(o, overrides), final, finalRaw, weights, metricsPath, progress, command: o.command ?? '', finalSet: finalName, extra: dataReportLines(data.report) });
+    await writeReport(o.outDir, {
+      spec,
+      hyper: hyperOf(o, overrides),
+      final,
+      finalRaw,
+      weights,
+      metricsPath,
+      progress,
+      command: o.command ?? '',
+      finalSet: finalName,
+      extra: dataReportLines(data.report),
+    });
     log(throughputLine(history));
     log(
-      `done: ${finalName} accuracy ${(100 * final.accuracy).toFixed(2)}%` + (finalRaw ? ` with the EMA weights, ${(100 * finalRaw.accuracy).toFixed(2)}% raw` : '') +
+      `done: ${finalName} accuracy ${(100 * final.accuracy).toFixed(2)}%` +
+        (finalRaw ? ` with the EMA weights, ${(100 * finalRaw.accuracy).toFixed(2)}% raw` : '') +
         `; wrote ${modelPath} and report.md`,
     );
   }

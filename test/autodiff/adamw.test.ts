@@ -1,12 +1,20 @@
 // One step of our AdamW optimizer graph vs torch.optim.AdamW (float32, decay / no-decay parameter groups), at step 5.
 import t from 'tap';
 import { type AdamWConfig, DEFAULT_ADAMW } from '../../src/autodiff/index.js';
-import { decays, optimizerGraph } from '../../src/train/artifacts.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { serializeModel } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
+import { decays, optimizerGraph } from '../../src/train/artifacts.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, normRelError, randomLike, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
+import {
+  fmt,
+  maxRelError,
+  normRelError,
+  randomLike,
+  requirePython,
+  runTorch,
+  toNumbers,
+} from '../fixtures/oracle/torch.js';
 
 const STEP = 5;
 const LR = 1e-3;
@@ -17,7 +25,10 @@ if (requirePython(t)) {
   t.test('one AdamW step matches torch.optim.AdamW', async (t) => {
     const spec = defaultSpec(preset('tiny'));
     const table = paramTable(spec.config);
-    t.ok(table.some((p) => decays(p.shape)) && table.some((p) => !decays(p.shape)), 'tiny has both decay and no-decay parameters');
+    t.ok(
+      table.some((p) => decays(p.shape)) && table.some((p) => !decays(p.shape)),
+      'tiny has both decay and no-decay parameters',
+    );
 
     const params = randomParams(spec.config, 500);
     const rng = new Rng(501);
@@ -40,17 +51,25 @@ if (requirePython(t)) {
       state.set(`${p.name}.exp_avg_sq`, expAvgSq.get(p.name)!);
     }
 
-    const session = await Session.create(serializeModel(optimizerGraph(spec, { labelSmoothing: 0, adamw })), { threads: 1 });
+    const session = await Session.create(serializeModel(optimizerGraph(spec, { labelSmoothing: 0, adamw })), {
+      threads: 1,
+    });
     const ours = await session.run(feeds);
     await session.release();
 
-    const [ref] = await runTorch(t.testdir(), [{ mode: 'adamw', spec, params, state, adamw, lr: LR, step: STEP, dtype: 'float32' }]);
+    const [ref] = await runTorch(t.testdir(), [
+      { mode: 'adamw', spec, params, state, adamw, lr: LR, step: STEP, dtype: 'float32' },
+    ]);
     const r = ref!.out;
 
     const worst: Record<string, { name: string; err: number }> = {};
     let worstUpdate = { name: '', err: 0 };
     for (const p of table) {
-      for (const [kind, suffix] of [['param', '.updated'], ['exp_avg', '.exp_avg.updated'], ['exp_avg_sq', '.exp_avg_sq.updated']] as const) {
+      for (const [kind, suffix] of [
+        ['param', '.updated'],
+        ['exp_avg', '.exp_avg.updated'],
+        ['exp_avg_sq', '.exp_avg_sq.updated'],
+      ] as const) {
         const k = `${p.name}${suffix}`;
         const a = ours[k];
         const b = r.get(k);
@@ -75,6 +94,8 @@ if (requirePython(t)) {
       t.comment(`AdamW step ${STEP} ${kind}: worst ${w.name} max|ours − torch|/max|torch| ${fmt(w.err)}`);
       t.ok(w.err < TOL, `updated ${kind} match torch.optim.AdamW within ${TOL} (worst ${fmt(w.err)})`);
     }
-    t.comment(`AdamW step ${STEP}: update (p' − p) ‖ours − torch‖/‖torch‖ worst ${fmt(worstUpdate.err)} (${worstUpdate.name}); informational`);
+    t.comment(
+      `AdamW step ${STEP}: update (p' − p) ‖ours − torch‖/‖torch‖ worst ${fmt(worstUpdate.err)} (${worstUpdate.name}); informational`,
+    );
   });
 }

@@ -1,8 +1,8 @@
 // Finite-difference check of every VJP rule: analytic gradients from the backward pass vs central differences in ORT.
 import t from 'tap';
 import { backward, VJP } from '../../src/autodiff/index.js';
-import { Builder, Graph, type DType, type Value, OP_TYPES, serializeModel } from '../../src/onnx/index.js';
-import { Session, type HostTensor } from '../../src/runtime/session.js';
+import { Builder, type DType, Graph, OP_TYPES, serializeModel, type Value } from '../../src/onnx/index.js';
+import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
 
 interface Case {
@@ -17,24 +17,82 @@ const cases: Case[] = [
   { op: 'Add', dtype: f64, inputs: [{ shape: [2, 3, 4] }, { shape: [4] }], build: (b, [x, y]) => b.add(x!, y!) },
   { op: 'Sub', dtype: f64, inputs: [{ shape: [3, 1] }, { shape: [2, 3, 4] }], build: (b, [x, y]) => b.sub(x!, y!) },
   { op: 'Mul', dtype: f64, inputs: [{ shape: [2, 3, 4] }, { shape: [3, 1] }], build: (b, [x, y]) => b.mul(x!, y!) },
-  { op: 'Div', dtype: f64, inputs: [{ shape: [2, 3] }, { shape: [3], positive: true }], build: (b, [x, y]) => b.div(x!, y!) },
-  { op: 'Pow', dtype: f64, inputs: [{ shape: [2, 3], positive: true }], build: (b, [x]) => b.pow(x!, b.scalar(2.5, f64)) },
+  {
+    op: 'Div',
+    dtype: f64,
+    inputs: [{ shape: [2, 3] }, { shape: [3], positive: true }],
+    build: (b, [x, y]) => b.div(x!, y!),
+  },
+  {
+    op: 'Pow',
+    dtype: f64,
+    inputs: [{ shape: [2, 3], positive: true }],
+    build: (b, [x]) => b.pow(x!, b.scalar(2.5, f64)),
+  },
   { op: 'Neg', dtype: f64, inputs: [{ shape: [5] }], build: (b, [x]) => b.neg(x!) },
   { op: 'Sqrt', dtype: f64, inputs: [{ shape: [5], positive: true }], build: (b, [x]) => b.sqrt(x!) },
   { op: 'Exp', dtype: f64, inputs: [{ shape: [2, 3] }], build: (b, [x]) => b.exp(x!) },
   // ORT implements Erf for float32 only: coarser step and tolerance.
   { op: 'Erf', dtype: 'float32', inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.erf(x!) },
-  { op: 'Split', dtype: f64, inputs: [{ shape: [2, 5, 3] }], build: (b, [x]) => { const [p, q] = b.split(x!, 1, [2, 3]); return b.add(b.mul(p!, p!), b.reduceSum(q!, [1], true)); } },
-  { op: 'Concat', dtype: f64, inputs: [{ shape: [2, 2, 3] }, { shape: [2, 1, 3] }], build: (b, [x, y]) => b.mul(b.concat([x!, y!], 1), b.concat([y!, x!], 1)) },
+  {
+    op: 'Split',
+    dtype: f64,
+    inputs: [{ shape: [2, 5, 3] }],
+    build: (b, [x]) => {
+      const [p, q] = b.split(x!, 1, [2, 3]);
+      return b.add(b.mul(p!, p!), b.reduceSum(q!, [1], true));
+    },
+  },
+  {
+    op: 'Concat',
+    dtype: f64,
+    inputs: [{ shape: [2, 2, 3] }, { shape: [2, 1, 3] }],
+    build: (b, [x, y]) => b.mul(b.concat([x!, y!], 1), b.concat([y!, x!], 1)),
+  },
   { op: 'Tanh', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.tanh(x!) },
   { op: 'Identity', dtype: f64, inputs: [{ shape: [4] }], build: (b, [x]) => b.identity(x!) },
-  { op: 'Cast', dtype: 'float32', inputs: [{ shape: [2, 3] }], build: (b, [x]) => b.mul(b.cast(b.cast(x!, f64), 'float32'), x!) },
-  { op: 'MatMul', dtype: f64, inputs: [{ shape: [3, 4] }, { shape: [2, 4, 5] }], build: (b, [x, y]) => b.matmul(x!, y!) },
-  { op: 'MatMul', dtype: f64, inputs: [{ shape: [2, 3, 4] }, { shape: [4, 2] }], build: (b, [x, y]) => b.matmul(x!, y!) },
-  { op: 'Gemm', dtype: f64, inputs: [{ shape: [3, 4] }, { shape: [5, 4] }, { shape: [5] }], build: (b, [x, y, z]) => b.gemm(x!, y!, z!, { transB: true }) },
-  { op: 'Gemm', dtype: f64, inputs: [{ shape: [4, 3] }, { shape: [4, 5] }, { shape: [3, 1] }], build: (b, [x, y, z]) => b.gemm(x!, y!, z!, { transA: true, alpha: 0.7, beta: 1.3 }) },
-  { op: 'Gemm', dtype: f64, inputs: [{ shape: [3, 4] }, { shape: [4, 5] }], build: (b, [x, y]) => b.gemm(x!, y!, null) },
-  { op: 'Gemm', dtype: f64, inputs: [{ shape: [4, 3] }, { shape: [5, 4] }], build: (b, [x, y]) => b.gemm(x!, y!, null, { transA: true, transB: true }) },
+  {
+    op: 'Cast',
+    dtype: 'float32',
+    inputs: [{ shape: [2, 3] }],
+    build: (b, [x]) => b.mul(b.cast(b.cast(x!, f64), 'float32'), x!),
+  },
+  {
+    op: 'MatMul',
+    dtype: f64,
+    inputs: [{ shape: [3, 4] }, { shape: [2, 4, 5] }],
+    build: (b, [x, y]) => b.matmul(x!, y!),
+  },
+  {
+    op: 'MatMul',
+    dtype: f64,
+    inputs: [{ shape: [2, 3, 4] }, { shape: [4, 2] }],
+    build: (b, [x, y]) => b.matmul(x!, y!),
+  },
+  {
+    op: 'Gemm',
+    dtype: f64,
+    inputs: [{ shape: [3, 4] }, { shape: [5, 4] }, { shape: [5] }],
+    build: (b, [x, y, z]) => b.gemm(x!, y!, z!, { transB: true }),
+  },
+  {
+    op: 'Gemm',
+    dtype: f64,
+    inputs: [{ shape: [4, 3] }, { shape: [4, 5] }, { shape: [3, 1] }],
+    build: (b, [x, y, z]) => b.gemm(x!, y!, z!, { transA: true, alpha: 0.7, beta: 1.3 }),
+  },
+  {
+    op: 'Gemm',
+    dtype: f64,
+    inputs: [{ shape: [3, 4] }, { shape: [4, 5] }],
+    build: (b, [x, y]) => b.gemm(x!, y!, null),
+  },
+  {
+    op: 'Gemm',
+    dtype: f64,
+    inputs: [{ shape: [4, 3] }, { shape: [5, 4] }],
+    build: (b, [x, y]) => b.gemm(x!, y!, null, { transA: true, transB: true }),
+  },
   { op: 'Transpose', dtype: f64, inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.transpose(x!, [2, 0, 1]) },
   { op: 'Reshape', dtype: f64, inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.reshape(x!, [6, 4]) },
   {
@@ -48,8 +106,18 @@ const cases: Case[] = [
   { op: 'ReduceSum', dtype: f64, inputs: [{ shape: [2, 3, 4] }], build: (b, [x]) => b.reduceSum(x!, [2], false) },
   { op: 'Softmax', dtype: f64, inputs: [{ shape: [3, 5] }], build: (b, [x]) => b.softmax(x!, -1) },
   { op: 'LogSoftmax', dtype: f64, inputs: [{ shape: [3, 5] }], build: (b, [x]) => b.logSoftmax(x!, -1) },
-  { op: 'Expand', dtype: f64, inputs: [{ shape: [3, 1] }, { shape: [2, 3, 4] }], build: (b, [x, y]) => b.mul(b.expandLike(x!, y!), y!) },
-  { op: 'Sum', dtype: f64, inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }], build: (b, xs) => b.sum(xs) },
+  {
+    op: 'Expand',
+    dtype: f64,
+    inputs: [{ shape: [3, 1] }, { shape: [2, 3, 4] }],
+    build: (b, [x, y]) => b.mul(b.expandLike(x!, y!), y!),
+  },
+  {
+    op: 'Sum',
+    dtype: f64,
+    inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }],
+    build: (b, xs) => b.sum(xs),
+  },
 ];
 
 /** Builds f(inputs) → loss = Σ f·R (fixed random R), appends the backward pass, and returns a session and feeds. */
@@ -70,7 +138,11 @@ async function setup(c: Case, seed: number) {
   const feeds: Record<string, HostTensor> = {};
   c.inputs.forEach((s, i) => {
     const m = s.shape.reduce((p, d) => p * d, 1);
-    feeds[`x${i}`] = { dtype: c.dtype, dims: s.shape, data: Arr.from({ length: m }, () => (s.positive ? 0.5 + rng.next() : rng.normal())) };
+    feeds[`x${i}`] = {
+      dtype: c.dtype,
+      dims: s.shape,
+      data: Arr.from({ length: m }, () => (s.positive ? 0.5 + rng.next() : rng.normal())),
+    };
   });
   return { session, feeds, xs };
 }
@@ -92,8 +164,10 @@ for (const [k, c] of cases.entries()) {
         plus[i] = base[i]! + h;
         const minus = base.slice();
         minus[i] = base[i]! - h;
-        const lp = (await session.run({ ...feeds, [x.name]: { ...feeds[x.name]!, data: plus } }, ['loss']))['loss']!.data[0] as number;
-        const lm = (await session.run({ ...feeds, [x.name]: { ...feeds[x.name]!, data: minus } }, ['loss']))['loss']!.data[0] as number;
+        const lp = (await session.run({ ...feeds, [x.name]: { ...feeds[x.name]!, data: plus } }, ['loss']))['loss']!
+          .data[0] as number;
+        const lm = (await session.run({ ...feeds, [x.name]: { ...feeds[x.name]!, data: minus } }, ['loss']))['loss']!
+          .data[0] as number;
         const numeric = (lp - lm) / (2 * h);
         const err = Math.abs(numeric - analytic[i]!) / Math.max(1, Math.abs(numeric));
         worst = Math.max(worst, err);
@@ -106,25 +180,46 @@ for (const [k, c] of cases.entries()) {
 }
 
 t.test('every differentiable op in the table has a finite-difference case', async (t) => {
-  const nonDiff = new Set(['OneHot', 'Shape', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear', 'DequantizeLinear']);
+  const nonDiff = new Set([
+    'OneHot',
+    'Shape',
+    'DynamicQuantizeLinear',
+    'MatMulInteger',
+    'QuantizeLinear',
+    'DequantizeLinear',
+  ]);
   for (const op of OP_TYPES) if (!nonDiff.has(op)) t.ok(opsTested.has(op), `${op} is covered`);
   t.equal(Object.keys(VJP).length, OP_TYPES.length);
 });
 
-t.test('non-differentiable ops: OneHot and Shape give no gradient; asking through OneHot values fails by name', async (t) => {
-  const g = new Graph('nd');
-  const b = new Builder(g);
-  const x = g.input('x', 'float32', [2, 3]);
-  const labels = g.input('labels', 'int64', [2]);
-  const oh = b.oneHot(labels, 3, 0, 1);
-  const loss = b.reduceSum(b.mul(b.mul(x, oh), b.cast(b.reshape(b.shapeOf(x), [2, 1]), 'float32')), [], false);
-  const grads = backward(b, loss, [x]);
-  t.ok(grads.get('x'));
-  const g2 = new Graph('bad');
-  const b2 = new Builder(g2);
-  const w = g2.input('w', 'float32', [2]);
-  t.throws(() => VJP.OneHot({ b: b2, node: { op: 'OneHot', name: 'OneHot_7', inputs: [], outputs: [], attrs: {} }, x: [], y: [], dy: [w], need: [false, false, true] }), /OneHot \(node OneHot_7\)/);
-});
+t.test(
+  'non-differentiable ops: OneHot and Shape give no gradient; asking through OneHot values fails by name',
+  async (t) => {
+    const g = new Graph('nd');
+    const b = new Builder(g);
+    const x = g.input('x', 'float32', [2, 3]);
+    const labels = g.input('labels', 'int64', [2]);
+    const oh = b.oneHot(labels, 3, 0, 1);
+    const loss = b.reduceSum(b.mul(b.mul(x, oh), b.cast(b.reshape(b.shapeOf(x), [2, 1]), 'float32')), [], false);
+    const grads = backward(b, loss, [x]);
+    t.ok(grads.get('x'));
+    const g2 = new Graph('bad');
+    const b2 = new Builder(g2);
+    const w = g2.input('w', 'float32', [2]);
+    t.throws(
+      () =>
+        VJP.OneHot({
+          b: b2,
+          node: { op: 'OneHot', name: 'OneHot_7', inputs: [], outputs: [], attrs: {} },
+          x: [],
+          y: [],
+          dy: [w],
+          need: [false, false, true],
+        }),
+      /OneHot \(node OneHot_7\)/,
+    );
+  },
+);
 
 t.test('a parameter that does not reach the loss, and an op without a rule, fail with clear messages', async (t) => {
   const g = new Graph('x');

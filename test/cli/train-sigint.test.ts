@@ -1,9 +1,10 @@
 // `mixer train` on an image folder as a user runs it: SIGINT writes a checkpoint and exits 130, --resume finishes the run.
-import t from 'tap';
+
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import t from 'tap';
 
 const BIN = path.resolve('dist/cli/main.js');
 
@@ -17,7 +18,10 @@ async function makeFolder(root: string): Promise<void> {
   }
 }
 
-function runTrain(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; out: string }> {
+function runTrain(
+  args: string[],
+  onLine?: (line: string, kill: () => void) => void,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -35,7 +39,18 @@ t.test('SIGINT checkpoints and exits 130; --resume completes and exports', async
   const dir = t.testdir({ data: { red: {}, green: {}, blue: {} } });
   await makeFolder(path.join(dir, 'data'));
   const run = path.join(dir, 'run');
-  const common = ['--preset', 'tiny', '--data', path.join(dir, 'data'), '--out-dir', run, '--batch-size', '4', '--threads', '1'];
+  const common = [
+    '--preset',
+    'tiny',
+    '--data',
+    path.join(dir, 'data'),
+    '--out-dir',
+    run,
+    '--batch-size',
+    '4',
+    '--threads',
+    '1',
+  ];
   let sent = false;
   const first = await runTrain([...common, '--epochs', '400'], (line, kill) => {
     if (!sent && /^epoch 2: /.test(line)) {

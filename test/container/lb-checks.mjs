@@ -34,9 +34,12 @@ function parse(buf) {
   const [head, ...rest] = buf.split('\r\n\r\n');
   const lines = head.split('\r\n');
   const status = Number(lines[0].split(' ')[1]);
-  const headers = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = Object.fromEntries(
+    lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+  );
   let body = rest.join('\r\n\r\n');
-  if (/chunked/i.test(headers['transfer-encoding'] ?? '')) body = body.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '');
+  if (/chunked/i.test(headers['transfer-encoding'] ?? ''))
+    body = body.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '');
   let json = null;
   try {
     json = JSON.parse(body);
@@ -49,7 +52,14 @@ const host = `Host: ${base.host}\r\n`;
 const shape = (r, status, code, what) => {
   check(r.status === status, `${what}: status ${r.status}, expected ${status}`);
   check(/json/.test(r.headers['content-type'] ?? ''), `${what}: content-type ${r.headers['content-type']}`);
-  check(r.json && r.json.statusCode === status && r.json.code === code && typeof r.json.error === 'string' && typeof r.json.message === 'string', `${what}: body ${r.body.slice(0, 200)}`);
+  check(
+    r.json &&
+      r.json.statusCode === status &&
+      r.json.code === code &&
+      typeof r.json.error === 'string' &&
+      typeof r.json.message === 'string',
+    `${what}: body ${r.body.slice(0, 200)}`,
+  );
 };
 
 // X-Request-Id: a valid client id comes back unchanged, an invalid one is replaced by nginx's own.
@@ -70,12 +80,21 @@ check(/^[0-9a-f]{32}$/.test(r.headers.get('x-request-id') ?? ''), 'an id is gene
 r = await fetch(new URL('/no/such/route', base));
 const nf = await r.json();
 check(r.status === 404 && nf.code === 'NOT_FOUND', `service 404 passes through: ${r.status} ${JSON.stringify(nf)}`);
-r = await fetch(new URL('/classify', base), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+r = await fetch(new URL('/classify', base), {
+  method: 'POST',
+  headers: { 'content-type': 'text/plain' },
+  body: 'hello',
+});
 const um = await r.json();
-check(r.status === 415 && typeof um.code === 'string' && um.code !== 'PAYLOAD_TOO_LARGE', `service 415 passes through: ${r.status} ${JSON.stringify(um)}`);
+check(
+  r.status === 415 && typeof um.code === 'string' && um.code !== 'PAYLOAD_TOO_LARGE',
+  `service 415 passes through: ${r.status} ${JSON.stringify(um)}`,
+);
 
 // nginx's own errors are JSON in the service's shape, and carry an X-Request-Id.
-r = await raw(`POST /classify HTTP/1.1\r\n${host}Content-Type: image/png\r\nContent-Length: ${17 * 1024 * 1024}\r\nX-Request-Id: big-body-1\r\n\r\n`);
+r = await raw(
+  `POST /classify HTTP/1.1\r\n${host}Content-Type: image/png\r\nContent-Length: ${17 * 1024 * 1024}\r\nX-Request-Id: big-body-1\r\n\r\n`,
+);
 shape(r, 413, 'PAYLOAD_TOO_LARGE', 'body over client_max_body_size');
 check(r.headers['x-request-id'] === 'big-body-1', `nginx's 413 keeps the request id: ${r.headers['x-request-id']}`);
 r = await raw(`GARBAGE\r\n\r\n`);
@@ -92,4 +111,6 @@ if (failures.length) {
   for (const f of failures) console.error(`lb-checks: FAIL ${f}`);
   process.exit(1);
 }
-console.log('lb-checks: request ids kept/replaced, no X-Upstream, service errors pass through, nginx errors are JSON (400, 404, 413, 431)');
+console.log(
+  'lb-checks: request ids kept/replaced, no X-Upstream, service errors pass through, nginx errors are JSON (400, 404, 413, 431)',
+);

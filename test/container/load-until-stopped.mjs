@@ -12,7 +12,9 @@ if (!base || !imagePath) {
 }
 const boundary = '----mixerrolling';
 const body = Buffer.concat([
-  Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image.png"\r\nContent-Type: image/png\r\n\r\n`),
+  Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image.png"\r\nContent-Type: image/png\r\n\r\n`,
+  ),
   readFileSync(imagePath),
   Buffer.from(`\r\n--${boundary}--\r\n`),
 ]);

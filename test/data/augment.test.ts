@@ -1,7 +1,16 @@
 // Tests for uint8 augmentation: crop/flip/cutout invariants and RandAugment determinism.
 
 import t from 'tap';
-import { applyOp, augmentBatch, crop, cutout, hflip, RA_OPS, randAugment, randomCropFlip } from '../../src/data/augment.js';
+import {
+  applyOp,
+  augmentBatch,
+  crop,
+  cutout,
+  hflip,
+  RA_OPS,
+  randAugment,
+  randomCropFlip,
+} from '../../src/data/augment.js';
 import { Rng } from '../../src/util/rng.js';
 
 const H = 8;
@@ -15,7 +24,8 @@ function randomImages(n: number, seed: number): Uint8Array {
   return a;
 }
 
-const px = (img: Uint8Array, y: number, x: number): number[] => Array.from(img.subarray((y * W + x) * 3, (y * W + x) * 3 + 3));
+const px = (img: Uint8Array, y: number, x: number): number[] =>
+  Array.from(img.subarray((y * W + x) * 3, (y * W + x) * 3 + 3));
 
 t.test('hflip twice is the identity; one flip mirrors', async (t) => {
   const src = randomImages(1, 1);
@@ -118,7 +128,11 @@ t.test('RandAugment ops keep shape; randAugment is deterministic for a seed', as
   t.same(id, src);
   const sol = src.slice();
   applyOp('solarize', sol, H, W, 30);
-  t.same(sol, src.map((v) => 255 - v), 'solarize at full magnitude inverts everything');
+  t.same(
+    sol,
+    src.map((v) => 255 - v),
+    'solarize at full magnitude inverts everything',
+  );
   const tx = src.slice();
   applyOp('translateX', tx, H, W, 30, 1);
   t.same(px(tx, 1, W - 1), px(src, 1, W - 4), 'translateX by round(0.45·w) = 3 px');

@@ -18,18 +18,24 @@ function scripted(ints: number[], nexts: number[]): Rng {
   return { int: () => ints.shift()!, next: () => nexts.shift()! } as unknown as Rng;
 }
 
-t.test('the CIFAR-10 policy: 25 sub-policies of two known ops, magnitude bins in 0..9 where the op has one', async (t) => {
-  t.equal(CIFAR10_POLICY.length, 25);
-  const noMagnitude = new Set(['invert', 'autocontrast', 'equalize']);
-  for (const sub of CIFAR10_POLICY) {
-    t.equal(sub.length, 2);
-    for (const [name, prob, bin] of sub) {
-      t.ok(name === 'invert' || Object.hasOwn(RA_OPS, name), `${name} is an op`);
-      t.ok(prob >= 0 && prob <= 1);
-      t.ok(noMagnitude.has(name) ? bin === null : Number.isInteger(bin) && bin! >= 0 && bin! <= 9, `${name} bin ${bin}`);
+t.test(
+  'the CIFAR-10 policy: 25 sub-policies of two known ops, magnitude bins in 0..9 where the op has one',
+  async (t) => {
+    t.equal(CIFAR10_POLICY.length, 25);
+    const noMagnitude = new Set(['invert', 'autocontrast', 'equalize']);
+    for (const sub of CIFAR10_POLICY) {
+      t.equal(sub.length, 2);
+      for (const [name, prob, bin] of sub) {
+        t.ok(name === 'invert' || Object.hasOwn(RA_OPS, name), `${name} is an op`);
+        t.ok(prob >= 0 && prob <= 1);
+        t.ok(
+          noMagnitude.has(name) ? bin === null : Number.isInteger(bin) && bin! >= 0 && bin! <= 9,
+          `${name} bin ${bin}`,
+        );
+      }
     }
-  }
-});
+  },
+);
 
 t.test('AutoAugment applies a sub-policy op with probability, at level bin/9', async (t) => {
   const src = image(1);
@@ -48,7 +54,10 @@ t.test('AutoAugment applies a sub-policy op with probability, at level bin/9', a
   // Sub-policy 0: invert (p 0.1) fires.
   const inv = src.slice();
   autoAugment(inv, H, W, scripted([0], [0.05, 0.99]));
-  t.same(inv, src.map((v) => 255 - v));
+  t.same(
+    inv,
+    src.map((v) => 255 - v),
+  );
   const twice = src.slice();
   invert(twice);
   invert(twice);
@@ -60,10 +69,16 @@ t.test('TrivialAugmentWide: maximum bins reach the wide ranges (translate 32 px,
   const src = image(2);
   const tx = src.slice();
   trivialAugment(tx, H, W, scripted([ops.indexOf('translateX'), 30], [0.9]));
-  t.ok(tx.every((v) => v === RA_FILL), 'a 32-pixel shift empties a 32-pixel image');
+  t.ok(
+    tx.every((v) => v === RA_FILL),
+    'a 32-pixel shift empties a 32-pixel image',
+  );
   const sol = src.slice();
   trivialAugment(sol, H, W, scripted([ops.indexOf('solarize'), 30], []));
-  t.same(sol, src.map((v) => 255 - v));
+  t.same(
+    sol,
+    src.map((v) => 255 - v),
+  );
   const rot = src.slice();
   trivialAugment(rot, H, W, scripted([ops.indexOf('rotate'), 15], [0.9]));
   const want = src.slice();
@@ -71,7 +86,7 @@ t.test('TrivialAugmentWide: maximum bins reach the wide ranges (translate 32 px,
   t.same(rot, want, 'bin 15 rotates by 67.5°');
   const rot30 = src.slice();
   applyOp('rotate', rot30, H, W, 30, 1);
-  t.not(Buffer.compare(Buffer.from(rot), Buffer.from(rot30)), 0, 'beyond RandAugment\'s 30°');
+  t.not(Buffer.compare(Buffer.from(rot), Buffer.from(rot30)), 0, "beyond RandAugment's 30°");
   const ident = src.slice();
   trivialAugment(ident, H, W, scripted([ops.indexOf('identity'), 7], []));
   t.same(ident, src);

@@ -26,7 +26,14 @@ function writeBins(dir: string, counts: Record<string, number>, seed: number): R
   return out;
 }
 
-const files = { 'data_batch_1.bin': 2, 'data_batch_2.bin': 1, 'data_batch_3.bin': 3, 'data_batch_4.bin': 1, 'data_batch_5.bin': 2, 'test_batch.bin': 3 };
+const files = {
+  'data_batch_1.bin': 2,
+  'data_batch_2.bin': 1,
+  'data_batch_3.bin': 3,
+  'data_batch_4.bin': 1,
+  'data_batch_5.bin': 2,
+  'test_batch.bin': 3,
+};
 
 t.test('round trip CHW records to HWC images', async (t) => {
   const dir = t.testdir({});
@@ -41,7 +48,8 @@ t.test('round trip CHW records to HWC images', async (t) => {
   const rec = recs['data_batch_3.bin']!;
   t.equal(train.labels[3], rec[0]);
   for (const p of [0, 1, 33, 1023]) {
-    for (let c = 0; c < 3; c++) t.equal(train.images[3 * 3072 + p * 3 + c], rec[1 + c * PLANE + p], `pixel ${p} channel ${c}`);
+    for (let c = 0; c < 3; c++)
+      t.equal(train.images[3 * 3072 + p * 3 + c], rec[1 + c * PLANE + p], `pixel ${p} channel ${c}`);
   }
   const trec = recs['test_batch.bin']!;
   const last = 2 * (1 + 3 * PLANE);
@@ -63,7 +71,15 @@ t.test('missing and truncated files are DataErrors naming the file', async (t) =
   const dir = t.testdir({});
   const { ['data_batch_4.bin']: _, ...partial } = files;
   writeBins(dir, partial, 3);
-  await t.rejects(loadCifar10Binary(dir), { constructor: DataError, code: 'DATA_MISSING', message: /data_batch_4\.bin/ });
+  await t.rejects(loadCifar10Binary(dir), {
+    constructor: DataError,
+    code: 'DATA_MISSING',
+    message: /data_batch_4\.bin/,
+  });
   writeFileSync(join(dir, 'data_batch_4.bin'), new Uint8Array(3073 + 5));
-  await t.rejects(loadCifar10Binary(dir), { constructor: DataError, code: 'DATA_CORRUPT', message: /data_batch_4\.bin/ });
+  await t.rejects(loadCifar10Binary(dir), {
+    constructor: DataError,
+    code: 'DATA_CORRUPT',
+    message: /data_batch_4\.bin/,
+  });
 });

@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { writeCache } from '../../src/data/cifar10-cache.js';
 import { CIFAR10_CLASSES, cifar10CacheDir, defaultDataDir, loadCifar10 } from '../../src/data/cifar10.js';
+import { writeCache } from '../../src/data/cifar10-cache.js';
 import { DataError, imageAt } from '../../src/data/dataset.js';
 
 const sha = (a: Uint8Array): string => createHash('sha256').update(a).digest('hex');
@@ -24,7 +24,10 @@ const TEST1_HEAD = [235, 235, 235, 231, 231, 231, 232, 232, 232, 232, 232, 232];
 
 const dir = defaultDataDir();
 const cached = existsSync(join(cifar10CacheDir(dir), 'meta.json'));
-const skip = !cached && !process.env['CI'] ? `no CIFAR-10 cache in ${cifar10CacheDir(dir)}; run \`mixer data cifar10\` (or set CI=true to fetch it)` : false;
+const skip =
+  !cached && !process.env['CI']
+    ? `no CIFAR-10 cache in ${cifar10CacheDir(dir)}; run \`mixer data cifar10\` (or set CI=true to fetch it)`
+    : false;
 
 t.test('decoded CIFAR-10 matches the pinned checksums', { skip }, async (t) => {
   const { train, test } = await loadCifar10({ dir, log: (m) => t.comment(m) });
@@ -56,7 +59,11 @@ t.test('absent cache with fetch: false says how to get it', async (t) => {
 
 t.test('a truncated cache is DATA_CORRUPT, suggesting delete and re-run', async (t) => {
   const root = t.testdir({});
-  const split = (count: number) => ({ images: new Uint8Array(count * 3072).fill(9), labels: new Uint8Array(count).fill(2), count });
+  const split = (count: number) => ({
+    images: new Uint8Array(count * 3072).fill(9),
+    labels: new Uint8Array(count).fill(2),
+    count,
+  });
   await writeCache(cifar10CacheDir(root), { train: split(3), test: split(2) }, 'test', CIFAR10_CLASSES.slice());
   const ok = await loadCifar10({ dir: root, fetch: false, verify: true });
   t.equal(ok.train.count, 3);

@@ -3,8 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { cacheKey } from '../../src/data/decode-cache.js';
 import { gatherImages, imageAt } from '../../src/data/dataset.js';
+import { cacheKey } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { decodeImage } from '../../src/image/preprocess.js';
 import { makeImageFolder } from '../fixtures/image-folder.js';
@@ -30,7 +30,11 @@ t.test('a second load is served from the cache with identical pixels, decoded as
   const file = files.find((f) => f.endsWith(path.join('checks-blue', 'img1.jpg')))!;
   const service = await decodeImage(readFileSync(file), 24);
   const all = [first.train, first.test];
-  const found = all.some((ds) => Array.from({ length: ds.count }, (_, i) => i).some((i) => Buffer.compare(Buffer.from(imageAt(ds, i)), Buffer.from(service)) === 0));
+  const found = all.some((ds) =>
+    Array.from({ length: ds.count }, (_, i) => i).some(
+      (i) => Buffer.compare(Buffer.from(imageAt(ds, i)), Buffer.from(service)) === 0,
+    ),
+  );
   t.ok(found, 'one training or validation image equals the service decode of the same file');
 
   const at16 = await loadImageFolder(root, { size: 16, cacheDir, seed: 2 });
@@ -39,7 +43,7 @@ t.test('a second load is served from the cache with identical pixels, decoded as
   // Changing a file's bytes changes its key: it is decoded again, the rest still hit.
   writeFileSync(files[0]!, readFileSync(files[1]!));
   const third = await loadImageFolder(root, { size: 24, cacheDir, seed: 2 });
-  t.equal(third.report.cacheHits, 15, 'a copy of another file hits that file\'s entry');
+  t.equal(third.report.cacheHits, 15, "a copy of another file hits that file's entry");
   t.not(cacheKey('ab', 16), cacheKey('ab', 24));
   t.not(cacheKey('ab', 16), cacheKey('ac', 16));
 });
@@ -69,7 +73,17 @@ t.test('per-class counts, and a warning when the largest class is over 10× the 
   await makeImageFolder(root, { perClass: [23, 2, 4] });
   const lines: string[] = [];
   const r = await loadImageFolder(root, { size: 8, cacheDir: path.join(root, '.cache'), log: (l) => lines.push(l) });
-  t.same(r.report.trainCounts.map((n, k) => n + r.report.valCounts[k]!), [4, 23, 2], 'sorted class order: checks-blue, circle-red, stripes-green');
-  t.ok(r.report.valCounts.every((n) => n >= 1), 'every class has a validation image');
-  t.match(lines.join('\n'), /warning: classes are imbalanced: "circle-red" has 23 images, "stripes-green" 2 \(more than 10×\)/);
+  t.same(
+    r.report.trainCounts.map((n, k) => n + r.report.valCounts[k]!),
+    [4, 23, 2],
+    'sorted class order: checks-blue, circle-red, stripes-green',
+  );
+  t.ok(
+    r.report.valCounts.every((n) => n >= 1),
+    'every class has a validation image',
+  );
+  t.match(
+    lines.join('\n'),
+    /warning: classes are imbalanced: "circle-red" has 23 images, "stripes-green" 2 \(more than 10×\)/,
+  );
 });

@@ -18,7 +18,11 @@ async function solid(file: string, w: number, h: number, rgb: [number, number, n
 /** A class folder of `n` solid images cycling through PNG, JPEG (as .JPG) and WebP. */
 async function makeClass(dir: string, n: number, rgb: [number, number, number]): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const fmts: [Fmt, string][] = [['png', 'png'], ['jpeg', 'JPG'], ['webp', 'webp']];
+  const fmts: [Fmt, string][] = [
+    ['png', 'png'],
+    ['jpeg', 'JPG'],
+    ['webp', 'webp'],
+  ];
   for (let i = 0; i < n; i++) {
     const [fmt, ext] = fmts[i % 3]!;
     await solid(join(dir, `img${i}.${ext}`), 12 + i, 10, rgb, fmt);
@@ -41,11 +45,18 @@ t.test('classes, labels, shapes and a seeded stratified split', async (t) => {
   t.equal(train.height, 8);
   t.equal(train.images.length, 16 * 8 * 8 * 3);
   for (const ds of [train, test]) {
-    t.same([0, 1].map((c) => ds.labels.filter((l) => l === c).length), ds === train ? [8, 8] : [2, 2], 'stratified');
+    t.same(
+      [0, 1].map((c) => ds.labels.filter((l) => l === c).length),
+      ds === train ? [8, 8] : [2, 2],
+      'stratified',
+    );
     for (let i = 0; i < ds.count; i++) {
       const want = ds.labels[i] === 1 ? RED : BLUE;
       const p = ds.images.subarray(i * 192 + 99, i * 192 + 102);
-      t.ok(want.every((v, c) => near(p[c]!, v)), `image ${i} colour matches its label`);
+      t.ok(
+        want.every((v, c) => near(p[c]!, v)),
+        `image ${i} colour matches its label`,
+      );
     }
   }
   const again = await loadImageFolder(root, { size: 8, valFraction: 0.2, seed: 1 });
@@ -58,8 +69,12 @@ t.test('shorter side resized then centre-cropped; alpha flattened onto white', a
   const root = t.testdir({ stripes: {}, clear: {} });
   // 60×20: red | green | blue thirds → an 8×8 centre crop of the 24×8 resize is green.
   const stripes = Buffer.alloc(60 * 20 * 3);
-  for (let y = 0; y < 20; y++) for (let x = 0; x < 60; x++) stripes.set(x < 20 ? [255, 0, 0] : x < 40 ? [0, 255, 0] : [0, 0, 255], (y * 60 + x) * 3);
-  await sharp(stripes, { raw: { width: 60, height: 20, channels: 3 } }).png().toFile(join(root, 'stripes', 'a.png'));
+  for (let y = 0; y < 20; y++)
+    for (let x = 0; x < 60; x++)
+      stripes.set(x < 20 ? [255, 0, 0] : x < 40 ? [0, 255, 0] : [0, 0, 255], (y * 60 + x) * 3);
+  await sharp(stripes, { raw: { width: 60, height: 20, channels: 3 } })
+    .png()
+    .toFile(join(root, 'stripes', 'a.png'));
   await sharp({ create: { width: 9, height: 9, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
     .png()
     .toFile(join(root, 'clear', 'b.PNG'));
@@ -67,7 +82,8 @@ t.test('shorter side resized then centre-cropped; alpha flattened onto white', a
   t.same(train.classes, ['clear', 'stripes']);
   t.same(Array.from(train.images.subarray(0, 3)), [255, 255, 255], 'transparent becomes white');
   const s = train.images.subarray(192, 384);
-  for (const x of [1, 4, 6]) t.same(Array.from(s.subarray((4 * 8 + x) * 3, (4 * 8 + x) * 3 + 3)), [0, 255, 0], `column ${x} is green`);
+  for (const x of [1, 4, 6])
+    t.same(Array.from(s.subarray((4 * 8 + x) * 3, (4 * 8 + x) * 3 + 3)), [0, 255, 0], `column ${x} is green`);
 });
 
 t.test('a train/ + val/ pair is used as given', async (t) => {
@@ -81,7 +97,11 @@ t.test('a train/ + val/ pair is used as given', async (t) => {
   t.equal(test.count, 2);
   t.same(Array.from(test.labels), [1, 1]);
   await makeClass(join(root, 'val', 'zebra'), 1, RED);
-  await t.rejects(loadImageFolder(root, { size: 4 }), { constructor: DataError, code: 'DATA_FORMAT', message: /zebra/ });
+  await t.rejects(loadImageFolder(root, { size: 4 }), {
+    constructor: DataError,
+    code: 'DATA_FORMAT',
+    message: /zebra/,
+  });
 });
 
 t.test('errors are DataErrors with clear messages', async (t) => {
@@ -98,7 +118,11 @@ t.test('errors are DataErrors with clear messages', async (t) => {
   await solid(join(bad, 'cls', 'good.png'), 5, 5, RED, 'png');
   await t.rejects(loadImageFolder(bad, { size: 8, strict: true }), isData('DATA_CORRUPT', /broken\.jpg.*\(--strict\)/));
   const skipped = await loadImageFolder(bad, { size: 8, valFraction: 0 });
-  t.same(skipped.report.skipped.map((s) => s.file), [join(bad, 'cls', 'broken.jpg')], 'skipped by default, and reported');
+  t.same(
+    skipped.report.skipped.map((s) => s.file),
+    [join(bad, 'cls', 'broken.jpg')],
+    'skipped by default, and reported',
+  );
   t.equal(skipped.train.count, 3);
   await t.rejects(loadImageFolder(bad, { size: 8 }), isData('DATA_FORMAT', /at least 2 usable images.*"cls" \(1\)/));
 });

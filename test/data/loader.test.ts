@@ -1,9 +1,9 @@
 // Tests for BatchLoader: full coverage per epoch, seeded shuffles, exact resume, worker augmentation and clean shutdown.
 
 import t from 'tap';
-import { augmentBatch, type AugmentOptions } from '../../src/data/augment.js';
+import { type AugmentOptions, augmentBatch } from '../../src/data/augment.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
-import { BatchLoader, type Batch, type LoaderOptions } from '../../src/data/loader.js';
+import { type Batch, BatchLoader, type LoaderOptions } from '../../src/data/loader.js';
 import { mixSeed, Rng } from '../../src/util/rng.js';
 
 const S = 4;
@@ -40,10 +40,20 @@ t.test('each index exactly once per epoch; labels match; epochs differ', async (
   const e1 = await collect(loader.epoch(1));
   for (const batches of [e0, e1]) {
     const seen = batches.flatMap(indicesOf);
-    t.same(seen.slice().sort((a, b) => a - b), Array.from({ length: 103 }, (_, i) => i));
-    t.same(batches.map((b) => b.step), Array.from({ length: 11 }, (_, i) => i));
+    t.same(
+      seen.slice().sort((a, b) => a - b),
+      Array.from({ length: 103 }, (_, i) => i),
+    );
+    t.same(
+      batches.map((b) => b.step),
+      Array.from({ length: 11 }, (_, i) => i),
+    );
     t.equal(batches.at(-1)!.size, 3, 'last partial batch kept');
-    for (const b of batches) t.same(Array.from(b.labels), indicesOf(b).map((i) => BigInt(i % 10)));
+    for (const b of batches)
+      t.same(
+        Array.from(b.labels),
+        indicesOf(b).map((i) => BigInt(i % 10)),
+      );
   }
   t.notSame(e0.flatMap(indicesOf), e1.flatMap(indicesOf));
   t.same((await collect(loader.epoch(0))).flatMap(indicesOf), e0.flatMap(indicesOf), 'same epoch, same order');
@@ -54,7 +64,10 @@ t.test('no shuffle and dropLast', async (t) => {
   const loader = new BatchLoader({ ...base, shuffle: false, dropLast: true });
   const batches = await collect(loader.epoch(3));
   t.equal(batches.length, 10);
-  t.same(batches.flatMap(indicesOf), Array.from({ length: 100 }, (_, i) => i));
+  t.same(
+    batches.flatMap(indicesOf),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   t.ok(batches.every((b) => b.size === 10 && b.labels instanceof BigInt64Array && b.pixels.length === 10 * PER));
   await loader.close();
 });
@@ -62,9 +75,19 @@ t.test('no shuffle and dropLast', async (t) => {
 t.test('worker path: coverage, resume equals a straight run, matches documented seeding', async (t) => {
   const loader = new BatchLoader({ ...base, augment: noop });
   const plain = await collect(loader.epoch(2));
-  t.same(plain.flatMap(indicesOf).sort((a, b) => a - b), Array.from({ length: 103 }, (_, i) => i));
-  t.same(plain.map((b) => b.size), [...new Array(10).fill(10), 3]);
-  for (const b of plain) t.same(Array.from(b.labels), indicesOf(b).map((i) => BigInt(i % 10)));
+  t.same(
+    plain.flatMap(indicesOf).sort((a, b) => a - b),
+    Array.from({ length: 103 }, (_, i) => i),
+  );
+  t.same(
+    plain.map((b) => b.size),
+    [...new Array(10).fill(10), 3],
+  );
+  for (const b of plain)
+    t.same(
+      Array.from(b.labels),
+      indicesOf(b).map((i) => BigInt(i % 10)),
+    );
   await loader.close();
 
   const aug: AugmentOptions = { pad: 1, flip: true, cutout: 2, randAugment: { n: 2, magnitude: 9 } };
@@ -72,7 +95,10 @@ t.test('worker path: coverage, resume equals a straight run, matches documented 
   const full = await collect(heavy.epoch(4));
   const resumed = await collect(heavy.epoch(4, 3));
   t.equal(full.length, 8);
-  t.same(resumed.map((b) => b.step), [3, 4, 5, 6, 7]);
+  t.same(
+    resumed.map((b) => b.step),
+    [3, 4, 5, 6, 7],
+  );
   for (const b of resumed) {
     t.same(b.pixels, full[b.step]!.pixels, `step ${b.step} pixels`);
     t.same(b.labels, full[b.step]!.labels, `step ${b.step} labels`);

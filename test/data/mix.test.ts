@@ -1,7 +1,7 @@
 // MixUp / CutMix: Beta sampling, box geometry and λ correction, pixel and target mixing, batch choice, determinism, the loader.
 import t from 'tap';
 import { BatchLoader } from '../../src/data/loader.js';
-import { cutmixBox, mixBatch, mixRng, mixTargets, sampleBeta, type MixOptions } from '../../src/data/mix.js';
+import { cutmixBox, type MixOptions, mixBatch, mixRng, mixTargets, sampleBeta } from '../../src/data/mix.js';
 import { Rng } from '../../src/util/rng.js';
 
 const H = 8;
@@ -14,7 +14,15 @@ function batch(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n * PER }, () => r.int(256));
 }
 
-const opts = (o: Partial<MixOptions>): MixOptions => ({ mixup: 0, cutmix: 0, prob: 1, switchProb: 0.5, smoothing: 0, numClasses: K, ...o });
+const opts = (o: Partial<MixOptions>): MixOptions => ({
+  mixup: 0,
+  cutmix: 0,
+  prob: 1,
+  switchProb: 0.5,
+  smoothing: 0,
+  numClasses: K,
+  ...o,
+});
 
 t.test('Beta(α, α) has mean 1/2 and variance 1/(4(2α+1))', async (t) => {
   for (const a of [0.2, 0.8, 1, 3]) {
@@ -46,7 +54,8 @@ t.test('cutmixBox: sides ⌊H√(1−λ)⌋ centred at a uniform pixel, clipped'
     const lam = rng.next();
     const b = cutmixBox(rng, 32, 32, lam);
     const half = Math.floor(32 * Math.sqrt(1 - lam)) >> 1;
-    if (!(b.y0 >= 0 && b.y1 <= 32 && b.x0 >= 0 && b.x1 <= 32 && b.y0 <= b.y1 && b.x0 <= b.x1)) bad.push(JSON.stringify(b));
+    if (!(b.y0 >= 0 && b.y1 <= 32 && b.x0 >= 0 && b.x1 <= 32 && b.y0 <= b.y1 && b.x0 <= b.x1))
+      bad.push(JSON.stringify(b));
     if (b.y1 - b.y0 > 2 * half || b.x1 - b.x0 > 2 * half) bad.push(`too large: λ ${lam} ${JSON.stringify(b)}`);
     if (b.y1 - b.y0 === 2 * half && b.x1 - b.x0 === 2 * half) full++;
   }
@@ -83,7 +92,10 @@ t.test('CutMix pastes the partner (reversed batch) inside the box and corrects �
       const want = [0, 0, 0, 0];
       want[labels[i]!]! += m.lam;
       want[labels[j]!]! += 1 - m.lam;
-      t.ok(row.every((v, k) => Math.abs(v - want[k]!) < 1e-6), `image ${i}: targets λ·own + (1 − λ)·partner`);
+      t.ok(
+        row.every((v, k) => Math.abs(v - want[k]!) < 1e-6),
+        `image ${i}: targets λ·own + (1 − λ)·partner`,
+      );
     }
   }
   t.equal(seen, 5);
@@ -99,7 +111,11 @@ t.test('MixUp rounds λ·own + (1 − λ)·partner; targets carry label smoothin
   t.ok(m.lam > 0 && m.lam < 1);
   let worst = 0;
   for (let i = 0; i < n; i++)
-    for (let k = 0; k < PER; k++) worst = Math.max(worst, Math.abs(dst[i * PER + k]! - (m.lam * src[i * PER + k]! + (1 - m.lam) * src[(n - 1 - i) * PER + k]!)));
+    for (let k = 0; k < PER; k++)
+      worst = Math.max(
+        worst,
+        Math.abs(dst[i * PER + k]! - (m.lam * src[i * PER + k]! + (1 - m.lam) * src[(n - 1 - i) * PER + k]!)),
+      );
   t.ok(worst <= 0.5, `pixels within rounding (${worst})`);
   for (let i = 0; i < n; i++) {
     const row = m.targets.subarray(i * K, (i + 1) * K);
@@ -115,7 +131,10 @@ t.test('both on: about half the batches CutMix; prob 0 leaves the batch alone; s
   const src = batch(n, 4);
   const dst = new Uint8Array(src.length);
   const counts = { none: 0, mixup: 0, cutmix: 0 };
-  for (let s = 0; s < 2000; s++) counts[mixBatch(src, dst, [0, 1, 2, 3], n, H, W, opts({ mixup: 0.8, cutmix: 1, prob: 0.8 }), mixRng(1, 0, s)).kind]++;
+  for (let s = 0; s < 2000; s++)
+    counts[
+      mixBatch(src, dst, [0, 1, 2, 3], n, H, W, opts({ mixup: 0.8, cutmix: 1, prob: 0.8 }), mixRng(1, 0, s)).kind
+    ]++;
   t.comment(JSON.stringify(counts));
   t.ok(Math.abs(counts.none / 2000 - 0.2) < 0.03, 'unmixed ≈ 1 − prob');
   t.ok(Math.abs(counts.cutmix / (counts.cutmix + counts.mixup) - 0.5) < 0.04, 'CutMix ≈ half of the mixed batches');
@@ -133,7 +152,14 @@ t.test('both on: about half the batches CutMix; prob 0 leaves the batch alone; s
 t.test('BatchLoader mixes in the worker and without augmentation alike, from (seed, epoch, step)', async (t) => {
   const count = 32;
   const images = batch(count, 6).subarray(0, count * PER);
-  const ds = { images: Uint8Array.from(batch(count, 6)), labels: Uint8Array.from({ length: count }, (_, i) => i % K), count, height: H, width: W, classes: ['a', 'b', 'c', 'd'] };
+  const ds = {
+    images: Uint8Array.from(batch(count, 6)),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % K),
+    count,
+    height: H,
+    width: W,
+    classes: ['a', 'b', 'c', 'd'],
+  };
   t.equal(images.length, count * PER);
   const mix = opts({ mixup: 0.8, cutmix: 1, smoothing: 0.1 });
   const identity = { pad: 0, flip: false, cutout: 0, randAugment: null };
@@ -152,7 +178,10 @@ t.test('BatchLoader mixes in the worker and without augmentation alike, from (se
     t.same(worker[s]!.targets, main[s]!.targets);
     t.equal(worker[s]!.targets!.length, 8 * K);
   }
-  t.ok(worker.some((b) => b.mixKind !== 'none'), 'some batches are mixed');
+  t.ok(
+    worker.some((b) => b.mixKind !== 'none'),
+    'some batches are mixed',
+  );
   const resumed = await run(identity, 2);
   t.same(resumed[0]!.pixels, worker[2]!.pixels, 'a resumed epoch reproduces the batch');
   t.same(resumed[0]!.targets, worker[2]!.targets);

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import t from 'tap';
-import { SETTINGS, modelNameFor, parseSetting } from '../../src/server/config.js';
+import { modelNameFor, parseSetting, SETTINGS } from '../../src/server/config.js';
 import {
-  ROOT,
+  dockerfile,
   dockerIncludes,
   execForm,
   filesUnder,
@@ -13,14 +13,14 @@ import {
   interpolateDefaults,
   nginxDirective,
   nginxSize,
+  type Obj,
   obj,
   pkg,
+  ROOT,
   read,
-  yamlDocs,
-  type Obj,
-  dockerfile,
   runtimeEnv,
   runtimeStage,
+  yamlDocs,
 } from './fixtures/deploy-files.js';
 
 const df = dockerfile;
@@ -37,7 +37,13 @@ const services = obj(compose['services'], 'services');
 const svc = (name: string) => obj(services[name], `services.${name}`);
 const nginx = read('deploy/nginx/mixer.conf');
 // Besides the service's settings: Node's, the image's own marker, ONNX Runtime's telemetry switch and the health check's.
-const knownEnv = new Set([...SETTINGS.map((s) => s.env), 'NODE_ENV', 'MIXER_IMAGE_VARIANT', 'ORT_DISABLE_TELEMETRY', 'HEALTHCHECK_KILL_AFTER']);
+const knownEnv = new Set([
+  ...SETTINGS.map((s) => s.env),
+  'NODE_ENV',
+  'MIXER_IMAGE_VARIANT',
+  'ORT_DISABLE_TELEMETRY',
+  'HEALTHCHECK_KILL_AFTER',
+]);
 
 t.test('Dockerfile: stages, non-root user, port, health check, entry point', async (t) => {
   t.same(
@@ -48,7 +54,10 @@ t.test('Dockerfile: stages, non-root user, port, health check, entry point', asy
   t.equal(df.globalArgs['NODE_IMAGE'], 'node:22-slim', 'Node 22 slim base');
   t.equal(df.globalArgs['RUNTIME_IMAGE'], 'node:22-slim', 'the CPU image runs on the Node base');
   t.equal(df.stages[2]!.from, '${RUNTIME_IMAGE}', 'the runtime base is a build argument (CUDA variant)');
-  t.ok(df.stages.slice(0, 2).every((s) => s.from === '${NODE_IMAGE}'), 'build and deps run on the Node image');
+  t.ok(
+    df.stages.slice(0, 2).every((s) => s.from === '${NODE_IMAGE}'),
+    'build and deps run on the Node image',
+  );
 
   const user = runtime.filter((i) => i.cmd === 'USER').at(-1)?.args ?? '';
   t.match(user, /^\d+(:\d+)?$/, 'USER is numeric, so runAsNonRoot can check it');
@@ -66,22 +75,34 @@ t.test('Dockerfile: stages, non-root user, port, health check, entry point', asy
   const hcCmd = execForm(hc!.args.slice(hc!.args.indexOf('CMD')));
   t.same(hcCmd.slice(0, 1), ['node'], 'health check runs with node (no curl in slim images)');
   const script = hcCmd[1]!;
-  t.ok(runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(script)), 'the health-check script is copied into the image');
+  t.ok(
+    runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(script)),
+    'the health-check script is copied into the image',
+  );
   const hcSrc = read(script);
   t.match(hcSrc, /\/readyz/, 'health check probes /readyz');
   t.match(hcSrc, /process\.env\.PORT/, 'health check follows PORT');
   t.match(hcSrc, /process\.env\.HEALTHCHECK_KILL_AFTER/, 'the self-kill threshold is read from HEALTHCHECK_KILL_AFTER');
   const timeoutS = Number(/--timeout=(\d+)s/.exec(hc!.args)?.[1]);
   const scriptTimeoutS = Number(/HEALTHCHECK_TIMEOUT_MS \|\| '(\d+)'/.exec(hcSrc)?.[1]) / 1000;
-  t.ok(timeoutS > scriptTimeoutS, `Docker's timeout ${timeoutS}s > the script's own ${scriptTimeoutS}s, so a hang is counted, not cut off`);
+  t.ok(
+    timeoutS > scriptTimeoutS,
+    `Docker's timeout ${timeoutS}s > the script's own ${scriptTimeoutS}s, so a hang is counted, not cut off`,
+  );
 
   const entry = execForm(runtime.find((i) => i.cmd === 'ENTRYPOINT')!.args);
   const cmd = execForm(runtime.find((i) => i.cmd === 'CMD')!.args);
   t.same([...entry, ...cmd], ['node', 'dist/cli/main.js', 'serve'], 'node is PID 1 (no npm, no shell) and serves');
   t.ok(existsSync(join(ROOT, 'src/cli/main.ts')), 'dist/cli/main.js is built from src/cli/main.ts');
   t.match(read('src/cli/main.ts'), /serve:\s*\{/, 'the CLI has a serve command');
-  t.ok(runtime.some((i) => i.cmd === 'STOPSIGNAL' && i.args === 'SIGTERM'), 'SIGTERM stops it (the service drains on it)');
-  t.ok(runtime.some((i) => i.cmd === 'COPY' && /^package\.json\s/.test(i.args)), 'package.json ("type": "module") is in the image');
+  t.ok(
+    runtime.some((i) => i.cmd === 'STOPSIGNAL' && i.args === 'SIGTERM'),
+    'SIGTERM stops it (the service drains on it)',
+  );
+  t.ok(
+    runtime.some((i) => i.cmd === 'COPY' && /^package\.json\s/.test(i.args)),
+    'package.json ("type": "module") is in the image',
+  );
   t.equal(pkg.scripts['start'], 'node dist/cli/main.js serve', 'npm start and the image run the same thing');
 });
 
@@ -89,18 +110,42 @@ t.test('Dockerfile: default model and models/ in the image', async (t) => {
   const modelPath = runtimeEnv['MODEL_PATH']!;
   t.equal(modelPath, '/app/models/mixer-cifar10.onnx', 'MODEL_PATH is the shipped model');
   t.equal(setting('MODEL_PATH').dflt, 'models/mixer-cifar10.onnx', 'the same file the service defaults to');
-  t.ok(runtime.some((i) => i.cmd === 'COPY' && /--from=build \/src\/models \.\/models$/.test(i.args)), 'models/ is copied');
-  t.ok(runtime.some((i) => i.cmd === 'WORKDIR' && i.args === '/app'), 'WORKDIR /app');
-  const build = df.stage('build').map((i) => i.args).join('\n');
-  t.match(build, /if \[ ! -f models\/mixer-cifar10\.onnx \]/, 'a missing model fails the build unless ALLOW_UNTRAINED=1');
+  t.ok(
+    runtime.some((i) => i.cmd === 'COPY' && /--from=build \/src\/models \.\/models$/.test(i.args)),
+    'models/ is copied',
+  );
+  t.ok(
+    runtime.some((i) => i.cmd === 'WORKDIR' && i.args === '/app'),
+    'WORKDIR /app',
+  );
+  const build = df
+    .stage('build')
+    .map((i) => i.args)
+    .join('\n');
+  t.match(
+    build,
+    /if \[ ! -f models\/mixer-cifar10\.onnx \]/,
+    'a missing model fails the build unless ALLOW_UNTRAINED=1',
+  );
 });
 
 t.test('Dockerfile: CPU skips and CUDA installs the ORT CUDA provider', async (t) => {
-  const deps = df.stage('deps').map((i) => i.args).join('\n');
+  const deps = df
+    .stage('deps')
+    .map((i) => i.args)
+    .join('\n');
   t.match(deps, /cpu\) ort_install=skip/, 'VARIANT=cpu -> ONNXRUNTIME_NODE_INSTALL=skip');
   t.match(deps, /cuda\) ort_install=cuda12/, 'VARIANT=cuda -> ONNXRUNTIME_NODE_INSTALL=cuda12');
-  t.match(deps, /ONNXRUNTIME_NODE_INSTALL="\$ort_install" node node_modules\/onnxruntime-node\/script\/install\.js/, 'the installer runs with the flag');
-  t.match(deps, /npm ci --omit=dev --ignore-scripts/, 'production dependencies only, no root prepare (tsc is a dev dependency)');
+  t.match(
+    deps,
+    /ONNXRUNTIME_NODE_INSTALL="\$ort_install" node node_modules\/onnxruntime-node\/script\/install\.js/,
+    'the installer runs with the flag',
+  );
+  t.match(
+    deps,
+    /npm ci --omit=dev --ignore-scripts/,
+    'production dependencies only, no root prepare (tsc is a dev dependency)',
+  );
   t.match(deps, /libonnxruntime_providers_cuda\.so/, 'a CUDA build fails unless the provider library arrived');
   t.match(read('.npmrc'), /^onnxruntime-node-install=skip$/m, '.npmrc keeps local installs CPU-only');
 
@@ -115,13 +160,22 @@ t.test('Dockerfile: CPU skips and CUDA installs the ORT CUDA provider', async (t
   };
   const manifestsFor = (flag: unknown): string[] =>
     flag === false ? [] : typeof flag === 'string' ? flag.split(',') : (meta.requirements['linux/x64'] ?? []);
-  const keys = ['ONNXRUNTIME_NODE_INSTALL', 'npm_config_onnxruntime_node_install', 'ONNXRUNTIME_NODE_INSTALL_CUDA', 'npm_config_onnxruntime_node_install_cuda'];
+  const keys = [
+    'ONNXRUNTIME_NODE_INSTALL',
+    'npm_config_onnxruntime_node_install',
+    'ONNXRUNTIME_NODE_INSTALL_CUDA',
+    'npm_config_onnxruntime_node_install_cuda',
+  ];
   const saved = keys.map((k) => process.env[k]);
   try {
     for (const k of keys) delete process.env[k];
     process.env['npm_config_onnxruntime_node_install'] = 'skip';
     process.env['ONNXRUNTIME_NODE_INSTALL'] = 'cuda12';
-    t.same(manifestsFor(utils.parseInstallFlag()), ['cuda12'], 'env cuda12 wins over .npmrc skip: the CUDA manifest installs');
+    t.same(
+      manifestsFor(utils.parseInstallFlag()),
+      ['cuda12'],
+      'env cuda12 wins over .npmrc skip: the CUDA manifest installs',
+    );
     process.env['ONNXRUNTIME_NODE_INSTALL'] = 'skip';
     t.same(manifestsFor(utils.parseInstallFlag()), [], 'env skip installs nothing (CPU image)');
     delete process.env['ONNXRUNTIME_NODE_INSTALL'];
@@ -132,7 +186,10 @@ t.test('Dockerfile: CPU skips and CUDA installs the ORT CUDA provider', async (t
       else process.env[k] = saved[i];
     });
   }
-  t.ok(meta.manifests['linux/x64:cuda12']?.['./libonnxruntime_providers_cuda.so'], 'cuda12 installs the file the Dockerfile checks for');
+  t.ok(
+    meta.manifests['linux/x64:cuda12']?.['./libonnxruntime_providers_cuda.so'],
+    'cuda12 installs the file the Dockerfile checks for',
+  );
 
   const rt = runtime.map((i) => i.args).join('\n');
   t.match(rt, /libcudnn\.so\.9/, 'a CUDA runtime base without cuDNN 9 fails the build');
@@ -153,7 +210,15 @@ t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async
     const sample = files.filter((f) => !f.endsWith('.tmp')).slice(0, 50);
     t.ok(sample.length === 0 || sample.every((f) => dockerIncludes(ignore, f)), `${s} reaches the build context`);
   }
-  for (const heavy of ['node_modules/sharp/package.json', 'data/cifar10/train_images.u8', 'dist/cli/main.js', '.git/HEAD', 'runs/x/metrics.jsonl', 'bench/results/a.json', 'test/deploy/k8s.ts']) {
+  for (const heavy of [
+    'node_modules/sharp/package.json',
+    'data/cifar10/train_images.u8',
+    'dist/cli/main.js',
+    '.git/HEAD',
+    'runs/x/metrics.jsonl',
+    'bench/results/a.json',
+    'test/deploy/k8s.ts',
+  ]) {
     t.notOk(dockerIncludes(ignore, heavy), `${heavy} stays out`);
   }
 });
@@ -176,18 +241,36 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   const env = obj(mixer['environment'], 'environment');
   const grpcPort = Number(env['GRPC_PORT']);
   t.ok(grpcPort > 0, 'gRPC is on in the stack');
-  t.same((mixer['expose'] as unknown[]).map(Number), [...exposed, grpcPort], 'replicas expose the Dockerfile port and GRPC_PORT');
+  t.same(
+    (mixer['expose'] as unknown[]).map(Number),
+    [...exposed, grpcPort],
+    'replicas expose the Dockerfile port and GRPC_PORT',
+  );
   t.equal(Number(env['PORT']), servicePort, 'PORT is the service port');
   for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);
-  for (const k of Object.keys(obj(gpu['environment'], 'environment'))) t.ok(knownEnv.has(k), `gpu: ${k} is a setting the service reads`);
+  for (const k of Object.keys(obj(gpu['environment'], 'environment')))
+    t.ok(knownEnv.has(k), `gpu: ${k} is a setting the service reads`);
   t.equal(env['DEVICE'], 'cpu');
   t.ok(Number(interpolateDefaults(env['THREADS'])) >= 1, 'THREADS is set per replica');
-  t.equal(mixer['init'], true, 'an init process forwards SIGTERM and reaps children (and lets the health check kill the service)');
+  t.equal(
+    mixer['init'],
+    true,
+    'an init process forwards SIGTERM and reaps children (and lets the health check kill the service)',
+  );
   t.equal(env['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off in every replica');
   t.equal(obj(gpu['environment'], 'environment')['ORT_DISABLE_TELEMETRY'], '1', 'and in the GPU replica');
-  t.match(interpolateDefaults(env['HEALTHCHECK_KILL_AFTER']), /^[1-9]\d*$/, 'a wedged replica is killed by its health check, then restarted');
+  t.match(
+    interpolateDefaults(env['HEALTHCHECK_KILL_AFTER']),
+    /^[1-9]\d*$/,
+    'a wedged replica is killed by its health check, then restarted',
+  );
   // `unless-stopped` and `always` differ only after a daemon restart; `always` is the deliberate choice (docs/deployment.md).
-  for (const [name, sv] of [['mixer', mixer], ['lb', lb], ['mixer-gpu', gpu]] as const) t.equal(sv['restart'], 'always', `${name}: restart: always`);
+  for (const [name, sv] of [
+    ['mixer', mixer],
+    ['lb', lb],
+    ['mixer-gpu', gpu],
+  ] as const)
+    t.equal(sv['restart'], 'always', `${name}: restart: always`);
   t.equal(gpu['init'], true, 'the GPU replica has an init too');
 
   const hc = obj(mixer['healthcheck'], 'healthcheck');
@@ -196,7 +279,11 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
 
   const deploy = obj(mixer['deploy'], 'deploy');
   t.ok(Number(interpolateDefaults(deploy['replicas'])) >= 2, 'at least 2 replicas by default');
-  for (const [name, s] of [['mixer', mixer], ['lb', lb], ['mixer-gpu', gpu]] as const) {
+  for (const [name, s] of [
+    ['mixer', mixer],
+    ['lb', lb],
+    ['mixer-gpu', gpu],
+  ] as const) {
     const limits = obj(obj(obj(s['deploy'], `${name}.deploy`)['resources'], 'resources')['limits'], 'limits');
     t.ok(Number(interpolateDefaults(limits['cpus'])) > 0, `${name}: CPU limit`);
     t.match(interpolateDefaults(limits['memory']), /^\d+[mg]$/, `${name}: memory limit`);
@@ -205,59 +292,120 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   // Custom models: a read-only mount, selected with MODEL_PATH.
   const vols = (mixer['volumes'] as string[]).map(interpolateDefaults);
   t.ok(vols.includes('./models:/models:ro'), 'models folder mounted read-only at /models (MODEL_DIR)');
-  t.match(String(mixer['environment'] && env['MODEL_PATH']), /^\$\{MODEL_PATH:-\/app\/models\/mixer-cifar10\.onnx\}$/, 'MODEL_PATH defaults to the baked model');
+  t.match(
+    String(mixer['environment'] && env['MODEL_PATH']),
+    /^\$\{MODEL_PATH:-\/app\/models\/mixer-cifar10\.onnx\}$/,
+    'MODEL_PATH defaults to the baked model',
+  );
   t.equal(interpolateDefaults(env['MODEL_PATH']), runtimeEnv['MODEL_PATH'], 'same default as the image');
 
   // Load balancer.
   t.match(String(lb['image']), /^nginx:/, 'nginx load balancer');
-  t.same(lb['ports'], ['${MIXER_PORT:-3000}:80', `\${MIXER_GRPC_PORT:-${grpcPort}}:${grpcPort}`], 'the stack answers on host port 3000, gRPC on GRPC_PORT');
-  t.same(obj(obj(lb['depends_on'], 'depends_on')['mixer'], 'mixer'), { condition: 'service_healthy' }, 'lb waits for healthy replicas');
-  t.ok((lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'), 'nginx config mounted');
-  t.same(nginxDirective(nginx, 'listen'), [['80'], [String(grpcPort), 'http2']], 'nginx listens where lb publishes; the gRPC listener speaks HTTP/2');
+  t.same(
+    lb['ports'],
+    ['${MIXER_PORT:-3000}:80', `\${MIXER_GRPC_PORT:-${grpcPort}}:${grpcPort}`],
+    'the stack answers on host port 3000, gRPC on GRPC_PORT',
+  );
+  t.same(
+    obj(obj(lb['depends_on'], 'depends_on')['mixer'], 'mixer'),
+    { condition: 'service_healthy' },
+    'lb waits for healthy replicas',
+  );
+  t.ok(
+    (lb['volumes'] as string[]).includes('./deploy/nginx/mixer.conf:/etc/nginx/conf.d/default.conf:ro'),
+    'nginx config mounted',
+  );
+  t.same(
+    nginxDirective(nginx, 'listen'),
+    [['80'], [String(grpcPort), 'http2']],
+    'nginx listens where lb publishes; the gRPC listener speaks HTTP/2',
+  );
   t.same(nginxDirective(nginx, 'http2'), [], 'no `http2 on` (nginx 1.25.1+ only; Debian stable is older)');
-  for (const d of nginxDirective(nginx, 'grpc_next_upstream')) t.notOk(d.includes('non_idempotent'), 'gRPC calls a replica received are never re-sent');
+  for (const d of nginxDirective(nginx, 'grpc_next_upstream'))
+    t.notOk(d.includes('non_idempotent'), 'gRPC calls a replica received are never re-sent');
 
   // Opt-in watcher: only with its profile, the same image, the script it runs is in the image.
   const heal = svc('autoheal');
   t.same(heal['profiles'], ['autoheal'], 'the Docker-socket watcher runs only with --profile autoheal');
   t.equal(interpolateDefaults(heal['image']), interpolateDefaults(mixer['image']), 'from the same image');
   const healScript = (heal['entrypoint'] as string[])[1]!;
-  t.ok(runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(healScript)), `${healScript} is copied into the image`);
-  t.match(read(healScript), new RegExp(`AUTOHEAL_SERVICE \\|\\| '${'mixer'}'`), 'it watches the mixer service by default');
+  t.ok(
+    runtime.some((i) => i.cmd === 'COPY' && i.args.endsWith(healScript)),
+    `${healScript} is copied into the image`,
+  );
+  t.match(
+    read(healScript),
+    new RegExp(`AUTOHEAL_SERVICE \\|\\| '${'mixer'}'`),
+    'it watches the mixer service by default',
+  );
   t.equal(obj(heal['environment'], 'env')['AUTOHEAL_SERVICE'], 'mixer');
-  t.ok((heal['volumes'] as string[]).some((v) => v.startsWith('/var/run/docker.sock:')), 'it needs the Docker socket');
+  t.ok(
+    (heal['volumes'] as string[]).some((v) => v.startsWith('/var/run/docker.sock:')),
+    'it needs the Docker socket',
+  );
 
   // GPU profile.
   t.same(gpu['profiles'], ['gpu'], 'GPU service only with --profile gpu');
   const gargs = obj(obj(gpu['build'], 'build')['args'], 'args');
   t.equal(gargs['VARIANT'], 'cuda');
-  t.match(interpolateDefaults(gargs['RUNTIME_IMAGE']), /^nvidia\/cuda:12\.\d+(\.\d+)?-cudnn-runtime-ubuntu\d+\.\d+$/, 'CUDA 12 + cuDNN runtime base');
+  t.match(
+    interpolateDefaults(gargs['RUNTIME_IMAGE']),
+    /^nvidia\/cuda:12\.\d+(\.\d+)?-cudnn-runtime-ubuntu\d+\.\d+$/,
+    'CUDA 12 + cuDNN runtime base',
+  );
   t.equal(obj(gpu['environment'], 'env')['DEVICE'], 'cuda');
-  const devices = obj(obj(obj(gpu['deploy'], 'deploy')['resources'], 'resources')['reservations'], 'reservations')['devices'] as Obj[];
+  const devices = obj(obj(obj(gpu['deploy'], 'deploy')['resources'], 'resources')['reservations'], 'reservations')[
+    'devices'
+  ] as Obj[];
   t.equal(devices[0]?.['driver'], 'nvidia');
   t.same(devices[0]?.['capabilities'], ['gpu']);
   const count = devices[0]?.['count'];
-  t.ok(count === 'all' || Number.isInteger(count), 'device count is an integer or "all" (docker-compose 1.29 rejects strings)');
+  t.ok(
+    count === 'all' || Number.isInteger(count),
+    'device count is an integer or "all" (docker-compose 1.29 rejects strings)',
+  );
 });
 
 t.test('nginx: upstream is the replicas, keep-alive, body limit above the service limit', async (t) => {
   const servers = nginxDirective(nginx, 'server').filter((a) => a[0]!.includes(':'));
   const grpcPort = Number(obj(svc('mixer')['environment'], 'env')['GRPC_PORT']);
-  t.same(servers.map((a) => a[0]), [`mixer:${servicePort}`, `mixer:${grpcPort}`], 'upstreams = the mixer service on the service port and GRPC_PORT');
+  t.same(
+    servers.map((a) => a[0]),
+    [`mixer:${servicePort}`, `mixer:${grpcPort}`],
+    'upstreams = the mixer service on the service port and GRPC_PORT',
+  );
   const grpcUpstream = [...nginx.matchAll(/upstream\s+(\S+)\s*\{/g)].map((m) => m[1])[1];
   t.same(nginxDirective(nginx, 'grpc_pass'), [[`grpc://${grpcUpstream}`]], 'gRPC is passed to the gRPC upstream');
   const upstreamName = /upstream\s+(\S+)\s*\{/.exec(nginx)?.[1];
-  t.ok(nginxDirective(nginx, 'proxy_pass').every((a) => a[0] === `http://${upstreamName}`), 'everything is proxied to the upstream');
-  t.ok(nginxDirective(nginx, 'zone').length === 1, 'one shared zone: one round robin and one failure view for all workers');
+  t.ok(
+    nginxDirective(nginx, 'proxy_pass').every((a) => a[0] === `http://${upstreamName}`),
+    'everything is proxied to the upstream',
+  );
+  t.ok(
+    nginxDirective(nginx, 'zone').length === 1,
+    'one shared zone: one round robin and one failure view for all workers',
+  );
   t.ok(nginxDirective(nginx, 'keepalive').length === 2, 'upstream keep-alive');
   t.same(nginxDirective(nginx, 'proxy_http_version'), [['1.1']], 'HTTP/1.1 to the replicas (keep-alive)');
-  t.same(nginxDirective(nginx, 'proxy_set_header').find((a) => a[0] === 'Connection'), ['Connection', '""']);
-  t.notOk(/X-Upstream/i.test(nginx.replace(/#[^\n]*/g, '')), 'no X-Upstream header: replica addresses stay in the access log');
+  t.same(
+    nginxDirective(nginx, 'proxy_set_header').find((a) => a[0] === 'Connection'),
+    ['Connection', '""'],
+  );
+  t.notOk(
+    /X-Upstream/i.test(nginx.replace(/#[^\n]*/g, '')),
+    'no X-Upstream header: replica addresses stay in the access log',
+  );
   const nginxMax = nginxSize(nginxDirective(nginx, 'client_max_body_size')[0]![0]!);
   const bodyLimit = interpolateDefaults(obj(svc('mixer')['environment'], 'env')['BODY_LIMIT']);
   const serviceMax = Number(parseSetting(setting('BODY_LIMIT'), bodyLimit, 'BODY_LIMIT'));
-  t.ok(nginxMax > serviceMax, `nginx body limit ${nginxMax} > service BODY_LIMIT ${serviceMax}: oversize gets the service's JSON 413`);
-  t.ok(nginxMax > Number(parseSetting(setting('BODY_LIMIT'), String(setting('BODY_LIMIT').dflt), 'BODY_LIMIT')), 'also above the service default');
+  t.ok(
+    nginxMax > serviceMax,
+    `nginx body limit ${nginxMax} > service BODY_LIMIT ${serviceMax}: oversize gets the service's JSON 413`,
+  );
+  t.ok(
+    nginxMax > Number(parseSetting(setting('BODY_LIMIT'), String(setting('BODY_LIMIT').dflt), 'BODY_LIMIT')),
+    'also above the service default',
+  );
 });
 
 /** The body of named location `name` (up to its closing brace at the same depth). */
@@ -274,10 +422,21 @@ function block(name: string): string {
 
 t.test('nginx: a request is re-sent only when the first replica did no work', async (t) => {
   const next = nginxDirective(nginx, 'proxy_next_upstream');
-  t.same(next, [['http_503', 'non_idempotent']], 'proxy_next_upstream: 503s only (the service sends them before any work), POST included');
-  for (const a of next) t.notOk(a.includes('error') || a.includes('timeout'), 'never error/timeout next to non_idempotent: that would re-send a POST a replica died on');
+  t.same(
+    next,
+    [['http_503', 'non_idempotent']],
+    'proxy_next_upstream: 503s only (the service sends them before any work), POST included',
+  );
+  for (const a of next)
+    t.notOk(
+      a.includes('error') || a.includes('timeout'),
+      'never error/timeout next to non_idempotent: that would re-send a POST a replica died on',
+    );
   t.same(nginxDirective(nginx, 'proxy_next_upstream_tries'), [['2']], 'at most one retry there');
-  t.notOk(nginxDirective(nginx, 'proxy_intercept_errors').some((a) => a[0] === 'on'), "replica answers are never replaced by nginx's");
+  t.notOk(
+    nginxDirective(nginx, 'proxy_intercept_errors').some((a) => a[0] === 'on'),
+    "replica answers are never replaced by nginx's",
+  );
   // Server-level error pages come first in the file (the named locations redefine 502/504 for the second attempt).
   const errorPages = new Map<string, string>();
   for (const a of nginxDirective(nginx, 'error_page')) if (!errorPages.has(a[0]!)) errorPages.set(a[0]!, a.at(-1)!);
@@ -285,7 +444,11 @@ t.test('nginx: a request is re-sent only when the first replica did no work', as
     const target = errorPages.get(code)!;
     t.match(target, /^@/, `${code} goes to a named location`);
     const b = block(target);
-    t.match(b, /if \(\$mixer_sent\) \{\s*return 50[24] /, `${target}: answers, never re-sends, when the last attempt sent bytes`);
+    t.match(
+      b,
+      /if \(\$mixer_sent\) \{\s*return 50[24] /,
+      `${target}: answers, never re-sends, when the last attempt sent bytes`,
+    );
     t.match(b, /proxy_pass http:\/\//, `${target}: re-sends a request that never reached a replica`);
     t.match(b, /error_page 502 = @mixer_502_final;/, `${target}: a second failure is final`);
   }
@@ -294,20 +457,35 @@ t.test('nginx: a request is re-sent only when the first replica did no work', as
   t.ok(sentMap, 'mixer_sent comes from $upstream_bytes_sent, re-evaluated after every attempt (volatile)');
   t.match(nginx, /map \$upstream_addr \$mixer_no_replica \{\s*volatile;/, 'mixer_no_replica too');
   const lastSentNothing = new RegExp(sentMap![1]!.replace(/^~/, ''));
-  for (const v of ['0', '812, 0', '812 : 0', '0, 0']) t.ok(lastSentNothing.test(v), `"${v}": last attempt sent nothing`);
-  for (const v of ['812', '0, 812', '0 : 10', '100']) t.notOk(lastSentNothing.test(v), `"${v}": last attempt sent the request`);
+  for (const v of ['0', '812, 0', '812 : 0', '0, 0'])
+    t.ok(lastSentNothing.test(v), `"${v}": last attempt sent nothing`);
+  for (const v of ['812', '0, 812', '0 : 10', '100'])
+    t.notOk(lastSentNothing.test(v), `"${v}": last attempt sent the request`);
   const max = /server mixer:\d+ max_fails=(\d+) fail_timeout=(\d+)s;/.exec(nginx);
   t.ok(max && Number(max[1]) >= 1 && Number(max[2]) >= 1, 'a failing replica leaves the rotation for a while');
 });
 
 t.test('nginx: X-Request-Id follows the service rule', async (t) => {
-  const m = /map \$http_x_request_id \$mixer_request_id \{\s*"~([^"]+)"\s+\$http_x_request_id;\s*default\s+\$request_id;/.exec(nginx);
+  const m =
+    /map \$http_x_request_id \$mixer_request_id \{\s*"~([^"]+)"\s+\$http_x_request_id;\s*default\s+\$request_id;/.exec(
+      nginx,
+    );
   t.ok(m, "the client's id when valid, else nginx's $request_id");
   const re = new RegExp(m![1]!);
-  for (const ok of ['abc', 'A-Z_0.9:x', 'x'.repeat(128), '0123456789abcdef0123456789abcdef']) t.ok(re.test(ok), `keeps ${ok.slice(0, 20)}`);
-  for (const bad of ['', 'x'.repeat(129), 'a b', 'a;b', 'a/b', 'é', 'a\nb', '<script>']) t.notOk(re.test(bad), `replaces ${JSON.stringify(bad.slice(0, 20))}`);
-  t.ok(nginxDirective(nginx, 'proxy_set_header').some((a) => a[0] === 'X-Request-Id' && a[1] === '$mixer_request_id'), 'sent to the replica');
-  t.ok(nginxDirective(nginx, 'add_header').some((a) => a[0] === 'X-Request-Id' && a[1] === '$mixer_request_id' && a[2] === 'always'), 'on every response, errors included');
+  for (const ok of ['abc', 'A-Z_0.9:x', 'x'.repeat(128), '0123456789abcdef0123456789abcdef'])
+    t.ok(re.test(ok), `keeps ${ok.slice(0, 20)}`);
+  for (const bad of ['', 'x'.repeat(129), 'a b', 'a;b', 'a/b', 'é', 'a\nb', '<script>'])
+    t.notOk(re.test(bad), `replaces ${JSON.stringify(bad.slice(0, 20))}`);
+  t.ok(
+    nginxDirective(nginx, 'proxy_set_header').some((a) => a[0] === 'X-Request-Id' && a[1] === '$mixer_request_id'),
+    'sent to the replica',
+  );
+  t.ok(
+    nginxDirective(nginx, 'add_header').some(
+      (a) => a[0] === 'X-Request-Id' && a[1] === '$mixer_request_id' && a[2] === 'always',
+    ),
+    'on every response, errors included',
+  );
   t.match(nginx, /log_format mixer_lb [^;]*id=\$mixer_request_id/, 'and in the access log');
 });
 
@@ -322,10 +500,16 @@ t.test("nginx: its own errors are JSON in the service's error shape", async (t) 
     t.match(String(b['code']), /^[A-Z][A-Z_]+$/, `${code}: code ${b['code']}`);
   }
   const pages = nginxDirective(nginx, 'error_page').map((a) => a[0]);
-  for (const code of ['400', '408', '413', '494', '500', '502', '504']) t.ok(pages.includes(code), `error_page ${code}`);
+  for (const code of ['400', '408', '413', '494', '500', '502', '504'])
+    t.ok(pages.includes(code), `error_page ${code}`);
   for (const target of new Set(nginxDirective(nginx, 'error_page').map((a) => a.at(-1)!))) {
-    t.match(block(target), /types \{ \}\s*default_type application\/json;/, `${target}: served as application/json whatever the URI`);
-    if (!target.startsWith('@')) t.match(block(target), /\binternal;/, `${target}: internal, clients cannot request it`);
+    t.match(
+      block(target),
+      /types \{ \}\s*default_type application\/json;/,
+      `${target}: served as application/json whatever the URI`,
+    );
+    if (!target.startsWith('@'))
+      t.match(block(target), /\binternal;/, `${target}: internal, clients cannot request it`);
   }
 });
 

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { SETTINGS } from '../../src/server/config.js';
-import { read, ROOT } from './fixtures/deploy-files.js';
+import { ROOT, read } from './fixtures/deploy-files.js';
 
 type Obj = Record<string, unknown>;
 const docs = (rel: string): Obj[] => parseAllDocuments(read(rel)).map((d) => d.toJS() as Obj);
-const envOf = (c: Obj): Record<string, string> => Object.fromEntries(((c['env'] as Obj[]) ?? []).map((e) => [String(e['name']), String(e['value'])]));
+const envOf = (c: Obj): Record<string, string> =>
+  Object.fromEntries(((c['env'] as Obj[]) ?? []).map((e) => [String(e['name']), String(e['value'])]));
 
 /** The JSON-patch subset kustomize's patches use here: replace and add (with "-" to append). */
 function applyPatch(doc: Obj, ops: { op: string; path: string; value: unknown }[]): Obj {
@@ -54,11 +55,19 @@ t.test('KServe: the HTTP InferenceService, and the gRPC overlay exposing GRPC_PO
   const isvc = docs('deploy/k8s/kserve/inferenceservice.yaml')[0]!;
   const patch = (overlay['patches'] as Obj[])[0]!;
   const target = patch['target'] as Obj;
-  t.same([target['kind'], target['name']], ['InferenceService', (isvc['metadata'] as Obj)['name']], 'the patch targets the InferenceService');
+  t.same(
+    [target['kind'], target['name']],
+    ['InferenceService', (isvc['metadata'] as Obj)['name']],
+    'the patch targets the InferenceService',
+  );
   const grpcIsvc = applyPatch(isvc, parse(String(patch['patch'])) as { op: string; path: string; value: unknown }[]);
   const c = (((grpcIsvc['spec'] as Obj)['predictor'] as Obj)['containers'] as Obj[])[0]!;
   const env = envOf(c);
-  t.same(c['ports'], [{ name: 'h2c', containerPort: Number(env['GRPC_PORT']), protocol: 'TCP' }], 'one port, h2c (KServe\u2019s gRPC convention), = GRPC_PORT');
+  t.same(
+    c['ports'],
+    [{ name: 'h2c', containerPort: Number(env['GRPC_PORT']), protocol: 'TCP' }],
+    'one port, h2c (KServe\u2019s gRPC convention), = GRPC_PORT',
+  );
   t.equal(env['PORT'], '8080', 'HTTP stays on for the probes');
   t.same((c['readinessProbe'] as Obj)['httpGet'], { path: '/v2/health/ready', port: 8080 });
 });

@@ -1,5 +1,5 @@
 // Runs the container health check (deploy/docker/healthcheck.mjs) against real loopback servers: pass, fail, drain, refuse, hang, and the self-kill.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +24,12 @@ const s = http.createServer((req, res) => {
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));
 `;
 
-async function server(mode: string): Promise<{ port: number; child: ChildProcess; exited: Promise<NodeJS.Signals | null> }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER, '--', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function server(
+  mode: string,
+): Promise<{ port: number; child: ChildProcess; exited: Promise<NodeJS.Signals | null> }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER, '--', mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
@@ -37,7 +41,14 @@ async function server(mode: string): Promise<{ port: number; child: ChildProcess
 function check(port: number, env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [SCRIPT], {
-      env: { ...process.env, PORT: String(port), HEALTHCHECK_STATE: state, HEALTHCHECK_KILL_AFTER: '2', HEALTHCHECK_TIMEOUT_MS: '500', ...env },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HEALTHCHECK_STATE: state,
+        HEALTHCHECK_KILL_AFTER: '2',
+        HEALTHCHECK_TIMEOUT_MS: '500',
+        ...env,
+      },
       stdio: 'ignore',
     });
     p.on('exit', (code) => resolve(code ?? -1));

@@ -2,26 +2,31 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { SETTINGS, modelNameFor } from '../../src/server/config.js';
+import { modelNameFor, SETTINGS } from '../../src/server/config.js';
 import {
-  ROOT,
+  dockerfile,
   filesUnder,
   imageRef,
   interpolateDefaults,
+  type Obj,
   obj,
   pkg,
   quantity,
+  ROOT,
   read,
-  yamlDocs,
-  type Obj,
-  dockerfile,
   runtimeEnv,
   runtimeStage,
+  yamlDocs,
 } from './fixtures/deploy-files.js';
 
 const df = dockerfile;
 const runtime = runtimeStage;
-const imageUid = Number(runtime.filter((i) => i.cmd === 'USER').at(-1)!.args.split(':')[0]);
+const imageUid = Number(
+  runtime
+    .filter((i) => i.cmd === 'USER')
+    .at(-1)!
+    .args.split(':')[0],
+);
 const exposed = Number(runtime.find((i) => i.cmd === 'EXPOSE')!.args);
 // The service's settings, plus ONNX Runtime's own telemetry switch.
 const knownEnv = new Set([...SETTINGS.map((s) => s.env), 'ORT_DISABLE_TELEMETRY']);
@@ -33,14 +38,17 @@ const find = (kind: string, file?: string): Obj => {
   for (const [f, docs] of all) for (const d of docs) if (d['kind'] === kind && (!file || f === file)) return d;
   throw new Error(`no ${kind}${file ? ` in ${file}` : ''}`);
 };
-const at = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Obj | undefined)?.[k], o);
+const at = (o: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((v, k) => (v as Obj | undefined)?.[k], o);
 
 const deployment = find('Deployment', 'deploy/k8s/deployment.yaml');
 const podSpec = obj(at(deployment, 'spec.template.spec'), 'pod spec');
 const container = (podSpec['containers'] as Obj[])[0]!;
 const podLabels = obj(at(deployment, 'spec.template.metadata.labels'), 'pod labels');
-const envOf = (c: Obj) => Object.fromEntries(((c['env'] as Obj[]) ?? []).map((e) => [e['name'], e['value']])) as Record<string, string>;
-const matches = (selector: unknown, labels: Obj) => Object.entries(obj(selector, 'selector')).every(([k, v]) => labels[k] === v);
+const envOf = (c: Obj) =>
+  Object.fromEntries(((c['env'] as Obj[]) ?? []).map((e) => [e['name'], e['value']])) as Record<string, string>;
+const matches = (selector: unknown, labels: Obj) =>
+  Object.entries(obj(selector, 'selector')).every(([k, v]) => labels[k] === v);
 const compose = obj(yamlDocs('docker-compose.yml')[0], 'compose');
 const composeImage = interpolateDefaults(at(compose, 'services.mixer.image'));
 
@@ -68,7 +76,14 @@ t.test('Deployment: image, port, probes, user and resources agree with the image
 
   const ports = container['ports'] as Obj[];
   const env = envOf(container);
-  t.same(ports.map((p) => [p['name'], p['containerPort']]), [['http', exposed], ['grpc', Number(env['GRPC_PORT'])]], 'named port http = Dockerfile EXPOSE, grpc = GRPC_PORT');
+  t.same(
+    ports.map((p) => [p['name'], p['containerPort']]),
+    [
+      ['http', exposed],
+      ['grpc', Number(env['GRPC_PORT'])],
+    ],
+    'named port http = Dockerfile EXPOSE, grpc = GRPC_PORT',
+  );
   t.equal(Number(env['PORT']), exposed, 'PORT env = container port');
   t.equal(Number(dflt('PORT')), exposed, 'and the service default port');
   for (const k of Object.keys(env)) t.ok(knownEnv.has(k), `${k} is a setting the service reads`);
@@ -84,14 +99,21 @@ t.test('Deployment: image, port, probes, user and resources agree with the image
   t.equal(at(podSpec, 'securityContext.runAsUser'), imageUid, 'runAsUser = Dockerfile USER');
   t.equal(at(container, 'securityContext.readOnlyRootFilesystem'), true, 'read-only root');
   t.same(at(container, 'securityContext.capabilities.drop'), ['ALL']);
-  t.ok(((podSpec['volumes'] as Obj[]) ?? []).some((v) => v['name'] === 'tmp'), 'writable /tmp');
+  t.ok(
+    ((podSpec['volumes'] as Obj[]) ?? []).some((v) => v['name'] === 'tmp'),
+    'writable /tmp',
+  );
 
   for (const r of ['cpu', 'memory']) {
     const req = quantity(at(container, `resources.requests.${r}`));
     const lim = quantity(at(container, `resources.limits.${r}`));
     t.ok(req > 0 && req <= lim, `${r}: 0 < request ${req} <= limit ${lim}`);
   }
-  t.equal(Number(env['THREADS']), Math.max(1, Math.floor(quantity(at(container, 'resources.limits.cpu')))), 'THREADS = CPU limit');
+  t.equal(
+    Number(env['THREADS']),
+    Math.max(1, Math.floor(quantity(at(container, 'resources.limits.cpu')))),
+    'THREADS = CPU limit',
+  );
 
   t.equal(env['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off');
 });
@@ -104,14 +126,24 @@ t.test('Deployment: probes restart a wedged pod, pull an unready one, and wait o
   const live = probe('livenessProbe');
   const startBudget = n(startup, 'periodSeconds', 10) * n(startup, 'failureThreshold', 3);
   t.ok(startBudget >= 60, `startup allows ${startBudget}s for model load and warm-up`);
-  for (const [name, p] of [['startup', startup], ['readiness', ready], ['liveness', live]] as const) {
-    t.ok(n(p, 'timeoutSeconds', 1) >= 2, `${name}: timeout of 2 s or more (1 s is the default and too tight under load)`);
+  for (const [name, p] of [
+    ['startup', startup],
+    ['readiness', ready],
+    ['liveness', live],
+  ] as const) {
+    t.ok(
+      n(p, 'timeoutSeconds', 1) >= 2,
+      `${name}: timeout of 2 s or more (1 s is the default and too tight under load)`,
+    );
     t.ok(n(p, 'timeoutSeconds', 1) < n(p, 'periodSeconds', 10), `${name}: timeout below the period`);
   }
   const unreadyS = n(ready, 'periodSeconds', 10) * n(ready, 'failureThreshold', 3);
   const deadS = n(live, 'periodSeconds', 10) * n(live, 'failureThreshold', 3);
   t.ok(unreadyS <= 15, `an unready pod leaves the Service within ${unreadyS}s`);
-  t.ok(deadS >= 20 && deadS <= 60, `a pod whose /healthz stops answering is restarted after ${deadS}s, not on one slow answer`);
+  t.ok(
+    deadS >= 20 && deadS <= 60,
+    `a pod whose /healthz stops answering is restarted after ${deadS}s, not on one slow answer`,
+  );
   t.ok(deadS > unreadyS, 'traffic goes before the restart');
   t.equal(n(ready, 'successThreshold', 1), 1, 'back in the Service at the first good answer');
 });
@@ -123,7 +155,11 @@ t.test('Deployment: preStop and the grace period match the service drain', async
   t.ok(pauseS >= 3 && pauseS <= 15, `preStop pause ${pauseS}s`);
   const env = envOf(container);
   const drainS = Number(env['SHUTDOWN_TIMEOUT_MS'] ?? dflt('SHUTDOWN_TIMEOUT_MS')) / 1000;
-  t.equal(Number(env['SHUTDOWN_TIMEOUT_MS']), Number(dflt('SHUTDOWN_TIMEOUT_MS')), 'the drain budget is spelled out, equal to the service default');
+  t.equal(
+    Number(env['SHUTDOWN_TIMEOUT_MS']),
+    Number(dflt('SHUTDOWN_TIMEOUT_MS')),
+    'the drain budget is spelled out, equal to the service default',
+  );
   const grace = Number(podSpec['terminationGracePeriodSeconds']);
   t.ok(grace > pauseS + drainS, `grace period ${grace}s > preStop pause ${pauseS}s + service drain ${drainS}s`);
   t.ok(grace <= pauseS + drainS + 30, 'and not so long that a stuck pod lingers');
@@ -140,7 +176,11 @@ t.test('Service, HPA and PDB select the Deployment', async (t) => {
 
   const hpa = find('HorizontalPodAutoscaler');
   t.equal(hpa['apiVersion'], 'autoscaling/v2');
-  t.same(at(hpa, 'spec.scaleTargetRef'), { apiVersion: 'apps/v1', kind: 'Deployment', name: at(deployment, 'metadata.name') }, 'scales the Deployment');
+  t.same(
+    at(hpa, 'spec.scaleTargetRef'),
+    { apiVersion: 'apps/v1', kind: 'Deployment', name: at(deployment, 'metadata.name') },
+    'scales the Deployment',
+  );
   const min = Number(at(hpa, 'spec.minReplicas'));
   t.ok(min >= 2 && min <= Number(at(hpa, 'spec.maxReplicas')), 'min <= max, min >= 2');
   const cpu = (at(hpa, 'spec.metrics') as Obj[]).find((m) => at(m, 'resource.name') === 'cpu');
@@ -156,13 +196,25 @@ t.test('Service, HPA and PDB select the Deployment', async (t) => {
 t.test('kustomizations list what exists', async (t) => {
   const k = find('Kustomization', 'deploy/k8s/kustomization.yaml');
   const top = readdirSync(join(ROOT, 'deploy/k8s')).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
-  t.same([...(k['resources'] as string[])].sort(), top.sort(), 'every top-level manifest is a resource (KServe sits apart in kserve/)');
-  t.same((k['images'] as Obj[]).map((i) => `${i['name']}:${i['newTag']}`), [`${pkg.name}:${pkg.version}`]);
+  t.same(
+    [...(k['resources'] as string[])].sort(),
+    top.sort(),
+    'every top-level manifest is a resource (KServe sits apart in kserve/)',
+  );
+  t.same(
+    (k['images'] as Obj[]).map((i) => `${i['name']}:${i['newTag']}`),
+    [`${pkg.name}:${pkg.version}`],
+  );
 
   const g = find('Kustomization', 'deploy/k8s/gpu/kustomization.yaml');
   t.same(g['resources'], ['../']);
-  for (const p of g['patches'] as Obj[]) t.ok(statSync(join(ROOT, 'deploy/k8s/gpu', String(p['path']))).isFile(), `patch ${p['path']} exists`);
-  t.equal((g['images'] as Obj[])[0]!['newTag'], imageRef(interpolateDefaults(at(compose, 'services.mixer-gpu.image'))).tag, 'GPU tag = compose CUDA image tag');
+  for (const p of g['patches'] as Obj[])
+    t.ok(statSync(join(ROOT, 'deploy/k8s/gpu', String(p['path']))).isFile(), `patch ${p['path']} exists`);
+  t.equal(
+    (g['images'] as Obj[])[0]!['newTag'],
+    imageRef(interpolateDefaults(at(compose, 'services.mixer-gpu.image'))).tag,
+    'GPU tag = compose CUDA image tag',
+  );
   const patch = find('Deployment', 'deploy/k8s/gpu/deployment-gpu.yaml');
   t.equal(at(patch, 'metadata.name'), at(deployment, 'metadata.name'), 'patch targets the Deployment');
   const pc = (at(patch, 'spec.template.spec.containers') as Obj[])[0]!;
@@ -178,16 +230,36 @@ t.test('KServe InferenceService: custom v2 predictor on port 8080', async (t) =>
   t.equal(c['name'], 'kserve-container', 'KServe custom predictors use this container name');
   t.equal(c['image'], container['image'], 'same image as the Deployment');
   const env = envOf(c);
-  for (const k of Object.keys(env)) t.ok(knownEnv.has(k) || k === 'STORAGE_URI', `${k} is a setting the service reads (or KServe's storageUri)`);
-  t.same((c['ports'] as Obj[]).map((p) => p['containerPort']), [8080], 'KServe convention: 8080');
+  for (const k of Object.keys(env))
+    t.ok(knownEnv.has(k) || k === 'STORAGE_URI', `${k} is a setting the service reads (or KServe's storageUri)`);
+  t.same(
+    (c['ports'] as Obj[]).map((p) => p['containerPort']),
+    [8080],
+    'KServe convention: 8080',
+  );
   t.equal(env['PORT'], '8080', 'the service listens there');
   t.same(at(c, 'readinessProbe.httpGet'), { path: '/v2/health/ready', port: 8080 }, 'v2 readiness');
   t.same(at(c, 'livenessProbe.httpGet'), { path: '/v2/health/live', port: 8080 }, 'v2 liveness');
   t.equal(env['MODEL_REPOSITORY'], '/mnt/models', "serves KServe's storage mount as a model repository");
-  t.notOk('MODEL_PATH' in env, 'not the model baked into the image (MODEL_PATH and MODEL_REPOSITORY exclude each other)');
-  t.match(env['STORAGE_URI'], /^[a-z0-9]+:\/\/\S+/, 'the model comes from storageUri (STORAGE_URI, the custom-container form)');
-  t.equal(at(isvc, 'metadata.name'), env['DEFAULT_MODEL'], 'InferenceService named as its default model, /v2/models/{name}');
-  t.equal(env['DEFAULT_MODEL'], modelNameFor(runtimeEnv['MODEL_PATH']!), 'the shipped model name, as a repository folder');
+  t.notOk(
+    'MODEL_PATH' in env,
+    'not the model baked into the image (MODEL_PATH and MODEL_REPOSITORY exclude each other)',
+  );
+  t.match(
+    env['STORAGE_URI'],
+    /^[a-z0-9]+:\/\/\S+/,
+    'the model comes from storageUri (STORAGE_URI, the custom-container form)',
+  );
+  t.equal(
+    at(isvc, 'metadata.name'),
+    env['DEFAULT_MODEL'],
+    'InferenceService named as its default model, /v2/models/{name}',
+  );
+  t.equal(
+    env['DEFAULT_MODEL'],
+    modelNameFor(runtimeEnv['MODEL_PATH']!),
+    'the shipped model name, as a repository folder',
+  );
   t.equal(env['ORT_DISABLE_TELEMETRY'], '1', 'ONNX Runtime telemetry off');
   t.same(at(c, 'startupProbe.httpGet'), { path: '/v2/health/ready', port: 8080 }, 'a slow start is waited out');
   t.ok(Number(at(c, 'livenessProbe.timeoutSeconds')) >= 2, 'liveness is not cut at the 1 s default');

@@ -39,7 +39,17 @@ function encode(px: Buffer, w: number, h: number, channels: 1 | 3, extra: Buffer
       const u = y > 0 ? px[(y - 1) * stride + x]! : 0;
       const c = x >= channels && y > 0 ? px[(y - 1) * stride + x - channels]! : 0;
       const p = a + u - c;
-      const pred = [0, a, u, (a + u) >> 1, Math.abs(p - a) <= Math.abs(p - u) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - u) <= Math.abs(p - c) ? u : c][f]!;
+      const pred = [
+        0,
+        a,
+        u,
+        (a + u) >> 1,
+        Math.abs(p - a) <= Math.abs(p - u) && Math.abs(p - a) <= Math.abs(p - c)
+          ? a
+          : Math.abs(p - u) <= Math.abs(p - c)
+            ? u
+            : c,
+      ][f]!;
       raw[y * (stride + 1) + 1 + x] = (cur - pred) & 0xff;
     }
   }
@@ -48,7 +58,13 @@ function encode(px: Buffer, w: number, h: number, channels: 1 | 3, extra: Buffer
   ihdr.writeUInt32BE(h, 4);
   ihdr[8] = 8;
   ihdr[9] = channels === 3 ? 2 : 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...extra, chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    ...extra,
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const viaSharp = (png: Buffer, size = 32): Promise<Uint8Array> => decodeImage(png, size, { fastPng: false });
@@ -68,8 +84,15 @@ t.test('every filter type, RGB and grey, matches sharp exactly', async (t) => {
 });
 
 t.test('PNGs written by sharp at several settings match sharp', async (t) => {
-  for (const o of [{}, { compressionLevel: 0 }, { compressionLevel: 9, adaptiveFiltering: true }, { adaptiveFiltering: false }]) {
-    const png = await sharp(noise(32, 32, 3), { raw: { width: 32, height: 32, channels: 3 } }).png(o).toBuffer();
+  for (const o of [
+    {},
+    { compressionLevel: 0 },
+    { compressionLevel: 9, adaptiveFiltering: true },
+    { adaptiveFiltering: false },
+  ]) {
+    const png = await sharp(noise(32, 32, 3), { raw: { width: 32, height: 32, channels: 3 } })
+      .png(o)
+      .toBuffer();
     const fast = decodePlainPng(png, 32);
     t.ok(fast, JSON.stringify(o));
     t.same(Buffer.from(fast!), Buffer.from(await viaSharp(png)), JSON.stringify(o));
@@ -79,14 +102,23 @@ t.test('PNGs written by sharp at several settings match sharp', async (t) => {
 t.test('anything else is left to sharp', async (t) => {
   const px = noise(32, 32, 1);
   const make = (o: object, channels: 3 | 4 = 3, w = 32): Promise<Buffer> =>
-    sharp(channels === 4 ? Buffer.alloc(w * 32 * 4, 128) : noise(w, 32, 1), { raw: { width: w, height: 32, channels } }).png(o).toBuffer();
+    sharp(channels === 4 ? Buffer.alloc(w * 32 * 4, 128) : noise(w, 32, 1), { raw: { width: w, height: 32, channels } })
+      .png(o)
+      .toBuffer();
   t.equal(decodePlainPng(await make({}, 3, 40), 32), null, 'other size');
   t.equal(decodePlainPng(await make({}, 4), 32), null, 'alpha');
   t.equal(decodePlainPng(await make({ progressive: true }), 32), null, 'interlaced');
   t.equal(decodePlainPng(await make({ palette: true }), 32), null, 'palette');
-  const deep = await sharp(new Uint16Array(32 * 32 * 3).fill(4000), { raw: { width: 32, height: 32, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  const deep = await sharp(new Uint16Array(32 * 32 * 3).fill(4000), { raw: { width: 32, height: 32, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
   t.equal(decodePlainPng(deep, 32), null, '16-bit');
-  t.equal(decodePlainPng(encode(px, 32, 32, 3, [chunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))]), 32), null, 'gamma chunk');
+  t.equal(
+    decodePlainPng(encode(px, 32, 32, 3, [chunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))]), 32),
+    null,
+    'gamma chunk',
+  );
   t.equal(decodePlainPng(encode(px, 32, 32, 3, [chunk('iCCP', Buffer.from('p\0\0x'))]), 32), null, 'colour profile');
   const good = encode(px, 32, 32, 3);
   t.equal(decodePlainPng(good.subarray(0, good.length - 20), 32), null, 'truncated');

@@ -1,9 +1,17 @@
 // Conformance: our inference model's logits vs the PyTorch timm MlpMixer reference (float64), random weights in every parameter.
 import t from 'tap';
-import { type PresetName, buildInferenceModel, defaultSpec, preset, randomParams } from '../../src/model/index.js';
+import { buildInferenceModel, defaultSpec, type PresetName, preset, randomParams } from '../../src/model/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
-import { type TorchJob, fmt, maxRelError, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
+import {
+  fmt,
+  maxRelError,
+  randomPixels,
+  requirePython,
+  runTorch,
+  type TorchJob,
+  toNumbers,
+} from '../fixtures/oracle/torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
 const BATCHES = [1, 7];
@@ -22,18 +30,33 @@ if (requirePython(t)) {
       for (const batch of BATCHES) {
         const pixels = randomPixels(rng, batch, spec.config.image_size);
         const size = spec.config.image_size;
-        const out = await session.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, ['logits']);
+        const out = await session.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, [
+          'logits',
+        ]);
         t.same(out['logits']!.dims, [batch, spec.config.num_classes], `${name} batch ${batch}: logits shape`);
-        const outTiled = await tiled.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, ['logits']);
-        const dt = maxRelError(outTiled['logits']!.data as Float32Array, Array.from(out['logits']!.data as Float32Array));
+        const outTiled = await tiled.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, [
+          'logits',
+        ]);
+        const dt = maxRelError(
+          outTiled['logits']!.data as Float32Array,
+          Array.from(out['logits']!.data as Float32Array),
+        );
         t.ok(dt < 1e-6, `${name} batch ${batch}: 4 channel tiles give the same logits (max rel diff ${fmt(dt)})`);
-        cases.push({ name, batch, logits: out['logits']!.data as Float32Array, job: { mode: 'logits', spec, params, pixels, batch } });
+        cases.push({
+          name,
+          batch,
+          logits: out['logits']!.data as Float32Array,
+          job: { mode: 'logits', spec, params, pixels, batch },
+        });
       }
       await session.release();
       await tiled.release();
     }
 
-    const ref = await runTorch(t.testdir(), cases.map((c) => c.job));
+    const ref = await runTorch(
+      t.testdir(),
+      cases.map((c) => c.job),
+    );
     for (const [i, c] of cases.entries()) {
       const err = maxRelError(c.logits, toNumbers(ref[i]!.out.get('logits')!));
       t.comment(`conformance ${c.name} batch ${c.batch}: max rel error ${fmt(err)} (max|ours − torch| / max|torch|)`);

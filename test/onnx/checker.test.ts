@@ -2,12 +2,19 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildArtifacts } from '../../src/train/artifacts.js';
-import { type PresetName, buildInferenceModel, defaultSpec, initParams, preset, specMetadata } from '../../src/model/index.js';
-import { buildQuantizedModel, quantizedLayers } from '../../src/quant/graph.js';
+import {
+  buildInferenceModel,
+  defaultSpec,
+  initParams,
+  type PresetName,
+  preset,
+  specMetadata,
+} from '../../src/model/index.js';
+import { buildFlipTtaModel } from '../../src/model/tta.js';
 import { IR_VERSION, OPSET, parseModel } from '../../src/onnx/index.js';
 import { onnx } from '../../src/onnx/proto.js';
-import { buildFlipTtaModel } from '../../src/model/tta.js';
+import { buildQuantizedModel, quantizedLayers } from '../../src/quant/graph.js';
+import { buildArtifacts } from '../../src/train/artifacts.js';
 import { CHECK_SCRIPT, python, requirePython } from '../fixtures/oracle/torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
@@ -25,9 +32,25 @@ if (requirePython(t, ['onnx'])) {
       models.set(`${name}.optimizer_model.onnx`, a.optimizer);
       models.set(`${name}.train_step.onnx`, a.trainStep);
       const params = initParams(spec.config, 0);
-      models.set(`${name}.int8-dynamic.onnx`, buildQuantizedModel(spec, params, { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' }, specMetadata(spec)));
+      models.set(
+        `${name}.int8-dynamic.onnx`,
+        buildQuantizedModel(
+          spec,
+          params,
+          { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' },
+          specMetadata(spec),
+        ),
+      );
       const ranges = new Map(quantizedLayers(spec, true).map((l) => [l, [-3, 4] as const]));
-      models.set(`${name}.int8-static.onnx`, buildQuantizedModel(spec, params, { activations: 'static', perChannel: false, tokens: true, gelu: 'tanh', ranges }, specMetadata(spec)));
+      models.set(
+        `${name}.int8-static.onnx`,
+        buildQuantizedModel(
+          spec,
+          params,
+          { activations: 'static', perChannel: false, tokens: true, gelu: 'tanh', ranges },
+          specMetadata(spec),
+        ),
+      );
     }
     // Recipe variants: soft targets + drop-path masks, and the flip-TTA inference graph.
     const tiny = defaultSpec(preset('tiny'));
@@ -47,7 +70,10 @@ if (requirePython(t, ['onnx'])) {
       t.equal(OPSET, 17);
       t.same(opsets, [':17'], `${file}: only the default-domain opset is imported`);
       t.same(domains, [''], `${file}: every node is in the default domain`);
-      t.ok(m.metadata['mixer.config'] && m.metadata['mixer.labels'] && m.metadata['mixer.mean'] && m.metadata['mixer.std'], `${file}: carries the mixer.* metadata`);
+      t.ok(
+        m.metadata['mixer.config'] && m.metadata['mixer.labels'] && m.metadata['mixer.mean'] && m.metadata['mixer.std'],
+        `${file}: carries the mixer.* metadata`,
+      );
       writeFileSync(join(dir, file), bytes);
     }
 
@@ -62,8 +88,17 @@ if (requirePython(t, ['onnx'])) {
     for (const file of models.keys()) {
       const line = stdout.split('\n').find((l) => l.includes(join(dir, file)));
       if (line?.startsWith('OK ')) {
-        const info = JSON.parse(line.slice(line.indexOf('{'))) as { ir_version: number; opset_import: Record<string, number>; node_domains: string[]; nodes: number };
-        t.same({ ir: info.ir_version, opsets: info.opset_import, domains: info.node_domains }, { ir: 8, opsets: { '': 17 }, domains: [''] }, `${file}: onnx.checker full_check OK (${info.nodes} nodes)`);
+        const info = JSON.parse(line.slice(line.indexOf('{'))) as {
+          ir_version: number;
+          opset_import: Record<string, number>;
+          node_domains: string[];
+          nodes: number;
+        };
+        t.same(
+          { ir: info.ir_version, opsets: info.opset_import, domains: info.node_domains },
+          { ir: 8, opsets: { '': 17 }, domains: [''] },
+          `${file}: onnx.checker full_check OK (${info.nodes} nodes)`,
+        );
       } else {
         t.fail(`${file}: onnx.checker full_check: ${line ?? 'no result'}`);
       }

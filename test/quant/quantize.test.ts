@@ -1,13 +1,19 @@
 // The int8 model: weight quantization, calibration ranges, logits close to float, I/O contract and metadata, CLI errors.
-import t from 'tap';
+
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import t from 'tap';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { buildInferenceModel, defaultSpec, loadModelFile, preset, randomParams } from '../../src/model/index.js';
 import { calibrate, entropyThreshold } from '../../src/quant/calibrate.js';
-import { buildQuantizedModel, quantizationMetadata, quantizedLayers, type QuantOptions } from '../../src/quant/graph.js';
+import {
+  buildQuantizedModel,
+  type QuantOptions,
+  quantizationMetadata,
+  quantizedLayers,
+} from '../../src/quant/graph.js';
 import { quantizeWeight } from '../../src/quant/weights.js';
 import { Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
@@ -60,10 +66,20 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
   const px = images(1, n);
   const ref = await logits(fp32, px, n);
   const scale = Math.max(...Array.from(ref, Math.abs));
-  const train: ImageDataset = { images: images(2, 64), labels: new Uint8Array(64), count: 64, height: size, width: size, classes: spec.labels };
+  const train: ImageDataset = {
+    images: images(2, 64),
+    labels: new Uint8Array(64),
+    count: 64,
+    height: size,
+    width: size,
+    classes: spec.labels,
+  };
   const cases: [string, QuantOptions][] = [
     ['dynamic per-channel', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' }],
-    ['dynamic per-channel, 4 channel tiles', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4 }],
+    [
+      'dynamic per-channel, 4 channel tiles',
+      { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4 },
+    ],
     ['dynamic per-tensor, float token MLP', { activations: 'dynamic', perChannel: false, tokens: false, gelu: 'erf' }],
   ];
   for (const method of ['minmax', 'percentile', 'entropy'] as const) {
@@ -75,11 +91,18 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
   for (const [name, o] of cases) {
     const dir = t.testdir();
     const file = path.join(dir, `${name.replace(/\W+/g, '-')}.onnx`);
-    const meta = { ...(await loadModelFile(await (async () => {
-      const f = path.join(dir, 'fp32.onnx');
-      await writeFile(f, fp32);
-      return f;
-    })())).parsed.metadata, 'mixer.quantization': quantizationMetadata('minmax', 0, o) };
+    const meta = {
+      ...(
+        await loadModelFile(
+          await (async () => {
+            const f = path.join(dir, 'fp32.onnx');
+            await writeFile(f, fp32);
+            return f;
+          })(),
+        )
+      ).parsed.metadata,
+      'mixer.quantization': quantizationMetadata('minmax', 0, o),
+    };
     await writeFile(file, buildQuantizedModel(spec, params, o, meta));
     const m = await loadModelFile(file); // checks the pixels → logits, probabilities contract
     t.same(m.spec, spec, `${name}: same spec`);
@@ -115,17 +138,44 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
   const ok = await mixer('quantize', '--model', fp32, '--out', int8, '--per-channel');
   t.equal(ok.code, 0, ok.stderr);
   const q = JSON.parse((await loadModelFile(int8)).parsed.metadata['mixer.quantization']!) as Record<string, unknown>;
-  t.same(q, { method: 'minmax', images: 0, per_channel: true, activations: 'dynamic', token_mlp: 'int8', channel_tiles: 4 });
+  t.same(q, {
+    method: 'minmax',
+    images: 0,
+    per_channel: true,
+    activations: 'dynamic',
+    token_mlp: 'int8',
+    channel_tiles: 4,
+  });
   const bad: [string, string[], RegExp][] = [
     ['no --model', ['--out', int8], /--model is required/],
     ['missing file', ['--model', path.join(dir, 'nope.onnx'), '--out', int8], /cannot read model/],
     ['bad --activations', ['--model', fp32, '--out', int8, '--activations', 'fp8'], /--activations "fp8" is not valid/],
-    ['bad --method', ['--model', fp32, '--out', int8, '--activations', 'static', '--method', 'median'], /--method "median" is not valid/],
-    ['bad --images', ['--model', fp32, '--out', int8, '--activations', 'static', '--images', '0'], /--images must be at least 1/],
-    ['calibration flags without static', ['--model', fp32, '--out', int8, '--method', 'entropy'], /apply to --activations static/],
-    ['bad --channel-tiles', ['--model', fp32, '--out', int8, '--channel-tiles', '3'], /must divide the model's 16 tokens/],
+    [
+      'bad --method',
+      ['--model', fp32, '--out', int8, '--activations', 'static', '--method', 'median'],
+      /--method "median" is not valid/,
+    ],
+    [
+      'bad --images',
+      ['--model', fp32, '--out', int8, '--activations', 'static', '--images', '0'],
+      /--images must be at least 1/,
+    ],
+    [
+      'calibration flags without static',
+      ['--model', fp32, '--out', int8, '--method', 'entropy'],
+      /apply to --activations static/,
+    ],
+    [
+      'bad --channel-tiles',
+      ['--model', fp32, '--out', int8, '--channel-tiles', '3'],
+      /must divide the model's 16 tokens/,
+    ],
     ['already quantized', ['--model', int8, '--out', path.join(dir, 'again.onnx')], /already quantized/],
-    ['missing calibration folder', ['--model', fp32, '--out', int8, '--activations', 'static', '--calibration', path.join(dir, 'none')], /./],
+    [
+      'missing calibration folder',
+      ['--model', fp32, '--out', int8, '--activations', 'static', '--calibration', path.join(dir, 'none')],
+      /./,
+    ],
   ];
   for (const [name, args, re] of bad) {
     const r = await mixer('quantize', ...args);

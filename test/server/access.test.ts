@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { KeyRing, isOpenPath } from '../../src/server/auth.js';
+import { isOpenPath, KeyRing } from '../../src/server/auth.js';
 import { ConfigError, resolveConfig } from '../../src/server/config.js';
 import { image, testApp, writeModel } from '../fixtures/server.js';
 
@@ -21,7 +21,15 @@ const logStream = new Writable({
     cb();
   },
 });
-const app = await testApp(t, { modelPath, apiKeys: [OLD], apiKeyFile: keyFile, metricsPort: 0, logger: true, logLevel: 'trace', logStream });
+const app = await testApp(t, {
+  modelPath,
+  apiKeys: [OLD],
+  apiKeyFile: keyFile,
+  metricsPort: 0,
+  logger: true,
+  logLevel: 'trace',
+  logStream,
+});
 await app.listen({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 const png = await image('png');
@@ -37,21 +45,50 @@ t.test('keys come from flags, env (comma-separated) and a file; bad ones fail wi
     t.notMatch((e as Error).message, /sec ret/, 'the message names the key by position only');
   }
   t.throws(() => resolveConfig({ apiKeyFile: path.join(dir, 'missing') }), /cannot read the API key file/);
-  t.equal(resolveConfig({ requestTimeoutMs: 5000 }).headersTimeoutMs, 5000, 'the header timeout is capped by the request timeout');
+  t.equal(
+    resolveConfig({ requestTimeoutMs: 5000 }).headersTimeoutMs,
+    5000,
+    'the header timeout is capped by the request timeout',
+  );
 });
 
 t.test('KeyRing: Bearer scheme, any of the keys, nothing else', async (t) => {
   const ring = new KeyRing([OLD, NEW]);
   t.ok(ring.allows(`Bearer ${OLD}`));
   t.ok(ring.allows(`bearer ${NEW}`));
-  for (const bad of [undefined, '', OLD, `Basic ${OLD}`, `Bearer ${OLD}x`, `Bearer ${OLD.slice(0, -1)}`, 'Bearer ', `Bearer ${OLD} ${NEW}`]) t.notOk(ring.allows(bad), `refuses ${String(bad)}`);
+  for (const bad of [
+    undefined,
+    '',
+    OLD,
+    `Basic ${OLD}`,
+    `Bearer ${OLD}x`,
+    `Bearer ${OLD.slice(0, -1)}`,
+    'Bearer ',
+    `Bearer ${OLD} ${NEW}`,
+  ])
+    t.notOk(ring.allows(bad), `refuses ${String(bad)}`);
   t.notOk(new KeyRing([]).enabled);
-  t.ok(isOpenPath('/healthz') && isOpenPath('/readyz?x=1') && isOpenPath('/v2/health/ready') && !isOpenPath('/v2/models/x/ready'));
+  t.ok(
+    isOpenPath('/healthz') &&
+      isOpenPath('/readyz?x=1') &&
+      isOpenPath('/v2/health/ready') &&
+      !isOpenPath('/v2/models/x/ready'),
+  );
 });
 
 t.test('without a key: 401 UNAUTHORIZED with WWW-Authenticate, except for the health probes', async (t) => {
-  for (const [method, p] of [['GET', '/v1/model'], ['GET', '/openapi.json'], ['GET', '/v2'], ['GET', '/v2/models/mixer-test'], ['POST', '/classify'], ['GET', '/nope']]) {
-    const r = await fetch(`${url}${p}`, { method, ...(method === 'POST' ? { body: png, headers: { 'content-type': 'image/png' } } : {}) });
+  for (const [method, p] of [
+    ['GET', '/v1/model'],
+    ['GET', '/openapi.json'],
+    ['GET', '/v2'],
+    ['GET', '/v2/models/mixer-test'],
+    ['POST', '/classify'],
+    ['GET', '/nope'],
+  ]) {
+    const r = await fetch(`${url}${p}`, {
+      method,
+      ...(method === 'POST' ? { body: png, headers: { 'content-type': 'image/png' } } : {}),
+    });
     t.equal(r.status, 401, `${method} ${p}`);
     t.match(r.headers.get('www-authenticate'), /^Bearer/);
     const j = (await r.json()) as { message: string };
@@ -61,12 +98,17 @@ t.test('without a key: 401 UNAUTHORIZED with WWW-Authenticate, except for the he
   const wrong = await fetch(`${url}/v1/model`, { headers: { authorization: 'Bearer not-a-key' } });
   t.equal(wrong.status, 401);
   t.match(await wrong.json(), { message: 'the API key is not valid' });
-  for (const p of ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready']) t.equal((await fetch(`${url}${p}`)).status, 200, `${p} is open`);
+  for (const p of ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'])
+    t.equal((await fetch(`${url}${p}`)).status, 200, `${p} is open`);
 });
 
 t.test('key rotation: the old and the new key both work while both are set', async (t) => {
   for (const key of [OLD, NEW]) {
-    const r = await fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': 'image/png', authorization: `Bearer ${key}` }, body: png });
+    const r = await fetch(`${url}/classify?top=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png', authorization: `Bearer ${key}` },
+      body: png,
+    });
     t.equal(r.status, 200);
   }
 });
@@ -98,22 +140,40 @@ t.test('security headers on every answer; no CORS by default', async (t) => {
   t.match(r.headers.get('content-security-policy'), /default-src 'none'/);
   t.equal(r.headers.get('referrer-policy'), 'no-referrer');
   t.equal(r.headers.get('access-control-allow-origin'), null);
-  const pre = await fetch(`${url}/classify`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+  const pre = await fetch(`${url}/classify`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+  });
   t.equal(pre.headers.get('access-control-allow-origin'), null, 'no preflight answer');
 });
 
 t.test('--cors-origin: the allowed origin gets CORS headers and a keyless preflight; others do not', async (t) => {
   const cors = await testApp(t, { modelPath, apiKeys: [OLD], corsOrigins: ['https://app.example'] });
-  const pre = await cors.inject({ method: 'OPTIONS', url: '/classify', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
+  const pre = await cors.inject({
+    method: 'OPTIONS',
+    url: '/classify',
+    headers: {
+      origin: 'https://app.example',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization',
+    },
+  });
   t.equal(pre.statusCode, 204);
   t.equal(pre.headers['access-control-allow-origin'], 'https://app.example');
   t.match(pre.headers['access-control-allow-headers'], /authorization/);
   t.match(pre.headers['access-control-allow-methods'], /POST/);
-  const get = await cors.inject({ url: '/v1/model', headers: { origin: 'https://app.example', authorization: `Bearer ${OLD}` } });
+  const get = await cors.inject({
+    url: '/v1/model',
+    headers: { origin: 'https://app.example', authorization: `Bearer ${OLD}` },
+  });
   t.equal(get.statusCode, 200);
   t.equal(get.headers['access-control-allow-origin'], 'https://app.example');
   t.match(get.headers['access-control-expose-headers'], /x-request-id/);
-  const other = await cors.inject({ method: 'OPTIONS', url: '/classify', headers: { origin: 'https://other.example', 'access-control-request-method': 'POST' } });
+  const other = await cors.inject({
+    method: 'OPTIONS',
+    url: '/classify',
+    headers: { origin: 'https://other.example', 'access-control-request-method': 'POST' },
+  });
   t.equal(other.headers['access-control-allow-origin'], undefined);
   t.equal(other.statusCode, 401, 'a preflight from another origin is just an unauthenticated request');
 });

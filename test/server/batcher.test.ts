@@ -44,7 +44,15 @@ t.test('a full batch goes at once; each item gets its own rows', async (t) => {
   t.equal(runs[0]!.n, 4);
   runs[0]!.finish();
   const rs = await Promise.all(ps);
-  t.same(rs.map((r) => Array.from(r['out']!)), [[1, 4], [2, 4], [3, 4], [4, 4]]);
+  t.same(
+    rs.map((r) => Array.from(r['out']!)),
+    [
+      [1, 4],
+      [2, 4],
+      [3, 4],
+      [4, 4],
+    ],
+  );
 });
 
 t.test('a partial batch waits for the delay', async (t) => {
@@ -63,7 +71,13 @@ t.test('a partial batch waits for the delay', async (t) => {
 t.test('while the worker is busy, arrivals queue and go together as soon as it is free', async (t) => {
   const { runner, runs } = fakeRunner();
   const stats: BatchStats[] = [];
-  const b = new MicroBatcher(runner, { maxBatch: 4, delayMs: 0, maxQueue: 100, imageBytes: PER, onBatch: (s) => stats.push(s) });
+  const b = new MicroBatcher(runner, {
+    maxBatch: 4,
+    delayMs: 0,
+    maxQueue: 100,
+    imageBytes: PER,
+    onBatch: (s) => stats.push(s),
+  });
   const first = b.submit(img(1));
   await tick(5);
   t.equal(runs.length, 1);
@@ -81,7 +95,10 @@ t.test('while the worker is busy, arrivals queue and go together as soon as it i
   t.equal(runs[2]!.n, 1);
   runs[2]!.finish();
   await Promise.all(rest);
-  t.same(stats.map((s) => s.size), [1, 4, 1]);
+  t.same(
+    stats.map((s) => s.size),
+    [1, 4, 1],
+  );
   t.equal(stats[1]!.queueMs.length, 4);
 });
 

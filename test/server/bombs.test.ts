@@ -14,7 +14,11 @@ const MB = 1024 * 1024;
 const post = async (body: Buffer) => {
   const t0 = performance.now();
   const r = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body });
-  return { status: r.status, json: (await r.json()) as { code?: string; message?: string }, ms: performance.now() - t0 };
+  return {
+    status: r.status,
+    json: (await r.json()) as { code?: string; message?: string },
+    ms: performance.now() - t0,
+  };
 };
 
 t.test('a 32×32 PNG whose IDAT inflates to 256 MiB: 400 CORRUPT_IMAGE at once, RSS flat', async (t) => {
@@ -39,11 +43,27 @@ t.test('a 32×32 PNG whose IDAT inflates to 256 MiB: 400 CORRUPT_IMAGE at once, 
 
 t.test('bombs that reach sharp (other sizes, compressed ancillary chunks) stay bounded too', async (t) => {
   const z = await deflatedZeros(128);
-  const base = await sharp(Buffer.alloc(64 * 64 * 3, 9), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+  const base = await sharp(Buffer.alloc(64 * 64 * 3, 9), { raw: { width: 64, height: 64, channels: 3 } })
+    .png()
+    .toBuffer();
   const cases: [string, Buffer][] = [
     ['64×64 IDAT bomb', await zlibBombPng(64, 64, 128)],
-    ['iCCP bomb', Buffer.concat([base.subarray(0, 33), pngChunk('iCCP', Buffer.concat([Buffer.from('icc\0\0'), z])), base.subarray(33)])],
-    ['zTXt bomb', Buffer.concat([base.subarray(0, 33), pngChunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0'), z])), base.subarray(33)])],
+    [
+      'iCCP bomb',
+      Buffer.concat([
+        base.subarray(0, 33),
+        pngChunk('iCCP', Buffer.concat([Buffer.from('icc\0\0'), z])),
+        base.subarray(33),
+      ]),
+    ],
+    [
+      'zTXt bomb',
+      Buffer.concat([
+        base.subarray(0, 33),
+        pngChunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0'), z])),
+        base.subarray(33),
+      ]),
+    ],
   ];
   for (const [name, png] of cases) {
     const rss0 = process.memoryUsage().rss;

@@ -15,18 +15,55 @@ t.test('defaults', async (t) => {
   t.equal(c.threads, Math.max(1, os.availableParallelism()));
   t.equal(c.modelPath, DEFAULT_MODEL_PATH);
   t.ok(DEFAULT_MODEL_PATH.endsWith(path.join('models', 'mixer-cifar10.onnx')));
-  t.equal(path.dirname(path.dirname(DEFAULT_MODEL_PATH)), path.resolve(import.meta.dirname, '../..'), 'relative to the package root');
+  t.equal(
+    path.dirname(path.dirname(DEFAULT_MODEL_PATH)),
+    path.resolve(import.meta.dirname, '../..'),
+    'relative to the package root',
+  );
   t.equal(c.modelName, 'mixer-cifar10');
 });
 
 t.test('environment variables', async (t) => {
-  const c = resolveConfig({}, { PORT: '8080', HOST: '127.0.0.1', MODEL_PATH: 'x/My Model.onnx', DEVICE: 'auto', THREADS: '3', MAX_BATCH: '8', BATCH_DELAY_MS: '0.5', MAX_QUEUE: '10', BODY_LIMIT: '512kb', MAX_PIXELS: '1000', MAX_FILES: '4', LOG_LEVEL: 'warn' });
-  t.match(c, { port: 8080, host: '127.0.0.1', modelPath: 'x/My Model.onnx', modelName: 'My-Model', device: 'auto', threads: 3, maxBatch: 8, batchDelayMs: 0.5, maxQueue: 10, bodyLimit: 512 * 1024, maxPixels: 1000, maxFiles: 4, logLevel: 'warn' });
+  const c = resolveConfig(
+    {},
+    {
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      MODEL_PATH: 'x/My Model.onnx',
+      DEVICE: 'auto',
+      THREADS: '3',
+      MAX_BATCH: '8',
+      BATCH_DELAY_MS: '0.5',
+      MAX_QUEUE: '10',
+      BODY_LIMIT: '512kb',
+      MAX_PIXELS: '1000',
+      MAX_FILES: '4',
+      LOG_LEVEL: 'warn',
+    },
+  );
+  t.match(c, {
+    port: 8080,
+    host: '127.0.0.1',
+    modelPath: 'x/My Model.onnx',
+    modelName: 'My-Model',
+    device: 'auto',
+    threads: 3,
+    maxBatch: 8,
+    batchDelayMs: 0.5,
+    maxQueue: 10,
+    bodyLimit: 512 * 1024,
+    maxPixels: 1000,
+    maxFiles: 4,
+    logLevel: 'warn',
+  });
   t.equal(resolveConfig({}, { PORT: '' }).port, 3000, 'an empty variable is unset');
 });
 
 t.test('given values win over the environment', async (t) => {
-  const c = resolveConfig({ port: 9000, device: 'cpu', modelName: 'm1' }, { PORT: '8080', DEVICE: 'cuda', MODEL_NAME: 'm2' });
+  const c = resolveConfig(
+    { port: 9000, device: 'cpu', modelName: 'm1' },
+    { PORT: '8080', DEVICE: 'cuda', MODEL_NAME: 'm2' },
+  );
   t.equal(c.port, 9000);
   t.equal(c.device, 'cpu');
   t.equal(c.modelName, 'm1');
@@ -43,7 +80,8 @@ t.test('bad values fail with the source named', async (t) => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL "loud" is not valid/],
     [{ MODEL_NAME: 'a/b' }, /model name "a\/b" may only use/],
   ];
-  for (const [env, re] of bad) t.throws(() => resolveConfig({}, env), { name: 'ConfigError', message: re }, JSON.stringify(env));
+  for (const [env, re] of bad)
+    t.throws(() => resolveConfig({}, env), { name: 'ConfigError', message: re }, JSON.stringify(env));
   t.throws(() => resolveConfig({ maxQueue: 0 }), ConfigError);
 });
 
@@ -51,7 +89,20 @@ t.test('model names and help', async (t) => {
   t.equal(modelNameFor('/a/b/mixer-cifar10.onnx'), 'mixer-cifar10');
   t.equal(modelNameFor('weird name!.ONNX'), 'weird-name-');
   const help = settingsHelp();
-  for (const v of ['PORT', 'HOST', 'MODEL_PATH', 'DEVICE', 'THREADS', 'MAX_BATCH', 'BATCH_DELAY_MS', 'MAX_QUEUE', 'BODY_LIMIT', 'MAX_PIXELS', 'MAX_FILES', 'LOG_LEVEL']) {
+  for (const v of [
+    'PORT',
+    'HOST',
+    'MODEL_PATH',
+    'DEVICE',
+    'THREADS',
+    'MAX_BATCH',
+    'BATCH_DELAY_MS',
+    'MAX_QUEUE',
+    'BODY_LIMIT',
+    'MAX_PIXELS',
+    'MAX_FILES',
+    'LOG_LEVEL',
+  ]) {
     t.match(help, v);
   }
 });

@@ -28,13 +28,18 @@ class KeepAlive {
       this.waiters.splice(0).forEach((w) => w());
     });
   }
-  async request(method: string, url: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  async request(
+    method: string,
+    url: string,
+  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
     this.socket.write(`${method} ${url} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n`);
     for (;;) {
       const cut = this.buf.indexOf('\r\n\r\n');
       if (cut >= 0) {
         const lines = this.buf.slice(0, cut).split('\r\n');
-        const headers = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+        const headers = Object.fromEntries(
+          lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+        );
         const len = Number(headers['content-length'] ?? 0);
         if (this.buf.length >= cut + 4 + len) {
           const body = this.buf.slice(cut + 4, cut + 4 + len);
@@ -48,48 +53,59 @@ class KeepAlive {
   }
 }
 
-t.test('DRAIN_DELAY_MS: 503 SHUTTING_DOWN on kept-alive and new connections during the delay, then exit 0', async (t) => {
-  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', DRAIN_DELAY_MS: '1500' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  t.teardown(() => void child.kill('SIGKILL'));
-  let port = 0;
-  for (let i = 0; i < 1500 && !port; i++) {
-    const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
-    if (m) port = Number(m[1]);
-    else await new Promise((r) => setTimeout(r, 20));
-  }
-  t.ok(port, 'listening');
+t.test(
+  'DRAIN_DELAY_MS: 503 SHUTTING_DOWN on kept-alive and new connections during the delay, then exit 0',
+  async (t) => {
+    const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MODEL_PATH: modelPath,
+        THREADS: '1',
+        DRAIN_DELAY_MS: '1500',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    t.teardown(() => void child.kill('SIGKILL'));
+    let port = 0;
+    for (let i = 0; i < 1500 && !port; i++) {
+      const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
+      if (m) port = Number(m[1]);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    t.ok(port, 'listening');
 
-  const idle = new KeepAlive(port);
-  const busy = new KeepAlive(port);
-  t.equal((await idle.request('GET', '/readyz')).status, 200, 'ready before the signal');
-  t.equal((await busy.request('GET', '/healthz')).status, 200);
-  const t0 = Date.now();
-  child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+    const idle = new KeepAlive(port);
+    const busy = new KeepAlive(port);
+    t.equal((await idle.request('GET', '/readyz')).status, 200, 'ready before the signal');
+    t.equal((await busy.request('GET', '/healthz')).status, 200);
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
 
-  const a = await busy.request('GET', '/v1/model');
-  t.equal(a.status, 503, 'a request on a kept-alive connection gets 503');
-  t.equal(JSON.parse(a.body).code, 'SHUTTING_DOWN');
-  t.equal(a.headers['connection'], 'close', 'and the connection is closed after it');
-  t.ok(a.headers['retry-after'], 'with Retry-After');
-  const fresh = new KeepAlive(port);
-  const b = await fresh.request('POST', '/classify');
-  t.equal(b.status, 503, 'a new connection is still accepted during the delay, and answered 503');
-  t.equal(JSON.parse(b.body).code, 'SHUTTING_DOWN');
-  const r = await idle.request('GET', '/readyz');
-  t.equal(r.status, 503, 'readiness fails during the delay');
+    const a = await busy.request('GET', '/v1/model');
+    t.equal(a.status, 503, 'a request on a kept-alive connection gets 503');
+    t.equal(JSON.parse(a.body).code, 'SHUTTING_DOWN');
+    t.equal(a.headers['connection'], 'close', 'and the connection is closed after it');
+    t.ok(a.headers['retry-after'], 'with Retry-After');
+    const fresh = new KeepAlive(port);
+    const b = await fresh.request('POST', '/classify');
+    t.equal(b.status, 503, 'a new connection is still accepted during the delay, and answered 503');
+    t.equal(JSON.parse(b.body).code, 'SHUTTING_DOWN');
+    const r = await idle.request('GET', '/readyz');
+    t.equal(r.status, 503, 'readiness fails during the delay');
 
-  t.equal(await exit, 0, 'exits 0');
-  const took = Date.now() - t0;
-  t.ok(took >= 1400, `kept serving 503s for the delay (${took} ms)`);
-  for (const c of [idle, busy, fresh]) t.notOk(c.error && /ECONNRESET/.test(String(c.error)), 'no connection was reset');
-  t.match(out, /"drainDelayMs":1500/, 'the delay is logged');
-});
+    t.equal(await exit, 0, 'exits 0');
+    const took = Date.now() - t0;
+    t.ok(took >= 1400, `kept serving 503s for the delay (${took} ms)`);
+    for (const c of [idle, busy, fresh])
+      t.notOk(c.error && /ECONNRESET/.test(String(c.error)), 'no connection was reset');
+    t.match(out, /"drainDelayMs":1500/, 'the delay is logged');
+  },
+);

@@ -34,12 +34,19 @@ async function testImage(): Promise<{ pixels: Uint8Array; source: string }> {
 
 t.test('JPEG, PNG, WebP and GIF files over HTTP in one request', async (t) => {
   const files = await Promise.all(
-    (['jpeg', 'png', 'webp', 'gif'] as const).map(async (f) => ({ name: `photo.${f}`, type: `image/${f}`, data: await image(f, 64, 48) })),
+    (['jpeg', 'png', 'webp', 'gif'] as const).map(async (f) => ({
+      name: `photo.${f}`,
+      type: `image/${f}`,
+      data: await image(f, 64, 48),
+    })),
   );
   const r = await postFiles(files, '?top=3');
   t.equal(r.status, 200);
   const j = (await r.json()) as Classified;
-  t.same(j.results.map((x) => x.filename), ['photo.jpeg', 'photo.png', 'photo.webp', 'photo.gif']);
+  t.same(
+    j.results.map((x) => x.filename),
+    ['photo.jpeg', 'photo.png', 'photo.webp', 'photo.gif'],
+  );
   for (const x of j.results) t.equal(x.predictions.length, 3);
 });
 
@@ -47,15 +54,22 @@ t.test('served top-1 for a CIFAR-10 test image equals a direct model run', async
   const { pixels, source } = await testImage();
   t.comment(source);
   const s = await Session.create(modelPath);
-  const direct = (await s.run({ pixels: { dtype: 'uint8', dims: [1, 32, 32, 3], data: pixels } }))['probabilities']!.data as Float32Array;
+  const direct = (await s.run({ pixels: { dtype: 'uint8', dims: [1, 32, 32, 3], data: pixels } }))['probabilities']!
+    .data as Float32Array;
   await s.release();
   const want = direct.indexOf(Math.max(...direct));
-  const png = await sharp(Buffer.from(pixels), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(pixels), { raw: { width: 32, height: 32, channels: 3 } })
+    .png()
+    .toBuffer();
   const r = await postFiles([{ name: 'cifar.png', type: 'image/png', data: png }], '?top=1');
   const top = ((await r.json()) as Classified).results[0]!.predictions[0]!;
   t.equal(top.index, want);
   t.ok(Math.abs(top.probability - direct[want]!) < 1e-5, `probability ${top.probability} vs ${direct[want]}`);
-  const raw = await fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+  const raw = await fetch(`${url}/classify?top=1`, {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: png,
+  });
   t.equal(((await raw.json()) as Classified).results[0]!.predictions[0]!.index, want, 'raw body too');
 });
 
@@ -72,12 +86,22 @@ t.test('concurrent requests are answered correctly and share batches', async (t)
   // Expected answers, one request at a time.
   const expected: number[] = [];
   for (const png of imgs) {
-    const r = await fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    const r = await fetch(`${url}/classify?top=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: png,
+    });
     expected.push(((await r.json()) as Classified).results[0]!.predictions[0]!.index);
   }
   const before = await batchStats();
-  const rs = await Promise.all(imgs.map((png) => fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png })));
-  const got = await Promise.all(rs.map(async (r) => ((await r.json()) as Classified).results[0]!.predictions[0]!.index));
+  const rs = await Promise.all(
+    imgs.map((png) =>
+      fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }),
+    ),
+  );
+  const got = await Promise.all(
+    rs.map(async (r) => ((await r.json()) as Classified).results[0]!.predictions[0]!.index),
+  );
   t.same(got, expected, 'each answer belongs to its own image');
   const after = await batchStats();
   const runs = after.count - before.count;
@@ -89,7 +113,14 @@ t.test('concurrent requests are answered correctly and share batches', async (t)
 t.test('autocannon smoke: 5 s, zero errors', async (t) => {
   const png = await image('png');
   const { payload, headers } = multipart([{ filename: 'x.png', type: 'image/png', data: png }]);
-  const r = await autocannon({ url: `${url}/classify`, method: 'POST', headers, body: payload, connections: 8, duration: 5 });
+  const r = await autocannon({
+    url: `${url}/classify`,
+    method: 'POST',
+    headers,
+    body: payload,
+    connections: 8,
+    duration: 5,
+  });
   t.comment(`${r.requests.average} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
   t.ok(r.requests.total > 0);
   t.equal(r.errors, 0, 'no socket errors');

@@ -11,7 +11,12 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
 const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
 
-function serve(env: Record<string, string>): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
+function serve(env: Record<string, string>): {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+} {
   const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
@@ -38,7 +43,10 @@ t.test('a taken GRPC_PORT stops the start with one line on stderr and exit 2', a
   t.teardown(taken.close);
   const s = serve({ GRPC_PORT: String(taken.port) });
   t.equal(await s.exit, 2);
-  t.match(s.err().trim(), new RegExp(`^mixer: cannot listen for gRPC on 127\\.0\\.0\\.1:${taken.port}: .*EADDRINUSE[^\\n]*$`));
+  t.match(
+    s.err().trim(),
+    new RegExp(`^mixer: cannot listen for gRPC on 127\\.0\\.0\\.1:${taken.port}: .*EADDRINUSE[^\\n]*$`),
+  );
 });
 
 t.test('GRPC_PORT serves gRPC beside HTTP; SIGTERM finishes the call in flight and closes the port', async (t) => {
@@ -53,17 +61,33 @@ t.test('GRPC_PORT serves gRPC beside HTTP; SIGTERM finishes the call in flight a
   }
   t.match(s.out(), new RegExp(`"grpcPort":${grpcPort}`), 'logs the gRPC port');
   const pkg = grpcClients();
-  const c = new pkg.inference.GRPCInferenceService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null, v: unknown) => void) => void> & grpc.Client;
+  const c = new pkg.inference.GRPCInferenceService(
+    `127.0.0.1:${grpcPort}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null, v: unknown) => void) => void> &
+    grpc.Client;
   t.teardown(() => c.close());
-  const call = (m: string, r: object) => new Promise<unknown>((res, rej) => c[m]!.call(c, r, (e, v) => (e ? rej(e) : res(v))));
+  const call = (m: string, r: object) =>
+    new Promise<unknown>((res, rej) => c[m]!.call(c, r, (e, v) => (e ? rej(e) : res(v))));
   t.same(await call('ServerReady', {}), { ready: true });
   // Queued for 300 ms (batch delay) when SIGTERM arrives: it must still be answered.
-  const inflight = call('ModelInfer', { model_name: 'mixer-test', inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }], raw_input_contents: [noise(32, 32, 4)] });
+  const inflight = call('ModelInfer', {
+    model_name: 'mixer-test',
+    inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }],
+    raw_input_contents: [noise(32, 32, 4)],
+  });
   await new Promise((r) => setTimeout(r, 50));
   s.child.kill('SIGTERM');
   const res = (await inflight) as { outputs: { name: string }[] };
-  t.same(res.outputs.map((o) => o.name), ['logits', 'probabilities'], 'the call in flight was answered');
+  t.same(
+    res.outputs.map((o) => o.name),
+    ['logits', 'probabilities'],
+    'the call in flight was answered',
+  );
   t.equal(await s.exit, 0, 'exit 0 after the drain');
-  const after = await call('ServerLive', {}).then(() => null, (e: grpc.ServiceError) => e.code);
+  const after = await call('ServerLive', {}).then(
+    () => null,
+    (e: grpc.ServiceError) => e.code,
+  );
   t.equal(after, grpc.status.UNAVAILABLE, 'the gRPC port is closed');
 });

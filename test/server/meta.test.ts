@@ -40,7 +40,11 @@ t.test('/v1/model', async (t) => {
 
 t.test('/metrics after some traffic', async (t) => {
   const png = await image('png');
-  await app.inject({ method: 'POST', url: '/classify', ...multipart([1, 2, 3].map((i) => ({ filename: `${i}.png`, data: png }))) });
+  await app.inject({
+    method: 'POST',
+    url: '/classify',
+    ...multipart([1, 2, 3].map((i) => ({ filename: `${i}.png`, data: png }))),
+  });
   await app.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'text/plain' }, payload: 'x' });
   const r = await app.inject('/metrics');
   t.equal(r.statusCode, 200);
@@ -56,7 +60,8 @@ t.test('/metrics after some traffic', async (t) => {
     'mixer_images_classified_total',
     'mixer_model_info',
     'process_resident_memory_bytes',
-  ]) t.match(text, name);
+  ])
+    t.match(text, name);
   t.match(text, /mixer_http_requests_total\{route="\/classify",method="POST",status="200"\} 1/);
   t.match(text, /mixer_http_requests_total\{route="\/classify",method="POST",status="415"\} 1/);
   t.match(text, /mixer_images_classified_total\{model="tiny-test",version="1"\} 3/);
@@ -69,7 +74,18 @@ t.test('/openapi.json documents every route from its schemas', async (t) => {
   t.equal(r.statusCode, 200);
   const doc = r.json();
   t.match(doc.openapi, /^3\./);
-  for (const p of ['/classify', '/healthz', '/readyz', '/v1/model', '/metrics', '/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/ready', '/v2/models/{name}/infer']) {
+  for (const p of [
+    '/classify',
+    '/healthz',
+    '/readyz',
+    '/v1/model',
+    '/metrics',
+    '/v2/health/live',
+    '/v2/health/ready',
+    '/v2/models/{name}',
+    '/v2/models/{name}/ready',
+    '/v2/models/{name}/infer',
+  ]) {
     t.ok(doc.paths[p], `documents ${p}`);
   }
   t.ok(doc.paths['/openapi.json']?.get, 'documents itself');

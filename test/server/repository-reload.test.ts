@@ -19,7 +19,14 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
   const root = path.join(t.testdir(), 'repo');
   const dir = path.join(root, 'tiny');
   addVersion(dir, 1, 1);
-  const app = await buildApp({ modelRepository: root, modelControl: 'poll', pollIntervalMs: 100, logger: false, threads: 1, maxBatch: 4 });
+  const app = await buildApp({
+    modelRepository: root,
+    modelControl: 'poll',
+    pollIntervalMs: 100,
+    logger: false,
+    threads: 1,
+    maxBatch: 4,
+  });
   t.teardown(() => app.close());
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -34,7 +41,11 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
     while (!stop && Date.now() < deadline && total < 20_000) {
       total++;
       try {
-        const r = await fetch(`${url}/classify?model=tiny`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+        const r = await fetch(`${url}/classify?model=tiny`, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: png,
+        });
         const j = (await r.json()) as { model?: { version: string; sha256: string }; message?: string };
         if (r.status !== 200) failures.push(`${r.status} ${j.message}`);
         else seen.push(j.model!);
@@ -59,8 +70,21 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
   addVersion(dir, 2, 2);
   await until('version 2 to take traffic', (m) => m.version === '2');
   rmSync(path.join(dir, '1'), { recursive: true });
-  for (let i = 0; i < 200 && (((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json() as { version: string }[]).some((r) => r.version === '1')); i++) await sleep(50);
-  t.notOk(((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json() as { version: string }[]).some((r) => r.version === '1'), 'version 1 is gone from the index');
+  for (
+    let i = 0;
+    i < 200 &&
+    ((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json() as { version: string }[]).some(
+      (r) => r.version === '1',
+    );
+    i++
+  )
+    await sleep(50);
+  t.notOk(
+    ((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json() as { version: string }[]).some(
+      (r) => r.version === '1',
+    ),
+    'version 1 is gone from the index',
+  );
   const sha2 = seen.at(-1)!.sha256;
   // In place: a new file renamed over version 2's model.onnx.
   writeModel(path.join(dir, '2'), 'tiny', 3, 'model.onnx.next');
@@ -73,35 +97,50 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
   t.ok(total > 20, `${total} requests during the swaps`);
   t.ok(new Set(seen.map((m) => m.sha256)).size === 3 && sha1 !== sha2, 'three model files served in turn');
   for (const s of app.mixer.repo.swaps) {
-    t.comment(`${s.kind} ${s.name}/${s.version}: load ${s.loadMs.toFixed(0)} ms, warm ${s.warmupMs.toFixed(0)} ms, switch ${s.switchMs.toFixed(3)} ms, drain ${s.drainMs === null ? '-' : s.drainMs.toFixed(0)} ms`);
+    t.comment(
+      `${s.kind} ${s.name}/${s.version}: load ${s.loadMs.toFixed(0)} ms, warm ${s.warmupMs.toFixed(0)} ms, switch ${s.switchMs.toFixed(3)} ms, drain ${s.drainMs === null ? '-' : s.drainMs.toFixed(0)} ms`,
+    );
   }
 });
 
-t.test('explicit: unload makes a model unavailable after draining, load brings it back; other modes refuse', async (t) => {
-  const root = path.join(t.testdir(), 'repo');
-  addVersion(path.join(root, 'tiny'), 1, 1);
-  const app = await buildApp({ modelRepository: root, modelControl: 'explicit', logger: false, threads: 1, maxBatch: 2 });
-  t.teardown(() => app.close());
-  const png = await image('png');
-  const classify = () => app.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'image/png' }, payload: png });
-  t.equal((await classify()).statusCode, 200);
-  const inflight = Array.from({ length: 6 }, classify);
-  await sleep(0);
-  const un = await app.inject({ method: 'POST', url: '/v2/repository/models/tiny/unload' });
-  t.equal(un.statusCode, 200, un.body);
-  for (const r of await Promise.all(inflight)) t.ok(r.statusCode === 200 || r.json().code === 'MODEL_UNAVAILABLE', `in flight: ${r.statusCode}`);
-  t.same((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json(), [{ name: 'tiny', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' }]);
-  const off = await classify();
-  t.equal(off.statusCode, 503);
-  t.equal(off.json().code, 'MODEL_UNAVAILABLE');
-  t.equal((await app.inject({ method: 'POST', url: '/v2/repository/models/tiny/load' })).statusCode, 200);
-  t.equal((await classify()).statusCode, 200);
-  const nope = await app.inject({ method: 'POST', url: '/v2/repository/models/nope/load' });
-  t.equal(nope.statusCode, 404);
-  t.equal(nope.json().code, 'MODEL_NOT_FOUND');
-  const none = await buildApp({ modelRepository: root, logger: false, threads: 1, maxBatch: 2 });
-  t.teardown(() => none.close());
-  const refused = await none.inject({ method: 'POST', url: '/v2/repository/models/tiny/unload' });
-  t.equal(refused.statusCode, 400);
-  t.equal(refused.json().code, 'MODEL_CONTROL_DISABLED');
-});
+t.test(
+  'explicit: unload makes a model unavailable after draining, load brings it back; other modes refuse',
+  async (t) => {
+    const root = path.join(t.testdir(), 'repo');
+    addVersion(path.join(root, 'tiny'), 1, 1);
+    const app = await buildApp({
+      modelRepository: root,
+      modelControl: 'explicit',
+      logger: false,
+      threads: 1,
+      maxBatch: 2,
+    });
+    t.teardown(() => app.close());
+    const png = await image('png');
+    const classify = () =>
+      app.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'image/png' }, payload: png });
+    t.equal((await classify()).statusCode, 200);
+    const inflight = Array.from({ length: 6 }, classify);
+    await sleep(0);
+    const un = await app.inject({ method: 'POST', url: '/v2/repository/models/tiny/unload' });
+    t.equal(un.statusCode, 200, un.body);
+    for (const r of await Promise.all(inflight))
+      t.ok(r.statusCode === 200 || r.json().code === 'MODEL_UNAVAILABLE', `in flight: ${r.statusCode}`);
+    t.same((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json(), [
+      { name: 'tiny', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' },
+    ]);
+    const off = await classify();
+    t.equal(off.statusCode, 503);
+    t.equal(off.json().code, 'MODEL_UNAVAILABLE');
+    t.equal((await app.inject({ method: 'POST', url: '/v2/repository/models/tiny/load' })).statusCode, 200);
+    t.equal((await classify()).statusCode, 200);
+    const nope = await app.inject({ method: 'POST', url: '/v2/repository/models/nope/load' });
+    t.equal(nope.statusCode, 404);
+    t.equal(nope.json().code, 'MODEL_NOT_FOUND');
+    const none = await buildApp({ modelRepository: root, logger: false, threads: 1, maxBatch: 2 });
+    t.teardown(() => none.close());
+    const refused = await none.inject({ method: 'POST', url: '/v2/repository/models/tiny/unload' });
+    t.equal(refused.statusCode, 400);
+    t.equal(refused.json().code, 'MODEL_CONTROL_DISABLED');
+  },
+);

@@ -12,7 +12,10 @@ const modelPath = writeModel(t.testdir());
 // Run the CLI from sources with the same TypeScript loader as this test.
 const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
 
-function serve(args: string[], env: Record<string, string> = {}): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
+function serve(
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
   const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve', ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
@@ -48,24 +51,31 @@ t.test('invalid settings fail at start with one clear line', async (t) => {
   t.match(c.out(), /cannot read model .*missing\.onnx: ENOENT/);
 });
 
-t.test('--device cuda fails fast naming the fix; auto falls back to the CPU with a warning', { skip: cudaProviderInstalled() && 'the CUDA provider is installed here' }, async (t) => {
-  const e = await buildApp({ modelPath, device: 'cuda', logger: false }).then(() => null, (err: unknown) => err);
-  t.type(e, RuntimeError);
-  t.equal((e as RuntimeError).code, 'CUDA_UNAVAILABLE');
-  t.match((e as Error).message, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
-  t.match((e as Error).message, /CUDA 12 and cuDNN 9/);
-  const cli = serve(['--device', 'cuda']);
-  t.equal(await cli.exit, 2);
-  t.match(cli.out(), /^mixer: .*ONNXRUNTIME_NODE_INSTALL=cuda12/m);
+t.test(
+  '--device cuda fails fast naming the fix; auto falls back to the CPU with a warning',
+  { skip: cudaProviderInstalled() && 'the CUDA provider is installed here' },
+  async (t) => {
+    const e = await buildApp({ modelPath, device: 'cuda', logger: false }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    t.type(e, RuntimeError);
+    t.equal((e as RuntimeError).code, 'CUDA_UNAVAILABLE');
+    t.match((e as Error).message, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    t.match((e as Error).message, /CUDA 12 and cuDNN 9/);
+    const cli = serve(['--device', 'cuda']);
+    t.equal(await cli.exit, 2);
+    t.match(cli.out(), /^mixer: .*ONNXRUNTIME_NODE_INSTALL=cuda12/m);
 
-  const auto = serve(['--device', 'auto']);
-  const port = await portOf(auto.out, auto.exit);
-  const model = (await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { provider: string };
-  t.equal(model.provider, 'cpu');
-  t.match(auto.out(), /"level":40,[^\n]*CUDA execution provider is unavailable, running on the CPU/);
-  auto.child.kill('SIGTERM');
-  t.equal(await auto.exit, 0);
-});
+    const auto = serve(['--device', 'auto']);
+    const port = await portOf(auto.out, auto.exit);
+    const model = (await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { provider: string };
+    t.equal(model.provider, 'cpu');
+    t.match(auto.out(), /"level":40,[^\n]*CUDA execution provider is unavailable, running on the CPU/);
+    auto.child.kill('SIGTERM');
+    t.equal(await auto.exit, 0);
+  },
+);
 
 t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t) => {
   const s = serve([]);
@@ -77,7 +87,9 @@ t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t
   sock.on('data', (d) => (response += d.toString()));
   const ended = new Promise((r) => sock.once('close', r));
   // Headers and half the body now; the rest after the signal.
-  sock.write(`POST /classify?top=1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${headers['content-type']}\r\nContent-Length: ${payload.length}\r\n\r\n`);
+  sock.write(
+    `POST /classify?top=1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${headers['content-type']}\r\nContent-Length: ${payload.length}\r\n\r\n`,
+  );
   sock.write(payload.subarray(0, payload.length >> 1));
   await new Promise((r) => setTimeout(r, 200));
   s.child.kill('SIGTERM');

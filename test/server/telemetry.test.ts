@@ -41,9 +41,17 @@ export function offHost(trace: string): string[] {
 }
 
 t.test('offHost reads strace lines', async (t) => {
-  t.same(offHost('1 connect(23, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.53")}, 16) = -1 ENETUNREACH (INJECTED)').length, 1);
+  t.same(
+    offHost(
+      '1 connect(23, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.53")}, 16) = -1 ENETUNREACH (INJECTED)',
+    ).length,
+    1,
+  );
   t.same(offHost('1 connect(5, {sa_family=AF_UNIX, sun_path="/var/run/nscd/socket"}, 110) = -1').length, 1);
-  t.same(offHost('1 connect(5, {sa_family=AF_INET, sin_port=htons(3000), sin_addr=inet_addr("127.0.0.1")}, 16) = 0').length, 0);
+  t.same(
+    offHost('1 connect(5, {sa_family=AF_INET, sin_port=htons(3000), sin_addr=inet_addr("127.0.0.1")}, 16) = 0').length,
+    0,
+  );
 });
 
 t.test('mixer serve under strace: no connection or DNS query beyond loopback, no telemetry files', async (t) => {
@@ -57,12 +65,33 @@ t.test('mixer serve under strace: no connection or DNS query beyond loopback, no
   const modelPath = writeModel(dir, 'tiny');
   const trace = path.join(dir, 'strace.txt');
   const home = path.join(dir, 'home');
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', WORKERS: '2' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MODEL_PATH: modelPath,
+    THREADS: '1',
+    WORKERS: '2',
+  };
   delete env['ORT_DISABLE_TELEMETRY'];
   delete env['MIXER_ORT_TELEMETRY'];
   const child = spawn(
     'strace',
-    ['-f', '-qq', '-o', trace, '-e', 'trace=connect,sendto,sendmsg,execve', '-e', 'inject=connect,sendto,sendmsg:error=ENETUNREACH', process.execPath, ...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve'],
+    [
+      '-f',
+      '-qq',
+      '-o',
+      trace,
+      '-e',
+      'trace=connect,sendto,sendmsg,execve',
+      '-e',
+      'inject=connect,sendto,sendmsg:error=ENETUNREACH',
+      process.execPath,
+      ...execArgv,
+      path.join(ROOT, 'src/cli/main.ts'),
+      'serve',
+    ],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -89,7 +118,11 @@ t.test('mixer serve under strace: no connection or DNS query beyond loopback, no
     t.comment(out);
     return;
   }
-  const r = await fetch(`http://127.0.0.1:${port}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await image('png') });
+  const r = await fetch(`http://127.0.0.1:${port}/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: await image('png'),
+  });
   t.equal(r.status, 200, 'it classifies while traced');
   // ORT 1.30 with telemetry on looks up its collector about 10 s after a session opens; give it that and more.
   await new Promise((res) => setTimeout(res, 15_000));
@@ -101,8 +134,15 @@ t.test('mixer serve under strace: no connection or DNS query beyond loopback, no
   const text = readFileSync(trace, 'utf8');
   const bad = offHost(text);
   t.same(bad, [], 'no connect or send beyond loopback');
-  const pids = new Set(text.split('\n').map((l) => l.split(' ')[0]).filter(Boolean));
+  const pids = new Set(
+    text
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter(Boolean),
+  );
   t.notOk(existsSync(path.join(os.tmpdir(), `mat-debug-${pid}.log`)), 'no telemetry debug log in /tmp');
   t.notOk(existsSync(path.join(home, '.cache', 'Microsoft')), 'no telemetry event store under $HOME/.cache');
-  t.comment(`traced ${pids.size} threads, ${text.split('\n').filter((l) => /connect\(|send(to|msg)\(/.test(l)).length} network calls, ${bad.length} off-host`);
+  t.comment(
+    `traced ${pids.size} threads, ${text.split('\n').filter((l) => /connect\(|send(to|msg)\(/.test(l)).length} network calls, ${bad.length} off-host`,
+  );
 });

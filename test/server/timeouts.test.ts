@@ -5,7 +5,11 @@ import { testApp, writeModel } from '../fixtures/server.js';
 
 const REQUEST_MS = 2000;
 const HEADERS_MS = 1500;
-const app = await testApp(t, { modelPath: writeModel(t.testdir()), requestTimeoutMs: REQUEST_MS, headersTimeoutMs: HEADERS_MS });
+const app = await testApp(t, {
+  modelPath: writeModel(t.testdir()),
+  requestTimeoutMs: REQUEST_MS,
+  headersTimeoutMs: HEADERS_MS,
+});
 await app.listen({ port: 0, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
 
@@ -29,20 +33,34 @@ function exchange(text: string, limitMs = 20_000): Promise<{ ms: number; closed:
   });
 }
 
-const jsonOf = (raw: string): Record<string, unknown> => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+const jsonOf = (raw: string): Record<string, unknown> =>
+  JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
 
 t.test('a body that never arrives: 408 REQUEST_TIMEOUT within a second or so of REQUEST_TIMEOUT_MS', async (t) => {
-  const r = await exchange('POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n');
+  const r = await exchange(
+    'POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n',
+  );
   t.ok(r.closed, 'the server closed the connection');
-  t.ok(r.ms >= REQUEST_MS - 50 && r.ms < REQUEST_MS + 1500, `closed after ${r.ms.toFixed(0)} ms (timeout ${REQUEST_MS})`);
+  t.ok(
+    r.ms >= REQUEST_MS - 50 && r.ms < REQUEST_MS + 1500,
+    `closed after ${r.ms.toFixed(0)} ms (timeout ${REQUEST_MS})`,
+  );
   t.match(r.got, /^HTTP\/1\.1 408 /);
-  t.same(jsonOf(r.got), { statusCode: 408, code: 'REQUEST_TIMEOUT', error: 'Request Timeout', message: jsonOf(r.got)['message'] });
+  t.same(jsonOf(r.got), {
+    statusCode: 408,
+    code: 'REQUEST_TIMEOUT',
+    error: 'Request Timeout',
+    message: jsonOf(r.got)['message'],
+  });
 });
 
 t.test('headers that never end: 408 within a second or so of HEADERS_TIMEOUT_MS', async (t) => {
   const r = await exchange('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n');
   t.ok(r.closed);
-  t.ok(r.ms >= HEADERS_MS - 50 && r.ms < HEADERS_MS + 1500, `closed after ${r.ms.toFixed(0)} ms (timeout ${HEADERS_MS})`);
+  t.ok(
+    r.ms >= HEADERS_MS - 50 && r.ms < HEADERS_MS + 1500,
+    `closed after ${r.ms.toFixed(0)} ms (timeout ${HEADERS_MS})`,
+  );
   t.match(jsonOf(r.got), { statusCode: 408, code: 'REQUEST_TIMEOUT' });
 });
 
@@ -53,7 +71,12 @@ t.test('parser errors: 431 HEADERS_TOO_LARGE and 400 BAD_REQUEST in the error sh
   t.match(big.got, /x-content-type-options: nosniff/i);
   const bad = await exchange('GET /healthz HTTP/1.1\r\nHost x\r\n\r\n');
   t.match(bad.got, /^HTTP\/1\.1 400 /);
-  t.match(jsonOf(bad.got), { statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message: /malformed HTTP request/ });
+  t.match(jsonOf(bad.got), {
+    statusCode: 400,
+    code: 'BAD_REQUEST',
+    error: 'Bad Request',
+    message: /malformed HTTP request/,
+  });
   const url = await exchange('GET /v2/models/%E0%A4%A/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   t.match(url.got, /^HTTP\/1\.1 400 /);
   t.match(jsonOf(url.got), { code: 'BAD_REQUEST', message: 'malformed URL' });

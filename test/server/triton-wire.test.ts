@@ -22,11 +22,20 @@ interface Res {
 /** One raw HTTP request with exactly these headers (node:http adds only Host and Content-Length, as geventhttpclient does). */
 function send(method: string, path: string, headers: Record<string, string | number>, body?: Buffer): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, ...(body ? { 'content-length': body.length } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: { ...headers, ...(body ? { 'content-length': body.length } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
     req.setTimeout(20_000, () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end(body);
@@ -34,28 +43,53 @@ function send(method: string, path: string, headers: Record<string, string | num
 }
 
 /** What tritonclient's _get_inference_request builds: JSON, then the binary inputs; the JSON length when there are any. */
-function tritonRequest(inputs: { name: string; shape: number[]; datatype: string; data: Uint8Array; binary: boolean }[], outputs: object[] | null, id = ''): { body: Buffer; jsonSize: number | null } {
+function tritonRequest(
+  inputs: { name: string; shape: number[]; datatype: string; data: Uint8Array; binary: boolean }[],
+  outputs: object[] | null,
+  id = '',
+): { body: Buffer; jsonSize: number | null } {
   const req: Record<string, unknown> = {};
   const parameters: Record<string, unknown> = {};
   if (id !== '') req['id'] = id;
-  req['inputs'] = inputs.map((i) => (i.binary ? { name: i.name, shape: i.shape, datatype: i.datatype, parameters: { binary_data_size: i.data.length } } : { name: i.name, shape: i.shape, datatype: i.datatype, data: Array.from(i.data) }));
+  req['inputs'] = inputs.map((i) =>
+    i.binary
+      ? { name: i.name, shape: i.shape, datatype: i.datatype, parameters: { binary_data_size: i.data.length } }
+      : { name: i.name, shape: i.shape, datatype: i.datatype, data: Array.from(i.data) },
+  );
   if (outputs) req['outputs'] = outputs;
   else parameters['binary_data_output'] = true;
   if (Object.keys(parameters).length > 0) req['parameters'] = parameters;
   const json = Buffer.from(JSON.stringify(req));
   const bins = inputs.filter((i) => i.binary).map((i) => Buffer.from(i.data));
-  return bins.length === 0 ? { body: json, jsonSize: null } : { body: Buffer.concat([json, ...bins]), jsonSize: json.length };
+  return bins.length === 0
+    ? { body: json, jsonSize: null }
+    : { body: Buffer.concat([json, ...bins]), jsonSize: json.length };
 }
 
 /** The headers tritonclient.http sends for an infer call: no Content-Type; Inference-Header-Content-Length with binary inputs. */
-const tritonHeaders = (jsonSize: number | null, extra: Record<string, string> = {}): Record<string, string | number> => ({
+const tritonHeaders = (
+  jsonSize: number | null,
+  extra: Record<string, string> = {},
+): Record<string, string | number> => ({
   'user-agent': 'geventhttpclient',
   ...(jsonSize !== null ? { 'inference-header-content-length': jsonSize } : {}),
   ...extra,
 });
 
 /** Splits a binary-extension answer into its JSON and tail. */
-function split(r: Res): { json: { outputs: { name: string; datatype: string; shape: number[]; parameters?: { binary_data_size: number }; data?: unknown[] }[]; id?: string }; tail: Buffer } {
+function split(r: Res): {
+  json: {
+    outputs: {
+      name: string;
+      datatype: string;
+      shape: number[];
+      parameters?: { binary_data_size: number };
+      data?: unknown[];
+    }[];
+    id?: string;
+  };
+  tail: Buffer;
+} {
   const len = r.headers['inference-header-content-length'];
   if (len === undefined) return { json: JSON.parse(r.body.toString()), tail: Buffer.alloc(0) };
   return { json: JSON.parse(r.body.subarray(0, Number(len)).toString()), tail: r.body.subarray(Number(len)) };
@@ -88,7 +122,9 @@ const near = (t: Tap.Test, a: ArrayLike<number>, b: ArrayLike<number>, msg: stri
   t.ok(worst < 1e-4, `${msg}: max diff ${worst}`);
 };
 
-const BAD_TENSOR = JSON.stringify({ inputs: [{ name: 'pixels', shape: [1, 32, 32, 3], datatype: 'UINT8', data: [1] }] });
+const BAD_TENSOR = JSON.stringify({
+  inputs: [{ name: 'pixels', shape: [1, 32, 32, 3], datatype: 'UINT8', data: [1] }],
+});
 const pixels = px(2);
 const ref = await direct(pixels, 2);
 const input = { name: 'pixels', shape: [2, 32, 32, 3], datatype: 'UINT8', data: pixels };
@@ -99,23 +135,40 @@ t.test('binary input, no outputs named (binary_data_output): binary outputs, no 
   t.equal(r.status, 200, r.body.toString().slice(0, 300));
   const { json, tail } = split(r);
   t.equal(json.id, 'wire-1');
-  t.same(json.outputs.map((o) => [o.name, o.datatype, o.shape, o.parameters?.binary_data_size]), [
-    ['logits', 'FP32', [2, 10], 80],
-    ['probabilities', 'FP32', [2, 10], 80],
-  ]);
+  t.same(
+    json.outputs.map((o) => [o.name, o.datatype, o.shape, o.parameters?.binary_data_size]),
+    [
+      ['logits', 'FP32', [2, 10], 80],
+      ['probabilities', 'FP32', [2, 10], 80],
+    ],
+  );
   near(t, f32(tail.subarray(0, 80)), ref.logits, 'logits');
   near(t, f32(tail.subarray(80)), ref.probabilities, 'probabilities');
 });
 
-t.test('Inference-Header-Content-Length with Content-Type application/json is still the binary layout (as Triton reads it)', async (t) => {
-  const { body, jsonSize } = tritonRequest([{ ...input, binary: true }], [{ name: 'logits', parameters: { binary_data: false } }]);
-  const r = await send('POST', `${base}/infer`, tritonHeaders(jsonSize, { 'content-type': 'application/json' }), body);
-  t.equal(r.status, 200, r.body.toString().slice(0, 300));
-  near(t, JSON.parse(r.body.toString()).outputs[0].data, ref.logits, 'logits');
-});
+t.test(
+  'Inference-Header-Content-Length with Content-Type application/json is still the binary layout (as Triton reads it)',
+  async (t) => {
+    const { body, jsonSize } = tritonRequest(
+      [{ ...input, binary: true }],
+      [{ name: 'logits', parameters: { binary_data: false } }],
+    );
+    const r = await send(
+      'POST',
+      `${base}/infer`,
+      tritonHeaders(jsonSize, { 'content-type': 'application/json' }),
+      body,
+    );
+    t.equal(r.status, 200, r.body.toString().slice(0, 300));
+    near(t, JSON.parse(r.body.toString()).outputs[0].data, ref.logits, 'logits');
+  },
+);
 
 t.test('JSON input with outputs binary_data false: a JSON answer, no Content-Type sent', async (t) => {
-  const { body, jsonSize } = tritonRequest([{ ...input, binary: false }], [{ name: 'probabilities', parameters: { binary_data: false } }]);
+  const { body, jsonSize } = tritonRequest(
+    [{ ...input, binary: false }],
+    [{ name: 'probabilities', parameters: { binary_data: false } }],
+  );
   t.equal(jsonSize, null);
   const r = await send('POST', `${base}/versions/1/infer`, tritonHeaders(jsonSize), body);
   t.equal(r.status, 200, r.body.toString().slice(0, 300));
@@ -126,7 +179,10 @@ t.test('JSON input with outputs binary_data false: a JSON answer, no Content-Typ
 });
 
 t.test('class_count with binary_data true: BYTES "score:index:label" elements', async (t) => {
-  const { body, jsonSize } = tritonRequest([{ ...input, binary: true }], [{ name: 'probabilities', parameters: { classification: 3, binary_data: true } }]);
+  const { body, jsonSize } = tritonRequest(
+    [{ ...input, binary: true }],
+    [{ name: 'probabilities', parameters: { classification: 3, binary_data: true } }],
+  );
   const r = await send('POST', `${base}/infer`, tritonHeaders(jsonSize), body);
   t.equal(r.status, 200, r.body.toString().slice(0, 300));
   const { json, tail } = split(r);
@@ -145,9 +201,20 @@ t.test('class_count with binary_data true: BYTES "score:index:label" elements', 
 });
 
 t.test('gzip and deflate request bodies (request_compression_algorithm) and Accept-Encoding answers', async (t) => {
-  const { body, jsonSize } = tritonRequest([{ ...input, binary: true }], [{ name: 'logits', parameters: { binary_data: true } }]);
-  for (const [enc, pack, unpack] of [['gzip', zlib.gzipSync, zlib.gunzipSync], ['deflate', zlib.deflateSync, zlib.inflateSync]] as const) {
-    const r = await send('POST', `${base}/infer`, tritonHeaders(jsonSize, { 'content-encoding': enc, 'accept-encoding': enc }), pack(body));
+  const { body, jsonSize } = tritonRequest(
+    [{ ...input, binary: true }],
+    [{ name: 'logits', parameters: { binary_data: true } }],
+  );
+  for (const [enc, pack, unpack] of [
+    ['gzip', zlib.gzipSync, zlib.gunzipSync],
+    ['deflate', zlib.deflateSync, zlib.inflateSync],
+  ] as const) {
+    const r = await send(
+      'POST',
+      `${base}/infer`,
+      tritonHeaders(jsonSize, { 'content-encoding': enc, 'accept-encoding': enc }),
+      pack(body),
+    );
     t.equal(r.status, 200, `${enc}: ${r.body.toString().slice(0, 200)}`);
     t.equal(r.headers['content-encoding'], enc);
     const plain = unpack(r.body);
@@ -161,50 +228,69 @@ t.test('gzip and deflate request bodies (request_compression_algorithm) and Acce
   t.equal(plain.headers['content-encoding'], undefined);
 });
 
-t.test('compressed bodies are bounded by the body limit: a gzip bomb gets 413 quickly; corrupt or unknown encodings are refused', async (t) => {
-  const bomb = zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024));
-  t.ok(bomb.length < BODY_LIMIT, `bomb is ${bomb.length} bytes compressed`);
-  const t0 = performance.now();
-  const r = await send('POST', `${base}/infer`, { 'content-encoding': 'gzip' }, bomb);
-  const ms = performance.now() - t0;
-  t.equal(r.status, 413);
-  t.equal(JSON.parse(r.body.toString()).code, 'PAYLOAD_TOO_LARGE');
-  t.ok(ms < 5000, `refused in ${ms.toFixed(0)} ms`);
-  const corrupt = await send('POST', `${base}/infer`, { 'content-encoding': 'gzip' }, Buffer.from('not gzip at all'));
-  t.equal(corrupt.status, 400);
-  t.match(JSON.parse(corrupt.body.toString()).error, /cannot be decompressed/);
-  const br = await send('POST', `${base}/infer`, { 'content-encoding': 'br' }, Buffer.from('{}'));
-  t.equal(br.status, 415);
-  t.match(JSON.parse(br.body.toString()).error, /Content-Encoding "br"/);
-});
+t.test(
+  'compressed bodies are bounded by the body limit: a gzip bomb gets 413 quickly; corrupt or unknown encodings are refused',
+  async (t) => {
+    const bomb = zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024));
+    t.ok(bomb.length < BODY_LIMIT, `bomb is ${bomb.length} bytes compressed`);
+    const t0 = performance.now();
+    const r = await send('POST', `${base}/infer`, { 'content-encoding': 'gzip' }, bomb);
+    const ms = performance.now() - t0;
+    t.equal(r.status, 413);
+    t.equal(JSON.parse(r.body.toString()).code, 'PAYLOAD_TOO_LARGE');
+    t.ok(ms < 5000, `refused in ${ms.toFixed(0)} ms`);
+    const corrupt = await send('POST', `${base}/infer`, { 'content-encoding': 'gzip' }, Buffer.from('not gzip at all'));
+    t.equal(corrupt.status, 400);
+    t.match(JSON.parse(corrupt.body.toString()).error, /cannot be decompressed/);
+    const br = await send('POST', `${base}/infer`, { 'content-encoding': 'br' }, Buffer.from('{}'));
+    t.equal(br.status, 415);
+    t.match(JSON.parse(br.body.toString()).error, /Content-Encoding "br"/);
+  },
+);
 
-t.test("/v2 errors carry the message in `error` (tritonclient shows only it); /classify keeps the reason phrase", async (t) => {
-  const cases: [string, string, Record<string, string | number>, Buffer | undefined, number, string][] = [
-    ['GET', '/v2/models/nope', {}, undefined, 404, 'MODEL_NOT_FOUND'],
-    ['GET', '/v2/nothing-here', {}, undefined, 404, 'NOT_FOUND'],
-    ['POST', `${base}/infer`, { 'content-type': 'application/xml' }, Buffer.from('<x/>'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['POST', `${base}/infer`, {}, Buffer.alloc(BODY_LIMIT + 10, 32), 413, 'PAYLOAD_TOO_LARGE'],
-    ['POST', `${base}/infer`, {}, Buffer.from('{"inputs": 3}'), 400, 'BAD_REQUEST'],
-    ['POST', `${base}/infer`, {}, Buffer.from(BAD_TENSOR), 400, 'BAD_TENSOR'],
-  ];
-  for (const [method, url, headers, body, status, code] of cases) {
-    const r = await send(method, url, headers, body);
-    t.equal(r.status, status, `${method} ${url}`);
-    const j = JSON.parse(r.body.toString());
-    t.equal(j.code, code);
-    t.equal(j.error, j.message, `${url}: error is the message`);
-    t.ok(j.message.length > 10);
-  }
-  const c = await send('GET', '/classify-nope', {});
-  t.equal(JSON.parse(c.body.toString()).error, 'Not Found');
-});
+t.test(
+  '/v2 errors carry the message in `error` (tritonclient shows only it); /classify keeps the reason phrase',
+  async (t) => {
+    const cases: [string, string, Record<string, string | number>, Buffer | undefined, number, string][] = [
+      ['GET', '/v2/models/nope', {}, undefined, 404, 'MODEL_NOT_FOUND'],
+      ['GET', '/v2/nothing-here', {}, undefined, 404, 'NOT_FOUND'],
+      [
+        'POST',
+        `${base}/infer`,
+        { 'content-type': 'application/xml' },
+        Buffer.from('<x/>'),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      ['POST', `${base}/infer`, {}, Buffer.alloc(BODY_LIMIT + 10, 32), 413, 'PAYLOAD_TOO_LARGE'],
+      ['POST', `${base}/infer`, {}, Buffer.from('{"inputs": 3}'), 400, 'BAD_REQUEST'],
+      ['POST', `${base}/infer`, {}, Buffer.from(BAD_TENSOR), 400, 'BAD_TENSOR'],
+    ];
+    for (const [method, url, headers, body, status, code] of cases) {
+      const r = await send(method, url, headers, body);
+      t.equal(r.status, status, `${method} ${url}`);
+      const j = JSON.parse(r.body.toString());
+      t.equal(j.code, code);
+      t.equal(j.error, j.message, `${url}: error is the message`);
+      t.ok(j.message.length > 10);
+    }
+    const c = await send('GET', '/classify-nope', {});
+    t.equal(JSON.parse(c.body.toString()).error, 'Not Found');
+  },
+);
 
 t.test('GET /v2/ answers like GET /v2 and lists the served extensions', async (t) => {
   const a = await send('GET', '/v2', {});
   const b = await send('GET', '/v2/', {});
   t.equal(b.status, 200);
   t.same(JSON.parse(b.body.toString()), JSON.parse(a.body.toString()));
-  t.same(JSON.parse(a.body.toString()).extensions, ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics']);
+  t.same(JSON.parse(a.body.toString()).extensions, [
+    'binary_tensor_data',
+    'classification',
+    'model_repository',
+    'model_configuration',
+    'statistics',
+  ]);
   // Every listed extension answers.
   t.equal((await send('POST', '/v2/repository/index', {})).status, 200);
   t.equal((await send('GET', `${base}/config`, {})).status, 200);
@@ -243,16 +329,33 @@ t.test('statistics extension counts what ran', async (t) => {
     const all = await get(url);
     t.equal(all.length, 1, url);
     const s = all[0];
-    t.same(Object.keys(s).slice(0, 6), ['name', 'version', 'last_inference', 'inference_count', 'execution_count', 'inference_stats']);
+    t.same(Object.keys(s).slice(0, 6), [
+      'name',
+      'version',
+      'last_inference',
+      'inference_count',
+      'execution_count',
+      'inference_stats',
+    ]);
     t.same([s.name, s.version], ['mixer-test', '1']);
     t.equal(s.inference_count - before.inference_count, 2, 'two images');
     t.equal(s.execution_count - before.execution_count, 1, 'one model run');
     t.ok(s.last_inference > Date.now() - 60_000);
     const d = s.inference_stats;
-    t.same(Object.keys(d), ['success', 'fail', 'queue', 'compute_input', 'compute_infer', 'compute_output', 'cache_hit', 'cache_miss']);
+    t.same(Object.keys(d), [
+      'success',
+      'fail',
+      'queue',
+      'compute_input',
+      'compute_infer',
+      'compute_output',
+      'cache_hit',
+      'cache_miss',
+    ]);
     t.equal(d.success.count - before.inference_stats.success.count, 1);
     t.equal(d.fail.count - before.inference_stats.fail.count, 1);
-    for (const k of ['success', 'queue', 'compute_input', 'compute_infer', 'compute_output']) t.ok(d[k].ns > before.inference_stats[k].ns, `${k} ns grew`);
+    for (const k of ['success', 'queue', 'compute_input', 'compute_infer', 'compute_output'])
+      t.ok(d[k].ns > before.inference_stats[k].ns, `${k} ns grew`);
     t.ok(d.success.ns >= d.compute_infer.ns, 'a request takes at least its run');
   }
   t.equal((await send('GET', '/v2/models/nope/stats', {})).status, 404);

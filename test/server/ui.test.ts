@@ -1,5 +1,5 @@
 // The page's routes through app.inject: CSP and cache headers, ETag/304, gzip, versioned assets, the training report route, --ui off.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
@@ -13,11 +13,23 @@ const modelPath = writeModel(dir, 'tiny', 2, 'shop.onnx');
 const reportDir = path.join(dir, 'shop-report');
 mkdirSync(reportDir);
 writeFileSync(path.join(reportDir, 'report.md'), '# Training report\n\n**Test accuracy: 12.5%**\n');
-writeFileSync(path.join(reportDir, 'training.svg'), '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+writeFileSync(
+  path.join(reportDir, 'training.svg'),
+  '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+);
 writeFileSync(path.join(reportDir, 'train.log'), 'secret-ish log\n');
 const app = await testApp(t, { modelPath });
 
-const directives = (csp: string): Map<string, string> => new Map(csp.split(';').map((d) => d.trim().split(/\s+(.*)/s).slice(0, 2) as [string, string]));
+const directives = (csp: string): Map<string, string> =>
+  new Map(
+    csp.split(';').map(
+      (d) =>
+        d
+          .trim()
+          .split(/\s+(.*)/s)
+          .slice(0, 2) as [string, string],
+    ),
+  );
 
 t.test('GET /: the page, with a strict CSP and revalidated caching', async (t) => {
   const r = await app.inject({ method: 'GET', url: '/' });
@@ -44,7 +56,16 @@ t.test('GET /: the page, with a strict CSP and revalidated caching', async (t) =
   t.ok(gz.rawPayload.length < r.rawPayload.length / 1.5, `gzip: ${gz.rawPayload.length} B vs ${r.rawPayload.length} B`);
   t.equal(gz.headers['vary'], 'accept-encoding');
   t.not(gz.headers['etag'], r.headers['etag'], 'the gzip form has its own ETag');
-  t.equal((await app.inject({ method: 'GET', url: '/', headers: { 'accept-encoding': 'gzip', 'if-none-match': String(gz.headers['etag']) } })).statusCode, 304);
+  t.equal(
+    (
+      await app.inject({
+        method: 'GET',
+        url: '/',
+        headers: { 'accept-encoding': 'gzip', 'if-none-match': String(gz.headers['etag']) },
+      })
+    ).statusCode,
+    304,
+  );
   const noGzip = await app.inject({ method: 'GET', url: '/', headers: { 'accept-encoding': 'gzip;q=0' } });
   t.notOk(noGzip.headers['content-encoding'], 'gzip;q=0 is honoured');
 
@@ -66,7 +87,12 @@ t.test('assets: versioned URLs cached for good, others revalidated, nothing else
   const old = await app.inject({ method: 'GET', url: js.replace(/\/static\/\w+\//, '/static/000000000000/') });
   t.equal(old.statusCode, 200, 'an older page still gets the file');
   t.equal(old.headers['cache-control'], 'no-cache', '… but not cached for good');
-  for (const bad of ['/ui/static/x/nope.js', '/ui/static/x/..%2F..%2Fpackage.json', '/ui/static/x/%2e%2e', '/ui/static/x/index.html']) {
+  for (const bad of [
+    '/ui/static/x/nope.js',
+    '/ui/static/x/..%2F..%2Fpackage.json',
+    '/ui/static/x/%2e%2e',
+    '/ui/static/x/index.html',
+  ]) {
     const r = await app.inject({ method: 'GET', url: bad });
     t.equal(r.statusCode, 404, bad);
     t.equal(r.json().code, 'NOT_FOUND');
@@ -84,8 +110,16 @@ t.test('the shipped files: no inline code, and nothing parsed as HTML', async (t
   }
   for (const f of files.filter((f) => f.endsWith('.js'))) {
     const js = readFileSync(path.join(UI_DIR, f), 'utf8');
-    t.notMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment|\beval\(|new Function/, `${f}: builds the DOM with textContent only`);
-    t.notMatch(js, /localStorage|sessionStorage|document\.cookie|indexedDB/, `${f}: keeps nothing (the API key stays in memory)`);
+    t.notMatch(
+      js,
+      /innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment|\beval\(|new Function/,
+      `${f}: builds the DOM with textContent only`,
+    );
+    t.notMatch(
+      js,
+      /localStorage|sessionStorage|document\.cookie|indexedDB/,
+      `${f}: keeps nothing (the API key stays in memory)`,
+    );
   }
   const weight = files.reduce((n, f) => n + readFileSync(path.join(UI_DIR, f)).length, 0);
   t.ok(weight < 64 * 1024, `all the page's files: ${weight} B`);
@@ -121,11 +155,19 @@ t.test('GET /ui/model and the training report beside the model', async (t) => {
 });
 
 t.test('Server-Timing on API answers; UI routes stay out of the OpenAPI document', async (t) => {
-  const r = await app.inject({ method: 'POST', url: '/classify', payload: await image('png'), headers: { 'content-type': 'image/png' } });
+  const r = await app.inject({
+    method: 'POST',
+    url: '/classify',
+    payload: await image('png'),
+    headers: { 'content-type': 'image/png' },
+  });
   t.equal(r.statusCode, 200);
   t.match(r.headers['server-timing'], /^app;dur=\d+\.\d$/);
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
-  t.same(Object.keys(doc.paths).filter((p) => p === '/' || p.startsWith('/ui')), []);
+  t.same(
+    Object.keys(doc.paths).filter((p) => p === '/' || p.startsWith('/ui')),
+    [],
+  );
 });
 
 t.test('--ui off / UI=off removes the page', async (t) => {

@@ -26,7 +26,10 @@ const close = (t: Tap.Test, a: ArrayLike<number>, b: ArrayLike<number>, msg: str
 t.test('health, server and model metadata, readiness', async (t) => {
   t.same((await app.inject(`/v2/health/live`)).json(), { live: true });
   t.same((await app.inject(`/v2/health/ready`)).json(), { ready: true });
-  t.match((await app.inject('/v2')).json(), { name: 'onnx-mixer', extensions: ['binary_tensor_data', 'classification'] });
+  t.match((await app.inject('/v2')).json(), {
+    name: 'onnx-mixer',
+    extensions: ['binary_tensor_data', 'classification'],
+  });
   for (const url of [base, `${base}/versions/1`]) {
     const m = await app.inject(url);
     t.equal(m.statusCode, 200);
@@ -49,16 +52,26 @@ t.test('JSON infer: flat or nested data, both outputs, matches a direct run', as
   const n = 3;
   const pixels = px(n);
   const ref = await direct(pixels, n);
-  const flat = await app.inject({ method: 'POST', url: `${base}/infer`, payload: { id: 'req-7', inputs: [{ name: 'pixels', shape: [n, 32, 32, 3], datatype: 'UINT8', data: Array.from(pixels) }] } });
+  const flat = await app.inject({
+    method: 'POST',
+    url: `${base}/infer`,
+    payload: {
+      id: 'req-7',
+      inputs: [{ name: 'pixels', shape: [n, 32, 32, 3], datatype: 'UINT8', data: Array.from(pixels) }],
+    },
+  });
   t.equal(flat.statusCode, 200, flat.body);
   const j = flat.json();
   t.equal(j.model_name, 'mixer-test');
   t.equal(j.model_version, '1');
   t.equal(j.id, 'req-7');
-  t.same(j.outputs.map((o: { name: string; datatype: string; shape: number[] }) => [o.name, o.datatype, o.shape]), [
-    ['logits', 'FP32', [n, 10]],
-    ['probabilities', 'FP32', [n, 10]],
-  ]);
+  t.same(
+    j.outputs.map((o: { name: string; datatype: string; shape: number[] }) => [o.name, o.datatype, o.shape]),
+    [
+      ['logits', 'FP32', [n, 10]],
+      ['probabilities', 'FP32', [n, 10]],
+    ],
+  );
   close(t, j.outputs[0].data, ref.logits, 'logits');
   close(t, j.outputs[1].data, ref.probabilities, 'probabilities');
   const nested = [];
@@ -66,12 +79,20 @@ t.test('JSON infer: flat or nested data, both outputs, matches a direct run', as
     const img = [];
     for (let y = 0; y < 32; y++) {
       const row = [];
-      for (let x = 0; x < 32; x++) row.push(Array.from(pixels.subarray(((i * 32 + y) * 32 + x) * 3, ((i * 32 + y) * 32 + x) * 3 + 3)));
+      for (let x = 0; x < 32; x++)
+        row.push(Array.from(pixels.subarray(((i * 32 + y) * 32 + x) * 3, ((i * 32 + y) * 32 + x) * 3 + 3)));
       img.push(row);
     }
     nested.push(img);
   }
-  const nr = await app.inject({ method: 'POST', url: `${base}/versions/1/infer`, payload: { inputs: [{ name: 'pixels', shape: [n, 32, 32, 3], datatype: 'UINT8', data: nested }], outputs: [{ name: 'probabilities' }] } });
+  const nr = await app.inject({
+    method: 'POST',
+    url: `${base}/versions/1/infer`,
+    payload: {
+      inputs: [{ name: 'pixels', shape: [n, 32, 32, 3], datatype: 'UINT8', data: nested }],
+      outputs: [{ name: 'probabilities' }],
+    },
+  });
   t.equal(nr.statusCode, 200, nr.body);
   t.equal(nr.json().outputs.length, 1);
   close(t, nr.json().outputs[0].data, ref.probabilities, 'nested input');
@@ -80,7 +101,14 @@ t.test('JSON infer: flat or nested data, both outputs, matches a direct run', as
 t.test('classification extension', async (t) => {
   const pixels = px(2);
   const ref = await direct(pixels, 2);
-  const r = await app.inject({ method: 'POST', url: `${base}/infer`, payload: { inputs: [{ name: 'pixels', shape: [2, 32, 32, 3], datatype: 'UINT8', data: Array.from(pixels) }], outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] } });
+  const r = await app.inject({
+    method: 'POST',
+    url: `${base}/infer`,
+    payload: {
+      inputs: [{ name: 'pixels', shape: [2, 32, 32, 3], datatype: 'UINT8', data: Array.from(pixels) }],
+      outputs: [{ name: 'probabilities', parameters: { classification: 3 } }],
+    },
+  });
   t.equal(r.statusCode, 200, r.body);
   const o = r.json().outputs[0];
   t.equal(o.datatype, 'BYTES');
@@ -96,8 +124,13 @@ t.test('binary tensor extension in and out', async (t) => {
   const ref = await direct(pixels, n);
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'pixels', shape: [n, 32, 32, 3], datatype: 'UINT8', parameters: { binary_data_size: pixels.length } }],
-      outputs: [{ name: 'logits', parameters: { binary_data: true } }, { name: 'probabilities', parameters: { binary_data: false } }],
+      inputs: [
+        { name: 'pixels', shape: [n, 32, 32, 3], datatype: 'UINT8', parameters: { binary_data_size: pixels.length } },
+      ],
+      outputs: [
+        { name: 'logits', parameters: { binary_data: true } },
+        { name: 'probabilities', parameters: { binary_data: false } },
+      ],
     }),
   );
   const r = await app.inject({
@@ -111,7 +144,12 @@ t.test('binary tensor extension in and out', async (t) => {
   const len = Number(r.headers['inference-header-content-length']);
   const raw = r.rawPayload;
   const j = JSON.parse(raw.subarray(0, len).toString());
-  t.same(j.outputs[0], { name: 'logits', datatype: 'FP32', shape: [n, 10], parameters: { binary_data_size: n * 10 * 4 } });
+  t.same(j.outputs[0], {
+    name: 'logits',
+    datatype: 'FP32',
+    shape: [n, 10],
+    parameters: { binary_data_size: n * 10 * 4 },
+  });
   const tail = raw.subarray(len);
   const logits = new Float32Array(tail.buffer.slice(tail.byteOffset, tail.byteOffset + tail.length));
   close(t, logits, ref.logits, 'binary logits');
@@ -139,9 +177,19 @@ t.test('bad tensors are 400 BAD_TENSOR; wrong model 404; too many images 413', a
     t.equal(r.statusCode, status, r.body);
     t.equal(r.json().code, code);
   }
-  const bin = await app.inject({ method: 'POST', url: `${base}/infer`, headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('{}') });
+  const bin = await app.inject({
+    method: 'POST',
+    url: `${base}/infer`,
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: Buffer.from('{}'),
+  });
   t.equal(bin.statusCode, 400, 'binary body without the header length');
-  const garbage = await app.inject({ method: 'POST', url: `${base}/infer`, headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' });
+  const garbage = await app.inject({
+    method: 'POST',
+    url: `${base}/infer`,
+    headers: { 'content-type': 'application/json' },
+    payload: '{"inputs": [',
+  });
   t.equal(garbage.statusCode, 400);
   const other = await app.inject({ method: 'POST', url: '/v2/models/resnet/infer', payload: { inputs: [ok] } });
   t.equal(other.statusCode, 404);

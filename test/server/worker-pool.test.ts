@@ -5,7 +5,9 @@ import { WorkerPool } from '../../src/runtime/worker-pool.js';
 import { noise, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir());
-const feeds = (n: number) => ({ pixels: { dtype: 'uint8' as const, dims: [n, 32, 32, 3], data: new Uint8Array(noise(32, 32 * n, 2)) } });
+const feeds = (n: number) => ({
+  pixels: { dtype: 'uint8' as const, dims: [n, 32, 32, 3], data: new Uint8Array(noise(32, 32 * n, 2)) },
+});
 
 t.test('outputs equal a session run on the main thread', async (t) => {
   const pool = await WorkerPool.create(modelPath, { threads: 1, workers: 2 });
@@ -43,7 +45,8 @@ t.test('a crashed worker fails its run and is replaced', async (t) => {
   const running = pool.run(feeds(512));
   void slot.worker.terminate();
   await t.rejects(running, { code: 'WORKER_CRASHED' });
-  for (const end = Date.now() + 60_000; Date.now() < end && pool.idle === 0; ) await new Promise((r) => setTimeout(r, 20)); // the replacement loads and warms up its model
+  for (const end = Date.now() + 60_000; Date.now() < end && pool.idle === 0; )
+    await new Promise((r) => setTimeout(r, 20)); // the replacement loads and warms up its model
   t.equal(pool.idle, 1, 'a fresh worker took its place');
   t.same((await pool.run(feeds(1))).outputs['logits']!.dims, [1, 10]);
 });

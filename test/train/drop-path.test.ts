@@ -1,26 +1,37 @@
 // Stochastic depth: the training graph with per-sample branch masks vs torch autograd, mask feeds, and the trainer.
 import t from 'tap';
-import { buildArtifacts, dropPathRates } from '../../src/train/artifacts.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
+import { buildArtifacts, dropPathRates } from '../../src/train/artifacts.js';
 import { dropPathFeeds } from '../../src/train/droppath.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, normRelError, randomLabels, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
+import {
+  fmt,
+  normRelError,
+  randomLabels,
+  randomPixels,
+  requirePython,
+  runTorch,
+  toNumbers,
+} from '../fixtures/oracle/torch.js';
 
 const BATCH = 6;
 const TOL = 1e-4;
 
-t.test('mask feeds: rates linear from 0, values 0 or 1/(1 − rate), a pure function of (seed, epoch, step)', async (t) => {
-  t.same(dropPathRates(3, 0.2), [0, 0.1, 0.2]);
-  const f = dropPathFeeds(8, 0.3, 4000, 1, 2, 3);
-  t.notOk('drop_path.0.tokens' in f, 'block 0 has rate 0: no mask');
-  const m = f['drop_path.7.channels']!.data as Float32Array;
-  const zeros = m.filter((v) => v === 0).length;
-  t.ok(m.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6));
-  t.ok(Math.abs(zeros / 4000 - 0.3) < 0.03, `drop fraction ${(zeros / 4000).toFixed(3)} ≈ 0.3`);
-  t.same(dropPathFeeds(8, 0.3, 16, 1, 2, 3), dropPathFeeds(8, 0.3, 16, 1, 2, 3));
-  t.notSame(dropPathFeeds(8, 0.3, 16, 1, 2, 3), dropPathFeeds(8, 0.3, 16, 1, 2, 4));
-});
+t.test(
+  'mask feeds: rates linear from 0, values 0 or 1/(1 − rate), a pure function of (seed, epoch, step)',
+  async (t) => {
+    t.same(dropPathRates(3, 0.2), [0, 0.1, 0.2]);
+    const f = dropPathFeeds(8, 0.3, 4000, 1, 2, 3);
+    t.notOk('drop_path.0.tokens' in f, 'block 0 has rate 0: no mask');
+    const m = f['drop_path.7.channels']!.data as Float32Array;
+    const zeros = m.filter((v) => v === 0).length;
+    t.ok(m.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6));
+    t.ok(Math.abs(zeros / 4000 - 0.3) < 0.03, `drop fraction ${(zeros / 4000).toFixed(3)} ≈ 0.3`);
+    t.same(dropPathFeeds(8, 0.3, 16, 1, 2, 3), dropPathFeeds(8, 0.3, 16, 1, 2, 3));
+    t.notSame(dropPathFeeds(8, 0.3, 16, 1, 2, 3), dropPathFeeds(8, 0.3, 16, 1, 2, 4));
+  },
+);
 
 if (requirePython(t)) {
   t.test('training graph with drop-path masks: loss and gradients match torch', async (t) => {
@@ -46,7 +57,9 @@ if (requirePython(t)) {
     const s = await Session.create(art.training, { threads: 1 });
     const out = await s.run(feeds);
     await s.release();
-    const [ref] = await runTorch(t.testdir(), [{ mode: 'grads', spec, params, pixels, labels, batch: BATCH, labelSmoothing: 0.1, dropPath: masks }]);
+    const [ref] = await runTorch(t.testdir(), [
+      { mode: 'grads', spec, params, pixels, labels, batch: BATCH, labelSmoothing: 0.1, dropPath: masks },
+    ]);
     const r = ref!.out;
     const loss = (out['loss']!.data as Float32Array)[0]!;
     const refLoss = toNumbers(r.get('loss')!)[0]!;

@@ -15,12 +15,40 @@ const exec = promisify(execFile);
 const dir = t.testdir();
 const cacheDir = path.join(dir, 'decoded');
 // A small 64×64 model: patch 16 → 16 tokens.
-const SHAPE = ['--image-size', '64', '--patch-size', '16', '--hidden', '32', '--depth', '2', '--tokens-mlp', '16', '--channels-mlp', '64'];
-const QUICK = ['--threads', '1', '--lr', '3e-3', '--warmup-epochs', '0.5', '--augment', 'flip', '--cache-dir', cacheDir];
+const SHAPE = [
+  '--image-size',
+  '64',
+  '--patch-size',
+  '16',
+  '--hidden',
+  '32',
+  '--depth',
+  '2',
+  '--tokens-mlp',
+  '16',
+  '--channels-mlp',
+  '64',
+];
+const QUICK = [
+  '--threads',
+  '1',
+  '--lr',
+  '3e-3',
+  '--warmup-epochs',
+  '0.5',
+  '--augment',
+  'flip',
+  '--cache-dir',
+  cacheDir,
+];
 
 async function mixer(...args: string[]): Promise<{ code: number; out: string }> {
   try {
-    const r = await exec(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' }, timeout: 240_000 });
+    const r = await exec(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+      timeout: 240_000,
+    });
     return { code: 0, out: r.stdout + r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -29,7 +57,10 @@ async function mixer(...args: string[]): Promise<{ code: number; out: string }> 
 }
 
 const metrics = (run: string): { epoch: number; step: number; val_acc: number; test_acc: number | null }[] =>
-  readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 const root = path.join(dir, 'photos');
 const runA = path.join(dir, 'runs', 'a');
@@ -42,9 +73,24 @@ t.before(async () => {
 });
 
 t.test('a 64×64 model from flags learns the folder; the corrupt file is skipped and reported', async (t) => {
-  const r = await mixer('train', '--data', root, '--out-dir', runA, ...SHAPE, ...QUICK, '--epochs', '6', '--batch-size', '16');
+  const r = await mixer(
+    'train',
+    '--data',
+    root,
+    '--out-dir',
+    runA,
+    ...SHAPE,
+    ...QUICK,
+    '--epochs',
+    '6',
+    '--batch-size',
+    '16',
+  );
   t.equal(r.code, 0, r.out);
-  t.match(r.out, /model: 64×64 input, patch 16 \(16 tokens\), hidden 32, depth 2, tokens-mlp 16, channels-mlp 64, 3 classes: 34,499 parameters, [\d.]+ MFLOPs per image forward/);
+  t.match(
+    r.out,
+    /model: 64×64 input, patch 16 \(16 tokens\), hidden 32, depth 2, tokens-mlp 16, channels-mlp 64, 3 classes: 34,499 parameters, [\d.]+ MFLOPs per image forward/,
+  );
   t.match(r.out, /warning: skipping .*broken\.png: the image could not be decoded/);
   t.notMatch(r.out, /\.hidden\.png/);
   t.match(r.out, /decoded 48 images in [\d.]+ s: 0 from the cache, 48 decoded, 1 skipped/);
@@ -67,17 +113,47 @@ t.test('a 64×64 model from flags learns the folder; the corrupt file is skipped
 });
 
 t.test('a second run takes every image from the decode cache', async (t) => {
-  const r = await mixer('train', '--data', root, '--out-dir', path.join(dir, 'runs', 'again'), ...SHAPE, ...QUICK, '--epochs', '1');
+  const r = await mixer(
+    'train',
+    '--data',
+    root,
+    '--out-dir',
+    path.join(dir, 'runs', 'again'),
+    ...SHAPE,
+    ...QUICK,
+    '--epochs',
+    '1',
+  );
   t.equal(r.code, 0, r.out);
   t.match(r.out, /decoded 48 images in [\d.]+ s: 48 from the cache, 0 decoded, 1 skipped/);
   // A different training resolution is a different cache entry.
-  const s = await mixer('train', '--data', root, '--out-dir', path.join(dir, 'runs', 'at32'), '--preset', 'tiny', ...QUICK, '--epochs', '1');
+  const s = await mixer(
+    'train',
+    '--data',
+    root,
+    '--out-dir',
+    path.join(dir, 'runs', 'at32'),
+    '--preset',
+    'tiny',
+    ...QUICK,
+    '--epochs',
+    '1',
+  );
   t.equal(s.code, 0, s.out);
   t.match(s.out, /decoded 48 images in [\d.]+ s: 0 from the cache, 48 decoded/);
 });
 
 t.test('--strict fails on the corrupt file', async (t) => {
-  const r = await mixer('train', '--data', root, '--out-dir', path.join(dir, 'runs', 'strict'), ...SHAPE, ...QUICK, '--strict');
+  const r = await mixer(
+    'train',
+    '--data',
+    root,
+    '--out-dir',
+    path.join(dir, 'runs', 'strict'),
+    ...SHAPE,
+    ...QUICK,
+    '--strict',
+  );
   t.equal(r.code, 2);
   t.match(r.out, /^mixer: cannot decode image .*broken\.png: the image could not be decoded.*\(--strict\)$/m);
   t.notOk(existsSync(path.join(dir, 'runs', 'strict', 'model.onnx')));
@@ -86,12 +162,30 @@ t.test('--strict fails on the corrupt file', async (t) => {
 t.test('one class, or a class with one image, stops with exit 2 naming them', async (t) => {
   const one = path.join(dir, 'one');
   await makeImageFolder(one, { classes: ['cats'], perClass: 4 });
-  const r = await mixer('train', '--data', one, '--out-dir', path.join(dir, 'runs', 'one'), '--preset', 'tiny', ...QUICK);
+  const r = await mixer(
+    'train',
+    '--data',
+    one,
+    '--out-dir',
+    path.join(dir, 'runs', 'one'),
+    '--preset',
+    'tiny',
+    ...QUICK,
+  );
   t.equal(r.code, 2);
   t.match(r.out, /^mixer: need at least 2 classes to train a classifier; .*one has 1: cats$/m);
   const lonely = path.join(dir, 'lonely');
   await makeImageFolder(lonely, { classes: ['cats', 'dogs'], perClass: [5, 1] });
-  const l = await mixer('train', '--data', lonely, '--out-dir', path.join(dir, 'runs', 'lonely'), '--preset', 'tiny', ...QUICK);
+  const l = await mixer(
+    'train',
+    '--data',
+    lonely,
+    '--out-dir',
+    path.join(dir, 'runs', 'lonely'),
+    '--preset',
+    'tiny',
+    ...QUICK,
+  );
   t.equal(l.code, 2);
   t.match(l.out, /^mixer: every class needs at least 2 usable images .*too few in "dogs" \(1\)$/m);
 });
@@ -100,19 +194,38 @@ t.test('fewer images than a batch: every epoch trains on all of them, also strea
   const small = path.join(dir, 'small');
   await makeImageFolder(small, { perClass: 3, seed: 3 });
   const run = path.join(dir, 'runs', 'small');
-  const r = await mixer('train', '--data', small, '--out-dir', run, '--preset', 'tiny', ...QUICK, '--epochs', '3', '--cache-mb', '0');
+  const r = await mixer(
+    'train',
+    '--data',
+    small,
+    '--out-dir',
+    run,
+    '--preset',
+    'tiny',
+    ...QUICK,
+    '--epochs',
+    '3',
+    '--cache-mb',
+    '0',
+  );
   t.equal(r.code, 0, r.out);
   t.match(r.out, /note: --batch-size 128 is more than the 6 training images: each epoch is one batch of 6/);
   t.match(r.out, /streamed from the decode cache on disk/);
   t.match(r.out, /6 images \(1 steps\/epoch × 3 epochs/);
-  t.same(metrics(run).map((m) => m.step), [1, 2, 3]);
+  t.same(
+    metrics(run).map((m) => m.step),
+    [1, 2, 3],
+  );
   t.match(r.out, /checks-blue\s+2 \/ 1/, 'every class keeps one validation image');
 });
 
 t.test('model shape flags: invalid combinations are one-line errors with exit 2', async (t) => {
   const out = path.join(dir, 'runs', 'bad');
   for (const [args, msg] of [
-    [['--image-size', '60', '--patch-size', '16'], /^mixer: invalid model shape: config.image_size 60 is not divisible by patch_size 16$/],
+    [
+      ['--image-size', '60', '--patch-size', '16'],
+      /^mixer: invalid model shape: config.image_size 60 is not divisible by patch_size 16$/,
+    ],
     [['--hidden', '0'], /^mixer: --hidden must be at least 1, got 0$/],
     [['--depth=-2'], /^mixer: --depth must be at least 1, got -2$/],
     [['--config', path.join(dir, 'nope.json')], /^mixer: --config .*nope\.json: ENOENT$/],
@@ -126,7 +239,8 @@ t.test('model shape flags: invalid combinations are one-line errors with exit 2'
   }
 });
 
-const stem = async (file: string): Promise<Float32Array> => (await readSafetensors(file)).tensors.get('stem.proj.weight')!.data as Float32Array;
+const stem = async (file: string): Promise<Float32Array> =>
+  (await readSafetensors(file)).tensors.get('stem.proj.weight')!.data as Float32Array;
 
 t.test('fine-tuning from a checkpoint: --reset-head for new classes, --freeze stem keeps it fixed', async (t) => {
   const two = path.join(dir, 'two');
@@ -135,20 +249,59 @@ t.test('fine-tuning from a checkpoint: --reset-head for new classes, --freeze st
   const run = path.join(dir, 'runs', 'ft');
   const noReset = await mixer('train', '--data', two, '--out-dir', run, '--init', ckA, ...QUICK);
   t.equal(noReset.code, 2);
-  t.match(noReset.out, /^mixer: --init .*checkpoint\.safetensors: 'head\.weight' has shape \[3, 32\] but the model needs \[2, 32\].*--reset-head/m);
-  const wrong = await mixer('train', '--data', two, '--out-dir', run, '--init', ckA, '--reset-head', ...SHAPE.slice(0, 4), '--hidden', '48', ...QUICK);
+  t.match(
+    noReset.out,
+    /^mixer: --init .*checkpoint\.safetensors: 'head\.weight' has shape \[3, 32\] but the model needs \[2, 32\].*--reset-head/m,
+  );
+  const wrong = await mixer(
+    'train',
+    '--data',
+    two,
+    '--out-dir',
+    run,
+    '--init',
+    ckA,
+    '--reset-head',
+    ...SHAPE.slice(0, 4),
+    '--hidden',
+    '48',
+    ...QUICK,
+  );
   t.equal(wrong.code, 2);
-  t.match(wrong.out, /^mixer: --init .*: 'stem\.proj\.weight' has shape \[32, 3, 16, 16\] but the model needs \[48, 3, 16, 16\]/m);
+  t.match(
+    wrong.out,
+    /^mixer: --init .*: 'stem\.proj\.weight' has shape \[32, 3, 16, 16\] but the model needs \[48, 3, 16, 16\]/m,
+  );
 
   // No model flags: the shape comes from the checkpoint.
-  const r = await mixer('train', '--data', two, '--out-dir', run, '--init', ckA, '--reset-head', '--freeze', 'stem', ...QUICK, '--epochs', '2', '--batch-size', '8');
+  const r = await mixer(
+    'train',
+    '--data',
+    two,
+    '--out-dir',
+    run,
+    '--init',
+    ckA,
+    '--reset-head',
+    '--freeze',
+    'stem',
+    ...QUICK,
+    '--epochs',
+    '2',
+    '--batch-size',
+    '8',
+  );
   t.equal(r.code, 0, r.out);
   t.match(r.out, /initialised from .* with a new classifier head/);
   t.match(r.out, /34,466 parameters \(9,858 trainable, 24,608 frozen\)/);
   t.same(await stem(path.join(run, 'checkpoint.safetensors')), await stem(ckA), 'frozen stem unchanged by training');
   const after = (await readSafetensors(path.join(run, 'checkpoint.safetensors'))).tensors;
   const before = (await readSafetensors(ckA)).tensors;
-  t.notSame(after.get('blocks.0.mlp_tokens.fc1.weight')!.data, before.get('blocks.0.mlp_tokens.fc1.weight')!.data, 'the rest trained');
+  t.notSame(
+    after.get('blocks.0.mlp_tokens.fc1.weight')!.data,
+    before.get('blocks.0.mlp_tokens.fc1.weight')!.data,
+    'the rest trained',
+  );
   t.same(after.get('head.weight')!.shape, [2, 32]);
   t.ok(metrics(run).at(-1)!.val_acc >= 0.75, 'the fine-tuned model separates the two classes');
 });
@@ -184,10 +337,19 @@ t.test('mixer serve --model <run>/model.onnx answers with the folder labels', as
   const info = (await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { labels?: string[] };
   t.same(info.labels, [...CLASSES].sort());
   const img = await sharp(path.join(root, 'checks-blue', 'img0.png')).toBuffer();
-  const res = await fetch(`http://127.0.0.1:${port}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img, signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`http://127.0.0.1:${port}/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: img,
+    signal: AbortSignal.timeout(30_000),
+  });
   t.equal(res.status, 200);
   const body = (await res.json()) as { results: { predictions: { label: string }[] }[] };
-  t.same(body.results[0]!.predictions.map((p) => p.label).sort(), [...CLASSES].sort(), 'all three folder labels, no CIFAR ones');
+  t.same(
+    body.results[0]!.predictions.map((p) => p.label).sort(),
+    [...CLASSES].sort(),
+    'all three folder labels, no CIFAR ones',
+  );
   t.equal(body.results[0]!.predictions[0]!.label, 'checks-blue');
 });
 

@@ -1,7 +1,7 @@
 // --freeze: which parameters it names, and the optimizer / training / fused graphs leaving frozen ones out.
 import t from 'tap';
-import { optimizerGraph, trainStepGraph, trainingGraph } from '../../src/train/artifacts.js';
 import { defaultSpec, paramTable, preset } from '../../src/model/index.js';
+import { optimizerGraph, trainingGraph, trainStepGraph } from '../../src/train/artifacts.js';
 import { frozenParams } from '../../src/train/freeze.js';
 
 const spec = defaultSpec(preset('tiny'));
@@ -23,7 +23,10 @@ t.test('the graphs skip frozen parameters: no gradient, no optimizer state, no u
   const names = (vs: { name: string }[]) => vs.map((v) => v.name);
   const opt = optimizerGraph(spec, o);
   const optIn = names(opt.inputs);
-  t.notOk(optIn.some((n) => n.startsWith('stem.') || n.startsWith('blocks.0.')), 'optimizer graph has no frozen inputs');
+  t.notOk(
+    optIn.some((n) => n.startsWith('stem.') || n.startsWith('blocks.0.')),
+    'optimizer graph has no frozen inputs',
+  );
   const trainable = paramTable(spec.config).filter((p) => !frozen.has(p.name));
   t.equal(optIn.filter((n) => n.endsWith('_grad')).length, trainable.length);
   t.equal(opt.outputs.length, 3 * trainable.length);

@@ -1,11 +1,21 @@
 // Whole-model gradients of the training graph vs PyTorch autograd (float64) for `tiny`, plus eval-loss and fused train-step consistency.
 import t from 'tap';
 import { DEFAULT_ADAMW } from '../../src/autodiff/index.js';
-import { type Artifacts, buildArtifacts } from '../../src/train/artifacts.js';
-import { type Params, defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
+import { defaultSpec, type Params, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
+import { type Artifacts, buildArtifacts } from '../../src/train/artifacts.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, normRelError, randomLabels, randomLike, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
+import {
+  fmt,
+  maxRelError,
+  normRelError,
+  randomLabels,
+  randomLike,
+  randomPixels,
+  requirePython,
+  runTorch,
+  toNumbers,
+} from '../fixtures/oracle/torch.js';
 
 const BATCH = 8;
 const SMOOTHINGS = [0, 0.1];
@@ -42,7 +52,15 @@ if (requirePython(t)) {
 
     const ref = await runTorch(
       t.testdir(),
-      SMOOTHINGS.map((ls) => ({ mode: 'grads' as const, spec, params, pixels, labels, batch: BATCH, labelSmoothing: ls })),
+      SMOOTHINGS.map((ls) => ({
+        mode: 'grads' as const,
+        spec,
+        params,
+        pixels,
+        labels,
+        batch: BATCH,
+        labelSmoothing: ls,
+      })),
     );
 
     for (const [i, o] of ours.entries()) {
@@ -81,7 +99,9 @@ if (requirePython(t)) {
         const got = g.data as Float32Array;
         if (l2(want) <= 1e-12 * gmax) {
           const abs = l2(got) / gmax;
-          t.comment(`${tag}: ${p.name}_grad is analytically zero (torch ‖g‖ ${fmt(l2(want))}); ours ‖g‖/max‖grad‖ = ${fmt(abs)}`);
+          t.comment(
+            `${tag}: ${p.name}_grad is analytically zero (torch ‖g‖ ${fmt(l2(want))}); ours ‖g‖/max‖grad‖ = ${fmt(abs)}`,
+          );
           t.ok(abs < 1e-6, `${tag}: ${p.name}_grad is zero up to float32 roundoff (${fmt(abs)})`);
           continue;
         }
@@ -91,8 +111,13 @@ if (requirePython(t)) {
         if (!(norm < TOL)) t.fail(`${tag}: ${p.name}_grad ‖ours − torch‖/‖torch‖ = ${fmt(norm)} (max rel ${fmt(max)})`);
         if (!(norm <= worst.norm)) worst = { name: p.name, norm };
       }
-      t.comment(`${tag}: worst gradient ${worst.name} ‖ours − torch‖/‖torch‖ ${fmt(worst.norm)}; largest per-tensor max|ours − torch|/max|torch| ${fmt(worstMax)}`);
-      t.ok(worst.norm < TOL, `${tag}: every parameter gradient matches torch within ${TOL} (worst ${worst.name} ${fmt(worst.norm)})`);
+      t.comment(
+        `${tag}: worst gradient ${worst.name} ‖ours − torch‖/‖torch‖ ${fmt(worst.norm)}; largest per-tensor max|ours − torch|/max|torch| ${fmt(worstMax)}`,
+      );
+      t.ok(
+        worst.norm < TOL,
+        `${tag}: every parameter gradient matches torch within ${TOL} (worst ${worst.name} ${fmt(worst.norm)})`,
+      );
 
       const evalErr = Math.abs(o.evalLoss - loss) / Math.abs(loss);
       t.comment(`${tag}: eval loss ${o.evalLoss} vs training loss ${loss}, rel diff ${fmt(evalErr)}`);
@@ -129,7 +154,10 @@ if (requirePython(t)) {
       await optS.release();
 
       const lossDiff = Math.abs((fused['loss']!.data as Float32Array)[0]! - (o.out['loss']!.data as Float32Array)[0]!);
-      t.ok(lossDiff <= 1e-6 * Math.abs((o.out['loss']!.data as Float32Array)[0]!), `fused loss equals training loss (diff ${fmt(lossDiff)})`);
+      t.ok(
+        lossDiff <= 1e-6 * Math.abs((o.out['loss']!.data as Float32Array)[0]!),
+        `fused loss equals training loss (diff ${fmt(lossDiff)})`,
+      );
       let worst = { name: 'none (all bitwise equal)', err: 0 };
       for (const p of table) {
         for (const suffix of ['.updated', '.exp_avg.updated', '.exp_avg_sq.updated']) {
@@ -144,8 +172,13 @@ if (requirePython(t)) {
           if (err > worst.err) worst = { name: k, err };
         }
       }
-      t.comment(`fused vs separate: worst ${worst.name} max rel diff ${fmt(worst.err)} (AdamW ${JSON.stringify(DEFAULT_ADAMW)}, lr 1e-3, step 3)`);
-      t.ok(worst.err < 1e-6, `fused train_step updates equal training + optimizer (worst ${worst.name} ${fmt(worst.err)})`);
+      t.comment(
+        `fused vs separate: worst ${worst.name} max rel diff ${fmt(worst.err)} (AdamW ${JSON.stringify(DEFAULT_ADAMW)}, lr 1e-3, step 3)`,
+      );
+      t.ok(
+        worst.err < 1e-6,
+        `fused train_step updates equal training + optimizer (worst ${worst.name} ${fmt(worst.err)})`,
+      );
     });
   });
 }

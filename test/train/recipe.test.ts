@@ -1,11 +1,12 @@
 // Recipe options in the trainer: exact resume with EMA + MixUp/CutMix + drop path, the validation split, and --resume recipe checks.
-import t from 'tap';
+
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import t from 'tap';
+import type { ImageDataset } from '../../src/data/dataset.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { emaDecayAt, emaInit, emaUpdate } from '../../src/train/ema.js';
-import { train, type TrainOptions } from '../../src/train/trainer.js';
-import type { ImageDataset } from '../../src/data/dataset.js';
+import { type TrainOptions, train } from '../../src/train/trainer.js';
 import { stripedImages } from '../fixtures/synthetic.js';
 
 const synthetic = (count: number, seed: number): ImageDataset => stripedImages(count, seed, 'columns');
@@ -81,7 +82,15 @@ t.test('resume with EMA, AutoAugment, MixUp, CutMix and drop path equals a strai
 t.test('--val-split trains on the rest, evaluates raw and EMA weights on the held-out images each epoch', async (t) => {
   const splits = { train: synthetic(160, 5), test: synthetic(40, 6) };
   const dir = t.testdir();
-  const r = await train({ ...base(dir, splits), epochs: 1, valSplit: 32, quiet: false, augment: null, mixup: 0, cutmix: 0 });
+  const r = await train({
+    ...base(dir, splits),
+    epochs: 1,
+    valSplit: 32,
+    quiet: false,
+    augment: null,
+    mixup: 0,
+    cutmix: 0,
+  });
   t.equal(r.progress.step, 4, '128 training images / batch 32');
   const m = JSON.parse(readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim()) as Record<string, number | null>;
   t.equal(m['test_acc'], null, 'no per-epoch test evaluation');
@@ -101,7 +110,10 @@ t.test('--resume: changed recipe flags are an error unless --override, which rec
   const dir = t.testdir();
   await train({ ...base(dir, splits), epochs: 2, stopAfterSteps: 2 });
   const again = { ...base(dir, splits), epochs: 2, resume: true, mixup: 0.2, lr: 1e-3, ema: 0.99 };
-  await t.rejects(train({ ...again, explicit: new Set(['mixup', 'lr', 'ema']) }), /lr 0\.003 → 0\.001; mixup 0\.8 → 0\.2\).*--override/);
+  await t.rejects(
+    train({ ...again, explicit: new Set(['mixup', 'lr', 'ema']) }),
+    /lr 0\.003 → 0\.001; mixup 0\.8 → 0\.2\).*--override/,
+  );
   // Omitted flags keep the checkpoint's values (mixup 0.8 although the options say 0.2).
   const kept = await train({ ...again, explicit: new Set(['ema']), stopAfterSteps: 1 });
   t.equal(kept.progress.step, 3);

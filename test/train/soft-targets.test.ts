@@ -1,13 +1,22 @@
 // The soft-target training graph (MixUp / CutMix) vs torch cross_entropy with probability targets, and vs the hard-label graph.
 import t from 'tap';
 import { DEFAULT_ADAMW } from '../../src/autodiff/index.js';
-import { buildArtifacts, trainStepGraph } from '../../src/train/artifacts.js';
 import { mixTargets } from '../../src/data/mix.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
 import { serializeModel } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
+import { buildArtifacts, trainStepGraph } from '../../src/train/artifacts.js';
 import { Rng } from '../../src/util/rng.js';
-import { fmt, maxRelError, normRelError, randomLabels, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
+import {
+  fmt,
+  maxRelError,
+  normRelError,
+  randomLabels,
+  randomPixels,
+  requirePython,
+  runTorch,
+  toNumbers,
+} from '../fixtures/oracle/torch.js';
 
 const BATCH = 8;
 const TOL = 1e-4;
@@ -41,14 +50,19 @@ if (requirePython(t)) {
     const ev = await evalS.run(feeds);
     await evalS.release();
 
-    const [ref] = await runTorch(t.testdir(), [{ mode: 'grads', spec, params, pixels, targets: raw, batch: BATCH, labelSmoothing: SMOOTHING }]);
+    const [ref] = await runTorch(t.testdir(), [
+      { mode: 'grads', spec, params, pixels, targets: raw, batch: BATCH, labelSmoothing: SMOOTHING },
+    ]);
     const r = ref!.out;
     const loss = (out['loss']!.data as Float32Array)[0]!;
     const refLoss = toNumbers(r.get('loss')!)[0]!;
     const lossErr = Math.abs(loss - refLoss) / Math.abs(refLoss);
     t.comment(`loss ours ${loss} torch ${refLoss}, rel error ${fmt(lossErr)}`);
     t.ok(lossErr < TOL, `loss matches torch (rel error ${fmt(lossErr)})`);
-    t.ok(Math.abs((ev['loss']!.data as Float32Array)[0]! - loss) <= 1e-6 * Math.abs(loss), 'eval graph loss equals training loss');
+    t.ok(
+      Math.abs((ev['loss']!.data as Float32Array)[0]! - loss) <= 1e-6 * Math.abs(loss),
+      'eval graph loss equals training loss',
+    );
     let worst = { name: '', err: 0 };
     for (const p of table) {
       const want = toNumbers(r.get(`${p.name}_grad`)!);
@@ -79,13 +93,30 @@ t.test('soft targets = smoothed one-hot reproduce the hard-label fused step', as
   };
   for (const p of table) {
     feeds[p.name] = { dtype: 'float32', dims: p.shape, data: params.get(p.name)! };
-    feeds[`${p.name}.exp_avg`] = { dtype: 'float32', dims: p.shape, data: new Float32Array(params.get(p.name)!.length) };
-    feeds[`${p.name}.exp_avg_sq`] = { dtype: 'float32', dims: p.shape, data: new Float32Array(params.get(p.name)!.length) };
+    feeds[`${p.name}.exp_avg`] = {
+      dtype: 'float32',
+      dims: p.shape,
+      data: new Float32Array(params.get(p.name)!.length),
+    };
+    feeds[`${p.name}.exp_avg_sq`] = {
+      dtype: 'float32',
+      dims: p.shape,
+      data: new Float32Array(params.get(p.name)!.length),
+    };
   }
   const run = async (soft: boolean) => {
-    const s = await Session.create(serializeModel(trainStepGraph(spec, { labelSmoothing: SMOOTHING, adamw: DEFAULT_ADAMW, softTargets: soft })), { threads: 1 });
+    const s = await Session.create(
+      serializeModel(trainStepGraph(spec, { labelSmoothing: SMOOTHING, adamw: DEFAULT_ADAMW, softTargets: soft })),
+      { threads: 1 },
+    );
     const extra: Record<string, HostTensor> = soft
-      ? { targets: { dtype: 'float32', dims: [BATCH, K], data: mixTargets(Array.from(labels, Number), BATCH, { smoothing: SMOOTHING, numClasses: K }, 1) } }
+      ? {
+          targets: {
+            dtype: 'float32',
+            dims: [BATCH, K],
+            data: mixTargets(Array.from(labels, Number), BATCH, { smoothing: SMOOTHING, numClasses: K }, 1),
+          },
+        }
       : { labels: { dtype: 'int64', dims: [BATCH], data: labels } };
     const o = await s.run({ ...feeds, ...extra });
     await s.release();
@@ -93,9 +124,16 @@ t.test('soft targets = smoothed one-hot reproduce the hard-label fused step', as
   };
   const hard = await run(false);
   const soft = await run(true);
-  t.ok(Math.abs((hard['loss']!.data as Float32Array)[0]! - (soft['loss']!.data as Float32Array)[0]!) < 1e-6, 'same loss');
+  t.ok(
+    Math.abs((hard['loss']!.data as Float32Array)[0]! - (soft['loss']!.data as Float32Array)[0]!) < 1e-6,
+    'same loss',
+  );
   let worst = 0;
-  for (const p of table) worst = Math.max(worst, maxRelError(soft[`${p.name}.updated`]!.data as Float32Array, hard[`${p.name}.updated`]!.data as Float32Array));
+  for (const p of table)
+    worst = Math.max(
+      worst,
+      maxRelError(soft[`${p.name}.updated`]!.data as Float32Array, hard[`${p.name}.updated`]!.data as Float32Array),
+    );
   t.comment(`max rel difference of updated parameters ${fmt(worst)}`);
   t.ok(worst < 1e-6, 'same updated parameters');
 });

@@ -1,10 +1,10 @@
 // A plain timm MlpMixer state_dict saved by PyTorch as safetensors imports through loadCheckpoint and exports to ONNX with matching logits.
 import { join } from 'node:path';
 import t from 'tap';
-import { type PresetName, buildInferenceModel, defaultSpec, paramTable, preset } from '../../src/model/index.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
+import { buildInferenceModel, defaultSpec, type PresetName, paramTable, preset } from '../../src/model/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { readSafetensors } from '../../src/formats/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 import { fmt, maxRelError, randomPixels, requirePython, runTorch, toNumbers } from '../fixtures/oracle/torch.js';
 
@@ -28,7 +28,11 @@ if (requirePython(t)) {
       const file = join(ref[i]!.dir, 'state_dict.safetensors');
       const raw = await readSafetensors(file);
       t.same(raw.metadata, {}, `${name}: the torch file carries no metadata`);
-      t.same([...raw.tensors.keys()], paramTable(preset(name)).map((p) => p.name), `${name}: timm state_dict keys, in timm order`);
+      t.same(
+        [...raw.tensors.keys()],
+        paramTable(preset(name)).map((p) => p.name),
+        `${name}: timm state_dict keys, in timm order`,
+      );
 
       const ckpt = await loadCheckpoint(file);
       t.same(ckpt.spec.config, preset(name), `${name}: config inferred from the state_dict shapes`);
@@ -44,7 +48,10 @@ if (requirePython(t)) {
 
       const size = ckpt.spec.config.image_size;
       const session = await Session.create(buildInferenceModel(ckpt.spec, ckpt.params), { threads: 1 });
-      const out = await session.run({ pixels: { dtype: 'uint8', dims: [BATCH, size, size, 3], data: jobs[i]!.pixels } }, ['logits']);
+      const out = await session.run(
+        { pixels: { dtype: 'uint8', dims: [BATCH, size, size, 3], data: jobs[i]!.pixels } },
+        ['logits'],
+      );
       await session.release();
       const err = maxRelError(out['logits']!.data as Float32Array, toNumbers(ref[i]!.out.get('logits')!));
       t.comment(`timm import ${name} batch ${BATCH}: logits max rel error ${fmt(err)}`);

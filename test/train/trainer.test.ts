@@ -1,14 +1,15 @@
 // Trainer tests: a short run learns, resume reproduces a straight run, checkpoints round-trip, SIGINT-style stops resume exactly.
-import t from 'tap';
+
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import t from 'tap';
 import { loadCifar10 } from '../../src/data/cifar10.js';
-import { subset, type ImageDataset } from '../../src/data/dataset.js';
+import { type ImageDataset, subset } from '../../src/data/dataset.js';
 import { buildInferenceModel, defaultSpec, preset } from '../../src/model/index.js';
 import { Session } from '../../src/runtime/session.js';
-import { evaluate } from '../../src/train/evaluate.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { train, type TrainOptions } from '../../src/train/trainer.js';
+import { evaluate } from '../../src/train/evaluate.js';
+import { type TrainOptions, train } from '../../src/train/trainer.js';
 import { stripedImages } from '../fixtures/synthetic.js';
 
 const synthetic = (count: number, seed: number): ImageDataset => stripedImages(count, seed, 'columns-rows');
@@ -44,7 +45,11 @@ const base = (outDir: string, splits: { train: ImageDataset; test: ImageDataset 
   log: () => {},
 });
 
-async function accuracy(spec: ReturnType<typeof defaultSpec>, params: Map<string, Float32Array>, ds: ImageDataset): Promise<number> {
+async function accuracy(
+  spec: ReturnType<typeof defaultSpec>,
+  params: Map<string, Float32Array>,
+  ds: ImageDataset,
+): Promise<number> {
   const s = await Session.create(buildInferenceModel(spec, params), { threads: 1 });
   const r = await evaluate(s, ds, spec.labels);
   await s.release();
@@ -62,7 +67,9 @@ t.test('a short run on a small subset: loss falls clearly and subset accuracy ri
   const first = r.history[0]!;
   const last = r.history.at(-1)!;
   const after = await accuracy(spec, r.state.params, data.train);
-  t.comment(`train loss ${first.train_loss.toFixed(3)} → ${last.train_loss.toFixed(3)}; subset accuracy ${(100 * before).toFixed(1)}% → ${(100 * after).toFixed(1)}%`);
+  t.comment(
+    `train loss ${first.train_loss.toFixed(3)} → ${last.train_loss.toFixed(3)}; subset accuracy ${(100 * before).toFixed(1)}% → ${(100 * after).toFixed(1)}%`,
+  );
   t.ok(last.train_loss < 0.85 * first.train_loss, 'loss falls by more than 15%');
   t.ok(after > before + 0.15, 'subset accuracy rises by more than 15 points');
   t.ok(existsSync(path.join(dir, 'model.onnx')), 'exports model.onnx');
@@ -70,7 +77,11 @@ t.test('a short run on a small subset: loss falls clearly and subset accuracy ri
   t.match(report, /Test accuracy: \d+\.\d+%/);
   t.match(report, /confusion/);
   t.ok(existsSync(path.join(dir, 'training.svg')), 'writes the plot');
-  t.equal(readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 12, 'one metrics line per epoch');
+  t.equal(
+    readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length,
+    12,
+    'one metrics line per epoch',
+  );
 });
 
 t.test('resume equivalence: N steps straight == N/2 steps, stop, resume, N/2 steps', async (t) => {

@@ -2,8 +2,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_ADAMW } from '../../autodiff/index.js';
-import { buildArtifacts } from '../../train/artifacts.js';
 import { DEFAULT_PRESET, defaultSpec, initParams, paramTable, preset } from '../../model/index.js';
+import { buildArtifacts } from '../../train/artifacts.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { num, parse, str } from '../args.js';
 
@@ -12,13 +12,20 @@ export const help = `mixer artifacts --preset <name> [--seed N] [--label-smoothi
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    preset: { type: 'string' }, seed: { type: 'string' }, 'label-smoothing': { type: 'string' }, 'weight-decay': { type: 'string' }, 'out-dir': { type: 'string' },
+    preset: { type: 'string' },
+    seed: { type: 'string' },
+    'label-smoothing': { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'out-dir': { type: 'string' },
   });
   const config = preset(str(v, 'preset', DEFAULT_PRESET));
   const dir = str(v, 'out-dir');
   const spec = defaultSpec(config);
   const labelSmoothing = num(v, 'label-smoothing', 0, { min: 0, max: 0.99 });
-  const a = buildArtifacts(spec, { labelSmoothing, adamw: { ...DEFAULT_ADAMW, weight_decay: num(v, 'weight-decay', DEFAULT_ADAMW.weight_decay, { min: 0 }) } });
+  const a = buildArtifacts(spec, {
+    labelSmoothing,
+    adamw: { ...DEFAULT_ADAMW, weight_decay: num(v, 'weight-decay', DEFAULT_ADAMW.weight_decay, { min: 0 }) },
+  });
   await mkdir(dir, { recursive: true });
   const files: [string, Uint8Array][] = [
     ['training_model.onnx', a.training],

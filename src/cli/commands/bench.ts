@@ -3,7 +3,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { inferenceBench } from '../../bench/inference.js';
 import { trainStepBench } from '../../bench/train-step.js';
-import { DEFAULT_PRESET, buildInferenceModel, defaultSpec, initParams, loadModelFile, preset } from '../../model/index.js';
+import {
+  buildInferenceModel,
+  DEFAULT_PRESET,
+  defaultSpec,
+  initParams,
+  loadModelFile,
+  preset,
+} from '../../model/index.js';
 import { num, oneOf, parse, str } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
@@ -17,15 +24,25 @@ mixer bench --train [--preset <name>] [--batch-size 128] [--threads 1,2]
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    model: { type: 'string' }, preset: { type: 'string' }, threads: { type: 'string' }, batches: { type: 'string' },
-    rounds: { type: 'string' }, peer: { type: 'string' }, int8: { type: 'string' }, clock: { type: 'string' }, train: { type: 'boolean' }, 'batch-size': { type: 'string' },
+    model: { type: 'string' },
+    preset: { type: 'string' },
+    threads: { type: 'string' },
+    batches: { type: 'string' },
+    rounds: { type: 'string' },
+    peer: { type: 'string' },
+    int8: { type: 'string' },
+    clock: { type: 'string' },
+    train: { type: 'boolean' },
+    'batch-size': { type: 'string' },
   });
   const list = (k: string, d: string) =>
-    str(v, k, d).split(',').map((x) => {
-      const n = Number(x);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: "${x}" is not a positive integer`);
-      return n;
-    });
+    str(v, k, d)
+      .split(',')
+      .map((x) => {
+        const n = Number(x);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: "${x}" is not a positive integer`);
+        return n;
+      });
   const threads = list('threads', '1,2');
   const rounds = num(v, 'rounds', v['train'] ? 5 : 15, { int: true, min: 1 });
   if (v['train']) {
@@ -36,7 +53,12 @@ export async function run(argv: string[]): Promise<number> {
   let spec;
   let bytes: Uint8Array;
   let name: string;
-  const modelPath = typeof v['model'] === 'string' ? v['model'] : !v['preset'] && existsSync(defaultModelPath()) ? defaultModelPath() : null;
+  const modelPath =
+    typeof v['model'] === 'string'
+      ? v['model']
+      : !v['preset'] && existsSync(defaultModelPath())
+        ? defaultModelPath()
+        : null;
   if (modelPath) {
     const m = await loadModelFile(modelPath);
     spec = m.spec;
@@ -49,15 +71,27 @@ export async function run(argv: string[]): Promise<number> {
   }
   const peer = str(v, 'peer', path.resolve('..', 'shared', 'peers', 'timm_mixer_s4_opset17.onnx'));
   const models: { name: string; bytes: Uint8Array | string; peer?: boolean }[] = [{ name, bytes }];
-  if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128) models.push({ name: 'timm torch.onnx export', bytes: peer, peer: true });
+  if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128)
+    models.push({ name: 'timm torch.onnx export', bytes: peer, peer: true });
   const besideDefault = modelPath === defaultModelPath() ? modelPath.replace(/\.onnx$/, '-int8.onnx') : null;
-  const int8 = typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
+  const int8 =
+    typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
   if (int8 !== null) {
     if (!existsSync(int8)) throw new Error(`--int8: ${int8} not found (mixer quantize writes one)`);
     const q = await loadModelFile(int8);
-    if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config)) throw new Error(`--int8: ${int8} has a different config than the float model`);
+    if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
+      throw new Error(`--int8: ${int8} has a different config than the float model`);
     models.push({ name: `onnx-mixer int8 ${path.basename(int8)}`, bytes: q.bytes });
   }
-  console.log(await inferenceBench({ models, spec, threads, batches: list('batches', '1,8,64'), rounds, clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, 'wall') }));
+  console.log(
+    await inferenceBench({
+      models,
+      spec,
+      threads,
+      batches: list('batches', '1,8,64'),
+      rounds,
+      clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, 'wall'),
+    }),
+  );
   return 0;
 }

@@ -4,8 +4,7 @@ import { loadDataSource } from '../../data/cifar10.js';
 import { Session } from '../../runtime/session.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
 import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
-import { evaluate } from '../../train/evaluate.js';
-import { formatEval } from '../../train/evaluate.js';
+import { evaluate, formatEval } from '../../train/evaluate.js';
 import { num, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
@@ -28,29 +27,47 @@ export async function run(argv: string[]): Promise<number> {
     ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),
   });
   const c = imageContract(m);
-  if (c.height !== c.width) throw new UsageError(`mixer eval: the model's input is ${c.height}x${c.width}; eval resizes data to square images`);
-  const data = await loadDataSource(str(v, 'data', 'cifar10'), { size: c.height, log: (l: string) => process.stderr.write(`${l}\n`) });
+  if (c.height !== c.width)
+    throw new UsageError(`mixer eval: the model's input is ${c.height}x${c.width}; eval resizes data to square images`);
+  const data = await loadDataSource(str(v, 'data', 'cifar10'), {
+    size: c.height,
+    log: (l: string) => process.stderr.write(`${l}\n`),
+  });
   let test = data.test;
   const limit = num(v, 'limit', 0, { int: true, min: 0 });
   if (limit > 0 && limit < test.count) {
     const { subset } = await import('../../data/dataset.js');
-    test = subset(test, Array.from({ length: limit }, (_, i) => i));
+    test = subset(
+      test,
+      Array.from({ length: limit }, (_, i) => i),
+    );
   }
   const labels = m.contract.labels ?? test.classes;
-  if (test.classes.length !== labels.length) throw new UsageError(`the data has ${test.classes.length} classes but the model has ${labels.length}`);
-  const session = await Session.create(m.bytes, { threads: num(v, 'threads', os.availableParallelism(), { int: true, min: 1 }) });
+  if (test.classes.length !== labels.length)
+    throw new UsageError(`the data has ${test.classes.length} classes but the model has ${labels.length}`);
+  const session = await Session.create(m.bytes, {
+    threads: num(v, 'threads', os.availableParallelism(), { int: true, min: 1 }),
+  });
   const hw = c.height * c.width;
   // RGB HWC images → the model's input (grey: Rec. 709 luma) → log-probabilities (a cross-entropy-compatible score).
   const scores = async (pixels: Uint8Array, n: number): Promise<Float32Array> => {
     const input = new Uint8Array(n * c.itemBytes);
     for (let i = 0; i < n; i++) {
       let px = pixels.subarray(i * hw * 3, (i + 1) * hw * 3);
-      if (c.channels === 1) px = Uint8Array.from({ length: hw }, (_, j) => Math.round(0.2126 * px[3 * j]! + 0.7152 * px[3 * j + 1]! + 0.0722 * px[3 * j + 2]!));
+      if (c.channels === 1)
+        px = Uint8Array.from({ length: hw }, (_, j) =>
+          Math.round(0.2126 * px[3 * j]! + 0.7152 * px[3 * j + 1]! + 0.0722 * px[3 * j + 2]!),
+        );
       input.set(pixelsToInput(px, c), i * c.itemBytes);
     }
     const probs = await classifyBatch(session, m, input, n);
     const out = new Float32Array(n * labels.length);
-    probs.forEach((p, i) => out.set(p.map((x) => Math.log(Math.max(x, 1e-30))), i * labels.length));
+    probs.forEach((p, i) =>
+      out.set(
+        p.map((x) => Math.log(Math.max(x, 1e-30))),
+        i * labels.length,
+      ),
+    );
     return out;
   };
   const r = await evaluate(session, test, labels, 250, m.contract.mixer ? undefined : scores);

@@ -1,10 +1,19 @@
 // `mixer export`: checkpoint (onnx-mixer or a timm MlpMixer state_dict as safetensors) → inference model; or back to weights.
 import { writeFile } from 'node:fs/promises';
-import { type ModelSpec, type Params, buildInferenceModel, loadModelFile, paramCount, paramTable, paramsFromModel, specMetadata } from '../../model/index.js';
+import { type StTensor, writeSafetensors } from '../../formats/safetensors.js';
+import {
+  buildInferenceModel,
+  loadModelFile,
+  type ModelSpec,
+  type Params,
+  paramCount,
+  paramsFromModel,
+  paramTable,
+  specMetadata,
+} from '../../model/index.js';
 import { buildFlipTtaModel, TTA_MODES } from '../../model/tta.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
-import { type StTensor, writeSafetensors } from '../../formats/safetensors.js';
-import { UsageError, num, oneOf, parse, str } from '../args.js';
+import { num, oneOf, parse, str, UsageError } from '../args.js';
 
 export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]
   Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes). An inference
@@ -19,7 +28,11 @@ export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> -
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    checkpoint: { type: 'string' }, out: { type: 'string' }, labels: { type: 'string' }, weights: { type: 'string' }, tta: { type: 'string' },
+    checkpoint: { type: 'string' },
+    out: { type: 'string' },
+    labels: { type: 'string' },
+    weights: { type: 'string' },
+    tta: { type: 'string' },
     'channel-tiles': { type: 'string' },
   });
   const src = str(v, 'checkpoint');
@@ -29,7 +42,10 @@ export async function run(argv: string[]): Promise<number> {
   let extra: Record<string, string> = {};
   let weights: 'ema' | 'raw' = 'raw';
   if (src.toLowerCase().endsWith('.onnx')) {
-    if (v['weights'] === 'ema') throw new UsageError(`--weights ema: ${src} is an inference model, which holds one set of weights; use a training checkpoint`);
+    if (v['weights'] === 'ema')
+      throw new UsageError(
+        `--weights ema: ${src} is an inference model, which holds one set of weights; use a training checkpoint`,
+      );
     const m = await loadModelFile(src);
     spec = { ...m.spec };
     params = paramsFromModel(m);
@@ -37,14 +53,16 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const ck = await loadCheckpoint(src);
     weights = oneOf(v, 'weights', ['ema', 'raw'] as const, ck.ema ? 'ema' : 'raw');
-    if (weights === 'ema' && !ck.ema) throw new UsageError(`--weights ema: ${src} has no EMA weights (train with --ema); use --weights raw`);
+    if (weights === 'ema' && !ck.ema)
+      throw new UsageError(`--weights ema: ${src} has no EMA weights (train with --ema); use --weights raw`);
     spec = { ...ck.spec };
     params = weights === 'ema' ? ck.ema! : ck.params;
     if (ck.metadata['mixer.training']) extra = { 'mixer.training': ck.metadata['mixer.training'] };
   }
   if (typeof v['labels'] === 'string') {
     const labels = v['labels'].split(',');
-    if (labels.length !== spec.config.num_classes) throw new UsageError(`--labels has ${labels.length} names; the model has ${spec.config.num_classes} classes`);
+    if (labels.length !== spec.config.num_classes)
+      throw new UsageError(`--labels has ${labels.length} names; the model has ${spec.config.num_classes} classes`);
     spec.labels = labels;
   }
   const out = str(v, 'out');
@@ -55,7 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   const meta = { ...extra, ...specMetadata(spec), 'mixer.weights': weights };
   if (out.toLowerCase().endsWith('.safetensors')) {
     if (tta !== 'none') throw new UsageError('--tta applies to an .onnx output, not to weights');
-    const t = new Map<string, StTensor>(paramTable(spec.config).map((p) => [p.name, { dtype: 'F32', shape: p.shape, data: params.get(p.name)! }]));
+    const t = new Map<string, StTensor>(
+      paramTable(spec.config).map((p) => [p.name, { dtype: 'F32', shape: p.shape, data: params.get(p.name)! }]),
+    );
     await writeSafetensors(out, t, { format: 'pt', ...meta });
   } else if (tta === 'flip') {
     await writeFile(out, buildFlipTtaModel(spec, params, meta));
@@ -63,6 +83,8 @@ export async function run(argv: string[]): Promise<number> {
     await writeFile(out, buildInferenceModel(spec, params, meta, { channelTiles: tiles }));
   }
   const what = `${weights} weights${tta === 'flip' ? ', flip TTA' : ''}${tiles > 1 ? `, ${tiles} channel tiles` : ''}`;
-  console.log(`wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes, ${what}`);
+  console.log(
+    `wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes, ${what}`,
+  );
   return 0;
 }

@@ -3,15 +3,18 @@ import { loadModelFile } from '../../model/index.js';
 import { countParameters } from '../../server/repository/contract.js';
 import { openModelFile } from '../../server/repository/local.js';
 import { V2_TYPES } from '../../server/repository/tensors.js';
-import { parse, str } from '../args.js';
-import { UsageError } from '../args.js';
+import { parse, str, UsageError } from '../args.js';
 
 export const help = `mixer info <model.onnx> [--config config.json] [--labels labels.txt] [--json]
   Parameters are counted from the initializers; FLOPs are estimated from the graph's MatMul, Gemm and Conv nodes.
   Models not written by onnx-mixer: prints the serving contract derived from the graph (and --config, --labels).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, { json: { type: 'boolean' }, config: { type: 'string' }, labels: { type: 'string' } }, true);
+  const { values: v, positionals } = parse(
+    argv,
+    { json: { type: 'boolean' }, config: { type: 'string' }, labels: { type: 'string' } },
+    true,
+  );
   if (positionals.length !== 1) throw new UsageError('mixer info: give exactly one model path');
   const lm = await openModelFile(positionals[0]!, {
     ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
@@ -57,7 +60,8 @@ export async function run(argv: string[]): Promise<number> {
 
 /** A model onnx-mixer did not write: its I/O, counts and the contract the server would serve it with. */
 function foreign(m: Awaited<ReturnType<typeof openModelFile>>, json: boolean): number {
-  const io = (vs: typeof m.io.inputs) => vs.map((x) => `${x.name}: ${x.type} [${x.shape.map((d) => d ?? '?').join(', ')}]`);
+  const io = (vs: typeof m.io.inputs) =>
+    vs.map((x) => `${x.name}: ${x.type} [${x.shape.map((d) => d ?? '?').join(', ')}]`);
   const c = m.contract;
   const info = {
     path: m.path,
@@ -89,9 +93,15 @@ function foreign(m: Awaited<ReturnType<typeof openModelFile>>, json: boolean): n
     console.log(`batch       ${info.batch}`);
     const k = c.image;
     if (k) {
-      console.log(`classifier  input ${k.input} ${k.dtype} ${k.layout} ${k.channels}x${k.height}x${k.width}, output ${k.output}${k.softmax ? ' (softmax applied)' : ' (already probabilities)'}`);
-      console.log(`preprocess  resize ${k.resize}${k.resizeShorter ? ` (shorter side ${k.resizeShorter})` : ''}, ${k.color}${k.dtype === 'float32' ? `, (pixel*${k.scale.toPrecision(4)} - ${JSON.stringify(k.mean)}) / ${JSON.stringify(k.std)}` : ', raw uint8 pixels'}`);
-      console.log(`labels      ${c.labels ? c.labels.slice(0, 20).join(', ') + (c.labels.length > 20 ? ', …' : '') : 'class indices'}`);
+      console.log(
+        `classifier  input ${k.input} ${k.dtype} ${k.layout} ${k.channels}x${k.height}x${k.width}, output ${k.output}${k.softmax ? ' (softmax applied)' : ' (already probabilities)'}`,
+      );
+      console.log(
+        `preprocess  resize ${k.resize}${k.resizeShorter ? ` (shorter side ${k.resizeShorter})` : ''}, ${k.color}${k.dtype === 'float32' ? `, (pixel*${k.scale.toPrecision(4)} - ${JSON.stringify(k.mean)}) / ${JSON.stringify(k.std)}` : ', raw uint8 pixels'}`,
+      );
+      console.log(
+        `labels      ${c.labels ? c.labels.slice(0, 20).join(', ') + (c.labels.length > 20 ? ', …' : '') : 'class indices'}`,
+      );
     } else console.log(`classifier  no: ${c.notImage} (served over /v2 only)`);
   }
   return 0;

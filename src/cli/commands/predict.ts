@@ -17,7 +17,14 @@ export const help = `mixer predict [--model <model.onnx>] [--config config.json]
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals: files } = parse(
     argv,
-    { model: { type: 'string' }, config: { type: 'string' }, labels: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' } },
+    {
+      model: { type: 'string' },
+      config: { type: 'string' },
+      labels: { type: 'string' },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+      threads: { type: 'string' },
+    },
     true,
   );
   if (files.length === 0) throw new UsageError('mixer predict: give at least one image file');
@@ -47,12 +54,15 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`${f}: ${(e as Error).message}`);
     }
   }
-  const s = await Session.create(m.bytes, { threads: num(v, 'threads', Math.min(2, os.availableParallelism()), { int: true, min: 1 }) });
+  const s = await Session.create(m.bytes, {
+    threads: num(v, 'threads', Math.min(2, os.availableParallelism()), { int: true, min: 1 }),
+  });
   const probs = await classifyBatch(s, m, batch, files.length);
   await s.release();
   const K = probs[0]!.length;
   const labels = m.contract.labels ?? Array.from({ length: K }, (_, i) => String(i));
-  if (labels.length !== K) throw new UsageError(`${v['labels'] ?? 'the labels'} has ${labels.length} labels but the model has ${K} classes`);
+  if (labels.length !== K)
+    throw new UsageError(`${v['labels'] ?? 'the labels'} has ${labels.length} labels but the model has ${K} classes`);
   const top = num(v, 'top', Math.min(5, K), { int: true, min: 1, max: K });
   const results = files.map((filename, i) => {
     const predictions = Array.from(probs[i]!)

@@ -2,9 +2,9 @@
 import { writeFile } from 'node:fs/promises';
 import { loadDataSource } from '../../data/cifar10.js';
 import { loadModelFile, paramsFromModel } from '../../model/index.js';
-import { METHODS, calibrate } from '../../quant/calibrate.js';
-import { buildQuantizedModel, quantizationMetadata, quantizedLayers, type QuantOptions } from '../../quant/graph.js';
-import { UsageError, num, oneOf, parse, str } from '../args.js';
+import { calibrate, METHODS } from '../../quant/calibrate.js';
+import { buildQuantizedModel, type QuantOptions, quantizationMetadata, quantizedLayers } from '../../quant/graph.js';
+import { num, oneOf, parse, str, UsageError } from '../args.js';
 
 export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx> [--activations dynamic|static] [--per-channel]
                [--calibration cifar10|<folder>] [--images 1024] [--method minmax|percentile|entropy] [--float-tokens] [--channel-tiles 4]
@@ -17,15 +17,27 @@ export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx>
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    model: { type: 'string' }, out: { type: 'string' }, activations: { type: 'string' }, 'per-channel': { type: 'boolean' },
-    calibration: { type: 'string' }, images: { type: 'string' }, method: { type: 'string' }, 'float-tokens': { type: 'boolean' }, 'channel-tiles': { type: 'string' },
+    model: { type: 'string' },
+    out: { type: 'string' },
+    activations: { type: 'string' },
+    'per-channel': { type: 'boolean' },
+    calibration: { type: 'string' },
+    images: { type: 'string' },
+    method: { type: 'string' },
+    'float-tokens': { type: 'boolean' },
+    'channel-tiles': { type: 'string' },
   });
   const out = str(v, 'out');
   const activations = oneOf(v, 'activations', ['dynamic', 'static'] as const, 'dynamic');
   const method = oneOf(v, 'method', METHODS, 'minmax');
   const images = num(v, 'images', 1024, { int: true, min: 1, max: 50000 });
-  if (activations === 'dynamic' && (v['calibration'] !== undefined || v['method'] !== undefined || v['images'] !== undefined)) {
-    throw new UsageError('--calibration, --images and --method apply to --activations static (dynamic activations need no calibration)');
+  if (
+    activations === 'dynamic' &&
+    (v['calibration'] !== undefined || v['method'] !== undefined || v['images'] !== undefined)
+  ) {
+    throw new UsageError(
+      '--calibration, --images and --method apply to --activations static (dynamic activations need no calibration)',
+    );
   }
   const tiles = num(v, 'channel-tiles', 4, { int: true, min: 1 });
   const m = await loadModelFile(str(v, 'model'));
@@ -33,15 +45,26 @@ export async function run(argv: string[]): Promise<number> {
   if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
   if (m.parsed.metadata['mixer.quantization']) throw new UsageError(`${m.path} is already quantized`);
   const params = paramsFromModel(m);
-  const o: QuantOptions = { activations, perChannel: v['per-channel'] === true, tokens: v['float-tokens'] !== true, gelu: 'tanh', channelTiles: tiles };
+  const o: QuantOptions = {
+    activations,
+    perChannel: v['per-channel'] === true,
+    tokens: v['float-tokens'] !== true,
+    gelu: 'tanh',
+    channelTiles: tiles,
+  };
   let used = 0;
   if (activations === 'static') {
     const data = await loadDataSource(str(v, 'calibration', 'cifar10'), { size: m.spec.config.image_size });
     used = Math.min(images, data.train.count);
     o.ranges = await calibrate(m.spec, params, quantizedLayers(m.spec, o.tokens), data.train, { method, images: used });
   }
-  const meta = { ...m.parsed.metadata, 'mixer.quantization': quantizationMetadata(activations === 'static' ? method : 'minmax', used, o) };
+  const meta = {
+    ...m.parsed.metadata,
+    'mixer.quantization': quantizationMetadata(activations === 'static' ? method : 'minmax', used, o),
+  };
   await writeFile(out, buildQuantizedModel(m.spec, params, o, meta));
-  console.log(`wrote ${out}: ${quantizedLayers(m.spec, o.tokens).length} int8 layers, ${activations} activations${activations === 'static' ? ` (${method}, ${used} training images)` : ''}`);
+  console.log(
+    `wrote ${out}: ${quantizedLayers(m.spec, o.tokens).length} int8 layers, ${activations} activations${activations === 'static' ? ` (${method}, ${used} training images)` : ''}`,
+  );
   return 0;
 }

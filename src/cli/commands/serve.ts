@@ -1,7 +1,7 @@
 // `mixer serve`: run the HTTP service; flags override environment variables; SIGTERM/SIGINT drain in-flight requests and exit 0.
 import { buildApp } from '../../server/app.js';
 import { parseSetting, resolveConfig, SETTINGS, type ServerConfig, settingsHelp } from '../../server/config.js';
-import { num, oneOf, parse, type Options, str } from '../args.js';
+import { num, type Options, oneOf, parse, str } from '../args.js';
 
 export const help = `mixer serve [--model <model.onnx>] [--port 3000] [--host 0.0.0.0] [--device cpu|cuda|auto] [options]
 Every flag has an environment variable (shown after it); a flag wins over its variable.
@@ -13,7 +13,8 @@ and over gRPC with --grpc-port, and the page for people at / (--ui off removes i
 /** Flag values, checked with the shared flag helpers; unset flags are left to the environment and defaults. */
 function flags(argv: string[]): Partial<ServerConfig> {
   const options: Options = {};
-  for (const s of SETTINGS) options[s.flag] = s.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
+  for (const s of SETTINGS)
+    options[s.flag] = s.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
   const { values: v } = parse(argv, options);
   const given: Record<string, string | number | string[]> = {};
   for (const s of SETTINGS) {
@@ -51,7 +52,10 @@ export async function run(argv: string[]): Promise<number> {
       // meanwhile, so a load balancer gets that retryable answer (and takes this replica out of rotation) instead of
       // a connection reset on a request it had just sent.
       app.mixer.state.closing = true;
-      app.log.info({ signal, drainDelayMs: config.drainDelayMs }, 'shutting down: new requests get 503, finishing the ones in flight');
+      app.log.info(
+        { signal, drainDelayMs: config.drainDelayMs },
+        'shutting down: new requests get 503, finishing the ones in flight',
+      );
       const close = (): void => {
         const timer = setTimeout(() => {
           app.log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out');

@@ -16,19 +16,45 @@ const AUGMENTS = ['crop', 'flip', 'cutout', 'randaug', 'autoaugment', 'trivialau
  * are not compared (they do not change what is trained).
  */
 const RECIPE_FLAGS: Record<string, string> = {
-  preset: 'preset', data: 'data', 'batch-size': 'batchSize', lr: 'lr', 'weight-decay': 'weightDecay', 'warmup-epochs': 'warmupEpochs',
-  'min-lr-ratio': 'minLrRatio', 'label-smoothing': 'labelSmoothing', seed: 'seed', augment: 'augment', 'randaug-n': 'augment',
-  'randaug-m': 'augment', step: 'mode', 'limit-train': 'limitTrain', mixup: 'mixup', cutmix: 'cutmix', 'mix-prob': 'mixProb', ema: 'ema',
-  'val-split': 'valSplit', 'drop-path': 'dropPath', init: 'init', 'reset-head': 'resetHead', freeze: 'freeze',
+  preset: 'preset',
+  data: 'data',
+  'batch-size': 'batchSize',
+  lr: 'lr',
+  'weight-decay': 'weightDecay',
+  'warmup-epochs': 'warmupEpochs',
+  'min-lr-ratio': 'minLrRatio',
+  'label-smoothing': 'labelSmoothing',
+  seed: 'seed',
+  augment: 'augment',
+  'randaug-n': 'augment',
+  'randaug-m': 'augment',
+  step: 'mode',
+  'limit-train': 'limitTrain',
+  mixup: 'mixup',
+  cutmix: 'cutmix',
+  'mix-prob': 'mixProb',
+  ema: 'ema',
+  'val-split': 'valSplit',
+  'drop-path': 'dropPath',
+  init: 'init',
+  'reset-head': 'resetHead',
+  freeze: 'freeze',
   ...Object.fromEntries(Object.keys(MODEL_FLAGS).map((k) => [k, 'config'])),
 };
 
 /** A number in a range with a one-line error that names the range. */
-function ranged(v: Record<string, unknown>, k: string, dflt: number, range: string, ok: (x: number) => boolean): number {
+function ranged(
+  v: Record<string, unknown>,
+  k: string,
+  dflt: number,
+  range: string,
+  ok: (x: number) => boolean,
+): number {
   const x = v[k];
   if (x === undefined) return dflt;
   const n = Number(x);
-  if (typeof x !== 'string' || x.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${k} must be a number in ${range}, got "${String(x)}"`);
+  if (typeof x !== 'string' || x.trim() === '' || !Number.isFinite(n) || !ok(n))
+    throw new UsageError(`--${k} must be a number in ${range}, got "${String(x)}"`);
   return n;
 }
 
@@ -79,15 +105,39 @@ ${MODEL_FLAGS_HELP}
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    preset: { type: 'string' }, 'out-dir': { type: 'string' }, data: { type: 'string' }, epochs: { type: 'string' },
-    'batch-size': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' }, 'warmup-epochs': { type: 'string' },
-    'min-lr-ratio': { type: 'string' }, 'label-smoothing': { type: 'string' }, seed: { type: 'string' }, augment: { type: 'string' },
-    'randaug-n': { type: 'string' }, 'randaug-m': { type: 'string' }, threads: { type: 'string' }, step: { type: 'string' },
-    'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, resume: { type: 'boolean' },
-    mixup: { type: 'string' }, cutmix: { type: 'string' }, 'mix-prob': { type: 'string' }, ema: { type: 'string' }, 'val-split': { type: 'string' },
-    'drop-path': { type: 'string' }, override: { type: 'boolean' },
-    ...MODEL_FLAGS, strict: { type: 'boolean' }, 'cache-mb': { type: 'string' }, 'cache-dir': { type: 'string' },
-    init: { type: 'string' }, 'reset-head': { type: 'boolean' }, freeze: { type: 'string' },
+    preset: { type: 'string' },
+    'out-dir': { type: 'string' },
+    data: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'warmup-epochs': { type: 'string' },
+    'min-lr-ratio': { type: 'string' },
+    'label-smoothing': { type: 'string' },
+    seed: { type: 'string' },
+    augment: { type: 'string' },
+    'randaug-n': { type: 'string' },
+    'randaug-m': { type: 'string' },
+    threads: { type: 'string' },
+    step: { type: 'string' },
+    'limit-train': { type: 'string' },
+    'limit-test': { type: 'string' },
+    resume: { type: 'boolean' },
+    mixup: { type: 'string' },
+    cutmix: { type: 'string' },
+    'mix-prob': { type: 'string' },
+    ema: { type: 'string' },
+    'val-split': { type: 'string' },
+    'drop-path': { type: 'string' },
+    override: { type: 'boolean' },
+    ...MODEL_FLAGS,
+    strict: { type: 'boolean' },
+    'cache-mb': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    init: { type: 'string' },
+    'reset-head': { type: 'boolean' },
+    freeze: { type: 'string' },
   });
   const init = v['init'] === undefined ? undefined : str(v, 'init');
   if (v['reset-head'] && !init) throw new UsageError('--reset-head needs --init <checkpoint.safetensors>');
@@ -103,8 +153,11 @@ export async function run(argv: string[]): Promise<number> {
   const freeze = v['freeze'] === undefined ? undefined : str(v, 'freeze');
   if (freeze !== undefined) frozenParams(config ?? modelConfig(v), freeze); // checks the list before any data is read
   const aug = new Set(str(v, 'augment', 'crop,flip,randaug').split(',').filter(Boolean));
-  for (const a of aug) if (!AUGMENTS.includes(a)) throw new UsageError(`--augment: unknown "${a}". Should be a comma list of: ${AUGMENTS.join(', ')}`);
-  if (aug.has('autoaugment') && aug.has('trivialaugment')) throw new UsageError('--augment: choose one of autoaugment and trivialaugment');
+  for (const a of aug)
+    if (!AUGMENTS.includes(a))
+      throw new UsageError(`--augment: unknown "${a}". Should be a comma list of: ${AUGMENTS.join(', ')}`);
+  if (aug.has('autoaugment') && aug.has('trivialaugment'))
+    throw new UsageError('--augment: choose one of autoaugment and trivialaugment');
   if (v['override'] && !v['resume']) throw new UsageError('--override only applies with --resume');
   const mixup = ranged(v, 'mixup', 0, '[0, ∞)', (x) => x >= 0);
   const cutmix = ranged(v, 'cutmix', 0, '[0, ∞)', (x) => x >= 0);
@@ -112,11 +165,16 @@ export async function run(argv: string[]): Promise<number> {
   const ema = ranged(v, 'ema', 0, '(0, 1)', (x) => x > 0 && x < 1);
   const dropPath = ranged(v, 'drop-path', 0, '[0, 1)', (x) => x >= 0 && x < 1);
   const valSplit = v['val-split'] === undefined ? 0 : num(v, 'val-split', 0, { int: true, min: 1 });
-  const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined && Object.hasOwn(RECIPE_FLAGS, k)).map((k) => RECIPE_FLAGS[k]!));
+  const explicit = new Set(
+    Object.keys(v)
+      .filter((k) => v[k] !== undefined && Object.hasOwn(RECIPE_FLAGS, k))
+      .map((k) => RECIPE_FLAGS[k]!),
+  );
   const limitTrain = v['limit-train'] === undefined ? undefined : num(v, 'limit-train', 0, { int: true, min: 1 });
   const limitTest = v['limit-test'] === undefined ? undefined : num(v, 'limit-test', 0, { int: true, min: 1 });
   const presetName = str(v, 'preset', DEFAULT_PRESET);
-  if (!Object.hasOwn(PRESETS, presetName)) throw new UsageError(`unknown preset "${presetName}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
+  if (!Object.hasOwn(PRESETS, presetName))
+    throw new UsageError(`unknown preset "${presetName}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
   const dataOptions = {
     ...(v['strict'] ? { strict: true } : {}),
     ...(v['cache-mb'] !== undefined ? { cacheMb: num(v, 'cache-mb', 2048, { min: 0 }) } : {}),
@@ -143,7 +201,12 @@ export async function run(argv: string[]): Promise<number> {
           pad: aug.has('crop') ? 4 : 0,
           flip: aug.has('flip'),
           cutout: aug.has('cutout') ? 8 : 0,
-          randAugment: aug.has('randaug') ? { n: num(v, 'randaug-n', 1, { int: true, min: 1 }), magnitude: num(v, 'randaug-m', 9, { min: 0, max: 30 }) } : null,
+          randAugment: aug.has('randaug')
+            ? {
+                n: num(v, 'randaug-n', 1, { int: true, min: 1 }),
+                magnitude: num(v, 'randaug-m', 9, { min: 0, max: 30 }),
+              }
+            : null,
           policy: aug.has('autoaugment') ? 'autoaugment' : aug.has('trivialaugment') ? 'trivialaugment' : null,
         },
     mixup,

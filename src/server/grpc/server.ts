@@ -3,14 +3,14 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
+import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { ServiceError, toServiceError } from '../errors.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
-import { tensorInfer } from '../tensor-infer.js';
-import { KeyRing } from '../auth.js';
-import { checkApiKey } from './auth.js';
 import { modelStats } from '../routes/v2-stats.js';
+import { tensorInfer } from '../tensor-infer.js';
+import { checkApiKey } from './auth.js';
 import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
@@ -31,13 +31,18 @@ export function grpcStatus(e: ServiceError): grpc.status {
 /** Triton's ModelStatistics and RepositoryIndex, from their own file (same package and service, loaded apart). */
 export function tritonExtensions() {
   const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
-  return (grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }).inference.GRPCInferenceService;
+  return (
+    grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }
+  ).inference.GRPCInferenceService;
 }
 
 function loadServices() {
   const pkg = grpcClients();
   // One service: the KServe RPCs and Triton's extra ones share the path prefix /inference.GRPCInferenceService/.
-  return { inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonExtensions().service }, health: pkg.grpc.health.v1.Health.service };
+  return {
+    inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonExtensions().service },
+    health: pkg.grpc.health.v1.Health.service,
+  };
 }
 
 /** The package definition for clients (tests, benchmarks). */
@@ -68,26 +73,32 @@ export class GrpcEndpoint {
     private readonly o: GrpcOptions,
     version: string,
   ) {
-    this.server = new grpc.Server({ 'grpc.max_receive_message_length': ctx.config.bodyLimit, 'grpc.max_send_message_length': -1 });
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': ctx.config.bodyLimit,
+      'grpc.max_send_message_length': -1,
+    });
     const { inference, health } = loadServices();
     // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here.
     const keys = o.apiKeys ? new KeyRing(o.apiKeys) : ctx.keys;
     /** A unary handler with API key check (not for `open` health calls, like /v2/health/* over HTTP), closing check and error mapping. */
-    const unary = <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false, open = false) => (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
-      const denied = open ? null : checkApiKey(call.metadata, keys);
-      if (denied) return cb({ code: grpc.status.UNAUTHENTICATED, details: denied });
-      if (ctx.state.closing && !allowClosing) return cb({ code: grpc.status.UNAVAILABLE, details: 'the service is shutting down' });
-      fn(call.request).then(
-        (res) => cb(null, res),
-        (e: unknown) => {
-          const se = toServiceError(e);
-          if (se.code === 'OVERLOADED') ctx.metrics.shed.inc();
-          const md = new grpc.Metadata();
-          md.set('mixer-code', se.code);
-          cb({ code: grpcStatus(se), details: se.message, metadata: md });
-        },
-      );
-    };
+    const unary =
+      <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false, open = false) =>
+      (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
+        const denied = open ? null : checkApiKey(call.metadata, keys);
+        if (denied) return cb({ code: grpc.status.UNAUTHENTICATED, details: denied });
+        if (ctx.state.closing && !allowClosing)
+          return cb({ code: grpc.status.UNAVAILABLE, details: 'the service is shutting down' });
+        fn(call.request).then(
+          (res) => cb(null, res),
+          (e: unknown) => {
+            const se = toServiceError(e);
+            if (se.code === 'OVERLOADED') ctx.metrics.shed.inc();
+            const md = new grpc.Metadata();
+            md.set('mixer-code', se.code);
+            cb({ code: grpcStatus(se), details: se.message, metadata: md });
+          },
+        );
+      };
     const ready = (): boolean => !ctx.state.closing && ctx.repo.readyCount > 0;
     const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
     this.server.addService(inference, {
@@ -106,24 +117,49 @@ export class GrpcEndpoint {
         async (r) =>
           ctx.repo.use(r.name, version_(r.version), async (m) => ({
             name: m.name,
-            versions: (ctx.repo.versions(m.name) ?? []).filter((v) => v.state === 'READY').map((v) => String(v.version)),
+            versions: (ctx.repo.versions(m.name) ?? [])
+              .filter((v) => v.state === 'READY')
+              .map((v) => String(v.version)),
             platform: 'onnxruntime_onnx',
-            inputs: m.contract.io.inputs.map((i) => ({ name: i.name, datatype: V2_TYPES[i.type], shape: v2Shape(i.shape) })),
-            outputs: m.contract.io.outputs.map((x) => ({ name: x.name, datatype: V2_TYPES[x.type], shape: v2Shape(x.shape) })),
+            inputs: m.contract.io.inputs.map((i) => ({
+              name: i.name,
+              datatype: V2_TYPES[i.type],
+              shape: v2Shape(i.shape),
+            })),
+            outputs: m.contract.io.outputs.map((x) => ({
+              name: x.name,
+              datatype: V2_TYPES[x.type],
+              shape: v2Shape(x.shape),
+            })),
           })),
         true,
       ),
       ModelStatistics: unary<{ name: string; version: string }>(async (r) => {
         if (r.name === '') {
           if (r.version !== '') throw new ServiceError('BAD_REQUEST', 'a version needs a model name');
-          return { model_stats: ctx.repo.instances().sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version).map((m) => modelStats(ctx.stats, m.name, m.version)) };
+          return {
+            model_stats: ctx.repo
+              .instances()
+              .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version)
+              .map((m) => modelStats(ctx.stats, m.name, m.version)),
+          };
         }
-        if (r.version !== '') return ctx.repo.use(r.name, r.version, async (m) => ({ model_stats: [modelStats(ctx.stats, m.name, m.version)] }));
+        if (r.version !== '')
+          return ctx.repo.use(r.name, r.version, async (m) => ({
+            model_stats: [modelStats(ctx.stats, m.name, m.version)],
+          }));
         const versions = ctx.repo.versions(r.name);
-        if (!versions) throw new ServiceError('MODEL_NOT_FOUND', `no model "${r.name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`);
+        if (!versions)
+          throw new ServiceError(
+            'MODEL_NOT_FOUND',
+            `no model "${r.name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
+          );
         return { model_stats: versions.filter((v) => v.instance).map((v) => modelStats(ctx.stats, r.name, v.version)) };
       }, true),
-      RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }), true),
+      RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(
+        async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }),
+        true,
+      ),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
         return ctx.repo.use(r.model_name, version_(r.model_version), (m) => this.infer(m, r));
@@ -132,7 +168,8 @@ export class GrpcEndpoint {
     this.server.addService(health, {
       Check: (call: Unary<{ service: string }>, cb: grpc.sendUnaryData<unknown>) => {
         const status = this.healthOf(call.request.service);
-        if (status === 'SERVICE_UNKNOWN') return cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+        if (status === 'SERVICE_UNKNOWN')
+          return cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
         cb(null, { status });
       },
       Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
@@ -165,7 +202,11 @@ export class GrpcEndpoint {
 
   async listen(): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.server.bindAsync(
+        `${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`,
+        grpc.ServerCredentials.createInsecure(),
+        (err, port) => (err ? reject(err) : resolve(port)),
+      ),
     );
     return this.port;
   }
@@ -204,7 +245,9 @@ export function grpcPlugin(app: FastifyInstance, ctx: AppContext, version: strin
   const port = (ctx.config as { grpcPort?: number }).grpcPort;
   if (port === undefined) return;
   // grpc-js logs to stderr by itself; its lines go to the service's JSON log instead (a bind failure stays one CLI line).
-  grpc.setLogger({ error: (...args: unknown[]) => app.log.warn({ grpc: args.map(String).join(' ') }, 'grpc-js') } as Partial<Console>);
+  grpc.setLogger({
+    error: (...args: unknown[]) => app.log.warn({ grpc: args.map(String).join(' ') }, 'grpc-js'),
+  } as Partial<Console>);
   const ep = new GrpcEndpoint(ctx, { port, host: ctx.config.host, ...(apiKeys ? { apiKeys } : {}) }, version);
   endpoints.set(app, ep);
   // Bound when the app is ready (models loaded and warm), so a taken port fails the start like the HTTP one.

@@ -1,7 +1,10 @@
 // A model folder's optional config.json (Triton-style keys that complete what the graph says) and labels.txt, validated with one-line errors.
 import { readFile } from 'node:fs/promises';
 
-export type VersionPolicy = { latest: { num_versions: number } | number } | { all: Record<string, never> } | { specific: { versions: number[] } | number[] };
+export type VersionPolicy =
+  | { latest: { num_versions: number } | number }
+  | { all: Record<string, never> }
+  | { specific: { versions: number[] } | number[] };
 
 /** config.json, every key optional. */
 export interface ModelConfigFile {
@@ -30,17 +33,37 @@ export class ModelFileError extends Error {
   }
 }
 
-const KEYS = ['input', 'output', 'layout', 'size', 'resize', 'resize_shorter', 'color', 'scale', 'mean', 'std', 'softmax', 'max_batch_size', 'instances', 'threads', 'version_policy'];
+const KEYS = [
+  'input',
+  'output',
+  'layout',
+  'size',
+  'resize',
+  'resize_shorter',
+  'color',
+  'scale',
+  'mean',
+  'std',
+  'softmax',
+  'max_batch_size',
+  'instances',
+  'threads',
+  'version_policy',
+];
 
-const isPosInt = (v: unknown, max = 1 << 20): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
-const isNums = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isPosInt = (v: unknown, max = 1 << 20): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
+const isNums = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 /** Validates parsed config.json contents; `file` names it in errors. */
 export function validateConfigFile(raw: unknown, file: string): ModelConfigFile {
   const bad = (msg: string): ModelFileError => new ModelFileError(`${file}: ${msg}`);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad('must be a JSON object, e.g. {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw bad('must be a JSON object, e.g. {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}');
   const c = raw as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!KEYS.includes(k)) throw bad(`unknown key "${k}"; the keys are ${KEYS.join(', ')}`);
+  for (const k of Object.keys(c))
+    if (!KEYS.includes(k)) throw bad(`unknown key "${k}"; the keys are ${KEYS.join(', ')}`);
   const str = (k: string, choices?: string[]): void => {
     if (c[k] === undefined) return;
     if (typeof c[k] !== 'string' || c[k] === '') throw bad(`"${k}" must be a non-empty string`);
@@ -51,11 +74,20 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
   str('layout', ['NCHW', 'NHWC']);
   str('resize', ['crop', 'stretch']);
   str('color', ['rgb', 'bgr', 'gray']);
-  if (c['size'] !== undefined && !(Array.isArray(c['size']) && c['size'].length === 2 && c['size'].every((x) => isPosInt(x, 16384)))) throw bad('"size" must be [height, width], two positive integers');
-  for (const k of ['resize_shorter', 'max_batch_size', 'instances', 'threads']) if (c[k] !== undefined && !isPosInt(c[k], k === 'resize_shorter' ? 16384 : 4096)) throw bad(`"${k}" must be a positive integer`);
+  if (
+    c['size'] !== undefined &&
+    !(Array.isArray(c['size']) && c['size'].length === 2 && c['size'].every((x) => isPosInt(x, 16384)))
+  )
+    throw bad('"size" must be [height, width], two positive integers');
+  for (const k of ['resize_shorter', 'max_batch_size', 'instances', 'threads'])
+    if (c[k] !== undefined && !isPosInt(c[k], k === 'resize_shorter' ? 16384 : 4096))
+      throw bad(`"${k}" must be a positive integer`);
   if (c['instances'] !== undefined && (c['instances'] as number) > 64) throw bad('"instances" must be at most 64');
-  if (c['scale'] !== undefined && !(typeof c['scale'] === 'number' && Number.isFinite(c['scale']) && c['scale'] > 0)) throw bad('"scale" must be a positive number, e.g. 0.00392156862745098 (1/255)');
-  for (const k of ['mean', 'std']) if (c[k] !== undefined && !isNums(c[k])) throw bad(`"${k}" must be an array of numbers, one per channel (or one for all)`);
+  if (c['scale'] !== undefined && !(typeof c['scale'] === 'number' && Number.isFinite(c['scale']) && c['scale'] > 0))
+    throw bad('"scale" must be a positive number, e.g. 0.00392156862745098 (1/255)');
+  for (const k of ['mean', 'std'])
+    if (c[k] !== undefined && !isNums(c[k]))
+      throw bad(`"${k}" must be an array of numbers, one per channel (or one for all)`);
   if (c['std'] !== undefined && (c['std'] as number[]).some((x) => x === 0)) throw bad('"std" must not contain 0');
   if (c['softmax'] !== undefined && typeof c['softmax'] !== 'boolean') throw bad('"softmax" must be true or false');
   if (c['version_policy'] !== undefined) versionFilter(c['version_policy'], file);
@@ -65,7 +97,9 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
 /** The versions a policy keeps out of those found (ascending). Throws on a malformed policy. */
 export function versionFilter(policy: unknown, file: string): (found: number[]) => number[] {
   const bad = (): ModelFileError =>
-    new ModelFileError(`${file}: "version_policy" must be {"latest": {"num_versions": n}}, {"all": {}} or {"specific": {"versions": [1, 3]}} (plain {"latest": n} and {"specific": [..]} work too)`);
+    new ModelFileError(
+      `${file}: "version_policy" must be {"latest": {"num_versions": n}}, {"all": {}} or {"specific": {"versions": [1, 3]}} (plain {"latest": n} and {"specific": [..]} work too)`,
+    );
   if (!policy || typeof policy !== 'object' || Array.isArray(policy)) throw bad();
   const p = policy as Record<string, unknown>;
   const keys = Object.keys(p);
@@ -79,8 +113,13 @@ export function versionFilter(policy: unknown, file: string): (found: number[]) 
   }
   if ('specific' in p) {
     const v = p['specific'];
-    const list = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['versions'] : undefined;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => isPosInt(x, Number.MAX_SAFE_INTEGER))) throw bad();
+    const list = Array.isArray(v)
+      ? v
+      : typeof v === 'object' && v !== null
+        ? (v as Record<string, unknown>)['versions']
+        : undefined;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => isPosInt(x, Number.MAX_SAFE_INTEGER)))
+      throw bad();
     return (found) => found.filter((x) => (list as number[]).includes(x));
   }
   throw bad();
@@ -99,7 +138,9 @@ export async function readConfigFile(file: string): Promise<ModelConfigFile> {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ModelFileError(`${file} is not valid JSON (${(e as Error).message}); fix it or remove it to use what the graph says`);
+    throw new ModelFileError(
+      `${file} is not valid JSON (${(e as Error).message}); fix it or remove it to use what the graph says`,
+    );
   }
   return validateConfigFile(raw, file);
 }
@@ -115,6 +156,7 @@ export async function readLabelsFile(file: string): Promise<string[] | null> {
   }
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
-  if (lines.length === 0) throw new ModelFileError(`${file} is empty; write one label per line, in class index order, or remove it`);
+  if (lines.length === 0)
+    throw new ModelFileError(`${file} is empty; write one label per line, in class index order, or remove it`);
   return lines.map((l) => l.trim());
 }

@@ -50,7 +50,19 @@ export interface ServerDefaults {
 }
 
 const ELEM_BYTES: Record<ElemType, number> = {
-  float32: 4, uint8: 1, int8: 1, uint16: 2, int16: 2, int32: 4, int64: 8, string: 0, bool: 1, float16: 2, float64: 8, uint32: 4, uint64: 8,
+  float32: 4,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  string: 0,
+  bool: 1,
+  float16: 2,
+  float64: 8,
+  uint32: 4,
+  uint64: 8,
 };
 export const elemBytes = (t: ElemType): number => ELEM_BYTES[t];
 
@@ -65,19 +77,26 @@ function detectLayout(s: TensorInfo['shape']): Layout | null {
 
 /** Why an input cannot take images, or null when it can (given the config's layout). */
 function imageProblem(i: TensorInfo, layout: Layout | undefined): string | null {
-  if (i.type !== 'float32' && i.type !== 'uint8') return `input "${i.name}" is ${i.type}; image inputs are float32 or uint8`;
-  if (i.shape.length !== 4) return `input "${i.name}" has shape ${shapeStr(i.shape)}; image inputs are 4-D, NCHW or NHWC`;
+  if (i.type !== 'float32' && i.type !== 'uint8')
+    return `input "${i.name}" is ${i.type}; image inputs are float32 or uint8`;
+  if (i.shape.length !== 4)
+    return `input "${i.name}" has shape ${shapeStr(i.shape)}; image inputs are 4-D, NCHW or NHWC`;
   const l = layout ?? detectLayout(i.shape);
-  if (!l) return `input "${i.name}" ${shapeStr(i.shape)} has no channel dimension of 1 or 3 (set "layout" in config.json)`;
+  if (!l)
+    return `input "${i.name}" ${shapeStr(i.shape)} has no channel dimension of 1 or 3 (set "layout" in config.json)`;
   const c = l === 'NCHW' ? i.shape[1] : i.shape[3];
-  if (c !== 1 && c !== 3) return `input "${i.name}" ${shapeStr(i.shape)} has ${c ?? 'a dynamic number of'} channels for layout ${l}; images have 1 or 3`;
+  if (c !== 1 && c !== 3)
+    return `input "${i.name}" ${shapeStr(i.shape)} has ${c ?? 'a dynamic number of'} channels for layout ${l}; images have 1 or 3`;
   return null;
 }
 
 function perChannel(v: number[] | undefined, channels: number, dflt: number, key: string, file: string): number[] {
   if (v === undefined) return Array.from({ length: channels }, () => dflt);
   if (v.length === 1) return Array.from({ length: channels }, () => v[0]!);
-  if (v.length !== channels) throw new ModelFileError(`${file}: "${key}" has ${v.length} values but the input has ${channels} channels; give ${channels} (or 1)`);
+  if (v.length !== channels)
+    throw new ModelFileError(
+      `${file}: "${key}" has ${v.length} values but the input has ${channels} channels; give ${channels} (or 1)`,
+    );
   return v;
 }
 
@@ -85,14 +104,23 @@ function perChannel(v: number[] | undefined, channels: number, dflt: number, key
  * Derives the contract. `cfg` is config.json ({} when absent), `labels` labels.txt (null when absent);
  * `file` names config.json in errors. Throws ModelFileError on a config that contradicts the graph.
  */
-export function deriveContract(io: ModelInterface, cfg: ModelConfigFile, labelsFile: string[] | null, d: ServerDefaults, file: string, labelsPath: string): ModelContract {
+export function deriveContract(
+  io: ModelInterface,
+  cfg: ModelConfigFile,
+  labelsFile: string[] | null,
+  d: ServerDefaults,
+  file: string,
+  labelsPath: string,
+): ModelContract {
   const mixer = io.metadata['mixer.config'] !== undefined;
   const spec = mixer ? specFromMetadata(io.metadata) : null;
   for (const k of ['input', 'output'] as const) {
     const name = cfg[k];
     const list = k === 'input' ? io.inputs : io.outputs;
     if (name !== undefined && !list.some((x) => x.name === name)) {
-      throw new ModelFileError(`${file}: "${k}" names "${name}" but the graph's ${k}s are ${list.map((x) => x.name).join(', ')}; fix the name or remove the key`);
+      throw new ModelFileError(
+        `${file}: "${k}" names "${name}" but the graph's ${k}s are ${list.map((x) => x.name).join(', ')}; fix the name or remove the key`,
+      );
     }
   }
   // The image input: the configured one, else the only image-like input.
@@ -105,7 +133,8 @@ export function deriveContract(io: ModelInterface, cfg: ModelConfigFile, labelsF
     if (p) throw new ModelFileError(`${file}: ${p}`);
   } else {
     const candidates = io.inputs.filter((x) => imageProblem(x, cfg.layout) === null);
-    if (io.inputs.length !== 1) notImage = `the model has ${io.inputs.length} inputs (${io.inputs.map((x) => x.name).join(', ')}); an image classifier has one image input`;
+    if (io.inputs.length !== 1)
+      notImage = `the model has ${io.inputs.length} inputs (${io.inputs.map((x) => x.name).join(', ')}); an image classifier has one image input`;
     else if (candidates.length === 0) notImage = imageProblem(io.inputs[0]!, cfg.layout);
     else inInfo = candidates[0];
   }
@@ -114,12 +143,21 @@ export function deriveContract(io: ModelInterface, cfg: ModelConfigFile, labelsF
     inInfo = undefined;
   }
   // The class output: configured, probabilities for onnx-mixer models, else the first float [N,K] output.
-  const outName = cfg.output ?? (mixer ? 'probabilities' : io.outputs.find((o) => (o.type === 'float32' || o.type === 'float16' || o.type === 'float64') && o.shape.length === 2)?.name);
+  const outName =
+    cfg.output ??
+    (mixer
+      ? 'probabilities'
+      : io.outputs.find(
+          (o) => (o.type === 'float32' || o.type === 'float16' || o.type === 'float64') && o.shape.length === 2,
+        )?.name);
   const outInfo = io.outputs.find((o) => o.name === outName);
-  if (inInfo && !outInfo) notImage = `no float [N,K] output to read class scores from (outputs: ${io.outputs.map((o) => `${o.name} ${o.type} ${shapeStr(o.shape)}`).join(', ')}); set "output" in config.json`;
-  if (inInfo && outInfo && outInfo.type !== 'float32') notImage = `output "${outInfo.name}" is ${outInfo.type}; class scores must be float32`;
+  if (inInfo && !outInfo)
+    notImage = `no float [N,K] output to read class scores from (outputs: ${io.outputs.map((o) => `${o.name} ${o.type} ${shapeStr(o.shape)}`).join(', ')}); set "output" in config.json`;
+  if (inInfo && outInfo && outInfo.type !== 'float32')
+    notImage = `output "${outInfo.name}" is ${outInfo.type}; class scores must be float32`;
   const batchDim = (inInfo ?? io.inputs[0])?.shape[0];
-  const fixedBatch = typeof batchDim === 'number' && io.inputs.every((x) => typeof x.shape[0] === 'number') ? batchDim : null;
+  const fixedBatch =
+    typeof batchDim === 'number' && io.inputs.every((x) => typeof x.shape[0] === 'number') ? batchDim : null;
   if (inInfo && outInfo && notImage === null) {
     const layout = cfg.layout ?? detectLayout(inInfo.shape)!;
     const s = inInfo.shape;
@@ -128,19 +166,30 @@ export function deriveContract(io: ModelInterface, cfg: ModelConfigFile, labelsF
     let height: number;
     let width: number;
     if (typeof gh === 'number' && typeof gw === 'number') {
-      if (cfg.size && (cfg.size[0] !== gh || cfg.size[1] !== gw)) throw new ModelFileError(`${file}: "size" is [${cfg.size.join(', ')}] but the graph's input is ${gh}x${gw}; remove "size" or fix it`);
+      if (cfg.size && (cfg.size[0] !== gh || cfg.size[1] !== gw))
+        throw new ModelFileError(
+          `${file}: "size" is [${cfg.size.join(', ')}] but the graph's input is ${gh}x${gw}; remove "size" or fix it`,
+        );
       [height, width] = [gh, gw];
     } else if (cfg.size) {
       [height, width] = cfg.size;
     } else {
-      throw new ModelFileError(`${file}: input "${inInfo.name}" ${shapeStr(s)} has a dynamic height or width; set "size": [H, W] in config.json`);
+      throw new ModelFileError(
+        `${file}: input "${inInfo.name}" ${shapeStr(s)} has a dynamic height or width; set "size": [H, W] in config.json`,
+      );
     }
     const color = cfg.color ?? (channels === 1 ? 'gray' : 'rgb');
-    if ((color === 'gray') !== (channels === 1)) throw new ModelFileError(`${file}: "color" "${color}" does not fit an input with ${channels} channel(s)`);
-    if (inInfo.type === 'uint8' && (cfg.mean || cfg.std || cfg.scale !== undefined)) throw new ModelFileError(`${file}: input "${inInfo.name}" is uint8 and gets raw pixels; "scale", "mean" and "std" apply to float inputs only`);
+    if ((color === 'gray') !== (channels === 1))
+      throw new ModelFileError(`${file}: "color" "${color}" does not fit an input with ${channels} channel(s)`);
+    if (inInfo.type === 'uint8' && (cfg.mean || cfg.std || cfg.scale !== undefined))
+      throw new ModelFileError(
+        `${file}: input "${inInfo.name}" is uint8 and gets raw pixels; "scale", "mean" and "std" apply to float inputs only`,
+      );
     const resize = cfg.resize ?? 'crop';
     if (cfg.resize_shorter !== undefined && (resize !== 'crop' || cfg.resize_shorter < Math.max(height, width))) {
-      throw new ModelFileError(`${file}: "resize_shorter" needs "resize": "crop" and must be at least the crop size ${Math.max(height, width)}`);
+      throw new ModelFileError(
+        `${file}: "resize_shorter" needs "resize": "crop" and must be at least the crop size ${Math.max(height, width)}`,
+      );
     }
     image = {
       input: inInfo.name,
@@ -165,11 +214,15 @@ export function deriveContract(io: ModelInterface, cfg: ModelConfigFile, labelsF
   const width = image ? io.outputs.find((o) => o.name === image!.output)!.shape[1] : null;
   let labels: string[] | null = labelsFile ?? spec?.labels ?? null;
   if (labelsFile && typeof width === 'number' && labelsFile.length !== width) {
-    throw new ModelFileError(`${labelsPath} has ${labelsFile.length} lines but output "${image!.output}" has ${width} classes; write one label per class`);
+    throw new ModelFileError(
+      `${labelsPath} has ${labelsFile.length} lines but output "${image!.output}" has ${width} classes; write one label per class`,
+    );
   }
   if (!labels && typeof width === 'number') labels = Array.from({ length: width }, (_, i) => String(i));
   if (cfg.max_batch_size !== undefined && fixedBatch !== null && cfg.max_batch_size !== fixedBatch) {
-    throw new ModelFileError(`${file}: "max_batch_size" is ${cfg.max_batch_size} but the graph's batch dimension is fixed at ${fixedBatch}; remove it`);
+    throw new ModelFileError(
+      `${file}: "max_batch_size" is ${cfg.max_batch_size} but the graph's batch dimension is fixed at ${fixedBatch}; remove it`,
+    );
   }
   return {
     io,
@@ -192,13 +245,15 @@ export function pixelsToInput(px: Uint8Array, c: ImageContract): Uint8Array {
   if (c.dtype === 'uint8') {
     if (c.layout === 'NHWC' && c.color !== 'bgr') return px;
     const out = new Uint8Array(hw * ch);
-    for (let i = 0; i < hw; i++) for (let k = 0; k < ch; k++) out[c.layout === 'NCHW' ? k * hw + i : i * ch + k] = px[i * ch + order[k]!]!;
+    for (let i = 0; i < hw; i++)
+      for (let k = 0; k < ch; k++) out[c.layout === 'NCHW' ? k * hw + i : i * ch + k] = px[i * ch + order[k]!]!;
     return out;
   }
   const out = new Float32Array(hw * ch);
   for (let k = 0; k < ch; k++) {
     const src = order[k]!;
-    for (let i = 0; i < hw; i++) out[c.layout === 'NCHW' ? k * hw + i : i * ch + k] = (px[i * ch + src]! * c.scale - c.mean[k]!) / c.std[k]!;
+    for (let i = 0; i < hw; i++)
+      out[c.layout === 'NCHW' ? k * hw + i : i * ch + k] = (px[i * ch + src]! * c.scale - c.mean[k]!) / c.std[k]!;
   }
   return new Uint8Array(out.buffer);
 }

@@ -20,9 +20,19 @@ export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchD
     ...(img ? {} : { notClassifierReason: k.notImage }),
     labels: m.labels,
     inputSize: img && img.height === img.width ? img.height : null,
-    input: img && inInfo ? { name: img.input, datatype: img.dtype, shape: v2Shape(inInfo.shape), layout: img.layout } : null,
+    input:
+      img && inInfo ? { name: img.input, datatype: img.dtype, shape: v2Shape(inInfo.shape), layout: img.layout } : null,
     preprocessing: img
-      ? { size: [img.height, img.width], channels: img.channels, resize: img.resize, resizeShorter: img.resizeShorter, color: img.color, scale: img.dtype === 'float32' ? img.scale : null, mean: img.dtype === 'float32' ? img.mean : null, std: img.dtype === 'float32' ? img.std : null }
+      ? {
+          size: [img.height, img.width],
+          channels: img.channels,
+          resize: img.resize,
+          resizeShorter: img.resizeShorter,
+          color: img.color,
+          scale: img.dtype === 'float32' ? img.scale : null,
+          mean: img.dtype === 'float32' ? img.mean : null,
+          std: img.dtype === 'float32' ? img.std : null,
+        }
       : null,
     output: img ? { name: img.output, softmax: img.softmax, classes: m.classes } : null,
     inputs: k.io.inputs.map((i) => ({ name: i.name, datatype: V2_TYPES[i.type], shape: v2Shape(i.shape) })),
@@ -33,7 +43,14 @@ export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchD
     std: meta('mixer.std'),
     opset: k.io.opset,
     fileBytes: m.fileBytes,
-    batching: { maxBatch: k.maxBatch, fixedBatch: k.fixedBatch, batchDelayMs: c.batchDelayMs, maxQueue: c.maxQueue, workers: k.instances, threads: k.threads },
+    batching: {
+      maxBatch: k.maxBatch,
+      fixedBatch: k.fixedBatch,
+      batchDelayMs: c.batchDelayMs,
+      maxQueue: c.maxQueue,
+      workers: k.instances,
+      threads: k.threads,
+    },
     timings: { loadMs: Math.round(m.timings.loadMs), warmupMs: Math.round(m.timings.warmupMs) },
   };
 }

@@ -45,16 +45,27 @@ const view = (type: ElemType, b: Uint8Array): TensorData => {
   const buf = b.byteOffset % 8 === 0 ? b : b.slice();
   const { buffer, byteOffset: o, byteLength: n } = buf;
   switch (type) {
-    case 'float32': return new Float32Array(buffer, o, n / 4);
-    case 'float64': return new Float64Array(buffer, o, n / 8);
-    case 'float16': case 'uint16': return new Uint16Array(buffer, o, n / 2);
-    case 'int16': return new Int16Array(buffer, o, n / 2);
-    case 'int8': return new Int8Array(buffer, o, n);
-    case 'int32': return new Int32Array(buffer, o, n / 4);
-    case 'uint32': return new Uint32Array(buffer, o, n / 4);
-    case 'int64': return new BigInt64Array(buffer, o, n / 8);
-    case 'uint64': return new BigUint64Array(buffer, o, n / 8);
-    default: return buf;
+    case 'float32':
+      return new Float32Array(buffer, o, n / 4);
+    case 'float64':
+      return new Float64Array(buffer, o, n / 8);
+    case 'float16':
+    case 'uint16':
+      return new Uint16Array(buffer, o, n / 2);
+    case 'int16':
+      return new Int16Array(buffer, o, n / 2);
+    case 'int8':
+      return new Int8Array(buffer, o, n);
+    case 'int32':
+      return new Int32Array(buffer, o, n / 4);
+    case 'uint32':
+      return new Uint32Array(buffer, o, n / 4);
+    case 'int64':
+      return new BigInt64Array(buffer, o, n / 8);
+    case 'uint64':
+      return new BigUint64Array(buffer, o, n / 8);
+    default:
+      return buf;
   }
 };
 
@@ -75,8 +86,14 @@ const prod = (d: readonly number[]): number => d.reduce((p, x) => p * x, 1);
 /** Rewords onnxruntime's load errors: missing operators get their own message. */
 function loadError(file: string, e: unknown): ModelFileError {
   const msg = (e as Error).message.replace(/^cannot load model: /, '');
-  if (/not a registered function\/op|Could not find an implementation|No opset import for domain|Unrecognized attribute|is not a registered/i.test(msg)) {
-    return new ModelFileError(`${file} uses an operator this onnxruntime build does not implement (${msg}); export it with standard ONNX ops or a lower opset`);
+  if (
+    /not a registered function\/op|Could not find an implementation|No opset import for domain|Unrecognized attribute|is not a registered/i.test(
+      msg,
+    )
+  ) {
+    return new ModelFileError(
+      `${file} uses an operator this onnxruntime build does not implement (${msg}); export it with standard ONNX ops or a lower opset`,
+    );
   }
   return new ModelFileError(`${file}: onnxruntime cannot load it (${msg})`);
 }
@@ -87,7 +104,10 @@ async function checkExternalData(file: string, locations: string[]): Promise<num
   const dirReal = await realpath(dir);
   let total = 0;
   for (const loc of new Set(locations)) {
-    const bad = () => new ModelFileError(`${file}: external data "${loc}" points outside the model's folder; external data files must sit next to model.onnx (relative paths, no "..")`);
+    const bad = () =>
+      new ModelFileError(
+        `${file}: external data "${loc}" points outside the model's folder; external data files must sit next to model.onnx (relative paths, no "..")`,
+      );
     if (loc === '' || path.isAbsolute(loc) || loc.split(/[\\/]/).includes('..')) throw bad();
     let real: string;
     try {
@@ -132,7 +152,10 @@ export class ModelInstance {
       size = (await stat(src.file)).size;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const hint = code === 'ENOENT' ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)' : '';
+      const hint =
+        code === 'ENOENT'
+          ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
+          : '';
       throw new ModelFileError(`cannot read model ${src.file}: ${code ?? (e as Error).message}${hint}`);
     }
     const limit = `over the ${o.maxModelBytes}-byte limit (raise --max-model-bytes / MAX_MODEL_BYTES)`;
@@ -146,17 +169,29 @@ export class ModelInstance {
       throw e;
     }
     const external = io.externalData.length > 0 ? await checkExternalData(src.file, io.externalData) : 0;
-    if (size + external > o.maxModelBytes) throw new ModelFileError(`${src.file} with its external data is ${size + external} bytes, ${limit}`);
+    if (size + external > o.maxModelBytes)
+      throw new ModelFileError(`${src.file} with its external data is ${size + external} bytes, ${limit}`);
     let contract: ModelContract;
     try {
-      contract = deriveContract(io, src.config, src.labels, { maxBatch: o.maxBatch, workers: o.workers, threads: o.threads }, src.configPath, src.labelsPath);
+      contract = deriveContract(
+        io,
+        src.config,
+        src.labels,
+        { maxBatch: o.maxBatch, workers: o.workers, threads: o.threads },
+        src.configPath,
+        src.labelsPath,
+      );
     } catch (e) {
       if (e instanceof ModelFileError) throw e;
       throw new ModelFileError(`${src.file}: ${(e as Error).message}`);
     }
     let pool: WorkerPool;
     try {
-      pool = await WorkerPool.create(external > 0 ? src.file : bytes, { device: o.device, threads: contract.threads, workers: contract.instances });
+      pool = await WorkerPool.create(external > 0 ? src.file : bytes, {
+        device: o.device,
+        threads: contract.threads,
+        workers: contract.instances,
+      });
     } catch (e) {
       if ((e as { code?: string }).code === 'CUDA_UNAVAILABLE') throw e;
       throw loadError(src.file, e);
@@ -167,7 +202,8 @@ export class ModelInstance {
       get idle() {
         return pool.idle;
       },
-      run: (px: Uint8Array, n: number, key?: string) => (key ? runTensors(pool, px, n, JSON.parse(key) as TensorLayout) : runImages(pool, contract, px, n)),
+      run: (px: Uint8Array, n: number, key?: string) =>
+        key ? runTensors(pool, px, n, JSON.parse(key) as TensorLayout) : runImages(pool, contract, px, n),
     };
     const batcher = new MicroBatcher(runner, {
       maxBatch: contract.maxBatch,
@@ -176,7 +212,10 @@ export class ModelInstance {
       imageBytes: contract.image?.itemBytes ?? 0,
       onBatch: (s) => o.onBatch?.(src.name, src.version, s),
     });
-    const inst = new ModelInstance(src.name, src.version, src.file, sha256, size + external, contract, pool, batcher, { loadMs: t1 - t0, warmupMs: 0 });
+    const inst = new ModelInstance(src.name, src.version, src.file, sha256, size + external, contract, pool, batcher, {
+      loadMs: t1 - t0,
+      warmupMs: 0,
+    });
     try {
       await inst.warm(src.labelsPath);
     } catch (e) {
@@ -191,17 +230,22 @@ export class ModelInstance {
   /** Runs every worker once with a full batch and once with one item, so the first requests pay no allocation. */
   private async warm(labelsPath: string): Promise<void> {
     const c = this.contract;
-    const runner = (px: Uint8Array, n: number, key?: string) => (key ? runTensors(this.pool, px, n, JSON.parse(key) as TensorLayout) : runImages(this.pool, c, px, n));
+    const runner = (px: Uint8Array, n: number, key?: string) =>
+      key ? runTensors(this.pool, px, n, JSON.parse(key) as TensorLayout) : runImages(this.pool, c, px, n);
     const sizes = [...new Set([c.maxBatch, 1])];
     if (c.image) {
       for (const n of sizes) {
-        const outs = await Promise.all(Array.from({ length: this.pool.size }, () => runner(new Uint8Array(n * c.image!.itemBytes), n)));
+        const outs = await Promise.all(
+          Array.from({ length: this.pool.size }, () => runner(new Uint8Array(n * c.image!.itemBytes), n)),
+        );
         const k = outs[0]!.outputs[c.image.output]!.length / n;
         if (this.classes === 0 || !c.labels) {
           this.classes = k;
           this.labels = Array.from({ length: k }, (_, i) => String(i));
         } else if (k !== this.classes) {
-          throw new ModelFileError(`${labelsPath} has ${this.classes} labels but output "${c.image.output}" has ${k} classes; write one label per class`);
+          throw new ModelFileError(
+            `${labelsPath} has ${this.classes} labels but output "${c.image.output}" has ${k} classes; write one label per class`,
+          );
         }
       }
       return;
@@ -209,12 +253,27 @@ export class ModelInstance {
     // A generic model warms when its shapes are known: static, or static apart from a dynamic batch dim.
     const ins = c.io.inputs;
     if (ins.some((i) => i.type === 'string' || i.shape.slice(1).some((d) => typeof d !== 'number'))) return;
-    const batched = c.fixedBatch === null && ins.every((i) => i.shape.length > 0) && c.io.outputs.every((x) => x.shape.length > 0 && typeof x.shape[0] !== 'number');
+    const batched =
+      c.fixedBatch === null &&
+      ins.every((i) => i.shape.length > 0) &&
+      c.io.outputs.every((x) => x.shape.length > 0 && typeof x.shape[0] !== 'number');
     if (!batched && ins.some((i) => typeof i.shape[0] !== 'number' && i.shape.length > 0)) return;
     for (const n of batched ? sizes : [1]) {
-      const layout: TensorLayout = { inputs: ins.map((i) => ({ name: i.name, type: i.type, dims: (batched ? i.shape.slice(1) : i.shape) as number[] })), outputs: c.io.outputs.map((x) => x.name), batched };
+      const layout: TensorLayout = {
+        inputs: ins.map((i) => ({
+          name: i.name,
+          type: i.type,
+          dims: (batched ? i.shape.slice(1) : i.shape) as number[],
+        })),
+        outputs: c.io.outputs.map((x) => x.name),
+        batched,
+      };
       const bytes = layout.inputs.reduce((s, i) => s + prod(i.dims) * elemBytes(i.type), 0) * (batched ? n : 1);
-      await Promise.all(Array.from({ length: this.pool.size }, () => runner(new Uint8Array(bytes), batched ? n : 1, JSON.stringify(layout))));
+      await Promise.all(
+        Array.from({ length: this.pool.size }, () =>
+          runner(new Uint8Array(bytes), batched ? n : 1, JSON.stringify(layout)),
+        ),
+      );
     }
   }
 
@@ -229,7 +288,11 @@ export class ModelInstance {
   /** True when generic requests can share runs: a dynamic batch dim on every input and output. */
   get batchable(): boolean {
     const c = this.contract;
-    return c.fixedBatch === null && c.io.inputs.every((i) => i.shape.length > 0 && typeof i.shape[0] !== 'number') && c.io.outputs.every((x) => x.shape.length > 0 && typeof x.shape[0] !== 'number');
+    return (
+      c.fixedBatch === null &&
+      c.io.inputs.every((i) => i.shape.length > 0 && typeof i.shape[0] !== 'number') &&
+      c.io.outputs.every((x) => x.shape.length > 0 && typeof x.shape[0] !== 'number')
+    );
   }
 
   /**
@@ -238,7 +301,11 @@ export class ModelInstance {
    */
   async classify(input: Uint8Array, count = 1): Promise<Float32Array[]> {
     const c = this.contract.image;
-    if (!c) throw new ServiceError('NOT_AN_IMAGE_MODEL', `model "${this.name}" is not an image classifier: ${this.contract.notImage}; use /v2/models/${this.name}/infer`);
+    if (!c)
+      throw new ServiceError(
+        'NOT_AN_IMAGE_MODEL',
+        `model "${this.name}" is not an image classifier: ${this.contract.notImage}; use /v2/models/${this.name}/infer`,
+      );
     const out = (await this.batcher.submit(input, count))[c.output]!;
     const k = out.length / count;
     return Array.from({ length: count }, (_, i) => {
@@ -280,7 +347,12 @@ export function softmax(x: Float32Array): Float32Array {
 }
 
 /** n images → one run; a fixed batch dim is padded with zero images and the padding's rows dropped. */
-async function runImages(pool: WorkerPool, contract: ModelContract, px: Uint8Array, n: number): Promise<{ outputs: Record<string, Rows>; ms: number }> {
+async function runImages(
+  pool: WorkerPool,
+  contract: ModelContract,
+  px: Uint8Array,
+  n: number,
+): Promise<{ outputs: Record<string, Rows>; ms: number }> {
   const c = contract.image!;
   // A fixed batch dim B runs at most B images per call: a larger item (one request's images) runs in chunks of B.
   const fb = contract.fixedBatch;
@@ -315,7 +387,12 @@ async function runImages(pool: WorkerPool, contract: ModelContract, px: Uint8Arr
 }
 
 /** A generic request: batched payloads are row-interleaved inputs, solo payloads the inputs one after another. */
-async function runTensors(pool: WorkerPool, px: Uint8Array, n: number, layout: TensorLayout): Promise<{ outputs: Record<string, Rows>; ms: number; dims: Record<string, number[]> }> {
+async function runTensors(
+  pool: WorkerPool,
+  px: Uint8Array,
+  n: number,
+  layout: TensorLayout,
+): Promise<{ outputs: Record<string, Rows>; ms: number; dims: Record<string, number[]> }> {
   const feeds: Record<string, HostTensor> = {};
   if (layout.batched) {
     const rowBytes = layout.inputs.map((i) => prod(i.dims) * elemBytes(i.type));

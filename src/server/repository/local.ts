@@ -19,13 +19,19 @@ export interface LocalModel {
 }
 
 /** Reads and inspects a model; `config` and `labels` name optional config.json / labels.txt files (missing ones are errors here). */
-export async function openModelFile(file: string, o: { config?: string; labels?: string; maxBatch?: number } = {}): Promise<LocalModel> {
+export async function openModelFile(
+  file: string,
+  o: { config?: string; labels?: string; maxBatch?: number } = {},
+): Promise<LocalModel> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)' : '';
+    const hint =
+      code === 'ENOENT'
+        ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
+        : '';
     throw new ModelFileError(`cannot read model ${file}: ${code ?? (e as Error).message}${hint}`);
   }
   let io: ModelInterface;
@@ -35,15 +41,32 @@ export async function openModelFile(file: string, o: { config?: string; labels?:
     if (e instanceof GraphError) throw new ModelFileError(`${file} is not a valid ONNX model: ${e.message}`);
     throw e;
   }
-  for (const [flag, f] of [['--config', o.config], ['--labels', o.labels]] as const) {
-    if (f !== undefined && !(await readFile(f).then(() => true, () => false))) throw new ModelFileError(`${flag} ${f}: cannot read it`);
+  for (const [flag, f] of [
+    ['--config', o.config],
+    ['--labels', o.labels],
+  ] as const) {
+    if (
+      f !== undefined &&
+      !(await readFile(f).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw new ModelFileError(`${flag} ${f}: cannot read it`);
   }
   const cfg = o.config ? await readConfigFile(o.config) : {};
   const labels = o.labels ? await readLabelsFile(o.labels) : null;
   const threads = Math.max(1, Math.min(2, os.availableParallelism()));
   let contract: ModelContract;
   try {
-    contract = deriveContract(io, cfg, labels, { maxBatch: o.maxBatch ?? 64, workers: 1, threads }, o.config ?? `${file} (add --config config.json)`, o.labels ?? 'labels');
+    contract = deriveContract(
+      io,
+      cfg,
+      labels,
+      { maxBatch: o.maxBatch ?? 64, workers: 1, threads },
+      o.config ?? `${file} (add --config config.json)`,
+      o.labels ?? 'labels',
+    );
   } catch (e) {
     if (e instanceof ModelFileError) throw e;
     throw new ModelFileError(`${file}: ${(e as Error).message}`);

@@ -1,9 +1,9 @@
 // The served models: per-version instances loaded from a repository (or one file), request routing with leases, index, poll and explicit control with drained swaps.
 import type { Logger } from 'pino';
-import { ServiceError, echo } from '../errors.js';
+import { echo, ServiceError } from '../errors.js';
 import { ModelFileError } from './config-file.js';
 import { type InstanceOptions, ModelInstance } from './instance.js';
-import { type ScannedModel, MODEL_NAME, scanModel, scanRepository } from './scan.js';
+import { MODEL_NAME, type ScannedModel, scanModel, scanRepository } from './scan.js';
 
 export const MODEL_CONTROLS = ['none', 'poll', 'explicit'] as const;
 export type ModelControl = (typeof MODEL_CONTROLS)[number];
@@ -70,17 +70,41 @@ export class Repository {
     const repo = new Repository(o);
     if (o.single) {
       const inst = await ModelInstance.load(
-        { name: o.single.name, version: 1, file: o.single.file, config: {}, labels: null, configPath: `${o.single.file} (config)`, labelsPath: `${o.single.file} (labels)` },
+        {
+          name: o.single.name,
+          version: 1,
+          file: o.single.file,
+          config: {},
+          labels: null,
+          configPath: `${o.single.file} (config)`,
+          labelsPath: `${o.single.file} (labels)`,
+        },
         o,
       );
-      repo.entries.set(o.single.name, { name: o.single.name, error: null, slots: new Map([[1, { version: 1, state: 'READY', reason: '', instance: inst, fingerprint: '' }]]) });
-      o.log.info({ model: inst.name, version: 1, sha256: inst.sha256, provider: inst.provider, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs) }, 'model ready');
+      repo.entries.set(o.single.name, {
+        name: o.single.name,
+        error: null,
+        slots: new Map([[1, { version: 1, state: 'READY', reason: '', instance: inst, fingerprint: '' }]]),
+      });
+      o.log.info(
+        {
+          model: inst.name,
+          version: 1,
+          sha256: inst.sha256,
+          provider: inst.provider,
+          loadMs: Math.round(inst.timings.loadMs),
+          warmupMs: Math.round(inst.timings.warmupMs),
+        },
+        'model ready',
+      );
       return repo;
     }
     try {
       const scanned = await scanRepository(o.root!);
       if (o.defaultModel !== null && !scanned.some((m) => m.name === o.defaultModel)) {
-        throw new ModelFileError(`--default-model "${o.defaultModel}" is not in the repository ${o.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`);
+        throw new ModelFileError(
+          `--default-model "${o.defaultModel}" is not in the repository ${o.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
+        );
       }
       for (const m of scanned) await repo.sync(m);
     } catch (e) {
@@ -117,21 +141,50 @@ export class Repository {
     const wanted = m.error ? [] : m.versions;
     for (const v of wanted) {
       const slot = e.slots.get(v.version);
-      if (slot && slot.fingerprint === v.fingerprint && slot.state !== 'UNLOADING' && !(slot.state === 'UNAVAILABLE' && slot.reason === 'unloaded')) continue;
+      if (
+        slot &&
+        slot.fingerprint === v.fingerprint &&
+        slot.state !== 'UNLOADING' &&
+        !(slot.state === 'UNAVAILABLE' && slot.reason === 'unloaded')
+      )
+        continue;
       if (v.error || !v.file) {
         if (slot?.instance) this.retire(e, slot.instance);
-        e.slots.set(v.version, { version: v.version, state: 'UNAVAILABLE', reason: v.error ?? 'no model file', instance: null, fingerprint: v.fingerprint });
+        e.slots.set(v.version, {
+          version: v.version,
+          state: 'UNAVAILABLE',
+          reason: v.error ?? 'no model file',
+          instance: null,
+          fingerprint: v.fingerprint,
+        });
         this.o.log.error({ model: m.name, version: v.version, reason: v.error }, 'model version unavailable');
         continue;
       }
-      const s: Slot = slot ?? { version: v.version, state: 'LOADING', reason: 'loading', instance: null, fingerprint: '' };
+      const s: Slot = slot ?? {
+        version: v.version,
+        state: 'LOADING',
+        reason: 'loading',
+        instance: null,
+        fingerprint: '',
+      };
       if (!slot) e.slots.set(v.version, s);
       if (!s.instance) {
         s.state = 'LOADING';
         s.reason = 'loading';
       }
       try {
-        const inst = await ModelInstance.load({ name: m.name, version: v.version, file: v.file, config: m.config, labels: m.labels, configPath: m.configPath, labelsPath: m.labelsPath }, this.o);
+        const inst = await ModelInstance.load(
+          {
+            name: m.name,
+            version: v.version,
+            file: v.file,
+            config: m.config,
+            labels: m.labels,
+            configPath: m.configPath,
+            labelsPath: m.labelsPath,
+          },
+          this.o,
+        );
         if (this.closed) {
           await inst.close();
           return;
@@ -142,10 +195,27 @@ export class Repository {
         s.state = 'READY';
         s.reason = '';
         s.fingerprint = v.fingerprint;
-        const timing: SwapTiming = { kind: old ? 'replace' : 'load', name: m.name, version: v.version, loadMs: inst.timings.loadMs, warmupMs: inst.timings.warmupMs, switchMs: performance.now() - t0, drainMs: null };
+        const timing: SwapTiming = {
+          kind: old ? 'replace' : 'load',
+          name: m.name,
+          version: v.version,
+          loadMs: inst.timings.loadMs,
+          warmupMs: inst.timings.warmupMs,
+          switchMs: performance.now() - t0,
+          drainMs: null,
+        };
         this.record(timing);
         this.o.log.info(
-          { model: m.name, version: v.version, sha256: inst.sha256, provider: inst.provider, kind: timing.kind, loadMs: Math.round(inst.timings.loadMs), warmupMs: Math.round(inst.timings.warmupMs), switchMs: timing.switchMs },
+          {
+            model: m.name,
+            version: v.version,
+            sha256: inst.sha256,
+            provider: inst.provider,
+            kind: timing.kind,
+            loadMs: Math.round(inst.timings.loadMs),
+            warmupMs: Math.round(inst.timings.warmupMs),
+            switchMs: timing.switchMs,
+          },
           'model ready',
         );
         if (old) this.retire(e, old, timing);
@@ -154,7 +224,10 @@ export class Repository {
         const reason = (err as Error).message.split('\n')[0]!;
         s.fingerprint = v.fingerprint;
         if (s.instance) {
-          this.o.log.error({ model: m.name, version: v.version, reason }, 'reload failed; the loaded version keeps serving');
+          this.o.log.error(
+            { model: m.name, version: v.version, reason },
+            'reload failed; the loaded version keeps serving',
+          );
         } else {
           s.state = 'UNAVAILABLE';
           s.reason = reason;
@@ -169,7 +242,15 @@ export class Repository {
         slot.reason = 'unloading';
         const inst = slot.instance;
         slot.instance = null;
-        const timing: SwapTiming = { kind: 'unload', name: e.name, version: v, loadMs: 0, warmupMs: 0, switchMs: 0, drainMs: null };
+        const timing: SwapTiming = {
+          kind: 'unload',
+          name: e.name,
+          version: v,
+          loadMs: 0,
+          warmupMs: 0,
+          switchMs: 0,
+          drainMs: null,
+        };
         this.record(timing);
         await this.retire(e, inst, timing);
       }
@@ -190,9 +271,18 @@ export class Repository {
     const p = inst.close().then(
       () => {
         if (timing) timing.drainMs = performance.now() - t0;
-        this.o.log.info({ model: e.name, version: inst.version, kind: timing?.kind ?? 'unload', drainMs: Math.round(performance.now() - t0) }, 'model version unloaded');
+        this.o.log.info(
+          {
+            model: e.name,
+            version: inst.version,
+            kind: timing?.kind ?? 'unload',
+            drainMs: Math.round(performance.now() - t0),
+          },
+          'model version unloaded',
+        );
       },
-      (err: unknown) => this.o.log.error({ err, model: e.name, version: inst.version }, 'closing a model version failed'),
+      (err: unknown) =>
+        this.o.log.error({ err, model: e.name, version: inst.version }, 'closing a model version failed'),
     );
     this.retiring.add(p);
     void p.finally(() => this.retiring.delete(p));
@@ -212,7 +302,17 @@ export class Repository {
       }
       for (const m of scanned) await this.sync(m);
       for (const name of [...this.entries.keys()]) {
-        if (!scanned.some((m) => m.name === name)) await this.sync({ name, dir: '', configPath: '', labelsPath: '', config: {}, labels: null, versions: [], error: null });
+        if (!scanned.some((m) => m.name === name))
+          await this.sync({
+            name,
+            dir: '',
+            configPath: '',
+            labelsPath: '',
+            config: {},
+            labels: null,
+            versions: [],
+            error: null,
+          });
       }
     });
   }
@@ -223,7 +323,8 @@ export class Repository {
     if (!MODEL_NAME.test(name)) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
     return this.serial(async () => {
       const m = await scanModel(this.o.root!, name);
-      if (m.error?.includes('cannot read it')) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
+      if (m.error?.includes('cannot read it'))
+        throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
       await this.sync(m);
       const e = this.entries.get(name);
       const ready = e ? [...e.slots.values()].some((s) => s.state === 'READY') : false;
@@ -262,7 +363,10 @@ export class Repository {
 
   private explicitOnly(): void {
     if (this.o.control !== 'explicit' || !this.o.root) {
-      throw new ServiceError('MODEL_CONTROL_DISABLED', 'explicit model control is off; start the server with --model-repository DIR --model-control explicit');
+      throw new ServiceError(
+        'MODEL_CONTROL_DISABLED',
+        'explicit model control is off; start the server with --model-repository DIR --model-control explicit',
+      );
     }
   }
 
@@ -270,7 +374,10 @@ export class Repository {
     if (!e) return 'not loaded';
     if (e.error) return e.error;
     const bad = [...e.slots.values()].filter((s) => s.state !== 'READY');
-    return bad.map((s) => `version ${s.version}: ${s.state === 'LOADING' ? 'loading' : s.reason}`).join('; ') || 'no version loaded';
+    return (
+      bad.map((s) => `version ${s.version}: ${s.state === 'LOADING' ? 'loading' : s.reason}`).join('; ') ||
+      'no version loaded'
+    );
   }
 
   get names(): string[] {
@@ -286,25 +393,47 @@ export class Repository {
   /** The instance serving (name, version), leased: the caller must release() it. Throws the catalogued errors. */
   acquire(name: string | undefined, version?: string): ModelInstance {
     const n = name ?? this.defaultName;
-    if (n === null) throw new ServiceError('MODEL_REQUIRED', `several models are served; choose one with ?model= (one of: ${this.names.join(', ')}) or start the server with --default-model`);
+    if (n === null)
+      throw new ServiceError(
+        'MODEL_REQUIRED',
+        `several models are served; choose one with ?model= (one of: ${this.names.join(', ')}) or start the server with --default-model`,
+      );
     const e = this.entries.get(n);
-    if (!e) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(n)}; the models are: ${this.names.join(', ') || 'none'}`);
+    if (!e)
+      throw new ServiceError(
+        'MODEL_NOT_FOUND',
+        `no model ${echo(n)}; the models are: ${this.names.join(', ') || 'none'}`,
+      );
     let slot: Slot | undefined;
     if (version !== undefined) {
       slot = /^[1-9]\d{0,15}$/.test(version) ? e.slots.get(Number(version)) : undefined;
-      if (!slot) throw new ServiceError('MODEL_NOT_FOUND', `model "${n}" has no version ${echo(version)}; its versions are: ${[...e.slots.keys()].join(', ') || 'none'}`);
+      if (!slot)
+        throw new ServiceError(
+          'MODEL_NOT_FOUND',
+          `model "${n}" has no version ${echo(version)}; its versions are: ${[...e.slots.keys()].join(', ') || 'none'}`,
+        );
     } else {
-      const ready = [...e.slots.values()].filter((s) => s.state === 'READY' && s.instance).sort((a, b) => b.version - a.version);
+      const ready = [...e.slots.values()]
+        .filter((s) => s.state === 'READY' && s.instance)
+        .sort((a, b) => b.version - a.version);
       slot = ready[0];
       if (!slot) throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${this.reason(e)}`);
     }
-    if (slot.state !== 'READY' || !slot.instance) throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${slot.reason}`}`);
+    if (slot.state !== 'READY' || !slot.instance)
+      throw new ServiceError(
+        'MODEL_UNAVAILABLE',
+        `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${slot.reason}`}`,
+      );
     slot.instance.lease();
     return slot.instance;
   }
 
   /** Runs `fn` with a leased instance, released when it settles. */
-  async use<T>(name: string | undefined, version: string | undefined, fn: (m: ModelInstance) => Promise<T>): Promise<T> {
+  async use<T>(
+    name: string | undefined,
+    version: string | undefined,
+    fn: (m: ModelInstance) => Promise<T>,
+  ): Promise<T> {
     const m = this.acquire(name, version);
     try {
       return await fn(m);
@@ -317,8 +446,10 @@ export class Repository {
   index(): IndexRow[] {
     const rows: IndexRow[] = [];
     for (const e of this.entries.values()) {
-      if (e.error && e.slots.size === 0) rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error });
-      for (const s of [...e.slots.values()].sort((a, b) => a.version - b.version)) rows.push({ name: e.name, version: String(s.version), state: s.state, reason: s.reason });
+      if (e.error && e.slots.size === 0)
+        rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error });
+      for (const s of [...e.slots.values()].sort((a, b) => a.version - b.version))
+        rows.push({ name: e.name, version: String(s.version), state: s.state, reason: s.reason });
     }
     return rows;
   }
@@ -326,15 +457,25 @@ export class Repository {
   /** Ready instances (metrics, listings). */
   instances(): ModelInstance[] {
     const out: ModelInstance[] = [];
-    for (const e of this.entries.values()) for (const s of e.slots.values()) if (s.instance && s.state === 'READY') out.push(s.instance);
+    for (const e of this.entries.values())
+      for (const s of e.slots.values()) if (s.instance && s.state === 'READY') out.push(s.instance);
     return out;
   }
 
   /** Versions of a model with states, or null when unknown. */
-  versions(name: string): { version: number; state: VersionState; reason: string; instance: ModelInstance | null }[] | null {
+  versions(
+    name: string,
+  ): { version: number; state: VersionState; reason: string; instance: ModelInstance | null }[] | null {
     const e = this.entries.get(name);
     if (!e) return null;
-    return [...e.slots.values()].sort((a, b) => a.version - b.version).map((s) => ({ version: s.version, state: s.state, reason: s.reason, instance: s.state === 'READY' ? s.instance : null }));
+    return [...e.slots.values()]
+      .sort((a, b) => a.version - b.version)
+      .map((s) => ({
+        version: s.version,
+        state: s.state,
+        reason: s.reason,
+        instance: s.state === 'READY' ? s.instance : null,
+      }));
   }
 
   modelError(name: string): string | null {

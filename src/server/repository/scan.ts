@@ -57,7 +57,10 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
     out.error = e.message;
     return out;
   }
-  const found = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && /^[1-9]\d{0,15}$/.test(e.name)).map((e) => Number(e.name)).sort((a, b) => a - b);
+  const found = entries
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && /^[1-9]\d{0,15}$/.test(e.name))
+    .map((e) => Number(e.name))
+    .sort((a, b) => a - b);
   if (found.length === 0) {
     const strays = entries.filter((e) => e.isFile() && /\.onnx$/i.test(e.name)).map((e) => e.name);
     out.error = `${dir} has no numeric version folder${strays.length ? ` (found ${strays.join(', ')} directly in it)` : ''}; put the model at ${path.join(dir, '1', 'model.onnx')}`;
@@ -69,21 +72,40 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
     const vdir = path.join(dir, String(v));
     let files: string[] = [];
     try {
-      files = (await readdir(vdir, { withFileTypes: true })).filter((e) => !e.isDirectory() && /\.onnx$/i.test(e.name)).map((e) => e.name).sort();
+      files = (await readdir(vdir, { withFileTypes: true }))
+        .filter((e) => !e.isDirectory() && /\.onnx$/i.test(e.name))
+        .map((e) => e.name)
+        .sort();
     } catch (e) {
-      out.versions.push({ version: v, file: null, error: `${vdir}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, fingerprint: 'none' });
+      out.versions.push({
+        version: v,
+        file: null,
+        error: `${vdir}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        fingerprint: 'none',
+      });
       continue;
     }
     if (files.length === 0) {
-      out.versions.push({ version: v, file: null, error: `${vdir} has no model.onnx; put the version's model there`, fingerprint: 'none' });
+      out.versions.push({
+        version: v,
+        file: null,
+        error: `${vdir} has no model.onnx; put the version's model there`,
+        fingerprint: 'none',
+      });
     } else if (files.length > 1) {
-      out.versions.push({ version: v, file: null, error: `${vdir} has ${files.length} model candidates (${files.join(', ')}); keep only model.onnx`, fingerprint: files.join(',') });
+      out.versions.push({
+        version: v,
+        file: null,
+        error: `${vdir} has ${files.length} model candidates (${files.join(', ')}); keep only model.onnx`,
+        fingerprint: files.join(','),
+      });
     } else {
       const file = path.join(vdir, files[0]!);
       out.versions.push({ version: v, file, error: null, fingerprint: `${await fingerprint(file)}|${shared}` });
     }
   }
-  if (out.versions.length === 0) out.error = `${configPath}: "version_policy" keeps none of the versions found (${found.join(', ')})`;
+  if (out.versions.length === 0)
+    out.error = `${configPath}: "version_policy" keeps none of the versions found (${found.join(', ')})`;
   return out;
 }
 
@@ -93,9 +115,14 @@ export async function scanRepository(root: string): Promise<ScannedModel[]> {
   try {
     entries = await readdir(root, { withFileTypes: true });
   } catch (e) {
-    throw new ModelFileError(`cannot read the model repository ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set --model-repository or MODEL_REPOSITORY to a folder of <model>/<version>/model.onnx)`);
+    throw new ModelFileError(
+      `cannot read the model repository ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set --model-repository or MODEL_REPOSITORY to a folder of <model>/<version>/model.onnx)`,
+    );
   }
-  const names = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   const out: ScannedModel[] = [];
   for (const name of names) {
     if (!MODEL_NAME.test(name)) continue;

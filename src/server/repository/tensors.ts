@@ -1,13 +1,24 @@
 // Open Inference Protocol v2 tensors for any model: every onnxruntime datatype, shapes checked against the graph, JSON or binary data.
 import type { ElemType, TensorInfo } from '../../onnx/inspect.js';
 import type { Rows } from '../batcher.js';
-import { ServiceError, echo } from '../errors.js';
+import { echo, ServiceError } from '../errors.js';
 import { elemBytes } from './contract.js';
 import type { TensorLayout } from './instance.js';
 
 export const V2_TYPES: Record<ElemType, string> = {
-  float32: 'FP32', float64: 'FP64', float16: 'FP16', int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
-  uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64', bool: 'BOOL', string: 'BYTES',
+  float32: 'FP32',
+  float64: 'FP64',
+  float16: 'FP16',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  bool: 'BOOL',
+  string: 'BYTES',
 };
 
 const bad = (msg: string): ServiceError => new ServiceError('BAD_TENSOR', msg);
@@ -16,7 +27,12 @@ const bad = (msg: string): ServiceError => new ServiceError('BAD_TENSOR', msg);
 export const v2Shape = (s: TensorInfo['shape']): number[] => s.map((d) => (typeof d === 'number' ? d : -1));
 
 const INT_RANGE: Partial<Record<ElemType, [number, number]>> = {
-  int8: [-128, 127], int16: [-32768, 32767], int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255], uint16: [0, 65535], uint32: [0, 2 ** 32 - 1],
+  int8: [-128, 127],
+  int16: [-32768, 32767],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  uint32: [0, 2 ** 32 - 1],
 };
 
 /** float → IEEE half bits (round to nearest even). */
@@ -89,7 +105,8 @@ function encodeJson(name: string, type: ElemType, values: unknown[]): Uint8Array
     else {
       if (!Number.isInteger(x)) throw bad(`${where(i)}, not an integer (${V2_TYPES[type]})`);
       if (type === 'int64' || type === 'uint64') {
-        if (!Number.isSafeInteger(x) || (type === 'uint64' && x < 0)) throw bad(`${where(i)}, out of range for ${V2_TYPES[type]} in JSON (use binary data for values beyond 2^53)`);
+        if (!Number.isSafeInteger(x) || (type === 'uint64' && x < 0))
+          throw bad(`${where(i)}, out of range for ${V2_TYPES[type]} in JSON (use binary data for values beyond 2^53)`);
         if (type === 'int64') dv.setBigInt64(i * 8, BigInt(x), true);
         else dv.setBigUint64(i * 8, BigInt(x), true);
         continue;
@@ -161,9 +178,17 @@ const JSON_NUMBER_BYTES = 26;
  * from the requested outputs' graph shapes (the batch dim is the request's rows), their types and the label lengths;
  * null when an output's size is unknown until it runs (another dynamic dim, or strings).
  */
-export function responseBytesBound(call: TensorCall, outputs: TensorInfo[], labels: readonly string[], modelName: string): number | null {
+export function responseBytesBound(
+  call: TensorCall,
+  outputs: TensorInfo[],
+  labels: readonly string[],
+  modelName: string,
+): number | null {
   const labelBytes = labels.map((l) => Buffer.byteLength(l, 'utf8')).sort((a, b) => b - a);
-  let total = 160 + 6 * Buffer.byteLength(modelName, 'utf8') + (call.id !== undefined ? 6 * Buffer.byteLength(call.id, 'utf8') : 0);
+  let total =
+    160 +
+    6 * Buffer.byteLength(modelName, 'utf8') +
+    (call.id !== undefined ? 6 * Buffer.byteLength(call.id, 'utf8') : 0);
   for (const o of call.outputs) {
     const info = outputs.find((x) => x.name === o.name)!;
     if (info.type === 'string') return null;
@@ -213,29 +238,47 @@ interface TensorIn {
  * Checks a v2 infer request against the graph's inputs and outputs and lays it out for the batcher:
  * batched (row-interleaved, rows share runs) when `batchable` and every input's first dim agrees, else solo.
  */
-export function parseTensorRequest(body: unknown, tail: Buffer | null, inputs: TensorInfo[], outputs: TensorInfo[], batchable: boolean, maxRows: number): TensorCall {
+export function parseTensorRequest(
+  body: unknown,
+  tail: Buffer | null,
+  inputs: TensorInfo[],
+  outputs: TensorInfo[],
+  batchable: boolean,
+  maxRows: number,
+): TensorCall {
   const req = body as { id?: unknown; parameters?: Record<string, unknown>; inputs?: unknown; outputs?: unknown };
   if (!req || typeof req !== 'object' || !Array.isArray(req.inputs)) throw bad('the request needs an "inputs" array');
   const names = inputs.map((i) => i.name);
-  if (req.inputs.length !== inputs.length) throw bad(`the model has ${inputs.length} input(s), ${names.join(', ')}; got ${req.inputs.length}`);
+  if (req.inputs.length !== inputs.length)
+    throw bad(`the model has ${inputs.length} input(s), ${names.join(', ')}; got ${req.inputs.length}`);
   const given = new Map<string, { info: TensorInfo; t: TensorIn; dims: number[] }>();
   for (const raw of req.inputs as TensorIn[]) {
     const t = raw ?? {};
     const info = inputs.find((i) => i.name === t.name);
     if (!info) throw bad(`unknown input ${echo(t.name)}; the model's inputs are ${names.join(', ')}`);
     if (given.has(info.name)) throw bad(`input "${info.name}" is given twice`);
-    if (t.datatype !== V2_TYPES[info.type]) throw bad(`input "${info.name}" must be ${V2_TYPES[info.type]}, got ${echo(t.datatype)}`);
+    if (t.datatype !== V2_TYPES[info.type])
+      throw bad(`input "${info.name}" must be ${V2_TYPES[info.type]}, got ${echo(t.datatype)}`);
     const s = t.shape;
     const want = `[${v2Shape(info.shape).join(',')}]`;
-    if (!Array.isArray(s) || s.length !== info.shape.length || !s.every((d, k) => Number.isInteger(d) && d >= 0 && (typeof info.shape[k] !== 'number' || info.shape[k] === d))) {
+    if (
+      !Array.isArray(s) ||
+      s.length !== info.shape.length ||
+      !s.every((d, k) => Number.isInteger(d) && d >= 0 && (typeof info.shape[k] !== 'number' || info.shape[k] === d))
+    ) {
       throw bad(`input "${info.name}" must have shape ${want} (-1: any size), got ${echo(s)}`);
     }
     given.set(info.name, { info, t, dims: s as number[] });
   }
   const all = inputs.map((i) => given.get(i.name)!);
   const n0 = all[0]?.dims[0];
-  const batched = batchable && all.every((g) => g.dims.length > 0 && g.dims[0] === n0 && g.info.type !== 'string') && n0 !== undefined && n0 >= 1;
-  if (batched && n0! > maxRows) throw new ServiceError('TOO_MANY_IMAGES', `at most ${maxRows} rows per request (see MAX_QUEUE), got ${n0}`);
+  const batched =
+    batchable &&
+    all.every((g) => g.dims.length > 0 && g.dims[0] === n0 && g.info.type !== 'string') &&
+    n0 !== undefined &&
+    n0 >= 1;
+  if (batched && n0! > maxRows)
+    throw new ServiceError('TOO_MANY_IMAGES', `at most ${maxRows} rows per request (see MAX_QUEUE), got ${n0}`);
   // Each input's bytes: binary data in input order from the tail, else JSON data.
   let offset = 0;
   const bytes: Uint8Array[] = [];
@@ -244,38 +287,54 @@ export function parseTensorRequest(body: unknown, tail: Buffer | null, inputs: T
     if (count > 1 << 28) throw bad(`input "${info.name}" is too large (${count} elements)`);
     const binSize = t.parameters?.['binary_data_size'];
     if (binSize !== undefined) {
-      if (!tail) throw bad('binary_data_size is set but the request is not a binary (application/octet-stream) request');
-      if (typeof binSize !== 'number' || !Number.isInteger(binSize) || binSize < 0 || offset + binSize > tail.length) throw bad(`input "${info.name}": binary_data_size ${echo(binSize)} does not fit the ${tail.length - offset} bytes left`);
+      if (!tail)
+        throw bad('binary_data_size is set but the request is not a binary (application/octet-stream) request');
+      if (typeof binSize !== 'number' || !Number.isInteger(binSize) || binSize < 0 || offset + binSize > tail.length)
+        throw bad(
+          `input "${info.name}": binary_data_size ${echo(binSize)} does not fit the ${tail.length - offset} bytes left`,
+        );
       const b = new Uint8Array(tail.subarray(offset, offset + binSize));
       offset += binSize;
       if (info.type === 'string' ? countStrings(b) !== count : b.length !== count * elemBytes(info.type)) {
-        throw bad(`input "${info.name}" of shape [${dims.join(',')}] needs ${info.type === 'string' ? `${count} length-prefixed strings` : `${count * elemBytes(info.type)} bytes`} of binary data, got ${b.length} bytes`);
+        throw bad(
+          `input "${info.name}" of shape [${dims.join(',')}] needs ${info.type === 'string' ? `${count} length-prefixed strings` : `${count * elemBytes(info.type)} bytes`} of binary data, got ${b.length} bytes`,
+        );
       }
       bytes.push(b);
     } else {
       if (!Array.isArray(t.data)) throw bad(`input "${info.name}" has no "data"`);
-      const flat = t.data.some(Array.isArray) ? flattenData(t.data, Math.max(1, dims.length), count, `input "${info.name}"`) : t.data;
-      if (flat.length !== count) throw bad(`input "${info.name}" of shape [${dims.join(',')}] needs ${count} values, got ${flat.length}`);
+      const flat = t.data.some(Array.isArray)
+        ? flattenData(t.data, Math.max(1, dims.length), count, `input "${info.name}"`)
+        : t.data;
+      if (flat.length !== count)
+        throw bad(`input "${info.name}" of shape [${dims.join(',')}] needs ${count} values, got ${flat.length}`);
       bytes.push(encodeJson(info.name, info.type, flat));
     }
   }
-  if (tail && offset !== tail.length) throw bad(`the binary body has ${tail.length - offset} bytes beyond the inputs' binary_data_size`);
+  if (tail && offset !== tail.length)
+    throw bad(`the binary body has ${tail.length - offset} bytes beyond the inputs' binary_data_size`);
   // Outputs asked for (all by default).
   const allBinary = req.parameters?.['binary_data_output'] === true;
   const outNames = outputs.map((o) => o.name);
-  const wanted = (req.outputs ?? outNames.map((name) => ({ name }))) as { name?: unknown; parameters?: Record<string, unknown> }[];
+  const wanted = (req.outputs ?? outNames.map((name) => ({ name }))) as {
+    name?: unknown;
+    parameters?: Record<string, unknown>;
+  }[];
   if (!Array.isArray(wanted)) throw bad('"outputs" must be an array');
   const seen = new Set<string>();
   const requested = wanted.map((o): RequestedOutput => {
     if (!o || typeof o !== 'object') throw bad('each entry of "outputs" must be an object with a "name"');
     const info = outputs.find((x) => x.name === o.name);
     if (!info) throw bad(`unknown output ${echo(o.name)}; the model's outputs are ${outNames.join(', ')}`);
-    if (seen.has(info.name)) throw bad(`output "${info.name}" is requested more than once; ask for each output at most once`);
+    if (seen.has(info.name))
+      throw bad(`output "${info.name}" is requested more than once; ask for each output at most once`);
     seen.add(info.name);
     const p = o.parameters ?? {};
     const cls = p['classification'] ?? 0;
-    if (typeof cls !== 'number' || !Number.isInteger(cls) || cls < 0) throw bad(`output "${info.name}": classification must be a non-negative integer`);
-    if (cls > 0 && (info.type === 'string' || info.type === 'bool')) throw bad(`output "${info.name}" is ${V2_TYPES[info.type]}; classification needs numeric scores`);
+    if (typeof cls !== 'number' || !Number.isInteger(cls) || cls < 0)
+      throw bad(`output "${info.name}": classification must be a non-negative integer`);
+    if (cls > 0 && (info.type === 'string' || info.type === 'bool'))
+      throw bad(`output "${info.name}" is ${V2_TYPES[info.type]}; classification needs numeric scores`);
     const binary = typeof p['binary_data'] === 'boolean' ? p['binary_data'] : allBinary;
     return { name: info.name, binary, classification: cls };
   });
@@ -299,7 +358,13 @@ export function parseTensorRequest(body: unknown, tail: Buffer | null, inputs: T
     outputs: [...new Set(requested.map((o) => o.name))],
     batched,
   };
-  return { ...(typeof req.id === 'string' ? { id: req.id } : {}), rows: batched ? n0! : 1, payload, layout, outputs: requested };
+  return {
+    ...(typeof req.id === 'string' ? { id: req.id } : {}),
+    rows: batched ? n0! : 1,
+    payload,
+    layout,
+    outputs: requested,
+  };
 }
 
 export interface OutputOut {
@@ -365,7 +430,9 @@ export function encodeTensorResponse(
       if (o.binary) bytes = stringBytes(strings);
       else data = strings;
     } else if (o.binary) {
-      bytes = Array.isArray(values) ? stringBytes(values) : Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+      bytes = Array.isArray(values)
+        ? stringBytes(values)
+        : Buffer.from(values.buffer, values.byteOffset, values.byteLength);
     } else {
       data = jsonValues(info.type, values);
     }
@@ -375,5 +442,13 @@ export function encodeTensorResponse(
     }
     return { name: o.name, datatype, shape, data: data! };
   });
-  return { json: { model_name: model.name, model_version: String(model.version), ...(call.id !== undefined ? { id: call.id } : {}), outputs: outs }, binary };
+  return {
+    json: {
+      model_name: model.name,
+      model_version: String(model.version),
+      ...(call.id !== undefined ? { id: call.id } : {}),
+      outputs: outs,
+    },
+    binary,
+  };
 }

@@ -39,7 +39,8 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
         if (part.type !== 'file') continue;
         const bytes = await part.toBuffer();
         total += bytes.length;
-        if (total > config.bodyLimit) throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${config.bodyLimit} bytes (see BODY_LIMIT)`);
+        if (total > config.bodyLimit)
+          throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${config.bodyLimit} bytes (see BODY_LIMIT)`);
         const filename = part.filename || null;
         uploads.push({ filename, name: filename ?? `part ${uploads.length + 1}`, bytes });
       }
@@ -65,7 +66,8 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req, reply) => {
-      if (!accepts(req.headers.accept, ['application/json'])) throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json only');
+      if (!accepts(req.headers.accept, ['application/json']))
+        throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json only');
       const q = req.query as { top: number; model?: string; version?: string };
       // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
       return ctx.repo.use(q.model, q.version, async (m) => {
@@ -84,19 +86,35 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  async function classify(req: FastifyRequest, m: ModelInstance, top: number, times: { inputMs: number; outputMs: number }) {
+  async function classify(
+    req: FastifyRequest,
+    m: ModelInstance,
+    top: number,
+    times: { inputMs: number; outputMs: number },
+  ) {
     const t0 = performance.now();
     const c = m.contract.image;
-    if (!c) throw new ServiceError('NOT_AN_IMAGE_MODEL', `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`);
+    if (!c)
+      throw new ServiceError(
+        'NOT_AN_IMAGE_MODEL',
+        `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`,
+      );
     let uploads: Upload[];
     if (req.isMultipart()) {
       uploads = await multipartUploads(req);
-      if (uploads.length === 0) throw new ServiceError('NO_IMAGE', 'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg');
+      if (uploads.length === 0)
+        throw new ServiceError(
+          'NO_IMAGE',
+          'the multipart body has no file part; send the image as a file field, e.g. curl -F image=@cat.jpg',
+        );
     } else if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
       if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
       uploads = [{ filename: null, name: null, bytes: req.body }];
     } else {
-      throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`);
+      throw new ServiceError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`,
+      );
     }
     // All images are admitted together (or the request gets 503) before any is decoded, and run as one batch item of
     // this model's batcher, so a request is never half run and half refused.

@@ -11,7 +11,10 @@ export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
       schema: {
         tags: ['model'],
         summary: 'The default model (latest loaded version), or the one ?model=&version= names',
-        querystring: { type: 'object', properties: { model: { type: 'string', maxLength: 200 }, version: { type: 'string', maxLength: 20 } } },
+        querystring: {
+          type: 'object',
+          properties: { model: { type: 'string', maxLength: 200 }, version: { type: 'string', maxLength: 20 } },
+        },
         response: { 200: modelResponse, ...errorResponses },
       },
     },

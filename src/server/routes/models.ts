@@ -8,7 +8,11 @@ import { errorResponses, modelsResponse, oneModelResponse } from '../schemas.js'
 export function modelsRoutes(app: FastifyInstance, ctx: AppContext): void {
   const one = (name: string) => {
     const versions = ctx.repo.versions(name);
-    if (!versions) throw new ServiceError('MODEL_NOT_FOUND', `no model "${name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`);
+    if (!versions)
+      throw new ServiceError(
+        'MODEL_NOT_FOUND',
+        `no model "${name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
+      );
     const latest = [...versions].reverse().find((v) => v.instance);
     return {
       name,
@@ -20,16 +24,28 @@ export function modelsRoutes(app: FastifyInstance, ctx: AppContext): void {
           state: v.state,
           reason: v.reason,
           // What a model picker needs per version (the page lists every ready image classifier and version).
-          ...(v.instance ? { classifier: img !== null, inputSize: img ? [img.height, img.width] : null, classes: img ? v.instance.classes : null } : {}),
+          ...(v.instance
+            ? {
+                classifier: img !== null,
+                inputSize: img ? [img.height, img.width] : null,
+                classes: img ? v.instance.classes : null,
+              }
+            : {}),
         };
       }),
       latest: latest?.instance ? describeInstance(latest.instance, ctx.config) : null,
     };
   };
-  app.get('/v1/models', { schema: { tags: ['model'], summary: 'Every model and version with its state', response: { 200: modelsResponse } } }, async () => ({
-    default: ctx.repo.defaultName,
-    models: ctx.repo.names.map(one),
-  }));
+  app.get(
+    '/v1/models',
+    {
+      schema: { tags: ['model'], summary: 'Every model and version with its state', response: { 200: modelsResponse } },
+    },
+    async () => ({
+      default: ctx.repo.defaultName,
+      models: ctx.repo.names.map(one),
+    }),
+  );
   app.get(
     '/v1/models/:name',
     {

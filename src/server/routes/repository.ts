@@ -5,15 +5,32 @@ import { errorResponses, repositoryIndex } from '../schemas.js';
 
 export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
   const tags = ['v2'];
-  const params = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 200 } } } as const;
+  const params = {
+    type: 'object',
+    required: ['name'],
+    properties: { name: { type: 'string', maxLength: 200 } },
+  } as const;
   app.post(
     '/v2/repository/index',
-    { schema: { tags, summary: 'Every model version with its state (READY, UNAVAILABLE, LOADING, UNLOADING) and reason', response: { 200: repositoryIndex, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Every model version with its state (READY, UNAVAILABLE, LOADING, UNLOADING) and reason',
+        response: { 200: repositoryIndex, ...errorResponses },
+      },
+    },
     async () => ctx.repo.index(),
   );
   app.post(
     '/v2/repository/models/:name/load',
-    { schema: { tags, summary: 'Load or reload a model from the repository (--model-control explicit); answers once it is ready', params, response: { 200: { type: 'object', properties: {} }, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Load or reload a model from the repository (--model-control explicit); answers once it is ready',
+        params,
+        response: { 200: { type: 'object', properties: {} }, ...errorResponses },
+      },
+    },
     async (req) => {
       await ctx.repo.load((req.params as { name: string }).name);
       return {};
@@ -21,7 +38,14 @@ export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
   );
   app.post(
     '/v2/repository/models/:name/unload',
-    { schema: { tags, summary: 'Unload a model after its in-flight requests finish (--model-control explicit)', params, response: { 200: { type: 'object', properties: {} }, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Unload a model after its in-flight requests finish (--model-control explicit)',
+        params,
+        response: { 200: { type: 'object', properties: {} }, ...errorResponses },
+      },
+    },
     async (req) => {
       await ctx.repo.unload((req.params as { name: string }).name);
       return {};

@@ -6,7 +6,11 @@ import { V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { errorResponses } from '../schemas.js';
 
 export const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
-export const versionParams = { type: 'object', required: ['name', 'version'], properties: { name: { type: 'string' }, version: { type: 'string' } } } as const;
+export const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: { name: { type: 'string' }, version: { type: 'string' } },
+} as const;
 
 /** Triton's config data_type for a tensor element type: TYPE_ + the v2 datatype (BYTES is TYPE_STRING). */
 export const tritonType = (v2: string): string => `TYPE_${v2 === 'BYTES' ? 'STRING' : v2}`;
@@ -21,17 +25,29 @@ export function modelConfig(m: ModelInstance, batchDelayMs: number) {
     platform: 'onnxruntime_onnx',
     backend: 'onnxruntime',
     max_batch_size: maxBatch,
-    input: c.io.inputs.map((i) => ({ name: i.name, data_type: tritonType(V2_TYPES[i.type]), format: 'FORMAT_NONE', dims: dims(i.shape) })),
+    input: c.io.inputs.map((i) => ({
+      name: i.name,
+      data_type: tritonType(V2_TYPES[i.type]),
+      format: 'FORMAT_NONE',
+      dims: dims(i.shape),
+    })),
     output: c.io.outputs.map((o) => ({ name: o.name, data_type: tritonType(V2_TYPES[o.type]), dims: dims(o.shape) })),
     ...(maxBatch > 0 ? { dynamic_batching: { max_queue_delay_microseconds: Math.round(batchDelayMs * 1000) } } : {}),
-    instance_group: [{ name: `${m.name}_0`, kind: m.provider === 'cuda' ? 'KIND_GPU' : 'KIND_CPU', count: c.instances }],
+    instance_group: [
+      { name: `${m.name}_0`, kind: m.provider === 'cuda' ? 'KIND_GPU' : 'KIND_CPU', count: c.instances },
+    ],
   };
 }
 
 const tensorConfig = {
   type: 'object',
   required: ['name', 'data_type', 'dims'],
-  properties: { name: { type: 'string' }, data_type: { type: 'string', examples: ['TYPE_UINT8'] }, format: { type: 'string' }, dims: { type: 'array', items: { type: 'integer' } } },
+  properties: {
+    name: { type: 'string' },
+    data_type: { type: 'string', examples: ['TYPE_UINT8'] },
+    format: { type: 'string' },
+    dims: { type: 'array', items: { type: 'integer' } },
+  },
 } as const;
 
 export const modelConfigSchema = {
@@ -45,7 +61,13 @@ export const modelConfigSchema = {
     input: { type: 'array', items: tensorConfig },
     output: { type: 'array', items: tensorConfig },
     dynamic_batching: { type: 'object', properties: { max_queue_delay_microseconds: { type: 'integer' } } },
-    instance_group: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, kind: { type: 'string' }, count: { type: 'integer' } } } },
+    instance_group: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, kind: { type: 'string' }, count: { type: 'integer' } },
+      },
+    },
   },
   examples: [
     {
@@ -54,7 +76,10 @@ export const modelConfigSchema = {
       backend: 'onnxruntime',
       max_batch_size: 32,
       input: [{ name: 'pixels', data_type: 'TYPE_UINT8', format: 'FORMAT_NONE', dims: [32, 32, 3] }],
-      output: [{ name: 'logits', data_type: 'TYPE_FP32', dims: [10] }, { name: 'probabilities', data_type: 'TYPE_FP32', dims: [10] }],
+      output: [
+        { name: 'logits', data_type: 'TYPE_FP32', dims: [10] },
+        { name: 'probabilities', data_type: 'TYPE_FP32', dims: [10] },
+      ],
       dynamic_batching: { max_queue_delay_microseconds: 2000 },
       instance_group: [{ name: 'mixer-cifar10_0', kind: 'KIND_CPU', count: 1 }],
     },
@@ -66,7 +91,11 @@ export function v2ConfigRoutes(app: FastifyInstance, ctx: AppContext): void {
     const p = req.params as { name: string; version?: string };
     return ctx.repo.use(p.name, p.version, async (m) => modelConfig(m, ctx.config.batchDelayMs));
   };
-  const schema = { tags: ['v2'], summary: "Model configuration (Triton's model configuration extension)", response: { 200: modelConfigSchema, ...errorResponses } };
+  const schema = {
+    tags: ['v2'],
+    summary: "Model configuration (Triton's model configuration extension)",
+    response: { 200: modelConfigSchema, ...errorResponses },
+  };
   app.get('/v2/models/:name/config', { schema: { ...schema, params: nameParams } }, handler);
   app.get('/v2/models/:name/versions/:version/config', { schema: { ...schema, params: versionParams } }, handler);
 }

@@ -2,8 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import type { InferenceStats } from '../stats.js';
 import { errorResponses } from '../schemas.js';
+import type { InferenceStats } from '../stats.js';
 import { nameParams, versionParams } from './v2-config.js';
 
 /** One version's entry of model_stats. */
@@ -20,12 +20,21 @@ export function modelStats(stats: InferenceStats, name: string, version: number)
     inference_stats: { ...d },
     batch_stats: [...s.batch_stats.entries()]
       .sort((a, b) => a[0] - b[0])
-      .map(([size, run]) => ({ batch_size: size, compute_input: zero, compute_infer: { ...run }, compute_output: zero })),
+      .map(([size, run]) => ({
+        batch_size: size,
+        compute_input: zero,
+        compute_infer: { ...run },
+        compute_output: zero,
+      })),
     memory_usage: [],
   };
 }
 
-const duration = { type: 'object', required: ['count', 'ns'], properties: { count: { type: 'integer' }, ns: { type: 'integer' } } } as const;
+const duration = {
+  type: 'object',
+  required: ['count', 'ns'],
+  properties: { count: { type: 'integer' }, ns: { type: 'integer' } },
+} as const;
 
 export const statsSchema = {
   type: 'object',
@@ -44,11 +53,28 @@ export const statsSchema = {
           execution_count: { type: 'integer', description: 'model runs (batches)' },
           inference_stats: {
             type: 'object',
-            properties: { success: duration, fail: duration, queue: duration, compute_input: duration, compute_infer: duration, compute_output: duration, cache_hit: duration, cache_miss: duration },
+            properties: {
+              success: duration,
+              fail: duration,
+              queue: duration,
+              compute_input: duration,
+              compute_infer: duration,
+              compute_output: duration,
+              cache_hit: duration,
+              cache_miss: duration,
+            },
           },
           batch_stats: {
             type: 'array',
-            items: { type: 'object', properties: { batch_size: { type: 'integer' }, compute_input: duration, compute_infer: duration, compute_output: duration } },
+            items: {
+              type: 'object',
+              properties: {
+                batch_size: { type: 'integer' },
+                compute_input: duration,
+                compute_infer: duration,
+                compute_output: duration,
+              },
+            },
           },
           memory_usage: { type: 'array', items: { type: 'object' } },
         },
@@ -74,7 +100,14 @@ export const statsSchema = {
             cache_hit: { count: 0, ns: 0 },
             cache_miss: { count: 0, ns: 0 },
           },
-          batch_stats: [{ batch_size: 24, compute_input: { count: 0, ns: 0 }, compute_infer: { count: 4, ns: 7000000 }, compute_output: { count: 0, ns: 0 } }],
+          batch_stats: [
+            {
+              batch_size: 24,
+              compute_input: { count: 0, ns: 0 },
+              compute_infer: { count: 4, ns: 7000000 },
+              compute_output: { count: 0, ns: 0 },
+            },
+          ],
           memory_usage: [],
         },
       ],
@@ -83,21 +116,38 @@ export const statsSchema = {
 } as const;
 
 export function v2StatsRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const schema = { tags: ['v2'], summary: "Inference statistics (Triton's statistics extension)", response: { 200: statsSchema, ...errorResponses } };
+  const schema = {
+    tags: ['v2'],
+    summary: "Inference statistics (Triton's statistics extension)",
+    response: { 200: statsSchema, ...errorResponses },
+  };
   const readyVersions = (name: string): number[] => {
     const versions = ctx.repo.versions(name);
-    if (!versions) throw new ServiceError('MODEL_NOT_FOUND', `no model "${name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`);
+    if (!versions)
+      throw new ServiceError(
+        'MODEL_NOT_FOUND',
+        `no model "${name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
+      );
     return versions.filter((v) => v.instance).map((v) => v.version);
   };
   app.get('/v2/models/stats', { schema }, async () => ({
-    model_stats: ctx.repo.instances().sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version).map((m) => modelStats(ctx.stats, m.name, m.version)),
+    model_stats: ctx.repo
+      .instances()
+      .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version)
+      .map((m) => modelStats(ctx.stats, m.name, m.version)),
   }));
   app.get('/v2/models/:name/stats', { schema: { ...schema, params: nameParams } }, async (req: FastifyRequest) => {
     const { name } = req.params as { name: string };
     return { model_stats: readyVersions(name).map((v) => modelStats(ctx.stats, name, v)) };
   });
-  app.get('/v2/models/:name/versions/:version/stats', { schema: { ...schema, params: versionParams } }, async (req: FastifyRequest) => {
-    const p = req.params as { name: string; version: string };
-    return ctx.repo.use(p.name, p.version, async (m) => ({ model_stats: [modelStats(ctx.stats, m.name, m.version)] }));
-  });
+  app.get(
+    '/v2/models/:name/versions/:version/stats',
+    { schema: { ...schema, params: versionParams } },
+    async (req: FastifyRequest) => {
+      const p = req.params as { name: string; version: string };
+      return ctx.repo.use(p.name, p.version, async (m) => ({
+        model_stats: [modelStats(ctx.stats, m.name, m.version)],
+      }));
+    },
+  );
 }

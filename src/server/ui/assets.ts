@@ -45,7 +45,8 @@ export function asset(type: string, body: Buffer): Asset {
 export function loadAssets(dir = UI_DIR): Assets {
   const raw = new Map<string, Buffer>();
   for (const name of readdirSync(dir).sort()) {
-    if (!TYPES[path.extname(name)]) throw new Error(`ui/${name}: unexpected file type (serve only ${Object.keys(TYPES).join(' ')})`);
+    if (!TYPES[path.extname(name)])
+      throw new Error(`ui/${name}: unexpected file type (serve only ${Object.keys(TYPES).join(' ')})`);
     raw.set(name, readFileSync(path.join(dir, name)));
   }
   const all = createHash('sha256');
@@ -55,7 +56,11 @@ export function loadAssets(dir = UI_DIR): Assets {
   const files = new Map<string, Asset>();
   for (const [name, body] of raw) {
     const type = TYPES[path.extname(name)]!;
-    if (name.endsWith('.html')) pages.set(name, asset(type, Buffer.from(body.toString('utf8').replaceAll('/ui/static/', `/ui/static/${version}/`))));
+    if (name.endsWith('.html'))
+      pages.set(
+        name,
+        asset(type, Buffer.from(body.toString('utf8').replaceAll('/ui/static/', `/ui/static/${version}/`))),
+      );
     else files.set(name, asset(type, body));
   }
   return { version, pages, files };
@@ -66,6 +71,8 @@ export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
   return header.split(',').some((e) => {
     const [coding = '', ...params] = e.trim().toLowerCase().split(';');
-    return (coding.trim() === 'gzip' || coding.trim() === '*') && !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
+    return (
+      (coding.trim() === 'gzip' || coding.trim() === '*') && !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p))
+    );
   });
 }

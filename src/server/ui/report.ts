@@ -1,5 +1,5 @@
 // A model's training report, when one is shipped beside it: <model>-report/ or report/ next to the .onnx file (report.md, plots).
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type Asset, asset } from './assets.js';
 
@@ -12,7 +12,10 @@ const REPORT_TYPES: Record<string, string> = {
 /** The report folder of the model at `modelPath` (`x.onnx` → `x-report/`, else `report/` beside it), or null. */
 export async function findReport(modelPath: string): Promise<string | null> {
   const dir = path.dirname(modelPath);
-  for (const candidate of [path.join(dir, `${path.basename(modelPath).replace(/\.onnx$/i, '')}-report`), path.join(dir, 'report')]) {
+  for (const candidate of [
+    path.join(dir, `${path.basename(modelPath).replace(/\.onnx$/i, '')}-report`),
+    path.join(dir, 'report'),
+  ]) {
     try {
       if ((await stat(candidate)).isDirectory()) return candidate;
     } catch {

@@ -1,7 +1,7 @@
 // The page for people: GET / (classify by drop, pick or paste), GET /ui/model (one model in detail), their static files and a model's training report.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
-import { ServiceError, echo } from '../errors.js';
+import { echo, ServiceError } from '../errors.js';
 import { type Asset, acceptsGzip, loadAssets } from './assets.js';
 import { findReport, reportFile } from './report.js';
 
@@ -40,7 +40,8 @@ function send(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: 
     .header('etag', etag)
     .header('vary', 'accept-encoding')
     .type(a.type);
-  if (req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) return reply.code(304).send();
+  if (req.headers['if-none-match']?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
+    return reply.code(304).send();
   if (gzip) reply.header('content-encoding', 'gzip');
   return reply.send(gzip ? a.gzip : a.body);
 }
@@ -75,7 +76,11 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
     const found = await ctx.repo.use(name, version, async (m) => {
       const dir = await findReport(m.file);
       const f = dir ? await reportFile(dir, file) : null;
-      if (!f) throw new ServiceError('NOT_FOUND', `model "${m.name}" version ${m.version} ships no training report file ${echo(file)}`);
+      if (!f)
+        throw new ServiceError(
+          'NOT_FOUND',
+          `model "${m.name}" version ${m.version} ships no training report file ${echo(file)}`,
+        );
       return f;
     });
     return send(req, reply, found, 'no-cache', REPORT_CSP);
