@@ -141,7 +141,7 @@ async function setup(c: Case, seed: number) {
     feeds[`x${i}`] = {
       dtype: c.dtype,
       dims: s.shape,
-      data: Arr.from({ length: m }, () => (s.positive ? 0.5 + rng.next() : rng.normal())),
+      data: Arr.from(Array.from({ length: m }, () => (s.positive ? 0.5 + rng.next() : rng.normal()))),
     };
   });
   return { session, feeds, xs };

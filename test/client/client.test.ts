@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Client, MixerError, type Prediction } from '../../src/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
@@ -58,7 +58,7 @@ const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).p
 const client = new Client({ baseUrl, timeoutMs: 20_000 });
 
 /** Same labels in the same order, probabilities equal up to float32 batch-size noise. */
-const same = (t: Tap.Test, a: Prediction[], b: Prediction[], msg: string): void => {
+const same = (t: Test, a: Prediction[], b: Prediction[], msg: string): void => {
   t.same(
     a.map((p) => [p.label, p.index]),
     b.map((p) => [p.label, p.index]),
@@ -165,7 +165,7 @@ t.test('errors carry the server code and message', async (t) => {
 
 /** A loopback server answering `answers` in turn (status, headers), recording request headers. */
 async function scripted(
-  t: Tap.Test,
+  t: Test,
   answers: { status: number; headers?: Record<string, string>; body?: string; hang?: boolean }[],
 ) {
   const seen: { at: number; headers: http.IncomingHttpHeaders }[] = [];

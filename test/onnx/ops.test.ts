@@ -1,5 +1,5 @@
 // Builder unit tests: each op emitter runs in onnxruntime-node on tiny inputs and matches hand-computed values.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import {
   Builder,
   type DType,
@@ -40,7 +40,7 @@ async function run1(
   return { data: Array.from(r.data as Float32Array, Number), dims: r.dims };
 }
 
-const close = (t: Tap.Test, got: number[], want: number[], msg: string, tol = 1e-5) =>
+const close = (t: Test, got: number[], want: number[], msg: string, tol = 1e-5) =>
   t.ok(
     got.length === want.length && got.every((x, i) => Math.abs(x - want[i]!) <= tol * Math.max(1, Math.abs(want[i]!))),
     `${msg}: got [${got.map((x) => +x.toFixed(6))}] want [${want}]`,

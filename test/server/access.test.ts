@@ -77,14 +77,15 @@ t.test('KeyRing: Bearer scheme, any of the keys, nothing else', async (t) => {
 });
 
 t.test('without a key: 401 UNAUTHORIZED with WWW-Authenticate, except for the health probes', async (t) => {
-  for (const [method, p] of [
+  const routes: [method: string, path: string][] = [
     ['GET', '/v1/model'],
     ['GET', '/openapi.json'],
     ['GET', '/v2'],
     ['GET', '/v2/models/mixer-test'],
     ['POST', '/classify'],
     ['GET', '/nope'],
-  ]) {
+  ];
+  for (const [method, p] of routes) {
     const r = await fetch(`${url}${p}`, {
       method,
       ...(method === 'POST' ? { body: png, headers: { 'content-type': 'image/png' } } : {}),

@@ -1,5 +1,7 @@
 // app.inject tests of every error: JSON {statusCode, code, error, message}, never a 5xx for bad input, never disturbing a batch.
-import t from 'tap';
+
+import type { InjectOptions } from 'fastify';
+import t, { type Test } from 'tap';
 import { image, multipart, testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir());
@@ -12,9 +14,9 @@ const app = await testApp(t, {
   maxFiles: 3,
 });
 
-type Inject = Parameters<typeof app.inject>[0];
+type Inject = InjectOptions;
 
-async function expectError(t: Tap.Test, req: Inject, status: number, code: string): Promise<void> {
+async function expectError(t: Test, req: Inject, status: number, code: string): Promise<void> {
   const r = await app.inject(req);
   t.equal(r.statusCode, status, `${code}: ${r.body}`);
   t.match(r.headers['content-type'], /application\/json/);

@@ -1,6 +1,6 @@
 // gRPC inference.GRPCInferenceService and grpc.health.v1 through a real client on a real port, checked against HTTP v2 on the same inputs; errors, API keys, overload and draining shutdown.
 import * as grpc from '@grpc/grpc-js';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { GrpcEndpoint, grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
@@ -51,7 +51,7 @@ const httpInfer = async (outputs?: object[]) =>
   ).json();
 const f32 = (b: Buffer): number[] =>
   Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)));
-const near = (t: Tap.Test, a: number[], b: number[], msg: string) => {
+const near = (t: Test, a: number[], b: number[], msg: string) => {
   t.equal(a.length, b.length, `${msg}: length`);
   t.ok(
     a.every((v, i) => Math.abs(v - b[i]!) < 1e-5),

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildApp } from '../../src/server/app.js';
 import { resolveConfig } from '../../src/server/config.js';
 import { requirePython } from '../fixtures/oracle/torch.js';
@@ -35,7 +35,7 @@ if (requirePython(t, ['torch', 'onnx'])) {
     probability: number;
   }
   /** The service's top-k must be the reference's k best, with the same probabilities. */
-  const agree = (t: Tap.Test, got: Pred[], probs: number[], labels: (i: number) => string, msg: string): void => {
+  const agree = (t: Test, got: Pred[], probs: number[], labels: (i: number) => string, msg: string): void => {
     const order = probs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     t.equal(got.length, Math.min(5, probs.length), `${msg}: top-k length`);
     let worst = 0;

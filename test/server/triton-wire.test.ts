@@ -1,7 +1,7 @@
 // tritonclient.http's exact wire formats against a real server: no Content-Type, binary in/out, binary_data false, class_count, gzip both ways, zip bombs, Triton's error field, config and stats extensions.
 import http from 'node:http';
 import zlib from 'node:zlib';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Session } from '../../src/runtime/session.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
@@ -115,7 +115,7 @@ async function direct(pixels: Uint8Array, n: number): Promise<{ logits: Float32A
   return { logits: r['logits']!.data as Float32Array, probabilities: r['probabilities']!.data as Float32Array };
 }
 
-const near = (t: Tap.Test, a: ArrayLike<number>, b: ArrayLike<number>, msg: string): void => {
+const near = (t: Test, a: ArrayLike<number>, b: ArrayLike<number>, msg: string): void => {
   t.equal(a.length, b.length, `${msg}: length`);
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));

@@ -1,5 +1,5 @@
 // app.inject tests of the Open Inference Protocol v2: health, metadata, readiness, infer in JSON and binary, classification, errors.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Session } from '../../src/runtime/session.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
@@ -16,7 +16,7 @@ async function direct(pixels: Uint8Array, n: number): Promise<{ logits: Float32A
   return { logits: r['logits']!.data as Float32Array, probabilities: r['probabilities']!.data as Float32Array };
 }
 
-const close = (t: Tap.Test, a: ArrayLike<number>, b: ArrayLike<number>, msg: string): void => {
+const close = (t: Test, a: ArrayLike<number>, b: ArrayLike<number>, msg: string): void => {
   t.equal(a.length, b.length, `${msg}: length`);
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
