@@ -251,7 +251,12 @@ async function withServer(args, name, fn) {
   let err = '';
   child.stderr.on('data', (d) => (err = (err + d.toString()).slice(-4000)));
   let exited = false;
-  const exit = new Promise((r) => child.once('exit', (code) => ((exited = true), r(code))));
+  const exit = new Promise((r) =>
+    child.once('exit', (code) => {
+      exited = true;
+      r(code);
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   while (
     (await fetch(`${url}/readyz`).then(

@@ -354,7 +354,7 @@ function markdown(report) {
       ? `Baselines${baselines.source ? ` (from ${path.basename(baselines.source)})` : ' (same run)'}: ${b.join('; ')}.`
       : 'No baselines.',
   );
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function svg(report) {
@@ -396,7 +396,7 @@ function svg(report) {
       }
       s += `<rect x="${x0 + 8}" y="${pad.t + 6 + k * 16}" width="10" height="10" fill="${se.color}"/><text x="${x0 + 22}" y="${pad.t + 15 + k * 16}" font-size="11">${esc(se.label)}</text>`;
     });
-    return s + '</g>';
+    return `${s}</g>`;
   };
   const rpsSeries = [{ label: 'service req/s', color: '#1f77b4', get: (r) => r.reqPerSec }];
   const rawB = report.baselines.rawModel,
@@ -462,7 +462,10 @@ async function main() {
   else if (!opt['no-baselines']) {
     const secs = Math.max(2, Math.min(duration, 5));
     log(`baseline: raw model, batch 32 (${secs} s)`);
-    baselines.rawModel = await rawModel(secs).catch((e) => (log(`raw-model baseline skipped: ${e.message}`), null));
+    baselines.rawModel = await rawModel(secs).catch((e) => {
+      log(`raw-model baseline skipped: ${e.message}`);
+      return null;
+    });
     const c = levels.includes(32) ? 32 : Math.max(...levels);
     log(`baseline: bare Fastify route, ${c} connections (${secs} s)`);
     const b = await bareRoute(bodies, c, secs);
@@ -494,7 +497,7 @@ async function main() {
   };
   mkdirSync(opt.out, { recursive: true });
   const stem = path.join(opt.out, opt.name);
-  writeFileSync(`${stem}.json`, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${stem}.md`, markdown(report));
   writeFileSync(`${stem}.svg`, svg(report));
   console.log(markdown(report));

@@ -24,7 +24,7 @@ export async function request(path, init = {}) {
   if (apiKey !== null) headers.set('authorization', `Bearer ${apiKey}`);
   try {
     return await fetch(path, { ...init, headers, cache: 'no-store' });
-  } catch (e) {
+  } catch {
     throw new ApiError(
       'The connection to the server failed or was closed before an answer came. If the file is large, the server may have refused it while it was being sent.',
       0,

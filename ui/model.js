@@ -163,12 +163,17 @@ function reportImage(src, alt) {
   }
   reportFile(src).then(
     async (res) => {
-      if (!res) return void (img.alt = `${alt} (missing)`);
+      if (!res) {
+        img.alt = `${alt} (missing)`;
+        return;
+      }
       const url = URL.createObjectURL(await res.blob());
       blobs.push(url);
       img.src = url;
     },
-    () => void (img.alt = `${alt} (could not be loaded)`),
+    () => {
+      img.alt = `${alt} (could not be loaded)`;
+    },
   );
   return img;
 }

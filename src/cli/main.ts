@@ -55,14 +55,14 @@ async function main(all: string[]): Promise<number> {
   if (argv.length !== all.length) process.env['MIXER_ORT_TELEMETRY'] = '1';
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write((await usage()) + '\n');
+    process.stdout.write(`${await usage()}\n`);
     return cmd ? 0 : 2;
   }
   const entry = COMMANDS[cmd];
   if (!entry) throw new UsageError(`unknown command "${cmd}". Should be one of: ${Object.keys(COMMANDS).join(', ')}`);
   const mod = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(mod.help + '\n');
+    process.stdout.write(`${mod.help}\n`);
     return 0;
   }
   return mod.run(rest);

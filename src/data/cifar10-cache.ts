@@ -60,7 +60,7 @@ export async function writeCache(
       meta.files[name] = { bytes: data.length, sha256: sha256(data) };
     }
   }
-  await writeFileAtomic(join(cacheDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  await writeFileAtomic(join(cacheDir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
   return meta;
 }
 

@@ -191,7 +191,10 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     const idx: number[] = [];
     const lab: number[] = [];
     labels.forEach((l, k) => {
-      if (results[from + k]!.error === null) idx.push(from + k), lab.push(l);
+      if (results[from + k]!.error === null) {
+        idx.push(from + k);
+        lab.push(l);
+      }
     });
     return { idx, labels: lab };
   };

@@ -68,8 +68,8 @@ export function forward(
   const S = numTokens(c);
   const C = c.hidden_dim;
   const P = 3 * p * p;
-  const SN = 'N*' + S;
-  const NC = 'N*' + C;
+  const SN = `N*${S}`;
+  const NC = `N*${C}`;
   const linear = (x: Value, prefix: string) =>
     o.layers?.rows
       ? o.layers.rows(b, x, prefix)

@@ -72,7 +72,7 @@ export function paramsFromModel(m: LoadedModel): Params {
   const params: Params = new Map();
   for (const p of paramTable(m.spec.config)) {
     const t = m.parsed.initializers.get(p.name);
-    if (!t || t.dtype !== 'float32' || t.dims.join(',') !== p.shape.join(',')) {
+    if (t?.dtype !== 'float32' || t.dims.join(',') !== p.shape.join(',')) {
       throw new ModelLoadError(
         `${m.path}: no float32 parameter '${p.name}' [${p.shape.join(',')}] (quantized models cannot be re-quantized or exported)`,
       );

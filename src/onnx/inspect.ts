@@ -1,6 +1,6 @@
 // Reads any ONNX model's interface without decoding weights: I/O (every tensor type), metadata, initializer sizes, external data, FLOPs.
 import { GraphError } from './errors.js';
-import { type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import type { GraphProto, NodeProto, TensorProto, ValueInfoProto } from './proto.js';
 import { decodeModelProto } from './serialize.js';
 
 /** Tensor element types, named as onnxruntime names them. */

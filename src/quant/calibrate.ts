@@ -64,7 +64,12 @@ export function entropyThreshold(hist: Float64Array, binWidth: number, levels = 
       let sum = 0;
       let nz = 0;
       // q is built from the clipped slice without the outliers (TensorRT's KL calibration); p carries them.
-      for (let j = a; j < e; j++) if (hist[j]! > 0) (sum += hist[j]!), nz++;
+      for (let j = a; j < e; j++) {
+        if (hist[j]! > 0) {
+          sum += hist[j]!;
+          nz++;
+        }
+      }
       for (let j = a; j < e; j++) if (hist[j]! > 0) q[j] = sum / nz;
     }
     const ps = p.reduce((s, v) => s + v, 0);
@@ -77,7 +82,10 @@ export function entropyThreshold(hist: Float64Array, binWidth: number, levels = 
       const qj = q[j]! / qs;
       kl += qj > 0 ? pj * Math.log(pj / qj) : pj * 30;
     }
-    if (kl < bestKl) (bestKl = kl), (best = i);
+    if (kl < bestKl) {
+      bestKl = kl;
+      best = i;
+    }
   }
   return (best + 0.5) * binWidth;
 }

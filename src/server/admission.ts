@@ -153,7 +153,7 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
       return;
     }
     parked.push({ req, res, until: performance.now() + parkMs });
-    timer ??= setTimeout(expire, parkMs + 1);
+    if (timer === null) timer = setTimeout(expire, parkMs + 1);
   };
 }
 

@@ -46,7 +46,12 @@ export async function evaluate(
       const row = logits.subarray(i * K, (i + 1) * K);
       let best = 0;
       let max = -Infinity;
-      for (let k = 0; k < K; k++) if (row[k]! > max) (max = row[k]!), (best = k);
+      for (let k = 0; k < K; k++) {
+        if (row[k]! > max) {
+          max = row[k]!;
+          best = k;
+        }
+      }
       let z = 0;
       for (let k = 0; k < K; k++) z += Math.exp(row[k]! - max);
       const y = ds.labels[start + i]!;

@@ -411,7 +411,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         ...(ema ? { ema_s: emaTime / 1000 } : {}),
       };
       history.push(m);
-      await appendFile(metricsPath, JSON.stringify(m) + '\n');
+      await appendFile(metricsPath, `${JSON.stringify(m)}\n`);
       await save();
       log(
         `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%` +
@@ -448,8 +448,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       'mixer.weights': weights,
     });
     const modelPath = path.join(o.outDir, 'model.onnx');
-    await writeFile(modelPath + '.tmp', modelBytes);
-    await rename(modelPath + '.tmp', modelPath);
+    await writeFile(`${modelPath}.tmp`, modelBytes);
+    await rename(`${modelPath}.tmp`, modelPath);
     const s = await Session.create(modelBytes, { threads: o.threads });
     final = await evaluate(s, testSet, spec.labels);
     await s.release();

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import t from 'tap';
 import { modelNameFor, SETTINGS } from '../../src/server/config.js';
 import {
-  dockerfile,
   filesUnder,
   imageRef,
   interpolateDefaults,
@@ -19,7 +18,6 @@ import {
   yamlDocs,
 } from './fixtures/deploy-files.js';
 
-const df = dockerfile;
 const runtime = runtimeStage;
 const imageUid = Number(
   runtime

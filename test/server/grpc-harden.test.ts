@@ -66,7 +66,7 @@ t.test(
       code: grpc.status.UNAUTHENTICATED,
       details: /missing API key/,
     });
-    t.match(await fails(call('ModelMetadata', meta, md(FILE + 'x'))), {
+    t.match(await fails(call('ModelMetadata', meta, md(`${FILE}x`))), {
       code: grpc.status.UNAUTHENTICATED,
       details: 'invalid API key',
     });

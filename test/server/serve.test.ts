@@ -96,7 +96,10 @@ t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t
   await new Promise((r) => setTimeout(r, 300));
   const refused = await new Promise<boolean>((r) => {
     const c = net.connect(port, '127.0.0.1');
-    c.once('connect', () => (c.destroy(), r(false)));
+    c.once('connect', () => {
+      c.destroy();
+      r(false);
+    });
     c.once('error', () => r(true));
   });
   t.ok(refused, 'new connections are refused once shutdown starts');

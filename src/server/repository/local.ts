@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GraphError } from '../../onnx/errors.js';
 import { inspectModel, type ModelInterface } from '../../onnx/inspect.js';
-import { type HostTensor, Session } from '../../runtime/session.js';
+import type { HostTensor, Session } from '../../runtime/session.js';
 import { ModelFileError, readConfigFile, readLabelsFile } from './config-file.js';
 import { deriveContract, type ImageContract, type ModelContract } from './contract.js';
 import { softmax } from './instance.js';
