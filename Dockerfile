@@ -19,13 +19,12 @@ FROM ${NODE_IMAGE} AS deps
 ARG VARIANT=cpu
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 # 1. Install production packages without lifecycle scripts (the root `prepare` needs the dev-only TypeScript compiler).
 #    sharp needs no script: its prebuilt libvips comes as the @img/* optional packages.
-# 2. Run onnxruntime-node's installer explicitly. Its flag is read from ONNXRUNTIME_NODE_INSTALL before any npm config,
-#    so the .npmrc `onnxruntime-node-install=skip` cannot mask cuda12: skip = CPU only (that binary ships in the
-#    package), cuda12 = download the CUDA/TensorRT provider libraries from NuGet (on linux/x64; the check below
-#    fails the build if they did not arrive).
+# 2. Run onnxruntime-node's installer explicitly (package.json's allowScripts keeps npm from running it): skip = CPU
+#    only (that binary ships in the package), cuda12 = download the CUDA/TensorRT provider libraries from NuGet (on
+#    linux/x64; the check below fails the build if they did not arrive).
 # 3. Keep only this platform's ORT binaries (the package carries Windows, macOS and arm64 ones too: ~250 MB).
 # 4. For CUDA, stage the Node runtime, which the NVIDIA base lacks, under /opt/node-extra (empty for CPU).
 RUN set -eu; \
@@ -51,7 +50,7 @@ RUN set -eu; \
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 # --ignore-scripts: no native downloads and no `prepare` before the sources are here; tsc runs below.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./

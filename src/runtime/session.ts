@@ -46,7 +46,7 @@ export class RuntimeError extends Error {
 }
 
 export const CUDA_FIX =
-  'install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 (npm ci) on a machine with CUDA 12 and cuDNN 9, or use --device cpu';
+  'install the CUDA provider (ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js) on a machine with CUDA 12 and cuDNN 9, or use --device cpu';
 
 /** True when the CUDA execution provider's shared library is present next to the ORT binding. */
 export function cudaProviderInstalled(): boolean {

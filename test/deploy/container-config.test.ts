@@ -147,9 +147,10 @@ t.test('Dockerfile: CPU skips and CUDA installs the ORT CUDA provider', async (t
     'production dependencies only, no root prepare (tsc is a dev dependency)',
   );
   t.match(deps, /libonnxruntime_providers_cuda\.so/, 'a CUDA build fails unless the provider library arrived');
-  t.match(read('.npmrc'), /^onnxruntime-node-install=skip$/m, '.npmrc keeps local installs CPU-only');
+  const pkg = JSON.parse(read('package.json')) as { allowScripts?: Record<string, boolean> };
+  t.equal(pkg.allowScripts?.['onnxruntime-node'], false, 'npm never runs the installer: local installs stay CPU-only');
 
-  // The installer reads ONNXRUNTIME_NODE_INSTALL before npm's config, so .npmrc's `skip` cannot mask cuda12.
+  // The installer reads ONNXRUNTIME_NODE_INSTALL before npm's config, so an npm config `skip` cannot mask cuda12.
   // (onnxruntime-node 1.30 returns undefined rather than 'cuda12' for that value, and then installs the platform's
   // default manifests, which on linux/x64 are exactly ['cuda12']; replay that decision here.)
   const req = createRequire(join(ROOT, 'package.json'));
@@ -174,12 +175,18 @@ t.test('Dockerfile: CPU skips and CUDA installs the ORT CUDA provider', async (t
     t.same(
       manifestsFor(utils.parseInstallFlag()),
       ['cuda12'],
-      'env cuda12 wins over .npmrc skip: the CUDA manifest installs',
+      'env cuda12 wins over an npm config skip: the CUDA manifest installs',
     );
     process.env['ONNXRUNTIME_NODE_INSTALL'] = 'skip';
     t.same(manifestsFor(utils.parseInstallFlag()), [], 'env skip installs nothing (CPU image)');
     delete process.env['ONNXRUNTIME_NODE_INSTALL'];
-    t.same(manifestsFor(utils.parseInstallFlag()), [], '.npmrc skip alone installs nothing (local npm ci)');
+    t.same(manifestsFor(utils.parseInstallFlag()), [], 'npm config skip alone installs nothing');
+    delete process.env['npm_config_onnxruntime_node_install'];
+    t.same(
+      manifestsFor(utils.parseInstallFlag()),
+      ['cuda12'],
+      'no flag at all fetches CUDA on linux/x64: why package.json denies the install script',
+    );
   } finally {
     keys.forEach((k, i) => {
       if (saved[i] === undefined) delete process.env[k];
