@@ -1,4 +1,5 @@
 // Graph → ModelProto bytes (opset 17, IR 8) and ModelProto bytes → initializers, metadata and I/O.
+import { VERSION } from '../util/version.js';
 import { GraphError } from './errors.js';
 import type { AttrValue, ConstTensor, Graph, Value } from './graph.js';
 import {
@@ -49,7 +50,7 @@ export function serializeModel(g: Graph, o: ModelOptions = {}): Uint8Array {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'onnx-mixer',
-    producerVersion: '0.1.0',
+    producerVersion: VERSION,
     docString: o.docString ?? '',
     metadataProps: Object.entries(o.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {

@@ -24,16 +24,6 @@ export const CODE_DTYPE: Record<number, DType> = Object.fromEntries(
   Object.entries(DTYPE_CODE).map(([k, v]) => [v, k as DType]),
 ) as Record<number, DType>;
 
-export const BYTES_PER: Record<DType, number> = {
-  float32: 4,
-  float64: 8,
-  uint8: 1,
-  int8: 1,
-  int32: 4,
-  int64: 8,
-  bool: 1,
-};
-
 export function isFloat(d: DType): boolean {
   return d === 'float32' || d === 'float64';
 }
@@ -53,15 +43,6 @@ export function symTimes(sym: string, k: number): Dim {
 
 export function shapeStr(s: Shape): string {
   return `[${s.join(',')}]`;
-}
-
-export function dimsEqual(a: Dim, b: Dim): boolean {
-  return a === b;
-}
-
-/** Number of elements for a fully static shape. */
-export function numel(s: readonly number[]): number {
-  return s.reduce((p, d) => p * d, 1);
 }
 
 export function isStatic(s: Shape): s is readonly number[] {

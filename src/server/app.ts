@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { ModelLoadError } from '../model/index.js';
+import { VERSION } from '../util/version.js';
 import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
@@ -28,7 +29,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
 import { modelsRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
-import { VERSION, v2Routes } from './routes/v2.js';
+import { v2Routes } from './routes/v2.js';
 import { v2ConfigRoutes } from './routes/v2-config.js';
 import { v2StatsRoutes } from './routes/v2-stats.js';
 import { classifyBodyDoc } from './schemas.js';

@@ -1,4 +1,6 @@
 // Finishing touches on the generated OpenAPI document: real response examples (captured from the shipped model) and /openapi.json itself.
+import { VERSION } from '../util/version.js';
+
 type Doc = {
   paths?: Record<
     string,
@@ -45,7 +47,7 @@ const EXAMPLES: [string, string, string, unknown][] = [
     '200',
     {
       name: 'onnx-mixer',
-      version: '0.1.0',
+      version: VERSION,
       extensions: ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'],
     },
   ],

@@ -1,6 +1,6 @@
 // Open Inference Protocol v2 (KServe/Triton): health, server and model metadata, readiness and infer (JSON or binary tensors).
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VERSION } from '../../util/version.js';
 import type { AppContext } from '../context.js';
 import { body, RETRY_AFTER_S, ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';
@@ -19,10 +19,6 @@ export const V2_EXTENSIONS = [
   'model_configuration',
   'statistics',
 ] as const;
-
-export const VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 interface ModelParams {
   name: string;
