@@ -6,3 +6,4 @@ export * from './forward.js';
 export * from './load.js';
 export * from './metadata.js';
 export * from './params.js';
+export * from './predictions.js';

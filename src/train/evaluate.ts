@@ -1,6 +1,8 @@
 // Accuracy, per-class accuracy, confusion matrix and mean loss of a model over a dataset.
+
 import { gatherImages, type ImageDataset } from '../data/dataset.js';
 import type { Session } from '../runtime/session.js';
+import { argmax } from '../util/rank.js';
 
 export interface EvalResult {
   count: number;
@@ -44,9 +46,8 @@ export async function evaluate(
         )['logits']!.data as Float32Array);
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * K, (i + 1) * K);
-      let best = 0;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) if (row[k]! > max) (max = row[k]!), (best = k);
+      const best = argmax(row);
+      const max = row[best]!;
       let z = 0;
       for (let k = 0; k < K; k++) z += Math.exp(row[k]! - max);
       const y = ds.labels[start + i]!;

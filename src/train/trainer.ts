@@ -21,6 +21,7 @@ import {
   preset,
 } from '../model/index.js';
 import { Session } from '../runtime/session.js';
+import { argmax } from '../util/rank.js';
 import { loadCheckpoint, type Progress, saveCheckpoint } from './checkpoint.js';
 import { dropPathFeeds } from './droppath.js';
 import { emaInit, emaUpdate } from './ema.js';
@@ -357,11 +358,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         progress = { ...progress, step: progress.step + 1, epoch, stepInEpoch: batch.step + 1 };
         lossSum += r.loss * batch.size;
         seen += batch.size;
-        for (let i = 0; i < batch.size; i++) {
-          let best = 0;
-          for (let k = 1; k < K; k++) if (r.logits[i * K + k]! > r.logits[i * K + best]!) best = k;
-          if (BigInt(best) === batch.labels[i]) correct++;
-        }
+        for (let i = 0; i < batch.size; i++)
+          if (BigInt(argmax(r.logits.subarray(i * K, (i + 1) * K))) === batch.labels[i]) correct++;
         const ms = performance.now() - ts;
         bar.update(
           batch.step + 1,

@@ -1,5 +1,7 @@
 // Open Inference Protocol v2 tensors for any model: every onnxruntime datatype, shapes checked against the graph, JSON or binary data.
+
 import type { ElemType, TensorInfo } from '../../onnx/inspect.js';
+import { topKIndices } from '../../util/rank.js';
 import type { Rows } from '../batcher.js';
 import { echo, ServiceError } from '../errors.js';
 import { elemBytes } from './contract.js';
@@ -422,8 +424,7 @@ export function encodeTensorResponse(
       const strings: string[] = [];
       for (let r = 0; r < rows; r++) {
         const row = nums.slice(r * k, (r + 1) * k);
-        const idx = Array.from({ length: k }, (_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
-        for (const i of idx.slice(0, top)) strings.push(`${row[i]!}:${i}:${labels[i] ?? ''}`);
+        for (const i of topKIndices(row, top)) strings.push(`${row[i]!}:${i}:${labels[i] ?? ''}`);
       }
       shape = [...dims.slice(0, -1), top];
       datatype = 'BYTES';
