@@ -1,7 +1,7 @@
 // The training loop: data → augmented batches → ORT train step → AdamW → eval, checkpoint, metrics, export, report.
 
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
 import { UsageError } from '../cli/args.js';
@@ -21,6 +21,7 @@ import {
   preset,
 } from '../model/index.js';
 import { Session } from '../runtime/session.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { argmax } from '../util/rank.js';
 import { loadCheckpoint, type Progress, saveCheckpoint } from './checkpoint.js';
 import { dropPathFeeds } from './droppath.js';
@@ -446,8 +447,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       'mixer.weights': weights,
     });
     const modelPath = path.join(o.outDir, 'model.onnx');
-    await writeFile(modelPath + '.tmp', modelBytes);
-    await rename(modelPath + '.tmp', modelPath);
+    await writeFileAtomic(modelPath, modelBytes);
     const s = await Session.create(modelBytes, { threads: o.threads });
     final = await evaluate(s, testSet, spec.labels);
     await s.release();
