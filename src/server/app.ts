@@ -14,7 +14,7 @@ import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
 import { resolveConfig, type ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { body, clip, errorSchema, RETRY_AFTER_S, toServiceError } from './errors.js';
+import { body, clip, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
 import { RequestLog } from './logging.js';
 import { Metrics } from './metrics.js';
@@ -258,12 +258,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (ctx.state.closing) {
-      reply
-        .header('connection', 'close')
-        .header('retry-after', RETRY_AFTER_S)
-        .code(503)
-        .send(body('SHUTTING_DOWN', 'the service is shutting down'));
-      return reply;
+      return replyShuttingDown(reply.header('connection', 'close'));
     }
   });
   requireApiKeys(app, ctx.keys);
