@@ -7,8 +7,15 @@ import type { ModelSpec } from './config.js';
 import { specFromMetadata } from './metadata.js';
 import { type Params, paramTable } from './params.js';
 
-/** The shipped default model, <package root>/models/mixer-cifar10.onnx (this file is two levels below the root in src/ and dist/). */
-export const SHIPPED_MODEL_PATH = fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
+/** The shipped default model, relative to the package root. */
+export const SHIPPED_MODEL_FILE = 'models/mixer-cifar10.onnx';
+
+/** The shipped default model's absolute path (this file is two levels below the package root in src/ and dist/). */
+export const SHIPPED_MODEL_PATH = fileURLToPath(new URL(`../../${SHIPPED_MODEL_FILE}`, import.meta.url));
+
+/** What to add to a "cannot read model" error when the file is missing (ENOENT). */
+export const MODEL_NOT_FOUND_HINT =
+  ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)';
 
 export class ModelLoadError extends Error {
   constructor(message: string) {
@@ -31,10 +38,7 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT'
-        ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
-        : '';
+    const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
     throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
   }
   let parsed: ParsedModel;
