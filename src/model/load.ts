@@ -1,9 +1,11 @@
 // Reads an inference model file: bytes, sha256, parsed I/O and its ModelSpec, with one-line errors for bad paths or files.
+
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type ParsedModel, parseModel } from '../onnx/index.js';
 import type { ModelSpec } from './config.js';
+import { LOGITS, PIXELS, PROBABILITIES } from './io-names.js';
 import { specFromMetadata } from './metadata.js';
 import { type Params, paramTable } from './params.js';
 
@@ -54,7 +56,7 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     throw new ModelLoadError(`${path}: ${(e as Error).message}`);
   }
   const size = spec.config.image_size;
-  const input = parsed.inputs.find((v) => v.name === 'pixels');
+  const input = parsed.inputs.find((v) => v.name === PIXELS);
   const shapeOk =
     input &&
     input.dtype === 'uint8' &&
@@ -63,9 +65,9 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     input.shape[2] === size &&
     input.shape[3] === 3;
   const outs = new Set(parsed.outputs.map((o) => o.name));
-  if (!shapeOk || !outs.has('logits') || !outs.has('probabilities')) {
+  if (!shapeOk || !outs.has(LOGITS) || !outs.has(PROBABILITIES)) {
     throw new ModelLoadError(
-      `${path}: expected input 'pixels' uint8 [N,${size},${size},3] and outputs 'logits', 'probabilities'; found inputs [${parsed.inputs.map((v) => v.name).join(', ')}], outputs [${[...outs].join(', ')}]`,
+      `${path}: expected input '${PIXELS}' uint8 [N,${size},${size},3] and outputs '${LOGITS}', '${PROBABILITIES}'; found inputs [${parsed.inputs.map((v) => v.name).join(', ')}], outputs [${[...outs].join(', ')}]`,
     );
   }
   return { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), parsed, spec };

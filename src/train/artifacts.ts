@@ -3,7 +3,7 @@
 import { type AdamWConfig, adamwScalars, adamwUpdate, DEFAULT_ADAMW } from '../autodiff/adamw.js';
 import { backward } from '../autodiff/backward.js';
 import { crossEntropy, softCrossEntropy } from '../autodiff/loss.js';
-import { forward, type ModelSpec, type ParamSpec, paramTable, specMetadata } from '../model/index.js';
+import { forward, LOGITS, type ModelSpec, type ParamSpec, PIXELS, paramTable, specMetadata } from '../model/index.js';
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 
 export interface ArtifactOptions {
@@ -48,7 +48,7 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
   const g = new Graph(name);
   const b = new Builder(g);
   const c = spec.config;
-  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
+  const pixels = g.input(PIXELS, 'uint8', ['N', c.image_size, c.image_size, 3]);
   const labels = o.softTargets
     ? g.input('targets', 'float32', ['N', c.num_classes])
     : g.input('labels', 'int64', ['N']);
@@ -65,7 +65,7 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
     ? softCrossEntropy(b, logitsRaw, labels)
     : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
   const loss = b.identity(ce, 'loss');
-  const logits = b.identity(logitsRaw, 'logits');
+  const logits = b.identity(logitsRaw, LOGITS);
   return { g, b, params, loss, logits };
 }
 

@@ -1,6 +1,7 @@
 // Accuracy, per-class accuracy, confusion matrix and mean loss of a model over a dataset.
 
 import { gatherImages, type ImageDataset } from '../data/dataset.js';
+import { LOGITS, PIXELS } from '../model/io-names.js';
 import type { Session } from '../runtime/session.js';
 import { argmax } from '../util/rank.js';
 
@@ -42,8 +43,8 @@ export async function evaluate(
     const logits = scores
       ? await scores(pixels, n)
       : ((
-          await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits'])
-        )['logits']!.data as Float32Array);
+          await session.run({ [PIXELS]: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, [LOGITS])
+        )[LOGITS]!.data as Float32Array);
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * K, (i + 1) * K);
       const best = argmax(row);

@@ -1,4 +1,5 @@
 // A model's serving contract: image input, layout, size, preprocessing, class output and batching, derived from its graph and completed by config.json.
+import { PROBABILITIES } from '../../model/io-names.js';
 import { specFromMetadata } from '../../model/metadata.js';
 import { paramTable } from '../../model/params.js';
 import type { ModelInterface, TensorInfo } from '../../onnx/inspect.js';
@@ -132,7 +133,7 @@ export function deriveContract(
   const outName =
     cfg.output ??
     (mixer
-      ? 'probabilities'
+      ? PROBABILITIES
       : io.outputs.find(
           (o) => (o.type === 'float32' || o.type === 'float16' || o.type === 'float64') && o.shape.length === 2,
         )?.name);
