@@ -1,6 +1,8 @@
 // Inference benchmark: images/s at batch 1/8/64 for our graphs (and the timm peer export), as ratios to the MatMul roofline and to the peer.
+
 import { existsSync } from 'node:fs';
 import { forwardMacs, type ModelSpec } from '../model/index.js';
+import { LOGITS, PIXELS } from '../model/io-names.js';
 import { Session } from '../runtime/session.js';
 import { type Clock, interleavedTimes, median, medianRatio, rooflineSession, table } from './measure.js';
 
@@ -29,13 +31,13 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
       const s = await Session.create(m.bytes, { threads });
       for (const n of o.batches) {
         const data = Uint8Array.from({ length: n * c.image_size * c.image_size * 3 }, (_, i) => (i * 131) % 256);
-        const feeds = { pixels: { dtype: 'uint8' as const, dims: [n, c.image_size, c.image_size, 3], data } };
+        const feeds = { [PIXELS]: { dtype: 'uint8' as const, dims: [n, c.image_size, c.image_size, 3], data } };
         // Small batches run several times per round (timed as one task, reported per call) so a cold start after
         // another graph does not dominate them.
         const reps = Math.max(1, Math.floor(64 / n));
         repsOf.set(`${m.name}|${n}`, reps);
         tasks[`${m.name}|${n}`] = async () => {
-          for (let i = 0; i < reps; i++) await s.run(feeds, ['logits']);
+          for (let i = 0; i < reps; i++) await s.run(feeds, [LOGITS]);
         };
       }
     }

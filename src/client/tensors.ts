@@ -1,18 +1,9 @@
 // The client's tensors: typed arrays ↔ v2 datatypes, and the binary tensor extension's request and response bodies.
-export type Datatype =
-  | 'BOOL'
-  | 'UINT8'
-  | 'UINT16'
-  | 'UINT32'
-  | 'UINT64'
-  | 'INT8'
-  | 'INT16'
-  | 'INT32'
-  | 'INT64'
-  | 'FP16'
-  | 'FP32'
-  | 'FP64'
-  | 'BYTES';
+// The element-type table is a plain data module: importing it loads neither onnxruntime-node nor onnx-proto.
+import { ELEM_TYPES, type V2Datatype } from '../onnx/types.js';
+
+/** An Open Inference Protocol (v2) datatype: FP32, UINT8, …, BYTES (strings). */
+export type Datatype = V2Datatype;
 
 export type TensorData =
   | Float32Array
@@ -58,20 +49,10 @@ export function datatypeOf(data: TensorData): Datatype {
   throw new TypeError('tensor data must be a typed array or an array of strings');
 }
 
-const ELEMENT_BYTES: Record<Exclude<Datatype, 'BYTES'>, number> = {
-  BOOL: 1,
-  UINT8: 1,
-  INT8: 1,
-  UINT16: 2,
-  INT16: 2,
-  FP16: 2,
-  UINT32: 4,
-  INT32: 4,
-  FP32: 4,
-  UINT64: 8,
-  INT64: 8,
-  FP64: 8,
-};
+const ELEMENT_BYTES = Object.fromEntries(Object.values(ELEM_TYPES).map((t) => [t.v2, t.bytes])) as Record<
+  Exclude<Datatype, 'BYTES'>,
+  number
+>;
 
 /** The wire bytes of a tensor: little-endian elements, or 4-byte-length-prefixed UTF-8 strings for BYTES. */
 export function tensorBytes(data: TensorData): Uint8Array {

@@ -3,7 +3,6 @@ import type { Rng } from '../util/rng.js';
 import { RA_OPS } from './randaugment.js';
 
 export type AugmentPolicy = 'autoaugment' | 'trivialaugment';
-export const AUGMENT_POLICIES: readonly AugmentPolicy[] = ['autoaugment', 'trivialaugment'];
 
 /** 255 − v on every channel. */
 export function invert(img: Uint8Array): void {

@@ -2,22 +2,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CIFAR10_LABELS } from '../model/config.js';
 import { DataError, type ImageDataset } from './dataset.js';
 import { fileSize } from './files.js';
 
-/** CIFAR-10 class names, index = label (re-exported by cifar10.ts). */
-export const CIFAR10_CLASSES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-];
 const SIDE = 32;
 const PLANE = SIDE * SIDE;
 const RECORD = 1 + 3 * PLANE;
@@ -50,7 +38,7 @@ export function decodeRecords(
   for (let r = 0; r < count; r++) {
     const base = r * RECORD;
     const label = buf[base]!;
-    if (label >= CIFAR10_CLASSES.length) {
+    if (label >= CIFAR10_LABELS.length) {
       throw new DataError('DATA_CORRUPT', `${name}: record ${r} has label ${label}, expected 0..9`);
     }
     labels[r] = label;
@@ -85,7 +73,7 @@ async function readBins(dir: string, names: string[]): Promise<ImageDataset> {
     labels.set(p.labels, at);
     at += p.count;
   }
-  return { images, labels, count, height: SIDE, width: SIDE, classes: CIFAR10_CLASSES.slice() };
+  return { images, labels, count, height: SIDE, width: SIDE, classes: CIFAR10_LABELS.slice() };
 }
 
 /** Loads the CIFAR-10 binary version from `dir` (or `dir/cifar-10-batches-bin`). */

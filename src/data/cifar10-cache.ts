@@ -2,8 +2,9 @@
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { DataError, type ImageDataset } from './dataset.js';
-import { fileSize, sha256, writeFileAtomic } from './files.js';
+import { fileSize, sha256 } from './files.js';
 
 export const CACHE_FORMAT = 'onnx-mixer-cifar10-cache';
 const IMAGE_BYTES = 32 * 32 * 3;

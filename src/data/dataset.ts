@@ -97,24 +97,3 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDatas
   }
   return { images, labels, count, height: ds.height, width: ds.width, classes: ds.classes.slice() };
 }
-
-/** Throws DataError('DATA_FORMAT') unless the arrays match the declared shape and labels name classes. */
-export function checkDataset(ds: ImageDataset, what: string): void {
-  if (ds.files ? ds.files.length !== ds.count : ds.images.length !== ds.count * imageBytes(ds)) {
-    throw new DataError(
-      'DATA_FORMAT',
-      `${what}: ${ds.images.length} image bytes, expected ${ds.count}×${ds.height}×${ds.width}×3`,
-    );
-  }
-  if (ds.labels.length !== ds.count) {
-    throw new DataError('DATA_FORMAT', `${what}: ${ds.labels.length} labels for ${ds.count} images`);
-  }
-  for (let i = 0; i < ds.count; i++) {
-    if (ds.labels[i]! >= ds.classes.length) {
-      throw new DataError(
-        'DATA_FORMAT',
-        `${what}: label ${ds.labels[i]} of image ${i} is not below the ${ds.classes.length} classes`,
-      );
-    }
-  }
-}

@@ -1,8 +1,9 @@
 // The on-disk decode cache: raw size×size×3 RGB files keyed by the source file's content hash and the resize settings.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 /**
  * Everything besides the content and the side that changes decoded pixels. Bump `v` when the pipeline
@@ -30,15 +31,8 @@ export async function readCached(path: string, bytes: number): Promise<Uint8Arra
   }
 }
 
-/** Writes via a unique temporary sibling and a rename, so concurrent runs and readers never see half a file. */
+/** Writes atomically (a unique temporary sibling, then a rename): concurrent runs and readers never see half a file. */
 export async function writeCached(path: string, pixels: Uint8Array): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    await writeFile(tmp, pixels);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, pixels);
 }

@@ -1,8 +1,8 @@
-// Small filesystem helpers for the data layer: existence checks, atomic writes, sha256 of files and buffers.
+// Small filesystem helpers for the data layer: existence checks, sha256 of files and buffers.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 
 /** Size in bytes of a regular file, or null if there is none at `path`. */
 export async function fileSize(path: string): Promise<number | null> {
@@ -19,18 +19,6 @@ export async function isDirectory(path: string): Promise<boolean> {
     return (await stat(path)).isDirectory();
   } catch {
     return false;
-  }
-}
-
-/** Writes via a temporary sibling and a rename, so readers never see a half-written file. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
   }
 }
 

@@ -13,7 +13,6 @@ export {
   randomCropFlip,
 } from './augment.js';
 export {
-  CIFAR10_CLASSES,
   CIFAR10_NPM_SPEC,
   CIFAR10_TARBALL_SHA256,
   cifar10CacheDir,

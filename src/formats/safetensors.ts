@@ -1,5 +1,6 @@
 // safetensors read/write: 8-byte little-endian header length, JSON header, then raw little-endian tensor data.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export interface StTensor {
   dtype: 'F32' | 'F64' | 'I64' | 'U8';
@@ -97,13 +98,11 @@ export async function readSafetensors(path: string): Promise<ReturnType<typeof d
   return decodeSafetensors(bytes);
 }
 
-/** Writes atomically: a temporary file, then rename. */
+/** Writes atomically (a temporary sibling, then a rename). */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, StTensor>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, encodeSafetensors(tensors, metadata));
-  await rename(tmp, path);
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

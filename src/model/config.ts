@@ -21,6 +21,7 @@ export interface ModelSpec {
   std: [number, number, number];
 }
 
+/** CIFAR-10 class names, index = label: the default labels of a 10-class model and the classes of the CIFAR-10 readers. */
 export const CIFAR10_LABELS = [
   'airplane',
   'automobile',

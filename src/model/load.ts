@@ -1,14 +1,23 @@
 // Reads an inference model file: bytes, sha256, parsed I/O and its ModelSpec, with one-line errors for bad paths or files.
+
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type ParsedModel, parseModel } from '../onnx/index.js';
 import type { ModelSpec } from './config.js';
+import { LOGITS, PIXELS, PROBABILITIES } from './io-names.js';
 import { specFromMetadata } from './metadata.js';
 import { type Params, paramTable } from './params.js';
 
-/** The shipped default model, <package root>/models/mixer-cifar10.onnx (this file is two levels below the root in src/ and dist/). */
-export const SHIPPED_MODEL_PATH = fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
+/** The shipped default model, relative to the package root. */
+export const SHIPPED_MODEL_FILE = 'models/mixer-cifar10.onnx';
+
+/** The shipped default model's absolute path (this file is two levels below the package root in src/ and dist/). */
+export const SHIPPED_MODEL_PATH = fileURLToPath(new URL(`../../${SHIPPED_MODEL_FILE}`, import.meta.url));
+
+/** What to add to a "cannot read model" error when the file is missing (ENOENT). */
+export const MODEL_NOT_FOUND_HINT =
+  ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)';
 
 export class ModelLoadError extends Error {
   constructor(message: string) {
@@ -31,10 +40,7 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT'
-        ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
-        : '';
+    const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
     throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
   }
   let parsed: ParsedModel;
@@ -50,7 +56,7 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     throw new ModelLoadError(`${path}: ${(e as Error).message}`);
   }
   const size = spec.config.image_size;
-  const input = parsed.inputs.find((v) => v.name === 'pixels');
+  const input = parsed.inputs.find((v) => v.name === PIXELS);
   const shapeOk =
     input &&
     input.dtype === 'uint8' &&
@@ -59,9 +65,9 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
     input.shape[2] === size &&
     input.shape[3] === 3;
   const outs = new Set(parsed.outputs.map((o) => o.name));
-  if (!shapeOk || !outs.has('logits') || !outs.has('probabilities')) {
+  if (!shapeOk || !outs.has(LOGITS) || !outs.has(PROBABILITIES)) {
     throw new ModelLoadError(
-      `${path}: expected input 'pixels' uint8 [N,${size},${size},3] and outputs 'logits', 'probabilities'; found inputs [${parsed.inputs.map((v) => v.name).join(', ')}], outputs [${[...outs].join(', ')}]`,
+      `${path}: expected input '${PIXELS}' uint8 [N,${size},${size},3] and outputs '${LOGITS}', '${PROBABILITIES}'; found inputs [${parsed.inputs.map((v) => v.name).join(', ')}], outputs [${[...outs].join(', ')}]`,
     );
   }
   return { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), parsed, spec };

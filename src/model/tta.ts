@@ -1,8 +1,10 @@
 // Test-time augmentation in the inference graph: average the logits of the image and its horizontal mirror.
+
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { mixerGraphInputs } from './build.js';
 import type { ModelSpec } from './config.js';
 import { forward } from './forward.js';
+import { LOGITS, PROBABILITIES } from './io-names.js';
 import { specMetadata } from './metadata.js';
 import type { Params } from './params.js';
 
@@ -27,8 +29,8 @@ export function flipTtaGraph(spec: ModelSpec, params: Params): Graph {
   const a = forward(b, spec, pixels, param);
   const m = forward(b, spec, mirrorPixels(b, pixels), param);
   const logitsRaw = b.mul(b.add(a, m), b.scalar(0.5));
-  g.output(b.identity(logitsRaw, 'logits'));
-  g.output(b.softmax(logitsRaw, -1, 'probabilities'));
+  g.output(b.identity(logitsRaw, LOGITS));
+  g.output(b.softmax(logitsRaw, -1, PROBABILITIES));
   return g;
 }
 

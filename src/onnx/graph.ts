@@ -40,7 +40,7 @@ export class Graph {
   readonly values = new Map<string, Value>();
   private readonly used = new Set<string>();
 
-  constructor(readonly name = 'mixer') {}
+  constructor(readonly name: string) {}
 
   /** A name not used yet, derived from `base`. */
   fresh(base: string): string {
@@ -105,12 +105,5 @@ export class Graph {
   output(v: Value): Value {
     this.outputs.push(v);
     return v;
-  }
-
-  /** Maps each value name to the node that produces it. */
-  producers(): Map<string, GNode> {
-    const m = new Map<string, GNode>();
-    for (const n of this.nodes) for (const o of n.outputs) m.set(o, n);
-    return m;
   }
 }

@@ -2,39 +2,7 @@
 import { GraphError } from './errors.js';
 import type { GraphProto, NodeProto, TensorProto, ValueInfoProto } from './proto.js';
 import { decodeModelProto } from './serialize.js';
-
-/** Tensor element types, named as onnxruntime names them. */
-export type ElemType =
-  | 'float32'
-  | 'uint8'
-  | 'int8'
-  | 'uint16'
-  | 'int16'
-  | 'int32'
-  | 'int64'
-  | 'string'
-  | 'bool'
-  | 'float16'
-  | 'float64'
-  | 'uint32'
-  | 'uint64';
-
-/** ONNX TensorProto.DataType code → element type (codes ORT cannot run, like bfloat16 or complex, are absent). */
-export const ELEM_TYPES: Record<number, ElemType> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-};
+import { ELEM_TYPE_OF_CODE, type ElemType } from './types.js';
 
 /** A graph input or output: a dimension is a number, a symbol (dim_param) or null (unknown). */
 export interface TensorInfo {
@@ -65,7 +33,7 @@ export interface ModelInterface {
 
 function tensorInfo(v: ValueInfoProto): TensorInfo {
   const tt = v.type?.tensorType;
-  const type = tt ? ELEM_TYPES[tt.elemType ?? 0] : undefined;
+  const type = tt ? ELEM_TYPE_OF_CODE[tt.elemType ?? 0] : undefined;
   if (!tt || !type) throw new GraphError(`'${v.name}' is not a tensor of a type onnxruntime supports`);
   const dims = tt.shape?.dim ?? [];
   const shape = dims.map((d) =>

@@ -1,4 +1,5 @@
 // Graph → ModelProto bytes (opset 17, IR 8) and ModelProto bytes → initializers, metadata and I/O.
+import { VERSION } from '../util/version.js';
 import { GraphError } from './errors.js';
 import type { AttrValue, ConstTensor, Graph, Value } from './graph.js';
 import {
@@ -9,7 +10,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from './proto.js';
-import { CODE_DTYPE, type Dim, DTYPE_CODE, type DType, type TypedData, typedArrayFor } from './types.js';
+import { CODE_DTYPE, type Dim, type DType, ELEM_TYPES, type TypedData, typedArrayFor } from './types.js';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
@@ -21,14 +22,14 @@ export interface ModelOptions {
 
 function tensorProto(name: string, t: ConstTensor): TensorProto {
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
-  return onnx.TensorProto.create({ name, dims: [...t.dims], dataType: DTYPE_CODE[t.dtype], rawData: bytes });
+  return onnx.TensorProto.create({ name, dims: [...t.dims], dataType: ELEM_TYPES[t.dtype].code, rawData: bytes });
 }
 
 function valueInfo(v: Value): ValueInfoProto {
   const dim = (d: Dim) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
   return onnx.ValueInfoProto.create({
     name: v.name,
-    type: { tensorType: { elemType: DTYPE_CODE[v.dtype], shape: { dim: v.shape.map(dim) } } },
+    type: { tensorType: { elemType: ELEM_TYPES[v.dtype].code, shape: { dim: v.shape.map(dim) } } },
   });
 }
 
@@ -49,7 +50,7 @@ export function serializeModel(g: Graph, o: ModelOptions = {}): Uint8Array {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'onnx-mixer',
-    producerVersion: '0.1.0',
+    producerVersion: VERSION,
     docString: o.docString ?? '',
     metadataProps: Object.entries(o.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {

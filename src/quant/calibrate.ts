@@ -1,6 +1,8 @@
 // Static-activation calibration: runs the float model over training images and picks each quantized layer's input range.
+
 import type { ImageDataset } from '../data/dataset.js';
 import { forward, gelu, type ModelSpec, numTokens, type Params, paramTable } from '../model/index.js';
+import { LOGITS, PIXELS } from '../model/io-names.js';
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { Session } from '../runtime/session.js';
 
@@ -19,7 +21,7 @@ function tapGraph(spec: ModelSpec, params: Params, layers: ReadonlySet<string>):
   const tap = (x: Value, prefix: string) => {
     if (layers.has(prefix)) g.output(b.identity(x, `${prefix}.input`));
   };
-  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
+  const pixels = g.input(PIXELS, 'uint8', ['N', c.image_size, c.image_size, 3]);
   const logits = forward(b, spec, pixels, param, {
     layers: {
       rows: (bb, x, prefix) => {
@@ -36,7 +38,7 @@ function tapGraph(spec: ModelSpec, params: Params, layers: ReadonlySet<string>):
       },
     },
   });
-  g.output(b.identity(logits, 'logits'));
+  g.output(b.identity(logits, LOGITS));
   return serializeModel(g);
 }
 
@@ -118,7 +120,7 @@ export async function calibrate(
       const pixels = new Uint8Array(ids.length * px);
       ids.forEach((id, j) => pixels.set(train.images.subarray(id * px, (id + 1) * px), j * px));
       const r = await session.run(
-        { pixels: { dtype: 'uint8', dims: [ids.length, train.height, train.width, 3], data: pixels } },
+        { [PIXELS]: { dtype: 'uint8', dims: [ids.length, train.height, train.width, 3], data: pixels } },
         outputs,
       );
       for (const l of layers) each(l, r[`${l}.input`]!.data as Float32Array);

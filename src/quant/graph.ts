@@ -1,5 +1,7 @@
 // Emits the int8 inference model: the shared forward graph with its MLP layers quantized (stem, norms, GELU, head stay float).
+
 import { forward, gelu, geluTanh, type ModelSpec, type Params, paramTable } from '../model/index.js';
+import { LOGITS, PIXELS, PROBABILITIES } from '../model/io-names.js';
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { quantizeWeight, uint8Params } from './weights.js';
 
@@ -35,7 +37,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
   const b = new Builder(g);
   const c = spec.config;
   const shapes = new Map(paramTable(c).map((p) => [p.name, p.shape]));
-  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
+  const pixels = g.input(PIXELS, 'uint8', ['N', c.image_size, c.image_size, 3]);
   // Float parameters become initializers under their timm names when first used.
   const param = (name: string): Value => {
     if (g.values.has(name)) return g.value(name);
@@ -97,8 +99,8 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
         : {}),
     },
   });
-  g.output(b.identity(logitsRaw, 'logits'));
-  g.output(b.softmax(logitsRaw, -1, 'probabilities'));
+  g.output(b.identity(logitsRaw, LOGITS));
+  g.output(b.softmax(logitsRaw, -1, PROBABILITIES));
   return g;
 }
 

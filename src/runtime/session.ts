@@ -5,8 +5,7 @@ import path from 'node:path';
 // First: telemetry off before the binding below loads.
 import './telemetry.js';
 import ort from 'onnxruntime-node';
-import type { ElemType } from '../onnx/inspect.js';
-import type { TypedData } from '../onnx/types.js';
+import type { ElemType, TypedData } from '../onnx/types.js';
 
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export type Device = (typeof DEVICES)[number];

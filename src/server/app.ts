@@ -8,12 +8,13 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { ModelLoadError } from '../model/index.js';
+import { VERSION } from '../util/version.js';
 import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
 import { resolveConfig, type ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { body, clip, errorSchema, RETRY_AFTER_S, toServiceError } from './errors.js';
+import { body, clip, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
 import { RequestLog } from './logging.js';
 import { Metrics } from './metrics.js';
@@ -28,7 +29,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/model.js';
 import { modelsRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
-import { VERSION, v2Routes } from './routes/v2.js';
+import { v2Routes } from './routes/v2.js';
 import { v2ConfigRoutes } from './routes/v2-config.js';
 import { v2StatsRoutes } from './routes/v2-stats.js';
 import { classifyBodyDoc } from './schemas.js';
@@ -257,12 +258,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (ctx.state.closing) {
-      reply
-        .header('connection', 'close')
-        .header('retry-after', RETRY_AFTER_S)
-        .code(503)
-        .send(body('SHUTTING_DOWN', 'the service is shutting down'));
-      return reply;
+      return replyShuttingDown(reply.header('connection', 'close'));
     }
   });
   requireApiKeys(app, ctx.keys);

@@ -64,7 +64,7 @@ export class ConfigError extends Error {
 
 export { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
 
-import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
+import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH, SHIPPED_MODEL_FILE } from '../model/load.js';
 
 type Kind = 'int' | 'number' | 'string' | 'bytes' | 'choice' | 'list';
 
@@ -90,7 +90,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'model',
     env: 'MODEL_PATH',
     kind: 'string',
-    dflt: 'models/mixer-cifar10.onnx',
+    dflt: SHIPPED_MODEL_FILE,
     help: 'ONNX model to serve (relative to the package root by default)',
   },
   {
@@ -501,7 +501,7 @@ export function resolveConfig(
     throw new ConfigError(`--model-control ${cfg.modelControl} needs --model-repository (MODEL_REPOSITORY)`);
   if (cfg.modelRepository === undefined && cfg.defaultModel !== undefined)
     throw new ConfigError('--default-model (DEFAULT_MODEL) needs --model-repository (MODEL_REPOSITORY)');
-  if (out['modelPath'] === 'models/mixer-cifar10.onnx' && given.modelPath === undefined && !env['MODEL_PATH'])
+  if (out['modelPath'] === SHIPPED_MODEL_FILE && given.modelPath === undefined && !env['MODEL_PATH'])
     cfg.modelPath = DEFAULT_MODEL_PATH;
   cfg.modelName ??= modelNameFor(cfg.modelPath);
   if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName))

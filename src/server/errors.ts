@@ -1,4 +1,5 @@
 // The service's one catalog of coded errors: each code's HTTP status, and the mapping of Fastify, multipart and image errors onto it.
+import type { FastifyReply } from 'fastify';
 import { ImageError } from '../image/preprocess.js';
 
 export const ERRORS = {
@@ -157,4 +158,12 @@ function messageFor(code: ErrorCode, original: string): string {
     default:
       return original;
   }
+}
+
+/** The message of the SHUTTING_DOWN answer (HTTP 503, gRPC UNAVAILABLE) once shutdown has started. */
+export const SHUTTING_DOWN_MESSAGE = 'the service is shutting down';
+
+/** Sends the 503 SHUTTING_DOWN every HTTP route answers once shutdown has started (clients retry after Retry-After). */
+export function replyShuttingDown(reply: FastifyReply): FastifyReply {
+  return reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE));
 }

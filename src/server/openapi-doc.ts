@@ -1,4 +1,7 @@
 // Finishing touches on the generated OpenAPI document: real response examples (captured from the shipped model) and /openapi.json itself.
+import { LOGITS, PIXELS, PROBABILITIES } from '../model/io-names.js';
+import { VERSION } from '../util/version.js';
+
 type Doc = {
   paths?: Record<
     string,
@@ -45,7 +48,7 @@ const EXAMPLES: [string, string, string, unknown][] = [
     '200',
     {
       name: 'onnx-mixer',
-      version: '0.1.0',
+      version: VERSION,
       extensions: ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'],
     },
   ],
@@ -58,10 +61,10 @@ const EXAMPLES: [string, string, string, unknown][] = [
       name: 'mixer-cifar10',
       versions: ['1'],
       platform: 'onnxruntime_onnx',
-      inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [-1, 32, 32, 3] }],
+      inputs: [{ name: PIXELS, datatype: 'UINT8', shape: [-1, 32, 32, 3] }],
       outputs: [
-        { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
-        { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
+        { name: LOGITS, datatype: 'FP32', shape: [-1, 10] },
+        { name: PROBABILITIES, datatype: 'FP32', shape: [-1, 10] },
       ],
     },
   ],
@@ -87,13 +90,13 @@ const EXAMPLES: [string, string, string, unknown][] = [
       id: 'req-1',
       outputs: [
         {
-          name: 'probabilities',
+          name: PROBABILITIES,
           datatype: 'BYTES',
           shape: [1, 3],
           data: ['0.5577349662780762:4:deer', '0.2784978747367859:2:bird', '0.0666440948843956:0:airplane'],
         },
         {
-          name: 'logits',
+          name: LOGITS,
           datatype: 'FP32',
           shape: [1, 10],
           data: [

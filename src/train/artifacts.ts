@@ -3,7 +3,7 @@
 import { type AdamWConfig, adamwScalars, adamwUpdate, DEFAULT_ADAMW } from '../autodiff/adamw.js';
 import { backward } from '../autodiff/backward.js';
 import { crossEntropy, softCrossEntropy } from '../autodiff/loss.js';
-import { forward, type ModelSpec, paramTable, specMetadata } from '../model/index.js';
+import { forward, LOGITS, type ModelSpec, type ParamSpec, PIXELS, paramTable, specMetadata } from '../model/index.js';
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 
 export interface ArtifactOptions {
@@ -48,7 +48,7 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
   const g = new Graph(name);
   const b = new Builder(g);
   const c = spec.config;
-  const pixels = g.input('pixels', 'uint8', ['N', c.image_size, c.image_size, 3]);
+  const pixels = g.input(PIXELS, 'uint8', ['N', c.image_size, c.image_size, 3]);
   const labels = o.softTargets
     ? g.input('targets', 'float32', ['N', c.num_classes])
     : g.input('labels', 'int64', ['N']);
@@ -65,7 +65,7 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
     ? softCrossEntropy(b, logitsRaw, labels)
     : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
   const loss = b.identity(ce, 'loss');
-  const logits = b.identity(logitsRaw, 'logits');
+  const logits = b.identity(logitsRaw, LOGITS);
   return { g, b, params, loss, logits };
 }
 
@@ -91,16 +91,27 @@ export function decays(shape: readonly number[]): boolean {
   return shape.length > 1;
 }
 
-export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+/**
+ * The AdamW step of every trainable parameter, added to `g`: inputs learning_rate, step and each parameter's moments
+ * (`<name>.exp_avg`, `<name>.exp_avg_sq`); outputs the updated parameter and moments. `param` and `grad` give each
+ * parameter's value and gradient (graph inputs of the optimizer graph, or values of the fused train step), called in
+ * that order just before its moments are declared.
+ */
+function adamwStep(
+  g: Graph,
+  b: Builder,
+  spec: ModelSpec,
+  o: ArtifactOptions,
+  param: (p: ParamSpec) => Value,
+  grad: (p: ParamSpec) => Value,
+): void {
   const cfg = o.adamw ?? DEFAULT_ADAMW;
-  const g = new Graph('mixer_optimizer');
-  const b = new Builder(g);
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
   for (const p of trainableParams(spec, o)) {
-    const pv = g.input(p.name, 'float32', p.shape);
-    const gv = g.input(`${p.name}_grad`, 'float32', p.shape);
+    const pv = param(p);
+    const gv = grad(p);
     const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
     const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
     const outs = adamwUpdate(b, cfg, s, pv, gv, m, v, decays(p.shape), {
@@ -110,12 +121,23 @@ export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
     });
     for (const x of outs) g.output(x);
   }
+}
+
+export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+  const g = new Graph('mixer_optimizer');
+  adamwStep(
+    g,
+    new Builder(g),
+    spec,
+    o,
+    (p) => g.input(p.name, 'float32', p.shape),
+    (p) => g.input(`${p.name}_grad`, 'float32', p.shape),
+  );
   return g;
 }
 
 /** Forward + backward + AdamW in one graph: inputs as training + optimizer, outputs loss, logits and updated state. */
 export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
-  const cfg = o.adamw ?? DEFAULT_ADAMW;
   const t = lossGraph(spec, o, 'mixer_train_step', true, true);
   const { g, b } = t;
   const grads = backward(
@@ -123,21 +145,16 @@ export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
     t.loss,
     t.params.filter((p) => !o.frozen?.has(p.name)),
   );
-  const lr = g.input('learning_rate', 'float32', []);
-  const step = g.input('step', 'int64', []);
-  const s = adamwScalars(b, cfg, lr, step);
   g.output(t.loss);
   g.output(t.logits);
-  for (const p of trainableParams(spec, o)) {
-    const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
-    const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
-    const outs = adamwUpdate(b, cfg, s, g.value(p.name), grads.get(p.name)!, m, v, decays(p.shape), {
-      p: `${p.name}.updated`,
-      m: `${p.name}.exp_avg.updated`,
-      v: `${p.name}.exp_avg_sq.updated`,
-    });
-    for (const x of outs) g.output(x);
-  }
+  adamwStep(
+    g,
+    b,
+    spec,
+    o,
+    (p) => g.value(p.name),
+    (p) => grads.get(p.name)!,
+  );
   return g;
 }
 

@@ -1,6 +1,9 @@
 // Accuracy, per-class accuracy, confusion matrix and mean loss of a model over a dataset.
+
 import { gatherImages, type ImageDataset } from '../data/dataset.js';
+import { LOGITS, PIXELS } from '../model/io-names.js';
 import type { Session } from '../runtime/session.js';
+import { argmax } from '../util/rank.js';
 
 export interface EvalResult {
   count: number;
@@ -40,18 +43,12 @@ export async function evaluate(
     const logits = scores
       ? await scores(pixels, n)
       : ((
-          await session.run({ pixels: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, ['logits'])
-        )['logits']!.data as Float32Array);
+          await session.run({ [PIXELS]: { dtype: 'uint8', dims: [n, ds.height, ds.width, 3], data: pixels } }, [LOGITS])
+        )[LOGITS]!.data as Float32Array);
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * K, (i + 1) * K);
-      let best = 0;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) {
-        if (row[k]! > max) {
-          max = row[k]!;
-          best = k;
-        }
-      }
+      const best = argmax(row);
+      const max = row[best]!;
       let z = 0;
       for (let k = 0; k < K; k++) z += Math.exp(row[k]! - max);
       const y = ds.labels[start + i]!;

@@ -1,6 +1,7 @@
 // One optimisation step on ORT: either training graph + optimizer graph (separate) or one fused train-step graph.
 
 import { type ModelSpec, type Params, paramTable } from '../model/index.js';
+import { LOGITS, PIXELS } from '../model/io-names.js';
 import { serializeModel } from '../onnx/index.js';
 import { type HostTensor, Session } from '../runtime/session.js';
 import {
@@ -66,7 +67,7 @@ export class Stepper {
     const c = this.spec.config;
     const table = paramTable(c);
     const feeds: Record<string, HostTensor> = {
-      pixels: {
+      [PIXELS]: {
         dtype: 'uint8',
         dims: [n, c.image_size, c.image_size, 3],
         data: pixels.subarray(0, n * c.image_size * c.image_size * 3),
@@ -93,10 +94,10 @@ export class Stepper {
     let result: StepResult;
     if (this.optim === null) {
       out = await this.train.run({ ...feeds, ...sched });
-      result = { loss: (out['loss']!.data as Float32Array)[0]!, logits: out['logits']!.data as Float32Array };
+      result = { loss: (out['loss']!.data as Float32Array)[0]!, logits: out[LOGITS]!.data as Float32Array };
     } else {
       const fb = await this.train.run(feeds);
-      result = { loss: (fb['loss']!.data as Float32Array)[0]!, logits: fb['logits']!.data as Float32Array };
+      result = { loss: (fb['loss']!.data as Float32Array)[0]!, logits: fb[LOGITS]!.data as Float32Array };
       const of: Record<string, HostTensor> = { ...sched };
       for (const p of this.trainable) {
         of[p.name] = feeds[p.name]!;

@@ -1,7 +1,7 @@
 // The training loop: data → augmented batches → ORT train step → AdamW → eval, checkpoint, metrics, export, report.
 
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
 import { UsageError } from '../cli/args.js';
@@ -21,6 +21,8 @@ import {
   preset,
 } from '../model/index.js';
 import { Session } from '../runtime/session.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { argmax } from '../util/rank.js';
 import { loadCheckpoint, type Progress, saveCheckpoint } from './checkpoint.js';
 import { dropPathFeeds } from './droppath.js';
 import { emaInit, emaUpdate } from './ema.js';
@@ -357,11 +359,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         progress = { ...progress, step: progress.step + 1, epoch, stepInEpoch: batch.step + 1 };
         lossSum += r.loss * batch.size;
         seen += batch.size;
-        for (let i = 0; i < batch.size; i++) {
-          let best = 0;
-          for (let k = 1; k < K; k++) if (r.logits[i * K + k]! > r.logits[i * K + best]!) best = k;
-          if (BigInt(best) === batch.labels[i]) correct++;
-        }
+        for (let i = 0; i < batch.size; i++)
+          if (BigInt(argmax(r.logits.subarray(i * K, (i + 1) * K))) === batch.labels[i]) correct++;
         const ms = performance.now() - ts;
         bar.update(
           batch.step + 1,
@@ -448,8 +447,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       'mixer.weights': weights,
     });
     const modelPath = path.join(o.outDir, 'model.onnx');
-    await writeFile(`${modelPath}.tmp`, modelBytes);
-    await rename(`${modelPath}.tmp`, modelPath);
+    await writeFileAtomic(modelPath, modelBytes);
     const s = await Session.create(modelBytes, { threads: o.threads });
     final = await evaluate(s, testSet, spec.labels);
     await s.release();

@@ -4,9 +4,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { CIFAR10_CLASSES, cifar10CacheDir, defaultDataDir, loadCifar10 } from '../../src/data/cifar10.js';
+import { cifar10CacheDir, defaultDataDir, loadCifar10 } from '../../src/data/cifar10.js';
 import { writeCache } from '../../src/data/cifar10-cache.js';
 import { DataError, imageAt } from '../../src/data/dataset.js';
+import { CIFAR10_LABELS } from '../../src/model/config.js';
 
 const sha = (a: Uint8Array): string => createHash('sha256').update(a).digest('hex');
 
@@ -35,7 +36,7 @@ t.test('decoded CIFAR-10 matches the pinned checksums', { skip }, async (t) => {
   t.equal(test.count, 10000);
   t.equal(train.height, 32);
   t.equal(train.width, 32);
-  t.same(test.classes, CIFAR10_CLASSES);
+  t.same(test.classes, CIFAR10_LABELS);
   const perClass = new Array<number>(10).fill(0);
   for (const l of test.labels) perClass[l]!++;
   t.same(perClass, new Array(10).fill(1000), '1000 test images per class');
@@ -64,7 +65,7 @@ t.test('a truncated cache is DATA_CORRUPT, suggesting delete and re-run', async 
     labels: new Uint8Array(count).fill(2),
     count,
   });
-  await writeCache(cifar10CacheDir(root), { train: split(3), test: split(2) }, 'test', CIFAR10_CLASSES.slice());
+  await writeCache(cifar10CacheDir(root), { train: split(3), test: split(2) }, 'test', CIFAR10_LABELS.slice());
   const ok = await loadCifar10({ dir: root, fetch: false, verify: true });
   t.equal(ok.train.count, 3);
   t.equal(ok.test.labels[1], 2);

@@ -1,7 +1,9 @@
 // `mixer predict`: classify image files with a model (the shipped one by default, or any ONNX image classifier) and print the top-K labels.
+
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { decodeImage } from '../../image/preprocess.js';
+import { topK } from '../../model/predictions.js';
 import { Session } from '../../runtime/session.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
 import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
@@ -65,11 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`${v['labels'] ?? 'the labels'} has ${labels.length} labels but the model has ${K} classes`);
   const top = num(v, 'top', Math.min(5, K), { int: true, min: 1, max: K });
   const results = files.map((filename, i) => {
-    const predictions = Array.from(probs[i]!)
-      .map((probability, index) => ({ label: labels[index]!, index, probability }))
-      .sort((a, b) => b.probability - a.probability)
-      .slice(0, top);
-    return { filename, predictions };
+    return { filename, predictions: topK(probs[i]!, labels, top) };
   });
   if (v['json']) console.log(JSON.stringify({ model: { path: m.path, sha256: m.sha256 }, results }, null, 2));
   else

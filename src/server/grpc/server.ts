@@ -5,7 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { ServiceError, toServiceError } from '../errors.js';
+import { ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { modelStats } from '../routes/v2-stats.js';
@@ -87,7 +87,7 @@ export class GrpcEndpoint {
         const denied = open ? null : checkApiKey(call.metadata, keys);
         if (denied) return cb({ code: grpc.status.UNAUTHENTICATED, details: denied });
         if (ctx.state.closing && !allowClosing)
-          return cb({ code: grpc.status.UNAVAILABLE, details: 'the service is shutting down' });
+          return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
         fn(call.request).then(
           (res) => cb(null, res),
           (e: unknown) => {

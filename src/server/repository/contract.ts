@@ -1,7 +1,9 @@
 // A model's serving contract: image input, layout, size, preprocessing, class output and batching, derived from its graph and completed by config.json.
+import { PROBABILITIES } from '../../model/io-names.js';
 import { specFromMetadata } from '../../model/metadata.js';
 import { paramTable } from '../../model/params.js';
-import type { ElemType, ModelInterface, TensorInfo } from '../../onnx/inspect.js';
+import type { ModelInterface, TensorInfo } from '../../onnx/inspect.js';
+import { ELEM_TYPES, type ElemType } from '../../onnx/types.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 
 export type Layout = 'NCHW' | 'NHWC';
@@ -49,22 +51,7 @@ export interface ServerDefaults {
   threads: number;
 }
 
-const ELEM_BYTES: Record<ElemType, number> = {
-  float32: 4,
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  int32: 4,
-  int64: 8,
-  string: 0,
-  bool: 1,
-  float16: 2,
-  float64: 8,
-  uint32: 4,
-  uint64: 8,
-};
-export const elemBytes = (t: ElemType): number => ELEM_BYTES[t];
+export const elemBytes = (t: ElemType): number => ELEM_TYPES[t].bytes;
 
 const shapeStr = (s: TensorInfo['shape']): string => `[${s.map((d) => (d === null ? '?' : d)).join(',')}]`;
 
@@ -146,7 +133,7 @@ export function deriveContract(
   const outName =
     cfg.output ??
     (mixer
-      ? 'probabilities'
+      ? PROBABILITIES
       : io.outputs.find(
           (o) => (o.type === 'float32' || o.type === 'float16' || o.type === 'float64') && o.shape.length === 2,
         )?.name);

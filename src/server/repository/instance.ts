@@ -1,9 +1,12 @@
 // One loaded model version: its file checks, ORT worker sessions, micro-batcher and queue, warm-up, and the runner that feeds them.
+
 import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { MODEL_NOT_FOUND_HINT } from '../../model/load.js';
 import { GraphError } from '../../onnx/errors.js';
-import { type ElemType, inspectModel, type ModelInterface } from '../../onnx/inspect.js';
+import { inspectModel, type ModelInterface } from '../../onnx/inspect.js';
+import type { ElemType } from '../../onnx/types.js';
 import type { Device, HostTensor, TensorData } from '../../runtime/session.js';
 import { WorkerPool } from '../../runtime/worker-pool.js';
 import { type BatchStats, type ItemResult, MicroBatcher, type Rows } from '../batcher.js';
@@ -152,10 +155,7 @@ export class ModelInstance {
       size = (await stat(src.file)).size;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const hint =
-        code === 'ENOENT'
-          ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
-          : '';
+      const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
       throw new ModelFileError(`cannot read model ${src.file}: ${code ?? (e as Error).message}${hint}`);
     }
     const limit = `over the ${o.maxModelBytes}-byte limit (raise --max-model-bytes / MAX_MODEL_BYTES)`;

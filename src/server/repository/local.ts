@@ -1,8 +1,10 @@
 // Opens one model file for the CLI (info, predict, eval): its graph interface and contract, with an optional config.json and labels.txt.
+
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { MODEL_NOT_FOUND_HINT } from '../../model/load.js';
 import { GraphError } from '../../onnx/errors.js';
 import { inspectModel, type ModelInterface } from '../../onnx/inspect.js';
 import type { HostTensor, Session } from '../../runtime/session.js';
@@ -28,10 +30,7 @@ export async function openModelFile(
     bytes = new Uint8Array(await readFile(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT'
-        ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
-        : '';
+    const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
     throw new ModelFileError(`cannot read model ${file}: ${code ?? (e as Error).message}${hint}`);
   }
   let io: ModelInterface;

@@ -1,25 +1,18 @@
 // Open Inference Protocol v2 tensors for any model: every onnxruntime datatype, shapes checked against the graph, JSON or binary data.
-import type { ElemType, TensorInfo } from '../../onnx/inspect.js';
+
+import type { TensorInfo } from '../../onnx/inspect.js';
+import { ELEM_TYPES, type ElemType, type V2Datatype } from '../../onnx/types.js';
+import { topKIndices } from '../../util/rank.js';
 import type { Rows } from '../batcher.js';
 import { echo, ServiceError } from '../errors.js';
 import { elemBytes } from './contract.js';
 import type { TensorLayout } from './instance.js';
 
-export const V2_TYPES: Record<ElemType, string> = {
-  float32: 'FP32',
-  float64: 'FP64',
-  float16: 'FP16',
-  int8: 'INT8',
-  int16: 'INT16',
-  int32: 'INT32',
-  int64: 'INT64',
-  uint8: 'UINT8',
-  uint16: 'UINT16',
-  uint32: 'UINT32',
-  uint64: 'UINT64',
-  bool: 'BOOL',
-  string: 'BYTES',
-};
+/** Element type → its v2 datatype name. */
+export const V2_TYPES = Object.fromEntries(Object.entries(ELEM_TYPES).map(([t, info]) => [t, info.v2])) as Record<
+  ElemType,
+  V2Datatype
+>;
 
 const bad = (msg: string): ServiceError => new ServiceError('BAD_TENSOR', msg);
 
@@ -422,8 +415,7 @@ export function encodeTensorResponse(
       const strings: string[] = [];
       for (let r = 0; r < rows; r++) {
         const row = nums.slice(r * k, (r + 1) * k);
-        const idx = Array.from({ length: k }, (_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
-        for (const i of idx.slice(0, top)) strings.push(`${row[i]!}:${i}:${labels[i] ?? ''}`);
+        for (const i of topKIndices(row, top)) strings.push(`${row[i]!}:${i}:${labels[i] ?? ''}`);
       }
       shape = [...dims.slice(0, -1), top];
       datatype = 'BYTES';

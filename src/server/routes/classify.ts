@@ -1,10 +1,10 @@
 // POST /classify: multipart image parts or one raw image/* body → top-k predictions per image, in upload order.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decodeImage } from '../../image/preprocess.js';
+import { topK } from '../../model/predictions.js';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';
-import { topK } from '../predictions.js';
 import { type ImageContract, pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../schemas.js';

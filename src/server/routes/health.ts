@@ -1,7 +1,7 @@
 // Liveness and readiness: GET /healthz (the process answers) and GET /readyz (model loaded, warmed, not shutting down).
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
-import { body, RETRY_AFTER_S } from '../errors.js';
+import { body, RETRY_AFTER_S, replyShuttingDown } from '../errors.js';
 import { errorResponses, statusResponse } from '../schemas.js';
 
 export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -21,11 +21,7 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (_req, reply) => {
-      if (ctx.state.closing)
-        return reply
-          .code(503)
-          .header('retry-after', RETRY_AFTER_S)
-          .send(body('SHUTTING_DOWN', 'the service is shutting down'));
+      if (ctx.state.closing) return replyShuttingDown(reply);
       if (ctx.repo.readyCount === 0)
         return reply
           .code(503)

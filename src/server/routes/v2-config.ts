@@ -1,5 +1,7 @@
 // Triton's model configuration extension: GET /v2/models/{m}[/versions/{v}]/config, the served version as a Triton model config.
+
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LOGITS, PIXELS, PROBABILITIES } from '../../model/io-names.js';
 import type { AppContext } from '../context.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
@@ -75,10 +77,10 @@ export const modelConfigSchema = {
       platform: 'onnxruntime_onnx',
       backend: 'onnxruntime',
       max_batch_size: 32,
-      input: [{ name: 'pixels', data_type: 'TYPE_UINT8', format: 'FORMAT_NONE', dims: [32, 32, 3] }],
+      input: [{ name: PIXELS, data_type: 'TYPE_UINT8', format: 'FORMAT_NONE', dims: [32, 32, 3] }],
       output: [
-        { name: 'logits', data_type: 'TYPE_FP32', dims: [10] },
-        { name: 'probabilities', data_type: 'TYPE_FP32', dims: [10] },
+        { name: LOGITS, data_type: 'TYPE_FP32', dims: [10] },
+        { name: PROBABILITIES, data_type: 'TYPE_FP32', dims: [10] },
       ],
       dynamic_batching: { max_queue_delay_microseconds: 2000 },
       instance_group: [{ name: 'mixer-cifar10_0', kind: 'KIND_CPU', count: 1 }],

@@ -1,8 +1,8 @@
 // Open Inference Protocol v2 (KServe/Triton): health, server and model metadata, readiness and infer (JSON or binary tensors).
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VERSION } from '../../util/version.js';
 import type { AppContext } from '../context.js';
-import { body, RETRY_AFTER_S, ServiceError } from '../errors.js';
+import { body, RETRY_AFTER_S, replyShuttingDown, ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
@@ -20,10 +20,6 @@ export const V2_EXTENSIONS = [
   'statistics',
 ] as const;
 
-export const VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
-
 interface ModelParams {
   name: string;
   version?: string;
@@ -40,8 +36,6 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
   /** Runs `fn` with the model version the path names (leased until it settles); 404/503 otherwise. */
   const withModel = <T>(p: ModelParams, fn: (m: ModelInstance) => Promise<T>): Promise<T> =>
     ctx.repo.use(p.name, p.version, fn);
-  const notReady = (reply: FastifyReply) =>
-    reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', 'the service is shutting down'));
 
   const serverMetadata = async () => ({ name: 'onnx-mixer', version: VERSION, extensions: [...V2_EXTENSIONS] });
   app.get('/v2', { schema: { tags, summary: 'Server metadata', response: { 200: v2ServerMetadata } } }, serverMetadata);
@@ -72,7 +66,7 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (_req, reply) =>
       ctx.state.closing
-        ? notReady(reply)
+        ? replyShuttingDown(reply)
         : ctx.repo.readyCount === 0
           ? reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('NOT_READY', 'no model is ready'))
           : { ready: true },
@@ -92,7 +86,7 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
     }));
   const ready = async (req: FastifyRequest, reply: FastifyReply) =>
     withModel(req.params as ModelParams, async (m) =>
-      ctx.state.closing ? notReady(reply) : { name: m.name, ready: true },
+      ctx.state.closing ? replyShuttingDown(reply) : { name: m.name, ready: true },
     );
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream']))
