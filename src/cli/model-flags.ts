@@ -38,6 +38,7 @@ export function modelConfig(v: Record<string, unknown>, base?: MixerConfig): Mix
     } catch (e) {
       throw new UsageError(
         `--config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`,
+        { cause: e },
       );
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
@@ -53,6 +54,6 @@ export function modelConfig(v: Record<string, unknown>, base?: MixerConfig): Mix
   try {
     return validateConfig(c);
   } catch (e) {
-    throw new UsageError(`invalid model shape: ${(e as Error).message}`);
+    throw new UsageError(`invalid model shape: ${(e as Error).message}`, { cause: e });
   }
 }

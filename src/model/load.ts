@@ -1,8 +1,10 @@
 // Reads an inference model file: bytes, sha256, parsed I/O and its ModelSpec, with one-line errors for bad paths or files.
+
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type ParsedModel, parseModel } from '../onnx/index.js';
+import { UserError } from '../util/errors.js';
 import type { ModelSpec } from './config.js';
 import { specFromMetadata } from './metadata.js';
 import { type Params, paramTable } from './params.js';
@@ -10,10 +12,10 @@ import { type Params, paramTable } from './params.js';
 /** The shipped default model, <package root>/models/mixer-cifar10.onnx (this file is two levels below the root in src/ and dist/). */
 export const SHIPPED_MODEL_PATH = fileURLToPath(new URL('../../models/mixer-cifar10.onnx', import.meta.url));
 
-export class ModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelLoadError';
+/** A model file that cannot be read or is not an onnx-mixer model. */
+export class ModelLoadError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_LOAD', message, options);
   }
 }
 
@@ -35,19 +37,19 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
       code === 'ENOENT'
         ? ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)'
         : '';
-    throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
+    throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`, { cause: e });
   }
   let parsed: ParsedModel;
   try {
     parsed = parseModel(bytes);
   } catch (e) {
-    throw new ModelLoadError(`${path} is not a valid ONNX model: ${(e as Error).message}`);
+    throw new ModelLoadError(`${path} is not a valid ONNX model: ${(e as Error).message}`, { cause: e });
   }
   let spec: ModelSpec;
   try {
     spec = specFromMetadata(parsed.metadata);
   } catch (e) {
-    throw new ModelLoadError(`${path}: ${(e as Error).message}`);
+    throw new ModelLoadError(`${path}: ${(e as Error).message}`, { cause: e });
   }
   const size = spec.config.image_size;
   const input = parsed.inputs.find((v) => v.name === 'pixels');

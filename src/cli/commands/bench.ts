@@ -11,7 +11,7 @@ import {
   loadModelFile,
   preset,
 } from '../../model/index.js';
-import { num, oneOf, parse, str } from '../args.js';
+import { num, oneOf, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
 export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       .split(',')
       .map((x) => {
         const n = Number(x);
-        if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: "${x}" is not a positive integer`);
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${k}: "${x}" is not a positive integer`);
         return n;
       });
   const threads = list('threads', '1,2');
@@ -77,10 +77,10 @@ export async function run(argv: string[]): Promise<number> {
   const int8 =
     typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
   if (int8 !== null) {
-    if (!existsSync(int8)) throw new Error(`--int8: ${int8} not found (mixer quantize writes one)`);
+    if (!existsSync(int8)) throw new UsageError(`--int8: ${int8} not found (mixer quantize writes one)`);
     const q = await loadModelFile(int8);
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
-      throw new Error(`--int8: ${int8} has a different config than the float model`);
+      throw new UsageError(`--int8: ${int8} has a different config than the float model`);
     models.push({ name: `onnx-mixer int8 ${path.basename(int8)}`, bytes: q.bytes });
   }
   console.log(
