@@ -14,8 +14,18 @@ import {
 import { num, oneOf, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
-mixer bench --train [--preset <name>] [--batch-size 128] [--threads 1,2]
+/** Flag defaults, for the parser and the help alike. */
+const DEFAULTS = {
+  threads: '1,2',
+  batches: '1,8,64',
+  rounds: 15,
+  trainRounds: 5,
+  batchSize: 128,
+  clock: 'wall',
+} as const;
+
+export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads ${DEFAULTS.threads}] [--batches ${DEFAULTS.batches}] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
+mixer bench --train [--preset <name>] [--batch-size ${DEFAULTS.batchSize}] [--threads ${DEFAULTS.threads}]
   Prints a table: ms, images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run
   with the same thread count, and each graph's speed relative to ours and to the timm peer export (included when
   found), all as medians of per-round ratios over interleaved rounds. The int8 model (default: the shipped one next
@@ -43,11 +53,13 @@ export async function run(argv: string[]): Promise<number> {
         if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${k}: "${x}" is not a positive integer`);
         return n;
       });
-  const threads = list('threads', '1,2');
-  const rounds = num(v, 'rounds', v['train'] ? 5 : 15, { int: true, min: 1 });
+  const threads = list('threads', DEFAULTS.threads);
+  const rounds = num(v, 'rounds', v['train'] ? DEFAULTS.trainRounds : DEFAULTS.rounds, { int: true, min: 1 });
   if (v['train']) {
     const spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
-    console.log(await trainStepBench(spec, threads, num(v, 'batch-size', 128, { int: true, min: 1 }), rounds));
+    console.log(
+      await trainStepBench(spec, threads, num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 }), rounds),
+    );
     return 0;
   }
   let spec;
@@ -88,9 +100,9 @@ export async function run(argv: string[]): Promise<number> {
       models,
       spec,
       threads,
-      batches: list('batches', '1,8,64'),
+      batches: list('batches', DEFAULTS.batches),
       rounds,
-      clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, 'wall'),
+      clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, DEFAULTS.clock),
     }),
   );
   return 0;
