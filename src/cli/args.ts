@@ -1,12 +1,9 @@
 // Flag parsing shared by the subcommands: typed getters and one-line usage errors (exit code 2).
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { UsageError } from '../util/errors.js';
+
+export { UsageError };
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -24,7 +21,7 @@ export function parse(
     });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!);
+    throw new UsageError((e as Error).message.split('\n')[0]!, { cause: e });
   }
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `mixer` command line: dispatches to one module per subcommand; user errors print one line and exit 2.
+// `mixer` command line: dispatches to one module per subcommand; user errors print one line and exit 2, bugs a stack and exit 1.
 import { UsageError } from './args.js';
+import { reportFailure } from './failure.js';
 
 interface Command {
   help: string;
@@ -68,15 +69,12 @@ async function main(all: string[]): Promise<number> {
   return mod.run(rest);
 }
 
-/** Every failure is one line on stderr and exit code 2; MIXER_DEBUG=1 adds the stack. */
+/** A user's mistake is one line on stderr and exit code 2 (MIXER_DEBUG=1 adds the stack); a bug prints its stack, exit 1. */
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    const err = e instanceof Error ? e : new Error(String(e));
-    process.stderr.write(`mixer: ${err.message.split('\n')[0]}\n`);
-    if (process.env['MIXER_DEBUG']) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = 2;
+    process.exitCode = reportFailure(e, (s) => process.stderr.write(s), Boolean(process.env['MIXER_DEBUG']));
   },
 );

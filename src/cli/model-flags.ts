@@ -1,6 +1,6 @@
 // Model-shape flags shared by commands that build a model: a preset, --config model.json, and per-dimension overrides.
 import { readFileSync } from 'node:fs';
-import { type MixerConfig, PRESETS, preset, validateConfig } from '../model/index.js';
+import { DEFAULT_PRESET, type MixerConfig, PRESETS, preset, validateConfig } from '../model/index.js';
 import { num, type Options, str, UsageError } from './args.js';
 
 export const MODEL_FLAGS: Options = {
@@ -38,13 +38,14 @@ export function modelConfig(v: Record<string, unknown>, base?: MixerConfig): Mix
     } catch (e) {
       throw new UsageError(
         `--config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`,
+        { cause: e },
       );
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new UsageError(`--config ${file}: expected a JSON object (a MixerConfig)`);
     c = { in_chans: 3, num_classes: 10, norm_eps: 1e-6, ...(parsed as Record<string, unknown>) };
   } else {
-    const name = str(v, 'preset', 'cifar10-s4');
+    const name = str(v, 'preset', DEFAULT_PRESET);
     if (base === undefined && !Object.hasOwn(PRESETS, name))
       throw new UsageError(`unknown preset "${name}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
     c = { ...(base ?? preset(name)) };
@@ -53,6 +54,6 @@ export function modelConfig(v: Record<string, unknown>, base?: MixerConfig): Mix
   try {
     return validateConfig(c);
   } catch (e) {
-    throw new UsageError(`invalid model shape: ${(e as Error).message}`);
+    throw new UsageError(`invalid model shape: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -1,6 +1,8 @@
 // The typed HTTP client of onnx-mixer (and of any Open Inference Protocol v2 server for infer/ready): built-in fetch, API key, timeout, retries on 503.
+
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CodedError } from '../util/errors.js';
 import {
   concat,
   type Datatype,
@@ -77,15 +79,20 @@ export interface ModelsResult {
 }
 
 /** An error answer (with the server's code and message), a timeout (TIMEOUT) or a failed connection (NETWORK). */
-export class MixerError extends Error {
+export class MixerError extends CodedError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly requestId: string | null = null,
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = 'MixerError';
+    super(code, message, options);
+  }
+
+  /** A 4xx answer: the request was at fault. */
+  override get userFault(): boolean {
+    return this.status >= 400 && this.status < 500;
   }
 }
 
@@ -134,11 +141,21 @@ export class Client {
       } catch (e) {
         const err = e as Error;
         if (err.name === 'TimeoutError' || err.name === 'AbortError')
-          throw new MixerError(0, 'TIMEOUT', `${init.method} ${pathAndQuery}: no answer within ${this.o.timeoutMs} ms`);
+          throw new MixerError(
+            0,
+            'TIMEOUT',
+            `${init.method} ${pathAndQuery}: no answer within ${this.o.timeoutMs} ms`,
+            null,
+            {
+              cause: err,
+            },
+          );
         throw new MixerError(
           0,
           'NETWORK',
           `${init.method} ${pathAndQuery}: ${(err.cause as Error | undefined)?.message ?? err.message}`,
+          null,
+          { cause: err },
         );
       }
       if (res.ok || okStatuses.includes(res.status)) return res;

@@ -1,6 +1,7 @@
 // uint8 image datasets (HWC, RGB) held in memory or streamed from per-image files, the data layer's error type, and helpers.
 
 import { closeSync, openSync, readSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
 
 export interface ImageDataset {
   /** count*height*width*3 bytes: RGB, HWC, row-major, one image after another (empty when `files` is set). */
@@ -17,13 +18,11 @@ export interface ImageDataset {
 }
 
 /** A user-facing data problem; `code` is 'DATA_MISSING', 'DATA_CORRUPT' or 'DATA_FORMAT'. */
-export class DataError extends Error {
-  readonly code: string;
+export class DataError extends UserError {
+  declare readonly code: 'DATA_MISSING' | 'DATA_CORRUPT' | 'DATA_FORMAT';
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DataError';
-    this.code = code;
+  constructor(code: 'DATA_MISSING' | 'DATA_CORRUPT' | 'DATA_FORMAT', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

@@ -1,6 +1,7 @@
 // safetensors read/write: 8-byte little-endian header length, JSON header, then raw little-endian tensor data.
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { UserError } from '../util/errors.js';
 
 export interface StTensor {
   dtype: 'F32' | 'F64' | 'I64' | 'U8';
@@ -8,10 +9,10 @@ export interface StTensor {
   data: Float32Array | Float64Array | BigInt64Array | Uint8Array;
 }
 
-export class SafetensorsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SafetensorsError';
+/** A safetensors file that cannot be read or does not follow the format. */
+export class SafetensorsError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SAFETENSORS', message, options);
   }
 }
 
@@ -93,7 +94,9 @@ export async function readSafetensors(path: string): Promise<ReturnType<typeof d
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new SafetensorsError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new SafetensorsError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      cause: e,
+    });
   }
   return decodeSafetensors(bytes);
 }

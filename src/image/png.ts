@@ -1,11 +1,15 @@
 // Fast path for the commonest upload: a plain 8-bit RGB or grey PNG already at the model size, decoded without libvips' per-call cost.
+
 import { inflateSync } from 'node:zlib';
+import { UserError } from '../util/errors.js';
 
 /** The image data inflates to more bytes than its header allows (a decompression bomb): never handed on to another decoder. */
-export class PngBombError extends Error {
-  constructor(readonly limit: number) {
-    super(`its compressed image data inflates to more than the ${limit} bytes its header allows`);
-    this.name = 'PngBombError';
+export class PngBombError extends UserError {
+  constructor(
+    readonly limit: number,
+    options?: { cause?: unknown },
+  ) {
+    super('PNG_BOMB', `its compressed image data inflates to more than the ${limit} bytes its header allows`, options);
   }
 }
 
@@ -84,7 +88,7 @@ export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
     // One byte over the promise is enough to tell a bomb: zlib stops there instead of inflating the rest.
     raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: expected + 1 });
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new PngBombError(expected);
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new PngBombError(expected, { cause: e });
     return null;
   }
   if (raw.length > expected) throw new PngBombError(expected);

@@ -1,5 +1,7 @@
 // Image bytes → the model's input: sharp decodes, orients, flattens and centre-crops to RGB uint8 HWC (size×size×3).
+
 import sharp from 'sharp';
+import { UserError } from '../util/errors.js';
 import { decodePlainPng, PngBombError } from './png.js';
 
 /** Formats accepted (as sharp names them); AVIF arrives as 'heif'. */
@@ -19,13 +21,11 @@ export type ImageErrorCode =
   | 'TOO_MANY_PIXELS';
 
 /** A problem with the image itself (never with the service): `code` says which. */
-export class ImageError extends Error {
-  constructor(
-    readonly code: ImageErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ImageError';
+export class ImageError extends UserError {
+  declare readonly code: ImageErrorCode;
+
+  constructor(code: ImageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -65,7 +65,8 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
     try {
       fast = decodePlainPng(bytes, size);
     } catch (e) {
-      if (e instanceof PngBombError) throw new ImageError('CORRUPT_IMAGE', `${what} is not a valid PNG: ${e.message}`);
+      if (e instanceof PngBombError)
+        throw new ImageError('CORRUPT_IMAGE', `${what} is not a valid PNG: ${e.message}`, { cause: e });
       throw e;
     }
     if (fast) return fast;

@@ -1,4 +1,5 @@
 // MixerConfig, its validation and the named presets (the contract's `mixer.config` JSON keys).
+import { ConfigError } from '../util/errors.js';
 
 export interface MixerConfig {
   image_size: number;
@@ -49,12 +50,7 @@ export const PRESETS = {
 export type PresetName = keyof typeof PRESETS;
 export const DEFAULT_PRESET: PresetName = 'cifar10-s4';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export function preset(name: string): MixerConfig {
   if (!Object.hasOwn(PRESETS, name)) {

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type ParsedModel, parseModel } from '../onnx/index.js';
+import { UserError } from '../util/errors.js';
 import type { ModelSpec } from './config.js';
 import { LOGITS, PIXELS, PROBABILITIES } from './io-names.js';
 import { specFromMetadata } from './metadata.js';
@@ -19,10 +20,10 @@ export const SHIPPED_MODEL_PATH = fileURLToPath(new URL(`../../${SHIPPED_MODEL_F
 export const MODEL_NOT_FOUND_HINT =
   ' (model file not found: set --model or MODEL_PATH; `mixer build` writes an untrained one, `mixer train` a trained one)';
 
-export class ModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelLoadError';
+/** A model file that cannot be read or is not an onnx-mixer model. */
+export class ModelLoadError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_LOAD', message, options);
   }
 }
 
@@ -41,19 +42,19 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
-    throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`);
+    throw new ModelLoadError(`cannot read model ${path}: ${code ?? (e as Error).message}${hint}`, { cause: e });
   }
   let parsed: ParsedModel;
   try {
     parsed = parseModel(bytes);
   } catch (e) {
-    throw new ModelLoadError(`${path} is not a valid ONNX model: ${(e as Error).message}`);
+    throw new ModelLoadError(`${path} is not a valid ONNX model: ${(e as Error).message}`, { cause: e });
   }
   let spec: ModelSpec;
   try {
     spec = specFromMetadata(parsed.metadata);
   } catch (e) {
-    throw new ModelLoadError(`${path}: ${(e as Error).message}`);
+    throw new ModelLoadError(`${path}: ${(e as Error).message}`, { cause: e });
   }
   const size = spec.config.image_size;
   const input = parsed.inputs.find((v) => v.name === PIXELS);

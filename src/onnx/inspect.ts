@@ -34,7 +34,8 @@ export interface ModelInterface {
 function tensorInfo(v: ValueInfoProto): TensorInfo {
   const tt = v.type?.tensorType;
   const type = tt ? ELEM_TYPE_OF_CODE[tt.elemType ?? 0] : undefined;
-  if (!tt || !type) throw new GraphError(`'${v.name}' is not a tensor of a type onnxruntime supports`);
+  if (!tt || !type)
+    throw new GraphError(`'${v.name}' is not a tensor of a type onnxruntime supports`, { code: 'MODEL_INVALID' });
   const dims = tt.shape?.dim ?? [];
   const shape = dims.map((d) =>
     d.dimParam

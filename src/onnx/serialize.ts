@@ -85,7 +85,8 @@ export interface ParsedModel {
 
 function decodeTensor(t: TensorProto): ConstTensor {
   const dtype = CODE_DTYPE[t.dataType];
-  if (!dtype) throw new GraphError(`initializer '${t.name}': unsupported data type ${t.dataType}`);
+  if (!dtype)
+    throw new GraphError(`initializer '${t.name}': unsupported data type ${t.dataType}`, { code: 'MODEL_INVALID' });
   const dims = t.dims.map(Number);
   const n = dims.reduce((p, d) => p * d, 1);
   let data: TypedData;
@@ -100,16 +101,19 @@ function decodeTensor(t: TensorProto): ConstTensor {
   else if (dtype === 'int32' || dtype === 'uint8' || dtype === 'bool') {
     data = typedArrayFor(dtype, n);
     (data as Int32Array | Uint8Array).set(t.int32Data);
-  } else throw new GraphError(`initializer '${t.name}': no data`);
+  } else throw new GraphError(`initializer '${t.name}': no data`, { code: 'MODEL_INVALID' });
   if (data.length !== n)
-    throw new GraphError(`initializer '${t.name}': ${data.length} elements for dims [${dims.join(',')}]`);
+    throw new GraphError(`initializer '${t.name}': ${data.length} elements for dims [${dims.join(',')}]`, {
+      code: 'MODEL_INVALID',
+    });
   return { dtype, dims, data };
 }
 
 function decodeValue(v: ValueInfoProto): Value {
   const tt = v.type?.tensorType;
   const dtype: DType | undefined = tt ? CODE_DTYPE[tt.elemType ?? 0] : undefined;
-  if (!tt || !dtype) throw new GraphError(`value '${v.name}' is not a supported tensor type`);
+  if (!tt || !dtype)
+    throw new GraphError(`value '${v.name}' is not a supported tensor type`, { code: 'MODEL_INVALID' });
   const shape = (tt.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue ?? 0)));
   return { name: v.name ?? '', dtype, shape };
 }
@@ -120,10 +124,11 @@ export function decodeModelProto(bytes: Uint8Array): { m: ModelProto; g: GraphPr
   try {
     m = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new GraphError(`not an ONNX model (${(e as Error).message})`);
+    throw new GraphError(`not an ONNX model (${(e as Error).message})`, { code: 'MODEL_INVALID', cause: e });
   }
   const g = m.graph as GraphProto | null;
-  if (!g || g.node.length === 0 || Number(m.irVersion) === 0) throw new GraphError('not an ONNX model (no graph)');
+  if (!g || g.node.length === 0 || Number(m.irVersion) === 0)
+    throw new GraphError('not an ONNX model (no graph)', { code: 'MODEL_INVALID' });
   return { m, g };
 }
 

@@ -1,7 +1,9 @@
 // The only module that imports onnxruntime-node: sessions, execution providers and tensor conversion.
+
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { CodedError } from '../util/errors.js';
 // First: telemetry off before the binding below loads.
 import './telemetry.js';
 import ort from 'onnxruntime-node';
@@ -34,13 +36,17 @@ export interface SessionOptions {
   spin?: boolean;
 }
 
-export class RuntimeError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'RuntimeError';
+/** Codes of RuntimeErrors that the user's model or machine causes (the others are failures of the runtime itself). */
+const USER_RUNTIME_CODES: ReadonlySet<string> = new Set(['BAD_DEVICE', 'BAD_MODEL', 'CUDA_UNAVAILABLE']);
+
+/** An ONNX Runtime failure: `code` says which (BAD_MODEL, CUDA_UNAVAILABLE, RUN_FAILED, WORKER_CRASHED, …). */
+export class RuntimeError extends CodedError {
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+
+  override get userFault(): boolean {
+    return USER_RUNTIME_CODES.has(this.code);
   }
 }
 
@@ -99,6 +105,7 @@ export class Session {
             throw new RuntimeError(
               `CUDA execution provider failed to start (${(e as Error).message.split('\n')[0]}); ${CUDA_FIX}`,
               'CUDA_UNAVAILABLE',
+              { cause: e },
             );
         }
       } else if (device === 'cuda') {
@@ -108,7 +115,7 @@ export class Session {
     try {
       return new Session(await open(['cpu']), 'cpu');
     } catch (e) {
-      throw new RuntimeError(`cannot load model: ${(e as Error).message.split('\n')[0]}`, 'BAD_MODEL');
+      throw new RuntimeError(`cannot load model: ${(e as Error).message.split('\n')[0]}`, 'BAD_MODEL', { cause: e });
     }
   }
 

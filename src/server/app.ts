@@ -120,7 +120,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     });
   } catch (e) {
     // Start-up model problems keep their one-line message (the CLI exits 2 with it).
-    if (e instanceof ModelFileError) throw new ModelLoadError(e.message);
+    if (e instanceof ModelFileError) throw new ModelLoadError(e.message, { cause: e });
     throw e;
   }
   refreshInfo();

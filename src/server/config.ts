@@ -1,8 +1,10 @@
 // Service settings: one table (flag, env var, type, default, limits, help), parsed and validated at start with clear errors.
+
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
+import { ConfigError } from '../util/errors.js';
 import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -55,14 +57,8 @@ export interface ServerConfig {
   ui: 'on' | 'off';
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 export { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
+export { ConfigError };
 
 import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH, SHIPPED_MODEL_FILE } from '../model/load.js';
 
@@ -390,6 +386,7 @@ export function readKeyFile(file: string): string[] {
   } catch (e) {
     throw new ConfigError(
       `cannot read the API key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
     );
   }
   const keys = text

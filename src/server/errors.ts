@@ -1,6 +1,7 @@
 // The service's one catalog of coded errors: each code's HTTP status, and the mapping of Fastify, multipart and image errors onto it.
 import type { FastifyReply } from 'fastify';
 import { ImageError } from '../image/preprocess.js';
+import { CodedError } from '../util/errors.js';
 
 export const ERRORS = {
   BAD_REQUEST: 400,
@@ -73,16 +74,18 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export class ServiceError extends Error {
+/** A catalogued service error: `code` decides the HTTP status; 4xx are the client's fault, 5xx the service's. */
+export class ServiceError extends CodedError {
+  declare readonly code: ErrorCode;
   readonly statusCode: number;
 
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ServiceError';
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.statusCode = ERRORS[code];
+  }
+
+  override get userFault(): boolean {
+    return this.statusCode < 500;
   }
 }
 
@@ -133,18 +136,18 @@ const FOREIGN: Record<string, ErrorCode> = {
 /** Any thrown value → a catalogued error. Unknown 4xx keep their status as BAD_REQUEST-like; anything else is INTERNAL. */
 export function toServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
-  if (e instanceof ImageError) return new ServiceError(e.code, e.message);
+  if (e instanceof ImageError) return new ServiceError(e.code, e.message, { cause: e });
   const err = e as Error & { code?: unknown; statusCode?: unknown; validation?: unknown };
   const mapped = typeof err.code === 'string' ? FOREIGN[err.code] : undefined;
-  if (err.validation) return new ServiceError('BAD_REQUEST', err.message);
-  if (mapped) return new ServiceError(mapped, messageFor(mapped, err.message));
+  if (err.validation) return new ServiceError('BAD_REQUEST', err.message, { cause: e });
+  if (mapped) return new ServiceError(mapped, messageFor(mapped, err.message), { cause: e });
   const status = typeof err.statusCode === 'number' ? err.statusCode : 0;
-  if (status === 413) return new ServiceError('PAYLOAD_TOO_LARGE', err.message);
-  if (status === 415) return new ServiceError('UNSUPPORTED_MEDIA_TYPE', err.message);
-  if (status === 406) return new ServiceError('NOT_ACCEPTABLE', err.message);
-  if (status === 404) return new ServiceError('NOT_FOUND', err.message);
-  if (status >= 400 && status < 500) return new ServiceError('BAD_REQUEST', err.message);
-  return new ServiceError('INTERNAL', 'internal error');
+  if (status === 413) return new ServiceError('PAYLOAD_TOO_LARGE', err.message, { cause: e });
+  if (status === 415) return new ServiceError('UNSUPPORTED_MEDIA_TYPE', err.message, { cause: e });
+  if (status === 406) return new ServiceError('NOT_ACCEPTABLE', err.message, { cause: e });
+  if (status === 404) return new ServiceError('NOT_FOUND', err.message, { cause: e });
+  if (status >= 400 && status < 500) return new ServiceError('BAD_REQUEST', err.message, { cause: e });
+  return new ServiceError('INTERNAL', 'internal error', { cause: e });
 }
 
 function messageFor(code: ErrorCode, original: string): string {

@@ -10,6 +10,7 @@ import {
   paramTable,
   specFromMetadata,
 } from '../model/index.js';
+import { UsageError } from '../util/errors.js';
 import { configFromShapes } from './checkpoint.js';
 
 const HEAD = ['head.weight', 'head.bias'];
@@ -23,7 +24,7 @@ export async function initConfig(path: string): Promise<MixerConfig> {
 function asF32(name: string, s: StTensor, path: string): Float32Array {
   if (s.data instanceof Float32Array) return Float32Array.from(s.data);
   if (s.data instanceof Float64Array) return Float32Array.from(s.data);
-  throw new Error(`--init ${path}: tensor '${name}' has dtype ${s.dtype}; expected F32`);
+  throw new UsageError(`--init ${path}: tensor '${name}' has dtype ${s.dtype}; expected F32`);
 }
 
 /**
@@ -45,12 +46,14 @@ export async function loadInitParams(
     }
     const t = tensors.get(p.name);
     if (!t)
-      throw new Error(`--init ${path}: parameter '${p.name}' is missing (not an MlpMixer checkpoint of this depth?)`);
+      throw new UsageError(
+        `--init ${path}: parameter '${p.name}' is missing (not an MlpMixer checkpoint of this depth?)`,
+      );
     if (t.shape.join(',') !== p.shape.join(',')) {
       const hint = HEAD.includes(p.name)
         ? `: the checkpoint has ${t.shape[0]} classes and the data ${spec.config.num_classes}; add --reset-head to start a new classifier`
         : ': pass the model flags the checkpoint was trained with (or none, to take its config)';
-      throw new Error(
+      throw new UsageError(
         `--init ${path}: '${p.name}' has shape [${t.shape.join(', ')}] but the model needs [${p.shape.join(', ')}]${hint}`,
       );
     }

@@ -1,5 +1,5 @@
 // Recipe flags kept in the checkpoint: what a resumed run inherits, and how a changed flag is reported or overridden.
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../util/errors.js';
 
 /**
  * Hyperparameters stored in the checkpoint (`mixer.hyperparameters`); all but `epochs` are compared on --resume.
@@ -82,12 +82,13 @@ export interface RecipeDiff {
  * that differ from the checkpoint are differences: an error listing them, unless `override`, in which case the new
  * values win and the differences are returned. Other keys take the checkpoint's value. `epochs` is left to the caller.
  */
-export function applyCheckpointRecipe(
+export function applyCheckpointRecipe<T extends Partial<Record<HyperKey, unknown>>>(
   hyper: Record<string, unknown>,
-  o: Record<string, unknown>,
+  options: T,
   explicit: ReadonlySet<string> | undefined,
   override: boolean,
 ): RecipeDiff[] {
+  const o: Partial<Record<HyperKey, unknown>> = options;
   const diffs: RecipeDiff[] = [];
   for (const k of RECIPE_KEYS) {
     const stored = Object.hasOwn(hyper, k) ? hyper[k] : Object.hasOwn(ABSENT, k) ? ABSENT[k] : undefined;

@@ -11,11 +11,21 @@ import {
   loadModelFile,
   preset,
 } from '../../model/index.js';
-import { num, oneOf, parse, str } from '../args.js';
+import { num, oneOf, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads 1,2] [--batches 1,8,64] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
-mixer bench --train [--preset <name>] [--batch-size 128] [--threads 1,2]
+/** Flag defaults, for the parser and the help alike. */
+const DEFAULTS = {
+  threads: '1,2',
+  batches: '1,8,64',
+  rounds: 15,
+  trainRounds: 5,
+  batchSize: 128,
+  clock: 'wall',
+} as const;
+
+export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads ${DEFAULTS.threads}] [--batches ${DEFAULTS.batches}] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
+mixer bench --train [--preset <name>] [--batch-size ${DEFAULTS.batchSize}] [--threads ${DEFAULTS.threads}]
   Prints a table: ms, images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run
   with the same thread count, and each graph's speed relative to ours and to the timm peer export (included when
   found), all as medians of per-round ratios over interleaved rounds. The int8 model (default: the shipped one next
@@ -40,14 +50,16 @@ export async function run(argv: string[]): Promise<number> {
       .split(',')
       .map((x) => {
         const n = Number(x);
-        if (!Number.isInteger(n) || n < 1) throw new Error(`--${k}: "${x}" is not a positive integer`);
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${k}: "${x}" is not a positive integer`);
         return n;
       });
-  const threads = list('threads', '1,2');
-  const rounds = num(v, 'rounds', v['train'] ? 5 : 15, { int: true, min: 1 });
+  const threads = list('threads', DEFAULTS.threads);
+  const rounds = num(v, 'rounds', v['train'] ? DEFAULTS.trainRounds : DEFAULTS.rounds, { int: true, min: 1 });
   if (v['train']) {
     const spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
-    console.log(await trainStepBench(spec, threads, num(v, 'batch-size', 128, { int: true, min: 1 }), rounds));
+    console.log(
+      await trainStepBench(spec, threads, num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 }), rounds),
+    );
     return 0;
   }
   let spec;
@@ -77,10 +89,10 @@ export async function run(argv: string[]): Promise<number> {
   const int8 =
     typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
   if (int8 !== null) {
-    if (!existsSync(int8)) throw new Error(`--int8: ${int8} not found (mixer quantize writes one)`);
+    if (!existsSync(int8)) throw new UsageError(`--int8: ${int8} not found (mixer quantize writes one)`);
     const q = await loadModelFile(int8);
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
-      throw new Error(`--int8: ${int8} has a different config than the float model`);
+      throw new UsageError(`--int8: ${int8} has a different config than the float model`);
     models.push({ name: `onnx-mixer int8 ${path.basename(int8)}`, bytes: q.bytes });
   }
   console.log(
@@ -88,9 +100,9 @@ export async function run(argv: string[]): Promise<number> {
       models,
       spec,
       threads,
-      batches: list('batches', '1,8,64'),
+      batches: list('batches', DEFAULTS.batches),
       rounds,
-      clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, 'wall'),
+      clock: oneOf(v, 'clock', ['wall', 'cpu'] as const, DEFAULTS.clock),
     }),
   );
   return 0;

@@ -15,6 +15,9 @@ import { buildFlipTtaModel, TTA_MODES } from '../../model/tta.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
 
+/** Flag defaults, for the parser and the help alike. */
+const DEFAULTS = { tta: 'none', channelTiles: 1 } as const;
+
 export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]
   Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes). An inference
   model as --checkpoint gives back its weights: re-export it with the current graph, or write them (timm names,
@@ -22,9 +25,9 @@ export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> -
   --labels a,b,c         class names to record in the model
   --weights ema|raw      the EMA of the weights (default when the checkpoint keeps one, from train --ema) or the raw weights
   --tta flip             the graph averages the logits of each image and its horizontal mirror (same inputs and
-                         outputs, metadata mixer.tta = flip; twice the inference cost); default none
+                         outputs, metadata mixer.tta = flip; twice the inference cost); default ${DEFAULTS.tta}
   --channel-tiles N      run each channel MLP on N row blocks (faster at large batches, slower at batch 1; must
-                         divide the token count); default 1`;
+                         divide the token count); default ${DEFAULTS.channelTiles}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -36,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     'channel-tiles': { type: 'string' },
   });
   const src = str(v, 'checkpoint');
-  const tta = oneOf(v, 'tta', TTA_MODES, 'none');
+  const tta = oneOf(v, 'tta', TTA_MODES, DEFAULTS.tta);
   let spec: ModelSpec;
   let params: Params;
   let extra: Record<string, string> = {};
@@ -66,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     spec.labels = labels;
   }
   const out = str(v, 'out');
-  const tiles = num(v, 'channel-tiles', 1, { int: true, min: 1 });
+  const tiles = num(v, 'channel-tiles', DEFAULTS.channelTiles, { int: true, min: 1 });
   const S = (spec.config.image_size / spec.config.patch_size) ** 2;
   if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
   if (tta === 'flip' && tiles !== 1) throw new UsageError('--tta flip and --channel-tiles cannot be combined');

@@ -1,5 +1,5 @@
 // `mixer info`: config, parameter count and FLOPs (from the graph), inputs/outputs and opset of a model; the serving contract of foreign models.
-import { loadModelFile } from '../../model/index.js';
+import { loadModelFile, ModelLoadError } from '../../model/index.js';
 import { countParameters } from '../../server/repository/contract.js';
 import { openModelFile } from '../../server/repository/local.js';
 import { V2_TYPES } from '../../server/repository/tensors.js';
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     outputs: io(m.parsed.outputs),
     nodes: m.parsed.nodeCount,
     op_types: m.parsed.opTypes,
-    training: m.parsed.metadata['mixer.training'] ? JSON.parse(m.parsed.metadata['mixer.training']) : null,
+    training: trainingOf(m.path, m.parsed.metadata['mixer.training']),
   };
   if (v['json']) console.log(JSON.stringify(info, null, 2));
   else {
@@ -105,4 +105,14 @@ function foreign(m: Awaited<ReturnType<typeof openModelFile>>, json: boolean): n
     } else console.log(`classifier  no: ${c.notImage} (served over /v2 only)`);
   }
   return 0;
+}
+
+/** The model's `mixer.training` metadata (how it was trained), or null; invalid JSON is a bad model file. */
+function trainingOf(file: string, text: string | undefined): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ModelLoadError(`${file}: metadata 'mixer.training' is not valid JSON`, { cause: e });
+  }
 }

@@ -41,7 +41,9 @@ export async function run(argv: string[]): Promise<number> {
     try {
       bytes = await readFile(f);
     } catch (e) {
-      throw new UsageError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UsageError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+        cause: e,
+      });
     }
     try {
       const px = await decodeImage(bytes, c.height, {
@@ -53,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
       });
       batch.set(pixelsToInput(px, c), i * c.itemBytes);
     } catch (e) {
-      throw new UsageError(`${f}: ${(e as Error).message}`);
+      throw new UsageError(`${f}: ${(e as Error).message}`, { cause: e });
     }
   }
   const s = await Session.create(m.bytes, {

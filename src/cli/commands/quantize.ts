@@ -6,8 +6,17 @@ import { calibrate, METHODS } from '../../quant/calibrate.js';
 import { buildQuantizedModel, type QuantOptions, quantizationMetadata, quantizedLayers } from '../../quant/graph.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
 
+/** Flag defaults, for the parser and the help alike. */
+const DEFAULTS = {
+  activations: 'dynamic',
+  calibration: 'cifar10',
+  images: 1024,
+  method: 'minmax',
+  channelTiles: 4,
+} as const;
+
 export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx> [--activations dynamic|static] [--per-channel]
-               [--calibration cifar10|<folder>] [--images 1024] [--method minmax|percentile|entropy] [--float-tokens] [--channel-tiles 4]
+               [--calibration cifar10|<folder>] [--images ${DEFAULTS.images}] [--method minmax|percentile|entropy] [--float-tokens] [--channel-tiles ${DEFAULTS.channelTiles}]
   Writes an int8 model with the same input, outputs and metadata (plus mixer.quantization). The channel- and
   token-mixing MLP weights become int8 (per output channel with --per-channel); LayerNorm, the stem, the head and
   softmax stay float; GELU uses its tanh form. Dynamic activations (the default) quantize each batch on the fly;
@@ -28,9 +37,9 @@ export async function run(argv: string[]): Promise<number> {
     'channel-tiles': { type: 'string' },
   });
   const out = str(v, 'out');
-  const activations = oneOf(v, 'activations', ['dynamic', 'static'] as const, 'dynamic');
-  const method = oneOf(v, 'method', METHODS, 'minmax');
-  const images = num(v, 'images', 1024, { int: true, min: 1, max: 50000 });
+  const activations = oneOf(v, 'activations', ['dynamic', 'static'] as const, DEFAULTS.activations);
+  const method = oneOf(v, 'method', METHODS, DEFAULTS.method);
+  const images = num(v, 'images', DEFAULTS.images, { int: true, min: 1, max: 50000 });
   if (
     activations === 'dynamic' &&
     (v['calibration'] !== undefined || v['method'] !== undefined || v['images'] !== undefined)
@@ -39,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       '--calibration, --images and --method apply to --activations static (dynamic activations need no calibration)',
     );
   }
-  const tiles = num(v, 'channel-tiles', 4, { int: true, min: 1 });
+  const tiles = num(v, 'channel-tiles', DEFAULTS.channelTiles, { int: true, min: 1 });
   const m = await loadModelFile(str(v, 'model'));
   const S = (m.spec.config.image_size / m.spec.config.patch_size) ** 2;
   if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
@@ -54,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   let used = 0;
   if (activations === 'static') {
-    const data = await loadDataSource(str(v, 'calibration', 'cifar10'), { size: m.spec.config.image_size });
+    const data = await loadDataSource(str(v, 'calibration', DEFAULTS.calibration), { size: m.spec.config.image_size });
     used = Math.min(images, data.train.count);
     o.ranges = await calibrate(m.spec, params, quantizedLayers(m.spec, o.tokens), data.train, { method, images: used });
   }

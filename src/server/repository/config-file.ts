@@ -1,5 +1,7 @@
 // A model folder's optional config.json (Triton-style keys that complete what the graph says) and labels.txt, validated with one-line errors.
+
 import { readFile } from 'node:fs/promises';
+import { UserError } from '../../util/errors.js';
 
 export type VersionPolicy =
   | { latest: { num_versions: number } | number }
@@ -26,10 +28,9 @@ export interface ModelConfigFile {
 }
 
 /** A problem with a model's files: the message names the file and the fix. */
-export class ModelFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelFileError';
+export class ModelFileError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_FILE', message, options);
   }
 }
 
@@ -132,7 +133,9 @@ export async function readConfigFile(file: string): Promise<ModelConfigFile> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new ModelFileError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ModelFileError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      cause: e,
+    });
   }
   let raw: unknown;
   try {
@@ -140,6 +143,7 @@ export async function readConfigFile(file: string): Promise<ModelConfigFile> {
   } catch (e) {
     throw new ModelFileError(
       `${file} is not valid JSON (${(e as Error).message}); fix it or remove it to use what the graph says`,
+      { cause: e },
     );
   }
   return validateConfigFile(raw, file);
@@ -152,7 +156,9 @@ export async function readLabelsFile(file: string): Promise<string[] | null> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ModelFileError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ModelFileError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      cause: e,
+    });
   }
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();

@@ -156,7 +156,7 @@ export class ModelInstance {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
-      throw new ModelFileError(`cannot read model ${src.file}: ${code ?? (e as Error).message}${hint}`);
+      throw new ModelFileError(`cannot read model ${src.file}: ${code ?? (e as Error).message}${hint}`, { cause: e });
     }
     const limit = `over the ${o.maxModelBytes}-byte limit (raise --max-model-bytes / MAX_MODEL_BYTES)`;
     if (size > o.maxModelBytes) throw new ModelFileError(`${src.file} is ${size} bytes, ${limit}`);
@@ -165,7 +165,8 @@ export class ModelInstance {
     try {
       io = inspectModel(bytes);
     } catch (e) {
-      if (e instanceof GraphError) throw new ModelFileError(`${src.file} is not a valid ONNX model: ${e.message}`);
+      if (e instanceof GraphError)
+        throw new ModelFileError(`${src.file} is not a valid ONNX model: ${e.message}`, { cause: e });
       throw e;
     }
     const external = io.externalData.length > 0 ? await checkExternalData(src.file, io.externalData) : 0;
@@ -183,7 +184,7 @@ export class ModelInstance {
       );
     } catch (e) {
       if (e instanceof ModelFileError) throw e;
-      throw new ModelFileError(`${src.file}: ${(e as Error).message}`);
+      throw new ModelFileError(`${src.file}: ${(e as Error).message}`, { cause: e });
     }
     let pool: WorkerPool;
     try {
@@ -221,7 +222,7 @@ export class ModelInstance {
     } catch (e) {
       await pool.close();
       if (e instanceof ModelFileError) throw e;
-      throw new ModelFileError(`${src.file}: the warm-up run failed (${(e as Error).message})`);
+      throw new ModelFileError(`${src.file}: the warm-up run failed (${(e as Error).message})`, { cause: e });
     }
     inst.timings.warmupMs = performance.now() - t1;
     return inst;

@@ -31,13 +31,14 @@ export async function openModelFile(
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
-    throw new ModelFileError(`cannot read model ${file}: ${code ?? (e as Error).message}${hint}`);
+    throw new ModelFileError(`cannot read model ${file}: ${code ?? (e as Error).message}${hint}`, { cause: e });
   }
   let io: ModelInterface;
   try {
     io = inspectModel(bytes);
   } catch (e) {
-    if (e instanceof GraphError) throw new ModelFileError(`${file} is not a valid ONNX model: ${e.message}`);
+    if (e instanceof GraphError)
+      throw new ModelFileError(`${file} is not a valid ONNX model: ${e.message}`, { cause: e });
     throw e;
   }
   for (const [flag, f] of [
@@ -68,7 +69,7 @@ export async function openModelFile(
     );
   } catch (e) {
     if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(`${file}: ${(e as Error).message}`);
+    throw new ModelFileError(`${file}: ${(e as Error).message}`, { cause: e });
   }
   return { path: path.resolve(file), bytes, sha256: createHash('sha256').update(bytes).digest('hex'), io, contract };
 }

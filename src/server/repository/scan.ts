@@ -117,6 +117,7 @@ export async function scanRepository(root: string): Promise<ScannedModel[]> {
   } catch (e) {
     throw new ModelFileError(
       `cannot read the model repository ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set --model-repository or MODEL_REPOSITORY to a folder of <model>/<version>/model.onnx)`,
+      { cause: e },
     );
   }
   const names = entries

@@ -47,7 +47,7 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
     } catch (e) {
       // Fastify and multipart limit errors carry a status; anything else (busboy, stream) is a malformed body.
       if (e instanceof ServiceError || typeof (e as { statusCode?: unknown }).statusCode === 'number') throw e;
-      throw new ServiceError('BAD_MULTIPART', `malformed multipart body: ${(e as Error).message}`);
+      throw new ServiceError('BAD_MULTIPART', `malformed multipart body: ${(e as Error).message}`, { cause: e });
     }
     return uploads;
   }
