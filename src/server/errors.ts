@@ -1,5 +1,5 @@
 // The service's one catalog of coded errors: each code's HTTP status, and the mapping of Fastify, multipart and image errors onto it.
-import { ImageError } from '../image/preprocess.js';
+import { ImageError } from '../image/decode.js';
 
 export const ERRORS = {
   BAD_REQUEST: 400,

@@ -6,7 +6,7 @@ import t from 'tap';
 import { gatherImages, imageAt } from '../../src/data/dataset.js';
 import { cacheKey } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
-import { decodeImage } from '../../src/image/preprocess.js';
+import { decodeImage } from '../../src/image/decode.js';
 import { makeImageFolder } from '../fixtures/image-folder.js';
 
 t.test('a second load is served from the cache with identical pixels, decoded as the service decodes', async (t) => {

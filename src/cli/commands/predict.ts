@@ -1,7 +1,7 @@
 // `mixer predict`: classify image files with a model (the shipped one by default, or any ONNX image classifier) and print the top-K labels.
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { decodeImage } from '../../image/preprocess.js';
+import { decodeImage } from '../../image/decode.js';
 import { Session } from '../../runtime/session.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
 import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
@@ -42,13 +42,7 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     try {
-      const px = await decodeImage(bytes, c.height, {
-        height: c.height,
-        width: c.width,
-        fit: c.resize === 'stretch' ? 'fill' : 'cover',
-        gray: c.channels === 1,
-        ...(c.resizeShorter !== null ? { shorter: c.resizeShorter } : {}),
-      });
+      const px = await decodeImage(bytes, c);
       batch.set(pixelsToInput(px, c), i * c.itemBytes);
     } catch (e) {
       throw new UsageError(`${f}: ${(e as Error).message}`);
