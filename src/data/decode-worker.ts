@@ -30,13 +30,8 @@ async function handle(req: DecodeRequest): Promise<DecodeReply> {
   const { decodeImage } = await import('../image/decode.js');
   // The service's decoder and target for an onnx-mixer model of this size; local files are trusted more than uploads:
   // up to sharp's own limit instead of the service's MAX_PIXELS.
-  const pixels = await decodeImage(
-    new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
-    squareTarget(req.size),
-    {
-      maxPixels: SHARP_MAX_PIXELS,
-    },
-  );
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  const pixels = await decodeImage(view, squareTarget(req.size), { maxPixels: SHARP_MAX_PIXELS });
   await writeCached(cached, pixels);
   return { id: req.id, ok: true, hit: false, cached, pixels: req.keep ? pixels : null };
 }

@@ -9,6 +9,7 @@ import { cachePath } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { buildApp } from '../../src/server/app.js';
+import { zlibBombPng } from '../fixtures/bombs.js';
 import { mixerCli } from '../fixtures/cli.js';
 
 const SIZE = 16;
@@ -70,8 +71,7 @@ async function files(): Promise<[string, Buffer][]> {
   ];
 }
 
-/** A model that outputs its input pixels as its "class scores" (uint8 [N,16,16,3] → float32 [N,768]), so a server's
- * predictions carry the exact pixels it decoded. */
+/** A model whose "class scores" are its input pixels (uint8 [N,16,16,3] → float32 [N,768]): predictions carry them. */
 function echoModel(): Uint8Array {
   const g = new Graph('echo');
   const b = new Builder(g);
@@ -109,6 +109,13 @@ t.test('the same file gives byte-identical pixels for training, POST /classify a
       .png()
       .toBuffer(),
   );
+  // Files the service refuses are refused by the trainer too, for the same reason (skipped, listed in the report).
+  const jpeg = await raw(64, 64, 3).jpeg().toBuffer();
+  const refused: [string, Buffer, RegExp][] = [
+    ['x-bomb.png', await zlibBombPng(SIZE, SIZE, 64), /is not a valid PNG: its compressed image data inflates/],
+    ['x-truncated.jpg', jpeg.subarray(0, jpeg.length - 200), /could not be decoded: .*premature end/i],
+  ];
+  for (const [name, bytes] of refused) writeFileSync(path.join(folder, 'b', name), bytes);
 
   // A cache left by an earlier decoder (here: the previous release's key, holding other pixels) must not be served.
   const cacheDir = path.join(dir, 'cache');
@@ -121,7 +128,11 @@ t.test('the same file gives byte-identical pixels for training, POST /classify a
   // Training: the image-folder loader, on its worker threads, through the decode cache (cold, then warm).
   const opts = { size: SIZE, cacheDir, valFraction: 0, threads: 2 };
   const cold = await loadImageFolder(folder, opts);
-  t.same(cold.report.skipped, [], 'every kind decodes');
+  t.same(
+    cold.report.skipped.map((s) => path.basename(s.file)),
+    refused.map(([name]) => name),
+    'every kind decodes; the refused files are skipped',
+  );
   t.equal(cold.report.cacheHits, 0, 'nothing served from a cache another decoder wrote');
   const warm = await loadImageFolder(folder, opts);
   t.equal(warm.report.cacheHits, kinds.length + 1, 'the second load is served from the cache');
@@ -146,6 +157,18 @@ t.test('the same file gives byte-identical pixels for training, POST /classify a
   });
   t.equal(res.status, 200);
   const served = (await res.json()) as { results: { filename: string; predictions: [] }[] };
+  for (const [i, [name, bytes, reason]] of refused.entries()) {
+    const r = await fetch(`http://127.0.0.1:${port}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': name.endsWith('.png') ? 'image/png' : 'image/jpeg' },
+      body: bytes,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = (await r.json()) as { code: string; message: string };
+    t.same([r.status, body.code], [400, 'CORRUPT_IMAGE'], `${name}: 400 CORRUPT_IMAGE`);
+    t.match(body.message, reason);
+    t.match(cold.report.skipped[i]!.reason, reason, `${name}: the trainer skips it for the same reason`);
+  }
 
   // The CLI: mixer predict on the same files with the same model.
   const model = path.join(repo, 'echo', '1', 'model.onnx');
