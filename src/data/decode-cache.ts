@@ -1,19 +1,17 @@
-// The on-disk decode cache: raw size×size×3 RGB files keyed by the source file's content hash and the resize settings.
+// The on-disk decode cache: raw size×size×3 RGB files keyed by the source file's content hash, the size and the decoder.
 
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DECODER_ID } from '../image/pipeline.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 /**
- * Everything besides the content and the side that changes decoded pixels. Bump `v` when the pipeline
- * (src/model/preprocess.ts: EXIF orientation, flatten onto white, sRGB, shorter side → size, centre crop) changes.
+ * The cache key of a file with this sha256 decoded at `size` (square, centre-cropped RGB): it names the decoder
+ * (pipeline version and sharp build), so pixels cached by another decoder are never served.
  */
-export const RESIZE_SETTINGS = 'v1;fit=cover;position=centre;flatten=ffffff;srgb;uchar';
-
-/** The cache key of a file with this sha256 decoded at `size`. */
-export function cacheKey(contentSha256: string, size: number): string {
-  return createHash('sha256').update(`${contentSha256}\n${size}\n${RESIZE_SETTINGS}`).digest('hex');
+export function cacheKey(contentSha256: string, size: number, decoder = DECODER_ID): string {
+  return createHash('sha256').update(`${contentSha256}\n${size}\ncrop\n${decoder}`).digest('hex');
 }
 
 /** Where the decoded image with this key lives under `dir` (256 fan-out folders). */

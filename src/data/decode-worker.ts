@@ -3,10 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
+import { SHARP_MAX_PIXELS, squareTarget } from '../image/pipeline.js';
 import { cacheKey, cachePath, readCached, writeCached } from './decode-cache.js';
-
-/** Local files are trusted more than uploads: allow up to sharp's own limit (16383², e.g. 50 MP phone photos) instead of the service's 25 M. */
-const MAX_PIXELS = 0x3fff * 0x3fff;
 
 export interface DecodeRequest {
   id: number;
@@ -29,10 +27,11 @@ async function handle(req: DecodeRequest): Promise<DecodeReply> {
   const hit = await readCached(cached, per);
   if (hit) return { id: req.id, ok: true, hit: true, cached, pixels: req.keep ? hit : null };
   // sharp loads on the first miss only: a run served wholly from the cache never starts it.
-  const { decodeImage } = await import('../image/preprocess.js');
-  const pixels = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), req.size, {
-    maxPixels: MAX_PIXELS,
-  });
+  const { decodeImage } = await import('../image/decode.js');
+  // The service's decoder and target for an onnx-mixer model of this size; local files are trusted more than uploads:
+  // up to sharp's own limit instead of the service's MAX_PIXELS.
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  const pixels = await decodeImage(view, squareTarget(req.size), { maxPixels: SHARP_MAX_PIXELS });
   await writeCached(cached, pixels);
   return { id: req.id, ok: true, hit: false, cached, pixels: req.keep ? pixels : null };
 }

@@ -1,12 +1,14 @@
-// Tests for the folder decode cache and its limits: cache hits give the same pixels, keys follow content and size,
+// Tests for the folder decode cache and its limits: cache hits give the same pixels, keys follow content, size and decoder,
 // streamed (over --cache-mb) datasets read the same images, class counts and the imbalance warning.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import t from 'tap';
 import { gatherImages, imageAt } from '../../src/data/dataset.js';
 import { cacheKey } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
-import { decodeImage } from '../../src/image/preprocess.js';
+import { decodeImage } from '../../src/image/decode.js';
+import { DECODER_ID } from '../../src/image/pipeline.js';
 import { makeImageFolder } from '../fixtures/image-folder.js';
 
 t.test('a second load is served from the cache with identical pixels, decoded as the service decodes', async (t) => {
@@ -46,6 +48,9 @@ t.test('a second load is served from the cache with identical pixels, decoded as
   t.equal(third.report.cacheHits, 15, "a copy of another file hits that file's entry");
   t.not(cacheKey('ab', 16), cacheKey('ab', 24));
   t.not(cacheKey('ab', 16), cacheKey('ac', 16));
+  // The key names the decoder: pixels cached by another pipeline version or sharp (libvips) build are decoded again.
+  t.not(cacheKey('ab', 16), cacheKey('ab', 16, DECODER_ID.replace(/sharp=[^;]*/, 'sharp=0.0.0')));
+  t.match(DECODER_ID, `;sharp=${sharp.versions.sharp}`, 'the installed sharp, read without loading it');
 });
 
 t.test('over the memory budget the dataset streams from the cache and reads the same images', async (t) => {

@@ -2,8 +2,8 @@
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import t from 'tap';
+import { decodeImage } from '../../src/image/decode.js';
 import { decodePlainPng } from '../../src/image/png.js';
-import { decodeImage } from '../../src/image/preprocess.js';
 import { noise } from '../fixtures/server.js';
 
 const CRC = Array.from({ length: 256 }, (_, n) => {

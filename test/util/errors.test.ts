@@ -4,7 +4,7 @@ import { MixerError } from '../../src/client/client.js';
 import { DataError } from '../../src/data/dataset.js';
 import { SafetensorsError } from '../../src/formats/safetensors.js';
 import { PngBombError } from '../../src/image/png.js';
-import { ImageError } from '../../src/image/preprocess.js';
+import { ImageError } from '../../src/image/decode.js';
 import { ConfigError as ModelConfigError } from '../../src/model/config.js';
 import { ModelLoadError } from '../../src/model/load.js';
 import { GraphError } from '../../src/onnx/errors.js';

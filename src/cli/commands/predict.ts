@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { decodeImage } from '../../image/preprocess.js';
+import { decodeImage } from '../../image/decode.js';
 import { topK } from '../../model/predictions.js';
 import { Session } from '../../runtime/session.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
@@ -46,13 +46,7 @@ export async function run(argv: string[]): Promise<number> {
       });
     }
     try {
-      const px = await decodeImage(bytes, c.height, {
-        height: c.height,
-        width: c.width,
-        fit: c.resize === 'stretch' ? 'fill' : 'cover',
-        gray: c.channels === 1,
-        ...(c.resizeShorter !== null ? { shorter: c.resizeShorter } : {}),
-      });
+      const px = await decodeImage(bytes, c);
       batch.set(pixelsToInput(px, c), i * c.itemBytes);
     } catch (e) {
       throw new UsageError(`${f}: ${(e as Error).message}`, { cause: e });

@@ -1,4 +1,5 @@
 // A model's serving contract: image input, layout, size, preprocessing, class output and batching, derived from its graph and completed by config.json.
+import type { ImageTarget } from '../../image/pipeline.js';
 import { PROBABILITIES } from '../../model/io-names.js';
 import { specFromMetadata } from '../../model/metadata.js';
 import { paramTable } from '../../model/params.js';
@@ -8,17 +9,11 @@ import { type ModelConfigFile, ModelFileError } from './config-file.js';
 
 export type Layout = 'NCHW' | 'NHWC';
 
-/** How an image becomes the model's input tensor. */
-export interface ImageContract {
+/** How an image becomes the model's input tensor: decoded to the target (height, width, channels, resize), then laid out. */
+export interface ImageContract extends ImageTarget {
   input: string;
   dtype: 'float32' | 'uint8';
   layout: Layout;
-  channels: 1 | 3;
-  height: number;
-  width: number;
-  resize: 'crop' | 'stretch';
-  /** Shorter side before the centre crop (crop mode only). */
-  resizeShorter: number | null;
   color: 'rgb' | 'bgr' | 'gray';
   scale: number;
   mean: number[];

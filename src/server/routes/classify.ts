@@ -1,6 +1,6 @@
 // POST /classify: multipart image parts or one raw image/* body → top-k predictions per image, in upload order.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decodeImage } from '../../image/preprocess.js';
+import { decodeImage } from '../../image/decode.js';
 import { topK } from '../../model/predictions.js';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
@@ -18,17 +18,11 @@ interface Upload {
 
 export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { config } = ctx;
-  /** Decodes, resizes and converts one image into the model's input tensor bytes. */
+  /** Decodes one image to the contract (the trainer's decoder) and converts it into the model's input tensor bytes. */
   const decode = (c: ImageContract, bytes: Uint8Array, name: string | null): Promise<Uint8Array> =>
-    decodeImage(bytes, c.height, {
-      maxPixels: config.maxPixels,
-      height: c.height,
-      width: c.width,
-      fit: c.resize === 'stretch' ? 'fill' : 'cover',
-      gray: c.channels === 1,
-      ...(c.resizeShorter !== null ? { shorter: c.resizeShorter } : {}),
-      ...(name ? { name } : {}),
-    }).then((px) => pixelsToInput(px, c));
+    decodeImage(bytes, c, { maxPixels: config.maxPixels, ...(name ? { name } : {}) }).then((px) =>
+      pixelsToInput(px, c),
+    );
 
   /** Reads every file part (nothing is decoded before the whole request is admitted). */
   async function multipartUploads(req: FastifyRequest): Promise<Upload[]> {

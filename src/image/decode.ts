@@ -1,14 +1,9 @@
-// Image bytes → the model's input: sharp decodes, orients, flattens and centre-crops to RGB uint8 HWC (size×size×3).
-
+// The one image decoder of training and serving: image bytes → the model's input pixels (uint8 HWC, RGB or grey).
 import sharp from 'sharp';
 import { UserError } from '../util/errors.js';
+import { FLATTEN_BACKGROUND, type ImageTarget, squareTarget } from './pipeline.js';
 import { decodePlainPng, PngBombError } from './png.js';
-
-/** Formats accepted (as sharp names them); AVIF arrives as 'heif'. */
-export const IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff'] as const;
-
-/** Alpha is flattened onto this colour (white). */
-export const FLATTEN_BACKGROUND = { r: 255, g: 255, b: 255 } as const;
+import { IMAGE_FORMAT_NAMES, IMAGE_FORMATS, sniffFormat } from './sniff.js';
 
 /** Default decompression-bomb guard: width × height of the encoded image. */
 export const DEFAULT_MAX_PIXELS = 25_000_000;
@@ -29,41 +24,36 @@ export class ImageError extends UserError {
   }
 }
 
+/** The caller's policy; what the pixels are is the target's alone. */
 export interface DecodeOptions {
-  /** Reject images with more than this many pixels before decoding them (default 25 M). */
+  /** Reject images with more than this many pixels before decoding them (default 25 M); the service passes MAX_PIXELS. */
   maxPixels?: number;
   /** Names the image in error messages. */
   name?: string;
-  /** Decode plain 8-bit RGB/grey PNGs already at `size` without sharp (same pixels, much cheaper); default true. */
+  /** Decode plain 8-bit RGB/grey PNGs already at the size without sharp (same pixels, much cheaper); default true. */
   fastPng?: boolean;
-  /** Output height and width when not size×size (model repository contracts). */
-  height?: number;
-  width?: number;
-  /** 'cover' (default): shorter side to the size, centre crop; 'fill': stretch to the size. */
-  fit?: 'cover' | 'fill';
-  /** Resize the shorter side to this first, then centre-crop (torchvision Resize + CenterCrop). */
-  shorter?: number;
-  /** One grey channel instead of RGB. */
-  gray?: boolean;
 }
 
 /**
- * Decodes one image to size×size RGB uint8 HWC.
- * EXIF orientation is applied; alpha is flattened onto white; grey, CMYK, palette and 16-bit inputs become 8-bit sRGB;
- * animated inputs use their first frame. Non-square images are resized so the shorter side is `size`, then centre-cropped.
+ * Decodes one image to the target (a number: size×size RGB, centre-cropped), as uint8 HWC.
+ * EXIF orientation is applied; alpha is flattened onto white; grey, CMYK, palette and 16-bit inputs become 8-bit sRGB
+ * (or grey); animated inputs use their first frame. In crop mode the shorter side is resized to the size, then the
+ * centre is cropped. Throws ImageError.
  */
-export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeOptions = {}): Promise<Uint8Array> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  target: ImageTarget | number,
+  opts: DecodeOptions = {},
+): Promise<Uint8Array> {
+  const { height, width, channels, resize, resizeShorter } = typeof target === 'number' ? squareTarget(target) : target;
   const what = opts.name ? `"${opts.name}"` : 'the image';
   if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', `${what} is empty (0 bytes)`);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const height = opts.height ?? size;
-  const width = opts.width ?? size;
-  const channels = opts.gray ? 1 : 3;
-  const plain = height === size && width === size && !opts.gray && opts.fit !== 'fill' && opts.shorter === undefined;
-  if (plain && opts.fastPng !== false && size * size <= maxPixels) {
+  const plain = height === width && channels === 3 && resize === 'crop' && resizeShorter === null;
+  if (plain && opts.fastPng !== false && height * width <= maxPixels) {
     let fast: Uint8Array | null;
     try {
-      fast = decodePlainPng(bytes, size);
+      fast = decodePlainPng(bytes, height);
     } catch (e) {
       if (e instanceof PngBombError)
         throw new ImageError('CORRUPT_IMAGE', `${what} is not a valid PNG: ${e.message}`, { cause: e });
@@ -83,20 +73,20 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
     if (!(IMAGE_FORMATS as readonly string[]).includes(format ?? '')) {
       throw new ImageError(
         'UNSUPPORTED_FORMAT',
-        `${what} is ${format ?? 'an unknown format'}; supported: JPEG, PNG, WebP, GIF, AVIF, TIFF`,
+        `${what} is ${format ?? 'an unknown format'}; supported: ${IMAGE_FORMAT_NAMES}`,
       );
     }
   }
   try {
     let img = sharp(bytes, input)
       .flatten({ background: FLATTEN_BACKGROUND })
-      .toColourspace(opts.gray ? 'b-w' : 'srgb');
-    if (opts.shorter !== undefined) {
+      .toColourspace(channels === 1 ? 'b-w' : 'srgb');
+    if (resizeShorter !== null) {
       // Shorter side first, then the centre crop from the resized image.
       const meta = await sharp(bytes, input).metadata();
       const swap = (meta.orientation ?? 1) >= 5;
       const [w0, h0] = swap ? [meta.height ?? 1, meta.width ?? 1] : [meta.width ?? 1, meta.height ?? 1];
-      const k = opts.shorter / Math.min(w0, h0);
+      const k = resizeShorter / Math.min(w0, h0);
       const rw = Math.max(width, Math.round(w0 * k));
       const rh = Math.max(height, Math.round(h0 * k));
       const resized = await img
@@ -111,7 +101,7 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
         height,
       });
     } else {
-      img = img.resize(width, height, { fit: opts.fit ?? 'cover', position: 'centre' });
+      img = img.resize(width, height, { fit: resize === 'stretch' ? 'fill' : 'cover', position: 'centre' });
     }
     const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (
@@ -129,22 +119,6 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
   } catch (e) {
     throw classify(e, what, maxPixels);
   }
-}
-
-const ascii = (b: Uint8Array, from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
-
-/** The accepted format a file's signature names, or null (unknown, or not an accepted format). */
-export function sniffFormat(b: Uint8Array): (typeof IMAGE_FORMATS)[number] | null {
-  if (b.length < 12) return null;
-  if (b[0] === 0x89 && ascii(b, 1, 4) === 'PNG') return 'png';
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (ascii(b, 0, 4) === 'GIF8') return 'gif';
-  if (ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
-  const tiff = ascii(b, 0, 4);
-  if (tiff === 'II*\0' || tiff === 'MM\0*') return 'tiff';
-  if (ascii(b, 4, 8) === 'ftyp' && ['avif', 'avis', 'heic', 'heix', 'mif1', 'msf1'].includes(ascii(b, 8, 12)))
-    return 'heif';
-  return null;
 }
 
 function classify(e: unknown, what: string, maxPixels: number): ImageError {

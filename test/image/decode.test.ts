@@ -1,7 +1,8 @@
-// Tests for decodeImage: formats, EXIF orientation, alpha, grey and 16-bit inputs, resize + centre crop, limits and errors.
+// Tests for decodeImage and sniffFormat: formats, EXIF orientation, alpha, grey and 16-bit inputs, resize + centre crop, limits and errors.
 import sharp from 'sharp';
 import t from 'tap';
-import { decodeImage, ImageError, sniffFormat } from '../../src/image/preprocess.js';
+import { decodeImage, ImageError } from '../../src/image/decode.js';
+import { sniffFormat } from '../../src/image/sniff.js';
 import { image, noise } from '../fixtures/server.js';
 
 const px = (a: Uint8Array, x: number, y: number, w: number): number[] =>
