@@ -1,9 +1,8 @@
 // Decodes a list of image files on worker threads through the decode cache, reporting progress; failures are per file.
 
-import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/worker-script.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 
 export interface DecodeResult {
@@ -25,18 +24,13 @@ export interface DecodeJob {
   onProgress?: (done: number, total: number) => void;
 }
 
-function workerUrl(): URL {
-  const js = new URL('./decode-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./decode-worker.ts', import.meta.url);
-}
-
 /** Decodes every file, `threads` at a time; results are in input order. */
 export async function decodeFiles(job: DecodeJob): Promise<DecodeResult[]> {
   const total = job.files.length;
   const results: DecodeResult[] = new Array(total);
   if (total === 0) return results;
   const threads = Math.max(1, Math.min(job.threads ?? Math.min(4, os.availableParallelism()), total));
-  const workers = Array.from({ length: threads }, () => new Worker(workerUrl()));
+  const workers = Array.from({ length: threads }, () => startWorker(import.meta.url, 'decode-worker'));
   let next = 0;
   let done = 0;
   try {

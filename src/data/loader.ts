@@ -1,9 +1,8 @@
 // Deterministic, resumable mini-batch loader; augmentation runs in a worker thread, prefetching 2 batches ahead.
 
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
+import { startWorker } from '../util/worker-script.js';
 import type { AugmentOptions } from './augment.js';
 import { gatherImages, type ImageDataset } from './dataset.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './loader-worker.js';
@@ -37,12 +36,6 @@ type Reply = { pixels: Uint8Array; targets?: Float32Array; mixKind?: string };
 
 const PREFETCH = 2;
 
-/** The compiled worker next to this file, or the .ts source when running from sources (ts loader). */
-export function workerUrl(): URL {
-  const js = new URL('./loader-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./loader-worker.ts', import.meta.url);
-}
-
 /** The dataset with its images on a SharedArrayBuffer (copied once unless already shared; streamed ones stay as they are). */
 export function shareDataset(ds: ImageDataset): ImageDataset {
   if (ds.files || ds.images.buffer instanceof SharedArrayBuffer) return ds;
@@ -59,7 +52,7 @@ class AugmentWorker {
   private failure: Error | null = null;
 
   constructor(init: WorkerInit) {
-    this.worker = new Worker(workerUrl(), { workerData: init });
+    this.worker = startWorker(import.meta.url, 'loader-worker', { workerData: init });
     this.worker.unref();
     this.worker.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.id);

@@ -1,9 +1,8 @@
 // Runs ORT sessions in worker threads so inference never blocks the caller's event loop; one job per worker at a time.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 // First: telemetry off on the main thread, whose environment the workers' native binding reads.
 import './telemetry.js';
+import { startWorker } from '../util/worker-script.js';
 import { type HostTensor, RuntimeError, type SessionOptions } from './session.js';
 import type { RunReply, RunRequest, StartReply, WorkerInit } from './worker.js';
 
@@ -16,12 +15,6 @@ export interface RunResult {
   outputs: Record<string, HostTensor>;
   /** Milliseconds the session's run took inside the worker. */
   ms: number;
-}
-
-/** The compiled worker next to this file, or the .ts source when running from sources (ts loader). */
-function workerUrl(): URL {
-  const js = new URL('./worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./worker.ts', import.meta.url);
 }
 
 interface Job {
@@ -41,7 +34,7 @@ class Slot {
     onDeath: (s: Slot) => void,
   ): Promise<{ slot: Slot; ready: Extract<StartReply, { type: 'ready' }> }> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(workerUrl(), { workerData: init });
+      const worker = startWorker(import.meta.url, 'worker', { workerData: init });
       const slot = new Slot(worker);
       let started = false;
       worker.once('message', (m: StartReply) => {
