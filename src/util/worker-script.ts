@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-/** The newest source file's modification time, read once per process. */
-let newestSource: number | undefined;
+/** The newest source file's modification time per source folder, read once per process. */
+const newestSource = new Map<string, number>();
 
 /** The newest modification time of any file under `dir`. */
 function newestMtime(dir: string): number {
@@ -16,6 +16,12 @@ function newestMtime(dir: string): number {
     else if (e.isFile()) newest = Math.max(newest, statSync(p).mtimeMs);
   }
   return newest;
+}
+
+function sourcesChanged(src: string): number {
+  let t = newestSource.get(src);
+  if (t === undefined) newestSource.set(src, (t = newestMtime(src)));
+  return t;
 }
 
 /** Flags that install module loaders (a TypeScript loader, test hooks): a compiled script does not need them. */
@@ -47,7 +53,7 @@ export function workerScript(callerUrl: string, name: string): { url: URL; execA
     const root = ts.slice(0, at);
     const src = path.join(root, 'src');
     const built = path.join(root, 'dist', path.relative(src, ts)).replace(/\.ts$/, '.js');
-    if (existsSync(built) && statSync(built).mtimeMs >= (newestSource ??= newestMtime(src)))
+    if (existsSync(built) && statSync(built).mtimeMs >= sourcesChanged(src))
       return { url: pathToFileURL(built), execArgv: withoutLoaders(process.execArgv) };
   }
   return { url: pathToFileURL(ts) };
