@@ -10,14 +10,13 @@ import { image, multipart, writeModel } from '../fixtures/server.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
 // Run the CLI from sources with the same TypeScript loader as this test.
-/** The compiled CLI (`npm test` builds dist/ first): starting it does not compile TypeScript again. */
-const CLI = path.join(ROOT, 'dist/cli/main.js');
+const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
 
 function serve(
   args: string[],
   env: Record<string, string> = {},
 ): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve', ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
