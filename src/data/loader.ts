@@ -2,7 +2,7 @@
 
 import type { Worker } from 'node:worker_threads';
 import { mixSeed, Rng } from '../util/rng.js';
-import { startWorker } from '../util/worker.js';
+import { startWorker } from '../util/worker-script.js';
 import type { AugmentOptions } from './augment.js';
 import { gatherImages, type ImageDataset } from './dataset.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './loader-worker.js';
@@ -52,7 +52,7 @@ class AugmentWorker {
   private failure: Error | null = null;
 
   constructor(init: WorkerInit) {
-    this.worker = startWorker(import.meta.url, 'loader-worker', init);
+    this.worker = startWorker(import.meta.url, 'loader-worker', { workerData: init });
     this.worker.unref();
     this.worker.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.id);

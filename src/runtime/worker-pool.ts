@@ -1,8 +1,8 @@
 // Runs ORT sessions in worker threads so inference never blocks the caller's event loop; one job per worker at a time.
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from '../util/worker.js';
 // First: telemetry off on the main thread, whose environment the workers' native binding reads.
 import './telemetry.js';
+import { startWorker } from '../util/worker-script.js';
 import { type HostTensor, RuntimeError, type SessionOptions } from './session.js';
 import type { RunReply, RunRequest, StartReply, WorkerInit } from './worker.js';
 
@@ -34,7 +34,7 @@ class Slot {
     onDeath: (s: Slot) => void,
   ): Promise<{ slot: Slot; ready: Extract<StartReply, { type: 'ready' }> }> {
     return new Promise((resolve, reject) => {
-      const worker = startWorker(import.meta.url, 'worker', init);
+      const worker = startWorker(import.meta.url, 'worker', { workerData: init });
       const slot = new Slot(worker);
       let started = false;
       worker.once('message', (m: StartReply) => {

@@ -7,7 +7,8 @@ import { writeModel } from '../fixtures/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
-const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
+/** The compiled CLI (`npm test` builds dist/ first): starting it does not compile TypeScript again. */
+const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 /** A keep-alive HTTP/1.1 client on one socket: send a request, read one response (status, headers, body). */
 class KeepAlive {
@@ -56,7 +57,7 @@ class KeepAlive {
 t.test(
   'DRAIN_DELAY_MS: 503 SHUTTING_DOWN on kept-alive and new connections during the delay, then exit 0',
   async (t) => {
-    const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+    const child = spawn(process.execPath, [CLI, 'serve'], {
       cwd: ROOT,
       env: {
         ...process.env,

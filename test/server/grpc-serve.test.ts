@@ -9,7 +9,8 @@ import { noise, writeModel } from '../fixtures/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
-const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
+/** The compiled CLI (`npm test` builds dist/ first): starting it does not compile TypeScript again. */
+const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 function serve(env: Record<string, string>): {
   child: ChildProcess;
@@ -17,7 +18,7 @@ function serve(env: Record<string, string>): {
   err: () => string;
   exit: Promise<number | null>;
 } {
-  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,8 @@ import { applyOrtTelemetryChoice, ortTelemetryWanted } from '../../src/runtime/t
 import { image, writeModel } from '../fixtures/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
+/** The compiled CLI (`npm test` builds dist/ first): starting it does not compile TypeScript again. */
+const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 t.test('the opt-in is explicit', async (t) => {
   const env: NodeJS.ProcessEnv = { ORT_DISABLE_TELEMETRY: '0' };
@@ -88,8 +89,7 @@ t.test('mixer serve under strace: no connection or DNS query beyond loopback, no
       '-e',
       'inject=connect,sendto,sendmsg:error=ENETUNREACH',
       process.execPath,
-      ...execArgv,
-      path.join(ROOT, 'src/cli/main.ts'),
+      CLI,
       'serve',
     ],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },

@@ -20,12 +20,13 @@ const markup = [
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // Run the CLI from sources with the same TypeScript loader as this test.
-const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
+/** The compiled CLI (`npm test` builds dist/ first): starting it does not compile TypeScript again. */
+const CLI = path.join(ROOT, 'dist/cli/main.js');
 const KEY = 'k-3f9a1c2e';
 
 /** `mixer <args>` as a child process; resolves with its output once it exits (or once `until` matches it). */
 function mixer(args: string[], until?: RegExp): Promise<{ child: ChildProcess; out: string }> {
-  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, THREADS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
