@@ -1,5 +1,6 @@
 // Reverse-mode autodiff over a Graph: walks nodes in reverse topological order, applies VJP rules, sums fan-out.
 import { type Builder, GraphError, isFloat, type Value } from '../onnx/index.js';
+import { compositeVjp } from './composite.js';
 import { VJP, type Vjp } from './rules.js';
 
 /**
@@ -33,6 +34,19 @@ export function backward(b: Builder, loss: Value, wrt: readonly Value[]): Map<st
     const n = nodes[k]!;
     const dy = n.outputs.map((o) => (active(o) ? total(o) : null));
     if (dy.every((d) => d === null)) continue;
+    // A composite's own gradient goes straight to its inputs; its inner nodes then receive none and are skipped.
+    const composite = n.outputs.length === 1 ? compositeVjp(g, n.outputs[0]!) : undefined;
+    if (composite) {
+      const dx = composite.vjp(b, dy[0]!);
+      composite.inputs.forEach((v, i) => {
+        const d = dx[i];
+        if (!d || !active(v.name)) return;
+        const list = pending.get(v.name) ?? [];
+        list.push(d);
+        pending.set(v.name, list);
+      });
+      continue;
+    }
     const need = n.inputs.map((i) => i !== '' && active(i));
     if (!need.some(Boolean)) continue;
     const rule = (VJP as Record<string, Vjp | undefined>)[n.op];

@@ -2,5 +2,6 @@
 
 export * from './adamw.js';
 export * from './backward.js';
+export * from './composite.js';
 export * from './loss.js';
 export * from './rules.js';

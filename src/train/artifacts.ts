@@ -2,6 +2,7 @@
 
 import { type AdamWConfig, adamwScalars, adamwUpdate, DEFAULT_ADAMW } from '../autodiff/adamw.js';
 import { backward } from '../autodiff/backward.js';
+import { geluComposite } from '../autodiff/composite.js';
 import { crossEntropy, softCrossEntropy } from '../autodiff/loss.js';
 import { forward, LOGITS, type ModelSpec, type ParamSpec, PIXELS, paramTable, specMetadata } from '../model/index.js';
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
@@ -57,8 +58,10 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
   const dropPath = rates
     ? (i: number, br: 'tokens' | 'channels') => (rates[i]! > 0 ? g.input(dropPathInput(i, br), 'float32', ['N']) : null)
     : undefined;
+  // Graphs with a backward pass (stats) keep LayerNorm's statistics and use the GELU with a hand-written gradient.
   const logitsRaw = forward(b, spec, pixels, (n) => g.value(n), {
     layerNormStats: stats,
+    ...(stats ? { gelu: geluComposite } : {}),
     ...(dropPath ? { dropPath } : {}),
   });
   const ce = o.softTargets

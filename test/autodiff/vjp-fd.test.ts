@@ -1,6 +1,7 @@
 // Finite-difference check of every VJP rule: analytic gradients from the backward pass vs central differences in ORT.
 import t from 'tap';
-import { backward, VJP } from '../../src/autodiff/index.js';
+import { backward, geluComposite, VJP } from '../../src/autodiff/index.js';
+import { gelu } from '../../src/model/forward.js';
 import { Builder, type DType, Graph, OP_TYPES, serializeModel, type Value } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/rng.js';
@@ -49,6 +50,8 @@ const cases: Case[] = [
     inputs: [{ shape: [2, 2, 3] }, { shape: [2, 1, 3] }],
     build: (b, [x, y]) => b.mul(b.concat([x!, y!], 1), b.concat([y!, x!], 1)),
   },
+  // Composite with its own VJP (training graphs' GELU): float32 because of Erf.
+  { op: 'gelu composite', dtype: 'float32', inputs: [{ shape: [3, 7] }], build: (b, [x]) => geluComposite(b, x!) },
   { op: 'Tanh', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.tanh(x!) },
   { op: 'Identity', dtype: f64, inputs: [{ shape: [4] }], build: (b, [x]) => b.identity(x!) },
   {
@@ -244,4 +247,37 @@ t.test('fan-out is summed: d/dx of x·x + x is 2x + 1', async (t) => {
   const s = await Session.create(serializeModel(g), { threads: 1 });
   const r = await s.run({ x: { dtype: 'float64', dims: [3], data: Float64Array.of(1, -2, 0.5) } });
   t.same(Array.from(r['dx']!.data as Float64Array), [3, -3, 2]);
+});
+
+t.test('the GELU composite: same values and gradient as node-by-node GELU, with fewer backward nodes', async (t) => {
+  const build = (composite: boolean) => {
+    const g = new Graph(composite ? 'composite' : 'plain');
+    const b = new Builder(g);
+    const x = g.input('x', 'float32', [4, 9]);
+    const before = () => g.nodes.length;
+    const y = composite ? geluComposite(b, x) : gelu(b, x);
+    const loss = b.reduceSum(b.mul(y, y), [], false, 'loss');
+    const n0 = before();
+    const dx = backward(b, loss, [x]).get('x')!;
+    g.output(loss);
+    g.output(b.identity(y, 'y'));
+    g.output(b.identity(dx, 'dx'));
+    return { g, backwardNodes: g.nodes.length - n0 - 2 };
+  };
+  const plain = build(false);
+  const comp = build(true);
+  t.ok(comp.backwardNodes < plain.backwardNodes, `backward nodes ${comp.backwardNodes} < ${plain.backwardNodes}`);
+  const rng = new Rng(7);
+  const data = Float32Array.from({ length: 36 }, () => 3 * rng.normal());
+  const run = async (g: Graph) => {
+    const s = await Session.create(serializeModel(g), { threads: 1 });
+    const r = await s.run({ x: { dtype: 'float32', dims: [4, 9], data } });
+    await s.release();
+    return r;
+  };
+  const [a, c] = [await run(plain.g), await run(comp.g)];
+  const maxDiff = (k: string) =>
+    Math.max(...Array.from(a[k]!.data as Float32Array, (v, i) => Math.abs(v - (c[k]!.data as Float32Array)[i]!)));
+  t.ok(maxDiff('y') < 1e-5, `values agree (${maxDiff('y').toExponential(1)})`);
+  t.ok(maxDiff('dx') < 1e-4, `gradients agree (${maxDiff('dx').toExponential(1)})`);
 });
