@@ -16,8 +16,8 @@ const registry = new WeakMap<Graph, Map<string, CompositeVjp>>();
  * values must not be used outside it: backward() sends no gradient through them.
  */
 export function defineCompositeVjp(g: Graph, output: Value, c: CompositeVjp): void {
-  let m = registry.get(g);
-  if (!m) registry.set(g, (m = new Map()));
+  const m = registry.get(g) ?? new Map<string, CompositeVjp>();
+  registry.set(g, m);
   m.set(output.name, c);
 }
 

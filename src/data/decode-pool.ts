@@ -1,7 +1,6 @@
 // Decodes a list of image files on worker threads through the decode cache, reporting progress; failures are per file.
 
 import os from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/worker-script.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 

@@ -1,6 +1,7 @@
 // The service's one catalog of coded errors: each code's HTTP status, and the mapping of Fastify, multipart and image errors onto it.
-import { ImageError } from '../image/decode.js';
+
 import type { FastifyReply } from 'fastify';
+import { ImageError } from '../image/decode.js';
 import { CodedError } from '../util/errors.js';
 
 export const ERRORS = {

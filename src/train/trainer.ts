@@ -607,7 +607,7 @@ async function endEpoch(
     step_s: t.stepTime / 1000,
     ...(ema ? { ema_s: t.emaTime / 1000 } : {}),
   };
-  await appendFile(run.files.metrics, JSON.stringify(m) + '\n');
+  await appendFile(run.files.metrics, `${JSON.stringify(m)}\n`);
   await saveRun(run, progress);
   run.log(
     `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%` +

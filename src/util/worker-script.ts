@@ -19,8 +19,8 @@ function newestMtime(dir: string): number {
 }
 
 function sourcesChanged(src: string): number {
-  let t = newestSource.get(src);
-  if (t === undefined) newestSource.set(src, (t = newestMtime(src)));
+  const t = newestSource.get(src) ?? newestMtime(src);
+  newestSource.set(src, t);
   return t;
 }
 
