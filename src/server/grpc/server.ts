@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
+import { UserError } from '../../util/errors.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
@@ -253,7 +254,10 @@ export function grpcPlugin(app: FastifyInstance, ctx: AppContext, version: strin
   // Bound when the app is ready (models loaded and warm), so a taken port fails the start like the HTTP one.
   app.addHook('onReady', async () => {
     const bound = await ep.listen().catch((e: Error) => {
-      throw new Error(`cannot listen for gRPC on ${ctx.config.host}:${port}: ${e.message}`);
+      // A taken or forbidden port is the operator's mistake (exit 2), like the HTTP listener's EADDRINUSE.
+      throw new UserError('GRPC_LISTEN', `cannot listen for gRPC on ${ctx.config.host}:${port}: ${e.message}`, {
+        cause: e,
+      });
     });
     app.log.info({ grpcPort: bound }, 'gRPC listening');
   });
