@@ -59,7 +59,8 @@ export function preset(name: string): MixerConfig {
   return { ...PRESETS[name as PresetName] };
 }
 
-const KEYS: (keyof MixerConfig)[] = [
+/** The fields of a MixerConfig, in timm's order (also the keys of the `mixer.config` metadata). */
+export const MIXER_CONFIG_KEYS: readonly (keyof MixerConfig)[] = [
   'image_size',
   'patch_size',
   'in_chans',
@@ -74,7 +75,7 @@ const KEYS: (keyof MixerConfig)[] = [
 /** Checks a config (e.g. parsed from model metadata) and returns it with keys in contract order. */
 export function validateConfig(c: Partial<Record<keyof MixerConfig, unknown>>): MixerConfig {
   const out = {} as MixerConfig;
-  for (const k of KEYS) {
+  for (const k of MIXER_CONFIG_KEYS) {
     const v = c[k];
     if (typeof v !== 'number' || !Number.isFinite(v))
       throw new ConfigError(`config.${k} must be a number, got ${JSON.stringify(v)}`);

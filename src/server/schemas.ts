@@ -1,4 +1,5 @@
 // JSON schemas of the responses (they drive /openapi.json and fast serialisation) and shared bits of the request schemas.
+import { MIXER_CONFIG_KEYS } from '../model/config.js';
 
 const errorRef = { $ref: 'Error#' } as const;
 
@@ -104,19 +105,7 @@ export const modelResponse = {
       type: ['object', 'null'],
       description: 'onnx-mixer models: their mixer.config; null for other models',
       additionalProperties: false,
-      properties: Object.fromEntries(
-        [
-          'image_size',
-          'patch_size',
-          'in_chans',
-          'num_classes',
-          'hidden_dim',
-          'depth',
-          'tokens_mlp_dim',
-          'channels_mlp_dim',
-          'norm_eps',
-        ].map((k) => [k, { type: 'number' }]),
-      ),
+      properties: Object.fromEntries(MIXER_CONFIG_KEYS.map((k) => [k, { type: 'number' }])),
     },
     classifier: {
       type: 'boolean',

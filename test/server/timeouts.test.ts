@@ -1,6 +1,6 @@
 // Raw-socket tests of the HTTP layer: request and header timeouts fire on time, and parser-level errors use the documented JSON shape.
-import net from 'node:net';
 import t from 'tap';
+import { rawUntilClose } from '../../src/bench/attacks-harness.js';
 import { testApp, writeModel } from '../fixtures/server.js';
 
 const REQUEST_MS = 2000;
@@ -14,24 +14,7 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
 
 /** Writes `text` on a fresh connection; resolves with what came back and when the server closed it. */
-function exchange(text: string, limitMs = 20_000): Promise<{ ms: number; closed: boolean; got: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const s = net.connect(port, '127.0.0.1');
-    let got = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ ms: performance.now() - t0, closed: false, got });
-    }, limitMs);
-    s.on('data', (d) => (got += d));
-    s.on('error', () => {});
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ ms: performance.now() - t0, closed: true, got });
-    });
-    s.write(text);
-  });
-}
+const exchange = (text: string, limitMs = 20_000) => rawUntilClose(port, text, limitMs);
 
 const jsonOf = (raw: string): Record<string, unknown> =>
   JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
