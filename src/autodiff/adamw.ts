@@ -29,7 +29,10 @@ export function adamwScalars(
   };
 }
 
-/** Returns [param', m', v'] for one parameter. Weight decay applies only when `decay` (matrices, not norms or biases). */
+/**
+ * Returns [param', m', v'] for one parameter, or for several concatenated into one flat buffer. Weight decay applies
+ * only when `decay` (matrices, not norms or biases). `names` names the outputs.
+ */
 export function adamwUpdate(
   b: Builder,
   o: AdamWConfig,
@@ -39,18 +42,18 @@ export function adamwUpdate(
   m: Value,
   v: Value,
   decay: boolean,
-  names: { p: string; m: string; v: string },
+  names?: { p: string; m: string; v: string },
 ): [Value, Value, Value] {
   // p ← p·(1 − lr·λ)                       decoupled weight decay
   const pDecayed =
     decay && o.weight_decay > 0 ? b.mul(p, b.sub(b.scalar(1), b.mul(s.lr, b.scalar(o.weight_decay)))) : p;
   // m ← β1·m + (1 − β1)·g                   first moment
-  const m2 = b.add(b.mul(m, b.scalar(o.beta1)), b.mul(grad, b.scalar(1 - o.beta1)), names.m);
+  const m2 = b.add(b.mul(m, b.scalar(o.beta1)), b.mul(grad, b.scalar(1 - o.beta1)), names?.m);
   // v ← β2·v + (1 − β2)·g²                  second moment
-  const v2 = b.add(b.mul(v, b.scalar(o.beta2)), b.mul(b.mul(grad, grad), b.scalar(1 - o.beta2)), names.v);
+  const v2 = b.add(b.mul(v, b.scalar(o.beta2)), b.mul(b.mul(grad, grad), b.scalar(1 - o.beta2)), names?.v);
   // denom ← √v / √(1 − β2^t) + ε
   const denom = b.add(b.div(b.sqrt(v2), s.bc2Sqrt), b.scalar(o.eps));
   // p ← p − lr/(1 − β1^t) · m / denom
-  const p2 = b.sub(pDecayed, b.mul(s.stepSize, b.div(m2, denom)), names.p);
+  const p2 = b.sub(pDecayed, b.mul(s.stepSize, b.div(m2, denom)), names?.p);
   return [p2, m2, v2];
 }

@@ -235,6 +235,9 @@ export const VJP = {
   MatMulInteger: (a) => fail(a, 'quantization is not differentiable'),
   QuantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
   DequantizeLinear: (a) => fail(a, 'quantization is not differentiable'),
+  // Control flow only appears in inference graphs (the batch-size dispatch of channel tiles).
+  GreaterOrEqual: (a) => fail(a, 'comparisons are not differentiable'),
+  If: (a) => fail(a, 'control flow is not differentiated (training graphs have none)'),
 } satisfies Record<OpType, Vjp>;
 
 // Compile-time guarantee above; this keeps OP_TYPES and the table in step at run time too.

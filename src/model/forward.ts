@@ -18,6 +18,11 @@ export interface ForwardOptions {
    * [rows, D_C] hidden activations stay in cache from the first GEMM through GELU to the second. 1 (default): one block.
    */
   channelTiles?: number;
+  /**
+   * With channelTiles > 1: tile only batches of at least this many images. The blocks are then emitted twice, as the
+   * two branches of an If on the batch size (sharing the weights); smaller batches run them untiled.
+   */
+  tileMinBatch?: number;
   /** The GELU to use (default: exact, erf). */
   gelu?: (b: Builder, x: Value) => Value;
 }
@@ -70,38 +75,55 @@ export function forward(
   const P = 3 * p * p;
   const SN = `N*${S}`;
   const NC = `N*${C}`;
-  const linear = (x: Value, prefix: string) =>
+  const linear = (b: Builder, x: Value, prefix: string) =>
     o.layers?.rows
       ? o.layers.rows(b, x, prefix)
       : b.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true });
-  const norm = (x: Value, prefix: string) =>
+  const norm = (b: Builder, x: Value, prefix: string) =>
     b.layerNorm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), {
       axis: -1,
       epsilon: c.norm_eps,
       stats: o.layerNormStats ?? false,
     })[0]!;
   // Token mixing: W [D, S] · X [S, N·C] + b[D, 1].
-  const tokenLinear = (x: Value, prefix: string, rows: number) =>
+  const tokenLinear = (b: Builder, x: Value, prefix: string, rows: number) =>
     b.gemm(param(`${prefix}.weight`), x, b.reshape(param(`${prefix}.bias`), [rows, 1]));
-  const tokenMlp = (h: Value, prefix: string) =>
+  const tokenMlp = (b: Builder, h: Value, prefix: string) =>
     o.layers?.tokenMlp
       ? o.layers.tokenMlp(b, h, prefix)
-      : tokenLinear(act(b, tokenLinear(h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
+      : tokenLinear(b, act(b, tokenLinear(b, h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
 
-  const mlp = (h: Value, prefix: string) => linear(act(b, linear(h, `${prefix}.fc1`)), `${prefix}.fc2`);
-  const k = o.channelTiles ?? 1;
-  if (!Number.isInteger(k) || k < 1 || S % k !== 0) throw new Error(`channelTiles ${k} must divide the ${S} tokens`);
-  const channelMlp = (h: Value, prefix: string): Value => {
-    if (k === 1) return mlp(h, prefix);
+  const mlp = (b: Builder, h: Value, prefix: string) =>
+    linear(b, act(b, linear(b, h, `${prefix}.fc1`)), `${prefix}.fc2`);
+  const tiles = o.channelTiles ?? 1;
+  if (!Number.isInteger(tiles) || tiles < 1 || S % tiles !== 0)
+    throw new Error(`channelTiles ${tiles} must divide the ${S} tokens`);
+  const channelMlp = (b: Builder, h: Value, prefix: string, k: number): Value => {
+    if (k === 1) return mlp(b, h, prefix);
     const rows = `N*${S / k}`;
     const parts = b.split(b.reshape(h, [k, rows, C]), 0, new Array<number>(k).fill(1));
     return b.reshape(
       b.concat(
-        parts.map((part) => b.reshape(mlp(b.reshape(part, [rows, C]), prefix), [1, rows, C])),
+        parts.map((part) => b.reshape(mlp(b, b.reshape(part, [rows, C]), prefix), [1, rows, C])),
         0,
       ),
       [SN, C],
     );
+  };
+  // The blocks, on the residual stream [S·N, C], with the channel MLPs in k row blocks.
+  const blocks = (b: Builder, x: Value, k: number): Value => {
+    for (let i = 0; i < c.depth; i++) {
+      const blk = `blocks.${i}`;
+      const h = b.reshape(norm(b, x, `${blk}.norm1`), [S, NC]);
+      const t = tokenMlp(b, h, `${blk}.mlp_tokens`); // [S, N·C]
+      const mt = o.dropPath?.(i, 'tokens') ?? null;
+      // Drop path scales each sample's branch: the stream is token-major, so a sample is the middle axis of [S, N, C].
+      x = b.add(x, b.reshape(mt ? b.mul(b.reshape(t, [S, 'N', C]), b.reshape(mt, [1, 'N', 1])) : t, [SN, C]));
+      const ch = channelMlp(b, norm(b, x, `${blk}.norm2`), `${blk}.mlp_channels`, k); // [S·N, C]
+      const mc = o.dropPath?.(i, 'channels') ?? null;
+      x = b.add(x, mc ? b.reshape(b.mul(b.reshape(ch, [S, 'N', C]), b.reshape(mc, [1, 'N', 1])), [SN, C]) : ch);
+    }
+    return x;
   };
 
   // Stem: the stride-p conv as patchify + one GEMM. Patches are ordered (token, image) and each patch vector
@@ -109,21 +131,18 @@ export function forward(
   const patches = b.reshape(b.transpose(b.reshape(pixels, ['N', G, p, G, p, 3]), [1, 3, 0, 2, 4, 5]), [SN, P]); // uint8
   const x0 = normalizePatches(b, spec, b.cast(patches, 'float32'), p * p);
   const stemW = b.reshape(b.transpose(param('stem.proj.weight'), [0, 2, 3, 1]), [C, P]);
-  let x = b.gemm(x0, stemW, param('stem.proj.bias'), { transB: true }); // [S·N, C]
-
-  for (let i = 0; i < c.depth; i++) {
-    const blk = `blocks.${i}`;
-    const h = b.reshape(norm(x, `${blk}.norm1`), [S, NC]);
-    const t = tokenMlp(h, `${blk}.mlp_tokens`); // [S, N·C]
-    const mt = o.dropPath?.(i, 'tokens') ?? null;
-    // Drop path scales each sample's branch: the stream is token-major, so a sample is the middle axis of [S, N, C].
-    x = b.add(x, b.reshape(mt ? b.mul(b.reshape(t, [S, 'N', C]), b.reshape(mt, [1, 'N', 1])) : t, [SN, C]));
-    const ch = channelMlp(norm(x, `${blk}.norm2`), `${blk}.mlp_channels`); // [S·N, C]
-    const mc = o.dropPath?.(i, 'channels') ?? null;
-    x = b.add(x, mc ? b.reshape(b.mul(b.reshape(ch, [S, 'N', C]), b.reshape(mc, [1, 'N', 1])), [SN, C]) : ch);
-  }
-  const pooled = b.reduceMean(b.reshape(norm(x, 'norm'), [S, 'N', C]), [0], false); // [N, C]
-  return linear(pooled, 'head');
+  const stem = b.gemm(x0, stemW, param('stem.proj.bias'), { transB: true }); // [S·N, C]
+  const minBatch = o.tileMinBatch ?? 0;
+  const x =
+    tiles > 1 && minBatch > 1
+      ? b.ifElse(
+          b.greaterOrEqual(b.dimOf(pixels, 0), b.ints([minBatch])),
+          (tb) => [blocks(tb, stem, tiles)],
+          (eb) => [blocks(eb, stem, 1)],
+        )[0]!
+      : blocks(b, stem, tiles);
+  const pooled = b.reduceMean(b.reshape(norm(b, x, 'norm'), [S, 'N', C]), [0], false); // [N, C]
+  return linear(b, pooled, 'head');
 }
 
 /** Scales float patch vectors [S·N, k·3] (channel fastest) to [0,1] and normalises by mean/std, in one Mul + Add. */

@@ -1,7 +1,7 @@
 // Test-time augmentation in the inference graph: average the logits of the image and its horizontal mirror.
 
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
-import { mixerGraphInputs } from './build.js';
+import { defaultTiling, mixerGraphInputs, type Tiling, tilingMetadata } from './build.js';
 import type { ModelSpec } from './config.js';
 import { forward } from './forward.js';
 import { LOGITS, PROBABILITIES } from './io-names.js';
@@ -21,22 +21,28 @@ export function mirrorPixels(b: Builder, pixels: Value): Value {
 }
 
 /** The inference graph whose logits are the mean of the logits of `pixels` and of their mirror (2× the compute). */
-export function flipTtaGraph(spec: ModelSpec, params: Params): Graph {
+export function flipTtaGraph(spec: ModelSpec, params: Params, o: Tiling = defaultTiling(spec.config)): Graph {
   const g = new Graph('mixer');
   const b = new Builder(g);
   const pixels = mixerGraphInputs(g, spec, params);
   const param = (name: string) => g.value(name);
-  const a = forward(b, spec, pixels, param);
-  const m = forward(b, spec, mirrorPixels(b, pixels), param);
+  const a = forward(b, spec, pixels, param, o);
+  const m = forward(b, spec, mirrorPixels(b, pixels), param, o);
   const logitsRaw = b.mul(b.add(a, m), b.scalar(0.5));
   g.output(b.identity(logitsRaw, LOGITS));
   g.output(b.softmax(logitsRaw, -1, PROBABILITIES));
   return g;
 }
 
-export function buildFlipTtaModel(spec: ModelSpec, params: Params, extra: Record<string, string> = {}): Uint8Array {
-  return serializeModel(flipTtaGraph(spec, params), {
-    metadata: { ...specMetadata(spec), ...extra, 'mixer.tta': 'flip' },
+export function buildFlipTtaModel(
+  spec: ModelSpec,
+  params: Params,
+  extra: Record<string, string> = {},
+  o: Tiling = defaultTiling(spec.config),
+): Uint8Array {
+  const { 'mixer.channel_tiles': _, ...rest } = extra;
+  return serializeModel(flipTtaGraph(spec, params, o), {
+    metadata: { ...specMetadata(spec), ...rest, ...tilingMetadata(o), 'mixer.tta': 'flip' },
     docString: 'MLP-Mixer image classifier, logits averaged over the image and its horizontal mirror',
   });
 }

@@ -21,7 +21,8 @@ export type AttrValue =
   | { readonly ints: readonly number[] }
   | { readonly floats: readonly number[] }
   | { readonly s: string }
-  | { readonly t: ConstTensor };
+  | { readonly t: ConstTensor }
+  | { readonly g: Graph };
 
 export interface GNode {
   readonly op: OpType;
@@ -38,9 +39,26 @@ export class Graph {
   readonly outputs: Value[] = [];
   readonly initializers = new Map<string, ConstTensor>();
   readonly values = new Map<string, Value>();
-  private readonly used = new Set<string>();
+  /** Names taken in this graph and every graph nested in (or around) it: ONNX names are unique across scopes. */
+  private readonly used: Set<string>;
 
-  constructor(readonly name: string) {}
+  /** `outer`: the graph whose values this one (an If branch) may read. */
+  constructor(
+    readonly name: string,
+    private readonly outer?: Graph,
+  ) {
+    this.used = outer ? outer.used : new Set<string>();
+  }
+
+  /** A branch body for a node of this graph (If): it reads this graph's values by name and declares its own outputs. */
+  subgraph(base: string): Graph {
+    return new Graph(this.fresh(base), this);
+  }
+
+  /** Whether `name` is a value of this graph or of one around it. */
+  has(name: string): boolean {
+    return this.values.has(name) || (this.outer?.has(name) ?? false);
+  }
 
   /** A name not used yet, derived from `base`. */
   fresh(base: string): string {
@@ -51,7 +69,7 @@ export class Graph {
   }
 
   private define(v: Value): Value {
-    if (this.values.has(v.name)) throw new GraphError(`value '${v.name}' is defined twice`);
+    if (this.has(v.name)) throw new GraphError(`value '${v.name}' is defined twice`);
     this.used.add(v.name);
     this.values.set(v.name, v);
     return v;
@@ -59,8 +77,9 @@ export class Graph {
 
   value(name: string): Value {
     const v = this.values.get(name);
-    if (!v) throw new GraphError(`unknown value '${name}'`);
-    return v;
+    if (v) return v;
+    if (this.outer?.has(name)) return this.outer.value(name);
+    throw new GraphError(`unknown value '${name}'`);
   }
 
   input(name: string, dtype: DType, shape: Shape): Value {
@@ -86,7 +105,7 @@ export class Graph {
     attrs: Record<string, AttrValue> = {},
   ): Value[] {
     for (const v of inputs)
-      if (v && !this.values.has(v.name)) throw new GraphError(`${op}: input '${v.name}' is not in this graph`);
+      if (v && !this.has(v.name)) throw new GraphError(`${op}: input '${v.name}' is not in this graph`);
     const nodeName = this.fresh(op);
     const outputs = outs.map((o) =>
       this.define({ name: o.name ?? this.fresh(`${nodeName}_out`), dtype: o.dtype, shape: o.shape }),

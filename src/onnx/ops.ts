@@ -29,6 +29,8 @@ export const OP_TYPES = [
   'OneHot',
   'Shape',
   'Expand',
+  'GreaterOrEqual',
+  'If',
   'Sum',
   'Split',
   'Concat',
@@ -192,6 +194,54 @@ export class Builder {
   /** Reshape to the runtime shape of `like` (used by gradients to undo a reshape). */
   reshapeLike(x: Value, like: Value): Value {
     return this.g.node('Reshape', [x, this.shapeOf(like)], [{ dtype: x.dtype, shape: like.shape }])[0]!;
+  }
+
+  /** One dimension of x's runtime shape, as an int64 [1]. */
+  dimOf(x: Value, axis: number): Value {
+    const ax = normAxis(this.where('Shape', x), axis, x.shape.length);
+    return this.g.node('Shape', [x], [{ dtype: 'int64', shape: [1] }], { start: { i: ax }, end: { i: ax + 1 } })[0]!;
+  }
+
+  greaterOrEqual(a: Value, b: Value): Value {
+    this.sameType('GreaterOrEqual', a, b);
+    return this.g.node(
+      'GreaterOrEqual',
+      [a, b],
+      [{ dtype: 'bool', shape: broadcast(this.where('GreaterOrEqual', a, b), a.shape, b.shape) }],
+    )[0]!;
+  }
+
+  /**
+   * If: runs `then` or `otherwise` (each given a builder on its own branch body, which may read this graph's values)
+   * by the single-element bool `cond`. The branches must return the same number of values with matching dtypes and
+   * ranks; the node's outputs take the then-branch's shapes, and `names` if given.
+   */
+  ifElse(
+    cond: Value,
+    then: (b: Builder) => readonly Value[],
+    otherwise: (b: Builder) => readonly Value[],
+    names: readonly string[] = [],
+  ): Value[] {
+    const w = this.where('If', cond);
+    if (cond.dtype !== 'bool') throw new GraphError(`${w}: the condition must be bool`);
+    const branch = (base: string, f: (b: Builder) => readonly Value[]) => {
+      const body = this.g.subgraph(base);
+      for (const v of f(new Builder(body))) body.output(v);
+      return body;
+    };
+    const t = branch('then', then);
+    const e = branch('else', otherwise);
+    if (
+      t.outputs.length !== e.outputs.length ||
+      t.outputs.some((v, i) => v.dtype !== e.outputs[i]!.dtype || v.shape.length !== e.outputs[i]!.shape.length)
+    )
+      throw new GraphError(`${w}: the branches' outputs differ in number, type or rank`);
+    return this.g.node(
+      'If',
+      [cond],
+      t.outputs.map((v, i) => ({ dtype: v.dtype, shape: v.shape, name: names[i] })),
+      { then_branch: { g: t }, else_branch: { g: e } },
+    );
   }
 
   shapeOf(x: Value): Value {

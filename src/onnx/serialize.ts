@@ -6,6 +6,7 @@ import {
   type AttributeProto,
   type GraphProto,
   type ModelProto,
+  type NodeProto,
   onnx,
   type TensorProto,
   type ValueInfoProto,
@@ -40,7 +41,26 @@ function attribute(name: string, a: AttrValue): AttributeProto {
   if ('ints' in a) return onnx.AttributeProto.create({ name, type: T.INTS, ints: [...a.ints] });
   if ('floats' in a) return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: [...a.floats] });
   if ('s' in a) return onnx.AttributeProto.create({ name, type: T.STRING, s: new TextEncoder().encode(a.s) });
-  return onnx.AttributeProto.create({ name, type: T.TENSOR, t: tensorProto('', a.t) });
+  if ('t' in a) return onnx.AttributeProto.create({ name, type: T.TENSOR, t: tensorProto('', a.t) });
+  return onnx.AttributeProto.create({ name, type: T.GRAPH, g: graphProto(a.g) });
+}
+
+function graphProto(g: Graph): GraphProto {
+  return onnx.GraphProto.create({
+    name: g.name,
+    node: g.nodes.map((n) =>
+      onnx.NodeProto.create({
+        name: n.name,
+        opType: n.op,
+        input: [...n.inputs],
+        output: [...n.outputs],
+        attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
+      }),
+    ),
+    initializer: [...g.initializers].map(([name, t]) => tensorProto(name, t)),
+    input: g.inputs.map(valueInfo),
+    output: g.outputs.map(valueInfo),
+  });
 }
 
 /** Serializes a graph as an ONNX model (default domain only). */
@@ -53,23 +73,22 @@ export function serializeModel(g: Graph, o: ModelOptions = {}): Uint8Array {
     producerVersion: VERSION,
     docString: o.docString ?? '',
     metadataProps: Object.entries(o.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    graph: {
-      name: g.name,
-      node: g.nodes.map((n) =>
-        onnx.NodeProto.create({
-          name: n.name,
-          opType: n.op,
-          input: [...n.inputs],
-          output: [...n.outputs],
-          attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
-        }),
-      ),
-      initializer: [...g.initializers].map(([name, t]) => tensorProto(name, t)),
-      input: g.inputs.map(valueInfo),
-      output: g.outputs.map(valueInfo),
-    },
+    graph: graphProto(g),
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** Every node of a graph, including those in subgraphs (If branches, loop bodies). */
+export function allNodes(g: GraphProto): NodeProto[] {
+  const out: NodeProto[] = [];
+  for (const n of g.node as NodeProto[]) {
+    out.push(n);
+    for (const a of n.attribute) {
+      if (a.g) out.push(...allNodes(a.g as GraphProto));
+      for (const sub of a.graphs ?? []) out.push(...allNodes(sub as GraphProto));
+    }
+  }
+  return out;
 }
 
 export interface ParsedModel {
@@ -146,7 +165,7 @@ export function parseModel(bytes: Uint8Array): ParsedModel {
     outputs: (g.output as ValueInfoProto[]).map(decodeValue),
     initializers,
     metadata,
-    opTypes: [...new Set(g.node.map((n) => n.opType ?? ''))].sort(),
-    nodeCount: g.node.length,
+    opTypes: [...new Set(allNodes(g).map((n) => n.opType ?? ''))].sort(),
+    nodeCount: allNodes(g).length,
   };
 }

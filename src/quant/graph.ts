@@ -20,6 +20,8 @@ export interface QuantOptions {
   gelu?: 'erf' | 'tanh';
   /** Row blocks for the channel MLPs (see ForwardOptions.channelTiles). */
   channelTiles?: number;
+  /** Tile only batches of this many images or more (see ForwardOptions.tileMinBatch); default 1 (every batch). */
+  tileMinBatch?: number;
 }
 
 /** Prefixes of the Linear layers that get int8 weights. */
@@ -63,7 +65,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
   };
 
   /** x [M, in] → x·Wᵀ + b with W as int8 [in, out] (weight on the right, so ORT can use its int8 GEMM kernels). */
-  const qlinear = (x: Value, prefix: string): Value => {
+  const qlinear = (b: Builder, x: Value, prefix: string): Value => {
     const [wq, ws, wz] = quantWeights(prefix);
     if (o.activations === 'dynamic') {
       const [xq, xs, xz] = b.dynamicQuantize(x);
@@ -84,16 +86,17 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
   const logitsRaw = forward(b, spec, pixels, param, {
     gelu: act,
     channelTiles: o.channelTiles ?? 1,
+    tileMinBatch: o.tileMinBatch ?? 1,
     layers: {
       rows: (bb, x, prefix) =>
         layers.has(prefix)
-          ? qlinear(x, prefix)
+          ? qlinear(bb, x, prefix)
           : bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true }),
       ...(o.tokens
         ? {
             tokenMlp: (bb, h, prefix) => {
               const ht = bb.transpose(h, [1, 0]); // [N·C, S]
-              return bb.transpose(qlinear(act(bb, qlinear(ht, `${prefix}.fc1`)), `${prefix}.fc2`), [1, 0]);
+              return bb.transpose(qlinear(bb, act(bb, qlinear(bb, ht, `${prefix}.fc1`)), `${prefix}.fc2`), [1, 0]);
             },
           }
         : {}),
@@ -113,6 +116,7 @@ export function quantizationMetadata(method: string, images: number, o: QuantOpt
     activations: o.activations,
     token_mlp: o.tokens ? 'int8' : 'float',
     channel_tiles: o.channelTiles ?? 1,
+    tile_min_batch: o.tileMinBatch ?? 1,
   });
 }
 

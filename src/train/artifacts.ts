@@ -99,6 +99,10 @@ export function decays(shape: readonly number[]): boolean {
  * (`<name>.exp_avg`, `<name>.exp_avg_sq`); outputs the updated parameter and moments. `param` and `grad` give each
  * parameter's value and gradient (graph inputs of the optimizer graph, or values of the fused train step), called in
  * that order just before its moments are declared.
+ *
+ * The update runs on flat buffers, one per group (with and without weight decay): the parameters, gradients and
+ * moments of a group are concatenated, updated by one chain of elementwise ops and split back. Per element it is the
+ * same arithmetic as a per-parameter update (bit for bit), in about 30 nodes instead of 14 per parameter.
  */
 function adamwStep(
   g: Graph,
@@ -112,17 +116,50 @@ function adamwStep(
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
-  for (const p of trainableParams(spec, o)) {
+  const table = trainableParams(spec, o);
+  const state = table.map((p) => {
     const pv = param(p);
     const gv = grad(p);
-    const m = g.input(`${p.name}.exp_avg`, 'float32', p.shape);
-    const v = g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape);
-    const outs = adamwUpdate(b, cfg, s, pv, gv, m, v, decays(p.shape), {
-      p: `${p.name}.updated`,
-      m: `${p.name}.exp_avg.updated`,
-      v: `${p.name}.exp_avg_sq.updated`,
+    return {
+      p,
+      pv,
+      gv,
+      m: g.input(`${p.name}.exp_avg`, 'float32', p.shape),
+      v: g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape),
+    };
+  });
+  const updated = new Map<string, [Value, Value, Value]>();
+  for (const decay of [true, false]) {
+    const group = state.filter((x) => decays(x.p.shape) === decay);
+    if (group.length === 0) continue;
+    const sizes = group.map((x) => x.p.shape.reduce((a, d) => a * d, 1));
+    const flat = (vs: Value[]): Value =>
+      vs.length === 1
+        ? b.reshape(vs[0]!, [sizes[0]!])
+        : b.concat(
+            vs.map((v, i) => b.reshape(v, [sizes[i]!])),
+            0,
+          );
+    const outs = adamwUpdate(
+      b,
+      cfg,
+      s,
+      flat(group.map((x) => x.pv)),
+      flat(group.map((x) => x.gv)),
+      flat(group.map((x) => x.m)),
+      flat(group.map((x) => x.v)),
+      decay,
+    );
+    const pieces = outs.map((x) => (group.length === 1 ? [x] : b.split(x, 0, sizes)));
+    group.forEach((x, i) => {
+      updated.set(x.p.name, [0, 1, 2].map((k) => pieces[k]![i]!) as [Value, Value, Value]);
     });
-    for (const x of outs) g.output(x);
+  }
+  for (const { p } of state) {
+    const [pv, m, v] = updated.get(p.name)!;
+    g.output(b.reshape(pv, p.shape, `${p.name}.updated`));
+    g.output(b.reshape(m, p.shape, `${p.name}.exp_avg.updated`));
+    g.output(b.reshape(v, p.shape, `${p.name}.exp_avg_sq.updated`));
   }
 }
 

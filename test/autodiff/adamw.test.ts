@@ -1,8 +1,9 @@
-// One step of our AdamW optimizer graph vs torch.optim.AdamW (float32, decay / no-decay parameter groups), at step 5.
+// One step of our AdamW optimizer graph vs torch.optim.AdamW (float32, decay / no-decay parameter groups), at step 5;
+// and its flat-buffer form vs a per-parameter update, bit for bit.
 import t from 'tap';
-import { type AdamWConfig, DEFAULT_ADAMW } from '../../src/autodiff/index.js';
+import { type AdamWConfig, adamwScalars, adamwUpdate, DEFAULT_ADAMW } from '../../src/autodiff/index.js';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
-import { serializeModel } from '../../src/onnx/index.js';
+import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
 import { decays, optimizerGraph } from '../../src/train/artifacts.js';
 import { Rng } from '../../src/util/rng.js';
@@ -99,3 +100,71 @@ if (requirePython(t)) {
     );
   });
 }
+
+t.test('the flat-buffer update equals a per-parameter update bit for bit', async (t) => {
+  const spec = defaultSpec(preset('tiny'));
+  const table = paramTable(spec.config);
+  // The reference: one adamwUpdate per parameter on its own tensors (the layout before the flat buffers).
+  const g = new Graph('adamw_per_param');
+  const b = new Builder(g);
+  const s = adamwScalars(b, adamw, g.input('learning_rate', 'float32', []), g.input('step', 'int64', []));
+  for (const p of table) {
+    const outs = adamwUpdate(
+      b,
+      adamw,
+      s,
+      g.input(p.name, 'float32', p.shape),
+      g.input(`${p.name}_grad`, 'float32', p.shape),
+      g.input(`${p.name}.exp_avg`, 'float32', p.shape),
+      g.input(`${p.name}.exp_avg_sq`, 'float32', p.shape),
+      decays(p.shape),
+      { p: `${p.name}.updated`, m: `${p.name}.exp_avg.updated`, v: `${p.name}.exp_avg_sq.updated` },
+    );
+    for (const x of outs) g.output(x);
+  }
+  const rng = new Rng(77);
+  const params = randomParams(spec.config, 78);
+  const feeds: Record<string, HostTensor> = {
+    learning_rate: { dtype: 'float32', dims: [], data: Float32Array.of(3e-3) },
+    step: { dtype: 'int64', dims: [], data: BigInt64Array.of(2n) },
+  };
+  for (const p of table) {
+    const n = params.get(p.name)!.length;
+    feeds[p.name] = { dtype: 'float32', dims: p.shape, data: params.get(p.name)! };
+    feeds[`${p.name}_grad`] = {
+      dtype: 'float32',
+      dims: p.shape,
+      data: Float32Array.from({ length: n }, () => rng.normal()),
+    };
+    feeds[`${p.name}.exp_avg`] = {
+      dtype: 'float32',
+      dims: p.shape,
+      data: Float32Array.from({ length: n }, () => rng.normal() * 0.1),
+    };
+    feeds[`${p.name}.exp_avg_sq`] = {
+      dtype: 'float32',
+      dims: p.shape,
+      data: Float32Array.from({ length: n }, () => rng.normal() ** 2 * 0.01),
+    };
+  }
+  const run = async (bytes: Uint8Array) => {
+    const session = await Session.create(bytes, { threads: 1 });
+    const out = await session.run(feeds);
+    await session.release();
+    return out;
+  };
+  const ref = await run(serializeModel(g));
+  const flat = await run(serializeModel(optimizerGraph(spec, { labelSmoothing: 0, adamw })));
+  let differing = 0;
+  let compared = 0;
+  for (const name of Object.keys(ref)) {
+    const a = ref[name]!.data as Float32Array;
+    const c = flat[name]?.data as Float32Array | undefined;
+    t.same(flat[name]?.dims, ref[name]!.dims, `${name}: shape`);
+    if (!c) continue;
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], c[i])) differing++;
+    compared += a.length;
+  }
+  t.equal(Object.keys(flat).length, Object.keys(ref).length, `${Object.keys(ref).length} outputs`);
+  t.equal(differing, 0, `${compared} updated values equal bit for bit`);
+});

@@ -190,6 +190,8 @@ t.test('every differentiable op in the table has a finite-difference case', asyn
     'MatMulInteger',
     'QuantizeLinear',
     'DequantizeLinear',
+    'GreaterOrEqual',
+    'If',
   ]);
   for (const op of OP_TYPES) if (!nonDiff.has(op)) t.ok(opsTested.has(op), `${op} is covered`);
   t.equal(Object.keys(VJP).length, OP_TYPES.length);

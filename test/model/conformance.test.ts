@@ -14,7 +14,8 @@ import {
 } from '../fixtures/oracle/torch.js';
 
 const PRESETS: PresetName[] = ['tiny', 'cifar10-s4'];
-const BATCHES = [1, 7];
+// 1 and 7 take the default graph's untiled branch, 16 its tiled one (channel tiles from batch 16).
+const BATCHES = [1, 7, 16];
 const TOL = 1e-5;
 
 if (requirePython(t)) {
@@ -23,9 +24,11 @@ if (requirePython(t)) {
     for (const [i, name] of PRESETS.entries()) {
       const spec = defaultSpec(preset(name));
       const params = randomParams(spec.config, 100 + i);
+      // The default graph (an If on the batch size between tiled and untiled blocks), checked against torch; the
+      // same network with its channel MLPs always on 4 row blocks, or never tiled, must give the same logits.
       const session = await Session.create(buildInferenceModel(spec, params), { threads: 1 });
-      // The same graph with its channel MLPs run on 4 row blocks must give the same logits.
       const tiled = await Session.create(buildInferenceModel(spec, params, {}, { channelTiles: 4 }), { threads: 1 });
+      const untiled = await Session.create(buildInferenceModel(spec, params, {}, { channelTiles: 1 }), { threads: 1 });
       const rng = new Rng(200 + i);
       for (const batch of BATCHES) {
         const pixels = randomPixels(rng, batch, spec.config.image_size);
@@ -34,14 +37,16 @@ if (requirePython(t)) {
           'logits',
         ]);
         t.same(out['logits']!.dims, [batch, spec.config.num_classes], `${name} batch ${batch}: logits shape`);
-        const outTiled = await tiled.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, [
-          'logits',
-        ]);
-        const dt = maxRelError(
-          outTiled['logits']!.data as Float32Array,
-          Array.from(out['logits']!.data as Float32Array),
-        );
-        t.ok(dt < 1e-6, `${name} batch ${batch}: 4 channel tiles give the same logits (max rel diff ${fmt(dt)})`);
+        for (const [what, other] of [
+          ['4 channel tiles', tiled],
+          ['untiled blocks', untiled],
+        ] as const) {
+          const o = await other.run({ pixels: { dtype: 'uint8', dims: [batch, size, size, 3], data: pixels } }, [
+            'logits',
+          ]);
+          const dt = maxRelError(o['logits']!.data as Float32Array, Array.from(out['logits']!.data as Float32Array));
+          t.ok(dt < 1e-6, `${name} batch ${batch}: ${what} give the same logits (max rel diff ${fmt(dt)})`);
+        }
         cases.push({
           name,
           batch,
@@ -51,6 +56,7 @@ if (requirePython(t)) {
       }
       await session.release();
       await tiled.release();
+      await untiled.release();
     }
 
     const ref = await runTorch(

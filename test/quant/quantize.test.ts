@@ -80,6 +80,10 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
       'dynamic per-channel, 4 channel tiles',
       { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4 },
     ],
+    [
+      'dynamic per-channel, 4 channel tiles from batch 8 (If)',
+      { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4, tileMinBatch: 8 },
+    ],
     ['dynamic per-tensor, float token MLP', { activations: 'dynamic', perChannel: false, tokens: false, gelu: 'erf' }],
   ];
   for (const method of ['minmax', 'percentile', 'entropy'] as const) {
@@ -145,6 +149,7 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
     activations: 'dynamic',
     token_mlp: 'int8',
     channel_tiles: 4,
+    tile_min_batch: 16,
   });
   const bad: [string, string[], RegExp][] = [
     ['no --model', ['--out', int8], /--model is required/],

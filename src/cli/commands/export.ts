@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { type StTensor, writeSafetensors } from '../../formats/safetensors.js';
 import {
   buildInferenceModel,
+  defaultTiling,
   loadModelFile,
   type ModelSpec,
   type Params,
@@ -16,7 +17,7 @@ import { loadCheckpoint } from '../../train/checkpoint.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
 
 /** Flag defaults, for the parser and the help alike. */
-const DEFAULTS = { tta: 'none', channelTiles: 1 } as const;
+const DEFAULTS = { tta: 'none', tileMinBatch: 16 } as const;
 
 export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]
   Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes). An inference
@@ -26,8 +27,11 @@ export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> -
   --weights ema|raw      the EMA of the weights (default when the checkpoint keeps one, from train --ema) or the raw weights
   --tta flip             the graph averages the logits of each image and its horizontal mirror (same inputs and
                          outputs, metadata mixer.tta = flip; twice the inference cost); default ${DEFAULTS.tta}
-  --channel-tiles N      run each channel MLP on N row blocks (faster at large batches, slower at batch 1; must
-                         divide the token count); default ${DEFAULTS.channelTiles}`;
+  --channel-tiles N      run each channel MLP on N row blocks, so its hidden activations stay in cache (faster at
+                         large batches, slower at small ones; must divide the token count; 1: never); default: the
+                         largest divisor of the token count up to 8 (8 for cifar10-s4)
+  --tile-min-batch M     tile only batches of M images or more (an If on the batch size picks the tiled or untiled
+                         blocks, which share the weights; same logits either way); 1: every batch; default ${DEFAULTS.tileMinBatch}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -37,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     weights: { type: 'string' },
     tta: { type: 'string' },
     'channel-tiles': { type: 'string' },
+    'tile-min-batch': { type: 'string' },
   });
   const src = str(v, 'checkpoint');
   const tta = oneOf(v, 'tta', TTA_MODES, DEFAULTS.tta);
@@ -69,10 +74,13 @@ export async function run(argv: string[]): Promise<number> {
     spec.labels = labels;
   }
   const out = str(v, 'out');
-  const tiles = num(v, 'channel-tiles', DEFAULTS.channelTiles, { int: true, min: 1 });
+  const tiles = num(v, 'channel-tiles', defaultTiling(spec.config).channelTiles, { int: true, min: 1 });
   const S = (spec.config.image_size / spec.config.patch_size) ** 2;
   if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
-  if (tta === 'flip' && tiles !== 1) throw new UsageError('--tta flip and --channel-tiles cannot be combined');
+  const tiling = {
+    channelTiles: tiles,
+    tileMinBatch: num(v, 'tile-min-batch', DEFAULTS.tileMinBatch, { int: true, min: 1 }),
+  };
   const meta = { ...extra, ...specMetadata(spec), 'mixer.weights': weights };
   if (out.toLowerCase().endsWith('.safetensors')) {
     if (tta !== 'none') throw new UsageError('--tta applies to an .onnx output, not to weights');
@@ -81,11 +89,13 @@ export async function run(argv: string[]): Promise<number> {
     );
     await writeSafetensors(out, t, { format: 'pt', ...meta });
   } else if (tta === 'flip') {
-    await writeFile(out, buildFlipTtaModel(spec, params, meta));
+    await writeFile(out, buildFlipTtaModel(spec, params, meta, tiling));
   } else {
-    await writeFile(out, buildInferenceModel(spec, params, meta, { channelTiles: tiles }));
+    await writeFile(out, buildInferenceModel(spec, params, meta, tiling));
   }
-  const what = `${weights} weights${tta === 'flip' ? ', flip TTA' : ''}${tiles > 1 ? `, ${tiles} channel tiles` : ''}`;
+  const tiled =
+    tiles > 1 ? `, ${tiles} channel tiles${tiling.tileMinBatch > 1 ? ` from batch ${tiling.tileMinBatch}` : ''}` : '';
+  const what = `${weights} weights${tta === 'flip' ? ', flip TTA' : ''}${tiled}`;
   console.log(
     `wrote ${out}: ${paramCount(spec.config).toLocaleString('en-US')} parameters, ${spec.config.num_classes} classes, ${what}`,
   );

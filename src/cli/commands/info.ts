@@ -41,6 +41,8 @@ export async function run(argv: string[]): Promise<number> {
     nodes: m.parsed.nodeCount,
     op_types: m.parsed.opTypes,
     training: trainingOf(m.path, m.parsed.metadata['mixer.training']),
+    channel_tiles: m.parsed.metadata['mixer.channel_tiles'] ?? null,
+    quantization: m.parsed.metadata['mixer.quantization'] ?? null,
   };
   if (v['json']) console.log(JSON.stringify(info, null, 2));
   else {
@@ -54,6 +56,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`labels      ${info.labels.join(', ')}`);
     console.log(`normalize   mean ${JSON.stringify(info.mean)} std ${JSON.stringify(info.std)}`);
     if (info.training) console.log(`training    ${JSON.stringify(info.training)}`);
+    if (info.channel_tiles) console.log(`tiling      ${info.channel_tiles} (channel MLPs in row blocks)`);
+    if (info.quantization) console.log(`int8        ${info.quantization}`);
   }
   return 0;
 }

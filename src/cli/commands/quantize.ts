@@ -13,16 +13,19 @@ const DEFAULTS = {
   images: 1024,
   method: 'minmax',
   channelTiles: 4,
+  tileMinBatch: 16,
 } as const;
 
 export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx> [--activations dynamic|static] [--per-channel]
                [--calibration cifar10|<folder>] [--images ${DEFAULTS.images}] [--method minmax|percentile|entropy] [--float-tokens] [--channel-tiles ${DEFAULTS.channelTiles}]
+               [--tile-min-batch ${DEFAULTS.tileMinBatch}]
   Writes an int8 model with the same input, outputs and metadata (plus mixer.quantization). The channel- and
   token-mixing MLP weights become int8 (per output channel with --per-channel); LayerNorm, the stem, the head and
   softmax stay float; GELU uses its tanh form. Dynamic activations (the default) quantize each batch on the fly;
   static ones use ranges calibrated on --images TRAINING images of --calibration with --method. --channel-tiles runs
   each channel MLP on that many row blocks so its hidden activations stay in cache (faster at large batches, slower at
-  batch 1; 1 = off; must divide the token count).`;
+  batch 1; 1 = off; must divide the token count), for batches of --tile-min-batch images or more (an If on the batch
+  size; smaller batches run untiled; 1 = every batch).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -35,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     method: { type: 'string' },
     'float-tokens': { type: 'boolean' },
     'channel-tiles': { type: 'string' },
+    'tile-min-batch': { type: 'string' },
   });
   const out = str(v, 'out');
   const activations = oneOf(v, 'activations', ['dynamic', 'static'] as const, DEFAULTS.activations);
@@ -60,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     tokens: v['float-tokens'] !== true,
     gelu: 'tanh',
     channelTiles: tiles,
+    tileMinBatch: num(v, 'tile-min-batch', DEFAULTS.tileMinBatch, { int: true, min: 1 }),
   };
   let used = 0;
   if (activations === 'static') {
@@ -67,8 +72,10 @@ export async function run(argv: string[]): Promise<number> {
     used = Math.min(images, data.train.count);
     o.ranges = await calibrate(m.spec, params, quantizedLayers(m.spec, o.tokens), data.train, { method, images: used });
   }
+  // The float graph's tiling does not describe this one (mixer.quantization records the int8 graph's own).
+  const { 'mixer.channel_tiles': _, ...source } = m.parsed.metadata;
   const meta = {
-    ...m.parsed.metadata,
+    ...source,
     'mixer.quantization': quantizationMetadata(activations === 'static' ? method : 'minmax', used, o),
   };
   await writeFile(out, buildQuantizedModel(m.spec, params, o, meta));
