@@ -54,15 +54,20 @@ export function inferenceGraph(spec: ModelSpec, params: Params, o: Tiling = defa
   return g;
 }
 
+/** An inference model's metadata: the spec's, then `extra` (any stale `mixer.channel_tiles` dropped), then the tiling. */
+export function inferenceMetadata(spec: ModelSpec, extra: Record<string, string>, o: Tiling): Record<string, string> {
+  const { 'mixer.channel_tiles': _, ...rest } = extra;
+  return { ...specMetadata(spec), ...rest, ...tilingMetadata(o) };
+}
+
 export function buildInferenceModel(
   spec: ModelSpec,
   params: Params,
   extra: Record<string, string> = {},
   o: Tiling = defaultTiling(spec.config),
 ): Uint8Array {
-  const { 'mixer.channel_tiles': _, ...rest } = extra;
   return serializeModel(inferenceGraph(spec, params, o), {
-    metadata: { ...specMetadata(spec), ...rest, ...tilingMetadata(o) },
+    metadata: inferenceMetadata(spec, extra, o),
     docString: 'MLP-Mixer image classifier',
   });
 }

@@ -1,11 +1,10 @@
 // Test-time augmentation in the inference graph: average the logits of the image and its horizontal mirror.
 
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
-import { defaultTiling, mixerGraphInputs, type Tiling, tilingMetadata } from './build.js';
+import { defaultTiling, inferenceMetadata, mixerGraphInputs, type Tiling } from './build.js';
 import type { ModelSpec } from './config.js';
 import { forward } from './forward.js';
 import { LOGITS, PROBABILITIES } from './io-names.js';
-import { specMetadata } from './metadata.js';
 import type { Params } from './params.js';
 
 export type Tta = 'none' | 'flip';
@@ -40,9 +39,8 @@ export function buildFlipTtaModel(
   extra: Record<string, string> = {},
   o: Tiling = defaultTiling(spec.config),
 ): Uint8Array {
-  const { 'mixer.channel_tiles': _, ...rest } = extra;
   return serializeModel(flipTtaGraph(spec, params, o), {
-    metadata: { ...specMetadata(spec), ...rest, ...tilingMetadata(o), 'mixer.tta': 'flip' },
+    metadata: { ...inferenceMetadata(spec, extra, o), 'mixer.tta': 'flip' },
     docString: 'MLP-Mixer image classifier, logits averaged over the image and its horizontal mirror',
   });
 }
