@@ -1,6 +1,6 @@
 // Fast path for the commonest upload: a plain 8-bit RGB or grey PNG already at the model size, decoded without libvips' per-call cost.
 
-import { inflateSync } from 'node:zlib';
+import { crc32, inflateSync } from 'node:zlib';
 import { UserError } from '../util/errors.js';
 
 /** The image data inflates to more bytes than its header allows (a decompression bomb): never handed on to another decoder. */
@@ -18,22 +18,6 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Chunks that change nothing in the decoded pixels here; any other ancillary chunk (gAMA, iCCP, tRNS, eXIf, …) sends the file to sharp. */
 const HARMLESS = new Set(['pHYs', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'sRGB', 'bKGD']);
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(b: Uint8Array, from: number, to: number): number {
-  let c = 0xffffffff;
-  for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /**
  * RGB uint8 HWC of a PNG that is size×size, 8-bit RGB or grey, not interlaced, with valid CRCs and no chunk that
  * would change its colours; null for anything else (the caller then decodes with sharp, which gives the same pixels).
@@ -50,7 +34,7 @@ export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
     const data = off + 8;
     const next = data + len + 4;
     if (next > b.length) return null;
-    if (crc32(b, off + 4, data + len) !== dv.getUint32(data + len)) return null;
+    if (crc32(b.subarray(off + 4, data + len)) !== dv.getUint32(data + len)) return null;
     const type = String.fromCharCode(b[off + 4]!, b[off + 5]!, b[off + 6]!, b[off + 7]!);
     if (off === 8) {
       if (type !== 'IHDR' || len !== 13) return null;
@@ -94,31 +78,46 @@ export function decodePlainPng(b: Uint8Array, size: number): Uint8Array | null {
   if (raw.length > expected) throw new PngBombError(expected);
   if (raw.length !== expected) return null;
   const px = new Uint8Array(size * stride);
+  if (!unfilter(raw, px, size, stride, channels)) return null;
+  if (channels === 3) return px;
+  const rgb = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i]!;
+  return rgb;
+}
+
+/** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth) from `raw` (a filter byte, then the row) into `px`. */
+function unfilter(raw: Uint8Array, px: Uint8Array, size: number, stride: number, bpp: number): boolean {
   for (let y = 0; y < size; y++) {
     const filter = raw[y * (stride + 1)]!;
     const src = y * (stride + 1) + 1;
     const row = y * stride;
     const up = row - stride;
-    for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? px[row + x - channels]! : 0;
-      const u = y > 0 ? px[up + x]! : 0;
-      const c = x >= channels && y > 0 ? px[up + x - channels]! : 0;
-      let v = raw[src + x]!;
-      if (filter === 1) v += a;
-      else if (filter === 2) v += u;
-      else if (filter === 3) v += (a + u) >> 1;
-      else if (filter === 4) {
+    // Row 0 has no row above: Up is None, Average halves the left byte, Paeth picks the left byte (as the spec's zeros give).
+    if (filter === 0 || (filter === 2 && y === 0)) px.set(raw.subarray(src, src + stride), row);
+    else if (filter === 1 || (filter === 4 && y === 0)) {
+      for (let x = 0; x < bpp; x++) px[row + x] = raw[src + x]!;
+      for (let x = bpp; x < stride; x++) px[row + x] = (raw[src + x]! + px[row + x - bpp]!) & 0xff;
+    } else if (filter === 2) {
+      for (let x = 0; x < stride; x++) px[row + x] = (raw[src + x]! + px[up + x]!) & 0xff;
+    } else if (filter === 3) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? px[row + x - bpp]! : 0;
+        const u = y > 0 ? px[up + x]! : 0;
+        px[row + x] = (raw[src + x]! + ((a + u) >> 1)) & 0xff;
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < bpp; x++) px[row + x] = (raw[src + x]! + px[up + x]!) & 0xff; // Paeth with a = c = 0 picks up
+      for (let x = bpp; x < stride; x++) {
+        const a = px[row + x - bpp]!;
+        const u = px[up + x]!;
+        const c = px[up + x - bpp]!;
         const p = a + u - c;
-        const pa = Math.abs(p - a);
-        const pb = Math.abs(p - u);
-        const pc = Math.abs(p - c);
-        v += pa <= pb && pa <= pc ? a : pb <= pc ? u : c;
-      } else if (filter !== 0) return null;
-      px[row + x] = v & 0xff;
-    }
+        const pa = p > a ? p - a : a - p;
+        const pb = p > u ? p - u : u - p;
+        const pc = p > c ? p - c : c - p;
+        px[row + x] = (raw[src + x]! + (pa <= pb && pa <= pc ? a : pb <= pc ? u : c)) & 0xff;
+      }
+    } else return false;
   }
-  if (channels === 3) return px;
-  const rgb = new Uint8Array(size * size * 3);
-  for (let i = 0; i < size * size; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i]!;
-  return rgb;
+  return true;
 }

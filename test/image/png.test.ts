@@ -26,12 +26,15 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, tail]);
 }
 
-/** A PNG whose row y uses filter y % 5, so every filter type is exercised; `extra` chunks go before IDAT. */
-function encode(px: Buffer, w: number, h: number, channels: 1 | 3, extra: Buffer[] = []): Buffer {
+/**
+ * A PNG whose row y uses filter (y + shift) % 5, so every filter type is exercised (and, over shifts 0–4, each one on
+ * the first row, which has no row above); `extra` chunks go before IDAT.
+ */
+function encode(px: Buffer, w: number, h: number, channels: 1 | 3, extra: Buffer[] = [], shift = 0): Buffer {
   const stride = w * channels;
   const raw = Buffer.alloc(h * (stride + 1));
   for (let y = 0; y < h; y++) {
-    const f = y % 5;
+    const f = (y + shift) % 5;
     raw[y * (stride + 1)] = f;
     for (let x = 0; x < stride; x++) {
       const cur = px[y * stride + x]!;
@@ -81,6 +84,21 @@ t.test('every filter type, RGB and grey, matches sharp exactly', async (t) => {
   const gfast = decodePlainPng(gpng, 32);
   t.ok(gfast);
   t.same(Buffer.from(gfast!), Buffer.from(await viaSharp(gpng)));
+  for (let shift = 1; shift < 5; shift++) {
+    for (const [px, ch] of [
+      [rgb, 3],
+      [Buffer.from(grey), 1],
+    ] as const) {
+      const shifted = encode(px, 32, 32, ch, [], shift);
+      const got = decodePlainPng(shifted, 32);
+      if (ch === 3) t.same(Buffer.from(got!), px, `first row filter ${shift}: the pixels exactly`);
+      t.same(
+        Buffer.from(got!),
+        Buffer.from(await viaSharp(shifted)),
+        `first row filter ${shift}, ${ch} channel(s): same as sharp`,
+      );
+    }
+  }
 });
 
 t.test('PNGs written by sharp at several settings match sharp', async (t) => {
