@@ -1,3 +1,4 @@
+// One training epoch: the steps (with EMA and drop-path masks), then evaluation, metrics, the curve and the checkpoint.
 import { appendFile } from 'node:fs/promises';
 import type { ImageDataset } from '../data/dataset.js';
 import type { Params } from '../model/index.js';
@@ -10,6 +11,7 @@ import { dropPathFeeds } from './droppath.js';
 import { emaUpdate } from './ema.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { Progress as Bar } from './progress.js';
+import { writeCurve } from './report.js';
 import type { EpochOutcome, EpochTally, Run } from './run.js';
 import { learningRate } from './schedule.js';
 import { type EpochMetrics, hyperOf } from './train-options.js';
@@ -131,6 +133,7 @@ export async function endEpoch(
     ...(ema ? { ema_s: t.emaTime / 1000 } : {}),
   };
   await appendFile(run.files.metrics, `${JSON.stringify(m)}\n`);
+  await writeCurve(run.files.dir, run.files.metrics); // the curve so far, viewable while the run goes on
   await saveRun(run, progress);
   run.log(
     `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%` +

@@ -40,8 +40,9 @@ interface Row {
 const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`;
 
-export async function writeReport(dir: string, r: ReportInput): Promise<void> {
-  const rows = (await readFile(r.metricsPath, 'utf8'))
+/** Writes <run>/training.svg (loss and accuracy per epoch) from the metrics log; returns the log's rows. */
+export async function writeCurve(dir: string, metricsPath: string): Promise<Row[]> {
+  const rows = (await readFile(metricsPath, 'utf8'))
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Row);
@@ -80,6 +81,12 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
     'accuracy',
   );
   await writeFile(path.join(dir, 'training.svg'), svg);
+  return rows;
+}
+
+export async function writeReport(dir: string, r: ReportInput): Promise<void> {
+  const rows = await writeCurve(dir, r.metricsPath);
+  const has = (k: keyof Row) => rows.some((m) => m[k] !== undefined && m[k] !== null);
   const ips = rows.map((m) => m.images_per_s).sort((a, b) => a - b);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [

@@ -1,3 +1,4 @@
+// Setting a training run up: options resolved against a checkpoint, fresh or resumed state, start weights and the data.
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
 import { type DataSourceOptions, loadDataSource, type Splits } from '../data/cifar10.js';

@@ -1,3 +1,4 @@
+// The trainer's options, per-epoch metrics and result types, and the small helpers that read them.
 import type { AugmentOptions } from '../data/augment.js';
 import type { DataSourceOptions } from '../data/cifar10.js';
 import { type ImageDataset, subset } from '../data/dataset.js';

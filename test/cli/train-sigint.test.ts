@@ -61,6 +61,8 @@ t.test('SIGINT checkpoints and exits 130; --resume completes and exports', async
   t.equal(first.code, 130, 'exit code 130 after SIGINT');
   t.match(first.out, /checkpoint written/);
   t.ok(existsSync(path.join(run, 'checkpoint.safetensors')));
+  const curve = readFileSync(path.join(run, 'training.svg'), 'utf8');
+  t.match(curve, /^<svg/, 'the curve so far is written after every epoch, before the run ends');
   const second = await runTrain([...common, '--resume', '--epochs', '4']);
   t.equal(second.code, 0, second.out);
   t.match(second.out, /resuming .* at epoch [2-4]/);
