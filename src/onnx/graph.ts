@@ -78,7 +78,7 @@ export class Graph {
   value(name: string): Value {
     const v = this.values.get(name);
     if (v) return v;
-    if (this.outer?.has(name)) return this.outer.value(name);
+    if (this.outer) return this.outer.value(name);
     throw new GraphError(`unknown value '${name}'`);
   }
 

@@ -133,11 +133,12 @@ function estimateMacs(g: GraphProto, inputs: TensorInfo[], inits: Map<string, Te
       i.name,
       i.shape.map((d) => (typeof d === 'number' ? d : 1)),
     );
-  for (const [name, t] of inits) {
-    shape.set(name, t.dims.map(Number));
+  const known = (t: TensorProto): void => {
+    shape.set(t.name, t.dims.map(Number));
     const v = intValues(t);
-    if (v) ints.set(name, v);
-  }
+    if (v) ints.set(t.name, v);
+  };
+  for (const t of inits.values()) known(t);
   let macs = 0;
   // An If (a batch-size dispatch) counts its else branch: the one batch 1 takes.
   const walk = (nodes: NodeProto[]): void => {
@@ -228,11 +229,7 @@ function estimateMacs(g: GraphProto, inputs: TensorInfo[], inits: Map<string, Te
       } else if (op === 'If') {
         const body = n.attribute.find((a) => a.name === 'else_branch')?.g as GraphProto | undefined;
         if (body) {
-          for (const t of body.initializer as TensorProto[]) {
-            shape.set(t.name, t.dims.map(Number));
-            const v = intValues(t);
-            if (v) ints.set(t.name, v);
-          }
+          for (const t of body.initializer as TensorProto[]) known(t);
           walk(body.node as NodeProto[]);
           body.output.forEach((o, k) => set(shape.get(o.name ?? ''), k));
         }

@@ -158,6 +158,7 @@ export function parseModel(bytes: Uint8Array): ParsedModel {
   for (const t of g.initializer as TensorProto[]) initializers.set(t.name, decodeTensor(t));
   const metadata: Record<string, string> = {};
   for (const p of m.metadataProps) metadata[p.key ?? ''] = p.value ?? '';
+  const nodes = allNodes(g);
   return {
     irVersion: Number(m.irVersion),
     opset: Number(m.opsetImport.find((o) => !o.domain)?.version ?? 0),
@@ -165,7 +166,7 @@ export function parseModel(bytes: Uint8Array): ParsedModel {
     outputs: (g.output as ValueInfoProto[]).map(decodeValue),
     initializers,
     metadata,
-    opTypes: [...new Set(allNodes(g).map((n) => n.opType ?? ''))].sort(),
-    nodeCount: allNodes(g).length,
+    opTypes: [...new Set(nodes.map((n) => n.opType ?? ''))].sort(),
+    nodeCount: nodes.length,
   };
 }

@@ -11,13 +11,14 @@ import {
   paramsFromModel,
   paramTable,
   specMetadata,
+  TILE_MIN_BATCH,
 } from '../../model/index.js';
 import { buildFlipTtaModel, TTA_MODES } from '../../model/tta.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
 
 /** Flag defaults, for the parser and the help alike. */
-const DEFAULTS = { tta: 'none', tileMinBatch: 16 } as const;
+const DEFAULTS = { tta: 'none', tileMinBatch: TILE_MIN_BATCH } as const;
 
 export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]
   Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes). An inference

@@ -1,7 +1,7 @@
 // `mixer quantize`: float model → int8 model (int8 MLP weights, dynamic or calibrated static activations), same I/O contract.
 import { writeFile } from 'node:fs/promises';
 import { loadDataSource } from '../../data/cifar10.js';
-import { loadModelFile, paramsFromModel } from '../../model/index.js';
+import { loadModelFile, paramsFromModel, TILE_MIN_BATCH } from '../../model/index.js';
 import { calibrate, METHODS } from '../../quant/calibrate.js';
 import { buildQuantizedModel, type QuantOptions, quantizationMetadata, quantizedLayers } from '../../quant/graph.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
@@ -13,7 +13,7 @@ const DEFAULTS = {
   images: 1024,
   method: 'minmax',
   channelTiles: 4,
-  tileMinBatch: 16,
+  tileMinBatch: TILE_MIN_BATCH,
 } as const;
 
 export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx> [--activations dynamic|static] [--per-channel]
