@@ -214,13 +214,18 @@ for c in "${REPLICAS[@]}"; do
   since=$(date +%s)
   docker start "$c" >/dev/null
   up_s=$(wait_ready "$c" 120) || { say "replica ${c:0:12} not ready within 120 s of its restart"; exit 1; }
-  # Only stop the next one once nginx serves from this one again (it re-probes a failed replica every 2-3 s).
-  tr=$(now); routed=0
-  for _ in $(seq 50); do
-    docker logs --since "$since" "$LB" 2>&1 | grep -Eq "\" 200 .* upstream=([^ ]+ )?$(ip_of "$c"):3000 id=" && { routed=1; break; }
+  # Only stop the next one once nginx serves from this one again. It re-probes a failed replica every 2-3 s, and
+  # usually takes 0-3 s; on a loaded machine it has taken 10 s, so allow 30 s before calling it a failure.
+  tr=$(now); routed=0; ip=$(ip_of "$c")
+  while awk -v s="$(secs "$tr" "$(now)")" 'BEGIN { exit !(s < 30) }'; do
+    docker logs --since "$since" "$LB" 2>&1 | grep -Eq "\" 200 .* upstream=([^ ]+ )?$ip:3000 id=" && { routed=1; break; }
     sleep 0.2
   done
-  [ "$routed" = 1 ] || { say "nginx did not route to replica ${c:0:12} within 10 s of it being ready"; exit 1; }
+  if [ "$routed" != 1 ]; then
+    say "nginx did not route to replica ${c:0:12} ($ip) within 30 s of it being ready; nginx's errors for it:"
+    docker logs --since "$since" "$LB" 2>&1 | grep -F "$ip" | grep -v '" 200 ' | tail -10
+    exit 1
+  fi
   say "replica ${c:0:12}: drained and exited 0 in $stop_s s, ready $up_s s after start, back in nginx's rotation $(secs "$tr" "$(now)") s later (same address $(ip_of "$c"))"
 done
 T_ROLLED=$(now)
