@@ -88,7 +88,7 @@ export async function trainSteps(run: Run, epoch: number, start: Progress, doneB
       t.seen / ((performance.now() - t.t0) / 1000),
     );
     t.doneSteps++;
-    if (run.stop.requested || (o.stopAfterSteps !== undefined && t.doneSteps >= o.stopAfterSteps)) {
+    if (shouldStop(run, t.doneSteps, t.progress.step)) {
       t.interrupted = t.progress.stepInEpoch < steps;
       break;
     }
@@ -96,6 +96,16 @@ export async function trainSteps(run: Run, epoch: number, start: Progress, doneB
   }
   bar.done();
   return t;
+}
+
+/** SIGINT, or this invocation's step budget (stopAfterSteps) or the run's stop step (stopAtStep) reached. */
+export function shouldStop(run: Run, doneSteps: number, step: number): boolean {
+  const o = run.o;
+  return (
+    run.stop.requested ||
+    (o.stopAfterSteps !== undefined && doneSteps >= o.stopAfterSteps) ||
+    (o.stopAtStep !== undefined && step >= o.stopAtStep)
+  );
 }
 
 /** A finished epoch: evaluate raw (and EMA) weights, append the metrics line, write the checkpoint, log the summary. */

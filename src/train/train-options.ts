@@ -30,6 +30,8 @@ export interface TrainOptions {
   limitTest?: number;
   /** Stop (with a checkpoint) after this many steps in this invocation. */
   stopAfterSteps?: number;
+  /** Stop (with a checkpoint, as on SIGINT) once the run's global step reaches this number (--stop-at-step). */
+  stopAtStep?: number;
   /** Skip the per-epoch test evaluation, export and report (tests). */
   quiet?: boolean;
   dataOptions?: DataSourceOptions;
@@ -97,6 +99,8 @@ export interface TrainResult {
   state: OptimState;
   progress: Progress;
   interrupted: boolean;
+  /** The run stopped because it reached `stopAtStep` (a planned stop, not a failure). */
+  reachedStopStep: boolean;
   final: EvalResult | null;
   /** Final test evaluation of the raw weights when `final` is of the EMA weights. */
   finalRaw: EvalResult | null;

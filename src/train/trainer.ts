@@ -6,7 +6,7 @@ import { buildInferenceModel } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { loadCheckpoint, type Progress } from './checkpoint.js';
-import { evalWeights, runEpoch } from './epoch.js';
+import { evalWeights, runEpoch, shouldStop } from './epoch.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { writeReport } from './report.js';
 import type { Run, RunFiles } from './run.js';
@@ -41,6 +41,10 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   let doneSteps = 0;
   try {
     for (let epoch = progress.epoch; epoch < o.epochs; epoch++) {
+      if (o.stopAtStep !== undefined && progress.step >= o.stopAtStep) {
+        interrupted = true; // already there: nothing to do, the checkpoint stands
+        break;
+      }
       const r = await runEpoch(run, epoch, progress, doneSteps);
       ({ progress, doneSteps } = r);
       if (r.metrics) history.push(r.metrics);
@@ -48,7 +52,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
         interrupted = true;
         break;
       }
-      if (run.stop.requested || (o.stopAfterSteps !== undefined && doneSteps >= o.stopAfterSteps)) {
+      if (shouldStop(run, doneSteps, progress.step)) {
         interrupted = epoch + 1 < o.epochs;
         break;
       }
@@ -60,7 +64,10 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   }
   const { final, finalRaw } =
     !interrupted && !o.quiet ? await finalize(run, progress, history) : { final: null, finalRaw: null };
-  return { state: run.state, progress, interrupted, final, finalRaw, history, ema: run.ema };
+  const reachedStopStep =
+    interrupted && !run.stop.requested && o.stopAtStep !== undefined && progress.step >= o.stopAtStep;
+  if (reachedStopStep) log(`reached --stop-at-step ${o.stopAtStep}`);
+  return { state: run.state, progress, interrupted, reachedStopStep, final, finalRaw, history, ema: run.ema };
 }
 
 /**

@@ -109,6 +109,29 @@ t.test('resume equivalence: N steps straight == N/2 steps, stop, resume, N/2 ste
   t.ok(worst <= 1e-6, 'parameters and moments equal within 1e-6');
 });
 
+t.test('--stop-at-step stops at a global step, is idempotent, and lands where a staged run does', async (t) => {
+  const splits = { train: synthetic(128, 3), test: synthetic(32, 4) };
+  const dir = t.testdir({ a: {}, b: {} });
+  const opts = (d: string) => ({ ...base(path.join(dir, d), splits), epochs: 3 }); // 4 steps/epoch
+  const a = await train({ ...opts('a'), stopAtStep: 7 });
+  t.same([a.progress.step, a.interrupted, a.reachedStopStep], [7, true, true], 'stops at step 7, mid-epoch 2');
+  const again = await train({ ...opts('a'), resume: true, stopAtStep: 7 });
+  t.same([again.progress.step, again.reachedStopStep, again.history.length], [7, true, 0], 'already there: no steps');
+  // The same point reached in two stages (Ctrl-C-style after 3 steps, then --stop-at-step 7) holds the same weights.
+  await train({ ...opts('b'), stopAfterSteps: 3 });
+  const b = await train({ ...opts('b'), resume: true, stopAtStep: 7 });
+  t.equal(b.progress.step, 7);
+  let worst = 0;
+  for (const [name, p] of a.state.params) {
+    const q = b.state.params.get(name)!;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i]! - q[i]!));
+  }
+  t.ok(worst <= 1e-6, `max |one stage − two stages| = ${worst.toExponential(2)}`);
+  // A re-planned continuation from there finishes the run, and is no planned stop.
+  const done = await train({ ...opts('a'), resume: true, epochs: 4, overrideEpochs: true });
+  t.same([done.progress.step, done.interrupted, done.reachedStopStep], [16, false, false]);
+});
+
 t.test('separate graphs and the fused step give the same training trajectory', async (t) => {
   const splits = { train: synthetic(64, 5), test: synthetic(32, 6) };
   const dir = t.testdir({ f: {}, s: {} });

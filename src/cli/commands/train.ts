@@ -232,6 +232,13 @@ const RECIPE = [
   },
   { flag: 'limit-test', kind: 'int', arg: 'N', min: 1, help: 'use the first N test images (quick runs)' },
   {
+    flag: 'stop-at-step',
+    kind: 'int',
+    arg: 'N',
+    min: 1,
+    help: 'stop with a checkpoint, as Ctrl-C does, once the run reaches global step N (exit 0),\nso that a staged run (e.g. one re-planned with --resume --epochs) can be replayed exactly',
+  },
+  {
     flag: 'resume',
     kind: 'boolean',
     help: 'continue from <out-dir>/checkpoint.safetensors exactly where it stopped\n(hyperparameters come from the checkpoint; an explicit --epochs re-plans the schedule;\nother recipe flags that differ from the checkpoint are an error unless --override;\n--preset, the shape flags, --init and --reset-head can never change on resume)',
@@ -298,6 +305,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   const limitTrain = optionalNumFlag(v, F['limit-train']);
   const limitTest = optionalNumFlag(v, F['limit-test']);
+  const stopAtStep = optionalNumFlag(v, F['stop-at-step']);
   const presetName = strFlag(v, F.preset);
   if (!Object.hasOwn(PRESETS, presetName))
     throw new UsageError(`unknown preset "${presetName}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
@@ -343,6 +351,7 @@ export async function run(argv: string[]): Promise<number> {
     override: Boolean(v['override']),
     ...(limitTrain !== undefined ? { limitTrain } : {}),
     ...(limitTest !== undefined ? { limitTest } : {}),
+    ...(stopAtStep !== undefined ? { stopAtStep } : {}),
     command: `mixer train ${argv.join(' ')}`,
     dataOptions,
     ...(config ? { config } : {}),
@@ -350,5 +359,5 @@ export async function run(argv: string[]): Promise<number> {
     ...(freeze ? { freeze } : {}),
     overrideEpochs: v['epochs'] !== undefined,
   });
-  return r.interrupted ? 130 : 0;
+  return r.interrupted && !r.reachedStopStep ? 130 : 0;
 }
