@@ -214,11 +214,12 @@ for c in "${REPLICAS[@]}"; do
   since=$(date +%s)
   docker start "$c" >/dev/null
   up_s=$(wait_ready "$c" 120) || { say "replica ${c:0:12} not ready within 120 s of its restart"; exit 1; }
-  # Only stop the next one once nginx serves from this one again. It re-probes a failed replica every 2-3 s, and
-  # usually takes 0-3 s; on a loaded machine it has taken 10 s, so allow 30 s before calling it a failure.
+  # Only stop the next one once nginx serves from this one again (it re-probes a failed replica every 2-3 s).
+  # `grep >/dev/null`, not `grep -q`: under pipefail, -q exits at the first match, docker logs dies of SIGPIPE while
+  # still writing a long log, and the pipeline fails although the line was there.
   tr=$(now); routed=0; ip=$(ip_of "$c")
   while awk -v s="$(secs "$tr" "$(now)")" 'BEGIN { exit !(s < 30) }'; do
-    docker logs --since "$since" "$LB" 2>&1 | grep -Eq "\" 200 .* upstream=([^ ]+ )?$ip:3000 id=" && { routed=1; break; }
+    docker logs --since "$since" "$LB" 2>&1 | grep -E "\" 200 .* upstream=([^ ]+ )?$ip:3000 id=" >/dev/null && { routed=1; break; }
     sleep 0.2
   done
   if [ "$routed" != 1 ]; then
@@ -226,7 +227,7 @@ for c in "${REPLICAS[@]}"; do
     docker logs --since "$since" "$LB" 2>&1 | grep -F "$ip" | grep -v '" 200 ' | tail -10
     exit 1
   fi
-  say "replica ${c:0:12}: drained and exited 0 in $stop_s s, ready $up_s s after start, back in nginx's rotation $(secs "$tr" "$(now)") s later (same address $(ip_of "$c"))"
+  say "replica ${c:0:12}: drained and exited 0 in $stop_s s, ready $up_s s after start, back in nginx's rotation $(secs "$tr" "$(now)") s later (same address $ip)"
 done
 T_ROLLED=$(now)
 kill -TERM "$LOAD"
@@ -287,7 +288,7 @@ for _ in $(seq 100); do [ "$(docker inspect -f '{{.State.Status}}' "$VICTIM")" =
 [ "$(docker inspect -f '{{.State.Status}}' "$VICTIM")" = running ] || { say "the docker-killed replica was not started again within 20 s"; exit 1; }
 wait_ready "$VICTIM" 120 >/dev/null || { say "replica ${VICTIM:0:12} did not come back"; exit 1; }
 DKILL_RECOVERY_S=$(secs "$TKILL" "$(now)")
-"${COMPOSE[@]}" --profile autoheal logs --no-color autoheal 2>&1 | grep -q 'started an exited replica' || { say "autoheal did not log the restart"; exit 1; }
+"${COMPOSE[@]}" --profile autoheal logs --no-color autoheal 2>&1 | grep 'started an exited replica' >/dev/null || { say "autoheal did not log the restart"; exit 1; }
 say "the docker-killed replica ${VICTIM:0:12} was started again by autoheal and ready after $DKILL_RECOVERY_S s"
 
 # ---- 8. a replica killed from outside Docker comes back ----------------------------------------------------------
