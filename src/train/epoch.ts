@@ -98,13 +98,16 @@ export async function trainSteps(run: Run, epoch: number, start: Progress, doneB
   return t;
 }
 
+/** The run has reached its --stop-at-step. */
+export function atStopStep(run: Run, step: number): boolean {
+  return run.o.stopAtStep !== undefined && step >= run.o.stopAtStep;
+}
+
 /** SIGINT, or this invocation's step budget (stopAfterSteps) or the run's stop step (stopAtStep) reached. */
 export function shouldStop(run: Run, doneSteps: number, step: number): boolean {
   const o = run.o;
   return (
-    run.stop.requested ||
-    (o.stopAfterSteps !== undefined && doneSteps >= o.stopAfterSteps) ||
-    (o.stopAtStep !== undefined && step >= o.stopAtStep)
+    run.stop.requested || (o.stopAfterSteps !== undefined && doneSteps >= o.stopAfterSteps) || atStopStep(run, step)
   );
 }
 

@@ -6,7 +6,7 @@ import { buildInferenceModel } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { loadCheckpoint, type Progress } from './checkpoint.js';
-import { evalWeights, runEpoch, shouldStop } from './epoch.js';
+import { atStopStep, evalWeights, runEpoch, shouldStop } from './epoch.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { writeReport } from './report.js';
 import type { Run, RunFiles } from './run.js';
@@ -41,7 +41,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   let doneSteps = 0;
   try {
     for (let epoch = progress.epoch; epoch < o.epochs; epoch++) {
-      if (o.stopAtStep !== undefined && progress.step >= o.stopAtStep) {
+      if (atStopStep(run, progress.step)) {
         interrupted = true; // already there: nothing to do, the checkpoint stands
         break;
       }
@@ -64,8 +64,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   }
   const { final, finalRaw } =
     !interrupted && !o.quiet ? await finalize(run, progress, history) : { final: null, finalRaw: null };
-  const reachedStopStep =
-    interrupted && !run.stop.requested && o.stopAtStep !== undefined && progress.step >= o.stopAtStep;
+  const reachedStopStep = interrupted && !run.stop.requested && atStopStep(run, progress.step);
   if (reachedStopStep) log(`reached --stop-at-step ${o.stopAtStep}`);
   return { state: run.state, progress, interrupted, reachedStopStep, final, finalRaw, history, ema: run.ema };
 }
