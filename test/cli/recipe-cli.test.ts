@@ -124,6 +124,17 @@ t.test('export --weights: EMA by default when present, raw on request, an error 
     '--weights raw',
   );
   t.notSame(await logitsOf(readFileSync(emaModel)), await logitsOf(readFileSync(rawModel)));
+  // Files with one set of weights (an inference model, its extracted safetensors) keep their label on re-export.
+  const emaWeights = path.join(dir, 'ema.safetensors');
+  t.equal((await mixer('export', '--checkpoint', emaModel, '--out', emaWeights)).code, 0);
+  for (const [from, to] of [
+    [emaModel, 'again.onnx'],
+    [emaWeights, 'from-weights.onnx'],
+  ] as const) {
+    t.equal((await mixer('export', '--checkpoint', from, '--out', path.join(dir, to))).code, 0);
+    t.equal(parseModel(readFileSync(path.join(dir, to))).metadata['mixer.weights'], 'ema', `${to} stays ema`);
+  }
+  t.equal(parseModel(readFileSync(rawModel)).metadata['mixer.weights'], 'raw');
   const noEma = await checkpointIn(path.join(dir, 'raw'), 0);
   const r = await mixer('export', '--checkpoint', noEma, '--out', path.join(dir, 'x.onnx'), '--weights', 'ema');
   t.equal(r.code, 2);

@@ -34,6 +34,11 @@ export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> -
   --tile-min-batch M     tile only batches of M images or more (an If on the batch size picks the tiled or untiled
                          blocks, which share the weights; same logits either way); 1: every batch; default ${DEFAULTS.tileMinBatch}`;
 
+/** Which weights a single-weight-set file says it holds (its `mixer.weights`); raw when it does not say. */
+function statedWeights(metadata: Record<string, string>): 'ema' | 'raw' {
+  return metadata['mixer.weights'] === 'ema' ? 'ema' : 'raw';
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     checkpoint: { type: 'string' },
@@ -59,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     spec = { ...m.spec };
     params = paramsFromModel(m);
     extra = m.parsed.metadata;
+    weights = statedWeights(extra);
   } else {
     const ck = await loadCheckpoint(src);
     weights = oneOf(v, 'weights', ['ema', 'raw'] as const, ck.ema ? 'ema' : 'raw');
@@ -66,6 +72,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--weights ema: ${src} has no EMA weights (train with --ema); use --weights raw`);
     spec = { ...ck.spec };
     params = weights === 'ema' ? ck.ema! : ck.params;
+    // A file with one set of weights (no ema.* tensors) keeps the label it was written with.
+    if (!ck.ema) weights = statedWeights(ck.metadata);
     if (ck.metadata['mixer.training']) extra = { 'mixer.training': ck.metadata['mixer.training'] };
   }
   if (typeof v['labels'] === 'string') {
