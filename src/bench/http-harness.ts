@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon, { type Request } from 'autocannon';
 import sharp from 'sharp';
-import type { HostTensor, Session } from '../runtime/session.js';
+import type { WorkerPool } from '../runtime/worker-pool.js';
 import { cpuSeconds, freePort, ROOT } from './common.js';
 
 export interface LoadResult {
@@ -61,46 +61,76 @@ export async function samplePng(): Promise<{ png: Buffer; source: string }> {
   }
 }
 
-/** One ORT session in this process: back-to-back batch runs, their rate, CPU cost and the event-loop stall they cause. */
+/**
+ * The raw model in the service's layout: `workers` worker threads, each with its own session of `threads` intra-op
+ * threads, each running batches back to back. Also measures the event-loop stall of one run on the main thread.
+ */
 export class RawModel {
   stallMs = 0;
-  private readonly feeds: Record<string, HostTensor>;
+  private readonly pixels: Uint8Array;
 
-  static async open(modelPath: string, threads: number, batch: number): Promise<RawModel> {
-    const { Session } = await import('../runtime/session.js');
-    const m = new RawModel(await Session.create(modelPath, { threads }), batch);
-    for (let i = 0; i < 3; i++) await m.session.run(m.feeds, ['probabilities']);
+  static async open(modelPath: string, workers: number, threads: number, batch: number): Promise<RawModel> {
+    const { WorkerPool } = await import('../runtime/worker-pool.js');
+    const m = new RawModel(await WorkerPool.create(modelPath, { workers, threads }), workers, batch);
+    await m.stall(modelPath, threads);
+    for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: workers }, () => m.runOne()));
     return m;
   }
 
   private constructor(
-    private readonly session: Session,
+    private readonly pool: WorkerPool,
+    private readonly workers: number,
     private readonly batch: number,
   ) {
-    const pixels = new Uint8Array(batch * 32 * 32 * 3).map((_, i) => (i * 31) & 255);
-    this.feeds = { pixels: { dtype: 'uint8', dims: [batch, 32, 32, 3], data: pixels } };
+    this.pixels = new Uint8Array(batch * 32 * 32 * 3).map((_, i) => (i * 31) & 255);
+  }
+
+  /** One batch on an idle worker; the pixels are copied into a fresh buffer, as the service builds each batch. */
+  private runOne(): Promise<unknown> {
+    const data = this.pixels.slice();
+    return this.pool.run({ pixels: { dtype: 'uint8', dims: [this.batch, 32, 32, 3], data } }, ['probabilities']);
+  }
+
+  /** How long one batch run holds the JS thread when it runs there (why the service uses workers). */
+  private async stall(modelPath: string, threads: number): Promise<void> {
+    const { Session } = await import('../runtime/session.js');
+    const s = await Session.create(modelPath, { threads });
+    try {
+      const feeds = { pixels: { dtype: 'uint8' as const, dims: [this.batch, 32, 32, 3], data: this.pixels } };
+      await s.run(feeds, ['probabilities']);
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      h.enable();
+      for (let i = 0; i < 3; i++) {
+        await s.run(feeds, ['probabilities']);
+        await new Promise((r) => setImmediate(r));
+      }
+      h.disable();
+      this.stallMs = h.max / 1e6;
+    } finally {
+      await s.release();
+    }
   }
 
   async measure(seconds: number): Promise<{ rate: number; cpuMs: number }> {
-    const h = monitorEventLoopDelay({ resolution: 1 });
-    h.enable();
     const cpu0 = process.cpuUsage();
     let n = 0;
     const t0 = performance.now();
-    while (performance.now() - t0 < seconds * 1000) {
-      await this.session.run(this.feeds, ['probabilities']);
-      n += this.batch;
-      await new Promise((r) => setImmediate(r));
-    }
+    const end = t0 + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: this.workers }, async () => {
+        while (performance.now() < end) {
+          await this.runOne();
+          n += this.batch;
+        }
+      }),
+    );
     const rate = n / ((performance.now() - t0) / 1000);
     const cpu = process.cpuUsage(cpu0);
-    h.disable();
-    this.stallMs = Math.max(this.stallMs, h.max / 1e6);
     return { rate, cpuMs: (cpu.user + cpu.system) / 1000 / n };
   }
 
   close(): Promise<void> {
-    return this.session.release();
+    return this.pool.close();
   }
 }
 
@@ -172,7 +202,7 @@ export async function meanBatch(url: string): Promise<number> {
   return sum / count;
 }
 
-function rssOf(pid: number): number {
+export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
 }

@@ -1,7 +1,8 @@
 // HTTP benchmark (`npm run bench:http`): autocannon posting single 32×32 PNGs to /classify, against raw-model and bare-route baselines.
 //
 // Baselines measured in the same run:
-//   raw model   one ORT session in this process, batch 32, the service's thread count (images/s)
+//   raw model   batch 32 back to back in the service's layout: the same workers, each its own session and threads
+//               (with several workers, also one session on all their threads: the layout they replace)
 //   bare route  a Fastify POST route that reads the same multipart body and returns a constant
 // Also: startup-to-ready time of `mixer serve`, the event-loop stall of one batch-32 run on the main thread,
 // and with --soak S, the service's RSS sampled over S seconds of load.
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Request } from 'autocannon';
+import { resolveConfig } from '../server/config.js';
 import { CLI, med, pickModel, ROOT } from './common.js';
 import {
   bareServer,
@@ -20,6 +22,7 @@ import {
   load,
   meanBatch,
   RawModel,
+  rssOf,
   type SoakResult,
   samplePng,
   soakRss,
@@ -32,7 +35,8 @@ const { values: o } = parseArgs({
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
-    threads: { type: 'string', default: String(os.availableParallelism()) },
+    workers: { type: 'string' },
+    threads: { type: 'string' },
     'max-batch': { type: 'string', default: '32' },
     'log-level': { type: 'string', default: 'info' },
     soak: { type: 'string', default: '0' },
@@ -42,12 +46,16 @@ const { values: o } = parseArgs({
   },
 });
 
-type RunKind = 'raw' | 'bare' | 'service';
+type RunKind = 'raw' | 'raw1' | 'bare' | 'service';
 /** One measurement of one round; the raw model has no latency figures, errors or request count. */
 type Run = { rate: number; cpuMs: number } & Partial<LoadResult>;
 
 interface Measured {
   runs: Record<RunKind, Run[]>;
+  /** One connection, after the rounds: latency at light load. */
+  light: LoadResult;
+  /** The service's RSS after start-up and after the loads. */
+  rss: { ready: number; loaded: number };
   startupMs: number;
   batches: number;
   soak: SoakResult | null;
@@ -63,7 +71,11 @@ async function main(): Promise<void> {
   const duration = Number(o.duration);
   const rounds = Number(o.rounds);
   const connections = Number(o.connections);
-  const threads = Number(o.threads);
+  // The service's own default layout unless given; the raw baseline runs the same layout.
+  const { workers, threads } = resolveConfig({
+    ...(o.workers ? { workers: Number(o.workers) } : {}),
+    ...(o.threads ? { threads: Number(o.threads) } : {}),
+  });
   const maxBatch = Number(o['max-batch']);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-'));
   try {
@@ -71,7 +83,7 @@ async function main(): Promise<void> {
     const { png, source } = await samplePng();
     log(`model ${path.relative(ROOT, modelPath) || modelPath} (${note}); image ${source}, ${png.length} bytes`);
     log(
-      `${connections} connections; ${rounds} interleaved rounds of ${duration} s per run; ORT threads ${threads}; max batch ${maxBatch}; log level ${o['log-level']}`,
+      `${connections} connections; ${rounds} interleaved rounds of ${duration} s per run; ${workers} worker(s) × ${threads} ORT thread(s); max batch ${maxBatch}; log level ${o['log-level']}`,
     );
 
     const boundary = '----mixerbench';
@@ -95,6 +107,8 @@ async function main(): Promise<void> {
       modelPath,
       '--host',
       '127.0.0.1',
+      '--workers',
+      String(workers),
       '--threads',
       String(threads),
       '--max-batch',
@@ -103,16 +117,20 @@ async function main(): Promise<void> {
       o['log-level'],
     ];
 
-    const raw = await RawModel.open(modelPath, threads, maxBatch);
+    const raw = await RawModel.open(modelPath, workers, threads, maxBatch);
+    // With several workers, also the raw model as one session on all their threads (the layout they replace).
+    const raw1 = workers > 1 ? await RawModel.open(modelPath, 1, workers * threads, maxBatch) : null;
     const res = await withServer([fileURLToPath(import.meta.url), '--bare-server'], 'bare', (bareUrl, barePid) =>
       withServer(serveArgs, 'service', async (url, pid, startupMs): Promise<Measured> => {
+        const rssReady = rssOf(pid);
         await load(url, request, connections, 2); // warm the JIT and the allocator
-        const runs: Record<RunKind, Run[]> = { raw: [], bare: [], service: [] };
+        const runs: Record<RunKind, Run[]> = { raw: [], raw1: [], bare: [], service: [] };
         for (let r = 0; r < rounds; r++) {
           const rawRun = await raw.measure(duration);
           const bareRun = await cpuOf(barePid, () => load(bareUrl, request, connections, duration));
           const serviceRun = await cpuOf(pid, () => load(url, request, connections, duration));
           runs.raw.push(rawRun);
+          if (raw1) runs.raw1.push(await raw1.measure(duration));
           runs.bare.push(bareRun);
           runs.service.push(serviceRun);
           log(
@@ -120,27 +138,33 @@ async function main(): Promise<void> {
           );
         }
         const batches = await meanBatch(url);
+        const light = await load(url, request, 1, duration);
+        const rss = { ready: rssReady, loaded: rssOf(pid) };
         const soak = Number(o.soak) > 0 ? await soakRss(url, request, connections, Number(o.soak), pid) : null;
-        return { runs, startupMs, batches, soak };
+        return { runs, light, rss, startupMs, batches, soak };
       }),
     );
     const stallMs = raw.stallMs;
     await raw.close();
+    await raw1?.close();
 
     const pick = (k: RunKind, f: (x: Run) => number): number => med(res.runs[k].map(f));
     const ratio = (k: RunKind, base: RunKind): number =>
       med(res.runs[k].map((x, i) => x.rate / (res.runs[base][i]?.rate ?? NaN)));
     const kinds: [string, RunKind][] = [
-      ['raw model, batch 32 (images/s)', 'raw'],
+      [`raw model, batch ${maxBatch}, ${workers}×${threads} (images/s)`, 'raw'],
+      ...(raw1
+        ? ([[`raw model, batch ${maxBatch}, 1×${workers * threads} (images/s)`, 'raw1']] as [string, RunKind][])
+        : []),
       ['bare Fastify route', 'bare'],
       ['service POST /classify', 'service'],
     ];
     const rows = kinds.map(([name, k]) => ({
       name,
       rate: pick(k, (x) => x.rate),
-      p50: k === 'raw' ? null : pick(k, (x) => x.p50 ?? NaN),
-      p99: k === 'raw' ? null : pick(k, (x) => x.p99 ?? NaN),
-      errors: k === 'raw' ? '-' : res.runs[k].reduce((acc, x) => acc + (x.errors ?? 0), 0),
+      p50: k.startsWith('raw') ? null : pick(k, (x) => x.p50 ?? NaN),
+      p99: k.startsWith('raw') ? null : pick(k, (x) => x.p99 ?? NaN),
+      errors: k.startsWith('raw') ? '-' : res.runs[k].reduce((acc, x) => acc + (x.errors ?? 0), 0),
       cpuMs: pick(k, (x) => x.cpuMs),
       vsRaw: ratio(k, 'raw'),
       vsBare: ratio(k, 'bare'),
@@ -154,10 +178,13 @@ async function main(): Promise<void> {
       ),
     ].join('\n');
     console.log(`\n${table}\n(medians over ${rounds} interleaved rounds; ratios are medians of per-round ratios)\n`);
-    const svc = rows[2];
+    const svc = rows.at(-1);
     if (!svc) throw new Error('no service row');
     console.log(
       `startup to ready: ${res.startupMs.toFixed(0)} ms; mean batch size under load: ${res.batches.toFixed(1)}; a batch-32 run on the main thread stalls the event loop up to ${stallMs.toFixed(0)} ms (the service runs it in a worker)`,
+    );
+    console.log(
+      `light load (1 connection): ${res.light.rate.toFixed(0)} req/s, p50 ${res.light.p50} ms, p99 ${res.light.p99} ms, ${res.light.errors} errors; service RSS ${mb(res.rss.ready)} MB when ready, ${mb(res.rss.loaded)} MB after the loads, with ${workers} worker(s)`,
     );
     if (res.soak) {
       const s = res.soak;

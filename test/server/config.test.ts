@@ -11,8 +11,9 @@ t.test('defaults', async (t) => {
   t.equal(c.device, 'cpu');
   t.equal(c.maxBatch, 32);
   t.equal(c.bodyLimit, 10 * 1024 * 1024);
-  t.equal(c.workers, 1);
-  t.equal(c.threads, Math.max(1, os.availableParallelism()));
+  const cores = os.availableParallelism();
+  t.equal(c.workers, Math.min(4, cores), 'one single-threaded worker per core, up to 4');
+  t.equal(c.threads, Math.max(1, Math.floor(cores / Math.min(4, cores))));
   t.equal(c.modelPath, DEFAULT_MODEL_PATH);
   t.ok(DEFAULT_MODEL_PATH.endsWith(path.join('models', 'mixer-cifar10.onnx')));
   t.equal(
@@ -21,6 +22,17 @@ t.test('defaults', async (t) => {
     'relative to the package root',
   );
   t.equal(c.modelName, 'mixer-cifar10');
+});
+
+t.test('the worker layout follows the device and the thread count', async (t) => {
+  const cores = os.availableParallelism();
+  t.match(resolveConfig({}, { THREADS: '1' }), { workers: 1, threads: 1 }, 'THREADS alone: one worker');
+  t.match(resolveConfig({ device: 'cuda' }), { workers: 1, threads: cores }, 'a GPU: one session');
+  t.match(resolveConfig({ device: 'auto' }), { workers: 1 });
+  t.match(resolveConfig({}, { WORKERS: '3' }), { workers: 3, threads: Math.max(1, Math.floor(cores / 3)) });
+  t.match(resolveConfig({ workers: 2, threads: 5 }), { workers: 2, threads: 5 });
+  const again = resolveConfig(resolveConfig({}));
+  t.match(again, { workers: Math.min(4, cores), threads: Math.max(1, Math.floor(cores / Math.min(4, cores))) });
 });
 
 t.test('environment variables', async (t) => {
