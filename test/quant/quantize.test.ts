@@ -147,11 +147,24 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
     images: 0,
     per_channel: true,
     activations: 'dynamic',
-    token_mlp: 'int8',
+    token_mlp: 'float',
     channel_tiles: 4,
     tile_min_batch: 16,
   });
+  t.match(ok.stdout, /wrote .*: 4 int8 layers/, 'the channel MLPs only, by default');
+  const tok = await mixer('quantize', '--model', fp32, '--out', int8, '--per-channel', '--token-mlp', 'int8');
+  t.match(tok.stdout, /wrote .*: 8 int8 layers/, '--token-mlp int8 adds the token MLPs');
+  const tokMeta = (await loadModelFile(int8)).parsed.metadata['mixer.quantization']!;
+  t.equal((JSON.parse(tokMeta) as Record<string, unknown>)['token_mlp'], 'int8');
+  const alias = await mixer('quantize', '--model', fp32, '--out', int8, '--float-tokens');
+  t.match(alias.stdout, /wrote .*: 4 int8 layers/, '--float-tokens still names the default');
   const bad: [string, string[], RegExp][] = [
+    ['bad --token-mlp', ['--model', fp32, '--out', int8, '--token-mlp', 'int4'], /--token-mlp "int4" is not valid/],
+    [
+      '--float-tokens with --token-mlp int8',
+      ['--model', fp32, '--out', int8, '--float-tokens', '--token-mlp', 'int8'],
+      /contradict/,
+    ],
     ['no --model', ['--out', int8], /--model is required/],
     ['missing file', ['--model', path.join(dir, 'nope.onnx'), '--out', int8], /cannot read model/],
     ['bad --activations', ['--model', fp32, '--out', int8, '--activations', 'fp8'], /--activations "fp8" is not valid/],
