@@ -1,7 +1,6 @@
 // The load test's measurements: one autocannon run, and its baselines (raw model, bare route, or a saved bench:http run).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -29,6 +28,7 @@ export interface RawModelBaseline {
   imagesPerSec: number;
   batch?: number;
   threads?: number;
+  workers?: number;
   runs?: number;
   model?: string;
 }
@@ -110,11 +110,11 @@ export async function bareRoute(
 export function rawModel(
   seconds: number,
   model: string | undefined,
-  threads: string | undefined,
+  layout: { workers: number; threads: number },
   root: string,
 ): Promise<RawModelBaseline> {
   const modelPath = model ?? path.join(root, 'models', 'mixer-cifar10.onnx');
-  const args = [modelPath, threads ?? String(os.availableParallelism()), String(seconds)];
+  const args = [modelPath, String(layout.threads), String(seconds), String(layout.workers)];
   return new Promise((resolve, reject) => {
     const p = spawnSibling('./loadtest-raw-model.js', args, root);
     let out = '';

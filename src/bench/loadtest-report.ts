@@ -53,7 +53,7 @@ export function markdown(report: Report): string {
     b.push(
       `raw model ${f0(baselines.rawModel.imagesPerSec)} images/s` +
         (baselines.rawModel.threads
-          ? ` (batch ${baselines.rawModel.batch}, ${baselines.rawModel.threads} ORT thread(s))`
+          ? ` (batch ${baselines.rawModel.batch}, ${baselines.rawModel.workers ?? 1} worker(s) × ${baselines.rawModel.threads} ORT thread(s))`
           : ''),
     );
   if (baselines.bareRoute)

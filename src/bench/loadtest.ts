@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { resolveConfig } from '../server/config.js';
 import { ROOT } from './common.js';
 import { type Baselines, bareRoute, cannon, rawModel, readBaseline } from './loadtest-cannon.js';
 import { loadImages, multipart } from './loadtest-images.js';
@@ -15,7 +16,9 @@ as ratios to a raw-model and a bare-Fastify-route baseline.
 
   npm run loadtest -- --url http://localhost:3000 [--connections 1,8,32,64] [--duration 10] [--name compose-2x]
                       [--images <dir|file,...>] [--baseline <bench:http json> | --no-baselines]
-                      [--model models/mixer-cifar10.onnx] [--model-threads N] [--max-errors N] [--out bench/results]`;
+                      [--model models/mixer-cifar10.onnx] [--model-workers N] [--model-threads N] [--max-errors N]
+                      [--out bench/results]
+  The raw-model baseline runs mixer serve's default layout unless --model-workers/--model-threads say otherwise.`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,6 +34,7 @@ const { values: opt } = parseArgs({
     baseline: { type: 'string' },
     'no-baselines': { type: 'boolean', default: false },
     model: { type: 'string' },
+    'model-workers': { type: 'string' },
     'model-threads': { type: 'string' },
     'max-errors': { type: 'string' },
     timeout: { type: 'string', default: '30' },
@@ -104,7 +108,11 @@ async function main(): Promise<number> {
   else if (!opt['no-baselines']) {
     const secs = Math.max(2, Math.min(duration, 5));
     log(`baseline: raw model, batch 32 (${secs} s)`);
-    baselines.rawModel = await rawModel(secs, opt.model, opt['model-threads'], ROOT).catch((e: Error) => {
+    const layout = resolveConfig({
+      ...(opt['model-workers'] ? { workers: posInt('model-workers', opt['model-workers']) } : {}),
+      ...(opt['model-threads'] ? { threads: posInt('model-threads', opt['model-threads']) } : {}),
+    });
+    baselines.rawModel = await rawModel(secs, opt.model, layout, ROOT).catch((e: Error) => {
       log(`raw-model baseline skipped: ${e.message}`);
       return null;
     });
