@@ -1,4 +1,4 @@
-// Training-step benchmark: fused vs separate graphs at batch 128, GFLOP/s counting 3× forward, vs the MatMul roofline.
+// Training-step benchmark: fused, separate and data-parallel steps at batch 128, GFLOP/s counting 3× forward, vs the MatMul roofline.
 import { forwardMacs, initParams, type ModelSpec } from '../model/index.js';
 import { type StepMode, Stepper, zerosLike } from '../train/stepper.js';
 import { interleaved, rooflineSession, table } from './measure.js';
@@ -17,7 +17,9 @@ export async function trainStepBench(
   for (const threads of threadsList) {
     const roof = await rooflineSession(threads);
     const tasks: Record<string, () => Promise<void>> = { roofline: roof.run };
-    for (const mode of ['fused', 'separate'] as StepMode[]) {
+    // parallel: the batch split over `threads` single-threaded worker sessions (one thread: the separate graphs).
+    const modes: StepMode[] = threads > 1 ? ['fused', 'separate', 'parallel'] : ['fused', 'separate'];
+    for (const mode of modes) {
       const st = await Stepper.create(spec, { labelSmoothing: 0.1 }, mode, threads);
       const p = initParams(c, 0);
       const state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
@@ -27,7 +29,7 @@ export async function trainStepBench(
     const med = await interleaved(tasks, rounds);
     const roofG = roof.flops / med['roofline']! / 1e6;
     rows.push([`${threads}`, 'MatMul 2048³ (roofline)', med['roofline']!.toFixed(1), '-', roofG.toFixed(1), '1.00']);
-    for (const mode of ['fused', 'separate']) {
+    for (const mode of modes) {
       const ms = med[mode]!;
       const g = flops / ms / 1e6;
       rows.push([

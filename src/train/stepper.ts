@@ -1,4 +1,5 @@
-// One optimisation step on ORT: either training graph + optimizer graph (separate) or one fused train-step graph.
+// One optimisation step on ORT: one fused train-step graph, training graph + optimizer graph (separate), or the
+// training graph on slices of the batch in single-threaded worker sessions + the optimizer graph (parallel).
 
 import { type ModelSpec, type Params, paramTable } from '../model/index.js';
 import { LOGITS, PIXELS } from '../model/io-names.js';
@@ -12,9 +13,10 @@ import {
   trainingGraph,
   trainStepGraph,
 } from './artifacts.js';
+import { DataParallel } from './data-parallel.js';
 
-export type StepMode = 'fused' | 'separate';
-export const STEP_MODES: readonly StepMode[] = ['fused', 'separate'];
+export type StepMode = 'fused' | 'separate' | 'parallel';
+export const STEP_MODES: readonly StepMode[] = ['fused', 'separate', 'parallel'];
 
 export interface OptimState {
   params: Params;
@@ -36,10 +38,12 @@ export class Stepper {
   private constructor(
     readonly mode: StepMode,
     private readonly spec: ModelSpec,
-    private readonly train: Session,
+    /** The fused or training graph's session; null in parallel mode. */
+    private readonly train: Session | null,
     private readonly optim: Session | null,
     readonly soft: boolean,
     private readonly trainable: ReturnType<typeof paramTable>,
+    private readonly parallel: DataParallel | null = null,
   ) {}
 
   static async create(spec: ModelSpec, o: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
@@ -51,12 +55,18 @@ export class Stepper {
       );
       return new Stepper(mode, spec, s, null, Boolean(o.softTargets), trainableParams(spec, o));
     }
-    const t = await Session.create(serializeModel(trainingGraph(spec, o), { metadata: meta }), TRAIN_SESSION(threads));
+    const training = serializeModel(trainingGraph(spec, o), { metadata: meta });
     const opt = await Session.create(
       serializeModel(optimizerGraph(spec, o), { metadata: meta }),
       TRAIN_SESSION(threads),
     );
-    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets), trainableParams(spec, o));
+    const trainable = trainableParams(spec, o);
+    if (mode === 'parallel') {
+      const dp = await DataParallel.create(training, threads);
+      return new Stepper(mode, spec, null, opt, Boolean(o.softTargets), trainable, dp);
+    }
+    const t = await Session.create(training, TRAIN_SESSION(threads));
+    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets), trainable);
   }
 
   /**
@@ -89,7 +99,9 @@ export class Stepper {
     } else {
       feeds['labels'] = { dtype: 'int64', dims: [n], data: labels.subarray(0, n) };
     }
+    // Everything so far has the batch as its first dimension (drop-path masks are [n] too); the parameters do not.
     if (extra) Object.assign(feeds, extra);
+    const perRow = { ...feeds };
     for (const p of table) feeds[p.name] = f32(p.shape, state.params.get(p.name)!);
     const sched: Record<string, HostTensor> = {
       learning_rate: f32([], Float32Array.of(lr)),
@@ -102,16 +114,23 @@ export class Stepper {
     let out: Record<string, HostTensor>;
     let result: StepResult;
     if (this.optim === null) {
-      out = await this.train.run({ ...feeds, ...sched });
+      out = await this.train!.run({ ...feeds, ...sched });
       result = { loss: (out['loss']!.data as Float32Array)[0]!, logits: out[LOGITS]!.data as Float32Array };
     } else {
-      const fb = await this.train.run(feeds);
-      result = { loss: (fb['loss']!.data as Float32Array)[0]!, logits: fb[LOGITS]!.data as Float32Array };
       const of: Record<string, HostTensor> = { ...sched };
-      for (const p of this.trainable) {
-        of[p.name] = feeds[p.name]!;
-        of[`${p.name}_grad`] = fb[`${p.name}_grad`]!;
+      if (this.parallel) {
+        const shared: Record<string, HostTensor> = {};
+        for (const p of table) shared[p.name] = feeds[p.name]!;
+        const names = this.trainable.map((p) => p.name);
+        const g = await this.parallel.run(n, perRow, shared, names);
+        result = { loss: g.loss, logits: g.logits };
+        for (const p of this.trainable) of[`${p.name}_grad`] = f32(p.shape, g.grads.get(p.name)!);
+      } else {
+        const fb = await this.train!.run(feeds);
+        result = { loss: (fb['loss']!.data as Float32Array)[0]!, logits: fb[LOGITS]!.data as Float32Array };
+        for (const p of this.trainable) of[`${p.name}_grad`] = fb[`${p.name}_grad`]!;
       }
+      for (const p of this.trainable) of[p.name] = feeds[p.name]!;
       out = await this.optim.run(of);
     }
     for (const p of this.trainable) {
@@ -123,8 +142,9 @@ export class Stepper {
   }
 
   async release(): Promise<void> {
-    await this.train.release();
+    await this.train?.release();
     await this.optim?.release();
+    await this.parallel?.close();
   }
 }
 

@@ -88,7 +88,10 @@ t.test('bad input: one line naming the problem and the choices, exit code 2, no 
     [['info', path.join(dir, 'garbage.onnx')], /is not a valid ONNX model/],
     [['predict', '--model', path.join(dir, 'garbage.onnx'), path.join(dir, 'x.png')], /is not a valid ONNX model/],
     [['train', '--preset', 'nope', '--out-dir', dir], /unknown preset "nope"/],
-    [['train', '--out-dir', dir, '--step', 'warp'], /--step "warp" is not valid. Should be one of: fused, separate/],
+    [
+      ['train', '--out-dir', dir, '--step', 'warp'],
+      /--step "warp" is not valid. Should be one of: fused, separate, parallel/,
+    ],
     [['serve', '--device', 'tpu'], /Should be one of: cpu, cuda, auto/],
     [['build', '--bogus'], /Unknown option '--bogus'/],
     [['data', 'mnist'], /unknown dataset "mnist". Should be one of: cifar10/],

@@ -84,30 +84,46 @@ t.test('a short run on a small subset: loss falls clearly and subset accuracy ri
   );
 });
 
-t.test('resume equivalence: N steps straight == N/2 steps, stop, resume, N/2 steps', async (t) => {
-  const splits = { train: synthetic(256, 3), test: synthetic(64, 4) };
-  const straightDir = t.testdir({ a: {}, b: {} });
-  const straight = await train({ ...base(path.join(straightDir, 'a'), splits), epochs: 2 }); // 8 steps/epoch × 2
-  t.equal(straight.progress.step, 16);
-  const half = await train({ ...base(path.join(straightDir, 'b'), splits), epochs: 2, stopAfterSteps: 11 }); // stops mid-epoch 2
-  t.equal(half.interrupted, true);
-  t.equal(half.progress.step, 11);
-  const ck = await loadCheckpoint(path.join(straightDir, 'b', 'checkpoint.safetensors'));
-  t.same([ck.progress.step, ck.progress.epoch, ck.progress.stepInEpoch], [11, 1, 3]);
-  const resumed = await train({ ...base(path.join(straightDir, 'b'), splits), epochs: 2, resume: true });
-  t.equal(resumed.progress.step, 16);
-  let worst = 0;
-  for (const [name, p] of straight.state.params) {
-    const q = resumed.state.params.get(name)!;
-    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i]! - q[i]!));
-  }
-  for (const [name, m] of straight.state.expAvgSq) {
-    const q = resumed.state.expAvgSq.get(name)!;
-    for (let i = 0; i < m.length; i++) worst = Math.max(worst, Math.abs(m[i]! - q[i]!));
-  }
-  t.comment(`max |straight − resumed| = ${worst.toExponential(2)}`);
-  t.ok(worst <= 1e-6, 'parameters and moments equal within 1e-6');
-});
+for (const [mode, threads] of [
+  ['fused', 1],
+  ['parallel', 2],
+] as const)
+  t.test(`resume equivalence (${mode} steps): N steps straight == N/2 steps, stop, resume, N/2 steps`, async (t) => {
+    const splits = { train: synthetic(256, 3), test: synthetic(64, 4) };
+    const straightDir = t.testdir({ a: {}, b: {} });
+    const straight = await train({ ...base(path.join(straightDir, 'a'), splits), mode, threads, epochs: 2 }); // 8 steps/epoch × 2
+    t.equal(straight.progress.step, 16);
+    const half = await train({
+      ...base(path.join(straightDir, 'b'), splits),
+      mode,
+      threads,
+      epochs: 2,
+      stopAfterSteps: 11,
+    }); // stops mid-epoch 2
+    t.equal(half.interrupted, true);
+    t.equal(half.progress.step, 11);
+    const ck = await loadCheckpoint(path.join(straightDir, 'b', 'checkpoint.safetensors'));
+    t.same([ck.progress.step, ck.progress.epoch, ck.progress.stepInEpoch], [11, 1, 3]);
+    const resumed = await train({
+      ...base(path.join(straightDir, 'b'), splits),
+      mode,
+      threads,
+      epochs: 2,
+      resume: true,
+    });
+    t.equal(resumed.progress.step, 16);
+    let worst = 0;
+    for (const [name, p] of straight.state.params) {
+      const q = resumed.state.params.get(name)!;
+      for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i]! - q[i]!));
+    }
+    for (const [name, m] of straight.state.expAvgSq) {
+      const q = resumed.state.expAvgSq.get(name)!;
+      for (let i = 0; i < m.length; i++) worst = Math.max(worst, Math.abs(m[i]! - q[i]!));
+    }
+    t.comment(`max |straight − resumed| = ${worst.toExponential(2)}`);
+    t.ok(worst <= 1e-6, 'parameters and moments equal within 1e-6');
+  });
 
 t.test('--stop-at-step stops at a global step, is idempotent, and lands where a staged run does', async (t) => {
   const splits = { train: synthetic(128, 3), test: synthetic(32, 4) };

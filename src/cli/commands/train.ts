@@ -217,10 +217,10 @@ const RECIPE = [
   {
     flag: 'step',
     kind: 'choice',
-    dflt: 'fused',
+    dfltText: 'parallel with 2+ threads, else fused',
     choices: STEP_MODES,
     recipe: 'mode',
-    help: 'fused train-step graph or training + optimizer graphs',
+    help: 'how a step runs (default {default}):\nfused = one train-step graph; separate = training + optimizer graphs; parallel = the\ntraining graph on slices of the batch, one single-threaded worker session per thread,\nthen the optimizer graph',
   },
   {
     flag: 'limit-train',
@@ -306,6 +306,7 @@ export async function run(argv: string[]): Promise<number> {
   const limitTrain = optionalNumFlag(v, F['limit-train']);
   const limitTest = optionalNumFlag(v, F['limit-test']);
   const stopAtStep = optionalNumFlag(v, F['stop-at-step']);
+  const threads = optionalNumFlag(v, F.threads) ?? os.availableParallelism();
   const presetName = strFlag(v, F.preset);
   if (!Object.hasOwn(PRESETS, presetName))
     throw new UsageError(`unknown preset "${presetName}". Should be one of: ${Object.keys(PRESETS).join(', ')}`);
@@ -328,8 +329,8 @@ export async function run(argv: string[]): Promise<number> {
     labelSmoothing: numFlag(v, F['label-smoothing']),
     seed: numFlag(v, F.seed),
     resume: Boolean(v['resume']),
-    threads: optionalNumFlag(v, F.threads) ?? os.availableParallelism(),
-    mode: strFlag(v, F.step) as StepMode,
+    threads,
+    mode: (v['step'] !== undefined ? strFlag(v, F.step) : threads > 1 ? 'parallel' : 'fused') as StepMode,
     augment: aug.has('none')
       ? null
       : {
