@@ -1,4 +1,4 @@
-// Data-parallel gradients: the training graph on row slices of a batch, one single-threaded session per worker thread.
+// Data-parallel gradients: the training graph on row slices of a batch, one session per worker thread (one ORT thread each).
 //
 // The loss is a mean over the batch's rows and every layer works per row (LayerNorm, not BatchNorm), so the batch's
 // loss and gradients are the row-count-weighted means of the slices' own: the same step as one session on the whole
@@ -7,6 +7,9 @@
 import { LOGITS } from '../model/io-names.js';
 import type { HostTensor } from '../runtime/session.js';
 import { WorkerPool } from '../runtime/worker-pool.js';
+
+/** The most worker sessions a step is split over (a batch of 128 gives each at least 16 rows). */
+export const MAX_WORKERS = 8;
 
 export interface Gradients {
   loss: number;
@@ -50,9 +53,17 @@ export class DataParallel {
     readonly workers: number,
   ) {}
 
-  /** `workers` worker threads, each with a session of the training graph `model` on one intra-op thread. */
-  static async create(model: Uint8Array, workers: number): Promise<DataParallel> {
-    return new DataParallel(await WorkerPool.create(model, { workers, threads: 1, memPattern: false }), workers);
+  /**
+   * Worker threads with a session of the training graph `model` each, for `threads` threads in all: one per thread,
+   * up to MAX_WORKERS (more threads go to the workers' sessions), so that a batch is not cut into slivers.
+   */
+  static async create(model: Uint8Array, threads: number): Promise<DataParallel> {
+    const workers = Math.max(1, Math.min(threads, MAX_WORKERS));
+    const perWorker = Math.max(1, Math.floor(threads / workers));
+    return new DataParallel(
+      await WorkerPool.create(model, { workers, threads: perWorker, memPattern: false }),
+      workers,
+    );
   }
 
   /**

@@ -1,7 +1,9 @@
 // Data-parallel steps (batch slices in single-threaded worker sessions) give the one-session step: loss, logits, weights.
 import t from 'tap';
 import { defaultSpec, paramTable, preset, randomParams } from '../../src/model/index.js';
-import { rowSlices } from '../../src/train/data-parallel.js';
+import { serializeModel } from '../../src/onnx/index.js';
+import { artifactMetadata, trainingGraph } from '../../src/train/artifacts.js';
+import { DataParallel, MAX_WORKERS, rowSlices } from '../../src/train/data-parallel.js';
 import { dropPathFeeds } from '../../src/train/droppath.js';
 import { type OptimState, Stepper, zerosLike } from '../../src/train/stepper.js';
 import { Rng } from '../../src/util/rng.js';
@@ -28,6 +30,20 @@ t.test('rowSlices: nearly equal, non-empty, in order, covering every row', async
 
 const spec = defaultSpec(preset('tiny'));
 const c = spec.config;
+
+t.test('worker count: one per thread, at most MAX_WORKERS', async (t) => {
+  const model = serializeModel(trainingGraph(spec, { labelSmoothing: 0 }), {
+    metadata: artifactMetadata(spec, { labelSmoothing: 0 }),
+  });
+  for (const [threads, workers] of [
+    [3, 3],
+    [MAX_WORKERS + 4, MAX_WORKERS],
+  ] as const) {
+    const dp = await DataParallel.create(model, threads);
+    t.equal(dp.workers, workers, `${threads} threads: ${workers} workers`);
+    await dp.close();
+  }
+});
 
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
   let scale = 0;

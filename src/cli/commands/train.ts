@@ -220,7 +220,7 @@ const RECIPE = [
     dfltText: 'parallel with 2+ threads, else fused',
     choices: STEP_MODES,
     recipe: 'mode',
-    help: 'how a step runs (default {default}):\nfused = one train-step graph; separate = training + optimizer graphs; parallel = the\ntraining graph on slices of the batch, one single-threaded worker session per thread,\nthen the optimizer graph',
+    help: 'how a step runs (default {default}):\nfused = one train-step graph; separate = training + optimizer graphs; parallel = the\ntraining graph on slices of the batch, one single-threaded worker session per thread (at\nmost 8), then the optimizer graph',
   },
   {
     flag: 'limit-train',
