@@ -1,10 +1,8 @@
-// Parts of the HTTP benchmark: the in-process raw-model baseline, server processes, autocannon loads, /metrics and RSS.
+// Parts of the HTTP benchmark: server processes, autocannon loads, /metrics and RSS (the raw model is in raw-model.ts).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon, { type Request } from 'autocannon';
 import sharp from 'sharp';
-import type { WorkerPool } from '../runtime/worker-pool.js';
 import { cpuSeconds, freePort, ROOT } from './common.js';
 
 export interface LoadResult {
@@ -58,79 +56,6 @@ export async function samplePng(): Promise<{ png: Buffer; source: string }> {
         .toBuffer(),
       source: 'noise',
     };
-  }
-}
-
-/**
- * The raw model in the service's layout: `workers` worker threads, each with its own session of `threads` intra-op
- * threads, each running batches back to back. Also measures the event-loop stall of one run on the main thread.
- */
-export class RawModel {
-  stallMs = 0;
-  private readonly pixels: Uint8Array;
-
-  static async open(modelPath: string, workers: number, threads: number, batch: number): Promise<RawModel> {
-    const { WorkerPool } = await import('../runtime/worker-pool.js');
-    const m = new RawModel(await WorkerPool.create(modelPath, { workers, threads }), workers, batch);
-    await m.stall(modelPath, threads);
-    for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: workers }, () => m.runOne()));
-    return m;
-  }
-
-  private constructor(
-    private readonly pool: WorkerPool,
-    private readonly workers: number,
-    private readonly batch: number,
-  ) {
-    this.pixels = new Uint8Array(batch * 32 * 32 * 3).map((_, i) => (i * 31) & 255);
-  }
-
-  /** One batch on an idle worker; the pixels are copied into a fresh buffer, as the service builds each batch. */
-  private runOne(): Promise<unknown> {
-    const data = this.pixels.slice();
-    return this.pool.run({ pixels: { dtype: 'uint8', dims: [this.batch, 32, 32, 3], data } }, ['probabilities']);
-  }
-
-  /** How long one batch run holds the JS thread when it runs there (why the service uses workers). */
-  private async stall(modelPath: string, threads: number): Promise<void> {
-    const { Session } = await import('../runtime/session.js');
-    const s = await Session.create(modelPath, { threads });
-    try {
-      const feeds = { pixels: { dtype: 'uint8' as const, dims: [this.batch, 32, 32, 3], data: this.pixels } };
-      await s.run(feeds, ['probabilities']);
-      const h = monitorEventLoopDelay({ resolution: 1 });
-      h.enable();
-      for (let i = 0; i < 3; i++) {
-        await s.run(feeds, ['probabilities']);
-        await new Promise((r) => setImmediate(r));
-      }
-      h.disable();
-      this.stallMs = h.max / 1e6;
-    } finally {
-      await s.release();
-    }
-  }
-
-  async measure(seconds: number): Promise<{ rate: number; cpuMs: number }> {
-    const cpu0 = process.cpuUsage();
-    let n = 0;
-    const t0 = performance.now();
-    const end = t0 + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: this.workers }, async () => {
-        while (performance.now() < end) {
-          await this.runOne();
-          n += this.batch;
-        }
-      }),
-    );
-    const rate = n / ((performance.now() - t0) / 1000);
-    const cpu = process.cpuUsage(cpu0);
-    return { rate, cpuMs: (cpu.user + cpu.system) / 1000 / n };
-  }
-
-  close(): Promise<void> {
-    return this.pool.close();
   }
 }
 

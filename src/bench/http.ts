@@ -21,13 +21,13 @@ import {
   type LoadResult,
   load,
   meanBatch,
-  RawModel,
   rssOf,
   type SoakResult,
   samplePng,
   soakRss,
   withServer,
 } from './http-harness.js';
+import { mainThreadStallMs, RawModel } from './raw-model.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -117,9 +117,11 @@ async function main(): Promise<void> {
       o['log-level'],
     ];
 
-    const raw = await RawModel.open(modelPath, workers, threads, maxBatch);
+    const stallMs = await mainThreadStallMs(modelPath, threads, maxBatch);
+    const raw = await RawModel.open(modelPath, { workers, threads, batch: maxBatch });
     // With several workers, also the raw model as one session on all their threads (the layout they replace).
-    const raw1 = workers > 1 ? await RawModel.open(modelPath, 1, workers * threads, maxBatch) : null;
+    const raw1 =
+      workers > 1 ? await RawModel.open(modelPath, { workers: 1, threads: workers * threads, batch: maxBatch }) : null;
     const res = await withServer([fileURLToPath(import.meta.url), '--bare-server'], 'bare', (bareUrl, barePid) =>
       withServer(serveArgs, 'service', async (url, pid, startupMs): Promise<Measured> => {
         const rssReady = rssOf(pid);
@@ -144,7 +146,6 @@ async function main(): Promise<void> {
         return { runs, light, rss, startupMs, batches, soak };
       }),
     );
-    const stallMs = raw.stallMs;
     await raw.close();
     await raw1?.close();
 

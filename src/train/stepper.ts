@@ -102,7 +102,9 @@ export class Stepper {
     // Everything so far has the batch as its first dimension (drop-path masks are [n] too); the parameters do not.
     if (extra) Object.assign(feeds, extra);
     const perRow = { ...feeds };
-    for (const p of table) feeds[p.name] = f32(p.shape, state.params.get(p.name)!);
+    const params: Record<string, HostTensor> = {};
+    for (const p of table) params[p.name] = f32(p.shape, state.params.get(p.name)!);
+    Object.assign(feeds, params);
     const sched: Record<string, HostTensor> = {
       learning_rate: f32([], Float32Array.of(lr)),
       step: { dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(step)) },
@@ -119,10 +121,8 @@ export class Stepper {
     } else {
       const of: Record<string, HostTensor> = { ...sched };
       if (this.parallel) {
-        const shared: Record<string, HostTensor> = {};
-        for (const p of table) shared[p.name] = feeds[p.name]!;
         const names = this.trainable.map((p) => p.name);
-        const g = await this.parallel.run(n, perRow, shared, names);
+        const g = await this.parallel.run(n, perRow, params, names);
         result = { loss: g.loss, logits: g.logits };
         for (const p of this.trainable) of[`${p.name}_grad`] = f32(p.shape, g.grads.get(p.name)!);
       } else {
@@ -130,7 +130,7 @@ export class Stepper {
         result = { loss: (fb['loss']!.data as Float32Array)[0]!, logits: fb[LOGITS]!.data as Float32Array };
         for (const p of this.trainable) of[`${p.name}_grad`] = fb[`${p.name}_grad`]!;
       }
-      for (const p of this.trainable) of[p.name] = feeds[p.name]!;
+      for (const p of this.trainable) of[p.name] = params[p.name]!;
       out = await this.optim.run(of);
     }
     for (const p of this.trainable) {
