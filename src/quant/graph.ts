@@ -8,7 +8,7 @@ import { quantizeWeight, uint8Params } from './weights.js';
 export type Activations = 'dynamic' | 'static';
 
 export interface QuantOptions {
-  /** dynamic: DynamicQuantizeLinear + MatMulInteger per batch (ORT: DynamicQuantizeMatMul); static: QuantizeLinear with calibrated ranges + MatMulInteger. */
+  /** dynamic: DynamicQuantizeLinear + MatMulInteger per batch (ORT: DynamicQuantizeMatMul); static: QuantizeLinear with calibrated ranges, in QDQ form around a Gemm (ORT: QGemm). */
   activations: Activations;
   /** One weight scale per output channel (else one per tensor). */
   perChannel: boolean;
@@ -48,6 +48,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     return g.initializer(name, { dtype: 'float32', dims: shapes.get(name)!, data });
   };
   const layers = new Set(quantizedLayers(spec, o.tokens));
+  const weightScales = new Map<string, Float32Array>();
 
   /** The int8 weight [in, out], its scales and zero points as initializers, made once per layer. */
   const quantWeights = (prefix: string): [Value, Value, Value] => {
@@ -56,6 +57,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
       return [g.value(name), g.value(`${prefix}.weight_scale`), g.value(`${prefix}.weight_zero_point`)];
     const [out, inp] = shapes.get(`${prefix}.weight`)! as [number, number];
     const w = quantizeWeight(params.get(`${prefix}.weight`)!, out, inp, o.perChannel, true);
+    weightScales.set(prefix, w.scale);
     const sdims = o.perChannel ? [out] : [];
     return [
       g.initializer(name, { dtype: 'int8', dims: w.dims, data: w.q }),
@@ -74,12 +76,37 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     }
     const r = o.ranges?.get(prefix);
     if (!r) throw new Error(`no calibrated range for ${prefix}`);
+    // QDQ form: Q→DQ on the input, DQ on the int8 weight and on an int32 bias (scale = input scale × weight scale),
+    // all into one Gemm, which ONNX Runtime fuses into its int8 QGemm kernel (fed by one QuantizeLinear).
     const { scale, zero } = uint8Params(r[0], r[1]);
     const xs = b.scalar(scale);
     const xz = b.scalar(zero, 'uint8');
-    // QuantizeLinear with the calibrated range, then the same integer GEMM + rescale (ORT 1.30 leaves these unfused).
-    const acc = b.matmulInteger(b.quantize(x, xs, xz), wq, xz, wz);
-    return b.add(b.mul(b.cast(acc, 'float32'), b.mul(xs, ws)), param(`${prefix}.bias`));
+    const xd = b.dequantize(b.quantize(x, xs, xz), xs, xz);
+    const wd = b.dequantize(wq, ws, wz, 1);
+    return b.gemm(xd, wd, quantBias(b, prefix, scale));
+  };
+
+  /** The layer's float bias as int32 in units of (input scale × weight scale), dequantized: QGemm's bias form. */
+  const quantBias = (b: Builder, prefix: string, inputScale: number): Value => {
+    const name = `${prefix}.bias_quantized`;
+    if (!g.values.has(name)) {
+      const bias = params.get(`${prefix}.bias`)!;
+      const ws = weightScales.get(prefix)!;
+      const s = new Float32Array(bias.length);
+      const q = new Int32Array(bias.length);
+      for (let j = 0; j < bias.length; j++) {
+        s[j] = inputScale * ws[ws.length === 1 ? 0 : j]!;
+        q[j] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(bias[j]! / s[j]!)));
+      }
+      g.initializer(name, { dtype: 'int32', dims: [bias.length], data: q });
+      g.initializer(`${prefix}.bias_scale`, { dtype: 'float32', dims: [bias.length], data: s });
+      g.initializer(`${prefix}.bias_zero_point`, {
+        dtype: 'int32',
+        dims: [bias.length],
+        data: new Int32Array(bias.length),
+      });
+    }
+    return b.dequantize(g.value(name), g.value(`${prefix}.bias_scale`), g.value(`${prefix}.bias_zero_point`), 0);
   };
 
   const act = o.gelu === 'tanh' ? geluTanh : gelu;

@@ -1,12 +1,13 @@
 // The int8 model: weight quantization, calibration ranges, logits close to float, I/O contract and metadata, CLI errors.
 
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { buildInferenceModel, defaultSpec, loadModelFile, preset, randomParams } from '../../src/model/index.js';
+import { inspectModel } from '../../src/onnx/inspect.js';
 import { calibrate, entropyThreshold } from '../../src/quant/calibrate.js';
 import {
   buildQuantizedModel,
@@ -113,13 +114,57 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
     t.equal(m.parsed.metadata['mixer.training'], '{"epochs":1}', `${name}: keeps the source metadata`);
     const q = JSON.parse(m.parsed.metadata['mixer.quantization']!) as Record<string, unknown>;
     t.same([q['activations'], q['per_channel']], [o.activations, o.perChannel], `${name}: mixer.quantization`);
-    t.ok(m.parsed.opTypes.includes('MatMulInteger'), `${name}: integer GEMMs`);
+    const emitted =
+      o.activations === 'dynamic'
+        ? ['DynamicQuantizeLinear', 'MatMulInteger']
+        : ['DequantizeLinear', 'Gemm', 'QuantizeLinear'];
+    for (const op of emitted) t.ok(m.parsed.opTypes.includes(op), `${name}: emits ${op}`);
+    // ONNX Runtime must fuse every quantized layer into one int8 kernel: nothing of the emitted pattern is left over.
+    const optimized = path.join(dir, 'optimized.onnx');
+    await (await Session.create(m.bytes, { threads: 1, optimizedModelPath: optimized })).release();
+    const ops = inspectModel(await readFile(optimized)).opTypes;
+    const fused = o.activations === 'dynamic' ? 'DynamicQuantizeMatMul' : 'QGemm';
+    t.ok(ops.includes(fused), `${name}: ORT runs ${fused}`);
+    for (const op of ['MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear'])
+      t.notOk(ops.includes(op), `${name}: no ${op} left after ORT's fusions`);
     t.equal(m.parsed.opset, 17);
     const got = await logits(m.bytes, px, n);
     let err = 0;
     for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - ref[i]!));
     t.ok(err < 0.08 * scale, `${name}: max |int8 − fp32| ${err.toFixed(4)} < 8% of max |logit| ${scale.toFixed(3)}`);
   }
+});
+
+t.test('static activations: an image gets the same logits alone as in any batch (dynamic ones do not)', async (t) => {
+  const train: ImageDataset = {
+    images: images(3, 32),
+    labels: new Uint8Array(32),
+    count: 32,
+    height: size,
+    width: size,
+    classes: spec.labels,
+  };
+  const ranges = await calibrate(spec, params, quantizedLayers(spec, true), train, {
+    method: 'percentile',
+    images: 32,
+  });
+  const n = 12;
+  const px = images(4, n);
+  const per = size * size * 3;
+  const tiled = { perChannel: true, tokens: true, gelu: 'tanh', channelTiles: 4, tileMinBatch: 8 } as const;
+  const drift = async (o: QuantOptions): Promise<number> => {
+    const model = buildQuantizedModel(spec, params, o, {});
+    const all = await logits(model, px, n); // tiled: n ≥ tileMinBatch
+    let d = 0;
+    for (const i of [0, 5, n - 1]) {
+      const one = await logits(model, px.slice(i * per, (i + 1) * per), 1); // untiled
+      const k = one.length;
+      for (let j = 0; j < k; j++) d = Math.max(d, Math.abs(one[j]! - all[i * k + j]!));
+    }
+    return d;
+  };
+  t.equal(await drift({ ...tiled, activations: 'static', ranges }), 0, 'static: identical logits');
+  t.ok((await drift({ ...tiled, activations: 'dynamic' })) > 0, 'dynamic: the batch sets the quantization range');
 });
 
 const run = promisify(execFile);

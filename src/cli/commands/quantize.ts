@@ -22,12 +22,13 @@ export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx>
                [--channel-tiles ${DEFAULTS.channelTiles}] [--tile-min-batch ${DEFAULTS.tileMinBatch}]
   Writes an int8 model with the same input, outputs and metadata (plus mixer.quantization). The channel-mixing MLP
   weights become int8 (per output channel with --per-channel); so do the token-mixing ones with --token-mlp int8
-  (run on transposed activations: no faster here, and less accurate, so float by default; --float-tokens is the old
-  name of the default). LayerNorm, the stem, the head and softmax stay float; GELU uses its tanh form. Dynamic activations (the default) quantize each batch on the fly;
-  static ones use ranges calibrated on --images TRAINING images of --calibration with --method. --channel-tiles runs
-  each channel MLP on that many row blocks so its hidden activations stay in cache (faster at large batches, slower at
-  batch 1; 1 = off; must divide the token count), for batches of --tile-min-batch images or more (an If on the batch
-  size; smaller batches run untiled; 1 = every batch).`;
+  (run on transposed activations; float by default). LayerNorm, the stem, the head and softmax stay float; GELU uses
+  its tanh form. Dynamic activations (the default) quantize each batch on the fly, so an image's logits shift a little
+  with its batch; static ones use fixed ranges calibrated on --images TRAINING images of --calibration with --method
+  (as fast, and an image gets the same logits in any batch; the shipped int8 model is static, percentile, with
+  --token-mlp int8). --channel-tiles runs each channel MLP on that many row blocks so its hidden activations stay in
+  cache (faster at large batches, slower at batch 1; 1 = off; must divide the token count), for batches of
+  --tile-min-batch images or more (an If on the batch size; smaller batches run untiled; 1 = every batch).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
