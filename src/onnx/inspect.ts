@@ -21,9 +21,12 @@ export interface ModelInterface {
   opTypes: string[];
   /** Nodes, subgraphs included. */
   nodeCount: number;
-  /** Elements of the floating-point initializers of rank >= 1 (weights; integer shape constants and scalars left out). */
+  /**
+   * Elements of the floating-point initializers of rank >= 1 and of the 8-bit ones of rank >= 2 (quantized weight
+   * matrices); integer shape constants, zero points and scalars are left out.
+   */
   parameters: number;
-  /** Element count of each floating-point initializer of rank >= 1, by name. */
+  /** Element count of each floating-point, 8-bit or int32 initializer of rank >= 1, by name. */
   weights: Record<string, number>;
   /** Multiply-adds per image of MatMul, Gemm and Conv nodes, from their weights and propagated spatial sizes (batch 1). */
   macs: number;
@@ -257,10 +260,10 @@ export function inspectModel(bytes: Uint8Array): ModelInterface {
   let parameters = 0;
   const weights: Record<string, number> = {};
   for (const t of inits.values()) {
-    if ([1, 10, 11, 16].includes(t.dataType) && t.dims.length > 0) {
-      parameters += numel(t.dims);
-      weights[t.name] = numel(t.dims);
-    }
+    const float = [1, 10, 11, 16].includes(t.dataType) && t.dims.length > 0;
+    const int8Matrix = [2, 3].includes(t.dataType) && t.dims.length >= 2;
+    if (float || int8Matrix) parameters += numel(t.dims);
+    if (float || ([2, 3, 6].includes(t.dataType) && t.dims.length > 0)) weights[t.name] = numel(t.dims);
     if (t.dataLocation === 1) {
       const loc = t.externalData.find((e) => e.key === 'location')?.value;
       externalData.push(loc ?? '');

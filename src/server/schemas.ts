@@ -145,7 +145,11 @@ export const modelResponse = {
     },
     inputs: { type: 'array', items: tensorMeta },
     outputs: { type: 'array', items: tensorMeta },
-    parameters: { type: 'integer', description: 'elements of all initializers' },
+    parameters: {
+      type: 'integer',
+      description:
+        'weight elements: onnx-mixer models count their timm parameters (int8 ones too), others float initializers and 8-bit weight matrices',
+    },
     macsPerImage: {
       type: 'integer',
       description: 'multiply-adds of the MatMul, Gemm and Conv nodes per image, estimated from the graph',

@@ -17,6 +17,7 @@ import {
 } from '../../src/quant/graph.js';
 import { quantizeWeight } from '../../src/quant/weights.js';
 import { Session } from '../../src/runtime/session.js';
+import { countParameters } from '../../src/server/repository/contract.js';
 import { Rng } from '../../src/util/rng.js';
 
 const spec = defaultSpec(preset('tiny'));
@@ -122,6 +123,7 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
     // ONNX Runtime must fuse every quantized layer into one int8 kernel: nothing of the emitted pattern is left over.
     const optimized = path.join(dir, 'optimized.onnx');
     await (await Session.create(m.bytes, { threads: 1, optimizedModelPath: optimized })).release();
+    t.equal(countParameters(inspectModel(m.bytes)), countParameters(inspectModel(fp32)), `${name}: parameter count`);
     const ops = inspectModel(await readFile(optimized)).opTypes;
     const fused = o.activations === 'dynamic' ? 'DynamicQuantizeMatMul' : 'QGemm';
     t.ok(ops.includes(fused), `${name}: ORT runs ${fused}`);

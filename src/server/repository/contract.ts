@@ -248,7 +248,8 @@ export function countParameters(io: ModelInterface): number {
   if (io.metadata['mixer.config'] === undefined) return io.parameters;
   try {
     const names = paramTable(specFromMetadata(io.metadata).config).map((p) => p.name);
-    return names.reduce((n, name) => n + (io.weights[name] ?? 0), 0);
+    // An int8 model keeps a quantized layer's weight and (static) bias as `<name>_quantized`.
+    return names.reduce((n, name) => n + (io.weights[name] ?? io.weights[`${name}_quantized`] ?? 0), 0);
   } catch {
     return io.parameters;
   }
