@@ -260,10 +260,11 @@ export function inspectModel(bytes: Uint8Array): ModelInterface {
   let parameters = 0;
   const weights: Record<string, number> = {};
   for (const t of inits.values()) {
-    const float = [1, 10, 11, 16].includes(t.dataType) && t.dims.length > 0;
-    const int8Matrix = [2, 3].includes(t.dataType) && t.dims.length >= 2;
-    if (float || int8Matrix) parameters += numel(t.dims);
-    if (float || ([2, 3, 6].includes(t.dataType) && t.dims.length > 0)) weights[t.name] = numel(t.dims);
+    const rank = t.dims.length;
+    const float = [1, 10, 11, 16].includes(t.dataType);
+    const int8 = [2, 3].includes(t.dataType);
+    if ((float && rank > 0) || (int8 && rank >= 2)) parameters += numel(t.dims);
+    if ((float || int8 || t.dataType === 6) && rank > 0) weights[t.name] = numel(t.dims);
     if (t.dataLocation === 1) {
       const loc = t.externalData.find((e) => e.key === 'location')?.value;
       externalData.push(loc ?? '');

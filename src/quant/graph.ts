@@ -48,7 +48,6 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     return g.initializer(name, { dtype: 'float32', dims: shapes.get(name)!, data });
   };
   const layers = new Set(quantizedLayers(spec, o.tokens));
-  const weightScales = new Map<string, Float32Array>();
 
   /** The int8 weight [in, out], its scales and zero points as initializers, made once per layer. */
   const quantWeights = (prefix: string): [Value, Value, Value] => {
@@ -57,7 +56,6 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
       return [g.value(name), g.value(`${prefix}.weight_scale`), g.value(`${prefix}.weight_zero_point`)];
     const [out, inp] = shapes.get(`${prefix}.weight`)! as [number, number];
     const w = quantizeWeight(params.get(`${prefix}.weight`)!, out, inp, o.perChannel, true);
-    weightScales.set(prefix, w.scale);
     const sdims = o.perChannel ? [out] : [];
     return [
       g.initializer(name, { dtype: 'int8', dims: w.dims, data: w.q }),
@@ -91,7 +89,7 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     const name = `${prefix}.bias_quantized`;
     if (!g.values.has(name)) {
       const bias = params.get(`${prefix}.bias`)!;
-      const ws = weightScales.get(prefix)!;
+      const ws = g.initializers.get(`${prefix}.weight_scale`)!.data as Float32Array; // made by quantWeights
       const s = new Float32Array(bias.length);
       const q = new Int32Array(bias.length);
       for (let j = 0; j < bias.length; j++) {

@@ -29,6 +29,18 @@ function images(seed: number, n: number): Uint8Array {
   return Uint8Array.from({ length: n * size * size * 3 }, () => Math.floor(r.next() * 256));
 }
 
+/** A calibration split of `n` random images. */
+function trainSet(seed: number, n: number): ImageDataset {
+  return {
+    images: images(seed, n),
+    labels: new Uint8Array(n),
+    count: n,
+    height: size,
+    width: size,
+    classes: spec.labels,
+  };
+}
+
 async function logits(model: Uint8Array, pixels: Uint8Array, n: number): Promise<Float32Array> {
   const s = await Session.create(model, { threads: 1 });
   const out = await s.run({ pixels: { dtype: 'uint8', dims: [n, size, size, 3], data: pixels } });
@@ -68,14 +80,7 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
   const px = images(1, n);
   const ref = await logits(fp32, px, n);
   const scale = Math.max(...Array.from(ref, Math.abs));
-  const train: ImageDataset = {
-    images: images(2, 64),
-    labels: new Uint8Array(64),
-    count: 64,
-    height: size,
-    width: size,
-    classes: spec.labels,
-  };
+  const train = trainSet(2, 64);
   const cases: [string, QuantOptions][] = [
     ['dynamic per-channel', { activations: 'dynamic', perChannel: true, tokens: true, gelu: 'tanh' }],
     [
@@ -138,14 +143,7 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
 });
 
 t.test('static activations: an image gets the same logits alone as in any batch (dynamic ones do not)', async (t) => {
-  const train: ImageDataset = {
-    images: images(3, 32),
-    labels: new Uint8Array(32),
-    count: 32,
-    height: size,
-    width: size,
-    classes: spec.labels,
-  };
+  const train = trainSet(3, 32);
   const ranges = await calibrate(spec, params, quantizedLayers(spec, true), train, {
     method: 'percentile',
     images: 32,
