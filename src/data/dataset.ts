@@ -96,3 +96,24 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>): ImageDatas
   }
   return { images, labels, count, height: ds.height, width: ds.width, classes: ds.classes.slice() };
 }
+
+/** Per-channel mean and standard deviation of a dataset's [0,1]-scaled RGB pixels (rounded to 4 decimals). */
+export function channelStats(ds: ImageDataset): { mean: [number, number, number]; std: [number, number, number] } {
+  const sum = [0, 0, 0];
+  const sq = [0, 0, 0];
+  for (let i = 0; i < ds.count; i++) {
+    const px = imageAt(ds, i);
+    for (let j = 0; j < px.length; j += 3)
+      for (let c = 0; c < 3; c++) {
+        const v = px[j + c]! / 255;
+        sum[c]! += v;
+        sq[c]! += v * v;
+      }
+  }
+  const n = Math.max(1, ds.count * ds.height * ds.width);
+  const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+  const mean = sum.map((s) => s / n);
+  // A flat channel (std 0) would divide by zero in the normalisation: at least 1/255.
+  const std = sq.map((s, c) => Math.max(1 / 255, Math.sqrt(Math.max(0, s / n - mean[c]! ** 2))));
+  return { mean: [r4(mean[0]!), r4(mean[1]!), r4(mean[2]!)], std: [r4(std[0]!), r4(std[1]!), r4(std[2]!)] };
+}

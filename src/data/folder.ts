@@ -1,8 +1,9 @@
 // Image-folder datasets (<root>/<class>/*.png|jpg|jpeg|webp): decoded on worker threads through a cache, broken files skipped, seeded stratified split.
 
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { Progress as Bar } from '../train/progress.js';
 import { mixSeed, Rng } from '../util/rng.js';
 import { DataError, type ImageDataset } from './dataset.js';
@@ -26,6 +27,11 @@ export interface ImageFolderOptions {
   cacheMb?: number;
   /** Fail on the first undecodable file instead of skipping it. */
   strict?: boolean;
+  /**
+   * Every image of `root` as one set (returned as `train`; `test` is empty): no split, no train/val layout. `classes`
+   * then fixes the class order (a model's labels); a class may have no images.
+   */
+  whole?: { classes?: string[] };
   /** Decode worker threads (default min(4, cores)). */
   threads?: number;
   log?: (line: string) => void;
@@ -34,6 +40,9 @@ export interface ImageFolderOptions {
 /** What loading a folder used, skipped and cost; goes into the training report. */
 export interface FolderReport {
   root: string;
+  /** The folder's own name and a sha256 of its image list (paths relative to it, sizes): the data without local paths. */
+  name: string;
+  sha256: string;
   classes: string[];
   trainCounts: number[];
   valCounts: number[];
@@ -66,15 +75,31 @@ async function subdirs(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** Why `dir` (with no subfolders) is no image folder, and, when it holds images itself, that its parent probably is. */
+async function noClassFolders(dir: string): Promise<string> {
+  const images = (await readdir(dir, { withFileTypes: true })).filter(
+    (e) => e.isFile() && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()),
+  ).length;
+  const expected = `expected ${dir}/<class>/<image>`;
+  if (images === 0) return `no class folders in ${dir} (${expected})`;
+  const parent = dirname(resolve(dir)) === resolve(dir) ? null : join(dir, '..');
+  const siblings = parent ? await subdirs(parent).catch(() => []) : [];
+  return (
+    `${dir} holds ${images} images but no class folders: it looks like the folder of one class (${expected})` +
+    (parent && siblings.length >= 2
+      ? `; pass its parent instead: --data ${parent} (class folders ${siblings.slice(0, 5).join(', ')}${siblings.length > 5 ? ', …' : ''})`
+      : '; put each class in its own subfolder and pass the folder above them')
+  );
+}
+
 /** Lists `<dir>/<class>/<image>`; `classes` fixes the class order (else the sorted subfolders). */
-async function listClasses(dir: string, classes?: string[]): Promise<Listing> {
+async function listClasses(dir: string, classes?: string[], whose = 'the training set'): Promise<Listing> {
   const found = await subdirs(dir);
-  if (found.length === 0)
-    throw new DataError('DATA_FORMAT', `no class folders in ${dir} (expected ${dir}/<class>/<image>)`);
+  if (found.length === 0) throw new DataError('DATA_FORMAT', await noClassFolders(dir));
   const names = classes ?? found;
   const unknown = found.filter((c) => !names.includes(c));
   if (unknown.length > 0) {
-    throw new DataError('DATA_FORMAT', `${dir} has classes not in the training set: ${unknown.join(', ')}`);
+    throw new DataError('DATA_FORMAT', `${dir} has classes not in ${whose}: ${unknown.join(', ')}`);
   }
   const listing: Listing = { classes: names, files: [], labels: [] };
   for (const [label, cls] of names.entries()) {
@@ -121,6 +146,13 @@ export function stratifiedSplit(
   return { train, val };
 }
 
+/** sha256 of `relative/path<TAB>bytes` lines, one per file (sorted): what a folder holds, wherever it lies. */
+async function listingHash(root: string, files: string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const f of files) lines.push(`${relative(root, f).split('\\').join('/')}\t${(await stat(f)).size}`);
+  return createHash('sha256').update(lines.sort().join('\n')).digest('hex');
+}
+
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
 
 /** Loads `<root>/<class>/*`, split into train/validation; a `train/` + `val/` (or `test/`) pair is used as given. */
@@ -137,9 +169,10 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
 
   const trainDir = join(root, 'train');
   const valDir = (await isDirectory(join(root, 'val'))) ? join(root, 'val') : join(root, 'test');
-  const paired = (await isDirectory(trainDir)) && (await isDirectory(valDir));
-  const tr = await listClasses(paired ? trainDir : root);
-  if (tr.classes.length < 2) {
+  const whole = opts.whole;
+  const paired = !whole && (await isDirectory(trainDir)) && (await isDirectory(valDir));
+  const tr = await listClasses(paired ? trainDir : root, whole?.classes, "the model's labels");
+  if (tr.classes.length < 2 && !whole) {
     throw new DataError(
       'DATA_FORMAT',
       `need at least 2 classes to train a classifier; ${paired ? trainDir : root} has ${tr.classes.length}: ${tr.classes.join(', ')}`,
@@ -233,7 +266,7 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     valSet = build(v.idx, v.labels);
   } else {
     const counts = countOf(g.labels);
-    const need = valFraction > 0 ? 2 : 1;
+    const need = whole ? 0 : valFraction > 0 ? 2 : 1;
     const tiny = counts.flatMap((n, c) => (n < need ? [`"${tr.classes[c]}" (${n})`] : []));
     if (tiny.length > 0) {
       const why = need === 2 ? ' (one to train on, one to validate)' : '';
@@ -242,7 +275,7 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
         `every class needs at least ${need} usable image${need === 2 ? 's' : ''}${why}; too few in ${tiny.join(', ')}`,
       );
     }
-    const split = stratifiedSplit(g.labels, K, valFraction, opts.seed ?? 0);
+    const split = stratifiedSplit(g.labels, K, whole ? 0 : valFraction, opts.seed ?? 0);
     const pick = (ks: number[]): ImageDataset =>
       build(
         ks.map((k) => g.idx[k]!),
@@ -254,12 +287,17 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
   const trainCounts = countOf(Array.from(trainSet.labels));
   const valCounts = countOf(Array.from(valSet.labels));
   const w = Math.max(5, ...tr.classes.map((c) => c.length));
-  log(`${K} classes (train / validation images):`);
-  tr.classes.forEach((c, k) => log(`  ${c.padEnd(w)} ${String(trainCounts[k]).padStart(6)} / ${valCounts[k]}`));
+  if (whole) {
+    log(`${K} classes (images):`);
+    tr.classes.forEach((c, k) => log(`  ${c.padEnd(w)} ${String(trainCounts[k]).padStart(6)}`));
+  } else {
+    log(`${K} classes (train / validation images):`);
+    tr.classes.forEach((c, k) => log(`  ${c.padEnd(w)} ${String(trainCounts[k]).padStart(6)} / ${valCounts[k]}`));
+  }
   const totals = trainCounts.map((n, k) => n + valCounts[k]!);
   const big = totals.indexOf(Math.max(...totals));
   const small = totals.indexOf(Math.min(...totals));
-  if (totals[big]! > 10 * totals[small]!) {
+  if (!whole && totals[big]! > 10 * totals[small]!) {
     log(
       `warning: classes are imbalanced: "${tr.classes[big]}" has ${totals[big]} images, "${tr.classes[small]}" ${totals[small]} (more than 10×); accuracy will favour the large classes`,
     );
@@ -269,6 +307,8 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     test: valSet,
     report: {
       root,
+      name: basename(resolve(root)),
+      sha256: await listingHash(root, files),
       classes: tr.classes.slice(),
       trainCounts,
       valCounts,
@@ -281,4 +321,24 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
       streamed,
     },
   };
+}
+
+/**
+ * The images `mixer eval --data <folder>` scores: every image of the folder, or of its test/ (else val/) part when it
+ * has the train/ + val/ or test/ layout. `classes` fixes the class order (the model's labels), when known.
+ */
+export async function loadEvalFolder(
+  root: string,
+  opts: Omit<ImageFolderOptions, 'whole' | 'valFraction'> & { classes?: string[] },
+): Promise<{ set: ImageDataset; dir: string; report: FolderReport }> {
+  let dir = root;
+  if (await isDirectory(join(root, 'train')))
+    for (const part of ['test', 'val'])
+      if (await isDirectory(join(root, part))) {
+        dir = join(root, part);
+        break;
+      }
+  const { classes, ...rest } = opts;
+  const r = await loadImageFolder(dir, { ...rest, whole: classes ? { classes } : {} });
+  return { set: r.train, dir, report: r.report };
 }

@@ -10,9 +10,12 @@ export function specMetadata(spec: ModelSpec): Record<string, string> {
   };
 }
 
+/** The message of a model without onnx-mixer's metadata (other tools may add what to do instead). */
+export const NOT_OURS = 'not a model written by onnx-mixer';
+
 function json(meta: Record<string, string>, key: string): unknown {
   const s = meta[key];
-  if (s === undefined) throw new ConfigError(`metadata '${key}' is missing: not a model written by onnx-mixer`);
+  if (s === undefined) throw new ConfigError(`metadata '${key}' is missing: ${NOT_OURS}`);
   try {
     return JSON.parse(s);
   } catch {

@@ -95,7 +95,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'MODEL_NAME',
     kind: 'string',
     dflt: null,
-    help: 'name in responses and /v2/models/{name} (default: file name without .onnx)',
+    help: "name in responses and /v2/models/{name} (default: the file name without .onnx; a model.onnx takes its folder's name: a training run's, or <name> of <name>/<version>/model.onnx)",
   },
   {
     key: 'modelRepository',
@@ -451,12 +451,17 @@ function range(s: Setting, n: number, source: string): number {
   return n;
 }
 
-/** The model name derived from a path: file name without extension, reduced to [A-Za-z0-9_.-]. */
+/**
+ * The model name derived from a path: the file name without extension; for a file named `model.onnx` (what
+ * `mixer train` writes into its run folder) its folder's name, or in a Triton layout (`<name>/<version>/model.onnx`)
+ * the model folder's; reduced to [A-Za-z0-9_.-].
+ */
 export function modelNameFor(modelPath: string): string {
-  const base = path
-    .basename(modelPath)
-    .replace(/\.onnx$/i, '')
-    .replace(/[^A-Za-z0-9_.-]+/g, '-');
+  const stem = path.basename(modelPath).replace(/\.onnx$/i, '');
+  let dir = path.dirname(path.resolve(modelPath));
+  if (/^\d+$/.test(path.basename(dir))) dir = path.dirname(dir);
+  const folder = path.basename(dir);
+  const base = (stem.toLowerCase() === 'model' && folder ? folder : stem).replace(/[^A-Za-z0-9_.-]+/g, '-');
   return base || 'model';
 }
 

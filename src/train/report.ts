@@ -20,6 +20,8 @@ interface ReportInput {
   command: string;
   /** What `final` was measured on: the test set, or (image folders) the validation split. Default 'test'. */
   finalSet?: 'test' | 'validation';
+  /** Where the input normalisation came from (e.g. "from the 162 training images"). */
+  normalisation?: string;
   /** Markdown lines appended to the report (e.g. what an image folder used and skipped). */
   extra?: string[];
 }
@@ -118,6 +120,7 @@ export async function writeReport(dir: string, r: ReportInput): Promise<void> {
     `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`,
     `- Median training throughput: ${ips.length ? ips[Math.floor(ips.length / 2)]!.toFixed(0) : '-'} images/s (first epoch ${rows[0]?.images_per_s.toFixed(0) ?? '-'}, later epochs median ${rows.length > 1 ? median(rows.slice(1).map((m) => m.images_per_s)).toFixed(0) : '-'})`,
     `- Model: ${JSON.stringify(r.spec.config)} (${paramCount(r.spec.config).toLocaleString('en-US')} parameters)`,
+    `- Input normalisation (RGB, 0–1): mean ${r.spec.mean.join(', ')}, std ${r.spec.std.join(', ')}${r.normalisation ? ` (${r.normalisation})` : ''}`,
     r.command ? `- Command: \`${r.command}\`` : '',
     '',
     '## Hyperparameters',

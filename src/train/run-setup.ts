@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_ADAMW } from '../autodiff/index.js';
 import { type DataSourceOptions, loadDataSource, type Splits } from '../data/cifar10.js';
-import type { ImageDataset } from '../data/dataset.js';
+import { channelStats, type ImageDataset } from '../data/dataset.js';
 import { BatchLoader } from '../data/loader.js';
 import { splitTrainVal } from '../data/split.js';
 import { defaultSpec, initParams, type ModelSpec, preset } from '../model/index.js';
@@ -13,7 +13,15 @@ import { loadInitParams } from './finetune.js';
 import { frozenParams } from './freeze.js';
 import { applyCheckpointRecipe, type RecipeDiff } from './recipe.js';
 import type { Run, RunData, RunFiles, RunStart } from './run.js';
-import type { Schedule } from './schedule.js';
+import {
+  DEFAULT_EPOCHS,
+  defaultEpochs,
+  epochsForMinSteps,
+  MAX_WARMUP_SHARE,
+  MIN_STEPS,
+  type Schedule,
+  warmupSteps,
+} from './schedule.js';
 import { type OptimState, Stepper, zerosLike } from './stepper.js';
 import { modelSummary } from './summary.js';
 import { mixOptions, type TrainOptions, take } from './train-options.js';
@@ -59,7 +67,7 @@ export async function initOrResume(
 ): Promise<{ run: Run; progress: Progress }> {
   const loaded = await startWeights(o, ck, files, log);
   const data = await loadRunData(o, loaded.spec, log);
-  const { spec, state, progress, ema, frozen } = await fitToData(o, loaded, data.train, log);
+  const { spec, state, progress, ema, frozen } = await fitToData(o, loaded, data.train, log, data.report !== undefined);
   const emaDecay = o.ema ?? 0;
   const mix = mixOptions(o, spec.config.num_classes);
   const stepper = await Stepper.create(
@@ -90,15 +98,21 @@ export async function initOrResume(
       `note: --batch-size ${o.batchSize} is more than the ${data.train.count} training images: each epoch is one batch of ${data.train.count}`,
     );
   const steps = loader.stepsPerEpoch();
-  const sched: Schedule = {
-    lr: o.lr,
-    warmupSteps: Math.round(o.warmupEpochs * steps),
-    totalSteps: o.epochs * steps,
-    minRatio: o.minLrRatio,
-  };
+  if (o.autoEpochs && !ck) o.epochs = defaultEpochs(steps);
+  const totalSteps = o.epochs * steps;
+  const warmup = warmupSteps(o.warmupEpochs, steps, totalSteps);
+  const sched: Schedule = { lr: o.lr, warmupSteps: warmup.steps, totalSteps, minRatio: o.minLrRatio };
   log(
-    `training ${o.config ? 'a custom model' : o.preset} on ${data.train.count} images (${steps} steps/epoch × ${o.epochs} epochs, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`,
+    `training ${o.config ? 'a custom model' : o.preset} on ${data.train.count} images: ${totalSteps} optimizer steps (${steps} steps/epoch × ${o.epochs} epochs${o.autoEpochs && !ck && o.epochs !== DEFAULT_EPOCHS ? `, raised from ${DEFAULT_EPOCHS} so that the set gets ${MIN_STEPS} steps` : ''}, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`,
   );
+  if (warmup.cut)
+    log(
+      `warmup: ${warmup.steps} steps, cut from --warmup-epochs ${o.warmupEpochs} (${warmup.asked} steps) to ${100 * MAX_WARMUP_SHARE}% of the run`,
+    );
+  if (totalSteps < MIN_STEPS)
+    log(
+      `warning: ${totalSteps} optimizer steps are too few to train on ${data.train.count} images (fewer than ${MIN_STEPS} under-train even small, easy sets); --epochs ${epochsForMinSteps(steps)} gives ${MIN_STEPS}${steps < 8 && o.batchSize > 16 ? ', or a smaller --batch-size more steps for the same work' : ''}`,
+    );
   const emaSkip = frozen.size > 0 ? frozen : undefined;
   const stop = { requested: false };
   const run: Run = {
@@ -194,7 +208,7 @@ export async function loadRunData(o: TrainOptions, spec: ModelSpec, log: (line: 
 
 /**
  * The model fitted to the data: its class count and labels; a new run's weights re-initialised for another class
- * count or taken from --init; the frozen parameters; the EMA started from the weights training starts from (after
+ * count or taken from --init; an image folder's new model normalised by its training images; the frozen parameters; the EMA started from the weights training starts from (after
  * --init) when --ema asks for one. Frozen tensors are never averaged, so they stay exact.
  */
 export async function fitToData(
@@ -202,6 +216,7 @@ export async function fitToData(
   start: RunStart,
   trainSet: ImageDataset,
   log: (line: string) => void,
+  folder = false,
 ): Promise<RunStart & { frozen: Set<string> }> {
   let { spec, state, ema } = start;
   const { progress } = start;
@@ -213,6 +228,14 @@ export async function fitToData(
     }
   }
   spec = { ...spec, labels: [...trainSet.classes] };
+  // A new model of an image folder normalises by its own training images; CIFAR-10's statistics fit only CIFAR-10.
+  // (A resumed run keeps its checkpoint's; --init keeps the statistics its weights were trained with.)
+  if (folder && progress.step === 0 && !o.init) {
+    spec = { ...spec, ...channelStats(trainSet) };
+    log(
+      `normalisation: mean ${spec.mean.join(', ')}, std ${spec.std.join(', ')} (RGB, 0–1), from the ${trainSet.count} training images`,
+    );
+  }
   if (o.init && progress.step === 0) {
     const p = await loadInitParams(o.init, spec, { resetHead: Boolean(o.resetHead), seed: o.seed });
     state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };

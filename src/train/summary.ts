@@ -1,4 +1,5 @@
 // One-line summaries the trainer prints (model size and cost, throughput) and the report's data section.
+import path from 'node:path';
 import type { FolderReport } from '../data/folder.js';
 import { forwardMacs, type ModelSpec, numTokens, paramCount, paramTable } from '../model/index.js';
 
@@ -41,7 +42,7 @@ export function dataReportLines(r: FolderReport | undefined): string[] {
   const lines = [
     '## Data',
     '',
-    `Image folder \`${r.root}\`: decoded in ${r.decodeSeconds.toFixed(2)} s on ${r.threads} worker threads ` +
+    `Image folder \`${r.name}\` (sha256 of its file list and sizes: \`${r.sha256.slice(0, 16)}\`): decoded in ${r.decodeSeconds.toFixed(2)} s on ${r.threads} worker threads ` +
       `(${r.cacheHits} from the decode cache, ${r.decoded} decoded)${r.streamed ? '; larger than --cache-mb, so streamed from the cache on disk' : ''}.`,
     '',
     '| class | train | validation |',
@@ -50,7 +51,7 @@ export function dataReportLines(r: FolderReport | undefined): string[] {
     '',
     `Skipped ${r.skipped.length} undecodable file${r.skipped.length === 1 ? '' : 's'}${r.skipped.length ? ':' : '.'}`,
   ];
-  if (r.skipped.length) lines.push('', ...r.skipped.map((s) => `- \`${s.file}\`: ${s.reason}`));
+  if (r.skipped.length) lines.push('', ...r.skipped.map((s) => `- \`${path.relative(r.root, s.file)}\`: ${s.reason}`));
   lines.push('');
   return lines;
 }

@@ -1,9 +1,11 @@
 // The trainer's options, per-epoch metrics and result types, and the small helpers that read them.
+import path from 'node:path';
 import type { AugmentOptions } from '../data/augment.js';
 import type { DataSourceOptions } from '../data/cifar10.js';
 import { type ImageDataset, subset } from '../data/dataset.js';
+import type { FolderReport } from '../data/folder.js';
 import { type MixOptions, mixEnabled } from '../data/mix.js';
-import type { MixerConfig, Params } from '../model/index.js';
+import type { MixerConfig, ModelSpec, Params } from '../model/index.js';
 import type { Progress } from './checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 import { ABSENT, HYPER_KEYS, type RecipeDiff } from './recipe.js';
@@ -40,6 +42,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Command line recorded in the report. */
   command?: string;
+  /** --epochs was not given: a new run takes defaultEpochs() (40, or more for a small set so that it gets MIN_STEPS steps). */
+  autoEpochs?: boolean;
   /** On --resume, keep this run's --epochs instead of the checkpoint's (the cosine schedule is recomputed from here on). */
   overrideEpochs?: boolean;
   /** MixUp / CutMix Beta(α, α) parameters (0 = off) and the probability that a batch is mixed. */
@@ -111,6 +115,26 @@ export interface TrainResult {
 export function hyperOf(o: TrainOptions, overrides: RecipeDiff[] = []): Record<string, unknown> {
   const h: Record<string, unknown> = Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? ABSENT[k] ?? null]));
   if (overrides.length > 0) h['overrides'] = overrides;
+  return h;
+}
+
+/**
+ * The recipe as a trained model records it (model.onnx's `mixer.training`, the report's table): the model's config as
+ * trained (num_classes from the data), and no local paths: the data and --init by their base names, an image folder
+ * also by the sha256 of its file list (`data_sha256`).
+ */
+export function recordedHyper(
+  o: TrainOptions,
+  spec: ModelSpec,
+  overrides: RecipeDiff[],
+  folder: Pick<FolderReport, 'name' | 'sha256'> | undefined,
+): Record<string, unknown> {
+  const h = hyperOf(o, overrides);
+  if (h['config'] !== null) h['config'] = spec.config;
+  const base = (p: string): string => path.basename(path.resolve(p));
+  h['data'] = folder ? folder.name : o.data === 'cifar10' ? o.data : base(o.data);
+  if (folder) h['data_sha256'] = folder.sha256;
+  if (typeof h['init'] === 'string') h['init'] = base(h['init']);
   return h;
 }
 

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildInferenceModel } from '../model/index.js';
+import { buildInferenceModel, CIFAR10_MEAN, CIFAR10_STD } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { loadCheckpoint, type Progress } from './checkpoint.js';
@@ -12,7 +12,7 @@ import { writeReport } from './report.js';
 import type { Run, RunFiles } from './run.js';
 import { initOrResume, resolveOptions } from './run-setup.js';
 import { dataReportLines, throughputLine } from './summary.js';
-import { type EpochMetrics, hyperOf, type TrainOptions, type TrainResult } from './train-options.js';
+import { type EpochMetrics, recordedHyper, type TrainOptions, type TrainResult } from './train-options.js';
 
 export type { EpochMetrics, TrainOptions, TrainResult } from './train-options.js';
 
@@ -80,9 +80,10 @@ async function finalize(
 ): Promise<{ final: EvalResult; finalRaw: EvalResult | null }> {
   const { o, spec, state, ema, data, log } = run;
   const weights = ema ? 'ema' : 'raw';
+  const hyper = recordedHyper(o, spec, run.overrides, data.report);
   const modelBytes = buildInferenceModel(spec, ema ?? state.params, {
     'mixer.training': JSON.stringify({
-      ...hyperOf(o, run.overrides),
+      ...hyper,
       steps: progress.step,
       wall_seconds: Math.round(progress.wallSeconds),
     }),
@@ -96,7 +97,7 @@ async function finalize(
   const finalRaw = ema ? await evalWeights(spec, state.params, data.test, o.threads) : null;
   await writeReport(run.files.dir, {
     spec,
-    hyper: hyperOf(o, run.overrides),
+    hyper,
     final,
     finalRaw,
     weights,
@@ -104,6 +105,7 @@ async function finalize(
     progress,
     command: o.command ?? '',
     finalSet: data.finalName,
+    normalisation: normalisationSource(run),
     extra: dataReportLines(data.report),
   });
   log(throughputLine(history));
@@ -113,4 +115,12 @@ async function finalize(
       `; wrote ${modelPath} and report.md`,
   );
   return { final, finalRaw };
+}
+
+/** Where the model's mean/std came from, as the report states it. */
+function normalisationSource(run: Run): string {
+  const { spec, data, o } = run;
+  if (spec.mean.every((m, c) => m === CIFAR10_MEAN[c]) && spec.std.every((x, c) => x === CIFAR10_STD[c]))
+    return "CIFAR-10's";
+  return data.report && !o.init ? `from the ${data.train.count} training images` : 'from the starting weights';
 }

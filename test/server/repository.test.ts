@@ -527,7 +527,7 @@ if (requirePython(t, ['torch', 'onnx'])) {
       payload: await png(px, 32, 32, 3),
     });
     t.equal(r.statusCode, 200, r.body);
-    t.equal(r.json().model.name, 'model');
+    t.equal(r.json().model.name, 'nhwc', 'nhwc/1/model.onnx is served as the model folder names it');
     await t.rejects(
       buildApp({ modelPath: file('resnet'), maxModelBytes: 4096, logger: false, threads: 1 }),
       /model\.onnx is 7\d\d\d bytes, over the 4096-byte limit \(raise --max-model-bytes \/ MAX_MODEL_BYTES\)/,

@@ -1,6 +1,6 @@
 // `mixer eval`: accuracy, per-class accuracy and the confusion matrix of a model (onnx-mixer's or any image classifier) on CIFAR-10 or an image folder.
 import os from 'node:os';
-import { loadDataSource } from '../../data/cifar10.js';
+import { loadEvalSource } from '../../data/cifar10.js';
 import { Session } from '../../runtime/session.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
 import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
@@ -9,7 +9,8 @@ import { num, parse, str, UsageError } from '../args.js';
 import { defaultModelPath } from '../paths.js';
 
 export const help = `mixer eval [--model <model.onnx>] [--config config.json] [--labels labels.txt] [--data cifar10|<folder>] [--limit N] [--threads N] [--json]
-  Evaluates on the CIFAR-10 test split (or an image folder's validation split, the same one mixer train held out). Default model: the shipped one.
+  Evaluates on the CIFAR-10 test split, or on every image of an image folder (of its test/, else val/, part when it
+  has the train/ layout); the output says how many images were scored. Default model: the shipped one.
   Other ONNX image classifiers take --config / --labels as in a model repository; their classes must match the data's.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,11 +30,13 @@ export async function run(argv: string[]): Promise<number> {
   const c = imageContract(m);
   if (c.height !== c.width)
     throw new UsageError(`mixer eval: the model's input is ${c.height}x${c.width}; eval resizes data to square images`);
-  const data = await loadDataSource(str(v, 'data', 'cifar10'), {
+  const source = str(v, 'data', 'cifar10');
+  const data = await loadEvalSource(source, {
     size: c.height,
     log: (l: string) => process.stderr.write(`${l}\n`),
+    ...(m.contract.labels ? { classes: m.contract.labels } : {}),
   });
-  let test = data.test;
+  let test = data.set;
   const limit = num(v, 'limit', 0, { int: true, min: 0 });
   if (limit > 0 && limit < test.count) {
     const { subset } = await import('../../data/dataset.js');
@@ -72,6 +75,15 @@ export async function run(argv: string[]): Promise<number> {
   };
   const r = await evaluate(session, test, labels, 250, m.contract.mixer ? undefined : scores);
   await session.release();
-  console.log(v['json'] ? JSON.stringify({ model: m.path, sha256: m.sha256, ...r }, null, 2) : formatEval(r));
+  const from = `${data.what}${test.count < data.set.count ? ` (the first ${test.count} of ${data.set.count}: --limit)` : ''}`;
+  console.log(
+    v['json']
+      ? JSON.stringify(
+          { model: m.path, sha256: m.sha256, data: source, scored: { images: r.count, from }, ...r },
+          null,
+          2,
+        )
+      : `scored ${r.count} images: ${from}\n${formatEval(r)}`,
+  );
   return 0;
 }

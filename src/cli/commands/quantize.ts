@@ -1,7 +1,7 @@
 // `mixer quantize`: float model → int8 model (int8 MLP weights, dynamic or calibrated static activations), same I/O contract.
 import { writeFile } from 'node:fs/promises';
 import { loadDataSource } from '../../data/cifar10.js';
-import { loadModelFile, paramsFromModel, TILE_MIN_BATCH } from '../../model/index.js';
+import { loadModelFile, ModelLoadError, NOT_OURS, paramsFromModel, TILE_MIN_BATCH } from '../../model/index.js';
 import { calibrate, METHODS } from '../../quant/calibrate.js';
 import { buildQuantizedModel, type QuantOptions, quantizationMetadata, quantizedLayers } from '../../quant/graph.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
@@ -60,7 +60,14 @@ export async function run(argv: string[]): Promise<number> {
   if (v['float-tokens'] === true && tokenMlp !== 'float')
     throw new UsageError('--float-tokens and --token-mlp int8 contradict each other: give one');
   const tiles = num(v, 'channel-tiles', DEFAULTS.channelTiles, { int: true, min: 1 });
-  const m = await loadModelFile(str(v, 'model'));
+  const m = await loadModelFile(str(v, 'model')).catch((e: unknown) => {
+    if (e instanceof ModelLoadError && e.message.includes(NOT_OURS))
+      throw new UsageError(
+        `${str(v, 'model')} was not written by onnx-mixer, and mixer quantize only rewrites its own MLP-Mixer graphs: it needs their metadata (mixer.config, mixer.labels, mixer.mean, mixer.std) and uint8 "pixels" input, as mixer train, export and build write them. Export the weights with mixer export (from our checkpoint or a timm MlpMixer state_dict as .safetensors) and quantize that; for other models use onnxruntime's own tool (python -m onnxruntime.quantization)`,
+        { cause: e },
+      );
+    throw e;
+  });
   const S = (m.spec.config.image_size / m.spec.config.patch_size) ** 2;
   if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
   if (m.parsed.metadata['mixer.quantization']) throw new UsageError(`${m.path} is already quantized`);

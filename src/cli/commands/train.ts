@@ -4,6 +4,7 @@ import { DEFAULT_PRESET, PRESETS } from '../../model/index.js';
 import { initConfig } from '../../train/finetune.js';
 import { frozenParams } from '../../train/freeze.js';
 import type { HyperKey } from '../../train/recipe.js';
+import { DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS, MIN_STEPS } from '../../train/schedule.js';
 import { STEP_MODES, type StepMode } from '../../train/stepper.js';
 import { train } from '../../train/trainer.js';
 import { parse, UsageError } from '../args.js';
@@ -91,7 +92,14 @@ const RECIPE = [
     recipe: 'freeze',
     help: 'keep fixed while training: stem, blocks:N (the first N blocks), or both: stem,blocks:4',
   },
-  { flag: 'epochs', kind: 'int', arg: 'N', dflt: 40, min: 1, help: 'training epochs' },
+  {
+    flag: 'epochs',
+    kind: 'int',
+    arg: 'N',
+    dflt: DEFAULT_EPOCHS,
+    min: 1,
+    help: `training epochs (default {default}, or more, up to ${MAX_DEFAULT_EPOCHS}, so that a small set gets ${MIN_STEPS}\noptimizer steps; a run with fewer steps is warned about)`,
+  },
   { flag: 'batch-size', kind: 'int', arg: 'N', dflt: 128, min: 1, recipe: 'batchSize', help: 'images per step' },
   { flag: 'lr', kind: 'number', arg: 'X', dflt: 1e-3, min: 0, recipe: 'lr', help: 'peak AdamW learning rate' },
   {
@@ -110,7 +118,7 @@ const RECIPE = [
     dflt: 3,
     min: 0,
     recipe: 'warmupEpochs',
-    help: 'linear warmup (default {default}); then cosine decay to --min-lr-ratio',
+    help: "linear warmup (default {default}), cut to 10% of the run's steps when longer (logged); then cosine\ndecay to --min-lr-ratio",
   },
   {
     flag: 'min-lr-ratio',
@@ -359,6 +367,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(init ? { init, resetHead: Boolean(v['reset-head']) } : {}),
     ...(freeze ? { freeze } : {}),
     overrideEpochs: v['epochs'] !== undefined,
+    autoEpochs: v['epochs'] === undefined,
   });
   return r.interrupted && !r.reachedStopStep ? 130 : 0;
 }
