@@ -127,7 +127,13 @@ function show(m) {
     ['Mean (RGB, 0–1)', Array.isArray(m.mean) ? m.mean.join(', ') : null],
     ['Std (RGB, 0–1)', Array.isArray(m.std) ? m.std.join(', ') : null],
   ]);
-  kv('config', c ? Object.entries(c) : [['Configuration', 'none given']]);
+  // The graph's own config (onnx-mixer models) and the model folder's config.json as applied, key by key.
+  const file = m.configFile && typeof m.configFile === 'object' ? Object.entries(m.configFile) : [];
+  const rows = [
+    ...(c ? Object.entries(c) : []),
+    ...file.map(([k, v]) => /** @type {[string, unknown]} */ ([`config.json: ${k}`, v])),
+  ];
+  kv('config', rows.length > 0 ? rows : [['Configuration', 'none given']]);
   const labels = Array.isArray(m.labels) ? m.labels : [];
   $('labels').replaceChildren(
     ...labels.map((/** @type {unknown} */ l) =>

@@ -107,6 +107,11 @@ export const modelResponse = {
       additionalProperties: false,
       properties: Object.fromEntries(MIXER_CONFIG_KEYS.map((k) => [k, { type: 'number' }])),
     },
+    configFile: {
+      type: ['object', 'null'],
+      description: "the model folder's config.json as applied (repository mode); null when it has none",
+      additionalProperties: true,
+    },
     classifier: {
       type: 'boolean',
       description: 'true when /classify can serve it (an image input and a class-score output)',

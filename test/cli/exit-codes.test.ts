@@ -1,11 +1,12 @@
 // The CLI's exit codes as a user sees them: a mistake in the input is one line and exit 2; a bug is exit 1 with its stack.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { EXIT_BUG, EXIT_USER, reportFailure } from '../../src/cli/failure.js';
 import { buildInferenceModel, defaultSpec, initParams, preset } from '../../src/model/index.js';
+import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { RuntimeError } from '../../src/runtime/session.js';
 import { ServiceError } from '../../src/server/errors.js';
 import { ConfigError, UsageError } from '../../src/util/errors.js';
@@ -72,6 +73,51 @@ t.test('user mistakes of every kind: exit 2, one line, no stack trace', async (t
     t.match(r.stderr, /^mixer: /, `${what}: prefixed`);
     t.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
     t.notMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
+  }
+});
+
+t.test('messages that say what to do: negative values, misspelt flags, one class folder, foreign models', async (t) => {
+  const dir = t.testdir({ photos: { cats: { 'a.png': 'x', 'b.png': 'y' }, dogs: { 'c.png': 'z' } } });
+  const foreign = path.join(dir, 'foreign.onnx');
+  const g = new Graph('foreign');
+  g.output(new Builder(g).identity(g.input('x', 'float32', [1, 4]), 'y'));
+  writeFileSync(foreign, serializeModel(g));
+  const run = path.join(dir, 'run');
+  const cases: [string, string[], RegExp][] = [
+    [
+      'a negative number is a value',
+      ['train', '--out-dir', run, '--lr', '-1'],
+      /^mixer: --lr must be at least 0, got -1$/,
+    ],
+    [
+      'a value starting with a dash',
+      ['train', '--out-dir', '-x'],
+      /^mixer: --out-dir needs a value, but the next argument starts with a dash: write --out-dir=VALUE/,
+    ],
+    [
+      'a misspelt flag',
+      ['train', '--out-dir', run, '--epoch', '3'],
+      /^mixer: unknown option --epoch; did you mean --epochs\? \(--help lists the options\)$/,
+    ],
+    ['swapped letters', ['eval', '--modle', 'x.onnx'], /did you mean --model\?/],
+    ['a shortened flag', ['train', '--warmup', '2'], /did you mean --warmup-epochs\?/],
+    ['nothing near', ['train', '--zzz', '1'], /^mixer: unknown option --zzz \(--help lists the options\)$/],
+    [
+      'one class folder',
+      ['train', '--preset', 'tiny', '--out-dir', run, '--data', path.join(dir, 'photos', 'cats')],
+      /cats holds 2 images but no class folders: it looks like the folder of one class .*; pass its parent instead: --data .*photos(\/\.\.)? \(class folders cats, dogs\)/,
+    ],
+    [
+      'quantize a model of another tool',
+      ['quantize', '--model', foreign, '--out', path.join(dir, 'q.onnx')],
+      /foreign\.onnx was not written by onnx-mixer, and mixer quantize only rewrites its own MLP-Mixer graphs: it needs their metadata \(mixer\.config, .*mixer export .*python -m onnxruntime\.quantization/,
+    ],
+  ];
+  for (const [what, args, re] of cases) {
+    const r = await mixer(...args);
+    t.equal(r.code, EXIT_USER, `${what}: exit 2 (${r.stderr.trim()})`);
+    t.match(r.stderr.trim(), re, what);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
   }
 });
 

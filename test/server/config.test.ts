@@ -100,6 +100,13 @@ t.test('bad values fail with the source named', async (t) => {
 t.test('model names and help', async (t) => {
   t.equal(modelNameFor('/a/b/mixer-cifar10.onnx'), 'mixer-cifar10');
   t.equal(modelNameFor('weird name!.ONNX'), 'weird-name-');
+  t.equal(modelNameFor('runs/pets/model.onnx'), 'pets', "a training run's model.onnx: the run folder's name");
+  t.equal(
+    modelNameFor('/srv/models/resnet/3/model.onnx'),
+    'resnet',
+    'a Triton layout: the model folder, not the version',
+  );
+  t.equal(modelNameFor('runs/pets/pets-int8.onnx'), 'pets-int8', 'another file name keeps its stem');
   const help = settingsHelp();
   for (const v of [
     'PORT',

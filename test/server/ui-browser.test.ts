@@ -52,7 +52,7 @@ function mixer(args: string[], until?: RegExp): Promise<{ child: ChildProcess; o
 /**
  * The service as `mixer serve --model` runs it, with the shipped model; and `mixer serve --model-repository --api-key`
  * over a repository of three models, each in its folder with version 1: the shipped model (its training report beside
- * it), a tiny model built by `mixer build --preset tiny` whose labels.txt holds markup, and another tiny one (unloaded
+ * it), a tiny model built by `mixer build --preset tiny` whose labels.txt holds markup (and a config.json), and another tiny one (unloaded
  * during the test). maxBatch 1: float32 results depend slightly on the batch an image shares, so the page's requests
  * and the test's own POST /classify must run in the same (single-image) batches to be compared exactly.
  */
@@ -72,6 +72,7 @@ async function services(): Promise<{ app: FastifyInstance; repoBase: string }> {
     await mixer(['build', '--preset', 'tiny', '--seed', seed, '--out', path.join(repo, name, '1/model.onnx')]);
     writeFileSync(path.join(repo, name, 'labels.txt'), `${markup.join('\n')}\n`);
   }
+  writeFileSync(path.join(repo, 'tiny-markup', 'config.json'), '{"threads": 1}\n');
   const [app, served] = await Promise.all([
     testApp(t, { maxBatch: 1 }),
     mixer(
@@ -582,6 +583,11 @@ async function run(browser: Browser, app: FastifyInstance, front: string): Promi
       );
       await page.waitForFunction(() => /No training report/.test(document.querySelector('#report')?.textContent ?? ''));
       t.pass('a model without a report says so');
+      t.match(
+        await page.$eval('#config', (e) => e.textContent),
+        /hidden_dim32.*config\.json: threads1/,
+        "the graph's config and the config.json applied beside it",
+      );
       const report = await fetch(`${front}/ui/model/report/report.md?model=mixer-cifar10&version=1`, { headers: auth });
       t.equal(report.status, 200, "the shipped model's report, found beside its version's model.onnx");
       t.match(await report.text(), SHIPPED_ACCURACY);

@@ -154,6 +154,39 @@ t.test('GET /ui/model and the training report beside the model', async (t) => {
   t.equal(none.statusCode, 404, 'no report beside the model: 404');
 });
 
+t.test(
+  "a training run's model.onnx: served under the run's name, its report.md and plot found beside it",
+  async (t) => {
+    const run = path.join(dir, 'runs', 'pets');
+    mkdirSync(run, { recursive: true });
+    const runModel = writeModel(run, 'tiny', 4, 'model.onnx');
+    writeFileSync(path.join(run, 'report.md'), '# Training report\n\n**Validation accuracy: 97.5%**\n');
+    writeFileSync(path.join(run, 'training.svg'), '<svg xmlns="http://www.w3.org/2000/svg"></svg>');
+    writeFileSync(path.join(run, 'metrics.jsonl'), '{}\n');
+    const a = await testApp(t, { modelPath: runModel });
+    t.equal((await a.inject({ method: 'GET', url: '/v1/model' })).json().name, 'pets');
+    const md = await a.inject({ method: 'GET', url: '/ui/model/report/report.md' });
+    t.equal(md.statusCode, 200, 'report.md beside model.onnx');
+    t.match(md.body, 'Validation accuracy: 97.5%');
+    t.equal((await a.inject({ method: 'GET', url: '/ui/model/report/training.svg' })).statusCode, 200, 'the plot');
+    t.equal((await a.inject({ method: 'GET', url: '/ui/model/report/metrics.jsonl' })).statusCode, 404, 'not the rest');
+  },
+);
+
+t.test("/v1/model reports the model folder's config.json as applied", async (t) => {
+  const repo = path.join(dir, 'repo');
+  mkdirSync(path.join(repo, 'shop', '1'), { recursive: true });
+  writeModel(path.join(repo, 'shop', '1'), 'tiny', 5, 'model.onnx');
+  writeFileSync(path.join(repo, 'shop', 'config.json'), JSON.stringify({ max_batch_size: 4, softmax: false }));
+  mkdirSync(path.join(repo, 'plain', '1'), { recursive: true });
+  writeModel(path.join(repo, 'plain', '1'), 'tiny', 6, 'model.onnx');
+  const a = await testApp(t, { modelRepository: repo });
+  const shop = (await a.inject({ method: 'GET', url: '/v1/model?model=shop' })).json();
+  t.same(shop.configFile, { max_batch_size: 4, softmax: false });
+  t.equal(shop.config.num_classes, 10, "beside the graph's own mixer.config");
+  t.equal((await a.inject({ method: 'GET', url: '/v1/model?model=plain' })).json().configFile, null);
+});
+
 t.test('Server-Timing on API answers; UI routes stay out of the OpenAPI document', async (t) => {
   const r = await app.inject({
     method: 'POST',

@@ -16,6 +16,7 @@ export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchD
     sha256: m.sha256,
     provider: m.provider,
     config: spec,
+    configFile: Object.keys(m.configFile).length > 0 ? m.configFile : null,
     classifier: img !== null,
     ...(img ? {} : { notClassifierReason: k.notImage }),
     labels: m.labels,

@@ -142,6 +142,8 @@ export class ModelInstance {
     private readonly pool: WorkerPool,
     private readonly batcher: MicroBatcher,
     readonly timings: { loadMs: number; warmupMs: number },
+    /** The model folder's config.json as applied ({} when there is none). */
+    readonly configFile: ModelConfigFile = {},
   ) {
     this.classes = contract.labels?.length ?? 0;
     this.labels = contract.labels ?? [];
@@ -213,10 +215,18 @@ export class ModelInstance {
       imageBytes: contract.image?.itemBytes ?? 0,
       onBatch: (s) => o.onBatch?.(src.name, src.version, s),
     });
-    const inst = new ModelInstance(src.name, src.version, src.file, sha256, size + external, contract, pool, batcher, {
-      loadMs: t1 - t0,
-      warmupMs: 0,
-    });
+    const inst = new ModelInstance(
+      src.name,
+      src.version,
+      src.file,
+      sha256,
+      size + external,
+      contract,
+      pool,
+      batcher,
+      { loadMs: t1 - t0, warmupMs: 0 },
+      src.config,
+    );
     try {
       await inst.warm(src.labelsPath);
     } catch (e) {

@@ -1,4 +1,4 @@
-// A model's training report, when one is shipped beside it: <model>-report/ or report/ next to the .onnx file (report.md, plots).
+// A model's training report, when one is shipped beside it: <model>-report/ or report/ next to the .onnx file, or a training run's report.md and plot beside its model.onnx.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type Asset, asset } from './assets.js';
@@ -9,7 +9,10 @@ const REPORT_TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-/** The report folder of the model at `modelPath` (`x.onnx` → `x-report/`, else `report/` beside it), or null. */
+/**
+ * The report folder of the model at `modelPath` (`x.onnx` → `x-report/`, else `report/` beside it, else the model's
+ * own folder when a report.md lies there, as in a `mixer train` run folder), or null.
+ */
 export async function findReport(modelPath: string): Promise<string | null> {
   const dir = path.dirname(modelPath);
   for (const candidate of [
@@ -21,6 +24,11 @@ export async function findReport(modelPath: string): Promise<string | null> {
     } catch {
       // absent: try the next name
     }
+  }
+  try {
+    if ((await stat(path.join(dir, 'report.md'))).isFile()) return dir;
+  } catch {
+    // no report.md beside the model either
   }
   return null;
 }
