@@ -146,7 +146,7 @@ export async function endEpoch(
     ...(ema ? { ema_s: t.emaTime / 1000 } : {}),
   };
   await appendFile(run.files.metrics, `${JSON.stringify(m)}\n`);
-  await writeCurve(run.files.dir, run.files.metrics); // the curve so far, viewable while the run goes on
+  await writeCurve(run.files.dir, run.files.metrics, run.data.report?.name); // the curve so far, viewable while the run goes on
   await saveRun(run, progress);
   run.log(
     `epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%` +

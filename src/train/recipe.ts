@@ -6,7 +6,9 @@ import { UsageError } from '../util/errors.js';
  * `config` (the shape flags / --config), `init` and `resetHead` describe how the run's model was made: the checkpoint
  * fixes them, so a different value on --resume is an error even with --override (FIXED_KEYS). `freeze` is a recipe
  * flag like the others (--override can unfreeze or freeze more). --strict, --cache-mb and --cache-dir do not change
- * what is trained and are not stored.
+ * what is trained and are not stored. `warmupSteps` has no flag: a new run fixes it (--warmup-epochs, bounded by
+ * MAX_WARMUP_SHARE of the planned steps) and a resumed one keeps it, so re-planning --epochs never moves the warmup;
+ * checkpoints from before it existed (null) keep their unbounded round(warmupEpochs × steps per epoch).
  */
 export const HYPER_KEYS = [
   'preset',
@@ -15,6 +17,7 @@ export const HYPER_KEYS = [
   'lr',
   'weightDecay',
   'warmupEpochs',
+  'warmupSteps',
   'minLrRatio',
   'labelSmoothing',
   'seed',
@@ -50,6 +53,7 @@ export const ABSENT: Partial<Record<HyperKey, unknown>> = {
   valSplit: 0,
   dropPath: 0,
   limitTrain: null,
+  warmupSteps: null,
   config: null,
   init: null,
   resetHead: null,

@@ -20,6 +20,8 @@ interface ReportInput {
   command: string;
   /** What `final` was measured on: the test set, or (image folders) the validation split. Default 'test'. */
   finalSet?: 'test' | 'validation';
+  /** What the model was trained on, for the plot's title (default CIFAR-10). */
+  dataName?: string;
   /** Where the input normalisation came from (e.g. "from the 162 training images"). */
   normalisation?: string;
   /** Markdown lines appended to the report (e.g. what an image folder used and skipped). */
@@ -43,7 +45,7 @@ const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`;
 
 /** Writes <run>/training.svg (loss and accuracy per epoch) from the metrics log; returns the log's rows. */
-export async function writeCurve(dir: string, metricsPath: string): Promise<Row[]> {
+export async function writeCurve(dir: string, metricsPath: string, data = 'CIFAR-10'): Promise<Row[]> {
   const rows = (await readFile(metricsPath, 'utf8'))
     .split('\n')
     .filter(Boolean)
@@ -52,7 +54,7 @@ export async function writeCurve(dir: string, metricsPath: string): Promise<Row[
   const pts = (k: keyof Row) =>
     rows.filter((m) => m[k] !== undefined && m[k] !== null).map((m) => [m.epoch, m[k] as number] as [number, number]);
   const svg = lineChartSvg(
-    'MLP-Mixer on CIFAR-10',
+    `MLP-Mixer on ${data}`,
     [
       { name: 'train loss', color: '#1f77b4', axis: 'left', points: rows.map((m) => [m.epoch, m.train_loss]) },
       {
@@ -87,7 +89,7 @@ export async function writeCurve(dir: string, metricsPath: string): Promise<Row[
 }
 
 export async function writeReport(dir: string, r: ReportInput): Promise<void> {
-  const rows = await writeCurve(dir, r.metricsPath);
+  const rows = await writeCurve(dir, r.metricsPath, r.dataName);
   const has = (k: keyof Row) => rows.some((m) => m[k] !== undefined && m[k] !== null);
   const ips = rows.map((m) => m.images_per_s).sort((a, b) => a - b);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

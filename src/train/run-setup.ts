@@ -26,6 +26,8 @@ import { type OptimState, Stepper, zerosLike } from './stepper.js';
 import { modelSummary } from './summary.js';
 import { mixOptions, type TrainOptions, take } from './train-options.js';
 
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 /**
  * The options the run goes by: as given for a new run; on resume the checkpoint's recipe (explicit flags that differ
  * are an error unless `override`; the differences are logged and kept) and its epoch count unless --epochs re-plans.
@@ -100,14 +102,22 @@ export async function initOrResume(
   const steps = loader.stepsPerEpoch();
   if (o.autoEpochs && !ck) o.epochs = defaultEpochs(steps);
   const totalSteps = o.epochs * steps;
-  const warmup = warmupSteps(o.warmupEpochs, steps, totalSteps);
+  // A new run (or one whose --warmup-epochs --override changes) fixes its warmup; a resumed run keeps the checkpoint's.
+  const replan = overrides.some((d) => d.key === 'warmupEpochs');
+  const warmup =
+    typeof o.warmupSteps === 'number' && !replan
+      ? { steps: o.warmupSteps, asked: o.warmupSteps, cut: false }
+      : o.warmupSteps === null && !replan
+        ? { steps: Math.round(o.warmupEpochs * steps), asked: 0, cut: false }
+        : warmupSteps(o.warmupEpochs, steps, totalSteps);
+  o.warmupSteps = warmup.steps;
   const sched: Schedule = { lr: o.lr, warmupSteps: warmup.steps, totalSteps, minRatio: o.minLrRatio };
   log(
     `training ${o.config ? 'a custom model' : o.preset} on ${data.train.count} images: ${totalSteps} optimizer steps (${steps} steps/epoch × ${o.epochs} epochs${o.autoEpochs && !ck && o.epochs !== DEFAULT_EPOCHS ? `, raised from ${DEFAULT_EPOCHS} so that the set gets ${MIN_STEPS} steps` : ''}, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`,
   );
   if (warmup.cut)
     log(
-      `warmup: ${warmup.steps} steps, cut from --warmup-epochs ${o.warmupEpochs} (${warmup.asked} steps) to ${100 * MAX_WARMUP_SHARE}% of the run`,
+      `warmup: ${plural(warmup.steps, 'step')}, cut from --warmup-epochs ${o.warmupEpochs} (${plural(warmup.asked, 'step')}) to ${100 * MAX_WARMUP_SHARE}% of the run`,
     );
   if (totalSteps < MIN_STEPS)
     log(

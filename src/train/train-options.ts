@@ -19,6 +19,8 @@ export interface TrainOptions {
   lr: number;
   weightDecay: number;
   warmupEpochs: number;
+  /** The run's warmup in steps once fixed (see recipe.ts); unset for a new run, null for an older checkpoint's. */
+  warmupSteps?: number | null;
   minLrRatio: number;
   labelSmoothing: number;
   seed: number;

@@ -106,6 +106,7 @@ async function finalize(
     command: o.command ?? '',
     finalSet: data.finalName,
     normalisation: normalisationSource(run),
+    ...(data.report ? { dataName: data.report.name } : {}),
     extra: dataReportLines(data.report),
   });
   log(throughputLine(history));

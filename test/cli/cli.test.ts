@@ -93,7 +93,7 @@ t.test('bad input: one line naming the problem and the choices, exit code 2, no 
       /--step "warp" is not valid. Should be one of: fused, separate, parallel/,
     ],
     [['serve', '--device', 'tpu'], /Should be one of: cpu, cuda, auto/],
-    [['build', '--bogus'], /Unknown option '--bogus'/],
+    [['build', '--bogus'], /^mixer: unknown option --bogus \(--help lists the options\)$/m],
     [['data', 'mnist'], /unknown dataset "mnist". Should be one of: cifar10/],
   ];
   for (const [args, re] of cases) {

@@ -211,7 +211,7 @@ t.test('fewer images than a batch: every epoch trains on all of them, also strea
   t.equal(r.code, 0, r.out);
   t.match(r.out, /note: --batch-size 128 is more than the 6 training images: each epoch is one batch of 6/);
   t.match(r.out, /streamed from the decode cache on disk/);
-  t.match(r.out, /6 images \(1 steps\/epoch × 3 epochs/);
+  t.match(r.out, /6 images: 3 optimizer steps \(1 steps\/epoch × 3 epochs/);
   t.same(
     metrics(run).map((m) => m.step),
     [1, 2, 3],

@@ -9,6 +9,7 @@ import { buildInferenceModel, defaultSpec, preset } from '../../src/model/index.
 import { Session } from '../../src/runtime/session.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { evaluate } from '../../src/train/evaluate.js';
+import { learningRate } from '../../src/train/schedule.js';
 import { type TrainOptions, train } from '../../src/train/trainer.js';
 import { stripedImages } from '../fixtures/synthetic.js';
 
@@ -146,6 +147,28 @@ t.test('--stop-at-step stops at a global step, is idempotent, and lands where a 
   // A re-planned continuation from there finishes the run, and is no planned stop.
   const done = await train({ ...opts('a'), resume: true, epochs: 4, overrideEpochs: true });
   t.same([done.progress.step, done.interrupted, done.reachedStopStep], [16, false, false]);
+});
+
+t.test('the warmup is fixed when a run starts: bounded to 10% of its steps, kept by a re-planned resume', async (t) => {
+  const splits = { train: synthetic(128, 3), test: synthetic(32, 4) };
+  const dir = t.testdir({ a: {}, b: {} });
+  const lines: string[] = [];
+  const opts = (d: string) => ({ ...base(path.join(dir, d), splits), log: (l: string) => lines.push(l) }); // 4 steps/epoch
+  // 1 warmup epoch of 10 (4 of 40 steps, at the bound): kept as asked, then re-planned to 3 epochs (4 of 12 steps).
+  await train({ ...opts('a'), epochs: 10, warmupEpochs: 1, stopAtStep: 6 });
+  t.equal((await loadCheckpoint(path.join(dir, 'a', 'checkpoint.safetensors'))).hyper['warmupSteps'], 4);
+  const resumed = await train({ ...opts('a'), resume: true, epochs: 3, overrideEpochs: true, warmupEpochs: 1 });
+  const sched = { lr: 3e-3, warmupSteps: 4, totalSteps: 12, minRatio: 0.1 };
+  t.equal(resumed.history[0]!.lr, learningRate(sched, 8), 'step 8 on the new plan with the warmup it started with');
+  t.notOk(
+    lines.some((l) => l.startsWith('warmup:')),
+    'a resumed run does not cut its warmup to the new plan',
+  );
+  // A new run whose warmup is more than 10% of it: cut, and the log says so.
+  lines.length = 0;
+  await train({ ...opts('b'), epochs: 3, warmupEpochs: 1, stopAtStep: 1 });
+  t.ok(lines.includes('warmup: 1 step, cut from --warmup-epochs 1 (4 steps) to 10% of the run'), lines.join('\n'));
+  t.equal((await loadCheckpoint(path.join(dir, 'b', 'checkpoint.safetensors'))).hyper['warmupSteps'], 1);
 });
 
 t.test('separate graphs and the fused step give the same training trajectory', async (t) => {
