@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
+import { defaultGrpcConnections } from './fd-limit.js';
 import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -24,6 +25,14 @@ export interface ServerConfig {
   port: number;
   /** gRPC (Open Inference Protocol) port; unset: no gRPC. */
   grpcPort?: number;
+  /** Open gRPC connections at most; more are closed at accept (default: from the open-file limit). */
+  grpcMaxConnections: number;
+  /** Concurrent gRPC calls (HTTP/2 streams) per connection. */
+  grpcMaxStreams: number;
+  /** A gRPC connection without a call for this long is closed. */
+  grpcIdleTimeoutMs: number;
+  /** Request bytes all gRPC calls together may hold while they are received and run; beyond: UNAVAILABLE. */
+  grpcMaxBufferedBytes: number;
   host: string;
   device: Device;
   /** ORT intra-op threads per worker. */
@@ -162,6 +171,48 @@ export const SETTINGS: readonly Setting[] = [
     max: 65535,
     help: 'gRPC port for inference.GRPCInferenceService and grpc.health.v1 (Triton uses 8001; unset: no gRPC)',
   },
+  {
+    key: 'grpcMaxConnections',
+    flag: 'grpc-max-connections',
+    env: 'GRPC_MAX_CONNECTIONS',
+    kind: 'int',
+    dflt: null,
+    dfltText: 'min(1024, ulimit -n / 4)',
+    min: 1,
+    max: 1_000_000,
+    help: 'open gRPC connections at most; more are closed as they arrive, so a flood cannot take the file descriptors the HTTP port needs (default: a quarter of the open-file limit, at most 1024)',
+  },
+  {
+    key: 'grpcMaxStreams',
+    flag: 'grpc-max-streams',
+    env: 'GRPC_MAX_STREAMS',
+    kind: 'int',
+    dflt: 100,
+    min: 1,
+    max: 1_000_000,
+    help: 'concurrent gRPC calls (HTTP/2 streams) per connection',
+  },
+  {
+    key: 'grpcIdleTimeoutMs',
+    flag: 'grpc-idle-timeout-ms',
+    env: 'GRPC_IDLE_TIMEOUT_MS',
+    kind: 'int',
+    dflt: 75_000,
+    min: 100,
+    max: 86_400_000,
+    help: 'a gRPC connection without a call for this long is closed (GOAWAY); one that has not sent its HTTP/2 preface within HEADERS_TIMEOUT_MS is closed sooner',
+  },
+  {
+    key: 'grpcMaxBufferedBytes',
+    flag: 'grpc-max-buffered-bytes',
+    env: 'GRPC_MAX_BUFFERED_BYTES',
+    kind: 'bytes',
+    dflt: null,
+    dfltText: 'max(128mb, 4 × BODY_LIMIT)',
+    min: 1024,
+    max: 2 ** 40,
+    help: 'memory all gRPC calls together may hold in received request bytes while they arrive and run (counted as the 64 KiB read buffers their chunks keep alive); a call that would go over gets UNAVAILABLE (OVERLOADED)',
+  },
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', dflt: '0.0.0.0', help: 'address to listen on' },
   {
     key: 'device',
@@ -270,7 +321,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 30_000,
     min: 0,
     max: 3_600_000,
-    help: 'longest time to receive a whole request (0: none)',
+    help: "longest time to receive a whole request (0: none); on gRPC, a call's whole request message (else DEADLINE_EXCEEDED)",
   },
   {
     key: 'headersTimeoutMs',
@@ -280,7 +331,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 10_000,
     min: 1,
     max: 3_600_000,
-    help: 'longest time to receive the request line and headers (capped by the request timeout)',
+    help: "longest time to receive the request line and headers (capped by the request timeout); on gRPC, a new connection's HTTP/2 preface",
   },
   {
     key: 'shutdownTimeoutMs',
@@ -509,6 +560,12 @@ export function resolveConfig(
   cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...(cfg.apiKeyFile ? readKeyFile(cfg.apiKeyFile) : [])])];
   cfg.corsOrigins ??= [];
   if (cfg.requestTimeoutMs > 0) cfg.headersTimeoutMs = Math.min(cfg.headersTimeoutMs, cfg.requestTimeoutMs);
+  cfg.grpcMaxConnections ??= defaultGrpcConnections();
+  if (cfg.grpcMaxBufferedBytes === undefined) cfg.grpcMaxBufferedBytes = Math.max(128 * 1024 ** 2, 4 * cfg.bodyLimit);
+  else if (cfg.grpcPort !== undefined && cfg.grpcMaxBufferedBytes < cfg.bodyLimit)
+    throw new ConfigError(
+      `--grpc-max-buffered-bytes (GRPC_MAX_BUFFERED_BYTES) ${cfg.grpcMaxBufferedBytes} is below --body-limit (BODY_LIMIT) ${cfg.bodyLimit}: a call of the largest allowed size could never be received`,
+    );
   return cfg;
 }
 
