@@ -472,6 +472,32 @@ t.test('nginx: a request is re-sent only when the first replica did no work', as
   t.ok(max && Number(max[1]) >= 1 && Number(max[2]) >= 1, 'a failing replica leaves the rotation for a while');
 });
 
+t.test("nginx: a client's gRPC calls never take a replica out of rotation", async (t) => {
+  const grpcPort = Number(obj(svc('mixer')['environment'], 'env')['GRPC_PORT']);
+  const upstream = /upstream\s+(\S+)\s*\{[^}]*server mixer:(\d+)([^;]*);([^}]*)\}/g;
+  const grpcUp = [...nginx.matchAll(upstream)].find((m) => Number(m[2]) === grpcPort);
+  t.ok(grpcUp, 'the gRPC upstream');
+  // nginx counts error, timeout and invalid_header as failures whatever grpc_next_upstream says; clients can cause all three.
+  t.match(grpcUp![3], /\bmax_fails=0\b/, 'max_fails=0 on the gRPC upstream');
+  t.same(
+    nginxDirective(nginx, 'grpc_next_upstream'),
+    [['error', 'timeout']],
+    'a call that never reached a replica still goes to the next one',
+  );
+  const seconds = (v: string) => Number(/^(\d+)s$/.exec(v)?.[1] ?? NaN);
+  const env = obj(svc('mixer')['environment'], 'env');
+  const requestTimeoutS =
+    Number(interpolateDefaults(env['REQUEST_TIMEOUT_MS'] ?? setting('REQUEST_TIMEOUT_MS').dflt)) / 1000;
+  const readS = seconds(nginxDirective(nginx, 'grpc_read_timeout')[0]![0]!);
+  t.ok(
+    readS > requestTimeoutS,
+    `grpc_read_timeout ${readS}s > REQUEST_TIMEOUT_MS ${requestTimeoutS}s: the replica answers first`,
+  );
+  const idleS = Number(interpolateDefaults(env['GRPC_IDLE_TIMEOUT_MS'] ?? setting('GRPC_IDLE_TIMEOUT_MS').dflt)) / 1000;
+  const keepS = seconds(/keepalive_timeout\s+(\S+);/.exec(grpcUp![4]!)?.[1] ?? '');
+  t.ok(keepS < idleS, `gRPC upstream keepalive_timeout ${keepS}s < GRPC_IDLE_TIMEOUT_MS ${idleS}s`);
+});
+
 t.test('nginx: X-Request-Id follows the service rule', async (t) => {
   const m =
     /map \$http_x_request_id \$mixer_request_id \{\s*"~([^"]+)"\s+\$http_x_request_id;\s*default\s+\$request_id;/.exec(
