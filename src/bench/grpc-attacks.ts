@@ -215,6 +215,10 @@ async function silent(): Promise<void> {
 /** A raw unary call with a client that accepts any header size; resolves with grpc-status and the grpc-message length. */
 function rawCall(port: number, method: string, body: Buffer): Promise<{ status: string; len: number }> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve({ status: 'none (no answer in 10 s)', len: NaN });
+    }, 10_000);
     const c = http2.connect(`http://127.0.0.1:${port}`, {
       maxSessionMemory: 1000,
       settings: { maxHeaderListSize: 2 ** 30 },
@@ -226,6 +230,7 @@ function rawCall(port: number, method: string, body: Buffer): Promise<{ status: 
     frame.writeUInt32BE(body.length, 1);
     const done = (h: http2.IncomingHttpHeaders) => {
       if (h['grpc-status'] === undefined) return;
+      clearTimeout(timer);
       c.close();
       resolve({ status: String(h['grpc-status']), len: decodeURIComponent(String(h['grpc-message'] ?? '')).length });
     };
