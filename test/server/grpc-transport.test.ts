@@ -58,7 +58,8 @@ function slowCall(session: http2.ClientHttp2Session, size: number, key?: string,
     if (h['grpc-status'] === undefined) return;
     s.status = String(h['grpc-status']);
     s.message = decodeURIComponent(String(h['grpc-message'] ?? ''));
-    s.code = h['mixer-code'] as string | undefined;
+    const code = h['mixer-code'];
+    if (code !== undefined) s.code = String(code);
   };
   req.on('response', note);
   req.on('trailers', note);
