@@ -221,6 +221,8 @@ t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async
     'node_modules/sharp/package.json',
     'data/cifar10/train_images.u8',
     'dist/cli/main.js',
+    'packages/client/dist/index.js',
+    'packages/client/node_modules/x/package.json',
     '.git/HEAD',
     'runs/x/metrics.jsonl',
     'bench/results/a.json',

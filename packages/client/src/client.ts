@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CodedError } from '../util/errors.js';
+import { CodedError } from './errors.js';
 import {
   concat,
   type Datatype,
