@@ -9,8 +9,8 @@ import { ConfigError } from '../util/errors.js';
 import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
 import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
 
-/** The largest Buffer this Node can allocate. */
-export const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+/** The largest model file read into one Buffer: 4 GiB, Node 20's limit on 64-bit (lower if this Node's is). */
+export const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
