@@ -4,9 +4,11 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import { buildApp } from '../../src/server/app.js';
+import { grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
 import { python } from '../fixtures/oracle/torch.js';
 import { image, writeModel } from '../fixtures/server.js';
 
@@ -76,7 +78,14 @@ t.test(
     // What `..` would have reached: a model-looking parent folder.
     writeFileSync(path.join(base, 'config.json'), '{}');
     addModel(base, '.', 1);
-    const app = await buildApp({ modelRepository: root, modelControl: 'explicit', logger: false, threads: 1 });
+    const app = await buildApp({
+      modelRepository: root,
+      modelControl: 'explicit',
+      logger: false,
+      threads: 1,
+      grpcPort: 0,
+      host: '127.0.0.1',
+    });
     t.teardown(() => app.close());
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as net.AddressInfo).port;
@@ -131,6 +140,36 @@ t.test(
       'the index holds only the repository model',
     );
     t.equal((await raw(port, 'POST', '/v2/repository/models/tiny/load')).status, 200, 'a real name still loads');
+
+    // gRPC: the same check, as INVALID_ARGUMENT.
+    const target = `127.0.0.1:${grpcEndpoint(app)!.port}`;
+    type Fn = (req: object, cb: (e: grpc.ServiceError | null) => void) => void;
+    const inference = new (grpcClients().inference.GRPCInferenceService)(
+      target,
+      grpc.credentials.createInsecure(),
+    ) as unknown as Record<string, Fn> & grpc.Client;
+    const triton = new (tritonExtensions())(target, grpc.credentials.createInsecure()) as unknown as Record<
+      string,
+      Fn
+    > &
+      grpc.Client;
+    t.teardown(() => {
+      inference.close();
+      triton.close();
+    });
+    const fails = (c: Record<string, Fn>, method: string, req: object) =>
+      new Promise<grpc.ServiceError | null>((resolve) => c[method]!.call(c, req, (e) => resolve(e)));
+    for (const [c, method, req] of [
+      [inference, 'ModelMetadata', { name: '..', version: '' }],
+      [inference, 'ModelReady', { name: '.', version: '' }],
+      [inference, 'ModelInfer', { model_name: '../tiny', model_version: '', inputs: [] }],
+      [inference, 'ModelMetadata', { name: 'tiny', version: '01' }],
+      [triton, 'ModelStatistics', { name: '..', version: '' }],
+    ] as const) {
+      const e = await fails(c, method, req);
+      t.equal(e?.code, grpc.status.INVALID_ARGUMENT, `gRPC ${method} ${JSON.stringify(req)}: INVALID_ARGUMENT`);
+      t.match(e?.details, /invalid model (name|version)/);
+    }
   },
 );
 
