@@ -98,6 +98,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
       control: config.modelControl,
       pollIntervalMs: config.pollIntervalMs,
       maxModelBytes: config.maxModelBytes,
+      allowExternalLinks: config.allowExternalLinks === 'on',
       device: config.device,
       threads: config.threads,
       workers: config.workers,

@@ -1,11 +1,16 @@
 // Service settings: one table (flag, env var, type, default, limits, help), parsed and validated at start with clear errors.
 
+import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
+import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
 import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
+
+/** The largest model file read into one Buffer: 4 GiB, Node 20's limit on 64-bit (lower if this Node's is). */
+export const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -21,6 +26,8 @@ export interface ServerConfig {
   modelControl: ModelControl;
   pollIntervalMs: number;
   maxModelBytes: number;
+  /** `on`: symlinks in the model repository may point outside it; `off`: such models are unavailable. */
+  allowExternalLinks: 'on' | 'off';
   port: number;
   /** gRPC (Open Inference Protocol) port; unset: no gRPC. */
   grpcPort?: number;
@@ -139,8 +146,18 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'bytes',
     dflt: '2gb',
     min: 1024,
-    max: 2 ** 40,
-    help: 'largest model file (with its external data) loaded',
+    // The model file is read into one Buffer: no larger than Node allows (4 GiB on 64-bit Node 20).
+    max: MAX_BUFFER_BYTES,
+    help: `largest model file (with its external data) loaded, at most ${MAX_BUFFER_BYTES / 2 ** 30}gb (the largest file Node reads into one buffer)`,
+  },
+  {
+    key: 'allowExternalLinks',
+    flag: 'allow-external-links',
+    env: 'ALLOW_EXTERNAL_LINKS',
+    kind: 'choice',
+    dflt: 'off',
+    choices: ['off', 'on'],
+    help: 'on: symlinked model folders, version folders and files in the repository may point outside it (off: such a model is unavailable)',
   },
   {
     key: 'port',
@@ -451,12 +468,14 @@ function range(s: Setting, n: number, source: string): number {
   return n;
 }
 
-/** The model name derived from a path: file name without extension, reduced to [A-Za-z0-9_.-]. */
+/** The model name derived from a path: file name without extension, reduced to a valid model name. */
 export function modelNameFor(modelPath: string): string {
   const base = path
     .basename(modelPath)
     .replace(/\.onnx$/i, '')
-    .replace(/[^A-Za-z0-9_.-]+/g, '-');
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 128);
   return base || 'model';
 }
 
@@ -502,8 +521,8 @@ export function resolveConfig(
   if (out['modelPath'] === SHIPPED_MODEL_FILE && given.modelPath === undefined && !env['MODEL_PATH'])
     cfg.modelPath = DEFAULT_MODEL_PATH;
   cfg.modelName ??= modelNameFor(cfg.modelPath);
-  if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName))
-    throw new ConfigError(`model name "${cfg.modelName}" may only use letters, digits, '_', '.' and '-'`);
+  if (!isModelName(cfg.modelName))
+    throw new ConfigError(`model name "${cfg.modelName}" is not valid: ${MODEL_NAME_RULE}`);
   cfg.workers ??= defaultWorkers(cfg);
   cfg.threads ??= Math.max(1, Math.floor(os.availableParallelism() / cfg.workers));
   cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...(cfg.apiKeyFile ? readKeyFile(cfg.apiKeyFile) : [])])];

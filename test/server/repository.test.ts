@@ -398,7 +398,7 @@ if (requirePython(t, ['torch', 'onnx'])) {
         ],
         ['model=nope', 404, 'MODEL_NOT_FOUND', /no model "nope"; the models are: /],
         ['model=resnet&version=9', 404, 'MODEL_NOT_FOUND', /model "resnet" has no version "9"; its versions are: 1, 2/],
-        ['model=resnet&version=x1', 404, 'MODEL_NOT_FOUND', /no version "x1"/],
+        ['model=resnet&version=x1', 400, 'BAD_REQUEST', /invalid model version "x1": a version is a positive integer/],
         [
           'model=broken',
           503,

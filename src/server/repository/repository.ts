@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { echo, ServiceError } from '../errors.js';
 import { ModelFileError } from './config-file.js';
 import { type InstanceOptions, ModelInstance } from './instance.js';
-import { MODEL_NAME, type ScannedModel, scanModel, scanRepository } from './scan.js';
+import { checkModelName, checkVersion } from './names.js';
+import { type ScannedModel, type ScanOptions, scanModel, scanRepository } from './scan.js';
 
 export const MODEL_CONTROLS = ['none', 'poll', 'explicit'] as const;
 export type ModelControl = (typeof MODEL_CONTROLS)[number];
@@ -31,6 +32,8 @@ export interface RepositoryOptions extends InstanceOptions {
   defaultModel: string | null;
   control: ModelControl;
   pollIntervalMs: number;
+  /** Let links in the repository point outside it (--allow-external-links on). */
+  allowExternalLinks: boolean;
   log: Logger;
   /** Called after a version becomes ready or goes away. */
   onChange?: () => void;
@@ -62,8 +65,29 @@ export class Repository {
   private readonly retiring = new Set<Promise<void>>();
   readonly swaps: SwapTiming[] = [];
   private closed = false;
+  /** Skipped folders already logged (a poll rescan logs each once). */
+  private readonly skipped = new Set<string>();
+  private readonly scan: ScanOptions;
+  private readonly io: InstanceOptions;
 
-  private constructor(readonly o: RepositoryOptions) {}
+  private constructor(readonly o: RepositoryOptions) {
+    this.scan = {
+      allowExternalLinks: o.allowExternalLinks,
+      skip: (folder, reason) => {
+        if (this.skipped.has(folder)) return;
+        this.skipped.add(folder);
+        o.log.warn({ folder, reason }, 'repository folder skipped');
+      },
+    };
+    this.io = { ...o, memoryInUse: () => this.memoryInUse() };
+  }
+
+  /** Estimated memory of every loaded version (a new one must fit next to it). */
+  private memoryInUse(): number {
+    let n = 0;
+    for (const e of this.entries.values()) for (const s of e.slots.values()) n += s.instance?.memoryBytes ?? 0;
+    return n;
+  }
 
   /** Loads every model (single mode: fails on a bad model; repository mode: a bad model is unavailable, the rest serve). */
   static async open(o: RepositoryOptions): Promise<Repository> {
@@ -79,7 +103,7 @@ export class Repository {
           configPath: `${o.single.file} (config)`,
           labelsPath: `${o.single.file} (labels)`,
         },
-        o,
+        repo.io,
       );
       repo.entries.set(o.single.name, {
         name: o.single.name,
@@ -100,7 +124,7 @@ export class Repository {
       return repo;
     }
     try {
-      const scanned = await scanRepository(o.root!);
+      const scanned = await scanRepository(o.root!, repo.scan);
       if (o.defaultModel !== null && !scanned.some((m) => m.name === o.defaultModel)) {
         throw new ModelFileError(
           `--default-model "${o.defaultModel}" is not in the repository ${o.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
@@ -183,7 +207,7 @@ export class Repository {
             configPath: m.configPath,
             labelsPath: m.labelsPath,
           },
-          this.o,
+          this.io,
         );
         if (this.closed) {
           await inst.close();
@@ -295,7 +319,7 @@ export class Repository {
     return this.serial(async () => {
       let scanned: ScannedModel[];
       try {
-        scanned = await scanRepository(this.o.root!);
+        scanned = await scanRepository(this.o.root!, this.scan);
       } catch (err) {
         this.o.log.error({ err: (err as Error).message }, 'repository poll failed');
         return;
@@ -320,9 +344,9 @@ export class Repository {
   /** Explicit control: (re)loads a model from its folder. Throws MODEL_LOAD_FAILED with the reason when nothing of it is ready. */
   load(name: string): Promise<void> {
     this.explicitOnly();
-    if (!MODEL_NAME.test(name)) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
+    checkModelName(name);
     return this.serial(async () => {
-      const m = await scanModel(this.o.root!, name);
+      const m = await scanModel(this.o.root!, name, this.scan);
       if (m.error?.includes('cannot read it'))
         throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
       await this.sync(m);
@@ -335,6 +359,7 @@ export class Repository {
   /** Explicit control: unloads every version of a model, after its in-flight requests finish. */
   unload(name: string): Promise<void> {
     this.explicitOnly();
+    checkModelName(name);
     const e = this.entries.get(name);
     if (!e) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
     return this.serial(async () => {
@@ -398,6 +423,7 @@ export class Repository {
         'MODEL_REQUIRED',
         `several models are served; choose one with ?model= (one of: ${this.names.join(', ')}) or start the server with --default-model`,
       );
+    checkModelName(n);
     const e = this.entries.get(n);
     if (!e)
       throw new ServiceError(
@@ -406,7 +432,7 @@ export class Repository {
       );
     let slot: Slot | undefined;
     if (version !== undefined) {
-      slot = /^[1-9]\d{0,15}$/.test(version) ? e.slots.get(Number(version)) : undefined;
+      slot = e.slots.get(checkVersion(version));
       if (!slot)
         throw new ServiceError(
           'MODEL_NOT_FOUND',
@@ -466,7 +492,7 @@ export class Repository {
   versions(
     name: string,
   ): { version: number; state: VersionState; reason: string; instance: ModelInstance | null }[] | null {
-    const e = this.entries.get(name);
+    const e = this.entries.get(checkModelName(name));
     if (!e) return null;
     return [...e.slots.values()]
       .sort((a, b) => a.version - b.version)
