@@ -1,6 +1,7 @@
 // A model folder's optional config.json (Triton-style keys that complete what the graph says) and labels.txt, validated with one-line errors.
 
 import { readFile } from 'node:fs/promises';
+import { INTERPOLATIONS, type Interpolation } from '../../image/resample.js';
 import { UserError } from '../../util/errors.js';
 
 export type VersionPolicy =
@@ -16,6 +17,10 @@ export interface ModelConfigFile {
   size?: [number, number];
   resize?: 'crop' | 'stretch';
   resize_shorter?: number;
+  /** The resize kernel (default lanczos: sharp's lanczos3); the others reproduce Pillow's resize. */
+  interpolation?: Interpolation;
+  /** Widen the kernel by the downscale factor (default true, as Pillow). */
+  antialias?: boolean;
   color?: 'rgb' | 'bgr' | 'gray';
   scale?: number;
   mean?: number[];
@@ -41,6 +46,8 @@ const KEYS = [
   'size',
   'resize',
   'resize_shorter',
+  'interpolation',
+  'antialias',
   'color',
   'scale',
   'mean',
@@ -75,6 +82,9 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
   str('layout', ['NCHW', 'NHWC']);
   str('resize', ['crop', 'stretch']);
   str('color', ['rgb', 'bgr', 'gray']);
+  str('interpolation', [...INTERPOLATIONS]);
+  if (c['antialias'] !== undefined && typeof c['antialias'] !== 'boolean')
+    throw bad(`"antialias" must be true or false, got ${JSON.stringify(c['antialias'])?.slice(0, 64)}`);
   if (
     c['size'] !== undefined &&
     !(Array.isArray(c['size']) && c['size'].length === 2 && c['size'].every((x) => isPosInt(x, 16384)))
