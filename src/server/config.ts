@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
-import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
+import { MODEL_CONTROLS, type ModelControl, READINESS, type Readiness } from './repository/repository.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -19,6 +19,8 @@ export interface ServerConfig {
   /** Where requests without ?model= go when several models are served. */
   defaultModel?: string;
   modelControl: ModelControl;
+  /** all: ready when every model that should be loaded is READY (KServe/Triton); any: when one is. */
+  readiness: Readiness;
   pollIntervalMs: number;
   maxModelBytes: number;
   port: number;
@@ -121,6 +123,15 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'none',
     choices: MODEL_CONTROLS,
     help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload',
+  },
+  {
+    key: 'readiness',
+    flag: 'readiness',
+    env: 'READINESS',
+    kind: 'choice',
+    dflt: 'all',
+    choices: READINESS,
+    help: 'all: /readyz, /v2/health/ready and gRPC ServerReady are ready when every model that should be loaded is READY; any: when one is',
   },
   {
     key: 'pollIntervalMs',
