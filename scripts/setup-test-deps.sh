@@ -18,7 +18,7 @@ fi
 APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
 
 "${APT[@]}" update -qq
-"${APT[@]}" install -y -qq python3-torch python3-onnx strace >/dev/null
+"${APT[@]}" install -y -qq python3-torch python3-onnx python3-pil strace >/dev/null
 /usr/bin/python3 -c 'import torch, onnx; print(f"torch {torch.__version__}, onnx {onnx.__version__}")'
 # Without Chromium the browser test skips itself and says why; nothing else needs it.
 if "${APT[@]}" install -y -qq chromium >/dev/null; then

@@ -51,8 +51,6 @@ declare module 'fastify' {
   }
 }
 
-const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN', 'MODEL_UNAVAILABLE']);
-
 /**
  * Loads the model, starts and warms the inference workers, and returns the ready (not yet listening) app.
  * Fails with ModelLoadError / RuntimeError (e.g. CUDA_UNAVAILABLE) before anything listens.
@@ -278,10 +276,11 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   });
   app.setErrorHandler(async (err, req, reply) => {
     const se = toServiceError(err);
-    if (se.statusCode >= 500 && !RETRY_CODES.has(se.code)) req.log.error({ err }, 'request failed');
+    if (se.statusCode >= 500 && se.code !== 'MODEL_UNAVAILABLE' && !se.retryable)
+      req.log.error({ err }, 'request failed');
     else req.log.debug({ code: se.code, message: se.message }, 'request rejected');
     if (se.code === 'OVERLOADED') metrics.shed.inc();
-    if (RETRY_CODES.has(se.code)) reply.header('retry-after', RETRY_AFTER_S);
+    if (se.retryable) reply.header('retry-after', RETRY_AFTER_S);
     return reply.code(se.statusCode).send(body(se.code, se.message));
   });
   v2HttpHooks(app, config.bodyLimit);

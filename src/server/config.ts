@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
 import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
-import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
+import { MODEL_CONTROLS, type ModelControl, READINESS, type Readiness } from './repository/repository.js';
 
 /** The largest model file read into one Buffer: 4 GiB, Node 20's limit on 64-bit (lower if this Node's is). */
 export const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
@@ -24,6 +24,8 @@ export interface ServerConfig {
   /** Where requests without ?model= go when several models are served. */
   defaultModel?: string;
   modelControl: ModelControl;
+  /** all: ready when every model that should be loaded is READY (KServe/Triton); any: when one is. */
+  readiness: Readiness;
   pollIntervalMs: number;
   maxModelBytes: number;
   /** `on`: symlinks in the model repository may point outside it; `off`: such models are unavailable. */
@@ -128,6 +130,15 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'none',
     choices: MODEL_CONTROLS,
     help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload',
+  },
+  {
+    key: 'readiness',
+    flag: 'readiness',
+    env: 'READINESS',
+    kind: 'choice',
+    dflt: 'all',
+    choices: READINESS,
+    help: 'all: /readyz, /v2/health/ready and gRPC ServerReady are ready when every model that should be loaded is READY; any: when one is',
   },
   {
     key: 'pollIntervalMs',

@@ -85,7 +85,7 @@ t.test(
     const calls = readFileSync(s.log, 'utf8');
     t.notMatch(calls, /^sudo/m, 'no sudo');
     t.match(calls, /^apt-get uid=0 update -qq$/m);
-    t.match(calls, /^apt-get uid=0 install -y -qq python3-torch python3-onnx strace$/m);
+    t.match(calls, /^apt-get uid=0 install -y -qq python3-torch python3-onnx python3-pil strace$/m);
     t.match(calls, /^apt-get uid=0 install -y -qq chromium$/m);
     t.match(r.stdout, /chromium could not be installed/, 'a failed chromium install is reported, not fatal');
     t.ok(existsSync(path.join(s.dir, '.tools/prometheus/usr/bin/promtool')), 'promtool in .tools/');
@@ -120,7 +120,7 @@ t.test(
       calls.filter((c) => c.startsWith('sudo')),
       [
         `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get update -qq`,
-        `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-onnx strace`,
+        `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-onnx python3-pil strace`,
         `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium`,
       ],
       'every apt-get that needs root goes through sudo',

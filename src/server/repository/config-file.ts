@@ -1,5 +1,6 @@
 // A model folder's optional config.json (Triton-style keys that complete what the graph says) and labels.txt, validated with one-line errors.
 
+import { INTERPOLATIONS, type Interpolation } from '../../image/resample.js';
 import { type LinkPolicy, ModelFileError, readCapped } from './safe-read.js';
 
 export type VersionPolicy =
@@ -15,6 +16,10 @@ export interface ModelConfigFile {
   size?: [number, number];
   resize?: 'crop' | 'stretch';
   resize_shorter?: number;
+  /** The resize kernel (default lanczos: sharp's lanczos3); the others reproduce Pillow's resize. */
+  interpolation?: Interpolation;
+  /** Widen the kernel by the downscale factor (default true, as Pillow). */
+  antialias?: boolean;
   color?: 'rgb' | 'bgr' | 'gray';
   scale?: number;
   mean?: number[];
@@ -35,6 +40,8 @@ const KEYS = [
   'size',
   'resize',
   'resize_shorter',
+  'interpolation',
+  'antialias',
   'color',
   'scale',
   'mean',
@@ -69,6 +76,9 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
   str('layout', ['NCHW', 'NHWC']);
   str('resize', ['crop', 'stretch']);
   str('color', ['rgb', 'bgr', 'gray']);
+  str('interpolation', [...INTERPOLATIONS]);
+  if (c['antialias'] !== undefined && typeof c['antialias'] !== 'boolean')
+    throw bad(`"antialias" must be true or false, got ${JSON.stringify(c['antialias'])?.slice(0, 64)}`);
   if (
     c['size'] !== undefined &&
     !(Array.isArray(c['size']) && c['size'].length === 2 && c['size'].every((x) => isPosInt(x, 16384)))

@@ -1,6 +1,6 @@
 // The served models: per-version instances loaded from a repository (or one file), request routing with leases, index, poll and explicit control with drained swaps.
 import type { Logger } from 'pino';
-import { echo, ServiceError } from '../errors.js';
+import { clip, echo, ServiceError } from '../errors.js';
 import { ModelFileError } from './config-file.js';
 import { type InstanceOptions, ModelInstance } from './instance.js';
 import { checkModelName, checkVersion } from './names.js';
@@ -8,6 +8,8 @@ import { type ScannedModel, type ScanOptions, scanModel, scanRepository } from '
 
 export const MODEL_CONTROLS = ['none', 'poll', 'explicit'] as const;
 export type ModelControl = (typeof MODEL_CONTROLS)[number];
+export const READINESS = ['all', 'any'] as const;
+export type Readiness = (typeof READINESS)[number];
 export type VersionState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
 interface Slot {
@@ -121,6 +123,7 @@ export class Repository {
         },
         'model ready',
       );
+      repo.warn(inst);
       return repo;
     }
     try {
@@ -242,6 +245,7 @@ export class Repository {
           },
           'model ready',
         );
+        this.warn(inst);
         if (old) this.retire(e, old, timing);
       } catch (err) {
         if ((err as { code?: string }).code === 'CUDA_UNAVAILABLE') throw err;
@@ -282,6 +286,11 @@ export class Repository {
     }
     if (e.slots.size === 0 && !e.error && !this.o.single && m.versions.length === 0) this.entries.delete(m.name);
     this.o.onChange?.();
+  }
+
+  /** Logs the assumptions made for a loaded version (one line each). */
+  private warn(inst: ModelInstance): void {
+    for (const w of inst.contract.warnings) this.o.log.warn({ model: inst.name, version: inst.version }, w);
   }
 
   private record(timing: SwapTiming): void {
@@ -443,12 +452,17 @@ export class Repository {
         .filter((s) => s.state === 'READY' && s.instance)
         .sort((a, b) => b.version - a.version);
       slot = ready[0];
-      if (!slot) throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${this.reason(e)}`);
+      // Loading passes by itself (Retry-After); a failed load or an unloaded model lasts until someone acts.
+      if (!slot)
+        throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${clip(this.reason(e), 1000)}`, {
+          retryable: !e.error && [...e.slots.values()].some((s) => s.state === 'LOADING'),
+        });
     }
     if (slot.state !== 'READY' || !slot.instance)
       throw new ServiceError(
         'MODEL_UNAVAILABLE',
-        `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${slot.reason}`}`,
+        `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${clip(slot.reason, 1000)}`}`,
+        { retryable: slot.state === 'LOADING' },
       );
     slot.instance.lease();
     return slot.instance;
@@ -510,6 +524,26 @@ export class Repository {
 
   get readyCount(): number {
     return this.instances().length;
+  }
+
+  /**
+   * Why the server is not ready, or null when it is. 'all' (KServe/Triton): every model that should be loaded is READY,
+   * that is no model folder is broken and no version is loading or failed (versions unloaded on purpose don't count);
+   * 'any': at least one version is READY.
+   */
+  notReady(mode: Readiness): string | null {
+    if (this.readyCount === 0) return 'no model is ready';
+    if (mode === 'any') return null;
+    const waiting: string[] = [];
+    for (const e of this.entries.values()) {
+      if (e.error && ![...e.slots.values()].some((s) => s.instance)) waiting.push(`${e.name}: ${e.error}`);
+      for (const s of e.slots.values())
+        if (s.state === 'LOADING' || (s.state === 'UNAVAILABLE' && s.reason !== 'unloaded'))
+          waiting.push(`${e.name} version ${s.version}: ${s.state === 'LOADING' ? 'loading' : s.reason}`);
+    }
+    if (waiting.length === 0) return null;
+    const list = waiting.slice(0, 3).map((w) => clip(w, 500));
+    return `${waiting.length} model version(s) not ready: ${list.join('; ')}${waiting.length > 3 ? '; …' : ''}`;
   }
 
   /** Stops polling, waits for a running change, drains and closes every instance. */
