@@ -78,9 +78,11 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
+  const admission = new Admission(config.maxQueue);
   const metrics = new Metrics(
     () => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })),
     config.maxBatch,
+    () => admission,
   );
   const stats = new InferenceStats((model, version, ok) =>
     (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
@@ -136,7 +138,6 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
   // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
   const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
-  const admission = new Admission(config.maxQueue);
   const keys = new KeyRing(config.apiKeys);
   const state: AppContext['state'] = { closing: false };
   const serverOptions: http.ServerOptions = {
