@@ -74,6 +74,8 @@ export interface Setting {
   dfltText?: string;
   /** Hide the value in errors (secrets). */
   secret?: boolean;
+  /** An environment variable set but empty is an error, not "unset" (access control must not turn off by a slip). */
+  noEmpty?: boolean;
   min?: number;
   max?: number;
   choices?: readonly string[];
@@ -320,6 +322,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: null,
     dfltText: 'none',
     secret: true,
+    noEmpty: true,
     help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
   },
   {
@@ -329,6 +332,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: null,
     dfltText: 'none',
+    noEmpty: true,
     help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above',
   },
   {
@@ -480,6 +484,10 @@ export function resolveConfig(
       continue;
     }
     const e = env[s.env];
+    if (e !== undefined && e.trim() === '' && s.noEmpty)
+      throw new ConfigError(
+        `${s.env} is set but empty: give it a value, or unset it to run without access control (every route open)`,
+      );
     if (e !== undefined && e !== '') out[s.key] = parseSetting(s, e, s.env);
     else if (s.dflt !== null) out[s.key] = s.kind === 'bytes' ? parseSetting(s, String(s.dflt), s.key) : s.dflt;
   }
