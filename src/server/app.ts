@@ -141,7 +141,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const serverOptions: http.ServerOptions = serverTimeouts(config);
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: log,
-    logController: new RequestLog(),
+    logController: new RequestLog(config.logSuccesses),
     requestIdHeader: false,
     genReqId: requestId,
     bodyLimit: config.bodyLimit,

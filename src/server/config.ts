@@ -36,6 +36,8 @@ export interface ServerConfig {
   maxPixels: number;
   maxFiles: number;
   logLevel: LogLevel;
+  /** Success lines (1xx-3xx) logged per second and status; the rest are counted in a later `droppedLines` line. */
+  logSuccesses: number;
   requestTimeoutMs: number;
   /** Longest time to receive a request's headers (at most requestTimeoutMs when that is set). */
   headersTimeoutMs: number;
@@ -263,6 +265,16 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'info',
     choices: LOG_LEVELS,
     help: `pino log level: ${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    key: 'logSuccesses',
+    flag: 'log-successes',
+    env: 'LOG_SUCCESSES',
+    kind: 'int',
+    dflt: 10,
+    min: 0,
+    max: 1_000_000,
+    help: 'request lines logged per second for each success status (4xx/503: 10); the rest are counted in droppedLines (0: none)',
   },
   {
     key: 'requestTimeoutMs',
