@@ -311,10 +311,10 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'drain-delay-ms',
     env: 'DRAIN_DELAY_MS',
     kind: 'int',
-    dflt: 0,
+    dflt: 1000,
     min: 0,
     max: 600_000,
-    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain',
+    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain; 0 closes at once and drops requests still on the wire',
   },
   {
     key: 'maxResponseBytes',
