@@ -1,6 +1,6 @@
 // Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug); successes and rejections sampled.
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import { LogSampler } from './log-sampler.js';
+import { LogSampler, sampled } from './log-sampler.js';
 
 /** Longest URL written to a log line. */
 const URL_MAX = 256;
@@ -30,11 +30,14 @@ export class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const dropped = this.sampler.takeDropped();
-    if (dropped)
-      reply.log.warn(
+    if (dropped) {
+      // Dropped rejections are worth a warning; dropped successes are routine sampling.
+      const level = Object.keys(dropped).some((s) => sampled(Number(s))) ? 'warn' : 'info';
+      reply.log[level](
         { droppedLines: dropped },
         'request lines are sampled per second and status (see LOG_SUCCESSES); lines dropped meanwhile',
       );
+    }
     if (!error && !this.sampler.allow(reply.statusCode)) return;
     const line = {
       method: request.method,
