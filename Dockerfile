@@ -122,7 +122,7 @@ USER 10001:10001
 EXPOSE 3000
 # The service drains in-flight requests and exits 0 on SIGTERM; node is PID 1 and installs its own handler.
 STOPSIGNAL SIGTERM
-# /readyz every 5 s; after HEALTHCHECK_KILL_AFTER (6) failed checks in a row the script SIGKILLs the service so the
+# /readyz every 5 s; after HEALTHCHECK_KILL_AFTER (3) failed checks in a row the script SIGKILLs the service so the
 # restart policy replaces it (needs an init: `docker run --init`, compose `init: true`). See the script.
 HEALTHCHECK --interval=5s --timeout=6s --start-period=30s --retries=3 CMD ["node", "deploy/docker/healthcheck.mjs"]
 ENTRYPOINT ["node", "dist/cli/main.js"]

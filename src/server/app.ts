@@ -16,6 +16,7 @@ import { resolveConfig, type ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { body, clip, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
+import { serverTimeouts } from './http-timeouts.js';
 import { RequestLog } from './logging.js';
 import { Metrics } from './metrics.js';
 import { startMetricsListener } from './metrics-listener.js';
@@ -76,9 +77,11 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
+  const admission = new Admission(config.maxQueue);
   const metrics = new Metrics(
     () => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })),
     config.maxBatch,
+    () => admission,
   );
   const stats = new InferenceStats((model, version, ok) =>
     (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
@@ -132,21 +135,12 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
       'model repository loaded',
     );
 
-  // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
-  // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
-  const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
-  const admission = new Admission(config.maxQueue);
   const keys = new KeyRing(config.apiKeys);
   const state: AppContext['state'] = { closing: false };
-  const serverOptions: http.ServerOptions = {
-    headersTimeout: config.headersTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    keepAliveTimeout: 72_000,
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(shortest / 5))),
-  };
+  const serverOptions: http.ServerOptions = serverTimeouts(config);
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: log,
-    logController: new RequestLog(),
+    logController: new RequestLog(config.logSuccesses),
     requestIdHeader: false,
     genReqId: requestId,
     bodyLimit: config.bodyLimit,
@@ -301,7 +295,12 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   else {
     let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
     app.addHook('onListen', async () => {
-      listener = await startMetricsListener(metrics.registry, config.metricsPort!, config.metricsHost);
+      listener = await startMetricsListener(
+        metrics.registry,
+        config.metricsPort!,
+        config.metricsHost,
+        serverTimeouts(config),
+      );
       ctx.state.metricsAddress = listener.address;
       app.log.info({ address: listener.address }, 'metrics listener ready');
     });

@@ -45,6 +45,8 @@ export interface ServerConfig {
   maxPixels: number;
   maxFiles: number;
   logLevel: LogLevel;
+  /** Success lines (1xx-3xx) logged per second and status; the rest are counted in a later `droppedLines` line. */
+  logSuccesses: number;
   requestTimeoutMs: number;
   /** Longest time to receive a request's headers (at most requestTimeoutMs when that is set). */
   headersTimeoutMs: number;
@@ -83,6 +85,8 @@ export interface Setting {
   dfltText?: string;
   /** Hide the value in errors (secrets). */
   secret?: boolean;
+  /** An environment variable set but empty is an error, not "unset" (access control must not turn off by a slip). */
+  noEmpty?: boolean;
   min?: number;
   max?: number;
   choices?: readonly string[];
@@ -291,6 +295,16 @@ export const SETTINGS: readonly Setting[] = [
     help: `pino log level: ${LOG_LEVELS.join(', ')}`,
   },
   {
+    key: 'logSuccesses',
+    flag: 'log-successes',
+    env: 'LOG_SUCCESSES',
+    kind: 'int',
+    dflt: 10,
+    min: 0,
+    max: 1_000_000,
+    help: 'request lines logged per second for each success status (4xx/503: 10); the rest are counted in droppedLines (0: none)',
+  },
+  {
     key: 'requestTimeoutMs',
     flag: 'request-timeout-ms',
     env: 'REQUEST_TIMEOUT_MS',
@@ -325,10 +339,10 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'drain-delay-ms',
     env: 'DRAIN_DELAY_MS',
     kind: 'int',
-    dflt: 0,
+    dflt: 1000,
     min: 0,
     max: 600_000,
-    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain',
+    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain; 0 closes at once and drops requests still on the wire',
   },
   {
     key: 'maxResponseBytes',
@@ -348,6 +362,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: null,
     dfltText: 'none',
     secret: true,
+    noEmpty: true,
     help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
   },
   {
@@ -357,6 +372,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: null,
     dfltText: 'none',
+    noEmpty: true,
     help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above',
   },
   {
@@ -510,6 +526,10 @@ export function resolveConfig(
       continue;
     }
     const e = env[s.env];
+    if (e !== undefined && e.trim() === '' && s.noEmpty)
+      throw new ConfigError(
+        `${s.env} is set but empty: give it a value, or unset it to run without access control (every route open)`,
+      );
     if (e !== undefined && e !== '') out[s.key] = parseSetting(s, e, s.env);
     else if (s.dflt !== null) out[s.key] = s.kind === 'bytes' ? parseSetting(s, String(s.dflt), s.key) : s.dflt;
   }

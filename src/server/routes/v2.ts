@@ -111,7 +111,7 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
       const { json, tail } = binaryIn
         ? splitBinaryBody(req.body as Buffer, req.headers['inference-header-content-length'] as string | undefined)
         : { json: req.body, tail: null };
-      const { enc, t1, t2 } = await tensorInfer(ctx, m, json, tail);
+      const { enc, t1, t2 } = await tensorInfer(ctx, m, json, tail, req.raw);
       const done = () =>
         ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
       if (enc.binary.length === 0) {
