@@ -221,6 +221,8 @@ t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async
     'node_modules/sharp/package.json',
     'data/cifar10/train_images.u8',
     'dist/cli/main.js',
+    'packages/client/dist/index.js',
+    'packages/client/node_modules/x/package.json',
     '.git/HEAD',
     'runs/x/metrics.jsonl',
     'bench/results/a.json',
@@ -283,6 +285,17 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   const hc = obj(mixer['healthcheck'], 'healthcheck');
   const imageHc = execForm(runtime.find((i) => i.cmd === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s*/, ''));
   t.same(hc['test'], ['CMD', ...imageHc], 'the compose health check is the image one');
+  // A hung service: each check lasts the script's probe timeout, the next starts `interval` after it ends; the kill
+  // comes at the end of the KILL_AFTER-th hung check, the first of which starts within one period of the hang.
+  const hcSrc = read('deploy/docker/healthcheck.mjs');
+  const killAfter = Number(interpolateDefaults(env['HEALTHCHECK_KILL_AFTER']));
+  t.equal(String(killAfter), /HEALTHCHECK_KILL_AFTER \?\? '(\d+)'/.exec(hcSrc)?.[1], 'compose and the script agree');
+  const probeS = Number(/HEALTHCHECK_TIMEOUT_MS \|\| '(\d+)'/.exec(hcSrc)?.[1]) / 1000;
+  const periodS = Number(/^(\d+)s$/.exec(String(hc['interval']))?.[1]) + probeS;
+  const [lo, hi] = [(killAfter - 1) * periodS + probeS, killAfter * periodS + probeS];
+  t.ok(lo >= 15 && hi <= 35, `a hung replica is killed ${lo}-${hi} s after it hangs (about 30 s)`);
+  t.match(read('docs/deployment.md'), `killed ${lo}-${hi} s later`, 'the deployment guide gives that window');
+  t.match(read('README.md'), `killed ${lo}-${hi} s`, 'and so does the README');
 
   const deploy = obj(mixer['deploy'], 'deploy');
   t.ok(Number(interpolateDefaults(deploy['replicas'])) >= 2, 'at least 2 replicas by default');

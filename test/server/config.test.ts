@@ -90,7 +90,9 @@ t.test('bad values fail with the source named', async (t) => {
     [{ DEVICE: 'tpu' }, /^DEVICE "tpu" is not valid\. Should be one of: cpu, cuda, auto$/],
     [{ BODY_LIMIT: '10 parsecs' }, /^BODY_LIMIT must be a size in bytes/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL "loud" is not valid/],
-    [{ MODEL_NAME: 'a/b' }, /model name "a\/b" may only use/],
+    [{ MODEL_NAME: 'a/b' }, /model name "a\/b" is not valid: a model name is 1-128 letters/],
+    [{ MODEL_NAME: '..' }, /model name "\.\." is not valid/],
+    [{ MAX_MODEL_BYTES: '8gb' }, /^MAX_MODEL_BYTES must be at most 4294967296, got 8589934592$/],
   ];
   for (const [env, re] of bad)
     t.throws(() => resolveConfig({}, env), { name: 'ConfigError', message: re }, JSON.stringify(env));
@@ -100,6 +102,8 @@ t.test('bad values fail with the source named', async (t) => {
 t.test('model names and help', async (t) => {
   t.equal(modelNameFor('/a/b/mixer-cifar10.onnx'), 'mixer-cifar10');
   t.equal(modelNameFor('weird name!.ONNX'), 'weird-name-');
+  t.equal(modelNameFor('/m/..onnx'), 'model', 'a derived name is always a valid one');
+  t.equal(modelNameFor('-x.onnx'), 'x');
   const help = settingsHelp();
   for (const v of [
     'PORT',

@@ -11,6 +11,7 @@ import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../er
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
+import { serverNotReady } from '../routes/health.js';
 import { modelStats } from '../routes/v2-stats.js';
 import { tensorInfer } from '../tensor-infer.js';
 import { type GuardCounts, guardServers } from './guard.js';
@@ -22,10 +23,13 @@ const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: Stri
 /** Extensions served over gRPC (classification via the output parameter). */
 export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics'] as const;
 
-/** ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE. */
+/**
+ * ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE
+ * (retry), a model that failed to load FAILED_PRECONDITION (no retry until it is fixed, as gRPC's status guide says).
+ */
 export function grpcStatus(e: ServiceError): grpc.status {
   if (e.statusCode === 404) return grpc.status.NOT_FOUND;
-  if (e.statusCode === 503) return grpc.status.UNAVAILABLE;
+  if (e.statusCode === 503) return e.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
   if (e.statusCode === 401) return grpc.status.UNAUTHENTICATED;
   if (e.statusCode >= 400 && e.statusCode < 500) return grpc.status.INVALID_ARGUMENT;
   return grpc.status.INTERNAL;
@@ -118,7 +122,7 @@ export class GrpcEndpoint {
           },
         );
       };
-    const ready = (): boolean => !ctx.state.closing && ctx.repo.readyCount > 0;
+    const ready = (): boolean => serverNotReady(ctx) === null;
     const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
     this.server.addService(inference, {
       ServerLive: unary(async () => ({ live: true }), true),
@@ -202,7 +206,7 @@ export class GrpcEndpoint {
   /** '' (the server) and the inference service: SERVING while ready. */
   private healthOf(service: string): string {
     if (service !== '' && service !== 'inference.GRPCInferenceService') return 'SERVICE_UNKNOWN';
-    return !this.ctx.state.closing && this.ctx.repo.readyCount > 0 ? 'SERVING' : 'NOT_SERVING';
+    return serverNotReady(this.ctx) === null ? 'SERVING' : 'NOT_SERVING';
   }
 
   private async infer(m: ModelInstance, r: GrpcInferRequest) {
