@@ -20,6 +20,8 @@ ARG VARIANT=cpu
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
+# The client workspace package: npm ci links node_modules/onnx-mixer-client to it (its dist/ comes from the build stage).
+COPY packages/client/package.json ./packages/client/
 # 1. Install production packages without lifecycle scripts (the root `prepare` needs the dev-only TypeScript compiler).
 #    sharp needs no script: its prebuilt libvips comes as the @img/* optional packages.
 # 2. Run onnxruntime-node's installer explicitly (package.json's allowScripts keeps npm from running it): skip = CPU
@@ -51,10 +53,14 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 # --ignore-scripts: no native downloads and no `prepare` before the sources are here; tsc runs below.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
+COPY packages/client/tsconfig.json ./packages/client/
+COPY packages/client/src ./packages/client/src
 COPY src ./src
+# Builds the client package (packages/client/dist), then the service (dist).
 RUN npm run build
 COPY models ./models
 # The shipped image serves models/mixer-cifar10.onnx. ALLOW_UNTRAINED=1 builds an untrained stand-in when it is absent
@@ -96,6 +102,9 @@ ENV NODE_ENV=production \
 # package.json carries "type": "module", which dist/ needs.
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
+# node_modules/onnx-mixer-client links here.
+COPY --from=build /src/packages/client/package.json ./packages/client/package.json
+COPY --from=build /src/packages/client/dist ./packages/client/dist
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/models ./models
 # The page at / (HTML, CSS, ES modules served as they are; UI=off leaves them unused).
@@ -113,7 +122,7 @@ USER 10001:10001
 EXPOSE 3000
 # The service drains in-flight requests and exits 0 on SIGTERM; node is PID 1 and installs its own handler.
 STOPSIGNAL SIGTERM
-# /readyz every 5 s; after HEALTHCHECK_KILL_AFTER (6) failed checks in a row the script SIGKILLs the service so the
+# /readyz every 5 s; after HEALTHCHECK_KILL_AFTER (3) failed checks in a row the script SIGKILLs the service so the
 # restart policy replaces it (needs an init: `docker run --init`, compose `init: true`). See the script.
 HEALTHCHECK --interval=5s --timeout=6s --start-period=30s --retries=3 CMD ["node", "deploy/docker/healthcheck.mjs"]
 ENTRYPOINT ["node", "dist/cli/main.js"]

@@ -1,15 +1,19 @@
-// The package entry point: the typed HTTP client (it loads neither onnxruntime-node nor sharp).
+// The package entry point: the typed HTTP client, re-exported from the onnx-mixer-client workspace package (it loads
+// neither onnxruntime-node nor sharp).
 
 export type {
   ClassifyOptions,
   ClassifyResult,
   ClientOptions,
+  Datatype,
   ImageInput,
   InferOptions,
   InferResult,
   ModelsResult,
   ModelVersionState,
+  OutputTensor,
   Prediction,
-} from './client/client.js';
-export { Client, MixerError } from './client/client.js';
-export type { Datatype, OutputTensor, Tensor, TensorData } from './client/tensors.js';
+  Tensor,
+  TensorData,
+} from 'onnx-mixer-client';
+export { Client, MixerError } from 'onnx-mixer-client';

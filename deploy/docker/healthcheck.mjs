@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 
 const port = process.env.PORT || '3000';
-const killAfter = Number(process.env.HEALTHCHECK_KILL_AFTER ?? '6');
+const killAfter = Number(process.env.HEALTHCHECK_KILL_AFTER ?? '3');
 const STATE = process.env.HEALTHCHECK_STATE || '/tmp/mixer-health-failures';
 const timeoutMs = Number(process.env.HEALTHCHECK_TIMEOUT_MS || '4000');
 

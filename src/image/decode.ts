@@ -1,8 +1,9 @@
 // The one image decoder of training and serving: image bytes → the model's input pixels (uint8 HWC, RGB or grey).
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { UserError } from '../util/errors.js';
 import { FLATTEN_BACKGROUND, type ImageTarget, squareTarget } from './pipeline.js';
 import { decodePlainPng, PngBombError } from './png.js';
+import { resamplePil } from './resample.js';
 import { IMAGE_FORMAT_NAMES, IMAGE_FORMATS, sniffFormat } from './sniff.js';
 
 /** Default decompression-bomb guard: width × height of the encoded image. */
@@ -45,7 +46,8 @@ export async function decodeImage(
   target: ImageTarget | number,
   opts: DecodeOptions = {},
 ): Promise<Uint8Array> {
-  const { height, width, channels, resize, resizeShorter } = typeof target === 'number' ? squareTarget(target) : target;
+  const t = typeof target === 'number' ? squareTarget(target) : target;
+  const { height, width, channels, resize, resizeShorter } = t;
   const what = opts.name ? `"${opts.name}"` : 'the image';
   if (bytes.length === 0) throw new ImageError('EMPTY_IMAGE', `${what} is empty (0 bytes)`);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
@@ -81,6 +83,7 @@ export async function decodeImage(
     let img = sharp(bytes, input)
       .flatten({ background: FLATTEN_BACKGROUND })
       .toColourspace(channels === 1 ? 'b-w' : 'srgb');
+    if (t.interpolation !== 'lanczos') return await resizedLikePil(img, t, what);
     if (resizeShorter !== null) {
       // Shorter side first, then the centre crop from the resized image.
       const meta = await sharp(bytes, input).metadata();
@@ -119,6 +122,31 @@ export async function decodeImage(
   } catch (e) {
     throw classify(e, what, maxPixels);
   }
+}
+
+/**
+ * The decoded image (full size) resized by Pillow's arithmetic (see resample.ts): stretched to the target, or in crop
+ * mode resized so that the shorter side is `resizeShorter` (else the size) and centre-cropped.
+ */
+async function resizedLikePil(img: Sharp, t: ImageTarget, what: string): Promise<Uint8Array> {
+  const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { width: w0, height: h0, channels: ch } = info;
+  if (ch !== t.channels || data.length !== w0 * h0 * ch)
+    throw new ImageError('CORRUPT_IMAGE', `${what} decoded to ${w0}x${h0}x${ch}, expected ${t.channels} channel(s)`);
+  const px = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const interp = t.interpolation as Exclude<ImageTarget['interpolation'], 'lanczos'>;
+  if (t.resize === 'stretch') return resamplePil(px, w0, h0, ch, t.width, t.height, interp, t.antialias);
+  const k = t.resizeShorter !== null ? t.resizeShorter / Math.min(w0, h0) : Math.max(t.width / w0, t.height / h0);
+  const rw = Math.max(t.width, Math.round(w0 * k));
+  const rh = Math.max(t.height, Math.round(h0 * k));
+  const resized = resamplePil(px, w0, h0, ch, rw, rh, interp, t.antialias);
+  if (rw === t.width && rh === t.height) return resized;
+  const left = Math.floor((rw - t.width) / 2);
+  const top = Math.floor((rh - t.height) / 2);
+  const out = new Uint8Array(t.width * t.height * ch);
+  for (let y = 0; y < t.height; y++)
+    out.set(resized.subarray(((top + y) * rw + left) * ch, ((top + y) * rw + left + t.width) * ch), y * t.width * ch);
+  return out;
 }
 
 function classify(e: unknown, what: string, maxPixels: number): ImageError {

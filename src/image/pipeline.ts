@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { Interpolation } from './resample.js';
 
 /** Alpha is flattened onto this colour (white). */
 export const FLATTEN_BACKGROUND = { r: 255, g: 255, b: 255 } as const;
@@ -23,6 +24,13 @@ export interface ImageTarget {
   resize: 'crop' | 'stretch';
   /** Crop mode: resize the shorter side to this first, then centre-crop (torchvision Resize + CenterCrop). */
   resizeShorter: number | null;
+  /**
+   * The resize kernel: 'lanczos' (the default) is sharp's lanczos3; 'bilinear', 'bicubic', 'area' and 'nearest'
+   * reproduce Pillow's Image.resize with that filter.
+   */
+  interpolation: Interpolation;
+  /** Widen the kernel by the downscale factor (Pillow's resize always does); false samples it unscaled. */
+  antialias: boolean;
 }
 
 /** size×size RGB, shorter side resized to `size` and centre-cropped. */
@@ -32,6 +40,8 @@ export const squareTarget = (size: number): ImageTarget => ({
   channels: 3,
   resize: 'crop',
   resizeShorter: null,
+  interpolation: 'lanczos',
+  antialias: true,
 });
 
 /**

@@ -11,15 +11,23 @@ import { isV2 } from './v2-http.js';
  * Counts the images between admission and answer (decoding, queued or running). A request reserves all of its images
  * at once, so it either runs whole or is refused whole, and a refusal costs no decoding. The capacity is MAX_QUEUE:
  * as the batcher's queue holds only admitted images, it can never refuse part of an admitted request.
+ *
+ * A parked request handed a freed slot holds one image slot until it is admitted (its admit() takes the slot over)
+ * or ends without being admitted (a 4xx before admission, a hang-up, a timeout: the hold is released then), so a
+ * slot handed on is never lost, and nothing can jump ahead of it meanwhile.
  */
 export class Admission {
   private inflight = 0;
-  /** Called with the number of images freed, after each release. */
-  onRelease: ((freed: number) => void) | null = null;
+  /** Owners (raw requests) of a held slot not yet taken over by admit(). */
+  private readonly held = new Set<object>();
+  /** Requests parked for room right now (refuseEarly keeps it; the metrics show it). */
+  parked = 0;
+  /** Called after each release (of an admission or of a hold), when room may have been freed. */
+  onRelease: (() => void) | null = null;
 
   constructor(readonly capacity: number) {}
 
-  /** Images admitted and not yet answered. */
+  /** Images admitted and not yet answered, with the held slots. */
   get images(): number {
     return this.inflight;
   }
@@ -28,26 +36,49 @@ export class Admission {
     return this.inflight >= this.capacity;
   }
 
-  /** Reserves `count` images or throws OVERLOADED (TOO_MANY_IMAGES if it could never fit); returns the release function. */
-  admit(count: number): () => void {
+  /** Whether `owner` holds a slot it was handed (it then passes the full-service check and its admit() uses the slot). */
+  holds(owner: object): boolean {
+    return this.held.has(owner);
+  }
+
+  /** Takes one image slot for `owner` (room must be free); the returned function gives it back unless admit() took it over. */
+  hold(owner: object): () => void {
+    this.inflight += 1;
+    this.held.add(owner);
+    return () => {
+      if (!this.held.delete(owner)) return;
+      this.inflight -= 1;
+      this.onRelease?.();
+    };
+  }
+
+  /**
+   * Reserves `count` images or throws OVERLOADED (TOO_MANY_IMAGES if it could never fit); returns the release function.
+   * An `owner` holding a slot counts it towards `count`; the slot then belongs to this admission.
+   */
+  admit(count: number, owner?: object): () => void {
     if (count > this.capacity)
       throw new ServiceError(
         'TOO_MANY_IMAGES',
         `at most ${this.capacity} images per request (see MAX_QUEUE), got ${count}`,
       );
-    if (this.inflight + count > this.capacity) {
+    const own = owner !== undefined && this.held.has(owner) ? 1 : 0;
+    if (this.inflight - own + count > this.capacity) {
       throw new ServiceError(
         'OVERLOADED',
-        `the service is full (${this.inflight} images in flight, limit ${this.capacity}); retry shortly`,
+        `the service is full (${this.inflight - own} images in flight, limit ${this.capacity}); retry shortly`,
       );
     }
-    this.inflight += count;
+    if (own) this.held.delete(owner!);
+    this.inflight += count - own;
+    // A held slot given up for an admission of no image frees room at once.
+    if (count < own) this.onRelease?.();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.inflight -= count;
-      this.onRelease?.(count);
+      if (count > 0) this.onRelease?.();
     };
   }
 }
@@ -84,12 +115,16 @@ interface Parked {
   req: IncomingMessage;
   res: ServerResponse;
   until: number;
+  /** Unparks the request when its connection closes while it waits. */
+  gone: () => void;
 }
 
 /**
  * Wraps Node's request handler. While the service is full, an infer request (with a valid key, if keys are set) is
- * parked before Fastify sees it, its body unread (TCP holds it), for up to PARK_MS in arrival order; a freed image
- * slot hands the oldest one on. One that is still waiting then, or that finds maxParked waiting already, gets its
+ * parked before Fastify sees it, its body unread (TCP holds it), for up to PARK_MS in arrival order; room freed hands
+ * the oldest one on, holding a slot for it until it is admitted or answered (see Admission.hold), so a request that
+ * then fails before admission (400/404/415) gives its slot back to the next one. A parked request whose client hangs
+ * up leaves the queue at once. One that is still waiting at PARK_MS, or that finds maxParked waiting already, gets its
  * 503 straight from Node. Refusals thus cost no decoding, no hooks and no body parsing, and they come at most about
  * maxParked per PARK_MS instead of as fast as a flood of pipelined clients can resend: goodput holds up.
  */
@@ -97,6 +132,9 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
   const parkMs = o.parkMs ?? PARK_MS;
   const parked: Parked[] = [];
   let timer: NodeJS.Timeout | null = null;
+  const count = (): void => {
+    o.admission.parked = parked.length;
+  };
 
   const refuse = (req: IncomingMessage, res: ServerResponse): void => {
     if (res.writableEnded || req.socket.destroyed) return;
@@ -119,23 +157,47 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
     o.onRefused(inferRoute(url));
   };
 
+  /** Takes a request out of the queue (answered, handed on or gone). */
+  const unpark = (p: Parked): void => {
+    p.req.socket.off('close', p.gone);
+    count();
+  };
+
   /** Refuses the parked requests whose time is up, and re-arms the timer for the next one (FIFO: deadlines ascend). */
   const expire = (): void => {
     timer = null;
     const now = performance.now();
     while (parked.length > 0 && parked[0]!.until <= now) {
       const p = parked.shift()!;
+      unpark(p);
       refuse(p.req, p.res);
     }
     if (parked.length > 0) timer = setTimeout(expire, parked[0]!.until - now + 1);
   };
 
-  o.admission.onRelease = (freed) => {
-    for (let i = 0; i < freed && parked.length > 0 && !o.admission.full; i++) {
+  /** Hands the oldest parked requests on while there is room, each with a held slot given back when it ends unadmitted. */
+  const drain = (): void => {
+    while (parked.length > 0 && !o.admission.full) {
       const p = parked.shift()!;
-      if (!p.req.socket.destroyed) handler(p.req, p.res);
+      unpark(p);
+      if (p.req.socket.destroyed || p.res.writableEnded) continue;
+      // The hold ends with the answer, or with the connection (a pipelined answer not yet started has no close event).
+      const release = o.admission.hold(p.req);
+      const done = (): void => {
+        p.res.off('close', done);
+        p.req.socket.off('close', done);
+        release();
+      };
+      p.res.once('close', done);
+      p.req.socket.once('close', done);
+      handler(p.req, p.res);
+    }
+    if (parked.length === 0 && timer !== null) {
+      clearTimeout(timer);
+      timer = null;
     }
   };
+  o.admission.onRelease = drain;
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '';
@@ -152,15 +214,28 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
       refuse(req, res);
       return;
     }
-    parked.push({ req, res, until: performance.now() + parkMs });
+    const p: Parked = {
+      req,
+      res,
+      until: performance.now() + parkMs,
+      gone: () => {
+        const i = parked.indexOf(p);
+        if (i >= 0) parked.splice(i, 1);
+        count();
+      },
+    };
+    parked.push(p);
+    req.socket.once('close', p.gone);
+    count();
     if (timer === null) timer = setTimeout(expire, parkMs + 1);
+    drain();
   };
 }
 
 /** Refuses infer requests while the service is full, before their bodies are read or parsed. */
 export function refuseWhenFull(app: FastifyInstance, admission: Admission): void {
   app.addHook('onRequest', async (req) => {
-    if (admission.full && isInfer(req.method, req.url)) {
+    if (admission.full && isInfer(req.method, req.url) && !admission.holds(req.raw)) {
       throw new ServiceError(
         'OVERLOADED',
         `the service is full (${admission.images} images in flight, limit ${admission.capacity}); retry shortly`,

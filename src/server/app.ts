@@ -16,6 +16,7 @@ import { resolveConfig, type ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { body, clip, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
+import { serverTimeouts } from './http-timeouts.js';
 import { RequestLog } from './logging.js';
 import { Metrics } from './metrics.js';
 import { startMetricsListener } from './metrics-listener.js';
@@ -51,8 +52,6 @@ declare module 'fastify' {
   }
 }
 
-const RETRY_CODES = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN', 'MODEL_UNAVAILABLE']);
-
 /**
  * Loads the model, starts and warms the inference workers, and returns the ready (not yet listening) app.
  * Fails with ModelLoadError / RuntimeError (e.g. CUDA_UNAVAILABLE) before anything listens.
@@ -78,9 +77,11 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
+  const admission = new Admission(config.maxQueue);
   const metrics = new Metrics(
     () => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })),
     config.maxBatch,
+    () => admission,
   );
   const stats = new InferenceStats((model, version, ok) =>
     (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
@@ -98,6 +99,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
       control: config.modelControl,
       pollIntervalMs: config.pollIntervalMs,
       maxModelBytes: config.maxModelBytes,
+      allowExternalLinks: config.allowExternalLinks === 'on',
       device: config.device,
       threads: config.threads,
       workers: config.workers,
@@ -133,21 +135,12 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
       'model repository loaded',
     );
 
-  // Node checks its request and header timeouts only every connectionsCheckingInterval (30 s by default), which let a
-  // 30 s timeout fire after up to a minute; checking every second (or a fifth of the shortest timeout) keeps them exact.
-  const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Infinity);
-  const admission = new Admission(config.maxQueue);
   const keys = new KeyRing(config.apiKeys);
   const state: AppContext['state'] = { closing: false };
-  const serverOptions: http.ServerOptions = {
-    headersTimeout: config.headersTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    keepAliveTimeout: 72_000,
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(shortest / 5))),
-  };
+  const serverOptions: http.ServerOptions = serverTimeouts(config);
   const fastifyOptions: FastifyServerOptions = {
     loggerInstance: log,
-    logController: new RequestLog(),
+    logController: new RequestLog(config.logSuccesses),
     requestIdHeader: false,
     genReqId: requestId,
     bodyLimit: config.bodyLimit,
@@ -277,10 +270,11 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   });
   app.setErrorHandler(async (err, req, reply) => {
     const se = toServiceError(err);
-    if (se.statusCode >= 500 && !RETRY_CODES.has(se.code)) req.log.error({ err }, 'request failed');
+    if (se.statusCode >= 500 && se.code !== 'MODEL_UNAVAILABLE' && !se.retryable)
+      req.log.error({ err }, 'request failed');
     else req.log.debug({ code: se.code, message: se.message }, 'request rejected');
     if (se.code === 'OVERLOADED') metrics.shed.inc();
-    if (RETRY_CODES.has(se.code)) reply.header('retry-after', RETRY_AFTER_S);
+    if (se.retryable) reply.header('retry-after', RETRY_AFTER_S);
     return reply.code(se.statusCode).send(body(se.code, se.message));
   });
   v2HttpHooks(app, config.bodyLimit);
@@ -301,7 +295,12 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   else {
     let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
     app.addHook('onListen', async () => {
-      listener = await startMetricsListener(metrics.registry, config.metricsPort!, config.metricsHost);
+      listener = await startMetricsListener(
+        metrics.registry,
+        config.metricsPort!,
+        config.metricsHost,
+        serverTimeouts(config),
+      );
       ctx.state.metricsAddress = listener.address;
       app.log.info({ address: listener.address }, 'metrics listener ready');
     });

@@ -1,11 +1,17 @@
 // Service settings: one table (flag, env var, type, default, limits, help), parsed and validated at start with clear errors.
 
+import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
-import { MODEL_CONTROLS, type ModelControl } from './repository/repository.js';
+import { defaultGrpcConnections } from './fd-limit.js';
+import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
+import { MODEL_CONTROLS, type ModelControl, READINESS, type Readiness } from './repository/repository.js';
+
+/** The largest model file read into one Buffer: 4 GiB, Node 20's limit on 64-bit (lower if this Node's is). */
+export const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -19,11 +25,23 @@ export interface ServerConfig {
   /** Where requests without ?model= go when several models are served. */
   defaultModel?: string;
   modelControl: ModelControl;
+  /** all: ready when every model that should be loaded is READY (KServe/Triton); any: when one is. */
+  readiness: Readiness;
   pollIntervalMs: number;
   maxModelBytes: number;
+  /** `on`: symlinks in the model repository may point outside it; `off`: such models are unavailable. */
+  allowExternalLinks: 'on' | 'off';
   port: number;
   /** gRPC (Open Inference Protocol) port; unset: no gRPC. */
   grpcPort?: number;
+  /** Open gRPC connections at most; more are closed at accept (default: from the open-file limit). */
+  grpcMaxConnections: number;
+  /** Concurrent gRPC calls (HTTP/2 streams) per connection. */
+  grpcMaxStreams: number;
+  /** A gRPC connection without a call for this long is closed. */
+  grpcIdleTimeoutMs: number;
+  /** Request bytes all gRPC calls together may hold while they are received and run; beyond: UNAVAILABLE. */
+  grpcMaxBufferedBytes: number;
   host: string;
   device: Device;
   /** ORT intra-op threads per worker. */
@@ -36,6 +54,8 @@ export interface ServerConfig {
   maxPixels: number;
   maxFiles: number;
   logLevel: LogLevel;
+  /** Success lines (1xx-3xx) logged per second and status; the rest are counted in a later `droppedLines` line. */
+  logSuccesses: number;
   requestTimeoutMs: number;
   /** Longest time to receive a request's headers (at most requestTimeoutMs when that is set). */
   headersTimeoutMs: number;
@@ -74,6 +94,8 @@ export interface Setting {
   dfltText?: string;
   /** Hide the value in errors (secrets). */
   secret?: boolean;
+  /** An environment variable set but empty is an error, not "unset" (access control must not turn off by a slip). */
+  noEmpty?: boolean;
   min?: number;
   max?: number;
   choices?: readonly string[];
@@ -123,6 +145,15 @@ export const SETTINGS: readonly Setting[] = [
     help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload',
   },
   {
+    key: 'readiness',
+    flag: 'readiness',
+    env: 'READINESS',
+    kind: 'choice',
+    dflt: 'all',
+    choices: READINESS,
+    help: 'all: /readyz, /v2/health/ready and gRPC ServerReady are ready when every model that should be loaded is READY; any: when one is',
+  },
+  {
     key: 'pollIntervalMs',
     flag: 'poll-interval-ms',
     env: 'POLL_INTERVAL_MS',
@@ -139,8 +170,18 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'bytes',
     dflt: '2gb',
     min: 1024,
-    max: 2 ** 40,
-    help: 'largest model file (with its external data) loaded',
+    // The model file is read into one Buffer: no larger than Node allows (4 GiB on 64-bit Node 20).
+    max: MAX_BUFFER_BYTES,
+    help: `largest model file (with its external data) loaded, at most ${MAX_BUFFER_BYTES / 2 ** 30}gb (the largest file Node reads into one buffer)`,
+  },
+  {
+    key: 'allowExternalLinks',
+    flag: 'allow-external-links',
+    env: 'ALLOW_EXTERNAL_LINKS',
+    kind: 'choice',
+    dflt: 'off',
+    choices: ['off', 'on'],
+    help: 'on: symlinked model folders, version folders and files in the repository may point outside it (off: such a model is unavailable)',
   },
   {
     key: 'port',
@@ -161,6 +202,48 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 65535,
     help: 'gRPC port for inference.GRPCInferenceService and grpc.health.v1 (Triton uses 8001; unset: no gRPC)',
+  },
+  {
+    key: 'grpcMaxConnections',
+    flag: 'grpc-max-connections',
+    env: 'GRPC_MAX_CONNECTIONS',
+    kind: 'int',
+    dflt: null,
+    dfltText: 'min(1024, ulimit -n / 4)',
+    min: 1,
+    max: 1_000_000,
+    help: 'open gRPC connections at most; more are closed as they arrive, so a flood cannot take the file descriptors the HTTP port needs (default: a quarter of the open-file limit, at most 1024)',
+  },
+  {
+    key: 'grpcMaxStreams',
+    flag: 'grpc-max-streams',
+    env: 'GRPC_MAX_STREAMS',
+    kind: 'int',
+    dflt: 100,
+    min: 1,
+    max: 1_000_000,
+    help: 'concurrent gRPC calls (HTTP/2 streams) per connection',
+  },
+  {
+    key: 'grpcIdleTimeoutMs',
+    flag: 'grpc-idle-timeout-ms',
+    env: 'GRPC_IDLE_TIMEOUT_MS',
+    kind: 'int',
+    dflt: 75_000,
+    min: 100,
+    max: 86_400_000,
+    help: 'a gRPC connection without a call for this long is closed (GOAWAY); one that has not sent its HTTP/2 preface within HEADERS_TIMEOUT_MS is closed sooner',
+  },
+  {
+    key: 'grpcMaxBufferedBytes',
+    flag: 'grpc-max-buffered-bytes',
+    env: 'GRPC_MAX_BUFFERED_BYTES',
+    kind: 'bytes',
+    dflt: null,
+    dfltText: 'max(128mb, 4 × BODY_LIMIT)',
+    min: 1024,
+    max: 2 ** 40,
+    help: 'memory all gRPC calls together may hold in received request bytes while they arrive and run (counted as the 64 KiB read buffers their chunks keep alive); a call that would go over gets UNAVAILABLE (OVERLOADED)',
   },
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', dflt: '0.0.0.0', help: 'address to listen on' },
   {
@@ -263,6 +346,16 @@ export const SETTINGS: readonly Setting[] = [
     help: `pino log level: ${LOG_LEVELS.join(', ')}`,
   },
   {
+    key: 'logSuccesses',
+    flag: 'log-successes',
+    env: 'LOG_SUCCESSES',
+    kind: 'int',
+    dflt: 10,
+    min: 0,
+    max: 1_000_000,
+    help: 'request lines logged per second for each success status (4xx/503: 10); the rest are counted in droppedLines (0: none)',
+  },
+  {
     key: 'requestTimeoutMs',
     flag: 'request-timeout-ms',
     env: 'REQUEST_TIMEOUT_MS',
@@ -270,7 +363,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 30_000,
     min: 0,
     max: 3_600_000,
-    help: 'longest time to receive a whole request (0: none)',
+    help: "longest time to receive a whole request (0: none); on gRPC, a call's whole request message (else DEADLINE_EXCEEDED)",
   },
   {
     key: 'headersTimeoutMs',
@@ -280,7 +373,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 10_000,
     min: 1,
     max: 3_600_000,
-    help: 'longest time to receive the request line and headers (capped by the request timeout)',
+    help: "longest time to receive the request line and headers (capped by the request timeout); on gRPC, a new connection's HTTP/2 preface",
   },
   {
     key: 'shutdownTimeoutMs',
@@ -297,10 +390,10 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'drain-delay-ms',
     env: 'DRAIN_DELAY_MS',
     kind: 'int',
-    dflt: 0,
+    dflt: 1000,
     min: 0,
     max: 600_000,
-    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain',
+    help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain; 0 closes at once and drops requests still on the wire',
   },
   {
     key: 'maxResponseBytes',
@@ -320,6 +413,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: null,
     dfltText: 'none',
     secret: true,
+    noEmpty: true,
     help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
   },
   {
@@ -329,6 +423,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: null,
     dfltText: 'none',
+    noEmpty: true,
     help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above',
   },
   {
@@ -454,14 +549,17 @@ function range(s: Setting, n: number, source: string): number {
 /**
  * The model name derived from a path: the file name without extension; for a file named `model.onnx` (what
  * `mixer train` writes into its run folder) its folder's name, or in a Triton layout (`<name>/<version>/model.onnx`)
- * the model folder's; reduced to [A-Za-z0-9_.-].
+ * the model folder's; reduced to a valid model name.
  */
 export function modelNameFor(modelPath: string): string {
   const stem = path.basename(modelPath).replace(/\.onnx$/i, '');
   let dir = path.dirname(path.resolve(modelPath));
   if (/^\d+$/.test(path.basename(dir))) dir = path.dirname(dir);
   const folder = path.basename(dir);
-  const base = (stem.toLowerCase() === 'model' && folder ? folder : stem).replace(/[^A-Za-z0-9_.-]+/g, '-');
+  const base = (stem.toLowerCase() === 'model' && folder ? folder : stem)
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 128);
   return base || 'model';
 }
 
@@ -485,6 +583,10 @@ export function resolveConfig(
       continue;
     }
     const e = env[s.env];
+    if (e !== undefined && e.trim() === '' && s.noEmpty)
+      throw new ConfigError(
+        `${s.env} is set but empty: give it a value, or unset it to run without access control (every route open)`,
+      );
     if (e !== undefined && e !== '') out[s.key] = parseSetting(s, e, s.env);
     else if (s.dflt !== null) out[s.key] = s.kind === 'bytes' ? parseSetting(s, String(s.dflt), s.key) : s.dflt;
   }
@@ -507,13 +609,19 @@ export function resolveConfig(
   if (out['modelPath'] === SHIPPED_MODEL_FILE && given.modelPath === undefined && !env['MODEL_PATH'])
     cfg.modelPath = DEFAULT_MODEL_PATH;
   cfg.modelName ??= modelNameFor(cfg.modelPath);
-  if (!/^[A-Za-z0-9_.-]+$/.test(cfg.modelName))
-    throw new ConfigError(`model name "${cfg.modelName}" may only use letters, digits, '_', '.' and '-'`);
+  if (!isModelName(cfg.modelName))
+    throw new ConfigError(`model name "${cfg.modelName}" is not valid: ${MODEL_NAME_RULE}`);
   cfg.workers ??= defaultWorkers(cfg);
   cfg.threads ??= Math.max(1, Math.floor(os.availableParallelism() / cfg.workers));
   cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...(cfg.apiKeyFile ? readKeyFile(cfg.apiKeyFile) : [])])];
   cfg.corsOrigins ??= [];
   if (cfg.requestTimeoutMs > 0) cfg.headersTimeoutMs = Math.min(cfg.headersTimeoutMs, cfg.requestTimeoutMs);
+  cfg.grpcMaxConnections ??= defaultGrpcConnections();
+  if (cfg.grpcMaxBufferedBytes === undefined) cfg.grpcMaxBufferedBytes = Math.max(128 * 1024 ** 2, 4 * cfg.bodyLimit);
+  else if (cfg.grpcPort !== undefined && cfg.grpcMaxBufferedBytes < cfg.bodyLimit)
+    throw new ConfigError(
+      `--grpc-max-buffered-bytes (GRPC_MAX_BUFFERED_BYTES) ${cfg.grpcMaxBufferedBytes} is below --body-limit (BODY_LIMIT) ${cfg.bodyLimit}: a call of the largest allowed size could never be received`,
+    );
   return cfg;
 }
 

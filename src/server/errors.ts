@@ -75,14 +75,23 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** Codes answered with Retry-After (the condition passes by itself) unless the error says otherwise. */
+const RETRY_CODES: ReadonlySet<ErrorCode> = new Set(['OVERLOADED', 'NOT_READY', 'SHUTTING_DOWN', 'MODEL_UNAVAILABLE']);
+
 /** A catalogued service error: `code` decides the HTTP status; 4xx are the client's fault, 5xx the service's. */
 export class ServiceError extends CodedError {
   declare readonly code: ErrorCode;
   readonly statusCode: number;
+  /**
+   * Worth retrying as it is: answered with Retry-After (gRPC UNAVAILABLE). False for a 503 that lasts until someone acts,
+   * e.g. MODEL_UNAVAILABLE for a model that failed to load (no Retry-After; gRPC FAILED_PRECONDITION).
+   */
+  readonly retryable: boolean;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(code, message, options);
     this.statusCode = ERRORS[code];
+    this.retryable = options?.retryable ?? RETRY_CODES.has(code);
   }
 
   override get userFault(): boolean {

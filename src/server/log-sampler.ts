@@ -1,13 +1,15 @@
-// Caps repeated rejection log lines (4xx, 503) per status code and window; what it drops is counted and reported on a later line.
+// Caps repeated request log lines (successes; rejections: 4xx, 503) per status code and window; what it drops is counted and reported on a later line.
 
 export interface SamplerOptions {
-  /** Lines per status code and window that are written. */
+  /** Rejection lines per status code and window that are written. */
   perWindow: number;
+  /** Success (1xx-3xx) lines per status code and window that are written (default: all). */
+  successesPerWindow?: number;
   windowMs: number;
   now?: () => number;
 }
 
-/** Lines of these statuses are sampled: client errors and overload/shutdown answers. */
+/** Rejections: client errors and overload/shutdown answers. */
 export const sampled = (status: number): boolean => (status >= 400 && status < 500) || status === 503;
 
 /** Decides which rejection lines get written and keeps count of the rest. */
@@ -23,12 +25,20 @@ export class LogSampler {
     this.now = o.now ?? (() => performance.now());
   }
 
+  /** The lines per window written for `status`; null: every one (server errors other than 503). */
+  private limit(status: number): number | null {
+    if (sampled(status)) return this.o.perWindow;
+    if (status < 400) return this.o.successesPerWindow ?? null;
+    return null;
+  }
+
   /** Whether a line for `status` may be written now (always, for statuses that are not sampled). */
   allow(status: number): boolean {
     this.roll();
-    if (!sampled(status)) return true;
+    const limit = this.limit(status);
+    if (limit === null) return true;
     const n = this.written.get(status) ?? 0;
-    if (n < this.o.perWindow) {
+    if (n < limit) {
       this.written.set(status, n + 1);
       return true;
     }

@@ -1,16 +1,27 @@
-// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug); rejections sampled.
+// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug); successes and rejections sampled.
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import { LogSampler } from './log-sampler.js';
+import { LogSampler, sampled } from './log-sampler.js';
 
 /** Longest URL written to a log line. */
 const URL_MAX = 256;
 
-export class RequestLog extends LogController {
-  /** At most 10 lines per second for each 4xx/503 status; the rest are counted and reported as `droppedLines`. */
-  readonly sampler = new LogSampler({ perWindow: 10, windowMs: 1000 });
+/** Rejection lines (4xx, 503) written per second and status. */
+const REJECTIONS_PER_S = 10;
 
-  constructor() {
+export class RequestLog extends LogController {
+  /**
+   * At most 10 lines per second for each 4xx/503 status and `successesPerS` (LOG_SUCCESSES) for each success status;
+   * the rest are counted and reported as `droppedLines`. Server errors are always written.
+   */
+  readonly sampler: LogSampler;
+
+  constructor(successesPerS?: number) {
     super({ requestIdLogLabel: 'reqId' });
+    this.sampler = new LogSampler({
+      perWindow: REJECTIONS_PER_S,
+      ...(successesPerS !== undefined ? { successesPerWindow: successesPerS } : {}),
+      windowMs: 1000,
+    });
   }
 
   override incomingRequest(request: FastifyRequest): void {
@@ -19,11 +30,14 @@ export class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const dropped = this.sampler.takeDropped();
-    if (dropped)
-      reply.log.warn(
+    if (dropped) {
+      // Dropped rejections are worth a warning; dropped successes are routine sampling.
+      const level = Object.keys(dropped).some((s) => sampled(Number(s))) ? 'warn' : 'info';
+      reply.log[level](
         { droppedLines: dropped },
-        'rejections logged at most 10 per second and status; lines dropped meanwhile',
+        'request lines are sampled per second and status (see LOG_SUCCESSES); lines dropped meanwhile',
       );
+    }
     if (!error && !this.sampler.allow(reply.statusCode)) return;
     const line = {
       method: request.method,

@@ -2,16 +2,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { clientErrorResponse } from './client-errors.js';
 import { body } from './errors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
-/** Starts the metrics listener; resolves once it listens. */
+/** Starts the metrics listener with the service's timeouts (`timeouts`: serverTimeouts(config)); resolves once it listens. */
 export async function startMetricsListener(
   registry: Registry,
   port: number,
   host: string,
+  timeouts: http.ServerOptions,
 ): Promise<{ address: AddressInfo; close: () => Promise<void> }> {
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+  const server = http.createServer(timeouts, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     const send = (status: number, type: string, text: string): void => {
       res
@@ -30,6 +32,12 @@ export async function startMetricsListener(
       'application/json; charset=utf-8',
       JSON.stringify(body('NOT_FOUND', 'this listener serves GET /metrics only')),
     );
+  });
+  // A timeout or a malformed request gets the service's JSON answer (408 REQUEST_TIMEOUT, 400, 431), then the close.
+  server.on('clientError', (err: Error & { code?: string }, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (socket.writable) socket.end(clientErrorResponse(err));
+    else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

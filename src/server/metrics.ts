@@ -16,9 +16,15 @@ export class Metrics {
   readonly success: Counter<'model' | 'version'>;
   readonly failure: Counter<'model' | 'version'>;
   readonly modelInfo: Gauge<'name' | 'version' | 'sha256' | 'provider'>;
+  readonly inFlight: Gauge;
+  readonly parked: Gauge;
 
-  /** `depths` (per loaded model version) is read at scrape time. */
-  constructor(depths: () => { model: string; version: string; depth: number }[], maxBatch: number) {
+  /** `depths` (per loaded model version) and `admission` (images admitted, requests parked) are read at scrape time. */
+  constructor(
+    depths: () => { model: string; version: string; depth: number }[],
+    maxBatch: number,
+    admission: () => { images: number; parked: number } = () => ({ images: 0, parked: 0 }),
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     // Gauges may not end in _total (promtool); the per-type nodejs_active_{handles,requests,resources} sum to the same.
@@ -69,6 +75,22 @@ export class Metrics {
       collect() {
         this.reset();
         for (const d of depths()) this.set({ model: d.model, version: d.version }, d.depth);
+      },
+    });
+    this.inFlight = new Gauge({
+      name: 'mixer_images_in_flight',
+      help: 'images admitted and not yet answered (decoding, waiting or running; at most MAX_QUEUE)',
+      registers,
+      collect() {
+        this.set(admission().images);
+      },
+    });
+    this.parked = new Gauge({
+      name: 'mixer_requests_parked',
+      help: 'infer requests waiting (up to 1 s, unread) for room while the service is full',
+      registers,
+      collect() {
+        this.set(admission().parked);
       },
     });
     this.images = new Counter({

@@ -14,13 +14,15 @@ export interface TensorInferResult {
 /**
  * Parses a v2 request (JSON head and binary tail), admits its rows whole (503 OVERLOADED when full), runs it on the
  * model's batcher and encodes the answer. The answer's size, before any compression, may not pass MAX_RESPONSE_BYTES:
- * checked from the graph's output shapes before inference, and on the encoded answer after it.
+ * checked from the graph's output shapes before inference, and on the encoded answer after it. `owner` (an HTTP
+ * request handed a slot after parking) lets the admission take over the slot it holds.
  */
 export async function tensorInfer(
   ctx: AppContext,
   m: ModelInstance,
   json: unknown,
   tail: Buffer | null,
+  owner?: object,
 ): Promise<TensorInferResult> {
   const io = m.contract.io;
   const cap = ctx.config.maxResponseBytes;
@@ -30,7 +32,7 @@ export async function tensorInfer(
       `the requested outputs ${when} ${bytes} bytes, more than the ${cap} allowed (see MAX_RESPONSE_BYTES); ask for fewer rows or outputs, or binary outputs`,
     );
   // The whole request (its rows) is admitted, or refused with 503, before its tensors are converted; released when answered.
-  const release = ctx.admission.admit(rowsAsked(json, m.batchable));
+  const release = ctx.admission.admit(rowsAsked(json, m.batchable), owner);
   let call;
   let out;
   let t1: number;

@@ -3,12 +3,18 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ServiceError } from './errors.js';
+import { echo, ServiceError } from './errors.js';
 
 const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
 
 export const isV2 = (url: string): boolean => url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
+
+/** A v2 infer URL (any model and version). */
+const isV2Infer = (url: string): boolean => /^\/v2\/models\/[^?]*\/infer(\?|$)/.test(url);
+
+/** The Content-Types an infer body may have: JSON, or the binary tensor extension's bytes. */
+const INFER_TYPES = /^application\/(json|octet-stream)\s*(;|$)/i;
 
 /** Passes inflated bytes on until `limit`, then fails with 413 (a small compressed body cannot make the server inflate more). */
 class Bounded extends Transform {
@@ -99,8 +105,19 @@ export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
     const hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     const binary = h['inference-header-content-length'] !== undefined;
-    if (hasBody && (h['content-type'] === undefined || (binary && /^application\/json\b/i.test(h['content-type']))))
+    const infer = req.method === 'POST' && isV2Infer(req.url);
+    if (
+      hasBody &&
+      (h['content-type'] === undefined || (binary && (infer || /^application\/json\b/i.test(h['content-type']))))
+    )
       h['content-type'] = binary ? 'application/octet-stream' : 'application/json';
+    // Any other infer body (text/plain, image/*, a form) is refused before it is read, rather than parsed as a tensor.
+    const type = h['content-type'];
+    if (hasBody && infer && type !== undefined && !INFER_TYPES.test(type))
+      throw new ServiceError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `an infer request is application/json, or application/octet-stream with Inference-Header-Content-Length (binary tensors), not ${echo(type)}`,
+      );
     const enc = (h['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (enc === 'identity' || enc === '') return payload;
     if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') {

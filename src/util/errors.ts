@@ -1,5 +1,6 @@
 // The project's one error model: every error it throws on purpose has a stable `code`, its wrapped error as `cause`,
 // and says whether the input (not the program) is at fault, which decides the CLI's exit code (2) and its one-line message.
+import { CodedError } from 'onnx-mixer-client';
 
 /** Node's own error codes that mean a problem with the user's files or machine, never with the program. */
 const SYSTEM_USER_CODES: ReadonlySet<string> = new Set([
@@ -17,21 +18,9 @@ const SYSTEM_USER_CODES: ReadonlySet<string> = new Set([
   'EADDRNOTAVAIL',
 ]);
 
-/** Base of every error class of the project: a machine-readable `code` and the standard ES2022 `cause`. */
-export class CodedError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-
-  /** True when the input (flags, files, data, model, machine set-up) is at fault rather than the program. */
-  get userFault(): boolean {
-    return false;
-  }
-}
+/** Base of every error class of the project (a machine-readable `code`, the standard ES2022 `cause`, `userFault`): it
+ * lives in the client package, whose MixerError extends it too. */
+export { CodedError };
 
 /** A problem with what the user gave (flags, files, data, a model): the message says what to fix. */
 export class UserError extends CodedError {

@@ -55,9 +55,10 @@ t.test('build → info → predict on an untrained model; artifacts → export',
     .toFile(img);
   const p = await mixer('predict', '--model', model, '--top', '3', '--json', img);
   t.equal(p.code, 0, p.stderr);
-  const pr = JSON.parse(p.stdout) as { results: { predictions: { probability: number }[] }[] };
-  t.equal(pr.results[0]!.predictions.length, 3);
-  t.ok(pr.results[0]!.predictions[0]!.probability >= pr.results[0]!.predictions[1]!.probability);
+  const pr = JSON.parse(p.stdout) as { path: string; predictions: { probability: number }[] };
+  t.equal(pr.path, img);
+  t.equal(pr.predictions.length, 3);
+  t.ok(pr.predictions[0]!.probability >= pr.predictions[1]!.probability);
 
   const art = path.join(dir, 'art');
   t.equal((await mixer('artifacts', '--preset', 'tiny', '--label-smoothing', '0.1', '--out-dir', art)).code, 0);

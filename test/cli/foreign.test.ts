@@ -56,7 +56,7 @@ if (requirePython(t, ['torch', 'onnx'])) {
       img,
     );
     t.equal(r.code, 0, r.stderr);
-    const got = JSON.parse(r.stdout).results[0].predictions as { label: string; index: number; probability: number }[];
+    const got = JSON.parse(r.stdout).predictions as { label: string; index: number; probability: number }[];
     const x = new Float32Array(3 * 1024);
     const [mean, std] = [
       [0.485, 0.456, 0.406],

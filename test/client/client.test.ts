@@ -3,8 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { DATATYPE_BYTES } from 'onnx-mixer-client';
 import t, { type Test } from 'tap';
 import { Client, MixerError, type Prediction } from '../../src/index.js';
+import { ELEM_TYPES, type V2Datatype } from '../../src/onnx/types.js';
 import { Session } from '../../src/runtime/session.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
 
@@ -48,6 +50,15 @@ t.test("import { Client } from 'onnx-mixer' (package exports) loads neither onnx
     server.cjs.some((f) => /sharp/.test(f)),
     'the probe detects sharp',
   );
+});
+
+t.test("the client's datatype table names the server's v2 datatypes with the same element sizes", async (t) => {
+  const server = Object.fromEntries(Object.values(ELEM_TYPES).map((e) => [e.v2, e.bytes]));
+  t.same({ ...DATATYPE_BYTES }, server);
+  // Both ways at compile time too: each side's datatype is one of the other's.
+  const a: V2Datatype[] = Object.keys(DATATYPE_BYTES) as (keyof typeof DATATYPE_BYTES)[];
+  const b: (keyof typeof DATATYPE_BYTES)[] = Object.values(ELEM_TYPES).map((e) => e.v2);
+  t.equal(a.length, b.length);
 });
 
 const dir = t.testdir();

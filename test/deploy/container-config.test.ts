@@ -221,6 +221,8 @@ t.test('.dockerignore sends what the Dockerfile copies and nothing heavy', async
     'node_modules/sharp/package.json',
     'data/cifar10/train_images.u8',
     'dist/cli/main.js',
+    'packages/client/dist/index.js',
+    'packages/client/node_modules/x/package.json',
     '.git/HEAD',
     'runs/x/metrics.jsonl',
     'bench/results/a.json',
@@ -283,6 +285,17 @@ t.test('docker-compose.yml: replicas behind nginx, limits, health, model mount, 
   const hc = obj(mixer['healthcheck'], 'healthcheck');
   const imageHc = execForm(runtime.find((i) => i.cmd === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s*/, ''));
   t.same(hc['test'], ['CMD', ...imageHc], 'the compose health check is the image one');
+  // A hung service: each check lasts the script's probe timeout, the next starts `interval` after it ends; the kill
+  // comes at the end of the KILL_AFTER-th hung check, the first of which starts within one period of the hang.
+  const hcSrc = read('deploy/docker/healthcheck.mjs');
+  const killAfter = Number(interpolateDefaults(env['HEALTHCHECK_KILL_AFTER']));
+  t.equal(String(killAfter), /HEALTHCHECK_KILL_AFTER \?\? '(\d+)'/.exec(hcSrc)?.[1], 'compose and the script agree');
+  const probeS = Number(/HEALTHCHECK_TIMEOUT_MS \|\| '(\d+)'/.exec(hcSrc)?.[1]) / 1000;
+  const periodS = Number(/^(\d+)s$/.exec(String(hc['interval']))?.[1]) + probeS;
+  const [lo, hi] = [(killAfter - 1) * periodS + probeS, killAfter * periodS + probeS];
+  t.ok(lo >= 15 && hi <= 35, `a hung replica is killed ${lo}-${hi} s after it hangs (about 30 s)`);
+  t.match(read('docs/deployment.md'), `killed ${lo}-${hi} s later`, 'the deployment guide gives that window');
+  t.match(read('README.md'), `killed ${lo}-${hi} s`, 'and so does the README');
 
   const deploy = obj(mixer['deploy'], 'deploy');
   t.ok(Number(interpolateDefaults(deploy['replicas'])) >= 2, 'at least 2 replicas by default');
@@ -470,6 +483,32 @@ t.test('nginx: a request is re-sent only when the first replica did no work', as
     t.notOk(lastSentNothing.test(v), `"${v}": last attempt sent the request`);
   const max = /server mixer:\d+ max_fails=(\d+) fail_timeout=(\d+)s;/.exec(nginx);
   t.ok(max && Number(max[1]) >= 1 && Number(max[2]) >= 1, 'a failing replica leaves the rotation for a while');
+});
+
+t.test("nginx: a client's gRPC calls never take a replica out of rotation", async (t) => {
+  const grpcPort = Number(obj(svc('mixer')['environment'], 'env')['GRPC_PORT']);
+  const upstream = /upstream\s+(\S+)\s*\{[^}]*server mixer:(\d+)([^;]*);([^}]*)\}/g;
+  const grpcUp = [...nginx.matchAll(upstream)].find((m) => Number(m[2]) === grpcPort);
+  t.ok(grpcUp, 'the gRPC upstream');
+  // nginx counts error, timeout and invalid_header as failures whatever grpc_next_upstream says; clients can cause all three.
+  t.match(grpcUp![3], /\bmax_fails=0\b/, 'max_fails=0 on the gRPC upstream');
+  t.same(
+    nginxDirective(nginx, 'grpc_next_upstream'),
+    [['error', 'timeout']],
+    'a call that never reached a replica still goes to the next one',
+  );
+  const seconds = (v: string) => Number(/^(\d+)s$/.exec(v)?.[1] ?? NaN);
+  const env = obj(svc('mixer')['environment'], 'env');
+  const requestTimeoutS =
+    Number(interpolateDefaults(env['REQUEST_TIMEOUT_MS'] ?? setting('REQUEST_TIMEOUT_MS').dflt)) / 1000;
+  const readS = seconds(nginxDirective(nginx, 'grpc_read_timeout')[0]![0]!);
+  t.ok(
+    readS > requestTimeoutS,
+    `grpc_read_timeout ${readS}s > REQUEST_TIMEOUT_MS ${requestTimeoutS}s: the replica answers first`,
+  );
+  const idleS = Number(interpolateDefaults(env['GRPC_IDLE_TIMEOUT_MS'] ?? setting('GRPC_IDLE_TIMEOUT_MS').dflt)) / 1000;
+  const keepS = seconds(/keepalive_timeout\s+(\S+);/.exec(grpcUp![4]!)?.[1] ?? '');
+  t.ok(keepS < idleS, `gRPC upstream keepalive_timeout ${keepS}s < GRPC_IDLE_TIMEOUT_MS ${idleS}s`);
 });
 
 t.test('nginx: X-Request-Id follows the service rule', async (t) => {

@@ -158,9 +158,13 @@ t.test('Deployment: preStop and the grace period match the service drain', async
     Number(dflt('SHUTDOWN_TIMEOUT_MS')),
     'the drain budget is spelled out, equal to the service default',
   );
+  const delayS = Number(env['DRAIN_DELAY_MS'] ?? dflt('DRAIN_DELAY_MS')) / 1000;
   const grace = Number(podSpec['terminationGracePeriodSeconds']);
-  t.ok(grace > pauseS + drainS, `grace period ${grace}s > preStop pause ${pauseS}s + service drain ${drainS}s`);
-  t.ok(grace <= pauseS + drainS + 30, 'and not so long that a stuck pod lingers');
+  t.ok(
+    grace > pauseS + delayS + drainS,
+    `grace period ${grace}s > preStop pause ${pauseS}s + drain delay ${delayS}s + service drain ${drainS}s`,
+  );
+  t.ok(grace <= pauseS + delayS + drainS + 30, 'and not so long that a stuck pod lingers');
   const rolling = obj(at(deployment, 'spec.strategy.rollingUpdate'), 'rollingUpdate');
   t.equal(Number(rolling['maxUnavailable']), 0, 'rolling updates never go below the replica count');
 });

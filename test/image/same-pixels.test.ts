@@ -186,7 +186,13 @@ t.test('the same file gives byte-identical pixels for training, POST /classify a
     ...paths,
   );
   t.equal(cli.code, 0, cli.stderr);
-  const predicted = JSON.parse(cli.stdout) as { results: { predictions: [] }[] };
+  // JSON lines, one per file, in input order.
+  const predicted = {
+    results: cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { predictions: [] }),
+  };
 
   for (const [i, [name]] of kinds.entries()) {
     t.equal(served.results[i]!.filename, name);

@@ -38,6 +38,14 @@ t.test('keys come from flags, env (comma-separated) and a file; bad ones fail wi
   t.same(resolveConfig({}, { API_KEYS: 'a-key, b-key,,' }).apiKeys, ['a-key', 'b-key']);
   t.same(resolveConfig({ apiKeys: ['x'], apiKeyFile: keyFile }).apiKeys, ['x', NEW]);
   t.same(resolveConfig({}).apiKeys, [], 'no keys by default');
+  // A key setting that is present but empty refuses to start, as API_KEYS=,, does, rather than running open.
+  for (const env of [{ API_KEYS: '' }, { API_KEYS: '  ' }, { API_KEYS_FILE: '' }])
+    t.throws(
+      () => resolveConfig({}, env),
+      { name: 'ConfigError', message: /^API_KEYS(_FILE)? is set but empty: .*unset it to run without access control/ },
+      `${JSON.stringify(env)} is refused`,
+    );
+  t.throws(() => resolveConfig({}, { API_KEYS: ',,' }), { message: 'API_KEYS must not be empty' });
   t.throws(() => resolveConfig({}, { API_KEYS: 'good,sec ret' }), ConfigError);
   try {
     resolveConfig({}, { API_KEYS: 'good,sec ret' });

@@ -11,7 +11,7 @@ const modelPath = writeModel(t.testdir());
 const app = await testApp(t, { modelPath, maxBatch: 8 });
 const base = '/v2/models/mixer-test';
 
-/** promtool: $PROMTOOL (CI sets it; then it must exist), else on PATH or in .tools/ (where .ci/run unpacks it). */
+/** promtool: $PROMTOOL (CI sets it; then it must exist), else in .tools/ (where scripts/setup-test-deps.sh unpacks it) or on PATH. */
 function promtool(): string | null {
   const given = process.env['PROMTOOL'];
   if (given) return given;
@@ -63,7 +63,7 @@ t.test('/metrics passes promtool check metrics; queue wait counts images; succes
   const tool = promtool();
   if (!tool) {
     t.skip(
-      "promtool not found: set PROMTOOL, put it on PATH, or run .ci/run (it unpacks Debian's prometheus package into .tools/)",
+      "promtool not found: run scripts/setup-test-deps.sh (it unpacks Debian's prometheus package into .tools/), put it on PATH, or set PROMTOOL",
       () => {},
     );
     return;

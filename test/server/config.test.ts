@@ -90,7 +90,9 @@ t.test('bad values fail with the source named', async (t) => {
     [{ DEVICE: 'tpu' }, /^DEVICE "tpu" is not valid\. Should be one of: cpu, cuda, auto$/],
     [{ BODY_LIMIT: '10 parsecs' }, /^BODY_LIMIT must be a size in bytes/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL "loud" is not valid/],
-    [{ MODEL_NAME: 'a/b' }, /model name "a\/b" may only use/],
+    [{ MODEL_NAME: 'a/b' }, /model name "a\/b" is not valid: a model name is 1-128 letters/],
+    [{ MODEL_NAME: '..' }, /model name "\.\." is not valid/],
+    [{ MAX_MODEL_BYTES: '8gb' }, /^MAX_MODEL_BYTES must be at most 4294967296, got 8589934592$/],
   ];
   for (const [env, re] of bad)
     t.throws(() => resolveConfig({}, env), { name: 'ConfigError', message: re }, JSON.stringify(env));
@@ -107,6 +109,8 @@ t.test('model names and help', async (t) => {
     'a Triton layout: the model folder, not the version',
   );
   t.equal(modelNameFor('runs/pets/pets-int8.onnx'), 'pets-int8', 'another file name keeps its stem');
+  t.equal(modelNameFor('/m/..onnx'), 'model', 'a derived name is always a valid one');
+  t.equal(modelNameFor('-x.onnx'), 'x');
   const help = settingsHelp();
   for (const v of [
     'PORT',

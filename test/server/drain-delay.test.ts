@@ -1,14 +1,15 @@
-// `mixer serve` with DRAIN_DELAY_MS: after SIGTERM, keep-alive and new connections get 503 SHUTTING_DOWN + Connection: close (never a reset), then it exits 0.
+// `mixer serve` with DRAIN_DELAY_MS: after SIGTERM, keep-alive and new connections get 503 SHUTTING_DOWN + Connection: close (never a reset), then it exits 0; at the default delay nothing sent before SIGTERM goes unanswered.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { writeModel } from '../fixtures/server.js';
+import { image, writeModel } from '../fixtures/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
 /** The compiled CLI (`npm test` builds dist/ first): starting it does not compile TypeScript again. */
 const CLI = path.join(ROOT, 'dist/cli/main.js');
+const readyPng = image('png');
 
 /** A keep-alive HTTP/1.1 client on one socket: send a request, read one response (status, headers, body). */
 class KeepAlive {
@@ -29,11 +30,24 @@ class KeepAlive {
       this.waiters.splice(0).forEach((w) => w());
     });
   }
+  /** POSTs `body` with its type, then reads the answer as request() does. */
+  post(url: string, type: string, body: Buffer) {
+    return this.request('POST', url, { type, body });
+  }
   async request(
     method: string,
     url: string,
+    payload?: { type: string; body: Buffer },
   ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-    this.socket.write(`${method} ${url} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n`);
+    const head = `${method} ${url} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n`;
+    if (payload)
+      this.socket.write(
+        Buffer.concat([
+          Buffer.from(`${head}Content-Type: ${payload.type}\r\nContent-Length: ${payload.body.length}\r\n\r\n`),
+          payload.body,
+        ]),
+      );
+    else this.socket.write(`${head}Content-Length: 0\r\n\r\n`);
     for (;;) {
       const cut = this.buf.indexOf('\r\n\r\n');
       if (cut >= 0) {
@@ -53,6 +67,60 @@ class KeepAlive {
     }
   }
 }
+
+/** Starts `mixer serve` from dist/ with `env` over a clean environment; resolves with the child, its output and port. */
+async function start(env: Record<string, string>) {
+  const base = { ...process.env };
+  delete base['DRAIN_DELAY_MS'];
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    cwd: ROOT,
+    env: { ...base, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let port = 0;
+  for (let i = 0; i < 1500 && !port; i++) {
+    const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
+    if (m) port = Number(m[1]);
+    else await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, exit, port, out: () => out };
+}
+
+t.test('at the default drain delay, every request sent just before SIGTERM gets an answer', async (t) => {
+  const png = await readyPng;
+  let lost = 0;
+  let sent = 0;
+  for (let round = 0; round < 3; round++) {
+    const s = await start({});
+    t.teardown(() => void s.child.kill('SIGKILL'));
+    t.ok(s.port, `round ${round}: listening`);
+    // Kept-alive connections (idle when the signal comes) and fresh ones, each with a request sent just before it.
+    const kept = Array.from({ length: 12 }, () => new KeepAlive(s.port));
+    await Promise.all(kept.map((c) => c.request('GET', '/healthz')));
+    const answers = [
+      ...kept.map((c, i) => (i % 2 ? c.request('GET', '/v1/model') : c.post('/classify?top=1', 'image/png', png))),
+      ...Array.from({ length: 12 }, (_, i) => {
+        const c = new KeepAlive(s.port);
+        return i % 2 ? c.request('GET', '/v1/model') : c.post('/classify?top=1', 'image/png', png);
+      }),
+    ].map((p) => p.then((r) => r.status).catch(() => 0));
+    await new Promise((r) => setTimeout(r, 5));
+    s.child.kill('SIGTERM');
+    const statuses = await Promise.all(answers);
+    sent += statuses.length;
+    lost += statuses.filter((x) => x === 0).length;
+    t.ok(
+      statuses.every((x) => x === 200 || x === 503),
+      `round ${round}: every request answered (200, or 503 SHUTTING_DOWN): ${statuses}`,
+    );
+    t.equal(await s.exit, 0, 'exits 0');
+  }
+  t.equal(lost, 0, `${lost} of ${sent} requests sent 5 ms before SIGTERM went unanswered`);
+});
 
 t.test(
   'DRAIN_DELAY_MS: 503 SHUTTING_DOWN on kept-alive and new connections during the delay, then exit 0',

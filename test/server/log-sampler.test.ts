@@ -1,4 +1,4 @@
-// Rejection log lines are capped per status and second, and what is dropped is reported; a 503 flood writes a bounded log.
+// Request log lines (successes and rejections) are capped per status and second, and what is dropped is reported; a flood writes a bounded log.
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { LogSampler } from '../../src/server/log-sampler.js';
@@ -16,16 +16,31 @@ t.test('LogSampler: N lines per status and window, then counts', async (t) => {
   t.same(s.takeDropped(), { 404: 1 });
   t.equal(s.takeDropped(), null, 'reported once');
   t.ok(s.allow(404), 'a new window writes again');
+  const all = new LogSampler({ perWindow: 1, windowMs: 1000, now: () => now });
+  t.same(
+    [all.allow(200), all.allow(200), all.allow(500), all.allow(500)],
+    [true, true, true, true],
+    'by default every success',
+  );
+  const few = new LogSampler({ perWindow: 1, successesPerWindow: 2, windowMs: 1000, now: () => now });
+  t.same(
+    [few.allow(200), few.allow(200), few.allow(200), few.allow(201), few.allow(500), few.allow(500)],
+    [true, true, false, true, true, true],
+    'successes capped per status; server errors always written',
+  );
+  now = 3000;
+  t.same(few.takeDropped(), { 200: 1 });
+});
+
+let lines: string[] = [];
+const logStream = new Writable({
+  write(chunk: Buffer, _enc, cb) {
+    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    cb();
+  },
 });
 
 t.test('100 bad requests log about 10 lines plus a count', async (t) => {
-  let lines: string[] = [];
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      cb();
-    },
-  });
   const app = await testApp(t, { modelPath: writeModel(t.testdir()), logger: true, logLevel: 'info', logStream });
   lines = [];
   for (let i = 0; i < 100; i++) await app.inject({ url: `/missing-${i}` });
@@ -38,4 +53,39 @@ t.test('100 bad requests log about 10 lines plus a count', async (t) => {
     .find((l) => l.droppedLines);
   t.ok(report, 'a later line reports the dropped ones');
   t.equal((report?.droppedLines?.['404'] ?? 0) + completed.length, 100, 'written + dropped = all');
+});
+
+t.test('successes are sampled too (LOG_SUCCESSES, default 10 per second and status), and counted', async (t) => {
+  const app = await testApp(t, { modelPath: writeModel(t.testdir()), logger: true, logLevel: 'info', logStream });
+  lines = [];
+  const N = 300;
+  for (let i = 0; i < N; i++) await app.inject({ url: '/healthz' });
+  const bytes = lines.reduce((a, l) => a + l.length + 1, 0);
+  const completed = lines.filter((l) => l.includes('"request completed"'));
+  t.ok(completed.length >= 10 && completed.length <= 40, `${completed.length} lines (${bytes} bytes) for ${N} 200s`);
+  await new Promise((r) => setTimeout(r, 1100));
+  await app.inject({ url: '/missing' });
+  const report = lines
+    .map((l) => JSON.parse(l) as { droppedLines?: Record<string, number> })
+    .find((l) => l.droppedLines);
+  t.equal((report?.droppedLines?.['200'] ?? 0) + completed.length, N, 'written + dropped = all');
+});
+
+t.test('LOG_SUCCESSES=0 writes no success line; server errors and rejections keep theirs', async (t) => {
+  const app = await testApp(t, {
+    modelPath: writeModel(t.testdir()),
+    logger: true,
+    logLevel: 'info',
+    logStream,
+    logSuccesses: 0,
+  });
+  lines = [];
+  for (let i = 0; i < 20; i++) await app.inject({ url: '/healthz' });
+  await app.inject({ url: '/missing' });
+  const completed = lines.filter((l) => l.includes('"request completed"'));
+  t.same(
+    completed.map((l) => (JSON.parse(l) as { statusCode: number }).statusCode),
+    [404],
+    'only the rejection line',
+  );
 });

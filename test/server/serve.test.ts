@@ -77,8 +77,8 @@ t.test(
   },
 );
 
-t.test('SIGTERM: stop accepting, finish the request in flight, exit 0', async (t) => {
-  const s = serve([]);
+t.test('SIGTERM with no drain delay: stop accepting, finish the request in flight, exit 0', async (t) => {
+  const s = serve([], { DRAIN_DELAY_MS: '0' });
   const port = await portOf(s.out, s.exit);
   const { payload, headers } = multipart([{ filename: 'slow.png', type: 'image/png', data: await image('png') }]);
   const sock = net.connect(port, '127.0.0.1');

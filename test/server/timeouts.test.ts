@@ -9,6 +9,7 @@ const app = await testApp(t, {
   modelPath: writeModel(t.testdir()),
   requestTimeoutMs: REQUEST_MS,
   headersTimeoutMs: HEADERS_MS,
+  metricsPort: 0,
 });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
@@ -66,3 +67,23 @@ t.test('parser errors: 431 HEADERS_TOO_LARGE and 400 BAD_REQUEST in the error sh
   const ok = await exchange('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   t.match(ok.got, /^HTTP\/1\.1 200 /, 'the server still answers');
 });
+
+t.test(
+  'the metrics listener keeps the same timeouts: a silent client is closed after HEADERS_TIMEOUT_MS',
+  async (t) => {
+    // Fastify runs onListen hooks (which start the metrics listener) after listen() resolves.
+    while (!app.mixer.state.metricsAddress) await new Promise((r) => setTimeout(r, 5));
+    const metricsPort = app.mixer.state.metricsAddress.port;
+    const silent = await rawUntilClose(metricsPort, '', 20_000);
+    t.ok(silent.closed, 'the metrics listener closed the silent connection');
+    t.ok(
+      silent.ms >= HEADERS_MS - 50 && silent.ms < HEADERS_MS + 1500,
+      `closed after ${silent.ms} ms (timeout ${HEADERS_MS}; Node's default check would take up to 30 s)`,
+    );
+    const slow = await rawUntilClose(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n', 20_000);
+    t.ok(slow.ms < HEADERS_MS + 1500, `headers that never end: closed after ${slow.ms} ms`);
+    t.match(jsonOf(slow.got), { statusCode: 408, code: 'REQUEST_TIMEOUT' }, 'answered in the JSON error shape');
+    const ok = await rawUntilClose(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 5000);
+    t.match(ok.got, /^HTTP\/1\.1 200 /, 'the metrics listener still answers');
+  },
+);

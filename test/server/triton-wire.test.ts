@@ -262,6 +262,16 @@ t.test(
         415,
         'UNSUPPORTED_MEDIA_TYPE',
       ],
+      // A valid JSON request under a non-JSON type is refused for its type (it was parsed as a tensor: 400 BAD_TENSOR).
+      [
+        'POST',
+        `${base}/infer`,
+        { 'content-type': 'text/plain' },
+        Buffer.from('{"inputs": []}'),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      ['POST', `${base}/infer`, { 'content-type': 'image/png' }, Buffer.from('{}'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
       ['POST', `${base}/infer`, {}, Buffer.alloc(BODY_LIMIT + 10, 32), 413, 'PAYLOAD_TOO_LARGE'],
       ['POST', `${base}/infer`, {}, Buffer.from('{"inputs": 3}'), 400, 'BAD_REQUEST'],
       ['POST', `${base}/infer`, {}, Buffer.from(BAD_TENSOR), 400, 'BAD_TENSOR'],

@@ -98,6 +98,25 @@ t.test('JSON infer: flat or nested data, both outputs, matches a direct run', as
   close(t, nr.json().outputs[0].data, ref.probabilities, 'nested input');
 });
 
+t.test('"outputs": [] asks for every output, as an absent list does', async (t) => {
+  const pixels = px(2);
+  const ref = await direct(pixels, 2);
+  const r = await app.inject({
+    method: 'POST',
+    url: `${base}/infer`,
+    payload: {
+      inputs: [{ name: 'pixels', shape: [2, 32, 32, 3], datatype: 'UINT8', data: Array.from(pixels) }],
+      outputs: [],
+    },
+  });
+  t.equal(r.statusCode, 200, r.body);
+  t.same(
+    r.json().outputs.map((o: { name: string }) => o.name),
+    ['logits', 'probabilities'],
+  );
+  close(t, r.json().outputs[1].data, ref.probabilities, 'probabilities');
+});
+
 t.test('classification extension', async (t) => {
   const pixels = px(2);
   const ref = await direct(pixels, 2);

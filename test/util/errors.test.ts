@@ -1,6 +1,7 @@
 // The one error model: every error class of the project is a CodedError with a stable code, its name, and the cause it wraps.
+
+import { MixerError } from 'onnx-mixer-client';
 import t from 'tap';
-import { MixerError } from '../../src/client/client.js';
 import { DataError } from '../../src/data/dataset.js';
 import { SafetensorsError } from '../../src/formats/safetensors.js';
 import { ImageError } from '../../src/image/decode.js';

@@ -28,7 +28,7 @@ function flags(argv: string[]): Partial<ServerConfig> {
     else if (s.kind === 'number') given[s.key] = num(v, s.flag, 0, bounds);
     else if (s.kind === 'choice') given[s.key] = oneOf(v, s.flag, s.choices!, s.choices![0]!);
     else if (s.kind === 'bytes') given[s.key] = parseSetting(s, str(v, s.flag), `--${s.flag}`);
-    else given[s.key] = str(v, s.flag);
+    else given[s.key] = parseSetting(s, str(v, s.flag), `--${s.flag}`);
   }
   return given as Partial<ServerConfig>;
 }

@@ -1,5 +1,5 @@
 // ModelInfer over gRPC: a request (raw_input_contents or typed contents) → the v2 tensor request the HTTP route parses, and the answer → raw_output_contents.
-import { ServiceError } from '../errors.js';
+import { echo, ServiceError } from '../errors.js';
 
 export interface GrpcParameter {
   bool_param?: boolean;
@@ -71,7 +71,7 @@ function bigints(values: string[], signed: boolean, name: string): Buffer {
       if (signed) out.writeBigInt64LE(BigInt(v), i * 8);
       else out.writeBigUint64LE(BigInt(v), i * 8);
     } catch {
-      throw bad(`input "${name}" value ${i} (${v}) is out of range`);
+      throw bad(`input ${echo(name)} value ${i} (${echo(v)}) is out of range`);
     }
   });
   return out;
@@ -107,7 +107,7 @@ export function toTensorRequest(r: GrpcInferRequest): { json: object; tail: Buff
     if (raw.length > 0) {
       if (t.contents)
         throw bad(
-          `input "${t.name}" has contents, but raw_input_contents is used; use one or the other for all inputs`,
+          `input ${echo(t.name)} has contents, but raw_input_contents is used; use one or the other for all inputs`,
         );
       tail.push(raw[k]!);
       return { ...head, parameters: { ...head.parameters, binary_data_size: raw[k]!.length } };
@@ -116,13 +116,17 @@ export function toTensorRequest(r: GrpcInferRequest): { json: object; tail: Buff
     const field = FIELD[t.datatype];
     if (!c || !field) {
       if (t.datatype === 'FP16')
-        throw bad(`input "${t.name}" is FP16: send it in raw_input_contents (InferTensorContents has no FP16 field)`);
-      if (!c) throw bad(`input "${t.name}" has no contents and there is no raw_input_contents`);
-      throw bad(`input "${t.name}" has an unknown datatype ${JSON.stringify(t.datatype)}`);
+        throw bad(
+          `input ${echo(t.name)} is FP16: send it in raw_input_contents (InferTensorContents has no FP16 field)`,
+        );
+      if (!c) throw bad(`input ${echo(t.name)} has no contents and there is no raw_input_contents`);
+      throw bad(`input ${echo(t.name)} has an unknown datatype ${echo(t.datatype)}`);
     }
     const other = (Object.keys(c) as (keyof GrpcContents)[]).find((f) => f !== field && (c[f]?.length ?? 0) > 0);
     if (other)
-      throw bad(`input "${t.name}" is ${t.datatype}, so its values go in contents.${field}, not contents.${other}`);
+      throw bad(
+        `input ${echo(t.name)} is ${echo(t.datatype)}, so its values go in contents.${field}, not contents.${other}`,
+      );
     const values = c[field] ?? [];
     let bin: Buffer | null = null;
     if (field === 'bytes_contents') bin = lengthPrefixed(values as Buffer[]);

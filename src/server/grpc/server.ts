@@ -1,4 +1,5 @@
 // The gRPC endpoint: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health on the same repository and micro-batchers as HTTP.
+import type http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -6,12 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../util/errors.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
+import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
+import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
+import { serverNotReady } from '../routes/health.js';
 import { modelStats } from '../routes/v2-stats.js';
 import { tensorInfer } from '../tensor-infer.js';
-import { checkApiKey } from './auth.js';
+import { type GuardCounts, guardServers } from './guard.js';
 import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
@@ -20,10 +23,13 @@ const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: Stri
 /** Extensions served over gRPC (classification via the output parameter). */
 export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics'] as const;
 
-/** ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE. */
+/**
+ * ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE
+ * (retry), a model that failed to load FAILED_PRECONDITION (no retry until it is fixed, as gRPC's status guide says).
+ */
 export function grpcStatus(e: ServiceError): grpc.status {
   if (e.statusCode === 404) return grpc.status.NOT_FOUND;
-  if (e.statusCode === 503) return grpc.status.UNAVAILABLE;
+  if (e.statusCode === 503) return e.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
   if (e.statusCode === 401) return grpc.status.UNAUTHENTICATED;
   if (e.statusCode >= 400 && e.statusCode < 500) return grpc.status.INVALID_ARGUMENT;
   return grpc.status.INTERNAL;
@@ -64,29 +70,45 @@ export interface GrpcOptions {
   apiKeys?: readonly string[];
 }
 
+/** Server keep-alive: a ping after this long without one, and the connection dropped if it is not answered in time. */
+const KEEPALIVE_TIME_MS = 60_000;
+const KEEPALIVE_TIMEOUT_MS = 20_000;
+
 export class GrpcEndpoint {
   readonly server: grpc.Server;
   port = 0;
+  /** What the transport guard has refused so far (set once listening). */
+  guard: GuardCounts | null = null;
   private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  private readonly keys: KeyRing;
+  private readonly openPaths = new Set<string>();
+  private readonly knownPaths = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
     private readonly o: GrpcOptions,
     version: string,
   ) {
+    const c = ctx.config;
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': ctx.config.bodyLimit,
+      'grpc.max_receive_message_length': c.bodyLimit,
       'grpc.max_send_message_length': -1,
+      'grpc.max_concurrent_streams': c.grpcMaxStreams,
+      'grpc.max_connection_idle_ms': c.grpcIdleTimeoutMs,
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     });
     const { inference, health } = loadServices();
-    // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here.
-    const keys = o.apiKeys ? new KeyRing(o.apiKeys) : ctx.keys;
-    /** A unary handler with API key check (not for `open` health calls, like /v2/health/* over HTTP), closing check and error mapping. */
+    for (const m of [...Object.values(inference), ...Object.values(health)]) this.knownPaths.add(m.path);
+    // Open without a key, like /v2/health/* over HTTP.
+    for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
+      if (m) this.openPaths.add(m.path);
+    // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here; checked by the guard.
+    this.keys = o.apiKeys ? new KeyRing(o.apiKeys) : ctx.keys;
+    /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
-      <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false, open = false) =>
+      <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
       (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
-        const denied = open ? null : checkApiKey(call.metadata, keys);
-        if (denied) return cb({ code: grpc.status.UNAUTHENTICATED, details: denied });
         if (ctx.state.closing && !allowClosing)
           return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
         fn(call.request).then(
@@ -100,11 +122,11 @@ export class GrpcEndpoint {
           },
         );
       };
-    const ready = (): boolean => !ctx.state.closing && ctx.repo.readyCount > 0;
+    const ready = (): boolean => serverNotReady(ctx) === null;
     const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
     this.server.addService(inference, {
-      ServerLive: unary(async () => ({ live: true }), true, true),
-      ServerReady: unary(async () => ({ ready: ready() }), true, true),
+      ServerLive: unary(async () => ({ live: true }), true),
+      ServerReady: unary(async () => ({ ready: ready() }), true),
       ModelReady: unary<{ name: string; version: string }>(async (r) => {
         try {
           return await ctx.repo.use(r.name, version_(r.version), async () => ({ ready: !ctx.state.closing }));
@@ -153,7 +175,7 @@ export class GrpcEndpoint {
         if (!versions)
           throw new ServiceError(
             'MODEL_NOT_FOUND',
-            `no model "${r.name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
+            `no model ${echo(r.name)}; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
           );
         return { model_stats: versions.filter((v) => v.instance).map((v) => modelStats(ctx.stats, r.name, v.version)) };
       }, true),
@@ -170,7 +192,7 @@ export class GrpcEndpoint {
       Check: (call: Unary<{ service: string }>, cb: grpc.sendUnaryData<unknown>) => {
         const status = this.healthOf(call.request.service);
         if (status === 'SERVICE_UNKNOWN')
-          return cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+          return cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${echo(call.request.service)}` });
         cb(null, { status });
       },
       Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
@@ -184,7 +206,7 @@ export class GrpcEndpoint {
   /** '' (the server) and the inference service: SERVING while ready. */
   private healthOf(service: string): string {
     if (service !== '' && service !== 'inference.GRPCInferenceService') return 'SERVICE_UNKNOWN';
-    return !this.ctx.state.closing && this.ctx.repo.readyCount > 0 ? 'SERVING' : 'NOT_SERVING';
+    return serverNotReady(this.ctx) === null ? 'SERVING' : 'NOT_SERVING';
   }
 
   private async infer(m: ModelInstance, r: GrpcInferRequest) {
@@ -209,6 +231,17 @@ export class GrpcEndpoint {
         (err, port) => (err ? reject(err) : resolve(port)),
       ),
     );
+    const c = this.ctx.config;
+    this.guard = guardServers(http2ServersOf(this.server), {
+      keys: this.keys,
+      openPaths: this.openPaths,
+      knownPaths: this.knownPaths,
+      maxConnections: c.grpcMaxConnections,
+      handshakeTimeoutMs: c.headersTimeoutMs,
+      receiveTimeoutMs: c.requestTimeoutMs,
+      maxBufferedBytes: c.grpcMaxBufferedBytes,
+      onShed: () => this.ctx.metrics.shed.inc(),
+    });
     return this.port;
   }
 
@@ -231,6 +264,18 @@ export class GrpcEndpoint {
       });
     });
   }
+}
+
+/**
+ * The HTTP/2 servers grpc-js listens with. grpc-js keeps them private and has no hook that runs before it buffers a
+ * call's message; this reads its (1.10+) `http2Servers` map and fails the start loudly if a release changes it.
+ */
+function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
+  const map = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  const servers = map instanceof Map ? [...map.keys()] : [];
+  if (servers.length === 0 || !servers.every((s) => typeof (s as http2.Http2Server).listeners === 'function'))
+    throw new Error('@grpc/grpc-js no longer exposes its HTTP/2 servers: the gRPC transport guard cannot be installed');
+  return servers as http2.Http2Server[];
 }
 
 const endpoints = new WeakMap<FastifyInstance, GrpcEndpoint>();
@@ -259,7 +304,15 @@ export function grpcPlugin(app: FastifyInstance, ctx: AppContext, version: strin
         cause: e,
       });
     });
-    app.log.info({ grpcPort: bound }, 'gRPC listening');
+    const c = ctx.config;
+    app.log.info({ grpcPort: bound, grpcMaxConnections: c.grpcMaxConnections }, 'gRPC listening');
+    // Both ports draw on one descriptor table: warn when it is small, or when the gRPC cap would take most of it.
+    const limit = openFileLimit();
+    if (limit !== null && (limit < LOW_FD_LIMIT || c.grpcMaxConnections > limit / 2))
+      app.log.warn(
+        { openFileLimit: limit, grpcMaxConnections: c.grpcMaxConnections },
+        `the open-file limit (ulimit -n) is ${limit}: ${limit < LOW_FD_LIMIT ? `raise it to at least ${LOW_FD_LIMIT}` : 'GRPC_MAX_CONNECTIONS is over half of it'}, or a connection flood can leave the HTTP port without descriptors`,
+      );
   });
   app.addHook('preClose', async () => {
     ctx.state.closing = true;

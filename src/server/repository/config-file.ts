@@ -1,7 +1,7 @@
 // A model folder's optional config.json (Triton-style keys that complete what the graph says) and labels.txt, validated with one-line errors.
 
-import { readFile } from 'node:fs/promises';
-import { UserError } from '../../util/errors.js';
+import { INTERPOLATIONS, type Interpolation } from '../../image/resample.js';
+import { type LinkPolicy, ModelFileError, readCapped } from './safe-read.js';
 
 export type VersionPolicy =
   | { latest: { num_versions: number } | number }
@@ -16,6 +16,10 @@ export interface ModelConfigFile {
   size?: [number, number];
   resize?: 'crop' | 'stretch';
   resize_shorter?: number;
+  /** The resize kernel (default lanczos: sharp's lanczos3); the others reproduce Pillow's resize. */
+  interpolation?: Interpolation;
+  /** Widen the kernel by the downscale factor (default true, as Pillow). */
+  antialias?: boolean;
   color?: 'rgb' | 'bgr' | 'gray';
   scale?: number;
   mean?: number[];
@@ -27,12 +31,7 @@ export interface ModelConfigFile {
   version_policy?: VersionPolicy;
 }
 
-/** A problem with a model's files: the message names the file and the fix. */
-export class ModelFileError extends UserError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('MODEL_FILE', message, options);
-  }
-}
+export { ModelFileError };
 
 const KEYS = [
   'input',
@@ -41,6 +40,8 @@ const KEYS = [
   'size',
   'resize',
   'resize_shorter',
+  'interpolation',
+  'antialias',
   'color',
   'scale',
   'mean',
@@ -75,6 +76,9 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
   str('layout', ['NCHW', 'NHWC']);
   str('resize', ['crop', 'stretch']);
   str('color', ['rgb', 'bgr', 'gray']);
+  str('interpolation', [...INTERPOLATIONS]);
+  if (c['antialias'] !== undefined && typeof c['antialias'] !== 'boolean')
+    throw bad(`"antialias" must be true or false, got ${JSON.stringify(c['antialias'])?.slice(0, 64)}`);
   if (
     c['size'] !== undefined &&
     !(Array.isArray(c['size']) && c['size'].length === 2 && c['size'].every((x) => isPosInt(x, 16384)))
@@ -126,17 +130,25 @@ export function versionFilter(policy: unknown, file: string): (found: number[]) 
   throw bad();
 }
 
-/** Reads and validates config.json; a missing file is an empty config. */
-export async function readConfigFile(file: string): Promise<ModelConfigFile> {
-  let text: string;
+/** Largest config.json and labels.txt read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+export const MAX_LABELS_BYTES = 64 * 1024 * 1024;
+const ANYWHERE: LinkPolicy = { root: null, allowExternalLinks: true };
+
+/** A small text file read with readCapped; null when it does not exist. */
+async function readText(file: string, max: number, policy: LinkPolicy): Promise<string | null> {
   try {
-    text = await readFile(file, 'utf8');
+    return (await readCapped(file, max, policy)).toString('utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new ModelFileError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      cause: e,
-    });
+    if ((e as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') return null;
+    throw e;
   }
+}
+
+/** Reads and validates config.json (links resolved under `policy`); a missing file is an empty config. */
+export async function readConfigFile(file: string, policy: LinkPolicy = ANYWHERE): Promise<ModelConfigFile> {
+  const text = await readText(file, MAX_CONFIG_BYTES, policy);
+  if (text === null) return {};
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -149,17 +161,10 @@ export async function readConfigFile(file: string): Promise<ModelConfigFile> {
   return validateConfigFile(raw, file);
 }
 
-/** Reads labels.txt (one label per line, trailing blank lines ignored); null when absent. */
-export async function readLabelsFile(file: string): Promise<string[] | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ModelFileError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      cause: e,
-    });
-  }
+/** Reads labels.txt (one label per line, trailing blank lines ignored; links resolved under `policy`); null when absent. */
+export async function readLabelsFile(file: string, policy: LinkPolicy = ANYWHERE): Promise<string[] | null> {
+  const text = await readText(file, MAX_LABELS_BYTES, policy);
+  if (text === null) return null;
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
   if (lines.length === 0)

@@ -38,6 +38,8 @@ export interface ModelContract {
   threads: number;
   /** An onnx-mixer model (mixer.* metadata). */
   mixer: boolean;
+  /** Assumptions made for the model, one line each, for the log at load (a float input with no scale, mean or std). */
+  warnings: string[];
 }
 
 export interface ServerDefaults {
@@ -182,6 +184,8 @@ export function deriveContract(
       width,
       resize,
       resizeShorter: cfg.resize_shorter ?? null,
+      interpolation: cfg.interpolation ?? 'lanczos',
+      antialias: cfg.antialias ?? true,
       color,
       scale: cfg.scale ?? 1 / 255,
       mean: perChannel(cfg.mean, channels, 0, 'mean', file),
@@ -192,6 +196,11 @@ export function deriveContract(
     };
   }
   if (!image && notImage === null) notImage = 'the model has no image input';
+  const warnings: string[] = [];
+  if (image?.dtype === 'float32' && !mixer && cfg.scale === undefined && !cfg.mean && !cfg.std)
+    warnings.push(
+      `input "${image.input}" is float32 and ${file} sets no "scale", "mean" or "std": assuming pixel/255 (scale 1/255, mean 0, std 1); set them to the model's training preprocessing`,
+    );
   // Labels: labels.txt, else metadata, else class indices (filled in once the width is known).
   const width = image ? io.outputs.find((o) => o.name === image!.output)!.shape[1] : null;
   let labels: string[] | null = labelsFile ?? spec?.labels ?? null;
@@ -216,6 +225,7 @@ export function deriveContract(
     instances: cfg.instances ?? d.workers,
     threads: cfg.threads ?? d.threads,
     mixer,
+    warnings,
   };
 }
 

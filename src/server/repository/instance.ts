@@ -1,7 +1,7 @@
 // One loaded model version: its file checks, ORT worker sessions, micro-batcher and queue, warm-up, and the runner that feeds them.
 
 import { createHash } from 'node:crypto';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MODEL_NOT_FOUND_HINT } from '../../model/load.js';
 import { GraphError } from '../../onnx/errors.js';
@@ -13,6 +13,8 @@ import { type BatchStats, type ItemResult, MicroBatcher, type Rows } from '../ba
 import { ServiceError } from '../errors.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 import { deriveContract, elemBytes, type ModelContract } from './contract.js';
+import { fitProblem, memoryEstimate } from './machine.js';
+import { readCapped } from './safe-read.js';
 
 /** Where a version comes from: its file, and its model folder's config.json and labels.txt (already read). */
 export interface VersionSource {
@@ -33,6 +35,12 @@ export interface InstanceOptions {
   batchDelayMs: number;
   maxQueue: number;
   maxModelBytes: number;
+  /** The repository folder links must stay in (null: anywhere, as for a single --model file). */
+  root?: string | null;
+  /** Let links in the repository point outside it (--allow-external-links on). */
+  allowExternalLinks?: boolean;
+  /** Memory the loaded versions are estimated to hold (a new version must fit next to it). */
+  memoryInUse?: () => number;
   onBatch?: (name: string, version: number, s: BatchStats) => void;
 }
 
@@ -119,7 +127,10 @@ async function checkExternalData(file: string, locations: string[]): Promise<num
       throw new ModelFileError(`${file}: external data file "${loc}" is missing; copy it next to model.onnx`);
     }
     if (!real.startsWith(dirReal + path.sep)) throw bad();
-    total += (await stat(real)).size;
+    const s = await stat(real);
+    // onnxruntime opens these itself: a FIFO or a device there would block or never end its read.
+    if (!s.isFile()) throw new ModelFileError(`${file}: external data "${loc}" is not a regular file`);
+    total += s.size;
   }
   return total;
 }
@@ -139,6 +150,8 @@ export class ModelInstance {
     readonly sha256: string,
     readonly fileBytes: number,
     readonly contract: ModelContract,
+    /** Estimated memory it holds (machine.ts's memoryEstimate). */
+    readonly memoryBytes: number,
     private readonly pool: WorkerPool,
     private readonly batcher: MicroBatcher,
     readonly timings: { loadMs: number; warmupMs: number },
@@ -152,17 +165,24 @@ export class ModelInstance {
   /** Reads, checks, opens and warms a version. Throws ModelFileError (or RuntimeError for a missing CUDA provider). */
   static async load(src: VersionSource, o: InstanceOptions): Promise<ModelInstance> {
     const t0 = performance.now();
-    let size: number;
+    const limit = ` (raise --max-model-bytes / MAX_MODEL_BYTES)`;
+    let buf: Buffer;
     try {
-      size = (await stat(src.file)).size;
+      buf = await readCapped(
+        src.file,
+        o.maxModelBytes,
+        { root: o.root ?? null, allowExternalLinks: o.allowExternalLinks ?? false },
+        limit,
+      );
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
-      throw new ModelFileError(`cannot read model ${src.file}: ${code ?? (e as Error).message}${hint}`, { cause: e });
+      const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'ENOENT')
+        throw new ModelFileError(`cannot read model ${src.file}: ENOENT${MODEL_NOT_FOUND_HINT}`, { cause: e });
+      throw e;
     }
-    const limit = `over the ${o.maxModelBytes}-byte limit (raise --max-model-bytes / MAX_MODEL_BYTES)`;
-    if (size > o.maxModelBytes) throw new ModelFileError(`${src.file} is ${size} bytes, ${limit}`);
-    const bytes = new Uint8Array(await readFile(src.file));
+    const size = buf.length;
+    // A view of the read buffer, not a copy: a large model is held once.
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
     let io: ModelInterface;
     try {
       io = inspectModel(bytes);
@@ -173,7 +193,9 @@ export class ModelInstance {
     }
     const external = io.externalData.length > 0 ? await checkExternalData(src.file, io.externalData) : 0;
     if (size + external > o.maxModelBytes)
-      throw new ModelFileError(`${src.file} with its external data is ${size + external} bytes, ${limit}`);
+      throw new ModelFileError(
+        `${src.file} with its external data is ${size + external} bytes, over the ${o.maxModelBytes}-byte limit${limit}`,
+      );
     let contract: ModelContract;
     try {
       contract = deriveContract(
@@ -188,6 +210,9 @@ export class ModelInstance {
       if (e instanceof ModelFileError) throw e;
       throw new ModelFileError(`${src.file}: ${(e as Error).message}`, { cause: e });
     }
+    // Before any worker starts: a model asking for more threads or memory than the machine has is refused here.
+    const misfit = fitProblem(contract, size + external, o.memoryInUse?.() ?? 0, src.configPath);
+    if (misfit) throw new ModelFileError(misfit);
     let pool: WorkerPool;
     try {
       pool = await WorkerPool.create(external > 0 ? src.file : bytes, {
@@ -222,6 +247,7 @@ export class ModelInstance {
       sha256,
       size + external,
       contract,
+      memoryEstimate(contract, size + external),
       pool,
       batcher,
       { loadMs: t1 - t0, warmupMs: 0 },

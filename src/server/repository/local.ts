@@ -1,5 +1,6 @@
 // Opens one model file for the CLI (info, predict, eval): its graph interface and contract, with an optional config.json and labels.txt.
 
+import { constants as bufferConstants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import type { HostTensor, Session } from '../../runtime/session.js';
 import { ModelFileError, readConfigFile, readLabelsFile } from './config-file.js';
 import { deriveContract, type ImageContract, type ModelContract } from './contract.js';
 import { softmax } from './instance.js';
+import { readCapped } from './safe-read.js';
 
 export interface LocalModel {
   path: string;
@@ -27,11 +29,14 @@ export async function openModelFile(
 ): Promise<LocalModel> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(file));
+    // Capped and non-blocking: a FIFO or a device named as the model fails at once instead of hanging or filling memory.
+    const buf = await readCapped(file, bufferConstants.MAX_LENGTH - 1, { root: null, allowExternalLinks: true });
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? MODEL_NOT_FOUND_HINT : '';
-    throw new ModelFileError(`cannot read model ${file}: ${code ?? (e as Error).message}${hint}`, { cause: e });
+    const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT')
+      throw new ModelFileError(`cannot read model ${file}: ENOENT${MODEL_NOT_FOUND_HINT}`, { cause: e });
+    throw e;
   }
   let io: ModelInterface;
   try {

@@ -1,12 +1,15 @@
 // The served models: per-version instances loaded from a repository (or one file), request routing with leases, index, poll and explicit control with drained swaps.
 import type { Logger } from 'pino';
-import { echo, ServiceError } from '../errors.js';
+import { clip, echo, ServiceError } from '../errors.js';
 import { ModelFileError } from './config-file.js';
 import { type InstanceOptions, ModelInstance } from './instance.js';
-import { MODEL_NAME, type ScannedModel, scanModel, scanRepository } from './scan.js';
+import { checkModelName, checkVersion } from './names.js';
+import { type ScannedModel, type ScanOptions, scanModel, scanRepository } from './scan.js';
 
 export const MODEL_CONTROLS = ['none', 'poll', 'explicit'] as const;
 export type ModelControl = (typeof MODEL_CONTROLS)[number];
+export const READINESS = ['all', 'any'] as const;
+export type Readiness = (typeof READINESS)[number];
 export type VersionState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
 interface Slot {
@@ -31,6 +34,8 @@ export interface RepositoryOptions extends InstanceOptions {
   defaultModel: string | null;
   control: ModelControl;
   pollIntervalMs: number;
+  /** Let links in the repository point outside it (--allow-external-links on). */
+  allowExternalLinks: boolean;
   log: Logger;
   /** Called after a version becomes ready or goes away. */
   onChange?: () => void;
@@ -62,8 +67,29 @@ export class Repository {
   private readonly retiring = new Set<Promise<void>>();
   readonly swaps: SwapTiming[] = [];
   private closed = false;
+  /** Skipped folders already logged (a poll rescan logs each once). */
+  private readonly skipped = new Set<string>();
+  private readonly scan: ScanOptions;
+  private readonly io: InstanceOptions;
 
-  private constructor(readonly o: RepositoryOptions) {}
+  private constructor(readonly o: RepositoryOptions) {
+    this.scan = {
+      allowExternalLinks: o.allowExternalLinks,
+      skip: (folder, reason) => {
+        if (this.skipped.has(folder)) return;
+        this.skipped.add(folder);
+        o.log.warn({ folder, reason }, 'repository folder skipped');
+      },
+    };
+    this.io = { ...o, memoryInUse: () => this.memoryInUse() };
+  }
+
+  /** Estimated memory of every loaded version (a new one must fit next to it). */
+  private memoryInUse(): number {
+    let n = 0;
+    for (const e of this.entries.values()) for (const s of e.slots.values()) n += s.instance?.memoryBytes ?? 0;
+    return n;
+  }
 
   /** Loads every model (single mode: fails on a bad model; repository mode: a bad model is unavailable, the rest serve). */
   static async open(o: RepositoryOptions): Promise<Repository> {
@@ -79,7 +105,7 @@ export class Repository {
           configPath: `${o.single.file} (config)`,
           labelsPath: `${o.single.file} (labels)`,
         },
-        o,
+        repo.io,
       );
       repo.entries.set(o.single.name, {
         name: o.single.name,
@@ -97,10 +123,11 @@ export class Repository {
         },
         'model ready',
       );
+      repo.warn(inst);
       return repo;
     }
     try {
-      const scanned = await scanRepository(o.root!);
+      const scanned = await scanRepository(o.root!, repo.scan);
       if (o.defaultModel !== null && !scanned.some((m) => m.name === o.defaultModel)) {
         throw new ModelFileError(
           `--default-model "${o.defaultModel}" is not in the repository ${o.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
@@ -183,7 +210,7 @@ export class Repository {
             configPath: m.configPath,
             labelsPath: m.labelsPath,
           },
-          this.o,
+          this.io,
         );
         if (this.closed) {
           await inst.close();
@@ -218,6 +245,7 @@ export class Repository {
           },
           'model ready',
         );
+        this.warn(inst);
         if (old) this.retire(e, old, timing);
       } catch (err) {
         if ((err as { code?: string }).code === 'CUDA_UNAVAILABLE') throw err;
@@ -260,6 +288,11 @@ export class Repository {
     this.o.onChange?.();
   }
 
+  /** Logs the assumptions made for a loaded version (one line each). */
+  private warn(inst: ModelInstance): void {
+    for (const w of inst.contract.warnings) this.o.log.warn({ model: inst.name, version: inst.version }, w);
+  }
+
   private record(timing: SwapTiming): void {
     this.swaps.push(timing);
     if (this.swaps.length > 50) this.swaps.shift();
@@ -295,7 +328,7 @@ export class Repository {
     return this.serial(async () => {
       let scanned: ScannedModel[];
       try {
-        scanned = await scanRepository(this.o.root!);
+        scanned = await scanRepository(this.o.root!, this.scan);
       } catch (err) {
         this.o.log.error({ err: (err as Error).message }, 'repository poll failed');
         return;
@@ -320,9 +353,9 @@ export class Repository {
   /** Explicit control: (re)loads a model from its folder. Throws MODEL_LOAD_FAILED with the reason when nothing of it is ready. */
   load(name: string): Promise<void> {
     this.explicitOnly();
-    if (!MODEL_NAME.test(name)) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
+    checkModelName(name);
     return this.serial(async () => {
-      const m = await scanModel(this.o.root!, name);
+      const m = await scanModel(this.o.root!, name, this.scan);
       if (m.error?.includes('cannot read it'))
         throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
       await this.sync(m);
@@ -335,6 +368,7 @@ export class Repository {
   /** Explicit control: unloads every version of a model, after its in-flight requests finish. */
   unload(name: string): Promise<void> {
     this.explicitOnly();
+    checkModelName(name);
     const e = this.entries.get(name);
     if (!e) throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
     return this.serial(async () => {
@@ -398,6 +432,7 @@ export class Repository {
         'MODEL_REQUIRED',
         `several models are served; choose one with ?model= (one of: ${this.names.join(', ')}) or start the server with --default-model`,
       );
+    checkModelName(n);
     const e = this.entries.get(n);
     if (!e)
       throw new ServiceError(
@@ -406,7 +441,7 @@ export class Repository {
       );
     let slot: Slot | undefined;
     if (version !== undefined) {
-      slot = /^[1-9]\d{0,15}$/.test(version) ? e.slots.get(Number(version)) : undefined;
+      slot = e.slots.get(checkVersion(version));
       if (!slot)
         throw new ServiceError(
           'MODEL_NOT_FOUND',
@@ -417,12 +452,17 @@ export class Repository {
         .filter((s) => s.state === 'READY' && s.instance)
         .sort((a, b) => b.version - a.version);
       slot = ready[0];
-      if (!slot) throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${this.reason(e)}`);
+      // Loading passes by itself (Retry-After); a failed load or an unloaded model lasts until someone acts.
+      if (!slot)
+        throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${clip(this.reason(e), 1000)}`, {
+          retryable: !e.error && [...e.slots.values()].some((s) => s.state === 'LOADING'),
+        });
     }
     if (slot.state !== 'READY' || !slot.instance)
       throw new ServiceError(
         'MODEL_UNAVAILABLE',
-        `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${slot.reason}`}`,
+        `model "${n}" version ${slot.version} is ${slot.state === 'LOADING' ? 'loading' : `unavailable: ${clip(slot.reason, 1000)}`}`,
+        { retryable: slot.state === 'LOADING' },
       );
     slot.instance.lease();
     return slot.instance;
@@ -466,7 +506,7 @@ export class Repository {
   versions(
     name: string,
   ): { version: number; state: VersionState; reason: string; instance: ModelInstance | null }[] | null {
-    const e = this.entries.get(name);
+    const e = this.entries.get(checkModelName(name));
     if (!e) return null;
     return [...e.slots.values()]
       .sort((a, b) => a.version - b.version)
@@ -484,6 +524,26 @@ export class Repository {
 
   get readyCount(): number {
     return this.instances().length;
+  }
+
+  /**
+   * Why the server is not ready, or null when it is. 'all' (KServe/Triton): every model that should be loaded is READY,
+   * that is no model folder is broken and no version is loading or failed (versions unloaded on purpose don't count);
+   * 'any': at least one version is READY.
+   */
+  notReady(mode: Readiness): string | null {
+    if (this.readyCount === 0) return 'no model is ready';
+    if (mode === 'any') return null;
+    const waiting: string[] = [];
+    for (const e of this.entries.values()) {
+      if (e.error && ![...e.slots.values()].some((s) => s.instance)) waiting.push(`${e.name}: ${e.error}`);
+      for (const s of e.slots.values())
+        if (s.state === 'LOADING' || (s.state === 'UNAVAILABLE' && s.reason !== 'unloaded'))
+          waiting.push(`${e.name} version ${s.version}: ${s.state === 'LOADING' ? 'loading' : s.reason}`);
+    }
+    if (waiting.length === 0) return null;
+    const list = waiting.slice(0, 3).map((w) => clip(w, 500));
+    return `${waiting.length} model version(s) not ready: ${list.join('; ')}${waiting.length > 3 ? '; …' : ''}`;
   }
 
   /** Stops polling, waits for a running change, drains and closes every instance. */

@@ -2,6 +2,14 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type ModelConfigFile, ModelFileError, readConfigFile, readLabelsFile, versionFilter } from './config-file.js';
+import { isModelName, MODEL_NAME_RULE, parseVersion, VERSION_RULE } from './names.js';
+import { type LinkPolicy, resolveInside } from './safe-read.js';
+
+/** How a scan treats links, and where it reports folders it skips (bad names) with the reason. */
+export interface ScanOptions {
+  allowExternalLinks: boolean;
+  skip?: (folder: string, reason: string) => void;
+}
 
 export interface ScannedVersion {
   version: number;
@@ -25,8 +33,6 @@ export interface ScannedModel {
   error: string | null;
 }
 
-export const MODEL_NAME = /^[A-Za-z0-9_.-]+$/;
-
 async function fingerprint(file: string): Promise<string> {
   try {
     const s = await stat(file);
@@ -36,31 +42,60 @@ async function fingerprint(file: string): Promise<string> {
   }
 }
 
-/** One model folder. Never throws for a problem with the model's files: they become `error`s. */
-export async function scanModel(root: string, name: string): Promise<ScannedModel> {
+/** A folder's real path when it is a folder inside the repository (or links are allowed out), else the reason. */
+async function folderProblem(dir: string, policy: LinkPolicy): Promise<string | null> {
+  try {
+    const real = await resolveInside(dir, policy, dir);
+    if (!(await stat(real)).isDirectory()) return `${dir} is not a folder`;
+    return null;
+  } catch (e) {
+    if (e instanceof ModelFileError) return e.message;
+    throw e;
+  }
+}
+
+/**
+ * One model folder (`name` must be a valid model name: callers check it). Never throws for a problem with the model's
+ * files: they become `error`s. Version folders with other names are skipped (reported through `o.skip`).
+ */
+export async function scanModel(root: string, name: string, o: ScanOptions): Promise<ScannedModel> {
+  if (!isModelName(name)) throw new RangeError(`not a model name: ${JSON.stringify(name)}`);
+  const policy: LinkPolicy = { root, allowExternalLinks: o.allowExternalLinks };
   const dir = path.join(root, name);
   const configPath = path.join(dir, 'config.json');
   const labelsPath = path.join(dir, 'labels.txt');
   const out: ScannedModel = { name, dir, configPath, labelsPath, config: {}, labels: null, versions: [], error: null };
   let entries;
   try {
+    const bad = await folderProblem(dir, policy);
+    if (bad) {
+      out.error = bad;
+      return out;
+    }
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
     out.error = `${dir}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
     return out;
   }
   try {
-    out.config = await readConfigFile(configPath);
-    out.labels = await readLabelsFile(labelsPath);
+    out.config = await readConfigFile(configPath, policy);
+    out.labels = await readLabelsFile(labelsPath, policy);
   } catch (e) {
     if (!(e instanceof ModelFileError)) throw e;
     out.error = e.message;
     return out;
   }
-  const found = entries
-    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && /^[1-9]\d{0,15}$/.test(e.name))
-    .map((e) => Number(e.name))
-    .sort((a, b) => a - b);
+  const found: number[] = [];
+  for (const e of entries) {
+    if (!(e.isDirectory() || e.isSymbolicLink()) || e.name.startsWith('.')) continue;
+    const v = parseVersion(e.name);
+    if (v === null) {
+      if (/^\d+$/.test(e.name)) o.skip?.(path.join(dir, e.name), `not a version folder: ${VERSION_RULE}`);
+      continue;
+    }
+    found.push(v);
+  }
+  found.sort((a, b) => a - b);
   if (found.length === 0) {
     const strays = entries.filter((e) => e.isFile() && /\.onnx$/i.test(e.name)).map((e) => e.name);
     out.error = `${dir} has no numeric version folder${strays.length ? ` (found ${strays.join(', ')} directly in it)` : ''}; put the model at ${path.join(dir, '1', 'model.onnx')}`;
@@ -71,6 +106,11 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
   for (const v of keep) {
     const vdir = path.join(dir, String(v));
     let files: string[] = [];
+    const bad = await folderProblem(vdir, policy);
+    if (bad) {
+      out.versions.push({ version: v, file: null, error: bad, fingerprint: 'none' });
+      continue;
+    }
     try {
       files = (await readdir(vdir, { withFileTypes: true }))
         .filter((e) => !e.isDirectory() && /\.onnx$/i.test(e.name))
@@ -109,8 +149,11 @@ export async function scanModel(root: string, name: string): Promise<ScannedMode
   return out;
 }
 
-/** Every model folder under `root` (hidden entries skipped). Throws ModelFileError when `root` itself is unreadable. */
-export async function scanRepository(root: string): Promise<ScannedModel[]> {
+/**
+ * Every model folder under `root`: hidden entries skipped, other names that are not model names reported through
+ * `o.skip`. Throws ModelFileError when `root` itself is unreadable.
+ */
+export async function scanRepository(root: string, o: ScanOptions): Promise<ScannedModel[]> {
   let entries;
   try {
     entries = await readdir(root, { withFileTypes: true });
@@ -126,8 +169,11 @@ export async function scanRepository(root: string): Promise<ScannedModel[]> {
     .sort();
   const out: ScannedModel[] = [];
   for (const name of names) {
-    if (!MODEL_NAME.test(name)) continue;
-    out.push(await scanModel(root, name));
+    if (!isModelName(name)) {
+      o.skip?.(path.join(root, name), `not a model folder: ${MODEL_NAME_RULE}`);
+      continue;
+    }
+    out.push(await scanModel(root, name, o));
   }
   return out;
 }

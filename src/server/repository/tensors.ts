@@ -306,10 +306,11 @@ export function parseTensorRequest(
   }
   if (tail && offset !== tail.length)
     throw bad(`the binary body has ${tail.length - offset} bytes beyond the inputs' binary_data_size`);
-  // Outputs asked for (all by default).
+  // Outputs asked for: all when the request names none (absent, or an empty list as KServe v2 means it).
   const allBinary = req.parameters?.['binary_data_output'] === true;
   const outNames = outputs.map((o) => o.name);
-  const wanted = (req.outputs ?? outNames.map((name) => ({ name }))) as {
+  const none = req.outputs === undefined || (Array.isArray(req.outputs) && req.outputs.length === 0);
+  const wanted = (none ? outNames.map((name) => ({ name })) : req.outputs) as {
     name?: unknown;
     parameters?: Record<string, unknown>;
   }[];

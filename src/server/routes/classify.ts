@@ -112,7 +112,7 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
     }
     // All images are admitted together (or the request gets 503) before any is decoded, and run as one batch item of
     // this model's batcher, so a request is never half run and half refused.
-    const release = ctx.admission.admit(uploads.length);
+    const release = ctx.admission.admit(uploads.length, req.raw);
     let probs: Float32Array[];
     try {
       const decoded = await Promise.allSettled(uploads.map((u) => decode(c, u.bytes, u.name)));

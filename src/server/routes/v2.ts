@@ -9,6 +9,7 @@ import { V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../schemas.js';
 import { tensorInfer } from '../tensor-infer.js';
 import { splitBinaryBody } from '../v2-codec.js';
+import { serverNotReady } from './health.js';
 import { nameParams, versionParams } from './v2-config.js';
 
 /** Triton's extension names for what this server answers. */
@@ -64,12 +65,13 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
         response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } }, ...errorResponses },
       },
     },
-    async (_req, reply) =>
-      ctx.state.closing
-        ? replyShuttingDown(reply)
-        : ctx.repo.readyCount === 0
-          ? reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('NOT_READY', 'no model is ready'))
-          : { ready: true },
+    async (_req, reply) => {
+      if (ctx.state.closing) return replyShuttingDown(reply);
+      const why = serverNotReady(ctx);
+      return why === null
+        ? { ready: true }
+        : reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('NOT_READY', why));
+    },
   );
 
   const metadata = async (req: FastifyRequest) =>
@@ -109,7 +111,7 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
       const { json, tail } = binaryIn
         ? splitBinaryBody(req.body as Buffer, req.headers['inference-header-content-length'] as string | undefined)
         : { json: req.body, tail: null };
-      const { enc, t1, t2 } = await tensorInfer(ctx, m, json, tail);
+      const { enc, t1, t2 } = await tensorInfer(ctx, m, json, tail, req.raw);
       const done = () =>
         ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
       if (enc.binary.length === 0) {

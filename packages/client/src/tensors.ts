@@ -1,9 +1,27 @@
 // The client's tensors: typed arrays ↔ v2 datatypes, and the binary tensor extension's request and response bodies.
-// The element-type table is a plain data module: importing it loads neither onnxruntime-node nor onnx-proto.
-import { ELEM_TYPES, type V2Datatype } from '../onnx/types.js';
+
+/**
+ * Every Open Inference Protocol (v2) datatype onnxruntime runs, with its element size in bytes (BYTES: 0, strings of
+ * variable length). The server's element-type table (src/onnx/types.ts) names the same datatypes; a test keeps them equal.
+ */
+export const DATATYPE_BYTES = {
+  BOOL: 1,
+  UINT8: 1,
+  UINT16: 2,
+  UINT32: 4,
+  UINT64: 8,
+  INT8: 1,
+  INT16: 2,
+  INT32: 4,
+  INT64: 8,
+  FP16: 2,
+  FP32: 4,
+  FP64: 8,
+  BYTES: 0,
+} as const satisfies Record<string, number>;
 
 /** An Open Inference Protocol (v2) datatype: FP32, UINT8, …, BYTES (strings). */
-export type Datatype = V2Datatype;
+export type Datatype = keyof typeof DATATYPE_BYTES;
 
 export type TensorData =
   | Float32Array
@@ -49,11 +67,6 @@ export function datatypeOf(data: TensorData): Datatype {
   throw new TypeError('tensor data must be a typed array or an array of strings');
 }
 
-const ELEMENT_BYTES = Object.fromEntries(Object.values(ELEM_TYPES).map((t) => [t.v2, t.bytes])) as Record<
-  Exclude<Datatype, 'BYTES'>,
-  number
->;
-
 /** The wire bytes of a tensor: little-endian elements, or 4-byte-length-prefixed UTF-8 strings for BYTES. */
 export function tensorBytes(data: TensorData): Uint8Array {
   if (Array.isArray(data)) {
@@ -92,7 +105,7 @@ export function decodeTensor(datatype: Datatype, bytes: Uint8Array): TensorData 
     }
     return out;
   }
-  const size = ELEMENT_BYTES[datatype];
+  const size = DATATYPE_BYTES[datatype];
   if (size === undefined) throw new TypeError(`unknown datatype ${String(datatype)}`);
   const buf = bytes.slice().buffer;
   const n = bytes.length / size;
@@ -136,7 +149,7 @@ export function fromJson(datatype: Datatype, values: unknown[]): TensorData {
     case 'FP16':
       return Float32Array.from(flat, Number);
     default: {
-      const bytes = new Uint8Array(flat.length * ELEMENT_BYTES[datatype]);
+      const bytes = new Uint8Array(flat.length * DATATYPE_BYTES[datatype]);
       const arr = decodeTensor(datatype, bytes) as Float32Array;
       flat.forEach((v, i) => (arr[i] = Number(v)));
       return arr;

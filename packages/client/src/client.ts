@@ -1,8 +1,8 @@
-// The typed HTTP client of onnx-mixer (and of any Open Inference Protocol v2 server for infer/ready): built-in fetch, API key, timeout, retries on 503.
+// The typed HTTP client of onnx-mixer (and of any Open Inference Protocol v2 server for infer/ready): built-in fetch, API key, timeout, retries (503 with Retry-After, failed connections).
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CodedError } from '../util/errors.js';
+import { CodedError } from './errors.js';
 import {
   concat,
   type Datatype,
@@ -22,7 +22,11 @@ export interface ClientOptions {
   apiKey?: string;
   /** Per attempt, in ms (default 30000). */
   timeoutMs?: number;
-  /** Extra attempts after a 503 (overloaded, loading, shutting down), each after its Retry-After (default 2). */
+  /**
+   * Extra attempts (default 2) after a 503 that carries Retry-After (overloaded, loading, shutting down), each after it,
+   * or after a failed connection (after 250 ms, doubling). A 503 without Retry-After (a model that failed to load) is
+   * final, as is a timeout.
+   */
   retries?: number;
   /** Longest wait honoured from one Retry-After, in ms (default 10000). */
   maxRetryDelayMs?: number;
@@ -121,7 +125,7 @@ export class Client {
     };
   }
 
-  /** One request with timeout and 503 retries; error answers become MixerError. */
+  /** One request with timeout and retries (503 with Retry-After, failed connections); error answers become MixerError. */
   private async request(
     pathAndQuery: string,
     init: { method: string; headers?: Record<string, string>; body?: RequestInit['body'] },
@@ -140,7 +144,12 @@ export class Client {
         });
       } catch (e) {
         const err = e as Error;
-        if (err.name === 'TimeoutError' || err.name === 'AbortError')
+        const timeout = err.name === 'TimeoutError' || err.name === 'AbortError';
+        if (!timeout && attempt < this.o.retries) {
+          await sleep(Math.min(250 * 2 ** attempt, this.o.maxRetryDelayMs));
+          continue;
+        }
+        if (timeout)
           throw new MixerError(
             0,
             'TIMEOUT',
@@ -159,9 +168,10 @@ export class Client {
         );
       }
       if (res.ok || okStatuses.includes(res.status)) return res;
-      if (res.status === 503 && attempt < this.o.retries) {
+      const retryAfter = res.headers.get('retry-after');
+      if (res.status === 503 && retryAfter !== null && attempt < this.o.retries) {
         await res.body?.cancel();
-        await sleep(Math.min(retryAfterMs(res.headers.get('retry-after')), this.o.maxRetryDelayMs));
+        await sleep(Math.min(retryAfterMs(retryAfter), this.o.maxRetryDelayMs));
         continue;
       }
       throw await errorOf(res);

@@ -1,0 +1,97 @@
+// Parking while full cannot stall: parked requests that fail before admission (415) or hang up hand their slot on, and light traffic is served right after the flood.
+import net from 'node:net';
+import t from 'tap';
+import { image, testApp, writeModel } from '../fixtures/server.js';
+
+// One image in flight at a time, and each one waits 800 ms for its batch: the service is full most of the time.
+const BATCH_DELAY_MS = 800;
+const app = await testApp(t, {
+  modelPath: writeModel(t.testdir(), 'cifar10-s4'),
+  maxQueue: 1,
+  batchDelayMs: BATCH_DELAY_MS,
+});
+await app.listen({ port: 0, host: '127.0.0.1' });
+const port = (app.server.address() as { port: number }).port;
+const url = `http://127.0.0.1:${port}`;
+const png = await image('png');
+const { admission } = app.mixer;
+
+/** Resolves once `ok()` holds, checking every 5 ms (fails the test after `ms`). */
+async function until(ok: () => boolean, what: string, ms = 5000): Promise<void> {
+  const t0 = performance.now();
+  while (!ok()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const classify = (type = 'image/png', payload: Buffer | string = png) =>
+  fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': type }, body: payload });
+
+/** A raw request that sends its headers and body, and hangs up once it is parked; resolves when it has hung up. */
+async function parkAndHangUp(): Promise<void> {
+  const parkedBefore = admission.parked;
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  s.write(`POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`);
+  s.write(png);
+  await until(() => admission.parked > parkedBefore, 'the raw request to be parked');
+  await new Promise<void>((resolve) => {
+    s.once('close', () => resolve());
+    s.destroy();
+  });
+}
+
+t.test(
+  'parked requests that fail or hang up give their slot back: light traffic is served after the flood',
+  async (t) => {
+    // The flood: one request admitted (it waits 800 ms for its batch), then parked ones that hang up or are a 415.
+    const first = classify();
+    await until(() => admission.full, 'the first request to be admitted');
+    const failing: Promise<Response>[] = [];
+    await parkAndHangUp();
+    for (const n of [1, 2]) {
+      const parkedBefore = admission.parked;
+      failing.push(classify('text/plain', `not an image ${n}`));
+      await until(() => admission.parked > parkedBefore, `text/plain request ${n} to be parked`);
+    }
+    await parkAndHangUp();
+    t.equal((await first).status, 200, 'the admitted request is answered');
+
+    // Light traffic from the moment the admitted request is answered: one request every 900 ms, each served in about
+    // 800 ms (its batch delay). Before the fix, the freed slot went to a request that never took it, and every later
+    // request was parked behind the stale ones until a 503.
+    const light: Promise<Response>[] = [];
+    for (let i = 0; i < 6; i++) {
+      light.push(classify());
+      await new Promise((r) => setTimeout(r, BATCH_DELAY_MS + 100));
+    }
+    const statuses = (await Promise.all(light)).map((r) => r.status);
+    t.same(statuses, [200, 200, 200, 200, 200, 200], `light traffic after the flood: ${statuses}`);
+    t.same(
+      (await Promise.all(failing)).map((r) => r.status),
+      [415, 415],
+      'each parked text/plain request was handed a slot and refused for its type (not left waiting until a 503)',
+    );
+
+    await until(() => admission.images === 0 && admission.parked === 0, 'admission to be empty');
+    const metrics = (await app.inject('/metrics')).body;
+    t.match(metrics, /\nmixer_images_in_flight 0\n/, 'nothing left in flight');
+    t.match(metrics, /\nmixer_requests_parked 0\n/, 'nothing left parked');
+    t.match(metrics, /mixer_queue_depth\{[^}]*\} 0/, 'nothing left queued');
+  },
+);
+
+t.test('a parked request handed a slot keeps it: its admission takes the held slot over', async (t) => {
+  const first = classify();
+  await until(() => admission.full, 'the first request to be admitted');
+  // Parked for the last ~400 ms of the first one's batch delay, well within the 1 s it may wait.
+  await new Promise((r) => setTimeout(r, BATCH_DELAY_MS / 2));
+  const second = classify();
+  await until(() => admission.parked === 1, 'the second request to be parked');
+  // Handed the freed slot, the second one holds it (the service stays full) and is neither refused by the full check
+  // before its body is read nor by its own admission.
+  const statuses = await Promise.all([first, second].map((p) => p.then((r) => r.status)));
+  t.same(statuses, [200, 200]);
+  await until(() => admission.images === 0 && admission.parked === 0, 'admission to be empty');
+});
