@@ -55,12 +55,12 @@ export async function errorOf(res) {
     413: 'Too large for this server',
     415: 'Unsupported file type',
     429: 'Too many requests',
-    503: 'The server is busy',
+    // A 503 without Retry-After is not a passing state (a model that failed to load, or was unloaded).
+    503: retryAfter !== null ? 'The server is busy' : 'Not available',
   };
   let msg = `${lead[res.status] ?? `The server answered ${res.status} ${res.statusText}`}${why}`;
   if (!/[.!?]$/.test(msg)) msg += '.';
-  if (res.status === 503)
-    msg += retryAfter !== null ? ` It asks to retry after ${retryAfter} s.` : ' Try again shortly.';
+  if (res.status === 503 && retryAfter !== null) msg += ` It asks to retry after ${retryAfter} s.`;
   if (res.status === 401 && apiKey !== null) msg = `The API key was not accepted${why}${/[.!?]$/.test(why) ? '' : '.'}`;
   return new ApiError(msg, res.status, code, retryAfter);
 }

@@ -163,8 +163,8 @@ async function classifyOne(item) {
       if (gen !== item.gen) return;
       const err =
         e instanceof ApiError ? e : new ApiError(`Unexpected answer: ${/** @type {Error} */ (e).message}`, 0, 'CLIENT');
-      if (err.status === 503 && attempt < RETRIES_503) {
-        const wait = Math.min(err.retryAfter ?? 1, MAX_WAIT_S);
+      if (err.status === 503 && err.retryAfter !== null && attempt < RETRIES_503) {
+        const wait = Math.min(err.retryAfter, MAX_WAIT_S);
         item.meta.textContent = `${err.message} Retrying in ${wait} s…`;
         await sleep(wait * 1000);
         if (gen !== item.gen) return;
