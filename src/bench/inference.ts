@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { forwardMacs, type ModelSpec } from '../model/index.js';
 import { LOGITS, PIXELS } from '../model/io-names.js';
-import { Session } from '../runtime/session.js';
+import { type HostTensor, Session } from '../runtime/session.js';
 import { amxNote, type Hardware } from './hardware.js';
+import { profileKernels } from './int8-profile.js';
 import {
   type Clock,
   int8RooflineSession,
@@ -38,11 +39,14 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
   const first = models[0]!.name;
   const peer = models.find((m) => m.peer)?.name;
   const rows: (string | number)[][] = [];
+  /** The int8 GEMM kernels' own figures, from one profiled session per int8 model, batch and thread count. */
+  const gemmRows: (string | number)[][] = [];
   for (const threads of o.threads) {
     const roof = await rooflineSession(threads);
     const roof8 = await int8RooflineSession(threads);
     const tasks: Record<string, () => Promise<void>> = { roofline: roof.run, roofline8: roof8.run };
     const repsOf = new Map<string, number>();
+    const feedsOf = new Map<string, Record<string, HostTensor>>();
     for (const m of models) {
       const s = await Session.create(m.bytes, { threads });
       for (const n of o.batches) {
@@ -52,6 +56,7 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
         // another graph does not dominate them.
         const reps = Math.max(1, Math.floor(64 / n));
         repsOf.set(`${m.name}|${n}`, reps);
+        feedsOf.set(`${m.name}|${n}`, feeds);
         tasks[`${m.name}|${n}`] = async () => {
           for (let i = 0; i < reps; i++) await s.run(feeds, [LOGITS]);
         };
@@ -117,6 +122,16 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
         ]);
       }
     }
+    // The int8 GEMMs' own rate: the int8 ops over the median time × the share of kernel time in int8 GEMM kernels.
+    for (const m of models.filter((x) => x.int8Macs)) {
+      for (const n of o.batches) {
+        const k = await profileKernels(m.bytes, threads, feedsOf.get(`${m.name}|${n}`)!);
+        const share = k.total > 0 ? k.int8Gemm / k.total : NaN;
+        const gops = (2 * m.int8Macs! * n) / (median(times[`${m.name}|${n}`]!) * share) / 1e6;
+        const ratio = gops / (roof8.ops / i8 / 1e6);
+        gemmRows.push([`${threads}`, m.name, n, `${(100 * share).toFixed(0)}%`, gops.toFixed(1), ratio.toFixed(2)]);
+      }
+    }
   }
   const int8 = models.find((m) => m.int8Macs);
   const notes = [
@@ -127,7 +142,10 @@ export async function inferenceBench(o: InferenceBenchOptions): Promise<string> 
   if (amx) notes.push(amx);
   const header = ['threads', 'graph', 'batch', o.clock === 'cpu' ? 'cpu ms/batch' : 'ms/batch', 'images/s'];
   header.push('GFLOP/s', 'ratio', '× first', '× peer', 'int8 GOP/s', '× int8 roof');
-  return `${table(header, rows)}\n\n${notes.join('\n')}`;
+  const gemm = gemmRows.length
+    ? `${table(['threads', 'int8 graph', 'batch', 'int8 GEMM share of kernel time', 'int8 GEMM GOP/s', '× int8 roof'], gemmRows)}\n\nint8 GEMM share: ORT's profiler over 5 runs (after a warm-up) of one session per row; int8 GEMM GOP/s: 2 × the int8 multiply-adds over (the median time × that share); × int8 roof: vs the roofline's median.\n\n`
+    : '';
+  return `${table(header, rows)}\n\n${gemm}${notes.join('\n')}`;
 }
 
 /** An int8 model's achieved int8 GOP/s at batch n and its per-round ratio to the int8 roofline; '-' for other graphs. */
