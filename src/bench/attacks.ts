@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { bodyOf, codeOf, firstLine, post, rawUntilClose, rss, serve, timed } from './attacks-harness.js';
-import { cpuSeconds, ROOT } from './common.js';
+import { cpuSeconds, ROOT, serveLayout } from './common.js';
+import { hardware, hardwareHeader } from './hardware.js';
 import { zlibBombPng } from './png-bombs.js';
 
 const HELP = `Hostile-client cases against a fresh \`mixer serve\` (from dist/): each case's status, time, response size and server RSS, as a table.
@@ -188,6 +189,7 @@ async function overload(png: Buffer): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  console.log(`${hardwareHeader(hardware(await serveLayout()))}\n`);
   const png = await sharp(Buffer.alloc(32 * 32 * 3, 90), { raw: { width: 32, height: 32, channels: 3 } })
     .png()
     .toBuffer();

@@ -1,4 +1,4 @@
-// Helpers shared by the HTTP, gRPC, repository and hostile-client benchmarks: paths, a free port, the model, /proc figures.
+// Helpers shared by the HTTP, gRPC, repository and hostile-client benchmarks: paths, a free port, the model, /proc figures, the serve layout.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -44,3 +44,14 @@ export function cpuSeconds(pid: number): number {
 
 /** The median (upper middle for even counts) of some numbers. */
 export const med = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+
+/** The worker × ORT-thread layout `mixer serve` starts with in this environment (WORKERS/THREADS, else its defaults). */
+export async function serveLayout(): Promise<string> {
+  const { resolveConfig } = await import('../server/config.js');
+  try {
+    const { workers, threads } = resolveConfig({}, process.env);
+    return `${workers} worker(s) × ${threads} ORT thread(s) (mixer serve's layout in this environment)`;
+  } catch {
+    return "mixer serve's layout in this environment (unreadable settings)";
+  }
+}

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { grpcClients, tritonExtensions } from '../server/grpc/server.js';
 import { rss } from './attacks-harness.js';
-import { CLI, ROOT, sleep } from './common.js';
+import { CLI, ROOT, serveLayout, sleep } from './common.js';
+import { hardware, hardwareHeader } from './hardware.js';
 
 const HELP = `Hostile gRPC clients against a fresh \`mixer serve --grpc-port\` (from dist/), as a table.
 
@@ -263,6 +264,7 @@ async function echo(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  console.log(`${hardwareHeader(hardware(await serveLayout()))}\n`);
   if (cases.has('slow')) {
     const s = await serve({ API_KEYS: KEY });
     await slowStreams(s, false, `${opt.streams} slow ${opt.mb} MB-prefix ModelInfer streams, no key`);

@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import autocannon, { type Request } from 'autocannon';
 import type { HostTensor, Session } from '../runtime/session.js';
 import { CLI, freePort, med, pickModel, ROOT } from './common.js';
+import { hardware, hardwareHeader } from './hardware.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     o.threads,
     o['max-batch'],
   ].map(Number) as [number, number, number, number, number];
+  console.log(hardwareHeader(hardware(`${threads} ORT thread(s), in the service and the raw model`)));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-grpc-'));
   const { Session } = await import('../runtime/session.js');
   const { grpcClients } = await import('../server/grpc/server.js');

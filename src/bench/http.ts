@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import type { Request } from 'autocannon';
 import { resolveConfig } from '../server/config.js';
 import { CLI, med, pickModel, ROOT } from './common.js';
+import { hardware, hardwareHeader } from './hardware.js';
 import {
   bareServer,
   cpuOf,
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
     ...(o.threads ? { threads: Number(o.threads) } : {}),
   });
   const maxBatch = Number(o['max-batch']);
+  const hw = hardware(`${workers} worker(s) × ${threads} ORT thread(s), in the service and the raw model`);
+  console.log(hardwareHeader(hw));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-'));
   try {
     const { modelPath, note } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);
@@ -197,7 +200,7 @@ async function main(): Promise<void> {
     console.log(
       `targets: >= 0.85 of the raw model in the same layout ${ok(svc.vsRaw >= 0.85)}; p99 <= 50 ms ${ok((svc.p99 ?? NaN) <= 50)}; zero errors ${ok(svc.errors === 0)}; startup <= 3 s ${ok(res.startupMs <= 3000)}`,
     );
-    if (o.json) console.log(JSON.stringify({ rows, ...res }));
+    if (o.json) console.log(JSON.stringify({ hardware: hw, rows, ...res }));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 // The load test's outputs: the report object, its markdown table and its two-panel SVG chart (throughput, latency).
 import path from 'node:path';
+import type { Hardware } from './hardware.js';
 import type { Baselines, CannonResult } from './loadtest-cannon.js';
 
 export interface Row extends CannonResult {
@@ -17,7 +18,10 @@ export interface TargetModel {
 export interface Report {
   name: string;
   startedAt: string;
+  /** The load generator's machine on one line (see hardwareLine). */
   host: string;
+  /** The load generator's machine: CPU model and flags, cores, ORT and Node versions, threads (see hardware.ts). */
+  hardware: Hardware;
   target: { url: string; path: string; model: TargetModel | null };
   images: { count: number; source: string; files: string[] };
   durationS: number;

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // HTTP load test of any running onnx-mixer instance (`npm run loadtest`): a sweep of connection counts, written as JSON, markdown and SVG.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig } from '../server/config.js';
 import { ROOT } from './common.js';
+import { hardware, hardwareHeader, hardwareLine } from './hardware.js';
 import { type Baselines, bareRoute, cannon, rawModel, readBaseline } from './loadtest-cannon.js';
 import { loadImages, multipart } from './loadtest-images.js';
 import { f0, f1, markdown, type Report, type Row, svg, type TargetModel } from './loadtest-report.js';
@@ -72,6 +72,17 @@ interface ClassifyAnswer {
 
 async function main(): Promise<number> {
   const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  // The raw-model baseline runs here in this layout; the target runs whatever layout it was started with.
+  const layout = resolveConfig({
+    ...(opt['model-workers'] ? { workers: posInt('model-workers', opt['model-workers']) } : {}),
+    ...(opt['model-threads'] ? { threads: posInt('model-threads', opt['model-threads']) } : {}),
+  });
+  const hw = hardware(
+    opt.baseline || opt['no-baselines']
+      ? "the target's own (no raw-model baseline measured here)"
+      : `raw-model baseline ${layout.workers} worker(s) × ${layout.threads} ORT thread(s); the target: its own`,
+  );
+  console.log(`${hardwareHeader(hw)}\n`);
   const images = opt.images
     ? await loadImages(opt.images, 0, ROOT)
     : await loadImages(undefined, Math.max(1, posInt('count', opt.count)), ROOT);
@@ -108,10 +119,6 @@ async function main(): Promise<number> {
   else if (!opt['no-baselines']) {
     const secs = Math.max(2, Math.min(duration, 5));
     log(`baseline: raw model, batch 32 (${secs} s)`);
-    const layout = resolveConfig({
-      ...(opt['model-workers'] ? { workers: posInt('model-workers', opt['model-workers']) } : {}),
-      ...(opt['model-threads'] ? { threads: posInt('model-threads', opt['model-threads']) } : {}),
-    });
     baselines.rawModel = await rawModel(secs, opt.model, layout, ROOT).catch((e: Error) => {
       log(`raw-model baseline skipped: ${e.message}`);
       return null;
@@ -140,7 +147,8 @@ async function main(): Promise<number> {
   const report: Report = {
     name: opt.name,
     startedAt,
-    host: `${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}, Node ${process.versions.node}`,
+    host: hardwareLine(hw),
+    hardware: hw,
     target: { url: base, path: opt.path, model },
     images: { count: images.length, source, files: images.map((i) => i.filename) },
     durationS: duration,

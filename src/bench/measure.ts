@@ -1,4 +1,4 @@
-// Timing helpers for benchmarks: the 2048³ MatMul roofline graph, median timing, interleaved rounds.
+// Timing helpers for benchmarks: the 2048³ float32 MatMul and int8 MatMulInteger roofline graphs, median timing, interleaved rounds.
 import { Builder, Graph, serializeModel } from '../onnx/index.js';
 import { type HostTensor, Session } from '../runtime/session.js';
 
@@ -19,6 +19,45 @@ export async function rooflineSession(threads: number): Promise<{ run: () => Pro
     B: { dtype: 'float32', dims: [n, n], data },
   };
   return { run: async () => void (await s.run(feeds)), flops: 2 * n ** 3 };
+}
+
+/** The int8 roofline's ONNX graph and a feed: A uint8 [n, n] (an input, zero point 128) × B int8 [n, n] (a constant, zero point 0). */
+export interface Int8Roofline {
+  bytes: Uint8Array;
+  a: Uint8Array;
+  b: Int8Array;
+  aZero: number;
+  bZero: number;
+  feeds: Record<string, HostTensor>;
+}
+
+/**
+ * One MatMulInteger node, uint8 activations × int8 weights → int32, as the int8 model's layers run it: the weights an
+ * initializer (ORT packs them once), the activations an input with a uint8 zero point, the weights' int8 zero point 0.
+ */
+export function int8RooflineModel(n: number): Int8Roofline {
+  const g = new Graph('matmul_integer');
+  const bd = new Builder(g);
+  const aZero = 128;
+  const bZero = 0;
+  const a = Uint8Array.from({ length: n * n }, (_, i) => (i * 7919) % 251);
+  const b = Int8Array.from({ length: n * n }, (_, i) => ((i * 104729) % 255) - 127);
+  const A = g.input('A', 'uint8', [n, n]);
+  const B = g.initializer('B', { dtype: 'int8', dims: [n, n], data: b });
+  const az = g.initializer('A_zero_point', { dtype: 'uint8', dims: [], data: Uint8Array.of(aZero) });
+  const bz = g.initializer('B_zero_point', { dtype: 'int8', dims: [], data: Int8Array.of(bZero) });
+  g.output(bd.matmulInteger(A, B, az, bz));
+  return { bytes: serializeModel(g), a, b, aZero, bZero, feeds: { A: { dtype: 'uint8', dims: [n, n], data: a } } };
+}
+
+/** The int8 ceiling beside the float one: a ROOFLINE_N³ MatMulInteger (see int8RooflineModel); `ops` counts 2 per multiply-add. */
+export async function int8RooflineSession(
+  threads: number,
+  n = ROOFLINE_N,
+): Promise<{ run: () => Promise<void>; ops: number }> {
+  const m = int8RooflineModel(n);
+  const s = await Session.create(m.bytes, { threads });
+  return { run: async () => void (await s.run(m.feeds)), ops: 2 * n ** 3 };
 }
 
 export function median(xs: number[]): number {

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { CLI, freePort, med, ROOT, sleep } from './common.js';
+import { hardware, hardwareHeader } from './hardware.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -225,6 +226,9 @@ function print(out: Results): void {
 }
 
 async function main(): Promise<void> {
+  const hw = hardware(`${o.threads} ORT thread(s) per session (mixer serve --threads)`);
+  // With --json, stdout is the JSON alone (the label is in it); the header goes to stderr.
+  (o.json ? console.error : console.log)(`${hardwareHeader(hw)}\n`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-repo-bench-'));
   const seconds = Number(o.duration);
   const png = await sharp(Buffer.from(new Uint8Array(32 * 32 * 3).map((_, i) => (i * 37) & 255)), {
@@ -239,7 +243,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  if (o.json) return console.log(JSON.stringify(out, null, 2));
+  if (o.json) return console.log(JSON.stringify({ hardware: hw, ...out }, null, 2));
   print(out);
 }
 

@@ -1,7 +1,7 @@
 // Training-step benchmark: fused, separate and data-parallel steps at batch 128, GFLOP/s counting 3× forward, vs the MatMul roofline.
 import { forwardMacs, initParams, type ModelSpec } from '../model/index.js';
 import { type StepMode, Stepper, zerosLike } from '../train/stepper.js';
-import { interleaved, rooflineSession, table } from './measure.js';
+import { interleaved, ROOFLINE_N, rooflineSession, table } from './measure.js';
 
 export async function trainStepBench(
   spec: ModelSpec,
@@ -28,7 +28,14 @@ export async function trainStepBench(
     }
     const med = await interleaved(tasks, rounds);
     const roofG = roof.flops / med['roofline']! / 1e6;
-    rows.push([`${threads}`, 'MatMul 2048³ (roofline)', med['roofline']!.toFixed(1), '-', roofG.toFixed(1), '1.00']);
+    rows.push([
+      `${threads}`,
+      `MatMul ${ROOFLINE_N}³ f32 (roofline)`,
+      med['roofline']!.toFixed(1),
+      '-',
+      roofG.toFixed(1),
+      '1.00',
+    ]);
     for (const mode of modes) {
       const ms = med[mode]!;
       const g = flops / ms / 1e6;

@@ -40,6 +40,8 @@ export interface SessionOptions {
    * arena reuses freed buffers instead, at the same speed.
    */
   memPattern?: boolean;
+  /** ORT's profiler: trace every run into `<profile>_<date>.json` (a file prefix); endProfiling() writes it. */
+  profile?: string;
 }
 
 /** Codes of RuntimeErrors that the user's model or machine causes (the others are failures of the runtime itself). */
@@ -94,6 +96,7 @@ export class Session {
       enableMemPattern: o.memPattern ?? true,
       ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
       ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),
+      ...(o.profile ? { enableProfiling: true, profileFilePrefix: o.profile } : {}),
       extra: {
         session: { intra_op: { allow_spinning: o.spin ? '1' : '0' }, inter_op: { allow_spinning: o.spin ? '1' : '0' } },
       },
@@ -143,6 +146,11 @@ export class Session {
     for (const [k, t] of Object.entries(r))
       out[k] = { dtype: t.type as ElemType, dims: [...t.dims], data: t.data as TensorData };
     return out;
+  }
+
+  /** Ends ORT's profiler (SessionOptions.profile) and writes its trace. */
+  endProfiling(): void {
+    this.s.endProfiling();
   }
 
   async release(): Promise<void> {

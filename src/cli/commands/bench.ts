@@ -1,7 +1,9 @@
-// `mixer bench`: inference throughput (batch 1/8/64) or the training step, as ratios to a MatMul roofline in the same run.
+// `mixer bench`: inference throughput (batch 1/8/64) or the training step, as ratios to MatMul rooflines in the same run, under a hardware label.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { hardware, hardwareHeader } from '../../bench/hardware.js';
 import { inferenceBench } from '../../bench/inference.js';
+import { int8MacsPerImage } from '../../bench/int8-macs.js';
 import { trainStepBench } from '../../bench/train-step.js';
 import {
   buildInferenceModel,
@@ -26,10 +28,12 @@ const DEFAULTS = {
 
 export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads ${DEFAULTS.threads}] [--batches ${DEFAULTS.batches}] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
 mixer bench --train [--preset <name>] [--batch-size ${DEFAULTS.batchSize}] [--threads ${DEFAULTS.threads}]
-  Prints a table: ms, images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run
-  with the same thread count, and each graph's speed relative to ours and to the timm peer export (included when
-  found), all as medians of per-round ratios over interleaved rounds. The int8 model (default: the shipped one next
-  to the shipped float model) is included when found; its GFLOP/s count the float model's FLOPs. --clock cpu times
+  Prints the hardware (CPU model and flags, cores, onnxruntime-node and Node versions, threads), then a table: ms,
+  images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run with the same thread
+  count, a 2048³ uint8×int8 MatMulInteger (the int8 roofline, GOP/s) beside it, and each graph's speed relative to
+  ours and to the timm peer export (included when found), all as medians of per-round ratios over interleaved rounds.
+  The int8 model (default: the shipped one next to the shipped float model) is included when found; its GFLOP/s
+  count the float model's FLOPs, its int8 GOP/s its int8 layers' ops, rated against the int8 roofline. --clock cpu times
   each call by this process's CPU time instead of wall time: steadier on a shared machine (with 2+ threads: work).`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -55,7 +59,9 @@ export async function run(argv: string[]): Promise<number> {
       });
   const threads = list('threads', DEFAULTS.threads);
   const rounds = num(v, 'rounds', v['train'] ? DEFAULTS.trainRounds : DEFAULTS.rounds, { int: true, min: 1 });
+  const hw = hardware(`${threads.join(',')} ORT intra-op (one row group per count)`);
   if (v['train']) {
+    console.log(`${hardwareHeader(hw)}\n`);
     const spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
     console.log(
       await trainStepBench(spec, threads, num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 }), rounds),
@@ -82,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     name = `onnx-mixer ${str(v, 'preset', DEFAULT_PRESET)}`;
   }
   const peer = str(v, 'peer', path.resolve('..', 'shared', 'peers', 'timm_mixer_s4_opset17.onnx'));
-  const models: { name: string; bytes: Uint8Array | string; peer?: boolean }[] = [{ name, bytes }];
+  const models: { name: string; bytes: Uint8Array | string; peer?: boolean; int8Macs?: number }[] = [{ name, bytes }];
   if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128)
     models.push({ name: 'timm torch.onnx export', bytes: peer, peer: true });
   const besideDefault = modelPath === defaultModelPath() ? modelPath.replace(/\.onnx$/, '-int8.onnx') : null;
@@ -93,10 +99,16 @@ export async function run(argv: string[]): Promise<number> {
     const q = await loadModelFile(int8);
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
       throw new UsageError(`--int8: ${int8} has a different config than the float model`);
-    models.push({ name: `onnx-mixer int8 ${path.basename(int8)}`, bytes: q.bytes });
+    models.push({
+      name: `onnx-mixer int8 ${path.basename(int8)}`,
+      bytes: q.bytes,
+      int8Macs: int8MacsPerImage(q.bytes, q.spec.config),
+    });
   }
+  console.log(`${hardwareHeader(hw)}\n`);
   console.log(
     await inferenceBench({
+      hw,
       models,
       spec,
       threads,
