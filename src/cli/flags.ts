@@ -17,6 +17,8 @@ export interface Flag {
   /** An interval the value must lie in, as the error names it ("[0, 1)") and as a test. */
   range?: { text: string; ok: (x: number) => boolean };
   choices?: readonly string[];
+  /** The command refuses to run without it: the synopsis shows it without brackets. */
+  required?: boolean;
   /** One or more lines; "{default}" places the default, else "(default …)" ends the first line when there is one. */
   help: string;
 }
@@ -29,6 +31,36 @@ export function flagOptions(flags: readonly Flag[]): Options {
 /** The default as the help shows it. */
 function defaultText(f: Flag): string | null {
   return f.dflt !== undefined ? String(f.dflt) : (f.dfltText ?? null);
+}
+
+/** The flag as a synopsis shows it: `--out FILE` when required, else `[--seed N]`, `[--json]`. */
+function synopsisItem(f: Flag): string {
+  const arg = f.kind === 'boolean' ? '' : ` ${f.arg ?? (f.choices ? f.choices.join('|') : 'X')}`;
+  return f.required ? `--${f.flag}${arg}` : `[--${f.flag}${arg}]`;
+}
+
+/**
+ * `mixer NAME ARGS FLAGS…` in the table's order, wrapped before `width` columns with the continuation lines under the
+ * first item; `pad` widens the command name into a column (the docs' synopsis of every command).
+ */
+export function synopsis(
+  name: string,
+  flags: readonly Flag[],
+  o: { args?: string; pad?: number; width?: number } = {},
+): string {
+  const head = `mixer ${name.padEnd(o.pad ?? 0)} `;
+  const items = [...(o.args ? [o.args] : []), ...flags.map(synopsisItem)];
+  const lines: string[] = [];
+  let line = head;
+  for (const item of items) {
+    if (line.length > head.length && line.length + item.length > (o.width ?? 118)) {
+      lines.push(line.trimEnd());
+      line = ' '.repeat(head.length);
+    }
+    line += `${item} `;
+  }
+  lines.push(line.trimEnd());
+  return lines.join('\n');
 }
 
 /** Help lines: `  --flag ARG             help (default …)`, continuation lines indented under the help. */

@@ -2,40 +2,7 @@
 // `mixer` command line: dispatches to one module per subcommand; user errors print one line and exit 2, bugs a stack and exit 1.
 import { UsageError } from './args.js';
 import { reportFailure } from './failure.js';
-
-interface Command {
-  help: string;
-  run(argv: string[]): Promise<number>;
-}
-
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  build: { summary: 'write an untrained inference model', load: () => import('./commands/build.js') },
-  artifacts: {
-    summary: 'write training, eval and optimizer graphs plus the initial checkpoint',
-    load: () => import('./commands/artifacts.js'),
-  },
-  data: { summary: 'fetch, verify, decode and cache CIFAR-10', load: () => import('./commands/data.js') },
-  train: { summary: 'train a model', load: () => import('./commands/train.js') },
-  export: {
-    summary: 'turn a checkpoint (ours or timm safetensors) into an inference model',
-    load: () => import('./commands/export.js'),
-  },
-  quantize: {
-    summary: 'write an int8 model (int8 MLP weights) with the same I/O',
-    load: () => import('./commands/quantize.js'),
-  },
-  eval: {
-    summary: 'accuracy, per-class accuracy and confusion matrix of a model',
-    load: () => import('./commands/eval.js'),
-  },
-  predict: { summary: 'classify image files', load: () => import('./commands/predict.js') },
-  info: { summary: 'config, parameters, FLOPs and I/O of a model', load: () => import('./commands/info.js') },
-  serve: { summary: 'run the HTTP service', load: () => import('./commands/serve.js') },
-  bench: {
-    summary: 'model throughput vs the MatMul roofline (--train: training step)',
-    load: () => import('./commands/bench.js'),
-  },
-};
+import { COMMANDS } from './registry.js';
 
 async function usage(): Promise<string> {
   const lines = ['usage: mixer <command> [options]', '', 'commands:'];

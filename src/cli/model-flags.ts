@@ -2,16 +2,22 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_PRESET, type MixerConfig, PRESETS, preset, validateConfig } from '../model/index.js';
 import { num, type Options, str, UsageError } from './args.js';
+import { type Flag, flagOptions } from './flags.js';
 
-export const MODEL_FLAGS: Options = {
-  config: { type: 'string' },
-  'image-size': { type: 'string' },
-  'patch-size': { type: 'string' },
-  hidden: { type: 'string' },
-  depth: { type: 'string' },
-  'tokens-mlp': { type: 'string' },
-  'channels-mlp': { type: 'string' },
-};
+const dimension = (flag: string, help: string): Flag => ({ flag, kind: 'int', arg: 'N', min: 1, help });
+
+/** The flags, for the synopsis; MODEL_FLAGS_HELP documents them together. */
+export const MODEL_SHAPE_FLAGS: readonly Flag[] = [
+  { flag: 'config', kind: 'string', arg: 'FILE', help: 'a MixerConfig JSON instead of --preset' },
+  dimension('image-size', 'image size (divisible by the patch)'),
+  dimension('patch-size', 'patch size'),
+  dimension('hidden', 'hidden dimension'),
+  dimension('depth', 'mixer blocks'),
+  dimension('tokens-mlp', 'token-mixing MLP width'),
+  dimension('channels-mlp', 'channel-mixing MLP width'),
+];
+
+export const MODEL_FLAGS: Options = flagOptions(MODEL_SHAPE_FLAGS);
 
 export const MODEL_FLAGS_HELP = `  --config FILE          a MixerConfig JSON (image_size, patch_size, hidden_dim, depth, tokens_mlp_dim,
                          channels_mlp_dim; num_classes comes from the data) instead of --preset

@@ -99,7 +99,12 @@ export interface Setting {
   min?: number;
   max?: number;
   choices?: readonly string[];
+  /** One line for `mixer serve --help`. */
   help: string;
+  /** The docs' description (markdown), where it says more than `help`; the docs show `help` without it. */
+  doc?: string;
+  /** The docs' default (markdown), where `dflt` (or, when null, `dfltText`) says too little. */
+  docDefault?: string;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -110,6 +115,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: SHIPPED_MODEL_FILE,
     help: 'ONNX model to serve (relative to the package root by default)',
+    doc: 'the ONNX model to serve',
+    docDefault: `\`${SHIPPED_MODEL_FILE}\` (under the package root)`,
   },
   {
     key: 'modelName',
@@ -118,6 +125,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: null,
     help: "name in responses and /v2/models/{name} (default: the file name without .onnx; a model.onnx takes its folder's name: a training run's, or <name> of <name>/<version>/model.onnx)",
+    doc: 'the name in responses and in `/v2/models/{name}`',
+    docDefault: "the file name without `.onnx`; a `model.onnx` takes its folder's name (a training run's, or `<name>` of `<name>/<version>/model.onnx`)",
   },
   {
     key: 'modelRepository',
@@ -126,6 +135,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: null,
     help: 'serve every model in DIR/<model>/<version>/model.onnx (exclusive with --model)',
+    doc: 'serve every model of a repository folder instead (see [Model repository](#model-repository)); exclusive with `--model` / `MODEL_PATH`',
+    docDefault: 'none',
   },
   {
     key: 'defaultModel',
@@ -134,6 +145,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: null,
     help: 'model for requests without ?model= when the repository holds several',
+    doc: 'where requests without `?model=` go when the repository holds several',
+    docDefault: 'the only model',
   },
   {
     key: 'modelControl',
@@ -143,6 +156,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'none',
     choices: MODEL_CONTROLS,
     help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload',
+    doc: '`none` (load at start), `poll` (rescan the folder every `--poll-interval-ms`) or `explicit` (load/unload routes: `POST /v2/repository/models/{name}/load` and `/unload`)',
   },
   {
     key: 'readiness',
@@ -152,6 +166,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'all',
     choices: READINESS,
     help: 'all: /readyz, /v2/health/ready and gRPC ServerReady are ready when every model that should be loaded is READY; any: when one is',
+    doc: '`all`: `/readyz`, `/v2/health/ready` and gRPC `ServerReady`/health are ready only when every model that should be loaded is `READY` (KServe/Triton); a broken model folder or a failed or loading version keeps them 503 `NOT_READY`, naming it. `any`: ready when one model is (the lenient behaviour before)',
   },
   {
     key: 'pollIntervalMs',
@@ -162,6 +177,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 100,
     max: 86_400_000,
     help: 'repository rescan interval with --model-control poll',
+    doc: 'rescan interval with `--model-control poll`',
   },
   {
     key: 'maxModelBytes',
@@ -173,6 +189,7 @@ export const SETTINGS: readonly Setting[] = [
     // The model file is read into one Buffer: no larger than Node allows (4 GiB on 64-bit Node 20).
     max: MAX_BUFFER_BYTES,
     help: `largest model file (with its external data) loaded, at most ${MAX_BUFFER_BYTES / 2 ** 30}gb (the largest file Node reads into one buffer)`,
+    doc: `the largest model file (with its external data) that is loaded; at most \`${MAX_BUFFER_BYTES / 2 ** 30}gb\`, the largest file Node reads into one buffer (more is a start-up error, exit 2)`,
   },
   {
     key: 'allowExternalLinks',
@@ -182,6 +199,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'off',
     choices: ['off', 'on'],
     help: 'on: symlinked model folders, version folders and files in the repository may point outside it (off: such a model is unavailable)',
+    doc: '`on`: symlinked model folders, version folders and files in the repository may point outside it; `off`: such a model is `UNAVAILABLE`',
   },
   {
     key: 'port',
@@ -192,6 +210,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 65535,
     help: 'TCP port (0 picks a free one)',
+    doc: 'TCP port (`0` picks a free one)',
   },
   {
     key: 'grpcPort',
@@ -202,6 +221,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 65535,
     help: 'gRPC port for inference.GRPCInferenceService and grpc.health.v1 (Triton uses 8001; unset: no gRPC)',
+    doc: "gRPC port for the Open Inference Protocol (`inference.GRPCInferenceService`) and `grpc.health.v1` (Triton's conventional port is 8001; `0` picks a free one)",
+    docDefault: 'unset (no gRPC)',
   },
   {
     key: 'grpcMaxConnections',
@@ -213,6 +234,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 1_000_000,
     help: 'open gRPC connections at most; more are closed as they arrive, so a flood cannot take the file descriptors the HTTP port needs (default: a quarter of the open-file limit, at most 1024)',
+    doc: 'open gRPC connections at most; more are closed as they arrive, so that a flood cannot take the descriptors the HTTP port needs',
+    docDefault: 'a quarter of `ulimit -n`, at most 1024',
   },
   {
     key: 'grpcMaxStreams',
@@ -233,6 +256,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 100,
     max: 86_400_000,
     help: 'a gRPC connection without a call for this long is closed (GOAWAY); one that has not sent its HTTP/2 preface within HEADERS_TIMEOUT_MS is closed sooner',
+    doc: 'a gRPC connection without a call for this long is closed (GOAWAY); one that has not sent its HTTP/2 preface within `HEADERS_TIMEOUT_MS` is closed sooner',
   },
   {
     key: 'grpcMaxBufferedBytes',
@@ -244,6 +268,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 1024,
     max: 2 ** 40,
     help: 'memory all gRPC calls together may hold in received request bytes while they arrive and run (counted as the 64 KiB read buffers their chunks keep alive); a call that would go over gets UNAVAILABLE (OVERLOADED)',
+    doc: 'memory all gRPC calls together may hold in received request bytes (counted as the up to 64 KiB read buffers their chunks keep alive); a call that would go over gets `UNAVAILABLE` (`OVERLOADED`); at least `BODY_LIMIT`',
+    docDefault: 'max(`128mb`, 4 × `BODY_LIMIT`)',
   },
   { key: 'host', flag: 'host', env: 'HOST', kind: 'string', dflt: '0.0.0.0', help: 'address to listen on' },
   {
@@ -254,6 +280,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'cpu',
     choices: DEVICES,
     help: 'execution provider: cpu, cuda (fail if missing) or auto (CUDA, else CPU with a warning)',
+    doc: '`cpu`; `cuda` (fails at start if the CUDA provider is missing); `auto` (tries CUDA, falls back to the CPU and logs a warning)',
   },
   {
     key: 'threads',
@@ -264,6 +291,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 1024,
     help: 'ORT intra-op threads per worker (default: CPU cores / workers)',
+    doc: 'ONNX Runtime intra-op threads per worker',
+    docDefault: 'CPU cores ÷ workers',
   },
   {
     key: 'workers',
@@ -275,6 +304,8 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 64,
     help: 'inference worker threads, one session each (default: min(CPU cores, 4) with --device cpu and no --threads; else 1)',
+    doc: 'inference worker threads, each with its own session',
+    docDefault: 'on the CPU without `THREADS`: one per core, at most 4; otherwise `1`',
   },
   {
     key: 'maxBatch',
@@ -285,6 +316,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 4096,
     help: 'largest micro-batch (images per model run)',
+    doc: 'the most images in one model run',
   },
   {
     key: 'batchDelayMs',
@@ -295,6 +327,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 10000,
     help: 'longest wait for a batch to fill while a worker is idle',
+    doc: 'the longest an idle worker waits for a batch to fill',
   },
   {
     key: 'maxQueue',
@@ -305,6 +338,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 1_000_000,
     help: 'images in flight (decoding, waiting or running); beyond it requests get 503 + Retry-After',
+    doc: 'the most images in flight (decoding, waiting or running), across all models; past that, requests get 503 with `Retry-After`',
   },
   {
     key: 'bodyLimit',
@@ -315,6 +349,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1024,
     max: 2 ** 31 - 1,
     help: 'largest request body / upload in bytes (suffixes kb, mb, gb)',
+    doc: 'the largest request body or upload (`kb`, `mb`, `gb` suffixes)',
   },
   {
     key: 'maxPixels',
@@ -325,6 +360,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 2 ** 31 - 1,
     help: 'largest image (width × height) decoded; larger gets 413',
+    doc: 'the largest image (width × height) that is decoded; anything larger gets 413',
   },
   {
     key: 'maxFiles',
@@ -335,6 +371,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 10_000,
     help: 'most image parts in one multipart request; more gets 413',
+    doc: 'the most image parts in one multipart request; more get 413',
   },
   {
     key: 'logLevel',
@@ -344,6 +381,9 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'info',
     choices: LOG_LEVELS,
     help: `pino log level: ${LOG_LEVELS.join(', ')}`,
+    doc: `pino level: ${LOG_LEVELS.slice(0, -1)
+      .map((l) => `\`${l}\``)
+      .join(', ')} or \`${LOG_LEVELS.at(-1)}\``,
   },
   {
     key: 'logSuccesses',
@@ -354,6 +394,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 1_000_000,
     help: 'request lines logged per second for each success status (4xx/503: 10); the rest are counted in droppedLines (0: none)',
+    doc: 'request lines logged per second for each success status (4xx and 503: 10); the rest are counted in a later `droppedLines` line (`0`: none; a large number: all)',
   },
   {
     key: 'requestTimeoutMs',
@@ -364,6 +405,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 3_600_000,
     help: "longest time to receive a whole request (0: none); on gRPC, a call's whole request message (else DEADLINE_EXCEEDED)",
+    doc: "the longest time to receive a whole request (`0`: no limit); enforced to within a second; on gRPC, a call's request message (else `DEADLINE_EXCEEDED`)",
   },
   {
     key: 'headersTimeoutMs',
@@ -374,6 +416,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 3_600_000,
     help: "longest time to receive the request line and headers (capped by the request timeout); on gRPC, a new connection's HTTP/2 preface",
+    doc: "the longest time to receive the request line and headers (at most the request timeout); on gRPC, a new connection's HTTP/2 preface",
   },
   {
     key: 'shutdownTimeoutMs',
@@ -384,6 +427,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 3_600_000,
     help: 'on SIGTERM/SIGINT, longest wait for in-flight requests',
+    doc: 'on SIGTERM or SIGINT, the longest wait for requests in flight before exiting 1',
   },
   {
     key: 'drainDelayMs',
@@ -394,6 +438,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 600_000,
     help: 'on SIGTERM/SIGINT, first keep the connections open this long, answering new requests 503 SHUTTING_DOWN (load balancers retry those elsewhere), then close and drain; 0 closes at once and drops requests still on the wire',
+    doc: 'on SIGTERM or SIGINT, first keep the connections open this long, answering new requests 503 `SHUTTING_DOWN` with `Connection: close`, so a load balancer re-sends them elsewhere; then close and drain. `0` closes at once: requests still on the wire then get no answer (31 of 72 sent 5 ms before SIGTERM in a test, none at 1000)',
   },
   {
     key: 'maxResponseBytes',
@@ -404,6 +449,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1024,
     max: 2 ** 31 - 1,
     help: 'largest infer response; a request asking for more gets 400 RESPONSE_TOO_LARGE before inference',
+    doc: 'the largest v2 infer response (HTTP and gRPC `ModelInfer`), counted before any `Accept-Encoding` compression, so the limit does not depend on how well the answer compresses; a request that could need more gets 400 `RESPONSE_TOO_LARGE` (gRPC `INVALID_ARGUMENT`) before inference',
   },
   {
     key: 'apiKeys',
@@ -415,6 +461,7 @@ export const SETTINGS: readonly Setting[] = [
     secret: true,
     noEmpty: true,
     help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
+    doc: 'keys for `Authorization: Bearer <key>`; see [Access control](#access-control)',
   },
   {
     key: 'apiKeyFile',
@@ -425,6 +472,7 @@ export const SETTINGS: readonly Setting[] = [
     dfltText: 'none',
     noEmpty: true,
     help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above',
+    doc: 'a file with one key per line (blank lines and `#` comments skipped), added to the keys above',
   },
   {
     key: 'metricsPort',
@@ -436,6 +484,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 65535,
     help: 'serve /metrics on this port only, without a key (unset: on the main port, behind the key)',
+    doc: 'serve `/metrics` only on this port, without a key (unset: on the main port, behind the key)',
   },
   {
     key: 'metricsHost',
@@ -444,6 +493,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     dflt: '127.0.0.1',
     help: 'address of the metrics listener',
+    doc: 'the address of the metrics listener',
   },
   {
     key: 'corsOrigins',
@@ -453,6 +503,8 @@ export const SETTINGS: readonly Setting[] = [
     dflt: null,
     dfltText: 'none',
     help: 'browser origin allowed by CORS, e.g. https://app.example.com, or * (flag repeatable; env comma-separated; default: CORS off)',
+    doc: 'a browser origin allowed by CORS, e.g. `https://app.example.com`, or `*`',
+    docDefault: 'none (CORS off)',
   },
   {
     key: 'ui',
@@ -462,6 +514,7 @@ export const SETTINGS: readonly Setting[] = [
     dflt: 'on',
     choices: ['on', 'off'],
     help: 'the web page at / and /ui/model (off: API routes only)',
+    doc: '`off` removes the page (`/`, `/ui/*`) for deployments that want the API only',
   },
 ];
 
@@ -636,18 +689,16 @@ function defaultWorkers(cfg: ServerConfig): number {
   return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
-/** Help lines for `mixer serve --help` and the docs: flag, env var, default, meaning. */
+/** A setting's value as the help shows it: its choices (up to 3), NAME, VALUE (lists) or its kind. */
+export function settingArg(s: Setting): string {
+  if (s.kind === 'choice') return s.choices!.length <= 3 ? s.choices!.join('|') : 'NAME';
+  return s.kind === 'list' ? 'VALUE' : s.kind.toUpperCase();
+}
+
+/** Help lines for `mixer serve --help`: flag, env var, default, meaning. */
 export function settingsHelp(): string {
   return SETTINGS.map((s) => {
     const d = s.dflt === null ? (s.dfltText ?? 'derived') : String(s.dflt);
-    const arg =
-      s.kind === 'choice'
-        ? s.choices!.length <= 3
-          ? s.choices!.join('|')
-          : 'NAME'
-        : s.kind === 'list'
-          ? 'VALUE'
-          : s.kind.toUpperCase();
-    return `  --${`${s.flag} ${arg}`.padEnd(34)} ${s.env.padEnd(20)} default ${d}\n      ${s.help}`;
+    return `  --${`${s.flag} ${settingArg(s)}`.padEnd(34)} ${s.env.padEnd(20)} default ${d}\n      ${s.help}`;
   }).join('\n');
 }

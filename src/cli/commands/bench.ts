@@ -14,6 +14,7 @@ import {
   preset,
 } from '../../model/index.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
+import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
 import { defaultModelPath } from '../paths.js';
 
 /** Flag defaults, for the parser and the help alike. */
@@ -26,29 +27,45 @@ const DEFAULTS = {
   clock: 'wall',
 } as const;
 
-export const help = `mixer bench [--model <model.onnx> | --preset <name>] [--int8 <model-int8.onnx>] [--threads ${DEFAULTS.threads}] [--batches ${DEFAULTS.batches}] [--rounds N] [--peer <timm.onnx>] [--clock wall|cpu]
-mixer bench --train [--preset <name>] [--batch-size ${DEFAULTS.batchSize}] [--threads ${DEFAULTS.threads}]
+export const flags: readonly Flag[] = [
+  { flag: 'model', kind: 'string', arg: '<model.onnx>', dfltText: 'the shipped model', help: 'the model timed' },
+  { flag: 'preset', kind: 'string', arg: '<name>', help: 'time an untrained model of this preset instead' },
+  { flag: 'int8', kind: 'string', arg: '<model-int8.onnx>', help: 'the int8 model timed beside it' },
+  { flag: 'threads', kind: 'string', arg: 'LIST', dflt: DEFAULTS.threads, help: 'thread counts (comma list)' },
+  { flag: 'batches', kind: 'string', arg: 'LIST', dflt: DEFAULTS.batches, help: 'batch sizes (comma list)' },
+  {
+    flag: 'rounds',
+    kind: 'int',
+    arg: 'N',
+    min: 1,
+    dfltText: `${DEFAULTS.rounds}, with --train ${DEFAULTS.trainRounds}`,
+    help: 'interleaved rounds',
+  },
+  { flag: 'peer', kind: 'string', arg: '<timm.onnx>', help: 'the timm export compared with' },
+  { flag: 'clock', kind: 'choice', choices: ['wall', 'cpu'], dflt: DEFAULTS.clock, help: 'what a call is timed by' },
+  { flag: 'train', kind: 'boolean', help: 'time the training step instead' },
+  {
+    flag: 'batch-size',
+    kind: 'int',
+    arg: 'N',
+    dflt: DEFAULTS.batchSize,
+    min: 1,
+    help: 'with --train: images per step',
+  },
+];
+
+export const help = `${synopsis('bench', flags)}
   Prints the hardware (CPU model and flags, cores, onnxruntime-node and Node versions, threads), then a table: ms,
   images/s, achieved GFLOP/s and the ratio to a 2048³ float32 MatMul timed in the same run with the same thread
   count, a 2048³ uint8×int8 MatMulInteger (the int8 roofline, GOP/s) beside it, and each graph's speed relative to
   ours and to the timm peer export (included when found), all as medians of per-round ratios over interleaved rounds.
   The int8 model (default: the shipped one next to the shipped float model) is included when found; its GFLOP/s
   count the float model's FLOPs, its int8 GOP/s its int8 layers' ops, rated against the int8 roofline. --clock cpu times
-  each call by this process's CPU time instead of wall time: steadier on a shared machine (with 2+ threads: work).`;
+  each call by this process's CPU time instead of wall time: steadier on a shared machine (with 2+ threads: work).
+${flagsHelp(flags)}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, {
-    model: { type: 'string' },
-    preset: { type: 'string' },
-    threads: { type: 'string' },
-    batches: { type: 'string' },
-    rounds: { type: 'string' },
-    peer: { type: 'string' },
-    int8: { type: 'string' },
-    clock: { type: 'string' },
-    train: { type: 'boolean' },
-    'batch-size': { type: 'string' },
-  });
+  const { values: v } = parse(argv, flagOptions(flags));
   const list = (k: string, d: string) =>
     str(v, k, d)
       .split(',')

@@ -9,16 +9,30 @@ import {
   paramCount,
   preset,
 } from '../../model/index.js';
-import { num, parse, str } from '../args.js';
+import { parse } from '../args.js';
+import { type Flag, flagOptions, flagsHelp, numFlag, strFlag, synopsis } from '../flags.js';
 
-export const help = `mixer build --preset <name> [--seed N] --out <model.onnx>
-  Writes an untrained inference model (timm initialisation, seeded). Presets: ${Object.keys(PRESETS).join(', ')} (default ${DEFAULT_PRESET}).`;
+const PRESET: Flag = {
+  flag: 'preset',
+  kind: 'string',
+  arg: '<name>',
+  dflt: DEFAULT_PRESET,
+  help: `model preset: ${Object.keys(PRESETS).join(', ')}`,
+};
+const SEED: Flag = { flag: 'seed', kind: 'int', arg: 'N', dflt: 0, min: 0, help: 'initialisation seed' };
+const OUT: Flag = { flag: 'out', kind: 'string', arg: '<model.onnx>', required: true, help: 'the model file to write' };
+
+export const flags: readonly Flag[] = [PRESET, SEED, OUT];
+
+export const help = `${synopsis('build', flags)}
+  Writes an untrained inference model (timm initialisation, seeded).
+${flagsHelp(flags)}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { preset: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } });
-  const config = preset(str(v, 'preset', DEFAULT_PRESET));
-  const out = str(v, 'out');
-  const bytes = buildInferenceModel(defaultSpec(config), initParams(config, num(v, 'seed', 0, { int: true, min: 0 })));
+  const { values: v } = parse(argv, flagOptions(flags));
+  const config = preset(strFlag(v, PRESET));
+  const out = strFlag(v, OUT);
+  const bytes = buildInferenceModel(defaultSpec(config), initParams(config, numFlag(v, SEED)));
   await writeFile(out, bytes);
   console.log(
     `wrote ${out} (${paramCount(config).toLocaleString('en-US')} parameters, ${(bytes.length / 1e6).toFixed(2)} MB)`,

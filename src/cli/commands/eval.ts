@@ -6,23 +6,27 @@ import { pixelsToInput } from '../../server/repository/contract.js';
 import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
 import { evaluate, formatEval } from '../../train/evaluate.js';
 import { num, parse, str, UsageError } from '../args.js';
+import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
 import { defaultModelPath } from '../paths.js';
 
-export const help = `mixer eval [--model <model.onnx>] [--config config.json] [--labels labels.txt] [--data cifar10|<folder>] [--limit N] [--threads N] [--json]
+export const flags: readonly Flag[] = [
+  { flag: 'model', kind: 'string', arg: '<model.onnx>', dfltText: 'the shipped model', help: 'the model' },
+  { flag: 'config', kind: 'string', arg: 'config.json', help: "a foreign model's serving config" },
+  { flag: 'labels', kind: 'string', arg: 'labels.txt', help: "a foreign model's class names" },
+  { flag: 'data', kind: 'string', arg: 'cifar10|<folder>', dflt: 'cifar10', help: 'the evaluation data' },
+  { flag: 'limit', kind: 'int', arg: 'N', dflt: 0, min: 0, help: 'evaluate the first N images (0: all)' },
+  { flag: 'threads', kind: 'int', arg: 'N', dfltText: 'all cores', min: 1, help: 'ORT intra-op threads' },
+  { flag: 'json', kind: 'boolean', help: 'print JSON' },
+];
+
+export const help = `${synopsis('eval', flags)}
   Evaluates on the CIFAR-10 test split, or on every image of an image folder (of its test/, else val/, part when it
   has the train/ layout); the output says how many images were scored. Default model: the shipped one.
-  Other ONNX image classifiers take --config / --labels as in a model repository; their classes must match the data's.`;
+  Other ONNX image classifiers take --config / --labels as in a model repository; their classes must match the data's.
+${flagsHelp(flags)}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, {
-    model: { type: 'string' },
-    config: { type: 'string' },
-    labels: { type: 'string' },
-    data: { type: 'string' },
-    limit: { type: 'string' },
-    threads: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values: v } = parse(argv, flagOptions(flags));
   const m = await openModelFile(str(v, 'model', defaultModelPath()), {
     ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
     ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),

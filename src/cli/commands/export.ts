@@ -15,24 +15,67 @@ import {
 } from '../../model/index.js';
 import { buildFlipTtaModel, TTA_MODES } from '../../model/tta.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
-import { num, oneOf, parse, str, UsageError } from '../args.js';
+import { num, oneOf, parse, UsageError } from '../args.js';
+import { type Flag, flagOptions, flagsHelp, numFlag, strFlag, synopsis } from '../flags.js';
 
 /** Flag defaults, for the parser and the help alike. */
 const DEFAULTS = { tta: 'none', tileMinBatch: TILE_MIN_BATCH } as const;
 
-export const help = `mixer export --checkpoint <ckpt.safetensors | model.onnx> --out <model.onnx | weights.safetensors> [options]
+const CHECKPOINT: Flag = {
+  flag: 'checkpoint',
+  kind: 'string',
+  arg: '<ckpt.safetensors|model.onnx>',
+  required: true,
+  help: 'an onnx-mixer checkpoint, a timm MlpMixer state_dict (.safetensors) or an inference model',
+};
+const OUT: Flag = {
+  flag: 'out',
+  kind: 'string',
+  arg: '<model.onnx|weights.safetensors>',
+  required: true,
+  help: 'the inference model to write, or its weights (timm names) when it ends in .safetensors',
+};
+const TILE_MIN: Flag = {
+  flag: 'tile-min-batch',
+  kind: 'int',
+  arg: 'M',
+  dflt: DEFAULTS.tileMinBatch,
+  min: 1,
+  help: 'tile only batches of M images or more (an If on the batch size picks the tiled or untiled\nblocks, which share the weights; same logits either way); 1: every batch; default {default}',
+};
+
+export const flags: readonly Flag[] = [
+  CHECKPOINT,
+  OUT,
+  { flag: 'labels', kind: 'string', arg: 'a,b,c', help: 'class names to record in the model' },
+  {
+    flag: 'weights',
+    kind: 'choice',
+    choices: ['ema', 'raw'],
+    help: 'the EMA of the weights (default when the checkpoint keeps one, from train --ema) or the raw weights',
+  },
+  {
+    flag: 'tta',
+    kind: 'choice',
+    choices: TTA_MODES,
+    dflt: DEFAULTS.tta,
+    help: 'flip: the graph averages the logits of each image and its horizontal mirror (same inputs and\noutputs, metadata mixer.tta = flip; twice the inference cost); default {default}',
+  },
+  {
+    flag: 'channel-tiles',
+    kind: 'int',
+    arg: 'N',
+    min: 1,
+    help: 'run each channel MLP on N row blocks, so its hidden activations stay in cache (faster at\nlarge batches, slower at small ones; must divide the token count; 1: never); default: the\nlargest divisor of the token count up to 8 (8 for cifar10-s4)',
+  },
+  TILE_MIN,
+];
+
+export const help = `${synopsis('export', flags)}
   Accepts onnx-mixer checkpoints and plain timm MlpMixer state_dicts (config inferred from the shapes). An inference
   model as --checkpoint gives back its weights: re-export it with the current graph, or write them (timm names,
   timm layouts, loadable by PyTorch) with an --out ending in .safetensors.
-  --labels a,b,c         class names to record in the model
-  --weights ema|raw      the EMA of the weights (default when the checkpoint keeps one, from train --ema) or the raw weights
-  --tta flip             the graph averages the logits of each image and its horizontal mirror (same inputs and
-                         outputs, metadata mixer.tta = flip; twice the inference cost); default ${DEFAULTS.tta}
-  --channel-tiles N      run each channel MLP on N row blocks, so its hidden activations stay in cache (faster at
-                         large batches, slower at small ones; must divide the token count; 1: never); default: the
-                         largest divisor of the token count up to 8 (8 for cifar10-s4)
-  --tile-min-batch M     tile only batches of M images or more (an If on the batch size picks the tiled or untiled
-                         blocks, which share the weights; same logits either way); 1: every batch; default ${DEFAULTS.tileMinBatch}`;
+${flagsHelp(flags)}`;
 
 /** Which weights a single-weight-set file says it holds (its `mixer.weights`); raw when it does not say. */
 function statedWeights(metadata: Record<string, string>): 'ema' | 'raw' {
@@ -40,16 +83,8 @@ function statedWeights(metadata: Record<string, string>): 'ema' | 'raw' {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, {
-    checkpoint: { type: 'string' },
-    out: { type: 'string' },
-    labels: { type: 'string' },
-    weights: { type: 'string' },
-    tta: { type: 'string' },
-    'channel-tiles': { type: 'string' },
-    'tile-min-batch': { type: 'string' },
-  });
-  const src = str(v, 'checkpoint');
+  const { values: v } = parse(argv, flagOptions(flags));
+  const src = strFlag(v, CHECKPOINT);
   const tta = oneOf(v, 'tta', TTA_MODES, DEFAULTS.tta);
   let spec: ModelSpec;
   let params: Params;
@@ -82,13 +117,13 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--labels has ${labels.length} names; the model has ${spec.config.num_classes} classes`);
     spec.labels = labels;
   }
-  const out = str(v, 'out');
+  const out = strFlag(v, OUT);
   const tiles = num(v, 'channel-tiles', defaultTiling(spec.config).channelTiles, { int: true, min: 1 });
   const S = (spec.config.image_size / spec.config.patch_size) ** 2;
   if (S % tiles !== 0) throw new UsageError(`--channel-tiles ${tiles} must divide the model's ${S} tokens`);
   const tiling = {
     channelTiles: tiles,
-    tileMinBatch: num(v, 'tile-min-batch', DEFAULTS.tileMinBatch, { int: true, min: 1 }),
+    tileMinBatch: numFlag(v, TILE_MIN),
   };
   const meta = { ...extra, ...specMetadata(spec), 'mixer.weights': weights };
   if (out.toLowerCase().endsWith('.safetensors')) {

@@ -4,17 +4,22 @@ import { countParameters } from '../../server/repository/contract.js';
 import { openModelFile } from '../../server/repository/local.js';
 import { V2_TYPES } from '../../server/repository/tensors.js';
 import { parse, str, UsageError } from '../args.js';
+import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
 
-export const help = `mixer info <model.onnx> [--config config.json] [--labels labels.txt] [--json]
+export const flags: readonly Flag[] = [
+  { flag: 'config', kind: 'string', arg: 'config.json', help: "a foreign model's serving config" },
+  { flag: 'labels', kind: 'string', arg: 'labels.txt', help: "a foreign model's class names" },
+  { flag: 'json', kind: 'boolean', help: 'print JSON' },
+];
+export const args = '<model.onnx>';
+
+export const help = `${synopsis('info', flags, { args })}
   Parameters are counted from the initializers; FLOPs are estimated from the graph's MatMul, Gemm and Conv nodes.
-  Models not written by onnx-mixer: prints the serving contract derived from the graph (and --config, --labels).`;
+  Models not written by onnx-mixer: prints the serving contract derived from the graph (and --config, --labels).
+${flagsHelp(flags)}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(
-    argv,
-    { json: { type: 'boolean' }, config: { type: 'string' }, labels: { type: 'string' } },
-    true,
-  );
+  const { values: v, positionals } = parse(argv, flagOptions(flags), true);
   if (positionals.length !== 1) throw new UsageError('mixer info: give exactly one model path');
   const lm = await openModelFile(positionals[0]!, {
     ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),

@@ -17,9 +17,34 @@ import { isModelName, MODEL_NAME_RULE } from '../../server/repository/names.js';
 import { scanModel } from '../../server/repository/scan.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { num, parse, str, UsageError } from '../args.js';
+import { type Flag, flagOptions, numFlag } from '../flags.js';
 import { expandInputs, type Input } from '../inputs.js';
 import { defaultModelPath } from '../paths.js';
 import { CSV_HEADER, type Format, formatOutcome, type Outcome, previousOutput } from '../predict-output.js';
+
+export const flags: readonly Flag[] = [
+  {
+    flag: 'model',
+    kind: 'string',
+    arg: 'M',
+    dfltText: 'the shipped model, or MODEL_PATH',
+    help: 'an ONNX image classifier',
+  },
+  { flag: 'config', kind: 'string', arg: 'config.json', help: 'completes --model as in a model repository' },
+  { flag: 'labels', kind: 'string', arg: 'labels.txt', help: 'completes --model as in a model repository' },
+  { flag: 'model-repository', kind: 'string', arg: 'DIR', help: 'a model repository, with --model-name' },
+  { flag: 'model-name', kind: 'string', arg: 'N', help: 'the model of --model-repository' },
+  { flag: 'json', kind: 'boolean', help: 'one JSON object per line' },
+  { flag: 'csv', kind: 'boolean', help: 'CSV rows' },
+  { flag: 'out', kind: 'string', arg: 'FILE', help: 'write the records there instead of stdout' },
+  { flag: 'resume', kind: 'boolean', help: "keep --out FILE's successful records and skip their inputs" },
+  { flag: 'top', kind: 'int', arg: 'K', dfltText: '5, at most the classes', min: 1, help: 'predictions per image' },
+  { flag: 'workers', kind: 'int', arg: 'N', dflt: 1, min: 1, max: 64, help: 'inference workers' },
+  { flag: 'threads', kind: 'int', arg: 'N', dfltText: 'the cores / workers', min: 1, help: 'ORT threads per worker' },
+  { flag: 'batch-size', kind: 'int', arg: 'N', dflt: 64, min: 1, max: 4096, help: 'images per run' },
+];
+export const args = 'PATH...';
+const F: Record<string, Flag> = Object.fromEntries(flags.map((f) => [f.flag, f]));
 
 export const help = `mixer predict [--model M | --model-repository DIR --model-name N] [--json | --csv] [--out FILE] [--resume] [--top K] PATH...
   Classifies image files: PATHs are files, folders (their image files, recursively) and globs ("photos/**/*.jpg",
@@ -169,37 +194,19 @@ async function write(out: Writable, text: string): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals: paths } = parse(
-    argv,
-    {
-      model: { type: 'string' },
-      'model-repository': { type: 'string' },
-      'model-name': { type: 'string' },
-      config: { type: 'string' },
-      labels: { type: 'string' },
-      top: { type: 'string' },
-      json: { type: 'boolean' },
-      csv: { type: 'boolean' },
-      out: { type: 'string' },
-      resume: { type: 'boolean' },
-      workers: { type: 'string' },
-      threads: { type: 'string' },
-      'batch-size': { type: 'string' },
-    },
-    true,
-  );
+  const { values: v, positionals: paths } = parse(argv, flagOptions(flags), true);
   if (paths.length === 0) throw new UsageError('mixer predict: give at least one image file, folder or glob');
   if (v['json'] && v['csv']) throw new UsageError('--json and --csv: choose one');
   const format: Format = v['json'] ? 'json' : v['csv'] ? 'csv' : 'text';
   const outFile = v['out'] !== undefined ? str(v, 'out') : null;
   if (v['resume'] && (outFile === null || format === 'text'))
     throw new UsageError('--resume needs --out FILE and --json or --csv (it reads the records back)');
-  const workers = num(v, 'workers', 1, { int: true, min: 1, max: 64 });
+  const workers = numFlag(v, F['workers']!);
   const threads = num(v, 'threads', Math.max(1, Math.floor(os.availableParallelism() / workers)), {
     int: true,
     min: 1,
   });
-  const maxBatch = num(v, 'batch-size', 64, { int: true, min: 1, max: 4096 });
+  const maxBatch = numFlag(v, F['batch-size']!);
 
   // What an earlier run's output already holds (--resume), before anything is loaded.
   let done = new Set<string>();

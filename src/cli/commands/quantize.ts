@@ -5,6 +5,7 @@ import { loadModelFile, ModelLoadError, NOT_OURS, paramsFromModel, TILE_MIN_BATC
 import { calibrate, METHODS } from '../../quant/calibrate.js';
 import { buildQuantizedModel, type QuantOptions, quantizationMetadata, quantizedLayers } from '../../quant/graph.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
+import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
 
 /** Flag defaults, for the parser and the help alike. */
 const DEFAULTS = {
@@ -17,9 +18,61 @@ const DEFAULTS = {
   tileMinBatch: TILE_MIN_BATCH,
 } as const;
 
-export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx> [--activations dynamic|static] [--per-channel]
-               [--calibration cifar10|<folder>] [--images ${DEFAULTS.images}] [--method minmax|percentile|entropy] [--token-mlp float|int8]
-               [--channel-tiles ${DEFAULTS.channelTiles}] [--tile-min-batch ${DEFAULTS.tileMinBatch}]
+export const flags: readonly Flag[] = [
+  { flag: 'model', kind: 'string', arg: '<model.onnx>', required: true, help: 'the float model' },
+  { flag: 'out', kind: 'string', arg: '<model-int8.onnx>', required: true, help: 'the int8 model to write' },
+  {
+    flag: 'activations',
+    kind: 'choice',
+    choices: ['dynamic', 'static'],
+    dflt: DEFAULTS.activations,
+    help: 'activation ranges per batch, or calibrated',
+  },
+  { flag: 'per-channel', kind: 'boolean', help: 'int8 weights per output channel' },
+  {
+    flag: 'calibration',
+    kind: 'string',
+    arg: 'cifar10|<folder>',
+    dflt: DEFAULTS.calibration,
+    help: 'static: the calibration data',
+  },
+  {
+    flag: 'images',
+    kind: 'int',
+    arg: 'N',
+    dflt: DEFAULTS.images,
+    min: 1,
+    max: 50000,
+    help: 'static: training images calibrated on',
+  },
+  { flag: 'method', kind: 'choice', choices: METHODS, dflt: DEFAULTS.method, help: 'static: the range estimate' },
+  {
+    flag: 'token-mlp',
+    kind: 'choice',
+    choices: ['float', 'int8'],
+    dflt: DEFAULTS.tokenMlp,
+    help: 'the token-mixing MLP weights',
+  },
+  { flag: 'float-tokens', kind: 'boolean', help: 'the same as --token-mlp float' },
+  {
+    flag: 'channel-tiles',
+    kind: 'int',
+    arg: 'N',
+    dflt: DEFAULTS.channelTiles,
+    min: 1,
+    help: 'row blocks per channel MLP (1: off)',
+  },
+  {
+    flag: 'tile-min-batch',
+    kind: 'int',
+    arg: 'M',
+    dflt: DEFAULTS.tileMinBatch,
+    min: 1,
+    help: 'tile only batches of M images or more',
+  },
+];
+
+export const help = `${synopsis('quantize', flags)}
   Writes an int8 model with the same input, outputs and metadata (plus mixer.quantization). The channel-mixing MLP
   weights become int8 (per output channel with --per-channel); so do the token-mixing ones with --token-mlp int8
   (run on transposed activations; float by default). LayerNorm, the stem, the head and softmax stay float; GELU uses
@@ -28,22 +81,11 @@ export const help = `mixer quantize --model <model.onnx> --out <model-int8.onnx>
   (as fast, and an image gets the same logits in any batch; the shipped int8 model is static, percentile, with
   --token-mlp int8). --channel-tiles runs each channel MLP on that many row blocks so its hidden activations stay in
   cache (faster at large batches, slower at batch 1; 1 = off; must divide the token count), for batches of
-  --tile-min-batch images or more (an If on the batch size; smaller batches run untiled; 1 = every batch).`;
+  --tile-min-batch images or more (an If on the batch size; smaller batches run untiled; 1 = every batch).
+${flagsHelp(flags)}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, {
-    model: { type: 'string' },
-    out: { type: 'string' },
-    activations: { type: 'string' },
-    'per-channel': { type: 'boolean' },
-    calibration: { type: 'string' },
-    images: { type: 'string' },
-    method: { type: 'string' },
-    'token-mlp': { type: 'string' },
-    'float-tokens': { type: 'boolean' },
-    'channel-tiles': { type: 'string' },
-    'tile-min-batch': { type: 'string' },
-  });
+  const { values: v } = parse(argv, flagOptions(flags));
   const out = str(v, 'out');
   const activations = oneOf(v, 'activations', ['dynamic', 'static'] as const, DEFAULTS.activations);
   const method = oneOf(v, 'method', METHODS, DEFAULTS.method);

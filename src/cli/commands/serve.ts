@@ -1,7 +1,15 @@
 // `mixer serve`: run the HTTP service; flags override environment variables; SIGTERM/SIGINT drain in-flight requests and exit 0.
 import { buildApp } from '../../server/app.js';
-import { parseSetting, resolveConfig, SETTINGS, type ServerConfig, settingsHelp } from '../../server/config.js';
+import {
+  parseSetting,
+  resolveConfig,
+  SETTINGS,
+  type ServerConfig,
+  settingArg,
+  settingsHelp,
+} from '../../server/config.js';
 import { num, type Options, oneOf, parse, str } from '../args.js';
+import type { Flag } from '../flags.js';
 
 export const help = `mixer serve [--model <model.onnx>] [--port 3000] [--host 0.0.0.0] [--device cpu|cuda|auto] [options]
 Every flag has an environment variable (shown after it); a flag wins over its variable.
@@ -10,8 +18,16 @@ ONNX Runtime telemetry is off; --ort-telemetry (or MIXER_ORT_TELEMETRY=1) turns 
 Endpoints: POST /classify, GET /healthz /readyz /v1/model /v1/models /metrics /openapi.json, the Open Inference Protocol under /v2
 and over gRPC with --grpc-port, and the page for people at / (--ui off removes it).`;
 
+/** The flags, one per setting (the parser below reads them from SETTINGS too). */
+export const flags: readonly Flag[] = SETTINGS.map((s) => ({
+  flag: s.flag,
+  kind: 'string',
+  arg: settingArg(s),
+  help: s.help,
+}));
+
 /** Flag values, checked with the shared flag helpers; unset flags are left to the environment and defaults. */
-function flags(argv: string[]): Partial<ServerConfig> {
+function flagValues(argv: string[]): Partial<ServerConfig> {
   const options: Options = {};
   for (const s of SETTINGS)
     options[s.flag] = s.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
@@ -34,7 +50,7 @@ function flags(argv: string[]): Partial<ServerConfig> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const config = resolveConfig(flags(argv), process.env);
+  const config = resolveConfig(flagValues(argv), process.env);
   const app = await buildApp(config);
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ startupMs: Math.round(process.uptime() * 1000), address: app.server.address() }, 'ready');

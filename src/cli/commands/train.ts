@@ -9,7 +9,7 @@ import { STEP_MODES, type StepMode } from '../../train/stepper.js';
 import { train } from '../../train/trainer.js';
 import { parse, UsageError } from '../args.js';
 import { type Flag, flagOptions, flagsHelp, numFlag, optionalNumFlag, strFlag } from '../flags.js';
-import { MODEL_FLAGS, MODEL_FLAGS_HELP, modelConfig } from '../model-flags.js';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_SHAPE_FLAGS, modelConfig } from '../model-flags.js';
 
 const AUGMENTS = ['crop', 'flip', 'cutout', 'randaug', 'autoaugment', 'trivialaugment', 'none'];
 
@@ -38,6 +38,7 @@ const RUN_FLAGS = [
     flag: 'out-dir',
     kind: 'string',
     arg: 'DIR',
+    required: true,
     help: 'run directory: checkpoint.safetensors, metrics.jsonl, model.onnx, report.md',
   },
 ] as const satisfies readonly TrainFlag[];
@@ -260,6 +261,9 @@ const RECIPE = [
 
 /** Every `mixer train` flag but the model-shape ones (MODEL_FLAGS). */
 export const TRAIN_FLAGS: readonly TrainFlag[] = [...RUN_FLAGS, ...RECIPE];
+
+/** Every flag, in the help's order. */
+export const flags: readonly Flag[] = [...RUN_FLAGS, ...MODEL_SHAPE_FLAGS, ...RECIPE];
 
 /** The same, by name. */
 const F = Object.fromEntries([...RUN_FLAGS, ...RECIPE].map((f) => [f.flag, f])) as Record<
