@@ -126,7 +126,8 @@ export const SETTINGS: readonly Setting[] = [
     dflt: null,
     help: "name in responses and /v2/models/{name} (default: the file name without .onnx; a model.onnx takes its folder's name: a training run's, or <name> of <name>/<version>/model.onnx)",
     doc: 'the name in responses and in `/v2/models/{name}`',
-    docDefault: "the file name without `.onnx`; a `model.onnx` takes its folder's name (a training run's, or `<name>` of `<name>/<version>/model.onnx`)",
+    docDefault:
+      "the file name without `.onnx`; a `model.onnx` takes its folder's name (a training run's, or `<name>` of `<name>/<version>/model.onnx`)",
   },
   {
     key: 'modelRepository',
