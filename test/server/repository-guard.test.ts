@@ -1,5 +1,5 @@
 // The repository's control plane refuses what is not a model: `..` and bad names over a real socket, bad folder names, links out of the repository, FIFOs, devices, and configs the machine cannot hold.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,12 +10,10 @@ import t from 'tap';
 import { buildApp } from '../../src/server/app.js';
 import { grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
 import { python } from '../fixtures/oracle/torch.js';
+import { type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
 import { image, writeModel } from '../fixtures/server.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
-
-/** A tiny onnx-mixer model at ROOT/<name>/<version>/model.onnx. */
+/** A tiny onnx-mixer model at <root>/<name>/<version>/model.onnx. */
 function addModel(root: string, name: string, version: number | string = 1, seed = 1): string {
   const dir = path.join(root, name, String(version));
   mkdirSync(dir, { recursive: true });
@@ -293,17 +291,8 @@ t.test(
 );
 
 /** `mixer serve` from sources as a child process, its output kept. */
-function serve(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', THREADS: '1', WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => out, exit };
+function serve(args: string[]): ServeProcess {
+  return spawnServe(args, { fromSources: true, env: { WORKERS: '1' } });
 }
 
 /** Resolves with the exit code, or null when the process is still running after `ms` (then it is killed). */

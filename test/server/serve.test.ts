@@ -1,42 +1,16 @@
 // `mixer serve` as a process: config errors, --device cuda fail-fast and auto fallback, and a graceful SIGTERM that finishes in-flight work.
-import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { cudaProviderInstalled, RuntimeError } from '../../src/runtime/session.js';
 import { buildApp } from '../../src/server/app.js';
+import { readyPort, type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
 import { image, multipart, writeModel } from '../fixtures/server.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
-// Run the CLI from sources with the same TypeScript loader as this test.
-const execArgv = process.execArgv.filter((a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps');
 
-function serve(
-  args: string[],
-  env: Record<string, string> = {},
-): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [...execArgv, path.join(ROOT, 'src/cli/main.ts'), 'serve', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_PATH: modelPath, THREADS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => out, exit };
-}
-
-async function portOf(out: () => string, exit: Promise<unknown>): Promise<number> {
-  let done = false;
-  void exit.then(() => (done = true));
-  for (;;) {
-    const m = /"msg":"ready"/.test(out()) ? /"port":(\d+)/.exec(out()) : null;
-    if (m) return Number(m[1]);
-    if (done) throw new Error(`serve exited early:\n${out()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function serve(args: string[], env: Record<string, string> = {}): ServeProcess {
+  return spawnServe(args, { fromSources: true, env: { MODEL_PATH: modelPath, ...env } });
 }
 
 t.test('invalid settings fail at start with one clear line', async (t) => {
@@ -68,7 +42,7 @@ t.test(
     t.match(cli.out(), /^mixer: .*ONNXRUNTIME_NODE_INSTALL=cuda12/m);
 
     const auto = serve(['--device', 'auto']);
-    const port = await portOf(auto.out, auto.exit);
+    const port = await readyPort(auto);
     const model = (await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { provider: string };
     t.equal(model.provider, 'cpu');
     t.match(auto.out(), /"level":40,[^\n]*CUDA execution provider is unavailable, running on the CPU/);
@@ -79,7 +53,7 @@ t.test(
 
 t.test('SIGTERM with no drain delay: stop accepting, finish the request in flight, exit 0', async (t) => {
   const s = serve([], { DRAIN_DELAY_MS: '0' });
-  const port = await portOf(s.out, s.exit);
+  const port = await readyPort(s);
   const { payload, headers } = multipart([{ filename: 'slow.png', type: 'image/png', data: await image('png') }]);
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((r) => sock.once('connect', r));

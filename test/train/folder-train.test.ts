@@ -1,6 +1,6 @@
 // `mixer train` on image folders as a user runs it: custom 64×64 shape, broken files, --strict, one class, tiny sets,
 // the decode cache, fine-tuning with --init/--reset-head/--freeze, and the run's model.onnx served with the folder's labels.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { readSafetensors } from '../../src/formats/safetensors.js';
 import { CLASSES, makeImageFolder, writeBroken } from '../fixtures/image-folder.js';
+import { readyPort, spawnServe } from '../fixtures/serve-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -306,34 +307,13 @@ t.test('fine-tuning from a checkpoint: --reset-head for new classes, --freeze st
   t.ok(metrics(run).at(-1)!.val_acc >= 0.75, 'the fine-tuned model separates the two classes');
 });
 
-async function portOf(out: () => string, exit: Promise<unknown>): Promise<number> {
-  let done = false;
-  void exit.then(() => (done = true));
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    const m = /"msg":"ready"/.test(out()) ? /"port":(\d+)/.exec(out()) : null;
-    if (m) return Number(m[1]);
-    if (done) throw new Error(`serve exited early:\n${out()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`serve not ready in 60 s:\n${out()}`);
-}
-
 t.test('mixer serve --model <run>/model.onnx answers with the folder labels', async (t) => {
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--model', path.join(runA, 'model.onnx')], {
-    cwd: dir,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', THREADS: '1', MODEL_PATH: '', ORT_DISABLE_TELEMETRY: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const server = spawnServe(['--model', path.join(runA, 'model.onnx')], { cwd: dir, env: { MODEL_PATH: '' } });
   t.teardown(() => {
-    child.kill('SIGTERM');
-    return exit;
+    server.child.kill('SIGTERM');
+    return server.exit;
   });
-  const port = await portOf(() => out, exit);
+  const port = await readyPort(server);
   const info = (await (await fetch(`http://127.0.0.1:${port}/v1/model`)).json()) as { labels?: string[] };
   t.same(info.labels, [...CLASSES].sort());
   const img = await sharp(path.join(root, 'checks-blue', 'img0.png')).toBuffer();

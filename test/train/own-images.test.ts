@@ -2,13 +2,14 @@
 // classes reaches ≥ 90% on a separate folder within 4 minutes; eval scores whole folders; the model records no local
 // paths, its own normalisation and class count; `mixer serve --model <run>/model.onnx` names it after the run and
 // finds its report. One trained model serves every check; a short run shows the step warning and the warmup bound.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { CIFAR10_MEAN, loadModelFile } from '../../src/model/index.js';
 import { makeShapesFolder, SHAPES } from '../fixtures/image-folder.js';
+import { readyPort, spawnServe } from '../fixtures/serve-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -111,28 +112,12 @@ t.test('the model records the data without local paths, its classes and its own 
 
 t.test('mixer serve --model <run>/model.onnx: named after the run, with its report', async (t) => {
   if (!trained) return t.fail('no model: the default run failed');
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--model', path.join(run, 'model.onnx')], {
-    cwd: dir,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', THREADS: '1', MODEL_PATH: '', ORT_DISABLE_TELEMETRY: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const server = spawnServe(['--model', path.join(run, 'model.onnx')], { cwd: dir, env: { MODEL_PATH: '' } });
   t.teardown(() => {
-    child.kill('SIGTERM');
-    return exit;
+    server.child.kill('SIGTERM');
+    return server.exit;
   });
-  let exited = false;
-  void exit.then(() => (exited = true));
-  let port = 0;
-  for (const until = Date.now() + 60_000; !port && Date.now() < until && !exited; ) {
-    const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
-    if (m) port = Number(m[1]);
-    else await new Promise((r) => setTimeout(r, 50));
-  }
-  t.ok(port, `serve is ready:\n${out}`);
+  const port = await readyPort(server);
   const base = `http://127.0.0.1:${port}`;
   const info = (await (await fetch(`${base}/v1/model`)).json()) as { name: string; labels: string[]; mean: number[] };
   t.equal(info.name, 'shapes-default', 'the run folder\'s name, not "model"');
