@@ -94,7 +94,7 @@ t.test('Dockerfile: stages, non-root user, port, health check, entry point', asy
   const cmd = execForm(runtime.find((i) => i.cmd === 'CMD')!.args);
   t.same([...entry, ...cmd], ['node', 'dist/cli/main.js', 'serve'], 'node is PID 1 (no npm, no shell) and serves');
   t.ok(existsSync(join(ROOT, 'src/cli/main.ts')), 'dist/cli/main.js is built from src/cli/main.ts');
-  t.match(read('src/cli/main.ts'), /serve:\s*\{/, 'the CLI has a serve command');
+  t.match(read('src/cli/registry.ts'), /serve:\s*\{/, 'the CLI has a serve command');
   t.ok(
     runtime.some((i) => i.cmd === 'STOPSIGNAL' && i.args === 'SIGTERM'),
     'SIGTERM stops it (the service drains on it)',
