@@ -12,6 +12,7 @@ const PROTO = 'Only src/onnx/proto.ts imports onnx-proto';
 const OUT = 'Nothing under src/ imports test/ or the top-level bench/';
 const LOW = 'The lower layers import neither test/, bench/ nor src/bench/';
 const ORDER = 'Dependency order onnx -> autodiff -> model';
+const CONSUMER = 'bench/ uses the product as a consumer';
 
 /** [file the import is written in, module specifier, start of the expected message or null when allowed]. */
 const CASES: [file: string, spec: string, want: string | null][] = [
@@ -45,6 +46,12 @@ const CASES: [file: string, spec: string, want: string | null][] = [
   ['src/server/routes/a.ts', '../../../test/fixtures/server.js', OUT],
   ['src/server/routes/b.ts', '../../../bench/http.js', OUT],
   ['src/cli/commands/b.ts', '../../bench/inference.js', null],
+  ['src/cli/commands/c.ts', '../../../test/fixtures/png-bombs.js', OUT],
+  ['bench/b.ts', '../src/server/config.js', CONSUMER],
+  ['bench/c.ts', '../dist/server/config.js', CONSUMER],
+  ['bench/d.ts', '#mixer/server/config.js', null],
+  ['bench/e.ts', '#mixer/bench/hardware.js', null],
+  ['bench/f.ts', '../test/fixtures/png-bombs.js', null],
 ];
 
 t.test('each boundary rule fires on a breaking import and stays quiet on an allowed one', async (t) => {

@@ -247,7 +247,7 @@ done
 say "rolling restart of 2 replicas took $ROLL_S s: $ROLL_SUMMARY"
 if [ "${LOADTEST_SWEEP:-0}" = 1 ]; then
   say "sweep 1/8/32/64 connections with baselines -> bench/results/compose-2x.*"
-  node dist/bench/loadtest.js --url "$BASE" --name compose-2x --model-workers 2 --model-threads 1 --max-errors 0 2>&1 | grep -v '^$'
+  node dist-bench/bench/loadtest.js --url "$BASE" --name compose-2x --model-workers 2 --model-threads 1 --max-errors 0 2>&1 | grep -v '^$'
 fi
 
 # ---- 7. a request whose replica dies mid-request is not re-sent ----------------------------------------------------

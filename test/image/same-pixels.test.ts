@@ -5,12 +5,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import { zlibBombPng } from '../../src/bench/png-bombs.js';
 import { cachePath } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { buildApp } from '../../src/server/app.js';
 import { mixerCli } from '../fixtures/cli.js';
+import { zlibBombPng } from '../fixtures/png-bombs.js';
 
 const SIZE = 16;
 const PER = SIZE * SIZE * 3;

@@ -1,8 +1,8 @@
 // Decompression bombs over a real port: a PNG whose IDAT inflates far past its header is refused in milliseconds, without RSS growth.
 import sharp from 'sharp';
 import t from 'tap';
-import { deflatedZeros, pngChunk, zlibBombPng } from '../../src/bench/png-bombs.js';
 import { decodePlainPng, PngBombError } from '../../src/image/png.js';
+import { deflatedZeros, pngChunk, zlibBombPng } from '../fixtures/png-bombs.js';
 import { testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir(), 'cifar10-s4');

@@ -1,6 +1,6 @@
 // Raw-socket tests of the HTTP layer: request and header timeouts fire on time, and parser-level errors use the documented JSON shape.
 import t from 'tap';
-import { rawUntilClose } from '../../src/bench/attacks-harness.js';
+import { rawUntilClose } from '../../bench/attacks-harness.js';
 import { testApp, writeModel } from '../fixtures/server.js';
 
 const REQUEST_MS = 2000;

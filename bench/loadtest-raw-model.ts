@@ -2,7 +2,7 @@
 // (one session of `threads` threads each, the service's layout) for some seconds; prints the images/s as JSON.
 //   node dist/bench/loadtest-raw-model.js <model.onnx> <threads> <seconds> <workers>   (absent model: untrained cifar10-s4)
 import { existsSync } from 'node:fs';
-import { buildInferenceModel, defaultSpec, initParams, loadModelFile, preset } from '../model/index.js';
+import { buildInferenceModel, defaultSpec, initParams, loadModelFile, preset } from '#mixer/model/index.js';
 import { RawModel } from './raw-model.js';
 
 const [modelPath = '', threads = '0', seconds = '2', workers = '1'] = process.argv.slice(-4);

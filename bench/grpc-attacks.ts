@@ -6,10 +6,10 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { grpcClients, tritonExtensions } from '../server/grpc/server.js';
+import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
+import { grpcClients, tritonExtensions } from '#mixer/server/grpc/server.js';
 import { rss } from './attacks-harness.js';
 import { CLI, ROOT, serveLayout, sleep } from './common.js';
-import { hardware, hardwareHeader } from './hardware.js';
 
 const HELP = `Hostile gRPC clients against a fresh \`mixer serve --grpc-port\` (from dist/), as a table.
 

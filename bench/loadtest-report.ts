@@ -1,6 +1,6 @@
 // The load test's outputs: the report object, its markdown table and its two-panel SVG chart (throughput, latency).
 import path from 'node:path';
-import type { Hardware } from './hardware.js';
+import type { Hardware } from '#mixer/bench/hardware.js';
 import type { Baselines, CannonResult } from './loadtest-cannon.js';
 
 export interface Row extends CannonResult {
@@ -37,7 +37,7 @@ const f2 = (n: Num): string => (n === null || n === undefined || !Number.isFinit
 export function markdown(report: Report): string {
   const { rows, baselines } = report;
   const lines = [
-    '<!-- Load-test results written by src/bench/loadtest.ts (npm run loadtest). -->',
+    '<!-- Load-test results written by bench/loadtest.ts (npm run loadtest). -->',
     `### ${report.name}: ${report.target.url}`,
     '',
     `${report.startedAt}, ${report.images.count} ${report.images.source} images, ${report.durationS} s per level, ` +
@@ -148,7 +148,7 @@ export function svg(report: Report): string {
     { label: 'p99', color: '#d62728', get: (r) => r.latencyMs.p99 },
   ];
   return (
-    '<!-- Load-test chart written by src/bench/loadtest.ts (npm run loadtest). -->\n' +
+    '<!-- Load-test chart written by bench/loadtest.ts (npm run loadtest). -->\n' +
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">` +
     `<rect width="${W}" height="${H}" fill="white"/>` +
     panel(pad.l, `${report.name}: throughput`, maxRps, 'per second', rpsSeries) +

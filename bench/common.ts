@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file runs from dist/bench/). */
+/** The repository root (this file runs from dist-bench/bench/). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `mixer` itself, compiled. */
@@ -29,7 +29,7 @@ export async function pickModel(tmp: string, given?: string): Promise<{ modelPat
   if (given) return { modelPath: path.resolve(given), note: 'given' };
   const shipped = path.join(ROOT, 'models/mixer-cifar10.onnx');
   if (existsSync(shipped)) return { modelPath: shipped, note: 'shipped' };
-  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import('../model/index.js');
+  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import('#mixer/model/index.js');
   const c = preset('cifar10-s4');
   const p = path.join(tmp, 'cifar10-s4.onnx');
   writeFileSync(p, buildInferenceModel(defaultSpec(c), randomParams(c, 0)));
@@ -47,7 +47,7 @@ export const med = (xs: readonly number[]): number => [...xs].sort((a, b) => a -
 
 /** The worker × ORT-thread layout `mixer serve` starts with in this environment (WORKERS/THREADS, else its defaults). */
 export async function serveLayout(): Promise<string> {
-  const { resolveConfig } = await import('../server/config.js');
+  const { resolveConfig } = await import('#mixer/server/config.js');
   try {
     const { workers, threads } = resolveConfig({}, process.env);
     return `${workers} worker(s) × ${threads} ORT thread(s) (mixer serve's layout in this environment)`;

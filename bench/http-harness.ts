@@ -41,7 +41,7 @@ export async function bareServer(port: number): Promise<void> {
 /** A CIFAR-10 test image as PNG when the data cache exists, else a noise PNG of the same size. */
 export async function samplePng(): Promise<{ png: Buffer; source: string }> {
   try {
-    const { loadCifar10, imageAt } = await import('../data/index.js');
+    const { loadCifar10, imageAt } = await import('#mixer/data/index.js');
     const { test } = await loadCifar10({ fetch: false });
     const png = await sharp(Buffer.from(imageAt(test, 0)), { raw: { width: 32, height: 32, channels: 3 } })
       .png()

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
+import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
+import { zlibBombPng } from '../test/fixtures/png-bombs.js';
 import { bodyOf, codeOf, firstLine, post, rawUntilClose, rss, serve, timed } from './attacks-harness.js';
 import { cpuSeconds, ROOT, serveLayout } from './common.js';
-import { hardware, hardwareHeader } from './hardware.js';
-import { zlibBombPng } from './png-bombs.js';
 
 const HELP = `Hostile-client cases against a fresh \`mixer serve\` (from dist/): each case's status, time, response size and server RSS, as a table.
 

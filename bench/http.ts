@@ -13,9 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Request } from 'autocannon';
-import { resolveConfig } from '../server/config.js';
+import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
+import { resolveConfig } from '#mixer/server/config.js';
 import { CLI, med, pickModel, ROOT } from './common.js';
-import { hardware, hardwareHeader } from './hardware.js';
 import {
   bareServer,
   cpuOf,

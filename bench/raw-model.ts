@@ -1,6 +1,6 @@
 // The raw-model baseline of the HTTP benchmarks: batches run back to back in a worker layout, and the main-thread stall.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { WorkerPool } from '../runtime/worker-pool.js';
+import type { WorkerPool } from '#mixer/runtime/worker-pool.js';
 
 /**
  * The raw model in a service's layout: `workers` worker threads, each with its own session of `threads` intra-op
@@ -13,7 +13,7 @@ export class RawModel {
     model: string | Uint8Array,
     o: { workers: number; threads: number; batch: number; size?: number },
   ): Promise<RawModel> {
-    const { WorkerPool } = await import('../runtime/worker-pool.js');
+    const { WorkerPool } = await import('#mixer/runtime/worker-pool.js');
     const pool = await WorkerPool.create(model, { workers: o.workers, threads: o.threads, device: 'cpu' });
     const m = new RawModel(pool, o.workers, o.batch, o.size ?? 32);
     for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: o.workers }, () => m.runOne()));
@@ -68,7 +68,7 @@ function testPixels(batch: number, size: number): Uint8Array {
 
 /** How long one batch-`batch` run holds the JS thread when it runs there (why the service runs it in workers), in ms. */
 export async function mainThreadStallMs(modelPath: string, threads: number, batch: number): Promise<number> {
-  const { Session } = await import('../runtime/session.js');
+  const { Session } = await import('#mixer/runtime/session.js');
   const s = await Session.create(modelPath, { threads });
   try {
     const feeds = { pixels: { dtype: 'uint8' as const, dims: [batch, 32, 32, 3], data: testPixels(batch, 32) } };

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import autocannon, { type Request } from 'autocannon';
-import type { HostTensor, Session } from '../runtime/session.js';
+import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
+import type { HostTensor, Session } from '#mixer/runtime/session.js';
 import { CLI, freePort, med, pickModel, ROOT } from './common.js';
-import { hardware, hardwareHeader } from './hardware.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -102,8 +102,8 @@ async function main(): Promise<void> {
   ].map(Number) as [number, number, number, number, number];
   console.log(hardwareHeader(hardware(`${threads} ORT thread(s), in the service and the raw model`)));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-grpc-'));
-  const { Session } = await import('../runtime/session.js');
-  const { grpcClients } = await import('../server/grpc/server.js');
+  const { Session } = await import('#mixer/runtime/session.js');
+  const { grpcClients } = await import('#mixer/server/grpc/server.js');
   let child: ChildProcess | null = null;
   try {
     const { modelPath, note } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);

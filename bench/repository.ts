@@ -12,8 +12,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
+import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
 import { CLI, freePort, med, ROOT, sleep } from './common.js';
-import { hardware, hardwareHeader } from './hardware.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -117,7 +117,7 @@ async function writeModel(file: string, seed: number): Promise<void> {
   const shipped = path.join(ROOT, 'models', 'mixer-cifar10.onnx');
   mkdirSync(path.dirname(file), { recursive: true });
   if (seed === 0 && existsSync(shipped)) return copyFileSync(shipped, file);
-  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import('../model/index.js');
+  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import('#mixer/model/index.js');
   const c = preset('cifar10-s4');
   writeFileSync(file, buildInferenceModel(defaultSpec(c), randomParams(c, seed + 1)));
 }

@@ -3,9 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig } from '../server/config.js';
+import { hardware, hardwareHeader, hardwareLine } from '#mixer/bench/hardware.js';
+import { resolveConfig } from '#mixer/server/config.js';
 import { ROOT } from './common.js';
-import { hardware, hardwareHeader, hardwareLine } from './hardware.js';
 import { type Baselines, bareRoute, cannon, rawModel, readBaseline } from './loadtest-cannon.js';
 import { loadImages, multipart } from './loadtest-images.js';
 import { f0, f1, markdown, type Report, type Row, svg, type TargetModel } from './loadtest-report.js';
