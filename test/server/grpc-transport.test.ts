@@ -200,7 +200,13 @@ t.test(
     t.equal(health.status, 200, 'HTTP answers during the flood');
     await until(() => closed.length === 200, 3000, 'the rest to be closed at the preface timeout');
     t.ok(closed.at(-1)! >= 700, `the last at ${closed.at(-1)} ms (HEADERS_TIMEOUT_MS 800)`);
-    t.ok(ep.guard!.droppedConnections >= 180 && ep.guard!.handshakeTimeouts >= 1);
+    const g = ep.guard!;
+    // The 20 held ones close at the preface deadline: by the guard's timer or by the HTTP/2 server's own timeout,
+    // whichever fires first (both are HEADERS_TIMEOUT_MS), so only the drops are counted exactly.
+    t.ok(
+      g.droppedConnections >= 180,
+      `dropped at the cap ${g.droppedConnections} (preface timeouts ${g.handshakeTimeouts})`,
+    );
 
     // A connection that speaks HTTP/2 but opens no call is closed by the idle timeout.
     const h2 = http2.connect(`http://127.0.0.1:${ep.port}`).on('error', () => {});
@@ -235,7 +241,13 @@ t.test('F2 as a process under ulimit -n 256: a connection flood leaves the HTTP 
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await until(() => /"grpcPort":\d+/.test(out) || child.exitCode !== null, 60_000, 'the server to listen');
+  // gRPC logs its port before the service's "ready" line: wait for both.
+  await until(
+    () => (/"grpcPort":\d+/.test(out) && /"msg":"ready"/.test(out)) || child.exitCode !== null,
+    60_000,
+    'the server to listen',
+  );
+  if (child.exitCode !== null) return t.fail(`serve exited with ${child.exitCode}:\n${out}`);
   const port = Number(/"port":(\d+)/.exec(out)![1]);
   const grpcPort = Number(/"grpcPort":(\d+)/.exec(out)![1]);
   t.match(out, /"openFileLimit":256/, 'the low fd limit is warned about at start');
