@@ -12,7 +12,7 @@ import { VERSION } from '../util/version.js';
 import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
-import { resolveConfig, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { body, clip, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
@@ -39,7 +39,8 @@ import { InferenceStats } from './stats.js';
 import { uiRoutes } from './ui/routes.js';
 import { v2HttpHooks } from './v2-http.js';
 
-export interface AppOptions extends Partial<ServerConfig> {
+/** What buildApp takes beside the config and is no setting: where and whether it logs. */
+export interface AppOptions {
   /** Where pino writes (default stdout); `logger: false` silences it. */
   logStream?: Writable;
   logger?: boolean;
@@ -54,11 +55,11 @@ declare module 'fastify' {
 
 /**
  * Loads the model, starts and warms the inference workers, and returns the ready (not yet listening) app.
+ * `config` is resolveConfig's result, used as it is (the app keeps it as `app.mixer.config`).
  * Fails with ModelLoadError / RuntimeError (e.g. CUDA_UNAVAILABLE) before anything listens.
  */
-export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
-  const { logStream, logger, ...given } = options;
-  const config = resolveConfig(given);
+export async function buildApp(config: ServerConfig, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { logStream, logger } = options;
   const log = pino(
     {
       level: logger === false ? 'silent' : config.logLevel,

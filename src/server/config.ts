@@ -4,78 +4,17 @@ import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEVICES, type Device } from '../runtime/session.js';
+import { DEVICES } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
 import { defaultGrpcConnections } from './fd-limit.js';
 import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
-import { MODEL_CONTROLS, type ModelControl, READINESS, type Readiness } from './repository/repository.js';
+import { MODEL_CONTROLS, READINESS } from './repository/repository.js';
 
 /** The largest model file read into one Buffer: 4 GiB, Node 20's limit on 64-bit (lower if this Node's is). */
 export const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface ServerConfig {
-  modelPath: string;
-  /** The name in responses and in /v2/models/{name}; default: the model file's name without extension. */
-  modelName: string;
-  /** A Triton-layout model repository (instead of modelPath). */
-  modelRepository?: string;
-  /** Where requests without ?model= go when several models are served. */
-  defaultModel?: string;
-  modelControl: ModelControl;
-  /** all: ready when every model that should be loaded is READY (KServe/Triton); any: when one is. */
-  readiness: Readiness;
-  pollIntervalMs: number;
-  maxModelBytes: number;
-  /** `on`: symlinks in the model repository may point outside it; `off`: such models are unavailable. */
-  allowExternalLinks: 'on' | 'off';
-  port: number;
-  /** gRPC (Open Inference Protocol) port; unset: no gRPC. */
-  grpcPort?: number;
-  /** Open gRPC connections at most; more are closed at accept (default: from the open-file limit). */
-  grpcMaxConnections: number;
-  /** Concurrent gRPC calls (HTTP/2 streams) per connection. */
-  grpcMaxStreams: number;
-  /** A gRPC connection without a call for this long is closed. */
-  grpcIdleTimeoutMs: number;
-  /** Request bytes all gRPC calls together may hold while they are received and run; beyond: UNAVAILABLE. */
-  grpcMaxBufferedBytes: number;
-  host: string;
-  device: Device;
-  /** ORT intra-op threads per worker. */
-  threads: number;
-  workers: number;
-  maxBatch: number;
-  batchDelayMs: number;
-  maxQueue: number;
-  bodyLimit: number;
-  maxPixels: number;
-  maxFiles: number;
-  logLevel: LogLevel;
-  /** Success lines (1xx-3xx) logged per second and status; the rest are counted in a later `droppedLines` line. */
-  logSuccesses: number;
-  requestTimeoutMs: number;
-  /** Longest time to receive a request's headers (at most requestTimeoutMs when that is set). */
-  headersTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  /** On SIGTERM/SIGINT, how long to keep listening and answer new requests 503 SHUTTING_DOWN before closing. */
-  drainDelayMs: number;
-  /** Largest response an infer request may ask for; larger gets 400 RESPONSE_TOO_LARGE before inference. */
-  maxResponseBytes: number;
-  /** Bearer keys; empty: no access control. Never logged. */
-  apiKeys: string[];
-  /** File with one key per line (blank lines and # comments skipped), merged into apiKeys. */
-  apiKeyFile?: string;
-  /** When set, /metrics is served only on this port (no key), bound to metricsHost. */
-  metricsPort?: number;
-  metricsHost: string;
-  /** Origins allowed by CORS ('*' for any); empty: no CORS headers. */
-  corsOrigins: string[];
-  /** `on`: the page for people at GET / and /ui/*; `off`: API only. */
-  ui: 'on' | 'off';
-}
 
 export { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH } from '../model/load.js';
 export { ConfigError };
@@ -84,14 +23,19 @@ import { SHIPPED_MODEL_PATH as DEFAULT_MODEL_PATH, SHIPPED_MODEL_FILE } from '..
 
 type Kind = 'int' | 'number' | 'string' | 'bytes' | 'choice' | 'list';
 
-export interface Setting {
-  key: keyof ServerConfig;
+/** One setting as the table declares it; `Setting` is the same with `key` narrowed to the config's keys. */
+interface SettingSpec {
+  /** The field of ServerConfig it fills. */
+  key: string;
   flag: string;
   env: string;
+  /** The value's type: int, number and bytes are numbers, choice one of `choices`, list a string[]. */
   kind: Kind;
   /** Default (null: derived from other settings, or unset; `dfltText` says which in the help). */
   dflt: string | number | null;
   dfltText?: string;
+  /** With a null default: resolveConfig always fills it in (from other settings), so ServerConfig's field is not optional. */
+  derived?: true;
   /** Hide the value in errors (secrets). */
   secret?: boolean;
   /** An environment variable set but empty is an error, not "unset" (access control must not turn off by a slip). */
@@ -107,7 +51,7 @@ export interface Setting {
   docDefault?: string;
 }
 
-export const SETTINGS: readonly Setting[] = [
+const TABLE = [
   {
     key: 'modelPath',
     flag: 'model',
@@ -124,6 +68,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'MODEL_NAME',
     kind: 'string',
     dflt: null,
+    derived: true,
     help: "name in responses and /v2/models/{name} (default: the file name without .onnx; a model.onnx takes its folder's name: a training run's, or <name> of <name>/<version>/model.onnx)",
     doc: 'the name in responses and in `/v2/models/{name}`',
     docDefault:
@@ -231,6 +176,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GRPC_MAX_CONNECTIONS',
     kind: 'int',
     dflt: null,
+    derived: true,
     dfltText: 'min(1024, ulimit -n / 4)',
     min: 1,
     max: 1_000_000,
@@ -265,6 +211,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GRPC_MAX_BUFFERED_BYTES',
     kind: 'bytes',
     dflt: null,
+    derived: true,
     dfltText: 'max(128mb, 4 × BODY_LIMIT)',
     min: 1024,
     max: 2 ** 40,
@@ -289,6 +236,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'THREADS',
     kind: 'int',
     dflt: null,
+    derived: true,
     min: 1,
     max: 1024,
     help: 'ORT intra-op threads per worker (default: CPU cores / workers)',
@@ -301,6 +249,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'WORKERS',
     kind: 'int',
     dflt: null,
+    derived: true,
     dfltText: 'min(cores, 4) on the CPU, else 1',
     min: 1,
     max: 64,
@@ -458,6 +407,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'API_KEYS',
     kind: 'list',
     dflt: null,
+    derived: true,
     dfltText: 'none',
     secret: true,
     noEmpty: true,
@@ -502,6 +452,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CORS_ORIGINS',
     kind: 'list',
     dflt: null,
+    derived: true,
     dfltText: 'none',
     help: 'browser origin allowed by CORS, e.g. https://app.example.com, or * (flag repeatable; env comma-separated; default: CORS off)',
     doc: 'a browser origin allowed by CORS, e.g. `https://app.example.com`, or `*`',
@@ -517,7 +468,37 @@ export const SETTINGS: readonly Setting[] = [
     help: 'the web page at / and /ui/model (off: API routes only)',
     doc: '`off` removes the page (`/`, `/ui/*`) for deployments that want the API only',
   },
-];
+] as const satisfies readonly SettingSpec[];
+
+type Entry = (typeof TABLE)[number];
+/** A setting's value type: from its kind, a choice's from its choices. */
+type ValueOf<S extends Entry> = S extends { kind: 'choice'; choices: readonly (infer C)[] }
+  ? C
+  : S extends { kind: 'list' }
+    ? string[]
+    : S extends { kind: 'string' }
+      ? string
+      : number;
+/** Settings that may stay unset: a null default that resolveConfig does not derive. */
+type Unset = Extract<Entry, { dflt: null }> extends infer S ? (S extends { derived: true } ? never : S) : never;
+
+/**
+ * The resolved service config, one field per entry of SETTINGS (see each one's `help` and `doc`): int, number
+ * and bytes are numbers, a choice is the union of its choices, a list a string[]; a setting with no default that
+ * resolveConfig does not derive (e.g. `grpcPort`: no gRPC) is optional.
+ */
+export type ServerConfig = {
+  [S in Exclude<Entry, Unset> as S['key']]: ValueOf<S>;
+} & {
+  [S in Unset as S['key']]?: ValueOf<S>;
+};
+
+export interface Setting extends SettingSpec {
+  key: keyof ServerConfig;
+}
+
+/** The settings, in help and docs order. */
+export const SETTINGS: readonly Setting[] = TABLE;
 
 /** Keys are visible ASCII (what fits a Bearer header); errors name a key by position, never by value. */
 function checkKeys(keys: string[], source: string): string[] {
@@ -619,7 +600,8 @@ export function modelNameFor(modelPath: string): string {
 
 /**
  * The full config: `given` (already parsed, e.g. from flags or code) wins over `env`, which wins over defaults.
- * Every value is range-checked, whatever its source.
+ * Every value is range-checked, whatever its source. Called once per service: by `mixer serve` on its flags and
+ * environment (and by programmatic callers on theirs); buildApp takes the result as it is.
  */
 export function resolveConfig(
   given: Partial<ServerConfig>,
@@ -645,12 +627,9 @@ export function resolveConfig(
     else if (s.dflt !== null) out[s.key] = s.kind === 'bytes' ? parseSetting(s, String(s.dflt), s.key) : s.dflt;
   }
   const cfg = out as unknown as ServerConfig;
-  // An already resolved config (buildApp re-resolves what the CLI resolved) carries the default path: not a choice.
-  // So does MODEL_PATH naming the shipped model, as the container image's environment does.
+  // MODEL_PATH naming the shipped model is the container image's environment, not a choice of model.
   const envPath = env['MODEL_PATH'] ?? '';
-  const pathGiven =
-    (given.modelPath !== undefined && given.modelPath !== DEFAULT_MODEL_PATH) ||
-    (envPath !== '' && envPath !== DEFAULT_MODEL_PATH);
+  const pathGiven = given.modelPath !== undefined || (envPath !== '' && envPath !== DEFAULT_MODEL_PATH);
   if (cfg.modelRepository !== undefined && pathGiven) {
     throw new ConfigError(
       '--model (MODEL_PATH) and --model-repository (MODEL_REPOSITORY) are exclusive: set one of them',
@@ -660,8 +639,8 @@ export function resolveConfig(
     throw new ConfigError(`--model-control ${cfg.modelControl} needs --model-repository (MODEL_REPOSITORY)`);
   if (cfg.modelRepository === undefined && cfg.defaultModel !== undefined)
     throw new ConfigError('--default-model (DEFAULT_MODEL) needs --model-repository (MODEL_REPOSITORY)');
-  if (out['modelPath'] === SHIPPED_MODEL_FILE && given.modelPath === undefined && !env['MODEL_PATH'])
-    cfg.modelPath = DEFAULT_MODEL_PATH;
+  // The default is shown relative to the package root (help, docs) and served from there, wherever mixer runs.
+  if (given.modelPath === undefined && !env['MODEL_PATH']) cfg.modelPath = DEFAULT_MODEL_PATH;
   cfg.modelName ??= modelNameFor(cfg.modelPath);
   if (!isModelName(cfg.modelName))
     throw new ConfigError(`model name "${cfg.modelName}" is not valid: ${MODEL_NAME_RULE}`);

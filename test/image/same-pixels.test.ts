@@ -8,9 +8,9 @@ import t from 'tap';
 import { cachePath } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
-import { buildApp } from '../../src/server/app.js';
 import { mixerCli } from '../fixtures/cli.js';
 import { zlibBombPng } from '../fixtures/png-bombs.js';
+import { buildAppWith } from '../fixtures/server.js';
 
 const SIZE = 16;
 const PER = SIZE * SIZE * 3;
@@ -144,7 +144,7 @@ t.test('the same file gives byte-identical pixels for training, POST /classify a
   mkdirSync(path.join(repo, 'echo', '1'), { recursive: true });
   writeFileSync(path.join(repo, 'echo', '1', 'model.onnx'), echoModel());
   writeFileSync(path.join(repo, 'echo', 'config.json'), JSON.stringify({ softmax: false }));
-  const app = await buildApp({ modelRepository: repo, logger: false, threads: 1 });
+  const app = await buildAppWith({ modelRepository: repo, logger: false, threads: 1 });
   t.teardown(() => app.close());
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };

@@ -1,8 +1,17 @@
-// Tests for the service settings: defaults, env parsing, flags over env, and one-line errors naming the flag or variable.
+// Tests for the service settings: defaults, env parsing, flags over env, one-line errors naming the flag or variable, resolved once.
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ConfigError, DEFAULT_MODEL_PATH, modelNameFor, resolveConfig, settingsHelp } from '../../src/server/config.js';
+import { buildApp } from '../../src/server/app.js';
+import {
+  ConfigError,
+  DEFAULT_MODEL_PATH,
+  modelNameFor,
+  resolveConfig,
+  SETTINGS,
+  settingsHelp,
+} from '../../src/server/config.js';
+import { writeModel } from '../fixtures/server.js';
 
 t.test('defaults', async (t) => {
   const c = resolveConfig({});
@@ -128,4 +137,29 @@ t.test('model names and help', async (t) => {
   ]) {
     t.match(help, v);
   }
+});
+
+t.test('resolved once: --model and --model-repository exclude each other, whatever the path', async (t) => {
+  const root = t.testdir();
+  // The shipped model's path given as a flag (or by code) is a choice like any other: no silent override.
+  t.throws(() => resolveConfig({ modelPath: DEFAULT_MODEL_PATH, modelRepository: root }), {
+    name: 'ConfigError',
+    message: /--model \(MODEL_PATH\) and --model-repository \(MODEL_REPOSITORY\) are exclusive/,
+  });
+  // The container image's MODEL_PATH (the shipped model) with a repository is not.
+  t.match(resolveConfig({ modelRepository: root }, { MODEL_PATH: DEFAULT_MODEL_PATH }), { modelRepository: root });
+  t.match(resolveConfig({}, { MODEL_REPOSITORY: root }), { modelRepository: root, modelPath: DEFAULT_MODEL_PATH });
+});
+
+t.test('buildApp takes the resolved config as it is, without resolving it again', async (t) => {
+  const config = resolveConfig({ modelPath: writeModel(t.testdir()), threads: 1, workers: 1, logLevel: 'silent' });
+  const app = await buildApp(config, { logger: false });
+  t.teardown(() => app.close());
+  t.equal(app.mixer.config, config, 'the same object');
+  t.same(
+    Object.keys(app.mixer.config).sort(),
+    SETTINGS.map((s) => s.key)
+      .filter((k) => k in config)
+      .sort(),
+  );
 });

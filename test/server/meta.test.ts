@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { paramCount, preset } from '../../src/model/index.js';
-import { buildApp } from '../../src/server/app.js';
-import { image, multipart, writeModel } from '../fixtures/server.js';
+import { buildAppWith, image, multipart, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir());
 const logs = new PassThrough();
@@ -13,7 +12,7 @@ const lines: Record<string, unknown>[] = [];
 logs.on('data', (d: Buffer) => {
   for (const l of d.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
 });
-const app = await buildApp({ modelPath, modelName: 'tiny-test', threads: 1, maxBatch: 4, logStream: logs });
+const app = await buildAppWith({ modelPath, modelName: 'tiny-test', threads: 1, maxBatch: 4, logStream: logs });
 t.teardown(() => app.close());
 
 t.test('health and readiness', async (t) => {
@@ -107,7 +106,7 @@ t.test('request ids and one log line per request with its latency', async (t) =>
 });
 
 t.test('readiness turns false while closing', async (t) => {
-  const app2 = await buildApp({ modelPath, threads: 1, logger: false });
+  const app2 = await buildAppWith({ modelPath, threads: 1, logger: false });
   app2.mixer.state.closing = true;
   const r = await app2.inject('/readyz');
   t.equal(r.statusCode, 503);

@@ -7,11 +7,10 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
-import { buildApp } from '../../src/server/app.js';
 import { grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
 import { python } from '../fixtures/oracle/torch.js';
 import { type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
-import { image, writeModel } from '../fixtures/server.js';
+import { buildAppWith, image, writeModel } from '../fixtures/server.js';
 
 /** A tiny onnx-mixer model at <root>/<name>/<version>/model.onnx. */
 function addModel(root: string, name: string, version: number | string = 1, seed = 1): string {
@@ -76,7 +75,7 @@ t.test(
     // What `..` would have reached: a model-looking parent folder.
     writeFileSync(path.join(base, 'config.json'), '{}');
     addModel(base, '.', 1);
-    const app = await buildApp({
+    const app = await buildAppWith({
       modelRepository: root,
       modelControl: 'explicit',
       logger: false,
@@ -183,7 +182,7 @@ t.test('the scanner skips folders that are not names or versions, with a logged 
   mkdirSync(path.join(root, 'good', '01'));
   writeModel(path.join(root, 'good', '01'), 'tiny', 4, 'model.onnx');
   const logs = logSink();
-  const app = await buildApp({ modelRepository: root, logStream: logs.stream, logLevel: 'warn', threads: 1 });
+  const app = await buildAppWith({ modelRepository: root, logStream: logs.stream, logLevel: 'warn', threads: 1 });
   t.teardown(() => app.close());
   t.same(
     (await index(app)).map((r) => `${r.name}/${r.version}/${r.state}`),
@@ -220,7 +219,7 @@ t.test(
     symlinkSync('/proc/self/status', path.join(root, 'proc', '1', 'model.onnx'));
     const rss0 = process.memoryUsage().rss;
 
-    const closed = await buildApp({ modelRepository: root, logger: false, threads: 1 });
+    const closed = await buildAppWith({ modelRepository: root, logger: false, threads: 1 });
     const a = await index(closed);
     await closed.close();
     for (const name of ['inside', 'linkin']) t.equal(row(a, name)?.state, 'READY', `${name} serves`);
@@ -232,7 +231,7 @@ t.test(
       );
     }
 
-    const open = await buildApp({ modelRepository: root, allowExternalLinks: 'on', logger: false, threads: 1 });
+    const open = await buildAppWith({ modelRepository: root, allowExternalLinks: 'on', logger: false, threads: 1 });
     const b = await index(open);
     await open.close();
     for (const name of ['inside', 'linkin', 'linkdir', 'linkver', 'linkfile']) t.equal(row(b, name)?.state, 'READY');
@@ -269,7 +268,7 @@ t.test(
         writeFileSync(path.join(root, name, 'config.json'), JSON.stringify({ size, max_batch_size: 64 }));
       }
     }
-    const app = await buildApp({ modelRepository: root, logger: false, threads: 1 });
+    const app = await buildAppWith({ modelRepository: root, logger: false, threads: 1 });
     t.teardown(() => app.close());
     const rows = await index(app);
     t.equal(row(rows, 'good')?.state, 'READY');

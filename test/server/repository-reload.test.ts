@@ -2,8 +2,7 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { buildApp } from '../../src/server/app.js';
-import { image, writeModel } from '../fixtures/server.js';
+import { buildAppWith, image, writeModel } from '../fixtures/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +18,7 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
   const root = path.join(t.testdir(), 'repo');
   const dir = path.join(root, 'tiny');
   addVersion(dir, 1, 1);
-  const app = await buildApp({
+  const app = await buildAppWith({
     modelRepository: root,
     modelControl: 'poll',
     pollIntervalMs: 100,
@@ -108,7 +107,7 @@ t.test(
   async (t) => {
     const root = path.join(t.testdir(), 'repo');
     addVersion(path.join(root, 'tiny'), 1, 1);
-    const app = await buildApp({
+    const app = await buildAppWith({
       modelRepository: root,
       modelControl: 'explicit',
       logger: false,
@@ -137,7 +136,7 @@ t.test(
     const nope = await app.inject({ method: 'POST', url: '/v2/repository/models/nope/load' });
     t.equal(nope.statusCode, 404);
     t.equal(nope.json().code, 'MODEL_NOT_FOUND');
-    const none = await buildApp({ modelRepository: root, logger: false, threads: 1, maxBatch: 2 });
+    const none = await buildAppWith({ modelRepository: root, logger: false, threads: 1, maxBatch: 2 });
     t.teardown(() => none.close());
     const refused = await none.inject({ method: 'POST', url: '/v2/repository/models/tiny/unload' });
     t.equal(refused.statusCode, 400);

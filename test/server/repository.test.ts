@@ -3,16 +3,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import t, { type Test } from 'tap';
-import { buildApp } from '../../src/server/app.js';
 import { resolveConfig } from '../../src/server/config.js';
 import { requirePython } from '../fixtures/oracle/torch.js';
 import { direct, pixels, softmaxRef, writeRepository } from '../fixtures/repository.js';
-import { multipart } from '../fixtures/server.js';
+import { buildAppWith, multipart } from '../fixtures/server.js';
 
 if (requirePython(t, ['torch', 'onnx'])) {
   const root = path.join(t.testdir(), 'models');
   await writeRepository(root);
-  const app = await buildApp({ modelRepository: root, logger: false, threads: 1, maxBatch: 4 });
+  const app = await buildAppWith({ modelRepository: root, logger: false, threads: 1, maxBatch: 4 });
   t.teardown(() => app.close());
   const file = (name: string, v = 1) => path.join(root, name, String(v), 'model.onnx');
 
@@ -505,7 +504,13 @@ if (requirePython(t, ['torch', 'onnx'])) {
   });
 
   t.test('--default-model routes requests without ?model=; an unknown default is a start-up error', async (t) => {
-    const a = await buildApp({ modelRepository: root, defaultModel: 'gray', logger: false, threads: 1, maxBatch: 2 });
+    const a = await buildAppWith({
+      modelRepository: root,
+      defaultModel: 'gray',
+      logger: false,
+      threads: 1,
+      maxBatch: 2,
+    });
     t.teardown(() => a.close());
     const r = await a.inject({
       method: 'POST',
@@ -516,13 +521,13 @@ if (requirePython(t, ['torch', 'onnx'])) {
     t.equal(r.json().model.name, 'gray');
     t.equal((await a.inject('/v1/model')).json().name, 'gray');
     await t.rejects(
-      buildApp({ modelRepository: root, defaultModel: 'nope', logger: false, threads: 1 }),
+      buildAppWith({ modelRepository: root, defaultModel: 'nope', logger: false, threads: 1 }),
       /--default-model "nope" is not in the repository/,
     );
   });
 
   t.test('single-model mode: a foreign model serves by itself; limits and bad files fail at start', async (t) => {
-    const a = await buildApp({ modelPath: file('nhwc'), logger: false, threads: 1 });
+    const a = await buildAppWith({ modelPath: file('nhwc'), logger: false, threads: 1 });
     t.teardown(() => a.close());
     const px = pixels(32, 32, 3, 4);
     const r = await a.inject({
@@ -534,10 +539,10 @@ if (requirePython(t, ['torch', 'onnx'])) {
     t.equal(r.statusCode, 200, r.body);
     t.equal(r.json().model.name, 'nhwc', 'nhwc/1/model.onnx is served as the model folder names it');
     await t.rejects(
-      buildApp({ modelPath: file('resnet'), maxModelBytes: 4096, logger: false, threads: 1 }),
+      buildAppWith({ modelPath: file('resnet'), maxModelBytes: 4096, logger: false, threads: 1 }),
       /model\.onnx is 7\d\d\d bytes, over the 4096-byte limit \(raise --max-model-bytes \/ MAX_MODEL_BYTES\)/,
     );
-    await t.rejects(buildApp({ modelPath: file('broken'), logger: false, threads: 1 }), {
+    await t.rejects(buildAppWith({ modelPath: file('broken'), logger: false, threads: 1 }), {
       name: 'ModelLoadError',
       message: /is not a valid ONNX model/,
     });

@@ -3,9 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { cudaProviderInstalled, RuntimeError } from '../../src/runtime/session.js';
-import { buildApp } from '../../src/server/app.js';
 import { readyPort, type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
-import { image, multipart, writeModel } from '../fixtures/server.js';
+import { buildAppWith, image, multipart, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir());
 
@@ -29,7 +28,7 @@ t.test(
   '--device cuda fails fast naming the fix; auto falls back to the CPU with a warning',
   { skip: cudaProviderInstalled() && 'the CUDA provider is installed here' },
   async (t) => {
-    const e = await buildApp({ modelPath, device: 'cuda', logger: false }).then(
+    const e = await buildAppWith({ modelPath, device: 'cuda', logger: false }).then(
       () => null,
       (err: unknown) => err,
     );
