@@ -7,7 +7,7 @@ import { BatchLoader } from '../data/loader.js';
 import { splitTrainVal } from '../data/split.js';
 import { defaultSpec, initParams, type ModelSpec, preset } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
-import type { Checkpoint, Progress } from './checkpoint.js';
+import type { Checkpoint, RunPosition } from './checkpoint.js';
 import { emaInit } from './ema.js';
 import { loadInitParams } from './finetune.js';
 import { frozenParams } from './freeze.js';
@@ -66,7 +66,7 @@ export async function initOrResume(
   ck: Checkpoint | null,
   files: RunFiles,
   log: (line: string) => void,
-): Promise<{ run: Run; progress: Progress }> {
+): Promise<{ run: Run; progress: RunPosition }> {
   const loaded = await startWeights(o, ck, files, log);
   const data = await loadRunData(o, loaded.spec, log);
   const { spec, state, progress, ema, frozen } = await fitToData(o, loaded, data.train, log, data.report !== undefined);

@@ -6,7 +6,7 @@ import { type ImageDataset, subset } from '../data/dataset.js';
 import type { FolderReport } from '../data/folder.js';
 import { type MixOptions, mixEnabled } from '../data/mix.js';
 import type { MixerConfig, ModelSpec, Params } from '../model/index.js';
-import type { Progress } from './checkpoint.js';
+import type { RunPosition } from './checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 import { ABSENT, HYPER_KEYS, type RecipeDiff } from './recipe.js';
 import type { OptimState, StepMode } from './stepper.js';
@@ -103,7 +103,7 @@ export interface EpochMetrics {
 
 export interface TrainResult {
   state: OptimState;
-  progress: Progress;
+  progress: RunPosition;
   interrupted: boolean;
   /** The run stopped because it reached `stopAtStep` (a planned stop, not a failure). */
   reachedStopStep: boolean;
