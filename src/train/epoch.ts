@@ -62,16 +62,16 @@ export async function trainSteps(run: Run, epoch: number, start: RunPosition, do
     const masks = o.dropPath
       ? dropPathFeeds(spec.config.depth, o.dropPath, batch.size, o.seed, epoch, batch.step)
       : undefined;
-    const r = await run.stepper.step(
+    const r = await run.stepper.step({
       state,
-      batch.pixels,
-      batch.labels,
-      batch.size,
-      t.lr,
-      t.progress.step + 1,
-      batch.targets,
-      masks,
-    );
+      pixels: batch.pixels,
+      labels: batch.labels,
+      size: batch.size,
+      learningRate: t.lr,
+      step: t.progress.step + 1,
+      targets: batch.targets,
+      extraFeeds: masks,
+    });
     if (!Number.isFinite(r.loss))
       throw new UserError('TRAINING_DIVERGED', `loss became ${r.loss} at step ${t.progress.step + 1}; lower --lr`);
     const te = performance.now();
