@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { KeyRing } from './auth.js';
-import { body, RETRY_AFTER_S, ServiceError } from './errors.js';
+import { errorBody, RETRY_AFTER_S, ServiceError } from './errors.js';
 import { requestId } from './request-id.js';
 import { corsHeaders, SECURITY_HEADERS } from './security-headers.js';
 import { isV2 } from './v2-http.js';
@@ -139,7 +139,7 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
   const refuse = (req: IncomingMessage, res: ServerResponse): void => {
     if (res.writableEnded || req.socket.destroyed) return;
     const url = req.url ?? '';
-    const b = body(
+    const b = errorBody(
       'OVERLOADED',
       `the service is full (${o.admission.images} images in flight, limit ${o.admission.capacity}); retry shortly`,
     );

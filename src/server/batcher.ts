@@ -2,8 +2,8 @@
 import type { TensorData } from '../runtime/session.js';
 import { ServiceError } from './errors.js';
 
-/** Output rows: a typed array, or strings for string tensors. */
-export type Rows = TensorData;
+/** An output tensor's values, row after row: a typed array, or strings for string tensors. */
+export type OutputValues = TensorData;
 
 /**
  * Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K values. Items submitted with a `key`
@@ -14,7 +14,7 @@ export interface BatchRunner {
     pixels: Uint8Array,
     n: number,
     key?: string,
-  ): Promise<{ outputs: Record<string, Rows>; ms: number; dims?: Record<string, readonly number[]> }>;
+  ): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, readonly number[]> }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
 }
@@ -40,7 +40,7 @@ export interface BatcherOptions {
 
 /** One item's share of a batch: its rows of every output, and their dims (first dim: its count). */
 export interface ItemResult {
-  outputs: Record<string, Rows>;
+  outputs: Record<string, OutputValues>;
   dims: Record<string, number[]>;
 }
 
@@ -85,11 +85,11 @@ export class MicroBatcher {
   }
 
   /**
-   * Queues `count` rows of a payload whose layout `key` names (only items with the same key share a batch);
+   * Queues `count` rows of a payload whose layout `layoutKey` names (only items with the same key share a batch);
    * resolves with this item's rows and dims.
    */
-  submitKeyed(payload: Uint8Array, count: number, key: string): Promise<ItemResult> {
-    return this.enqueue(payload, count, key);
+  submitWithLayout(payload: Uint8Array, count: number, layoutKey: string): Promise<ItemResult> {
+    return this.enqueue(payload, count, layoutKey);
   }
 
   private enqueue(pixels: Uint8Array, count: number, key: string): Promise<ItemResult> {
@@ -126,7 +126,7 @@ export class MicroBatcher {
   /** Starts batches while a worker is idle and the head of the queue is due (full batch, delay passed, or a run just ended). */
   private pump(): void {
     while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.o.maxBatch)) {
-      this.dispatch(this.take());
+      this.dispatch(this.takeBatch());
     }
     if (this.queue.length === 0) {
       this.due = false;
@@ -137,7 +137,7 @@ export class MicroBatcher {
   }
 
   /** Removes up to maxBatch images (at least one item) from the head of the queue. */
-  private take(): Item[] {
+  private takeBatch(): Item[] {
     const batch: Item[] = [];
     let n = 0;
     while (this.queue.length > 0) {
@@ -170,7 +170,7 @@ export class MicroBatcher {
       ({ outputs, ms, dims }) => {
         let row = 0;
         for (const it of batch) {
-          const mine: Record<string, Rows> = {};
+          const mine: Record<string, OutputValues> = {};
           const mineDims: Record<string, number[]> = {};
           for (const [name, all] of Object.entries(outputs)) {
             const k = all.length / n;

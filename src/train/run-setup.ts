@@ -24,7 +24,7 @@ import {
 } from './schedule.js';
 import { type OptimState, Stepper, zerosLike } from './stepper.js';
 import { modelSummary } from './summary.js';
-import { mixOptions, type TrainOptions, take } from './train-options.js';
+import { limitDataset, mixOptions, type TrainOptions } from './train-options.js';
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
@@ -188,8 +188,8 @@ export async function loadRunData(o: TrainOptions, spec: ModelSpec, log: (line: 
       '--val-split is for CIFAR-10: an image folder already holds out a stratified validation split (its val/ folder, or 10% of each class), and every evaluation uses it',
     );
   }
-  let trainSet = take(data.train, o.limitTrain);
-  const testSet = take(data.test, o.limitTest);
+  let trainSet = limitDataset(data.train, o.limitTrain);
+  const testSet = limitDataset(data.test, o.limitTest);
   if (trainSet.height !== spec.config.image_size || trainSet.width !== spec.config.image_size) {
     throw new UsageError(
       `the data is ${trainSet.height}×${trainSet.width} but the model input is ${spec.config.image_size}×${spec.config.image_size} (CIFAR-10 comes at 32×32; image folders are resized to --image-size)`,

@@ -152,7 +152,8 @@ export function mixOptions(o: TrainOptions, numClasses: number): MixOptions | nu
   return mixEnabled(m) ? m : null;
 }
 
-export function take(ds: ImageDataset, n: number | undefined): ImageDataset {
+/** The first `n` images of a dataset (all of it when `n` is unset or not smaller): --limit-train / --limit-test. */
+export function limitDataset(ds: ImageDataset, n: number | undefined): ImageDataset {
   return n && n < ds.count
     ? subset(
         ds,

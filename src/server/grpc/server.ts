@@ -123,13 +123,14 @@ export class GrpcEndpoint {
         );
       };
     const ready = (): boolean => serverNotReady(ctx) === null;
-    const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
+    // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
+    const requestedVersion = (v: string): string | undefined => (v === '' ? undefined : v);
     this.server.addService(inference, {
       ServerLive: unary(async () => ({ live: true }), true),
       ServerReady: unary(async () => ({ ready: ready() }), true),
       ModelReady: unary<{ name: string; version: string }>(async (r) => {
         try {
-          return await ctx.repo.use(r.name, version_(r.version), async () => ({ ready: !ctx.state.closing }));
+          return await ctx.repo.use(r.name, requestedVersion(r.version), async () => ({ ready: !ctx.state.closing }));
         } catch (e) {
           if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
           throw e;
@@ -138,7 +139,7 @@ export class GrpcEndpoint {
       ServerMetadata: unary(async () => ({ name: 'onnx-mixer', version, extensions: [...GRPC_EXTENSIONS] }), true),
       ModelMetadata: unary<{ name: string; version: string }>(
         async (r) =>
-          ctx.repo.use(r.name, version_(r.version), async (m) => ({
+          ctx.repo.use(r.name, requestedVersion(r.version), async (m) => ({
             name: m.name,
             versions: (ctx.repo.versions(m.name) ?? [])
               .filter((v) => v.state === 'READY')
@@ -185,7 +186,7 @@ export class GrpcEndpoint {
       ),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return ctx.repo.use(r.model_name, version_(r.model_version), (m) => this.infer(m, r));
+        return ctx.repo.use(r.model_name, requestedVersion(r.model_version), (m) => this.infer(m, r));
       }),
     });
     this.server.addService(health, {

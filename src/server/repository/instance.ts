@@ -9,7 +9,7 @@ import { inspectModel, type ModelInterface } from '../../onnx/inspect.js';
 import type { ElemType } from '../../onnx/types.js';
 import type { Device, HostTensor, TensorData } from '../../runtime/session.js';
 import { WorkerPool } from '../../runtime/worker-pool.js';
-import { type BatchStats, type ItemResult, MicroBatcher, type Rows } from '../batcher.js';
+import { type BatchStats, type ItemResult, MicroBatcher, type OutputValues } from '../batcher.js';
 import { ServiceError } from '../errors.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 import { deriveContract, elemBytes, type ModelContract } from './contract.js';
@@ -353,7 +353,7 @@ export class ModelInstance {
 
   /** Runs a generic tensor request (payload laid out as `layout` says; `rows` rows when batched). */
   infer(payload: Uint8Array, rows: number, layout: TensorLayout): Promise<ItemResult> {
-    return this.batcher.submitKeyed(payload, layout.batched ? rows : 1, JSON.stringify(layout));
+    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, JSON.stringify(layout));
   }
 
   lease(): void {
@@ -389,7 +389,7 @@ async function runImages(
   contract: ModelContract,
   px: Uint8Array,
   n: number,
-): Promise<{ outputs: Record<string, Rows>; ms: number }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number }> {
   const c = contract.image!;
   // A fixed batch dim B runs at most B images per call: a larger item (one request's images) runs in chunks of B.
   const fb = contract.fixedBatch;
@@ -429,7 +429,7 @@ async function runTensors(
   px: Uint8Array,
   n: number,
   layout: TensorLayout,
-): Promise<{ outputs: Record<string, Rows>; ms: number; dims: Record<string, number[]> }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims: Record<string, number[]> }> {
   const feeds: Record<string, HostTensor> = {};
   if (layout.batched) {
     const rowBytes = layout.inputs.map((i) => prod(i.dims) * elemBytes(i.type));
@@ -463,7 +463,7 @@ async function runTensors(
     }
   }
   const r = await pool.run(feeds, layout.outputs);
-  const outputs: Record<string, Rows> = {};
+  const outputs: Record<string, OutputValues> = {};
   const dims: Record<string, number[]> = {};
   for (const name of layout.outputs) {
     outputs[name] = r.outputs[name]!.data;
