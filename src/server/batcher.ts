@@ -49,7 +49,7 @@ interface Item {
   count: number;
   key: string;
   queuedAt: number;
-  resolve: (o: ItemResult) => void;
+  resolve: (result: ItemResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -63,7 +63,7 @@ export class MicroBatcher {
 
   constructor(
     private readonly runner: BatchRunner,
-    private readonly o: BatcherOptions,
+    private readonly opts: BatcherOptions,
   ) {}
 
   /** Images waiting for a batch. */
@@ -78,8 +78,10 @@ export class MicroBatcher {
 
   /** Queues `count` images (count × imageBytes); resolves with this item's rows of every output. */
   async submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
-    if (pixels.length !== count * this.o.imageBytes) {
-      throw new RangeError(`expected ${count * this.o.imageBytes} bytes for ${count} image(s), got ${pixels.length}`);
+    if (pixels.length !== count * this.opts.imageBytes) {
+      throw new RangeError(
+        `expected ${count * this.opts.imageBytes} bytes for ${count} image(s), got ${pixels.length}`,
+      );
     }
     return (await this.enqueue(pixels, count, '')).outputs as Record<string, Float32Array>;
   }
@@ -93,11 +95,11 @@ export class MicroBatcher {
   }
 
   private enqueue(pixels: Uint8Array, count: number, key: string): Promise<ItemResult> {
-    if (this.queued + count > this.o.maxQueue) {
+    if (this.queued + count > this.opts.maxQueue) {
       return Promise.reject(
         new ServiceError(
           'OVERLOADED',
-          `the queue is full (${this.queued} images waiting, limit ${this.o.maxQueue}); retry shortly`,
+          `the queue is full (${this.queued} images waiting, limit ${this.opts.maxQueue}); retry shortly`,
         ),
       );
     }
@@ -109,7 +111,7 @@ export class MicroBatcher {
           this.timer = null;
           this.due = true;
           this.pump();
-        }, this.o.delayMs);
+        }, this.opts.delayMs);
       }
       this.pump();
     });
@@ -125,7 +127,7 @@ export class MicroBatcher {
 
   /** Starts batches while a worker is idle and the head of the queue is due (full batch, delay passed, or a run just ended). */
   private pump(): void {
-    while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.o.maxBatch)) {
+    while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.opts.maxBatch)) {
       this.dispatch(this.takeBatch());
     }
     if (this.queue.length === 0) {
@@ -142,7 +144,7 @@ export class MicroBatcher {
     let n = 0;
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      if (batch.length > 0 && (n + head.count > this.o.maxBatch || head.key !== batch[0]!.key)) break;
+      if (batch.length > 0 && (n + head.count > this.opts.maxBatch || head.key !== batch[0]!.key)) break;
       this.queue.shift();
       batch.push(head);
       n += head.count;
@@ -186,7 +188,7 @@ export class MicroBatcher {
           row += it.count;
           it.resolve({ outputs: mine, dims: mineDims });
         }
-        this.o.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms });
+        this.opts.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms });
         this.finished();
       },
       (e: unknown) => {

@@ -65,27 +65,27 @@ export class Stepper {
     private readonly parallel: DataParallel | null = null,
   ) {}
 
-  static async create(spec: ModelSpec, o: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
-    const meta = artifactMetadata(spec, o);
+  static async create(spec: ModelSpec, opts: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
+    const meta = artifactMetadata(spec, opts);
     if (mode === 'fused') {
       const s = await Session.create(
-        serializeModel(trainStepGraph(spec, o), { metadata: meta }),
+        serializeModel(trainStepGraph(spec, opts), { metadata: meta }),
         TRAIN_SESSION(threads),
       );
-      return new Stepper(mode, spec, s, null, Boolean(o.softTargets), trainableParams(spec, o));
+      return new Stepper(mode, spec, s, null, Boolean(opts.softTargets), trainableParams(spec, opts));
     }
-    const training = serializeModel(trainingGraph(spec, o), { metadata: meta });
+    const training = serializeModel(trainingGraph(spec, opts), { metadata: meta });
     const opt = await Session.create(
-      serializeModel(optimizerGraph(spec, o), { metadata: meta }),
+      serializeModel(optimizerGraph(spec, opts), { metadata: meta }),
       TRAIN_SESSION(threads),
     );
-    const trainable = trainableParams(spec, o);
+    const trainable = trainableParams(spec, opts);
     if (mode === 'parallel') {
       const dp = await DataParallel.create(training, threads);
-      return new Stepper(mode, spec, null, opt, Boolean(o.softTargets), trainable, dp);
+      return new Stepper(mode, spec, null, opt, Boolean(opts.softTargets), trainable, dp);
     }
     const t = await Session.create(training, TRAIN_SESSION(threads));
-    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets), trainable);
+    return new Stepper(mode, spec, t, opt, Boolean(opts.softTargets), trainable);
   }
 
   /**

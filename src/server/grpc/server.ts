@@ -86,7 +86,7 @@ export class GrpcEndpoint {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly o: GrpcOptions,
+    private readonly opts: GrpcOptions,
     version: string,
   ) {
     const c = ctx.config;
@@ -104,7 +104,7 @@ export class GrpcEndpoint {
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
     // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here; checked by the guard.
-    this.keys = o.apiKeys ? new KeyRing(o.apiKeys) : ctx.keys;
+    this.keys = opts.apiKeys ? new KeyRing(opts.apiKeys) : ctx.keys;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
       <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
@@ -227,7 +227,7 @@ export class GrpcEndpoint {
   async listen(): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(
-        `${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`,
+        `${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.opts.port}`,
         grpc.ServerCredentials.createInsecure(),
         (err, port) => (err ? reject(err) : resolve(port)),
       ),
