@@ -13,6 +13,8 @@ const OUT = 'Nothing under src/ imports test/ or the top-level bench/';
 const LOW = 'The lower layers import neither test/, bench/ nor src/bench/';
 const ORDER = 'Dependency order onnx -> autodiff -> model';
 const CONSUMER = 'bench/ uses the product as a consumer';
+const DATA = 'Dependency order data -> {train, server, cli}';
+const UTIL = 'src/util/ is the bottom layer';
 
 /** [file the import is written in, module specifier, start of the expected message or null when allowed]. */
 const CASES: [file: string, spec: string, want: string | null][] = [
@@ -52,6 +54,18 @@ const CASES: [file: string, spec: string, want: string | null][] = [
   ['bench/d.ts', '#mixer/server/config.js', null],
   ['bench/e.ts', '#mixer/bench/hardware.js', null],
   ['bench/f.ts', '../test/fixtures/png-bombs.js', null],
+  ['src/data/a.ts', '../train/epoch.js', DATA],
+  ['src/data/b.ts', '../server/app.js', DATA],
+  ['src/data/c.ts', '../cli/main.js', DATA],
+  ['src/data/d.ts', '../../bench/http.js', LOW],
+  ['src/data/e.ts', '../util/progress-bar.js', null],
+  ['src/data/f.ts', '../image/decode.js', null],
+  ['src/util/a.ts', '../train/epoch.js', UTIL],
+  ['src/util/b.ts', '../model/index.js', UTIL],
+  ['src/util/c.ts', '../data/folder.js', UTIL],
+  ['src/util/d.ts', './rng.js', null],
+  ['src/util/e.ts', 'onnx-mixer-client', null],
+  ['src/util/f.ts', 'onnxruntime-node', ORT],
 ];
 
 t.test('each boundary rule fires on a breaking import and stays quiet on an allowed one', async (t) => {

@@ -24,7 +24,8 @@ export async function trainStepBench(
       const p = initParams(c, 0);
       const state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
       let step = 0;
-      tasks[mode] = async () => void (await st.step(state, pixels, labels, batch, 1e-3, ++step));
+      tasks[mode] = async () =>
+        void (await st.step({ state, pixels, labels, size: batch, learningRate: 1e-3, step: ++step }));
     }
     const med = await interleaved(tasks, rounds);
     const roofG = roof.flops / med['roofline']! / 1e6;

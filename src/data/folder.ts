@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { Progress as Bar } from '../train/progress.js';
+import { ProgressBar } from '../util/progress-bar.js';
 import { mixSeed, Rng } from '../util/rng.js';
 import { DataError, type ImageDataset } from './dataset.js';
 import { decodeFiles } from './decode-pool.js';
@@ -189,7 +189,7 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
     `decoding ${files.length} images at ${size}×${size} (${mib(files.length * per)} MiB ${streamed ? `> --cache-mb ${opts.cacheMb ?? 2048}: streamed from the decode cache on disk` : 'in memory'}; cache ${cacheDir})`,
   );
   const threads = Math.max(1, Math.min(opts.threads ?? Math.min(4, availableParallelism()), files.length));
-  const bar = new Bar('decode', files.length, log, 10_000);
+  const bar = new ProgressBar('decode', files.length, log, 10_000);
   const t0 = performance.now();
   const results = await decodeFiles({
     files,

@@ -1,6 +1,6 @@
 // A typed ONNX graph: values with dtype and (symbolic) shape, nodes, initializers, inputs and outputs.
 import { GraphError } from './errors.js';
-import type { OpType } from './ops.js';
+import type { OpType } from './op-types.js';
 import type { DType, Shape, TypedData } from './types.js';
 
 export interface Value {

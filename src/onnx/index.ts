@@ -3,6 +3,7 @@
 export * from './errors.js';
 export * from './graph.js';
 export * from './inspect.js';
+export * from './op-types.js';
 export * from './ops.js';
 export * from './serialize.js';
 export * from './shapes.js';

@@ -4,43 +4,6 @@ import type { AttrValue, Graph, Value } from './graph.js';
 import { broadcast, normAxis, reduceShape, reshapeTarget } from './shapes.js';
 import { type Dim, type DType, isFloat, type Shape, shapeStr } from './types.js';
 
-export const OP_TYPES = [
-  'Add',
-  'Sub',
-  'Mul',
-  'Div',
-  'Pow',
-  'Neg',
-  'Sqrt',
-  'Exp',
-  'Erf',
-  'Tanh',
-  'Identity',
-  'Cast',
-  'MatMul',
-  'Gemm',
-  'Transpose',
-  'Reshape',
-  'LayerNormalization',
-  'ReduceMean',
-  'ReduceSum',
-  'Softmax',
-  'LogSoftmax',
-  'OneHot',
-  'Shape',
-  'Expand',
-  'GreaterOrEqual',
-  'If',
-  'Sum',
-  'Split',
-  'Concat',
-  'DynamicQuantizeLinear',
-  'MatMulInteger',
-  'QuantizeLinear',
-  'DequantizeLinear',
-] as const;
-export type OpType = (typeof OP_TYPES)[number];
-
 type Binary = 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow';
 type Unary = 'Neg' | 'Sqrt' | 'Exp' | 'Erf' | 'Tanh' | 'Identity';
 

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { KeyRing } from './auth.js';
-import { body, RETRY_AFTER_S, ServiceError } from './errors.js';
+import { errorBody, RETRY_AFTER_S, ServiceError } from './errors.js';
 import { requestId } from './request-id.js';
 import { corsHeaders, SECURITY_HEADERS } from './security-headers.js';
 import { isV2 } from './v2-http.js';
@@ -128,33 +128,33 @@ interface Parked {
  * 503 straight from Node. Refusals thus cost no decoding, no hooks and no body parsing, and they come at most about
  * maxParked per PARK_MS instead of as fast as a flood of pipelined clients can resend: goodput holds up.
  */
-export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  const parkMs = o.parkMs ?? PARK_MS;
+export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const parkMs = opts.parkMs ?? PARK_MS;
   const parked: Parked[] = [];
   let timer: NodeJS.Timeout | null = null;
   const count = (): void => {
-    o.admission.parked = parked.length;
+    opts.admission.parked = parked.length;
   };
 
   const refuse = (req: IncomingMessage, res: ServerResponse): void => {
     if (res.writableEnded || req.socket.destroyed) return;
     const url = req.url ?? '';
-    const b = body(
+    const b = errorBody(
       'OVERLOADED',
-      `the service is full (${o.admission.images} images in flight, limit ${o.admission.capacity}); retry shortly`,
+      `the service is full (${opts.admission.images} images in flight, limit ${opts.admission.capacity}); retry shortly`,
     );
     // As the v2 onSend hook does for Fastify's answers: on /v2 paths `error` is the message (what Triton clients show).
     const text = JSON.stringify(isV2(url) ? { ...b, error: b.message } : b);
     res.writeHead(503, {
       ...SECURITY_HEADERS,
-      ...corsHeaders(o.origins, req.headers.origin),
+      ...corsHeaders(opts.origins, req.headers.origin),
       'x-request-id': requestId(req),
       'retry-after': String(RETRY_AFTER_S),
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(text),
     });
     res.end(text);
-    o.onRefused(inferRoute(url));
+    opts.onRefused(inferRoute(url));
   };
 
   /** Takes a request out of the queue (answered, handed on or gone). */
@@ -177,12 +177,12 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
 
   /** Hands the oldest parked requests on while there is room, each with a held slot given back when it ends unadmitted. */
   const drain = (): void => {
-    while (parked.length > 0 && !o.admission.full) {
+    while (parked.length > 0 && !opts.admission.full) {
       const p = parked.shift()!;
       unpark(p);
       if (p.req.socket.destroyed || p.res.writableEnded) continue;
       // The hold ends with the answer, or with the connection (a pipelined answer not yet started has no close event).
-      const release = o.admission.hold(p.req);
+      const release = opts.admission.hold(p.req);
       const done = (): void => {
         p.res.off('close', done);
         p.req.socket.off('close', done);
@@ -197,20 +197,20 @@ export function refuseEarly(o: FastRefusal, handler: (req: IncomingMessage, res:
       timer = null;
     }
   };
-  o.admission.onRelease = drain;
+  opts.admission.onRelease = drain;
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '';
     if (
-      (!o.admission.full && parked.length === 0) ||
-      o.closing?.() ||
+      (!opts.admission.full && parked.length === 0) ||
+      opts.closing?.() ||
       !isInfer(req.method, url) ||
-      (o.keys.enabled && !o.keys.allows(req.headers.authorization))
+      (opts.keys.enabled && !opts.keys.allows(req.headers.authorization))
     ) {
       handler(req, res);
       return;
     }
-    if (parked.length >= o.maxParked) {
+    if (parked.length >= opts.maxParked) {
       refuse(req, res);
       return;
     }

@@ -14,7 +14,7 @@ import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { body, clip, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
+import { clip, errorBody, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
 import { serverTimeouts } from './http-timeouts.js';
 import { RequestLog } from './logging.js';
@@ -177,11 +177,11 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
         .code(tooLong ? 404 : 400);
       void reply.send(
         tooLong
-          ? body(
+          ? errorBody(
               'NOT_FOUND',
               `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`,
             )
-          : body('BAD_REQUEST', 'malformed URL'),
+          : errorBody('BAD_REQUEST', 'malformed URL'),
       );
     },
     return503OnClosing: false,
@@ -276,11 +276,13 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     else req.log.debug({ code: se.code, message: se.message }, 'request rejected');
     if (se.code === 'OVERLOADED') metrics.shed.inc();
     if (se.retryable) reply.header('retry-after', RETRY_AFTER_S);
-    return reply.code(se.statusCode).send(body(se.code, se.message));
+    return reply.code(se.statusCode).send(errorBody(se.code, se.message));
   });
   v2HttpHooks(app, config.bodyLimit);
   app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send(body('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)),
+    reply
+      .code(404)
+      .send(errorBody('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)),
   );
 
   healthRoutes(app, ctx);

@@ -1,7 +1,7 @@
 // Bearer API keys: every route but the health probes needs `Authorization: Bearer <key>` when keys are set; compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { body } from './errors.js';
+import { errorBody } from './errors.js';
 
 /** Routes open without a key: liveness and readiness probes. */
 export function isOpenPath(url: string): boolean {
@@ -48,7 +48,7 @@ export function requireApiKeys(app: FastifyInstance, ring: KeyRing): void {
       .code(401)
       .header('www-authenticate', 'Bearer realm="mixer"')
       .send(
-        body(
+        errorBody(
           'UNAUTHORIZED',
           req.headers.authorization
             ? 'the API key is not valid'

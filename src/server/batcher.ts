@@ -2,8 +2,8 @@
 import type { TensorData } from '../runtime/session.js';
 import { ServiceError } from './errors.js';
 
-/** Output rows: a typed array, or strings for string tensors. */
-export type Rows = TensorData;
+/** An output tensor's values, row after row: a typed array, or strings for string tensors. */
+export type OutputValues = TensorData;
 
 /**
  * Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K values. Items submitted with a `key`
@@ -14,7 +14,7 @@ export interface BatchRunner {
     pixels: Uint8Array,
     n: number,
     key?: string,
-  ): Promise<{ outputs: Record<string, Rows>; ms: number; dims?: Record<string, readonly number[]> }>;
+  ): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, readonly number[]> }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
 }
@@ -40,7 +40,7 @@ export interface BatcherOptions {
 
 /** One item's share of a batch: its rows of every output, and their dims (first dim: its count). */
 export interface ItemResult {
-  outputs: Record<string, Rows>;
+  outputs: Record<string, OutputValues>;
   dims: Record<string, number[]>;
 }
 
@@ -49,7 +49,7 @@ interface Item {
   count: number;
   key: string;
   queuedAt: number;
-  resolve: (o: ItemResult) => void;
+  resolve: (result: ItemResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -63,7 +63,7 @@ export class MicroBatcher {
 
   constructor(
     private readonly runner: BatchRunner,
-    private readonly o: BatcherOptions,
+    private readonly opts: BatcherOptions,
   ) {}
 
   /** Images waiting for a batch. */
@@ -78,26 +78,28 @@ export class MicroBatcher {
 
   /** Queues `count` images (count × imageBytes); resolves with this item's rows of every output. */
   async submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
-    if (pixels.length !== count * this.o.imageBytes) {
-      throw new RangeError(`expected ${count * this.o.imageBytes} bytes for ${count} image(s), got ${pixels.length}`);
+    if (pixels.length !== count * this.opts.imageBytes) {
+      throw new RangeError(
+        `expected ${count * this.opts.imageBytes} bytes for ${count} image(s), got ${pixels.length}`,
+      );
     }
     return (await this.enqueue(pixels, count, '')).outputs as Record<string, Float32Array>;
   }
 
   /**
-   * Queues `count` rows of a payload whose layout `key` names (only items with the same key share a batch);
+   * Queues `count` rows of a payload whose layout `layoutKey` names (only items with the same key share a batch);
    * resolves with this item's rows and dims.
    */
-  submitKeyed(payload: Uint8Array, count: number, key: string): Promise<ItemResult> {
-    return this.enqueue(payload, count, key);
+  submitWithLayout(payload: Uint8Array, count: number, layoutKey: string): Promise<ItemResult> {
+    return this.enqueue(payload, count, layoutKey);
   }
 
   private enqueue(pixels: Uint8Array, count: number, key: string): Promise<ItemResult> {
-    if (this.queued + count > this.o.maxQueue) {
+    if (this.queued + count > this.opts.maxQueue) {
       return Promise.reject(
         new ServiceError(
           'OVERLOADED',
-          `the queue is full (${this.queued} images waiting, limit ${this.o.maxQueue}); retry shortly`,
+          `the queue is full (${this.queued} images waiting, limit ${this.opts.maxQueue}); retry shortly`,
         ),
       );
     }
@@ -109,7 +111,7 @@ export class MicroBatcher {
           this.timer = null;
           this.due = true;
           this.pump();
-        }, this.o.delayMs);
+        }, this.opts.delayMs);
       }
       this.pump();
     });
@@ -125,8 +127,8 @@ export class MicroBatcher {
 
   /** Starts batches while a worker is idle and the head of the queue is due (full batch, delay passed, or a run just ended). */
   private pump(): void {
-    while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.o.maxBatch)) {
-      this.dispatch(this.take());
+    while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.opts.maxBatch)) {
+      this.dispatch(this.takeBatch());
     }
     if (this.queue.length === 0) {
       this.due = false;
@@ -137,12 +139,12 @@ export class MicroBatcher {
   }
 
   /** Removes up to maxBatch images (at least one item) from the head of the queue. */
-  private take(): Item[] {
+  private takeBatch(): Item[] {
     const batch: Item[] = [];
     let n = 0;
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      if (batch.length > 0 && (n + head.count > this.o.maxBatch || head.key !== batch[0]!.key)) break;
+      if (batch.length > 0 && (n + head.count > this.opts.maxBatch || head.key !== batch[0]!.key)) break;
       this.queue.shift();
       batch.push(head);
       n += head.count;
@@ -170,7 +172,7 @@ export class MicroBatcher {
       ({ outputs, ms, dims }) => {
         let row = 0;
         for (const it of batch) {
-          const mine: Record<string, Rows> = {};
+          const mine: Record<string, OutputValues> = {};
           const mineDims: Record<string, number[]> = {};
           for (const [name, all] of Object.entries(outputs)) {
             const k = all.length / n;
@@ -186,7 +188,7 @@ export class MicroBatcher {
           row += it.count;
           it.resolve({ outputs: mine, dims: mineDims });
         }
-        this.o.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms });
+        this.opts.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms });
         this.finished();
       },
       (e: unknown) => {

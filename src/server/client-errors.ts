@@ -1,7 +1,7 @@
 // Errors Node's HTTP parser raises before Fastify sees a request (bad syntax, oversized headers, timeouts), answered in the documented JSON shape.
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { body, type ErrorCode } from './errors.js';
+import { type ErrorCode, errorBody } from './errors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 /** Node's parser and timeout error codes → ours. */
@@ -19,7 +19,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 /** The raw HTTP/1.1 answer to a client error, closing the connection. */
 export function clientErrorResponse(err: { code?: string }): string {
   const code = clientErrorCode(err.code);
-  const b = body(
+  const b = errorBody(
     code,
     MESSAGES[code] ?? `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code})` : ''}`,
   );

@@ -119,13 +119,14 @@ export function echo(v: unknown): string {
   return clip(s);
 }
 
-export function body(code: ErrorCode, message: string): ErrorBody {
+/** The JSON error body every route answers with: status, catalogued code, reason phrase and message. */
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
   const statusCode = ERRORS[code];
   return { statusCode, code, error: REASONS[statusCode] ?? 'Error', message };
 }
 
 /** Fastify core and @fastify/multipart error codes → ours. */
-const FOREIGN: Record<string, ErrorCode> = {
+const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
@@ -148,7 +149,7 @@ export function toServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
   if (e instanceof ImageError) return new ServiceError(e.code, e.message, { cause: e });
   const err = e as Error & { code?: unknown; statusCode?: unknown; validation?: unknown };
-  const mapped = typeof err.code === 'string' ? FOREIGN[err.code] : undefined;
+  const mapped = typeof err.code === 'string' ? FASTIFY_ERROR_CODES[err.code] : undefined;
   if (err.validation) return new ServiceError('BAD_REQUEST', err.message, { cause: e });
   if (mapped) return new ServiceError(mapped, messageFor(mapped, err.message), { cause: e });
   const status = typeof err.statusCode === 'number' ? err.statusCode : 0;
@@ -178,5 +179,5 @@ export const SHUTTING_DOWN_MESSAGE = 'the service is shutting down';
 
 /** Sends the 503 SHUTTING_DOWN every HTTP route answers once shutdown has started (clients retry after Retry-After). */
 export function replyShuttingDown(reply: FastifyReply): FastifyReply {
-  return reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE));
+  return reply.code(503).header('retry-after', RETRY_AFTER_S).send(errorBody('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE));
 }

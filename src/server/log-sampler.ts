@@ -21,14 +21,14 @@ export class LogSampler {
   private unreported = new Map<number, number>();
   private readonly now: () => number;
 
-  constructor(private readonly o: SamplerOptions) {
-    this.now = o.now ?? (() => performance.now());
+  constructor(private readonly opts: SamplerOptions) {
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** The lines per window written for `status`; null: every one (server errors other than 503). */
   private limit(status: number): number | null {
-    if (sampled(status)) return this.o.perWindow;
-    if (status < 400) return this.o.successesPerWindow ?? null;
+    if (sampled(status)) return this.opts.perWindow;
+    if (status < 400) return this.opts.successesPerWindow ?? null;
     return null;
   }
 
@@ -57,7 +57,7 @@ export class LogSampler {
 
   private roll(): void {
     const t = this.now();
-    if (t - this.windowStart < this.o.windowMs) return;
+    if (t - this.windowStart < this.opts.windowMs) return;
     this.windowStart = t;
     this.written.clear();
     for (const [s, n] of this.dropped) this.unreported.set(s, (this.unreported.get(s) ?? 0) + n);

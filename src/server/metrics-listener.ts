@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { clientErrorResponse } from './client-errors.js';
-import { body } from './errors.js';
+import { errorBody } from './errors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 /** Starts the metrics listener with the service's timeouts (`timeouts`: serverTimeouts(config)); resolves once it listens. */
@@ -23,14 +23,14 @@ export async function startMetricsListener(
     if ((req.method === 'GET' || req.method === 'HEAD') && path === '/metrics') {
       registry.metrics().then(
         (text) => send(200, registry.contentType, text),
-        () => send(500, 'application/json; charset=utf-8', JSON.stringify(body('INTERNAL', 'internal error'))),
+        () => send(500, 'application/json; charset=utf-8', JSON.stringify(errorBody('INTERNAL', 'internal error'))),
       );
       return;
     }
     send(
       404,
       'application/json; charset=utf-8',
-      JSON.stringify(body('NOT_FOUND', 'this listener serves GET /metrics only')),
+      JSON.stringify(errorBody('NOT_FOUND', 'this listener serves GET /metrics only')),
     );
   });
   // A timeout or a malformed request gets the service's JSON answer (408 REQUEST_TIMEOUT, 400, 431), then the close.

@@ -22,8 +22,8 @@ export interface ArtifactOptions {
 }
 
 /** The parameters an optimizer step updates: all but the frozen ones, in table order. */
-export function trainableParams(spec: ModelSpec, o: Pick<ArtifactOptions, 'frozen'>): ReturnType<typeof paramTable> {
-  return paramTable(spec.config).filter((p) => !o.frozen?.has(p.name));
+export function trainableParams(spec: ModelSpec, opts: Pick<ArtifactOptions, 'frozen'>): ReturnType<typeof paramTable> {
+  return paramTable(spec.config).filter((p) => !opts.frozen?.has(p.name));
 }
 
 /** Per-block drop rates, linear from 0 to `rate` over the blocks (timm's dpr). */
@@ -45,16 +45,16 @@ interface TrainGraph {
 }
 
 /** pixels, labels (or soft targets) and one input per parameter, then forward + loss. */
-function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boolean, masks = false): TrainGraph {
+function lossGraph(spec: ModelSpec, opts: ArtifactOptions, name: string, stats: boolean, masks = false): TrainGraph {
   const g = new Graph(name);
   const b = new Builder(g);
   const c = spec.config;
   const pixels = g.input(PIXELS, 'uint8', ['N', c.image_size, c.image_size, 3]);
-  const labels = o.softTargets
+  const labels = opts.softTargets
     ? g.input('targets', 'float32', ['N', c.num_classes])
     : g.input('labels', 'int64', ['N']);
   const params = paramTable(c).map((p) => g.input(p.name, 'float32', p.shape));
-  const rates = masks && o.dropPath ? dropPathRates(c.depth, o.dropPath) : null;
+  const rates = masks && opts.dropPath ? dropPathRates(c.depth, opts.dropPath) : null;
   const dropPath = rates
     ? (i: number, br: 'tokens' | 'channels') => (rates[i]! > 0 ? g.input(dropPathInput(i, br), 'float32', ['N']) : null)
     : undefined;
@@ -64,17 +64,17 @@ function lossGraph(spec: ModelSpec, o: ArtifactOptions, name: string, stats: boo
     ...(stats ? { gelu: geluComposite } : {}),
     ...(dropPath ? { dropPath } : {}),
   });
-  const ce = o.softTargets
+  const ce = opts.softTargets
     ? softCrossEntropy(b, logitsRaw, labels)
-    : crossEntropy(b, logitsRaw, labels, o.labelSmoothing);
+    : crossEntropy(b, logitsRaw, labels, opts.labelSmoothing);
   const loss = b.identity(ce, 'loss');
   const logits = b.identity(logitsRaw, LOGITS);
   return { g, b, params, loss, logits };
 }
 
-export function trainingGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
-  const t = lossGraph(spec, o, 'mixer_training', true, true);
-  const wrt = t.params.filter((p) => !o.frozen?.has(p.name));
+export function trainingGraph(spec: ModelSpec, opts: ArtifactOptions): Graph {
+  const t = lossGraph(spec, opts, 'mixer_training', true, true);
+  const wrt = t.params.filter((p) => !opts.frozen?.has(p.name));
   const grads = backward(t.b, t.loss, wrt);
   t.g.output(t.loss);
   t.g.output(t.logits);
@@ -82,8 +82,8 @@ export function trainingGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
   return t.g;
 }
 
-export function evalGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
-  const t = lossGraph(spec, o, 'mixer_eval', false);
+export function evalGraph(spec: ModelSpec, opts: ArtifactOptions): Graph {
+  const t = lossGraph(spec, opts, 'mixer_eval', false);
   t.g.output(t.loss);
   t.g.output(t.logits);
   return t.g;
@@ -108,15 +108,15 @@ function adamwStep(
   g: Graph,
   b: Builder,
   spec: ModelSpec,
-  o: ArtifactOptions,
+  opts: ArtifactOptions,
   param: (p: ParamSpec) => Value,
   grad: (p: ParamSpec) => Value,
 ): void {
-  const cfg = o.adamw ?? DEFAULT_ADAMW;
+  const cfg = opts.adamw ?? DEFAULT_ADAMW;
   const lr = g.input('learning_rate', 'float32', []);
   const step = g.input('step', 'int64', []);
   const s = adamwScalars(b, cfg, lr, step);
-  const table = trainableParams(spec, o);
+  const table = trainableParams(spec, opts);
   const state = table.map((p) => {
     const pv = param(p);
     const gv = grad(p);
@@ -163,13 +163,13 @@ function adamwStep(
   }
 }
 
-export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
+export function optimizerGraph(spec: ModelSpec, opts: ArtifactOptions): Graph {
   const g = new Graph('mixer_optimizer');
   adamwStep(
     g,
     new Builder(g),
     spec,
-    o,
+    opts,
     (p) => g.input(p.name, 'float32', p.shape),
     (p) => g.input(`${p.name}_grad`, 'float32', p.shape),
   );
@@ -177,13 +177,13 @@ export function optimizerGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
 }
 
 /** Forward + backward + AdamW in one graph: inputs as training + optimizer, outputs loss, logits and updated state. */
-export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
-  const t = lossGraph(spec, o, 'mixer_train_step', true, true);
+export function trainStepGraph(spec: ModelSpec, opts: ArtifactOptions): Graph {
+  const t = lossGraph(spec, opts, 'mixer_train_step', true, true);
   const { g, b } = t;
   const grads = backward(
     b,
     t.loss,
-    t.params.filter((p) => !o.frozen?.has(p.name)),
+    t.params.filter((p) => !opts.frozen?.has(p.name)),
   );
   g.output(t.loss);
   g.output(t.logits);
@@ -191,34 +191,34 @@ export function trainStepGraph(spec: ModelSpec, o: ArtifactOptions): Graph {
     g,
     b,
     spec,
-    o,
+    opts,
     (p) => g.value(p.name),
     (p) => grads.get(p.name)!,
   );
   return g;
 }
 
-export function artifactMetadata(spec: ModelSpec, o: ArtifactOptions): Record<string, string> {
+export function artifactMetadata(spec: ModelSpec, opts: ArtifactOptions): Record<string, string> {
   return {
     ...specMetadata(spec),
     'mixer.optimizer': JSON.stringify({
       name: 'adamw',
-      ...(o.adamw ?? DEFAULT_ADAMW),
+      ...(opts.adamw ?? DEFAULT_ADAMW),
       no_decay: '1-D parameters (norms, biases)',
     }),
-    'mixer.label_smoothing': String(o.labelSmoothing),
-    ...(o.dropPath
+    'mixer.label_smoothing': String(opts.labelSmoothing),
+    ...(opts.dropPath
       ? {
           'mixer.drop_path': JSON.stringify({
-            rate: o.dropPath,
+            rate: opts.dropPath,
             inputs: 'drop_path.<block>.<tokens|channels> float [N]: 0 or 1/(1 − rate_block)',
           }),
         }
       : {}),
-    ...(o.softTargets
+    ...(opts.softTargets
       ? { 'mixer.targets': 'soft: float [N,K] input `targets`, label smoothing applied by the trainer' }
       : {}),
-    ...(o.frozen?.size ? { 'mixer.frozen': JSON.stringify([...o.frozen]) } : {}),
+    ...(opts.frozen?.size ? { 'mixer.frozen': JSON.stringify([...opts.frozen]) } : {}),
   };
 }
 
@@ -229,16 +229,16 @@ export interface Artifacts {
   trainStep: Uint8Array;
 }
 
-export function buildArtifacts(spec: ModelSpec, o: ArtifactOptions): Artifacts {
-  const metadata = artifactMetadata(spec, o);
+export function buildArtifacts(spec: ModelSpec, opts: ArtifactOptions): Artifacts {
+  const metadata = artifactMetadata(spec, opts);
   return {
-    training: serializeModel(trainingGraph(spec, o), {
+    training: serializeModel(trainingGraph(spec, opts), {
       metadata,
       docString: 'MLP-Mixer training graph: loss, logits and gradients',
     }),
-    eval: serializeModel(evalGraph(spec, o), { metadata, docString: 'MLP-Mixer eval graph: loss and logits' }),
-    optimizer: serializeModel(optimizerGraph(spec, o), { metadata, docString: 'AdamW optimizer step' }),
-    trainStep: serializeModel(trainStepGraph(spec, o), {
+    eval: serializeModel(evalGraph(spec, opts), { metadata, docString: 'MLP-Mixer eval graph: loss and logits' }),
+    optimizer: serializeModel(optimizerGraph(spec, opts), { metadata, docString: 'AdamW optimizer step' }),
+    trainStep: serializeModel(trainStepGraph(spec, opts), {
       metadata,
       docString: 'Fused forward + backward + AdamW step',
     }),

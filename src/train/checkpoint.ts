@@ -14,7 +14,7 @@ import {
 } from '../model/index.js';
 
 /** Where a run stands: the loader reproduces batches from (seed, epoch, stepInEpoch). */
-export interface Progress {
+export interface RunPosition {
   step: number;
   epoch: number;
   stepInEpoch: number;
@@ -29,7 +29,7 @@ export interface Checkpoint {
   expAvgSq: Params | null;
   /** Exponential moving average of the parameters (`ema.<name>` tensors), when the run keeps one. */
   ema?: Params | null;
-  progress: Progress;
+  progress: RunPosition;
   hyper: Record<string, unknown>;
   metadata: Record<string, string>;
 }

@@ -5,19 +5,24 @@ import type { Params } from '../model/index.js';
 import { buildInferenceModel, type ModelSpec } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { UserError } from '../util/errors.js';
+import { ProgressBar } from '../util/progress-bar.js';
 import { argmax } from '../util/rank.js';
-import { type Progress, saveCheckpoint } from './checkpoint.js';
+import { type RunPosition, saveCheckpoint } from './checkpoint.js';
 import { dropPathFeeds } from './droppath.js';
 import { emaUpdate } from './ema.js';
 import { type EvalResult, evaluate } from './evaluate.js';
-import { Progress as Bar } from './progress.js';
 import { writeCurve } from './report.js';
 import type { EpochOutcome, EpochTally, Run } from './run.js';
 import { learningRate } from './schedule.js';
 import { type EpochMetrics, hyperOf } from './train-options.js';
 
 /** One epoch: its steps, then (unless stopped inside it) the evaluation, the metrics line and the checkpoint. */
-export async function runEpoch(run: Run, epoch: number, progress: Progress, doneSteps: number): Promise<EpochOutcome> {
+export async function runEpoch(
+  run: Run,
+  epoch: number,
+  progress: RunPosition,
+  doneSteps: number,
+): Promise<EpochOutcome> {
   const tally = await trainSteps(run, epoch, progress, doneSteps);
   const epochS = (performance.now() - tally.t0) / 1000;
   const p = { ...tally.progress, wallSeconds: tally.progress.wallSeconds + epochS };
@@ -32,9 +37,9 @@ export async function runEpoch(run: Run, epoch: number, progress: Progress, done
 }
 
 /** The epoch's steps from where `progress` stands, until the epoch ends, SIGINT or `stopAfterSteps`. */
-export async function trainSteps(run: Run, epoch: number, start: Progress, doneBefore: number): Promise<EpochTally> {
+export async function trainSteps(run: Run, epoch: number, start: RunPosition, doneBefore: number): Promise<EpochTally> {
   const { o, spec, state, ema, steps } = run;
-  const bar = new Bar(`epoch ${epoch + 1}/${o.epochs}`, steps, run.log);
+  const bar = new ProgressBar(`epoch ${epoch + 1}/${o.epochs}`, steps, run.log);
   const K = spec.config.num_classes;
   const t: EpochTally = {
     progress: start,
@@ -57,16 +62,16 @@ export async function trainSteps(run: Run, epoch: number, start: Progress, doneB
     const masks = o.dropPath
       ? dropPathFeeds(spec.config.depth, o.dropPath, batch.size, o.seed, epoch, batch.step)
       : undefined;
-    const r = await run.stepper.step(
+    const r = await run.stepper.step({
       state,
-      batch.pixels,
-      batch.labels,
-      batch.size,
-      t.lr,
-      t.progress.step + 1,
-      batch.targets,
-      masks,
-    );
+      pixels: batch.pixels,
+      labels: batch.labels,
+      size: batch.size,
+      learningRate: t.lr,
+      step: t.progress.step + 1,
+      targets: batch.targets,
+      extraFeeds: masks,
+    });
     if (!Number.isFinite(r.loss))
       throw new UserError('TRAINING_DIVERGED', `loss became ${r.loss} at step ${t.progress.step + 1}; lower --lr`);
     const te = performance.now();
@@ -115,7 +120,7 @@ export function shouldStop(run: Run, doneSteps: number, step: number): boolean {
 export async function endEpoch(
   run: Run,
   epoch: number,
-  progress: Progress,
+  progress: RunPosition,
   t: EpochTally,
   epochS: number,
 ): Promise<EpochMetrics> {
@@ -158,7 +163,7 @@ export async function endEpoch(
 }
 
 /** Writes the resume checkpoint: weights, moments, EMA, position and recipe. */
-export function saveRun(run: Run, progress: Progress): Promise<void> {
+export function saveRun(run: Run, progress: RunPosition): Promise<void> {
   return saveCheckpoint(run.files.checkpoint, {
     spec: run.spec,
     ...run.state,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ModelSpec } from '../model/index.js';
 import { paramCount } from '../model/index.js';
-import type { Progress } from './checkpoint.js';
+import type { RunPosition } from './checkpoint.js';
 import { type EvalResult, formatEval } from './evaluate.js';
 import { lineChartSvg } from './plot.js';
 
@@ -16,7 +16,7 @@ interface ReportInput {
   finalRaw?: EvalResult | null;
   weights?: 'ema' | 'raw';
   metricsPath: string;
-  progress: Progress;
+  progress: RunPosition;
   command: string;
   /** What `final` was measured on: the test set, or (image folders) the validation split. Default 'test'. */
   finalSet?: 'test' | 'validation';

@@ -7,7 +7,7 @@ import { BatchLoader } from '../data/loader.js';
 import { splitTrainVal } from '../data/split.js';
 import { defaultSpec, initParams, type ModelSpec, preset } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
-import type { Checkpoint, Progress } from './checkpoint.js';
+import type { Checkpoint, RunPosition } from './checkpoint.js';
 import { emaInit } from './ema.js';
 import { loadInitParams } from './finetune.js';
 import { frozenParams } from './freeze.js';
@@ -24,7 +24,7 @@ import {
 } from './schedule.js';
 import { type OptimState, Stepper, zerosLike } from './stepper.js';
 import { modelSummary } from './summary.js';
-import { mixOptions, type TrainOptions, take } from './train-options.js';
+import { limitDataset, mixOptions, type TrainOptions } from './train-options.js';
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
@@ -61,72 +61,78 @@ export function resolveOptions(
  * train-step graphs, the batch loader and the learning-rate schedule.
  */
 export async function initOrResume(
-  o: TrainOptions,
+  opts: TrainOptions,
   overrides: RecipeDiff[],
   ck: Checkpoint | null,
   files: RunFiles,
   log: (line: string) => void,
-): Promise<{ run: Run; progress: Progress }> {
-  const loaded = await startWeights(o, ck, files, log);
-  const data = await loadRunData(o, loaded.spec, log);
-  const { spec, state, progress, ema, frozen } = await fitToData(o, loaded, data.train, log, data.report !== undefined);
-  const emaDecay = o.ema ?? 0;
-  const mix = mixOptions(o, spec.config.num_classes);
+): Promise<{ run: Run; progress: RunPosition }> {
+  const loaded = await startWeights(opts, ck, files, log);
+  const data = await loadRunData(opts, loaded.spec, log);
+  const { spec, state, progress, ema, frozen } = await fitToData(
+    opts,
+    loaded,
+    data.train,
+    log,
+    data.report !== undefined,
+  );
+  const emaDecay = opts.ema ?? 0;
+  const mix = mixOptions(opts, spec.config.num_classes);
   const stepper = await Stepper.create(
     spec,
     {
-      labelSmoothing: o.labelSmoothing,
-      adamw: { ...DEFAULT_ADAMW, weight_decay: o.weightDecay },
+      labelSmoothing: opts.labelSmoothing,
+      adamw: { ...DEFAULT_ADAMW, weight_decay: opts.weightDecay },
       softTargets: mix !== null,
-      dropPath: o.dropPath ?? 0,
+      dropPath: opts.dropPath ?? 0,
       frozen,
     },
-    o.mode,
-    o.threads,
+    opts.mode,
+    opts.threads,
   );
   // The graphs have a dynamic batch dim: the last, smaller batch is used too, so every image is seen every epoch
   // (mixed like any other: its pairs are the reversed batch, an odd batch's middle image pairs with itself).
   const loader = new BatchLoader({
     dataset: data.train,
-    batchSize: o.batchSize,
+    batchSize: opts.batchSize,
     shuffle: true,
     dropLast: false,
-    augment: o.augment,
-    seed: o.seed,
+    augment: opts.augment,
+    seed: opts.seed,
     mix,
   });
-  if (o.batchSize > data.train.count)
+  if (opts.batchSize > data.train.count)
     log(
-      `note: --batch-size ${o.batchSize} is more than the ${data.train.count} training images: each epoch is one batch of ${data.train.count}`,
+      `note: --batch-size ${opts.batchSize} is more than the ${data.train.count} training images: each epoch is one batch of ${data.train.count}`,
     );
   const steps = loader.stepsPerEpoch();
-  if (o.autoEpochs && !ck) o.epochs = defaultEpochs(steps);
-  const totalSteps = o.epochs * steps;
+  if (opts.autoEpochs && !ck) opts.epochs = defaultEpochs(steps);
+  const totalSteps = opts.epochs * steps;
   // A new run (or one whose --warmup-epochs --override changes) fixes its warmup; a resumed run keeps the checkpoint's.
   const replan = overrides.some((d) => d.key === 'warmupEpochs');
   const warmup =
-    typeof o.warmupSteps === 'number' && !replan
-      ? { steps: o.warmupSteps, asked: o.warmupSteps, cut: false }
-      : o.warmupSteps === null && !replan
-        ? { steps: Math.round(o.warmupEpochs * steps), asked: 0, cut: false }
-        : warmupSteps(o.warmupEpochs, steps, totalSteps);
-  o.warmupSteps = warmup.steps;
-  const sched: Schedule = { lr: o.lr, warmupSteps: warmup.steps, totalSteps, minRatio: o.minLrRatio };
+    typeof opts.warmupSteps === 'number' && !replan
+      ? { steps: opts.warmupSteps, asked: opts.warmupSteps, cut: false }
+      : opts.warmupSteps === null && !replan
+        ? { steps: Math.round(opts.warmupEpochs * steps), asked: 0, cut: false }
+        : warmupSteps(opts.warmupEpochs, steps, totalSteps);
+  opts.warmupSteps = warmup.steps;
+  const sched: Schedule = { lr: opts.lr, warmupSteps: warmup.steps, totalSteps, minRatio: opts.minLrRatio };
   log(
-    `training ${o.config ? 'a custom model' : o.preset} on ${data.train.count} images: ${totalSteps} optimizer steps (${steps} steps/epoch × ${o.epochs} epochs${o.autoEpochs && !ck && o.epochs !== DEFAULT_EPOCHS ? `, raised from ${DEFAULT_EPOCHS} so that the set gets ${MIN_STEPS} steps` : ''}, batch ${o.batchSize}, ${o.mode} step, ${o.threads} threads)`,
+    `training ${opts.config ? 'a custom model' : opts.preset} on ${data.train.count} images: ${totalSteps} optimizer steps (${steps} steps/epoch × ${opts.epochs} epochs${opts.autoEpochs && !ck && opts.epochs !== DEFAULT_EPOCHS ? `, raised from ${DEFAULT_EPOCHS} so that the set gets ${MIN_STEPS} steps` : ''}, batch ${opts.batchSize}, ${opts.mode} step, ${opts.threads} threads)`,
   );
   if (warmup.cut)
     log(
-      `warmup: ${plural(warmup.steps, 'step')}, cut from --warmup-epochs ${o.warmupEpochs} (${plural(warmup.asked, 'step')}) to ${100 * MAX_WARMUP_SHARE}% of the run`,
+      `warmup: ${plural(warmup.steps, 'step')}, cut from --warmup-epochs ${opts.warmupEpochs} (${plural(warmup.asked, 'step')}) to ${100 * MAX_WARMUP_SHARE}% of the run`,
     );
   if (totalSteps < MIN_STEPS)
     log(
-      `warning: ${totalSteps} optimizer steps are too few to train on ${data.train.count} images (fewer than ${MIN_STEPS} under-train even small, easy sets); --epochs ${epochsForMinSteps(steps)} gives ${MIN_STEPS}${steps < 8 && o.batchSize > 16 ? ', or a smaller --batch-size more steps for the same work' : ''}`,
+      `warning: ${totalSteps} optimizer steps are too few to train on ${data.train.count} images (fewer than ${MIN_STEPS} under-train even small, easy sets); --epochs ${epochsForMinSteps(steps)} gives ${MIN_STEPS}${steps < 8 && opts.batchSize > 16 ? ', or a smaller --batch-size more steps for the same work' : ''}`,
     );
   const emaSkip = frozen.size > 0 ? frozen : undefined;
   const stop = { requested: false };
   const run: Run = {
-    o,
+    o: opts,
     overrides,
     files,
     log,
@@ -147,7 +153,7 @@ export async function initOrResume(
 
 /** The checkpoint's model, weights, moments, position and EMA; or a new run's initial weights (and an empty metrics file). */
 export async function startWeights(
-  o: TrainOptions,
+  opts: TrainOptions,
   ck: Checkpoint | null,
   files: RunFiles,
   log: (line: string) => void,
@@ -161,8 +167,8 @@ export async function startWeights(
     log(`resuming ${files.checkpoint} at epoch ${ck.progress.epoch + 1}, step ${ck.progress.step}`);
     return { spec: ck.spec, state, progress: ck.progress, ema: ck.ema ?? null };
   }
-  const spec = defaultSpec(o.config ?? preset(o.preset));
-  const p = initParams(spec.config, o.seed);
+  const spec = defaultSpec(opts.config ?? preset(opts.preset));
+  const p = initParams(spec.config, opts.seed);
   await writeFile(files.metrics, '');
   return {
     spec,
@@ -173,35 +179,35 @@ export async function startWeights(
 }
 
 /** The training, test and per-epoch evaluation sets (limited, and with --val-split held out), checked against the model. */
-export async function loadRunData(o: TrainOptions, spec: ModelSpec, log: (line: string) => void): Promise<RunData> {
+export async function loadRunData(opts: TrainOptions, spec: ModelSpec, log: (line: string) => void): Promise<RunData> {
   const data: Splits =
-    o.splits ??
-    (await loadDataSource(o.data, {
-      ...(o.dataOptions ?? {}),
+    opts.splits ??
+    (await loadDataSource(opts.data, {
+      ...(opts.dataOptions ?? {}),
       log: (m: string) => log(m),
       size: spec.config.image_size,
     } as DataSourceOptions));
   // An image folder has no test set: its held-out part (val/ or a stratified share of each class) is a validation split.
   const folder = data.report !== undefined;
-  if (folder && o.valSplit) {
+  if (folder && opts.valSplit) {
     throw new UsageError(
       '--val-split is for CIFAR-10: an image folder already holds out a stratified validation split (its val/ folder, or 10% of each class), and every evaluation uses it',
     );
   }
-  let trainSet = take(data.train, o.limitTrain);
-  const testSet = take(data.test, o.limitTest);
+  let trainSet = limitDataset(data.train, opts.limitTrain);
+  const testSet = limitDataset(data.test, opts.limitTest);
   if (trainSet.height !== spec.config.image_size || trainSet.width !== spec.config.image_size) {
     throw new UsageError(
       `the data is ${trainSet.height}×${trainSet.width} but the model input is ${spec.config.image_size}×${spec.config.image_size} (CIFAR-10 comes at 32×32; image folders are resized to --image-size)`,
     );
   }
   let valSet: ImageDataset | null = null;
-  if (o.valSplit) {
-    const sp = splitTrainVal(trainSet, o.valSplit, o.seed);
+  if (opts.valSplit) {
+    const sp = splitTrainVal(trainSet, opts.valSplit, opts.seed);
     trainSet = sp.train;
     valSet = sp.val;
     log(
-      `holding out ${valSet.count} training images (seed ${o.seed}) for per-epoch validation; the test set is used only for the final figures`,
+      `holding out ${valSet.count} training images (seed ${opts.seed}) for per-epoch validation; the test set is used only for the final figures`,
     );
   }
   const perEpochVal = valSet !== null || folder;
@@ -222,7 +228,7 @@ export async function loadRunData(o: TrainOptions, spec: ModelSpec, log: (line: 
  * --init) when --ema asks for one. Frozen tensors are never averaged, so they stay exact.
  */
 export async function fitToData(
-  o: TrainOptions,
+  opts: TrainOptions,
   start: RunStart,
   trainSet: ImageDataset,
   log: (line: string) => void,
@@ -233,27 +239,27 @@ export async function fitToData(
   if (trainSet.classes.length !== spec.config.num_classes) {
     spec = { ...spec, config: { ...spec.config, num_classes: trainSet.classes.length } };
     if (progress.step === 0) {
-      const p = initParams(spec.config, o.seed);
+      const p = initParams(spec.config, opts.seed);
       state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
     }
   }
   spec = { ...spec, labels: [...trainSet.classes] };
   // A new model of an image folder normalises by its own training images; CIFAR-10's statistics fit only CIFAR-10.
   // (A resumed run keeps its checkpoint's; --init keeps the statistics its weights were trained with.)
-  if (folder && progress.step === 0 && !o.init) {
+  if (folder && progress.step === 0 && !opts.init) {
     spec = { ...spec, ...channelStats(trainSet) };
     log(
       `normalisation: mean ${spec.mean.join(', ')}, std ${spec.std.join(', ')} (RGB, 0–1), from the ${trainSet.count} training images`,
     );
   }
-  if (o.init && progress.step === 0) {
-    const p = await loadInitParams(o.init, spec, { resetHead: Boolean(o.resetHead), seed: o.seed });
+  if (opts.init && progress.step === 0) {
+    const p = await loadInitParams(opts.init, spec, { resetHead: Boolean(opts.resetHead), seed: opts.seed });
     state = { params: p, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
-    log(`initialised from ${o.init}${o.resetHead ? ' with a new classifier head' : ''}`);
+    log(`initialised from ${opts.init}${opts.resetHead ? ' with a new classifier head' : ''}`);
   }
-  const frozen = frozenParams(spec.config, o.freeze);
+  const frozen = frozenParams(spec.config, opts.freeze);
   log(modelSummary(spec, frozen));
-  const emaDecay = o.ema ?? 0;
+  const emaDecay = opts.ema ?? 0;
   if (emaDecay > 0 && !ema) {
     if (progress.step > 0) log(`starting the weight EMA from the current weights at step ${progress.step}`);
     ema = emaInit(state.params);

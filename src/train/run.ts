@@ -4,7 +4,7 @@ import type { Splits } from '../data/cifar10.js';
 import type { ImageDataset } from '../data/dataset.js';
 import type { BatchLoader } from '../data/loader.js';
 import type { ModelSpec, Params } from '../model/index.js';
-import type { Progress } from './checkpoint.js';
+import type { RunPosition } from './checkpoint.js';
 import type { RecipeDiff } from './recipe.js';
 import type { Schedule } from './schedule.js';
 import type { OptimState, Stepper } from './stepper.js';
@@ -21,7 +21,7 @@ export interface RunFiles {
 export interface RunStart {
   spec: ModelSpec;
   state: OptimState;
-  progress: Progress;
+  progress: RunPosition;
   ema: Params | null;
 }
 
@@ -60,7 +60,7 @@ export interface Run {
 
 /** Sums over one epoch's steps. */
 export interface EpochTally {
-  progress: Progress;
+  progress: RunPosition;
   doneSteps: number;
   /** Stopped before the epoch's last step. */
   interrupted: boolean;
@@ -77,7 +77,7 @@ export interface EpochTally {
 
 /** What one epoch did. */
 export interface EpochOutcome {
-  progress: Progress;
+  progress: RunPosition;
   /** Steps done in this invocation so far. */
   doneSteps: number;
   /** Stopped inside the epoch (checkpoint written): no evaluation, no metrics. */

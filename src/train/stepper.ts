@@ -24,6 +24,25 @@ export interface OptimState {
   expAvgSq: Params;
 }
 
+/** One optimisation step's inputs. The buffers may hold more rows than `size`; only the first `size` are fed. */
+export interface StepArgs {
+  /** Parameters and AdamW moments; the step replaces the trainable tensors. */
+  state: OptimState;
+  /** size×H×W×3 uint8 pixels. */
+  pixels: Uint8Array;
+  /** Class indices (hard-target steppers). */
+  labels: BigInt64Array;
+  /** Rows in this batch. */
+  size: number;
+  learningRate: number;
+  /** The 1-based optimizer step (AdamW bias correction). */
+  step: number;
+  /** size×K target probabilities (soft-target steppers: mixup, cutmix). */
+  targets?: Float32Array | undefined;
+  /** More feeds with the batch as their first dimension (drop-path masks). */
+  extraFeeds?: Record<string, HostTensor> | undefined;
+}
+
 export interface StepResult {
   loss: number;
   logits: Float32Array;
@@ -46,43 +65,35 @@ export class Stepper {
     private readonly parallel: DataParallel | null = null,
   ) {}
 
-  static async create(spec: ModelSpec, o: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
-    const meta = artifactMetadata(spec, o);
+  static async create(spec: ModelSpec, opts: ArtifactOptions, mode: StepMode, threads: number): Promise<Stepper> {
+    const meta = artifactMetadata(spec, opts);
     if (mode === 'fused') {
       const s = await Session.create(
-        serializeModel(trainStepGraph(spec, o), { metadata: meta }),
+        serializeModel(trainStepGraph(spec, opts), { metadata: meta }),
         TRAIN_SESSION(threads),
       );
-      return new Stepper(mode, spec, s, null, Boolean(o.softTargets), trainableParams(spec, o));
+      return new Stepper(mode, spec, s, null, Boolean(opts.softTargets), trainableParams(spec, opts));
     }
-    const training = serializeModel(trainingGraph(spec, o), { metadata: meta });
+    const training = serializeModel(trainingGraph(spec, opts), { metadata: meta });
     const opt = await Session.create(
-      serializeModel(optimizerGraph(spec, o), { metadata: meta }),
+      serializeModel(optimizerGraph(spec, opts), { metadata: meta }),
       TRAIN_SESSION(threads),
     );
-    const trainable = trainableParams(spec, o);
+    const trainable = trainableParams(spec, opts);
     if (mode === 'parallel') {
       const dp = await DataParallel.create(training, threads);
-      return new Stepper(mode, spec, null, opt, Boolean(o.softTargets), trainable, dp);
+      return new Stepper(mode, spec, null, opt, Boolean(opts.softTargets), trainable, dp);
     }
     const t = await Session.create(training, TRAIN_SESSION(threads));
-    return new Stepper(mode, spec, t, opt, Boolean(o.softTargets), trainable);
+    return new Stepper(mode, spec, t, opt, Boolean(opts.softTargets), trainable);
   }
 
   /**
    * Runs forward, backward and AdamW on one batch, replacing the trainable tensors in `state` (frozen ones stay).
-   * A soft-target stepper takes `targets` (n×K probabilities) and ignores `labels`; `extra` adds feeds (drop-path masks).
+   * A soft-target stepper takes `targets` and ignores `labels`.
    */
-  async step(
-    state: OptimState,
-    pixels: Uint8Array,
-    labels: BigInt64Array,
-    n: number,
-    lr: number,
-    step: number,
-    targets?: Float32Array,
-    extra?: Record<string, HostTensor>,
-  ): Promise<StepResult> {
+  async step(args: StepArgs): Promise<StepResult> {
+    const { state, pixels, labels, size: n, learningRate: lr, step, targets, extraFeeds: extra } = args;
     const c = this.spec.config;
     const table = paramTable(c);
     const feeds: Record<string, HostTensor> = {

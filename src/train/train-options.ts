@@ -6,7 +6,7 @@ import { type ImageDataset, subset } from '../data/dataset.js';
 import type { FolderReport } from '../data/folder.js';
 import { type MixOptions, mixEnabled } from '../data/mix.js';
 import type { MixerConfig, ModelSpec, Params } from '../model/index.js';
-import type { Progress } from './checkpoint.js';
+import type { RunPosition } from './checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 import { ABSENT, HYPER_KEYS, type RecipeDiff } from './recipe.js';
 import type { OptimState, StepMode } from './stepper.js';
@@ -103,7 +103,7 @@ export interface EpochMetrics {
 
 export interface TrainResult {
   state: OptimState;
-  progress: Progress;
+  progress: RunPosition;
   interrupted: boolean;
   /** The run stopped because it reached `stopAtStep` (a planned stop, not a failure). */
   reachedStopStep: boolean;
@@ -114,8 +114,8 @@ export interface TrainResult {
   ema: Params | null;
 }
 
-export function hyperOf(o: TrainOptions, overrides: RecipeDiff[] = []): Record<string, unknown> {
-  const h: Record<string, unknown> = Object.fromEntries(HYPER_KEYS.map((k) => [k, o[k] ?? ABSENT[k] ?? null]));
+export function hyperOf(opts: TrainOptions, overrides: RecipeDiff[] = []): Record<string, unknown> {
+  const h: Record<string, unknown> = Object.fromEntries(HYPER_KEYS.map((k) => [k, opts[k] ?? ABSENT[k] ?? null]));
   if (overrides.length > 0) h['overrides'] = overrides;
   return h;
 }
@@ -126,33 +126,34 @@ export function hyperOf(o: TrainOptions, overrides: RecipeDiff[] = []): Record<s
  * also by the sha256 of its file list (`data_sha256`).
  */
 export function recordedHyper(
-  o: TrainOptions,
+  opts: TrainOptions,
   spec: ModelSpec,
   overrides: RecipeDiff[],
   folder: Pick<FolderReport, 'name' | 'sha256'> | undefined,
 ): Record<string, unknown> {
-  const h = hyperOf(o, overrides);
+  const h = hyperOf(opts, overrides);
   if (h['config'] !== null) h['config'] = spec.config;
   const base = (p: string): string => path.basename(path.resolve(p));
-  h['data'] = folder ? folder.name : o.data === 'cifar10' ? o.data : base(o.data);
+  h['data'] = folder ? folder.name : opts.data === 'cifar10' ? opts.data : base(opts.data);
   if (folder) h['data_sha256'] = folder.sha256;
   if (typeof h['init'] === 'string') h['init'] = base(h['init']);
   return h;
 }
 
-export function mixOptions(o: TrainOptions, numClasses: number): MixOptions | null {
+export function mixOptions(opts: TrainOptions, numClasses: number): MixOptions | null {
   const m: MixOptions = {
-    mixup: o.mixup ?? 0,
-    cutmix: o.cutmix ?? 0,
-    prob: o.mixProb ?? 1,
+    mixup: opts.mixup ?? 0,
+    cutmix: opts.cutmix ?? 0,
+    prob: opts.mixProb ?? 1,
     switchProb: 0.5,
-    smoothing: o.labelSmoothing,
+    smoothing: opts.labelSmoothing,
     numClasses,
   };
   return mixEnabled(m) ? m : null;
 }
 
-export function take(ds: ImageDataset, n: number | undefined): ImageDataset {
+/** The first `n` images of a dataset (all of it when `n` is unset or not smaller): --limit-train / --limit-test. */
+export function limitDataset(ds: ImageDataset, n: number | undefined): ImageDataset {
   return n && n < ds.count
     ? subset(
         ds,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { buildInferenceModel, CIFAR10_MEAN, CIFAR10_STD } from '../model/index.js';
 import { Session } from '../runtime/session.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { loadCheckpoint, type Progress } from './checkpoint.js';
+import { loadCheckpoint, type RunPosition } from './checkpoint.js';
 import { atStopStep, evalWeights, runEpoch, shouldStop } from './epoch.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { writeReport } from './report.js';
@@ -75,7 +75,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
  */
 async function finalize(
   run: Run,
-  progress: Progress,
+  progress: RunPosition,
   history: EpochMetrics[],
 ): Promise<{ final: EvalResult; finalRaw: EvalResult | null }> {
   const { o, spec, state, ema, data, log } = run;

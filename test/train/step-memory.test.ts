@@ -13,7 +13,8 @@ t.test('fused batch-128 steps of cifar10-s4 peak under 1.3 GB RSS', async (t) =>
   const pixels = Uint8Array.from({ length: batch * c.image_size * c.image_size * 3 }, (_, i) => (i * 131) % 256);
   const labels = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % c.num_classes));
   const losses: number[] = [];
-  for (let step = 1; step <= 3; step++) losses.push((await st.step(state, pixels, labels, batch, 1e-3, step)).loss);
+  for (let step = 1; step <= 3; step++)
+    losses.push((await st.step({ state, pixels, labels, size: batch, learningRate: 1e-3, step })).loss);
   await st.release();
   t.ok(
     losses.every((l) => Number.isFinite(l)),

@@ -71,7 +71,7 @@ function rawValues(raw: string[] | undefined, headers: http2.IncomingHttpHeaders
  * starts buffering a call's message, so the guard takes over their 'stream' event and hands grpc-js only the calls
  * it admits, and caps and times the connections on the servers themselves.
  */
-export function guardServers(servers: readonly http2.Http2Server[], o: GuardOptions): GuardCounts {
+export function guardServers(servers: readonly http2.Http2Server[], opts: GuardOptions): GuardCounts {
   const counts: GuardCounts = {
     unauthenticated: 0,
     receiveTimeouts: 0,
@@ -92,7 +92,7 @@ export function guardServers(servers: readonly http2.Http2Server[], o: GuardOpti
     raw: string[] | undefined,
   ): boolean => {
     const path = String(headers[':path'] ?? '');
-    if (!o.knownPaths.has(path)) {
+    if (!opts.knownPaths.has(path)) {
       refuse(stream, grpc.status.UNIMPLEMENTED, `no method ${echo(path)}`);
       return false;
     }
@@ -101,8 +101,8 @@ export function guardServers(servers: readonly http2.Http2Server[], o: GuardOpti
       refuse(stream, grpc.status.INVALID_ARGUMENT, `invalid grpc-timeout ${echo(String(timeout))}`);
       return false;
     }
-    if (!o.openPaths.has(path)) {
-      const denied = checkApiKey(rawValues(raw, headers, 'authorization'), o.keys);
+    if (!opts.openPaths.has(path)) {
+      const denied = checkApiKey(rawValues(raw, headers, 'authorization'), opts.keys);
       if (denied) {
         counts.unauthenticated++;
         refuse(stream, grpc.status.UNAUTHENTICATED, denied, 'UNAUTHORIZED');
@@ -116,16 +116,16 @@ export function guardServers(servers: readonly http2.Http2Server[], o: GuardOpti
   const watch = (stream: http2.ServerHttp2Stream): void => {
     const held = new Set<ArrayBufferLike>();
     let timer: NodeJS.Timeout | null = null;
-    if (o.receiveTimeoutMs > 0) {
+    if (opts.receiveTimeoutMs > 0) {
       timer = setTimeout(() => {
         counts.receiveTimeouts++;
         refuse(
           stream,
           grpc.status.DEADLINE_EXCEEDED,
-          `the request message did not arrive within ${o.receiveTimeoutMs} ms (REQUEST_TIMEOUT_MS)`,
+          `the request message did not arrive within ${opts.receiveTimeoutMs} ms (REQUEST_TIMEOUT_MS)`,
           'REQUEST_TIMEOUT',
         );
-      }, o.receiveTimeoutMs);
+      }, opts.receiveTimeoutMs);
       timer.unref();
     }
     const stop = (): void => {
@@ -139,9 +139,9 @@ export function guardServers(servers: readonly http2.Http2Server[], o: GuardOpti
       const n = refs.get(ab) ?? 0;
       refs.set(ab, n + 1);
       if (n === 0) counts.bufferedBytes += ab.byteLength;
-      if (counts.bufferedBytes > o.maxBufferedBytes) {
+      if (counts.bufferedBytes > opts.maxBufferedBytes) {
         counts.overBudget++;
-        o.onShed();
+        opts.onShed();
         stop();
         refuse(
           stream,
@@ -167,14 +167,14 @@ export function guardServers(servers: readonly http2.Http2Server[], o: GuardOpti
   };
 
   for (const server of servers) {
-    server.maxConnections = o.maxConnections;
+    server.maxConnections = opts.maxConnections;
     server.on('drop', () => counts.droppedConnections++);
     server.on('session', (session: http2.ServerHttp2Session) => {
       // A connection that never sends its preface holds a descriptor and a session for nothing.
       const timer = setTimeout(() => {
         counts.handshakeTimeouts++;
         session.destroy();
-      }, o.handshakeTimeoutMs);
+      }, opts.handshakeTimeoutMs);
       timer.unref();
       session.once('remoteSettings', () => clearTimeout(timer));
       session.once('close', () => clearTimeout(timer));

@@ -86,7 +86,7 @@ export class GrpcEndpoint {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly o: GrpcOptions,
+    private readonly opts: GrpcOptions,
     version: string,
   ) {
     const c = ctx.config;
@@ -104,7 +104,7 @@ export class GrpcEndpoint {
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
     // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here; checked by the guard.
-    this.keys = o.apiKeys ? new KeyRing(o.apiKeys) : ctx.keys;
+    this.keys = opts.apiKeys ? new KeyRing(opts.apiKeys) : ctx.keys;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
       <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
@@ -123,13 +123,14 @@ export class GrpcEndpoint {
         );
       };
     const ready = (): boolean => serverNotReady(ctx) === null;
-    const version_ = (v: string): string | undefined => (v === '' ? undefined : v);
+    // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
+    const requestedVersion = (v: string): string | undefined => (v === '' ? undefined : v);
     this.server.addService(inference, {
       ServerLive: unary(async () => ({ live: true }), true),
       ServerReady: unary(async () => ({ ready: ready() }), true),
       ModelReady: unary<{ name: string; version: string }>(async (r) => {
         try {
-          return await ctx.repo.use(r.name, version_(r.version), async () => ({ ready: !ctx.state.closing }));
+          return await ctx.repo.use(r.name, requestedVersion(r.version), async () => ({ ready: !ctx.state.closing }));
         } catch (e) {
           if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
           throw e;
@@ -138,7 +139,7 @@ export class GrpcEndpoint {
       ServerMetadata: unary(async () => ({ name: 'onnx-mixer', version, extensions: [...GRPC_EXTENSIONS] }), true),
       ModelMetadata: unary<{ name: string; version: string }>(
         async (r) =>
-          ctx.repo.use(r.name, version_(r.version), async (m) => ({
+          ctx.repo.use(r.name, requestedVersion(r.version), async (m) => ({
             name: m.name,
             versions: (ctx.repo.versions(m.name) ?? [])
               .filter((v) => v.state === 'READY')
@@ -185,7 +186,7 @@ export class GrpcEndpoint {
       ),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return ctx.repo.use(r.model_name, version_(r.model_version), (m) => this.infer(m, r));
+        return ctx.repo.use(r.model_name, requestedVersion(r.model_version), (m) => this.infer(m, r));
       }),
     });
     this.server.addService(health, {
@@ -226,7 +227,7 @@ export class GrpcEndpoint {
   async listen(): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(
-        `${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`,
+        `${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.opts.port}`,
         grpc.ServerCredentials.createInsecure(),
         (err, port) => (err ? reject(err) : resolve(port)),
       ),

@@ -9,7 +9,7 @@ import { inspectModel, type ModelInterface } from '../../onnx/inspect.js';
 import type { ElemType } from '../../onnx/types.js';
 import type { Device, HostTensor, TensorData } from '../../runtime/session.js';
 import { WorkerPool } from '../../runtime/worker-pool.js';
-import { type BatchStats, type ItemResult, MicroBatcher, type Rows } from '../batcher.js';
+import { type BatchStats, type ItemResult, MicroBatcher, type OutputValues } from '../batcher.js';
 import { ServiceError } from '../errors.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 import { deriveContract, elemBytes, type ModelContract } from './contract.js';
@@ -163,15 +163,15 @@ export class ModelInstance {
   }
 
   /** Reads, checks, opens and warms a version. Throws ModelFileError (or RuntimeError for a missing CUDA provider). */
-  static async load(src: VersionSource, o: InstanceOptions): Promise<ModelInstance> {
+  static async load(src: VersionSource, opts: InstanceOptions): Promise<ModelInstance> {
     const t0 = performance.now();
     const limit = ` (raise --max-model-bytes / MAX_MODEL_BYTES)`;
     let buf: Buffer;
     try {
       buf = await readCapped(
         src.file,
-        o.maxModelBytes,
-        { root: o.root ?? null, allowExternalLinks: o.allowExternalLinks ?? false },
+        opts.maxModelBytes,
+        { root: opts.root ?? null, allowExternalLinks: opts.allowExternalLinks ?? false },
         limit,
       );
     } catch (e) {
@@ -192,9 +192,9 @@ export class ModelInstance {
       throw e;
     }
     const external = io.externalData.length > 0 ? await checkExternalData(src.file, io.externalData) : 0;
-    if (size + external > o.maxModelBytes)
+    if (size + external > opts.maxModelBytes)
       throw new ModelFileError(
-        `${src.file} with its external data is ${size + external} bytes, over the ${o.maxModelBytes}-byte limit${limit}`,
+        `${src.file} with its external data is ${size + external} bytes, over the ${opts.maxModelBytes}-byte limit${limit}`,
       );
     let contract: ModelContract;
     try {
@@ -202,7 +202,7 @@ export class ModelInstance {
         io,
         src.config,
         src.labels,
-        { maxBatch: o.maxBatch, workers: o.workers, threads: o.threads },
+        { maxBatch: opts.maxBatch, workers: opts.workers, threads: opts.threads },
         src.configPath,
         src.labelsPath,
       );
@@ -211,12 +211,12 @@ export class ModelInstance {
       throw new ModelFileError(`${src.file}: ${(e as Error).message}`, { cause: e });
     }
     // Before any worker starts: a model asking for more threads or memory than the machine has is refused here.
-    const misfit = fitProblem(contract, size + external, o.memoryInUse?.() ?? 0, src.configPath);
+    const misfit = fitProblem(contract, size + external, opts.memoryInUse?.() ?? 0, src.configPath);
     if (misfit) throw new ModelFileError(misfit);
     let pool: WorkerPool;
     try {
       pool = await WorkerPool.create(external > 0 ? src.file : bytes, {
-        device: o.device,
+        device: opts.device,
         threads: contract.threads,
         workers: contract.instances,
       });
@@ -235,10 +235,10 @@ export class ModelInstance {
     };
     const batcher = new MicroBatcher(runner, {
       maxBatch: contract.maxBatch,
-      delayMs: o.batchDelayMs,
-      maxQueue: o.maxQueue,
+      delayMs: opts.batchDelayMs,
+      maxQueue: opts.maxQueue,
       imageBytes: contract.image?.itemBytes ?? 0,
-      onBatch: (s) => o.onBatch?.(src.name, src.version, s),
+      onBatch: (s) => opts.onBatch?.(src.name, src.version, s),
     });
     const inst = new ModelInstance(
       src.name,
@@ -353,7 +353,7 @@ export class ModelInstance {
 
   /** Runs a generic tensor request (payload laid out as `layout` says; `rows` rows when batched). */
   infer(payload: Uint8Array, rows: number, layout: TensorLayout): Promise<ItemResult> {
-    return this.batcher.submitKeyed(payload, layout.batched ? rows : 1, JSON.stringify(layout));
+    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, JSON.stringify(layout));
   }
 
   lease(): void {
@@ -389,7 +389,7 @@ async function runImages(
   contract: ModelContract,
   px: Uint8Array,
   n: number,
-): Promise<{ outputs: Record<string, Rows>; ms: number }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number }> {
   const c = contract.image!;
   // A fixed batch dim B runs at most B images per call: a larger item (one request's images) runs in chunks of B.
   const fb = contract.fixedBatch;
@@ -429,7 +429,7 @@ async function runTensors(
   px: Uint8Array,
   n: number,
   layout: TensorLayout,
-): Promise<{ outputs: Record<string, Rows>; ms: number; dims: Record<string, number[]> }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims: Record<string, number[]> }> {
   const feeds: Record<string, HostTensor> = {};
   if (layout.batched) {
     const rowBytes = layout.inputs.map((i) => prod(i.dims) * elemBytes(i.type));
@@ -463,7 +463,7 @@ async function runTensors(
     }
   }
   const r = await pool.run(feeds, layout.outputs);
-  const outputs: Record<string, Rows> = {};
+  const outputs: Record<string, OutputValues> = {};
   const dims: Record<string, number[]> = {};
   for (const name of layout.outputs) {
     outputs[name] = r.outputs[name]!.data;

@@ -72,16 +72,16 @@ export class Repository {
   private readonly scan: ScanOptions;
   private readonly io: InstanceOptions;
 
-  private constructor(readonly o: RepositoryOptions) {
+  private constructor(readonly opts: RepositoryOptions) {
     this.scan = {
-      allowExternalLinks: o.allowExternalLinks,
+      allowExternalLinks: opts.allowExternalLinks,
       skip: (folder, reason) => {
         if (this.skipped.has(folder)) return;
         this.skipped.add(folder);
-        o.log.warn({ folder, reason }, 'repository folder skipped');
+        opts.log.warn({ folder, reason }, 'repository folder skipped');
       },
     };
-    this.io = { ...o, memoryInUse: () => this.memoryInUse() };
+    this.io = { ...opts, memoryInUse: () => this.memoryInUse() };
   }
 
   /** Estimated memory of every loaded version (a new one must fit next to it). */
@@ -92,27 +92,27 @@ export class Repository {
   }
 
   /** Loads every model (single mode: fails on a bad model; repository mode: a bad model is unavailable, the rest serve). */
-  static async open(o: RepositoryOptions): Promise<Repository> {
-    const repo = new Repository(o);
-    if (o.single) {
+  static async open(opts: RepositoryOptions): Promise<Repository> {
+    const repo = new Repository(opts);
+    if (opts.single) {
       const inst = await ModelInstance.load(
         {
-          name: o.single.name,
+          name: opts.single.name,
           version: 1,
-          file: o.single.file,
+          file: opts.single.file,
           config: {},
           labels: null,
-          configPath: `${o.single.file} (config)`,
-          labelsPath: `${o.single.file} (labels)`,
+          configPath: `${opts.single.file} (config)`,
+          labelsPath: `${opts.single.file} (labels)`,
         },
         repo.io,
       );
-      repo.entries.set(o.single.name, {
-        name: o.single.name,
+      repo.entries.set(opts.single.name, {
+        name: opts.single.name,
         error: null,
         slots: new Map([[1, { version: 1, state: 'READY', reason: '', instance: inst, fingerprint: '' }]]),
       });
-      o.log.info(
+      opts.log.info(
         {
           model: inst.name,
           version: 1,
@@ -127,10 +127,10 @@ export class Repository {
       return repo;
     }
     try {
-      const scanned = await scanRepository(o.root!, repo.scan);
-      if (o.defaultModel !== null && !scanned.some((m) => m.name === o.defaultModel)) {
+      const scanned = await scanRepository(opts.root!, repo.scan);
+      if (opts.defaultModel !== null && !scanned.some((m) => m.name === opts.defaultModel)) {
         throw new ModelFileError(
-          `--default-model "${o.defaultModel}" is not in the repository ${o.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
+          `--default-model "${opts.defaultModel}" is not in the repository ${opts.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
         );
       }
       for (const m of scanned) await repo.sync(m);
@@ -138,8 +138,8 @@ export class Repository {
       await repo.close();
       throw e;
     }
-    if (o.control === 'poll') {
-      repo.timer = setInterval(() => void repo.poll(), o.pollIntervalMs);
+    if (opts.control === 'poll') {
+      repo.timer = setInterval(() => void repo.poll(), opts.pollIntervalMs);
       repo.timer.unref();
     }
     return repo;
@@ -160,11 +160,11 @@ export class Repository {
       this.entries.set(m.name, e);
     }
     if (m.error && [...e.slots.values()].some((x) => x.instance)) {
-      this.o.log.error({ model: m.name, reason: m.error }, 'model folder broken; the loaded versions keep serving');
+      this.opts.log.error({ model: m.name, reason: m.error }, 'model folder broken; the loaded versions keep serving');
       return;
     }
     e.error = m.error;
-    if (m.error) this.o.log.error({ model: m.name, reason: m.error }, 'model unavailable');
+    if (m.error) this.opts.log.error({ model: m.name, reason: m.error }, 'model unavailable');
     const wanted = m.error ? [] : m.versions;
     for (const v of wanted) {
       const slot = e.slots.get(v.version);
@@ -184,7 +184,7 @@ export class Repository {
           instance: null,
           fingerprint: v.fingerprint,
         });
-        this.o.log.error({ model: m.name, version: v.version, reason: v.error }, 'model version unavailable');
+        this.opts.log.error({ model: m.name, version: v.version, reason: v.error }, 'model version unavailable');
         continue;
       }
       const s: Slot = slot ?? {
@@ -232,7 +232,7 @@ export class Repository {
           drainMs: null,
         };
         this.record(timing);
-        this.o.log.info(
+        this.opts.log.info(
           {
             model: m.name,
             version: v.version,
@@ -252,14 +252,14 @@ export class Repository {
         const reason = (err as Error).message.split('\n')[0]!;
         s.fingerprint = v.fingerprint;
         if (s.instance) {
-          this.o.log.error(
+          this.opts.log.error(
             { model: m.name, version: v.version, reason },
             'reload failed; the loaded version keeps serving',
           );
         } else {
           s.state = 'UNAVAILABLE';
           s.reason = reason;
-          this.o.log.error({ model: m.name, version: v.version, reason }, 'model version unavailable');
+          this.opts.log.error({ model: m.name, version: v.version, reason }, 'model version unavailable');
         }
       }
     }
@@ -284,13 +284,13 @@ export class Repository {
       }
       if (e.slots.get(v) === slot) e.slots.delete(v);
     }
-    if (e.slots.size === 0 && !e.error && !this.o.single && m.versions.length === 0) this.entries.delete(m.name);
-    this.o.onChange?.();
+    if (e.slots.size === 0 && !e.error && !this.opts.single && m.versions.length === 0) this.entries.delete(m.name);
+    this.opts.onChange?.();
   }
 
   /** Logs the assumptions made for a loaded version (one line each). */
   private warn(inst: ModelInstance): void {
-    for (const w of inst.contract.warnings) this.o.log.warn({ model: inst.name, version: inst.version }, w);
+    for (const w of inst.contract.warnings) this.opts.log.warn({ model: inst.name, version: inst.version }, w);
   }
 
   private record(timing: SwapTiming): void {
@@ -304,7 +304,7 @@ export class Repository {
     const p = inst.close().then(
       () => {
         if (timing) timing.drainMs = performance.now() - t0;
-        this.o.log.info(
+        this.opts.log.info(
           {
             model: e.name,
             version: inst.version,
@@ -315,7 +315,7 @@ export class Repository {
         );
       },
       (err: unknown) =>
-        this.o.log.error({ err, model: e.name, version: inst.version }, 'closing a model version failed'),
+        this.opts.log.error({ err, model: e.name, version: inst.version }, 'closing a model version failed'),
     );
     this.retiring.add(p);
     void p.finally(() => this.retiring.delete(p));
@@ -324,13 +324,13 @@ export class Repository {
 
   /** Rescans the whole repository (poll mode). */
   poll(): Promise<void> {
-    if (!this.o.root || this.closed) return Promise.resolve();
+    if (!this.opts.root || this.closed) return Promise.resolve();
     return this.serial(async () => {
       let scanned: ScannedModel[];
       try {
-        scanned = await scanRepository(this.o.root!, this.scan);
+        scanned = await scanRepository(this.opts.root!, this.scan);
       } catch (err) {
-        this.o.log.error({ err: (err as Error).message }, 'repository poll failed');
+        this.opts.log.error({ err: (err as Error).message }, 'repository poll failed');
         return;
       }
       for (const m of scanned) await this.sync(m);
@@ -355,7 +355,7 @@ export class Repository {
     this.explicitOnly();
     checkModelName(name);
     return this.serial(async () => {
-      const m = await scanModel(this.o.root!, name, this.scan);
+      const m = await scanModel(this.opts.root!, name, this.scan);
       if (m.error?.includes('cannot read it'))
         throw new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)} in the repository`);
       await this.sync(m);
@@ -391,12 +391,12 @@ export class Repository {
         );
       }
       await Promise.all(drains);
-      this.o.onChange?.();
+      this.opts.onChange?.();
     });
   }
 
   private explicitOnly(): void {
-    if (this.o.control !== 'explicit' || !this.o.root) {
+    if (this.opts.control !== 'explicit' || !this.opts.root) {
       throw new ServiceError(
         'MODEL_CONTROL_DISABLED',
         'explicit model control is off; start the server with --model-repository DIR --model-control explicit',
@@ -420,7 +420,7 @@ export class Repository {
 
   /** The model unversioned requests without a model name go to. */
   get defaultName(): string | null {
-    if (this.o.defaultModel !== null) return this.o.defaultModel;
+    if (this.opts.defaultModel !== null) return this.opts.defaultModel;
     return this.entries.size === 1 ? [...this.entries.keys()][0]! : null;
   }
 

@@ -56,11 +56,11 @@ async function folderProblem(dir: string, policy: LinkPolicy): Promise<string | 
 
 /**
  * One model folder (`name` must be a valid model name: callers check it). Never throws for a problem with the model's
- * files: they become `error`s. Version folders with other names are skipped (reported through `o.skip`).
+ * files: they become `error`s. Version folders with other names are skipped (reported through `opts.skip`).
  */
-export async function scanModel(root: string, name: string, o: ScanOptions): Promise<ScannedModel> {
+export async function scanModel(root: string, name: string, opts: ScanOptions): Promise<ScannedModel> {
   if (!isModelName(name)) throw new RangeError(`not a model name: ${JSON.stringify(name)}`);
-  const policy: LinkPolicy = { root, allowExternalLinks: o.allowExternalLinks };
+  const policy: LinkPolicy = { root, allowExternalLinks: opts.allowExternalLinks };
   const dir = path.join(root, name);
   const configPath = path.join(dir, 'config.json');
   const labelsPath = path.join(dir, 'labels.txt');
@@ -90,7 +90,7 @@ export async function scanModel(root: string, name: string, o: ScanOptions): Pro
     if (!(e.isDirectory() || e.isSymbolicLink()) || e.name.startsWith('.')) continue;
     const v = parseVersion(e.name);
     if (v === null) {
-      if (/^\d+$/.test(e.name)) o.skip?.(path.join(dir, e.name), `not a version folder: ${VERSION_RULE}`);
+      if (/^\d+$/.test(e.name)) opts.skip?.(path.join(dir, e.name), `not a version folder: ${VERSION_RULE}`);
       continue;
     }
     found.push(v);
@@ -151,9 +151,9 @@ export async function scanModel(root: string, name: string, o: ScanOptions): Pro
 
 /**
  * Every model folder under `root`: hidden entries skipped, other names that are not model names reported through
- * `o.skip`. Throws ModelFileError when `root` itself is unreadable.
+ * `opts.skip`. Throws ModelFileError when `root` itself is unreadable.
  */
-export async function scanRepository(root: string, o: ScanOptions): Promise<ScannedModel[]> {
+export async function scanRepository(root: string, opts: ScanOptions): Promise<ScannedModel[]> {
   let entries;
   try {
     entries = await readdir(root, { withFileTypes: true });
@@ -170,10 +170,10 @@ export async function scanRepository(root: string, o: ScanOptions): Promise<Scan
   const out: ScannedModel[] = [];
   for (const name of names) {
     if (!isModelName(name)) {
-      o.skip?.(path.join(root, name), `not a model folder: ${MODEL_NAME_RULE}`);
+      opts.skip?.(path.join(root, name), `not a model folder: ${MODEL_NAME_RULE}`);
       continue;
     }
-    out.push(await scanModel(root, name, o));
+    out.push(await scanModel(root, name, opts));
   }
   return out;
 }

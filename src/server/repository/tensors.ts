@@ -3,7 +3,7 @@
 import type { TensorInfo } from '../../onnx/inspect.js';
 import { ELEM_TYPES, type ElemType, type V2Datatype } from '../../onnx/types.js';
 import { topKIndices } from '../../util/rank.js';
-import type { Rows } from '../batcher.js';
+import type { OutputValues } from '../batcher.js';
 import { echo, ServiceError } from '../errors.js';
 import { elemBytes } from './contract.js';
 import type { TensorLayout } from './instance.js';
@@ -370,7 +370,7 @@ export interface OutputOut {
 }
 
 /** A typed output → JSON values. */
-function jsonValues(type: ElemType, v: Rows): (number | string | boolean)[] {
+function jsonValues(type: ElemType, v: OutputValues): (number | string | boolean)[] {
   if (Array.isArray(v)) return v;
   if (type === 'bool') return Array.from(v as Uint8Array, (x) => x !== 0);
   if (type === 'float16') return Array.from(v as Uint16Array, fromHalf);
@@ -378,7 +378,7 @@ function jsonValues(type: ElemType, v: Rows): (number | string | boolean)[] {
   return Array.from(v as ArrayLike<number>);
 }
 
-const numbers = (type: ElemType, v: Rows): number[] => jsonValues(type, v).map(Number);
+const numbers = (type: ElemType, v: OutputValues): number[] => jsonValues(type, v).map(Number);
 
 function stringBytes(strings: string[]): Buffer {
   return Buffer.concat(
@@ -394,7 +394,7 @@ function stringBytes(strings: string[]): Buffer {
 /** The response JSON and, for binary outputs, the bytes to append after it (in output order). */
 export function encodeTensorResponse(
   call: TensorCall,
-  results: { outputs: Record<string, Rows>; dims: Record<string, number[]> },
+  results: { outputs: Record<string, OutputValues>; dims: Record<string, number[]> },
   outputs: TensorInfo[],
   labels: readonly string[],
   model: { name: string; version: number },

@@ -2,7 +2,7 @@
 // says, not shutting down); serverNotReady is the one readiness test of /readyz, /v2/health/ready and gRPC ServerReady.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
-import { body, RETRY_AFTER_S, replyShuttingDown } from '../errors.js';
+import { errorBody, RETRY_AFTER_S, replyShuttingDown } from '../errors.js';
 import { errorResponses, statusResponse } from '../schemas.js';
 
 /** Why the server is not ready (shutting down, or models not READY under --readiness), or null when it is. */
@@ -34,7 +34,7 @@ export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
         return reply
           .code(503)
           .header('retry-after', RETRY_AFTER_S)
-          .send(body('NOT_READY', `${why} (see POST /v2/repository/index)`));
+          .send(errorBody('NOT_READY', `${why} (see POST /v2/repository/index)`));
       return { status: 'ready' };
     },
   );

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VERSION } from '../../util/version.js';
 import type { AppContext } from '../context.js';
-import { body, RETRY_AFTER_S, replyShuttingDown, ServiceError } from '../errors.js';
+import { errorBody, RETRY_AFTER_S, replyShuttingDown, ServiceError } from '../errors.js';
 import { accepts } from '../negotiate.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
@@ -70,7 +70,7 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
       const why = serverNotReady(ctx);
       return why === null
         ? { ready: true }
-        : reply.code(503).header('retry-after', RETRY_AFTER_S).send(body('NOT_READY', why));
+        : reply.code(503).header('retry-after', RETRY_AFTER_S).send(errorBody('NOT_READY', why));
     },
   );
 

@@ -1,5 +1,5 @@
-// Training progress: a live one-line bar on a TTY, plain periodic log lines otherwise.
-export class Progress {
+// A progress bar for long loops (training epochs, folder decodes): a live one-line bar on a TTY, plain periodic log lines otherwise.
+export class ProgressBar {
   private readonly tty = Boolean(process.stderr.isTTY);
   private lastLog = 0;
   private readonly start = performance.now();
