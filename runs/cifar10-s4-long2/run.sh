@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUN=runs/cifar10-s4-long2
 if [ -f "$RUN/checkpoint.safetensors" ]; then
-  exec nice -n 19 npx mixer train --out-dir "$RUN" --resume >>"$RUN/train.log" 2>&1
+  # The thread count is not part of the checkpoint's recipe: give it again (the step mode is).
+  exec nice -n 19 npx mixer train --out-dir "$RUN" --resume --threads 1 >>"$RUN/train.log" 2>&1
 fi
 exec nice -n 19 npx mixer train --init models/mixer-cifar10.safetensors --out-dir "$RUN" --epochs 240 \
   --batch-size 128 --lr 0.0005 --weight-decay 0.05 --warmup-epochs 2 --min-lr-ratio 0.02 --label-smoothing 0.1 \
