@@ -87,8 +87,7 @@ for (const [name, soft, dropPath, sizes] of [
         });
       }
       const masks = dropPath ? dropPathFeeds(c.depth, dropPath, n, 1, 0, i) : undefined;
-      const ra = await ref.step({
-        state: a,
+      const batch = {
         pixels,
         labels,
         size: n,
@@ -96,17 +95,9 @@ for (const [name, soft, dropPath, sizes] of [
         step: i + 1,
         targets: soft ? targets : undefined,
         extraFeeds: masks,
-      });
-      const rb = await par.step({
-        state: b,
-        pixels,
-        labels,
-        size: n,
-        learningRate: 1e-2,
-        step: i + 1,
-        targets: soft ? targets : undefined,
-        extraFeeds: masks,
-      });
+      };
+      const ra = await ref.step({ state: a, ...batch });
+      const rb = await par.step({ state: b, ...batch });
       t.ok(
         Math.abs(ra.loss - rb.loss) <= 1e-5 * Math.abs(ra.loss),
         `step ${i + 1} (batch ${n}): loss ${ra.loss} vs ${rb.loss}`,
