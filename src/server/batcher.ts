@@ -5,15 +5,20 @@ import { ServiceError } from './errors.js';
 /** An output tensor's values, row after row: a typed array, or strings for string tensors. */
 export type OutputValues = TensorData;
 
+/** A row layout the batcher can group by: items whose layouts have the same `key` share a batch. */
+export interface KeyedLayout {
+  readonly key: string;
+}
+
 /**
- * Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K values. Items submitted with a `key`
- * (same key → same row layout) are passed the key; the runner may return each output's dims.
+ * Runs n images (n × imageBytes, uint8 HWC) and returns each output as n × K values. Items submitted with a layout
+ * are passed it (the batch's items all have its key); the runner may return each output's dims.
  */
-export interface BatchRunner {
+export interface BatchRunner<L extends KeyedLayout = KeyedLayout> {
   run(
     pixels: Uint8Array,
     n: number,
-    key?: string,
+    layout?: L,
   ): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, readonly number[]> }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
@@ -44,17 +49,18 @@ export interface ItemResult {
   dims: Record<string, number[]>;
 }
 
-interface Item {
+interface Item<L> {
   pixels: Uint8Array;
   count: number;
-  key: string;
+  /** null for images (submit). */
+  layout: L | null;
   queuedAt: number;
   resolve: (result: ItemResult) => void;
   reject: (e: Error) => void;
 }
 
-export class MicroBatcher {
-  private queue: Item[] = [];
+export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
+  private queue: Item<L>[] = [];
   private queued = 0;
   private running = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -62,7 +68,7 @@ export class MicroBatcher {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly runner: BatchRunner,
+    private readonly runner: BatchRunner<L>,
     private readonly opts: BatcherOptions,
   ) {}
 
@@ -83,18 +89,18 @@ export class MicroBatcher {
         `expected ${count * this.opts.imageBytes} bytes for ${count} image(s), got ${pixels.length}`,
       );
     }
-    return (await this.enqueue(pixels, count, '')).outputs as Record<string, Float32Array>;
+    return (await this.enqueue(pixels, count, null)).outputs as Record<string, Float32Array>;
   }
 
   /**
-   * Queues `count` rows of a payload whose layout `layoutKey` names (only items with the same key share a batch);
-   * resolves with this item's rows and dims.
+   * Queues `count` rows of a payload laid out as `layout` says (only items whose layouts have the same key share a
+   * batch); resolves with this item's rows and dims.
    */
-  submitWithLayout(payload: Uint8Array, count: number, layoutKey: string): Promise<ItemResult> {
-    return this.enqueue(payload, count, layoutKey);
+  submitWithLayout(payload: Uint8Array, count: number, layout: L): Promise<ItemResult> {
+    return this.enqueue(payload, count, layout);
   }
 
-  private enqueue(pixels: Uint8Array, count: number, key: string): Promise<ItemResult> {
+  private enqueue(pixels: Uint8Array, count: number, layout: L | null): Promise<ItemResult> {
     if (this.queued + count > this.opts.maxQueue) {
       return Promise.reject(
         new ServiceError(
@@ -104,7 +110,7 @@ export class MicroBatcher {
       );
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ pixels, count, key, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ pixels, count, layout, queuedAt: performance.now(), resolve, reject });
       this.queued += count;
       if (this.timer === null && !this.due) {
         this.timer = setTimeout(() => {
@@ -139,12 +145,13 @@ export class MicroBatcher {
   }
 
   /** Removes up to maxBatch images (at least one item) from the head of the queue. */
-  private takeBatch(): Item[] {
-    const batch: Item[] = [];
+  private takeBatch(): Item<L>[] {
+    const batch: Item<L>[] = [];
     let n = 0;
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      if (batch.length > 0 && (n + head.count > this.opts.maxBatch || head.key !== batch[0]!.key)) break;
+      if (batch.length > 0 && (n + head.count > this.opts.maxBatch || head.layout?.key !== batch[0]!.layout?.key))
+        break;
       this.queue.shift();
       batch.push(head);
       n += head.count;
@@ -153,9 +160,9 @@ export class MicroBatcher {
     return batch;
   }
 
-  private dispatch(batch: Item[]): void {
+  private dispatch(batch: Item<L>[]): void {
     const n = batch.reduce((s, it) => s + it.count, 0);
-    const key = batch[0]!.key;
+    const layout = batch[0]!.layout;
     const pixels = new Uint8Array(batch.reduce((s, it) => s + it.pixels.length, 0));
     const now = performance.now();
     const queueMs: number[] = [];
@@ -168,7 +175,7 @@ export class MicroBatcher {
       rows.push(it.count);
     }
     this.running++;
-    (key === '' ? this.runner.run(pixels, n) : this.runner.run(pixels, n, key)).then(
+    (layout === null ? this.runner.run(pixels, n) : this.runner.run(pixels, n, layout)).then(
       ({ outputs, ms, dims }) => {
         let row = 0;
         for (const it of batch) {

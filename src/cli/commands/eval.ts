@@ -2,11 +2,12 @@
 import os from 'node:os';
 import { loadEvalSource } from '../../data/cifar10.js';
 import { Session } from '../../runtime/session.js';
+import { classRows, runImages } from '../../server/image-batch.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
-import { classifyBatch, imageContract, openModelFile } from '../../server/repository/local.js';
 import { evaluate, formatEval } from '../../train/evaluate.js';
 import { num, parse, str, UsageError } from '../args.js';
 import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
+import { imageContract, openLocalModel } from '../model-file.js';
 import { defaultModelPath } from '../paths.js';
 
 export const flags: readonly Flag[] = [
@@ -27,7 +28,7 @@ ${flagsHelp(flags)}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, flagOptions(flags));
-  const m = await openModelFile(str(v, 'model', defaultModelPath()), {
+  const m = await openLocalModel(str(v, 'model', defaultModelPath()), {
     ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
     ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),
   });
@@ -67,7 +68,14 @@ export async function run(argv: string[]): Promise<number> {
         );
       input.set(pixelsToInput(px, c), i * c.itemBytes);
     }
-    const probs = await classifyBatch(session, m, input, n);
+    const { out: rows } = await runImages(
+      async (feeds, outputs) => ({ outputs: await session.run(feeds, outputs), ms: 0 }),
+      m.contract,
+      input,
+      n,
+      m.contract.maxBatch,
+    );
+    const probs = classRows(rows, n, c);
     const out = new Float32Array(n * labels.length);
     probs.forEach((p, i) =>
       out.set(

@@ -1,10 +1,10 @@
 // `mixer info`: config, parameter count and FLOPs (from the graph), inputs/outputs and opset of a model; the serving contract of foreign models.
-import { loadModelFile, ModelLoadError } from '../../model/index.js';
+import { ModelLoadError, parseLoadedModel } from '../../model/index.js';
 import { countParameters } from '../../server/repository/contract.js';
-import { openModelFile } from '../../server/repository/local.js';
 import { V2_TYPES } from '../../server/repository/tensors.js';
 import { parse, str, UsageError } from '../args.js';
 import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
+import { type LocalModel, openLocalModel } from '../model-file.js';
 
 export const flags: readonly Flag[] = [
   { flag: 'config', kind: 'string', arg: 'config.json', help: "a foreign model's serving config" },
@@ -21,12 +21,13 @@ ${flagsHelp(flags)}`;
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, flagOptions(flags), true);
   if (positionals.length !== 1) throw new UsageError('mixer info: give exactly one model path');
-  const lm = await openModelFile(positionals[0]!, {
+  const lm = await openLocalModel(positionals[0]!, {
     ...(v['config'] !== undefined ? { config: str(v, 'config') } : {}),
     ...(v['labels'] !== undefined ? { labels: str(v, 'labels') } : {}),
   });
   if (!lm.contract.mixer) return foreign(lm, v['json'] === true);
-  const m = await loadModelFile(positionals[0]!);
+  // The bytes already read: parsed in full for the config, metadata and node counts.
+  const m = parseLoadedModel(positionals[0]!, lm.bytes, lm.sha256);
   const c = m.spec.config;
   const io = (vs: typeof m.parsed.inputs) => vs.map((x) => `${x.name}: ${x.dtype} [${x.shape.join(', ')}]`);
   const info = {
@@ -68,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** A model onnx-mixer did not write: its I/O, counts and the contract the server would serve it with. */
-function foreign(m: Awaited<ReturnType<typeof openModelFile>>, json: boolean): number {
+function foreign(m: LocalModel, json: boolean): number {
   const io = (vs: typeof m.io.inputs) =>
     vs.map((x) => `${x.name}: ${x.type} [${x.shape.map((d) => d ?? '?').join(', ')}]`);
   const c = m.contract;

@@ -12,13 +12,13 @@ import { topK } from '../../model/predictions.js';
 import { ModelFileError, readConfigFile, readLabelsFile } from '../../server/repository/config-file.js';
 import { pixelsToInput } from '../../server/repository/contract.js';
 import { ModelInstance, type VersionSource } from '../../server/repository/instance.js';
-import { imageContract, openModelFile } from '../../server/repository/local.js';
 import { isModelName, MODEL_NAME_RULE } from '../../server/repository/names.js';
 import { scanModel } from '../../server/repository/scan.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { num, parse, str, UsageError } from '../args.js';
 import { type Flag, flagOptions, numFlag } from '../flags.js';
 import { expandInputs, type Input } from '../inputs.js';
+import { imageContract, openLocalModel } from '../model-file.js';
 import { defaultModelPath } from '../paths.js';
 import { CSV_HEADER, type Format, formatOutcome, type Outcome, previousOutput } from '../predict-output.js';
 
@@ -107,7 +107,7 @@ async function openModel(
     const config = v['config'] !== undefined ? str(v, 'config') : undefined;
     const labels = v['labels'] !== undefined ? str(v, 'labels') : undefined;
     // The file's own checks and one-line errors (--config / --labels missing, not an image classifier).
-    const m = await openModelFile(file, { ...(config ? { config } : {}), ...(labels ? { labels } : {}) });
+    const m = await openLocalModel(file, { ...(config ? { config } : {}), ...(labels ? { labels } : {}) });
     imageContract(m);
     src = {
       name: path.basename(file, path.extname(file)),

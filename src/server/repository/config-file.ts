@@ -1,7 +1,7 @@
 // A model folder's optional config.json (Triton-style keys that complete what the graph says) and labels.txt, validated with one-line errors.
 
 import { INTERPOLATIONS, type Interpolation } from '../../image/resample.js';
-import { type LinkPolicy, ModelFileError, readCapped } from './safe-read.js';
+import { type LinkPolicy, ModelFileError, readCapped } from '../../util/safe-read.js';
 
 export type VersionPolicy =
   | { latest: { num_versions: number } | number }

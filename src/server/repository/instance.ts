@@ -1,20 +1,17 @@
 // One loaded model version: its file checks, ORT worker sessions, micro-batcher and queue, warm-up, and the runner that feeds them.
 
-import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MODEL_NOT_FOUND_HINT } from '../../model/load.js';
-import { GraphError } from '../../onnx/errors.js';
-import { inspectModel, type ModelInterface } from '../../onnx/inspect.js';
 import type { ElemType } from '../../onnx/types.js';
-import type { Device, HostTensor, TensorData } from '../../runtime/session.js';
+import type { Device, HostTensor } from '../../runtime/session.js';
 import { WorkerPool } from '../../runtime/worker-pool.js';
 import { type BatchStats, type ItemResult, MicroBatcher, type OutputValues } from '../batcher.js';
 import { ServiceError } from '../errors.js';
+import { classRows, runImages, typedView as view } from '../image-batch.js';
+import { modelContract, openModelFile } from '../open-model.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
-import { deriveContract, elemBytes, type ModelContract } from './contract.js';
+import { elemBytes, type ModelContract } from './contract.js';
 import { fitProblem, memoryEstimate } from './machine.js';
-import { readCapped } from './safe-read.js';
 
 /** Where a version comes from: its file, and its model folder's config.json and labels.txt (already read). */
 export interface VersionSource {
@@ -50,35 +47,14 @@ export interface TensorLayout {
   outputs: string[];
   /** Rows share one run with other requests of the same layout; otherwise the request runs alone. */
   batched: boolean;
+  /** Equal for equal layouts (the batcher groups by it); computed once, by tensorLayout. */
+  key: string;
 }
 
-const view = (type: ElemType, b: Uint8Array): TensorData => {
-  const buf = b.byteOffset % 8 === 0 ? b : b.slice();
-  const { buffer, byteOffset: o, byteLength: n } = buf;
-  switch (type) {
-    case 'float32':
-      return new Float32Array(buffer, o, n / 4);
-    case 'float64':
-      return new Float64Array(buffer, o, n / 8);
-    case 'float16':
-    case 'uint16':
-      return new Uint16Array(buffer, o, n / 2);
-    case 'int16':
-      return new Int16Array(buffer, o, n / 2);
-    case 'int8':
-      return new Int8Array(buffer, o, n);
-    case 'int32':
-      return new Int32Array(buffer, o, n / 4);
-    case 'uint32':
-      return new Uint32Array(buffer, o, n / 4);
-    case 'int64':
-      return new BigInt64Array(buffer, o, n / 8);
-    case 'uint64':
-      return new BigUint64Array(buffer, o, n / 8);
-    default:
-      return buf;
-  }
-};
+/** A layout with its batching key. */
+export function tensorLayout(inputs: TensorLayout['inputs'], outputs: string[], batched: boolean): TensorLayout {
+  return { inputs, outputs, batched, key: JSON.stringify([inputs, outputs, batched]) };
+}
 
 /** Length-prefixed UTF-8 strings (the v2 binary BYTES encoding) → strings. */
 export function decodeStrings(b: Uint8Array): string[] {
@@ -153,7 +129,7 @@ export class ModelInstance {
     /** Estimated memory it holds (machine.ts's memoryEstimate). */
     readonly memoryBytes: number,
     private readonly pool: WorkerPool,
-    private readonly batcher: MicroBatcher,
+    private readonly batcher: MicroBatcher<TensorLayout>,
     readonly timings: { loadMs: number; warmupMs: number },
     /** The model folder's config.json as applied ({} when there is none). */
     readonly configFile: ModelConfigFile = {},
@@ -166,50 +142,22 @@ export class ModelInstance {
   static async load(src: VersionSource, opts: InstanceOptions): Promise<ModelInstance> {
     const t0 = performance.now();
     const limit = ` (raise --max-model-bytes / MAX_MODEL_BYTES)`;
-    let buf: Buffer;
-    try {
-      buf = await readCapped(
-        src.file,
-        opts.maxModelBytes,
-        { root: opts.root ?? null, allowExternalLinks: opts.allowExternalLinks ?? false },
-        limit,
-      );
-    } catch (e) {
-      const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-      if (code === 'ENOENT')
-        throw new ModelFileError(`cannot read model ${src.file}: ENOENT${MODEL_NOT_FOUND_HINT}`, { cause: e });
-      throw e;
-    }
-    const size = buf.length;
-    // A view of the read buffer, not a copy: a large model is held once.
-    const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-    let io: ModelInterface;
-    try {
-      io = inspectModel(bytes);
-    } catch (e) {
-      if (e instanceof GraphError)
-        throw new ModelFileError(`${src.file} is not a valid ONNX model: ${e.message}`, { cause: e });
-      throw e;
-    }
+    const { bytes, sha256, io } = await openModelFile(src.file, {
+      maxBytes: opts.maxModelBytes,
+      limitHint: limit,
+      policy: { root: opts.root ?? null, allowExternalLinks: opts.allowExternalLinks ?? false },
+    });
+    const size = bytes.length;
     const external = io.externalData.length > 0 ? await checkExternalData(src.file, io.externalData) : 0;
     if (size + external > opts.maxModelBytes)
       throw new ModelFileError(
         `${src.file} with its external data is ${size + external} bytes, over the ${opts.maxModelBytes}-byte limit${limit}`,
       );
-    let contract: ModelContract;
-    try {
-      contract = deriveContract(
-        io,
-        src.config,
-        src.labels,
-        { maxBatch: opts.maxBatch, workers: opts.workers, threads: opts.threads },
-        src.configPath,
-        src.labelsPath,
-      );
-    } catch (e) {
-      if (e instanceof ModelFileError) throw e;
-      throw new ModelFileError(`${src.file}: ${(e as Error).message}`, { cause: e });
-    }
+    const contract = modelContract(src.file, io, src, {
+      maxBatch: opts.maxBatch,
+      workers: opts.workers,
+      threads: opts.threads,
+    });
     // Before any worker starts: a model asking for more threads or memory than the machine has is refused here.
     const misfit = fitProblem(contract, size + external, opts.memoryInUse?.() ?? 0, src.configPath);
     if (misfit) throw new ModelFileError(misfit);
@@ -225,15 +173,13 @@ export class ModelInstance {
       throw loadError(src.file, e);
     }
     const t1 = performance.now();
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
     const runner = {
       get idle() {
         return pool.idle;
       },
-      run: (px: Uint8Array, n: number, key?: string) =>
-        key ? runTensors(pool, px, n, JSON.parse(key) as TensorLayout) : runImages(pool, contract, px, n),
+      run: (px: Uint8Array, n: number, layout?: TensorLayout) => runBatch(pool, contract, px, n, layout),
     };
-    const batcher = new MicroBatcher(runner, {
+    const batcher = new MicroBatcher<TensorLayout>(runner, {
       maxBatch: contract.maxBatch,
       delayMs: opts.batchDelayMs,
       maxQueue: opts.maxQueue,
@@ -267,8 +213,7 @@ export class ModelInstance {
   /** Runs every worker once with a full batch and once with one item, so the first requests pay no allocation. */
   private async warm(labelsPath: string): Promise<void> {
     const c = this.contract;
-    const runner = (px: Uint8Array, n: number, key?: string) =>
-      key ? runTensors(this.pool, px, n, JSON.parse(key) as TensorLayout) : runImages(this.pool, c, px, n);
+    const runner = (px: Uint8Array, n: number, layout?: TensorLayout) => runBatch(this.pool, c, px, n, layout);
     const sizes = [...new Set([c.maxBatch, 1])];
     if (c.image) {
       for (const n of sizes) {
@@ -296,20 +241,14 @@ export class ModelInstance {
       c.io.outputs.every((x) => x.shape.length > 0 && typeof x.shape[0] !== 'number');
     if (!batched && ins.some((i) => typeof i.shape[0] !== 'number' && i.shape.length > 0)) return;
     for (const n of batched ? sizes : [1]) {
-      const layout: TensorLayout = {
-        inputs: ins.map((i) => ({
-          name: i.name,
-          type: i.type,
-          dims: (batched ? i.shape.slice(1) : i.shape) as number[],
-        })),
-        outputs: c.io.outputs.map((x) => x.name),
+      const layout = tensorLayout(
+        ins.map((i) => ({ name: i.name, type: i.type, dims: (batched ? i.shape.slice(1) : i.shape) as number[] })),
+        c.io.outputs.map((x) => x.name),
         batched,
-      };
+      );
       const bytes = layout.inputs.reduce((s, i) => s + prod(i.dims) * elemBytes(i.type), 0) * (batched ? n : 1);
       await Promise.all(
-        Array.from({ length: this.pool.size }, () =>
-          runner(new Uint8Array(bytes), batched ? n : 1, JSON.stringify(layout)),
-        ),
+        Array.from({ length: this.pool.size }, () => runner(new Uint8Array(bytes), batched ? n : 1, layout)),
       );
     }
   }
@@ -343,17 +282,12 @@ export class ModelInstance {
         'NOT_AN_IMAGE_MODEL',
         `model "${this.name}" is not an image classifier: ${this.contract.notImage}; use /v2/models/${this.name}/infer`,
       );
-    const out = (await this.batcher.submit(input, count))[c.output]!;
-    const k = out.length / count;
-    return Array.from({ length: count }, (_, i) => {
-      const row = out.subarray(i * k, (i + 1) * k);
-      return c.softmax ? softmax(row) : row;
-    });
+    return classRows((await this.batcher.submit(input, count))[c.output]!, count, c);
   }
 
   /** Runs a generic tensor request (payload laid out as `layout` says; `rows` rows when batched). */
   infer(payload: Uint8Array, rows: number, layout: TensorLayout): Promise<ItemResult> {
-    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, JSON.stringify(layout));
+    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, layout);
   }
 
   lease(): void {
@@ -373,54 +307,17 @@ export class ModelInstance {
   }
 }
 
-export function softmax(x: Float32Array): Float32Array {
-  let m = -Infinity;
-  for (const v of x) m = Math.max(m, v);
-  const out = new Float32Array(x.length);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += out[i] = Math.exp(x[i]! - m);
-  for (let i = 0; i < x.length; i++) out[i] = out[i]! / s;
-  return out;
-}
-
-/** n images → one run; a fixed batch dim is padded with zero images and the padding's rows dropped. */
-async function runImages(
+/** One batch on the pool: a generic request's rows when it has a layout, else images (one request's may span fixed batches). */
+async function runBatch(
   pool: WorkerPool,
   contract: ModelContract,
   px: Uint8Array,
   n: number,
-): Promise<{ outputs: Record<string, OutputValues>; ms: number }> {
-  const c = contract.image!;
-  // A fixed batch dim B runs at most B images per call: a larger item (one request's images) runs in chunks of B.
-  const fb = contract.fixedBatch;
-  if (fb !== null && n > fb) {
-    const parts: Float32Array[] = [];
-    let ms = 0;
-    for (let i = 0; i < n; i += fb) {
-      const k = Math.min(fb, n - i);
-      const r = await runImages(pool, contract, px.subarray(i * c.itemBytes, (i + k) * c.itemBytes), k);
-      parts.push(r.outputs[c.output] as Float32Array);
-      ms += r.ms;
-    }
-    const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      all.set(p, off);
-      off += p.length;
-    }
-    return { outputs: { [c.output]: all }, ms };
-  }
-  const nb = fb ?? n;
-  let buf = px;
-  if (nb !== n || px.byteOffset % 4 !== 0) {
-    buf = new Uint8Array(nb * c.itemBytes);
-    buf.set(px);
-  }
-  const dims = c.layout === 'NCHW' ? [nb, c.channels, c.height, c.width] : [nb, c.height, c.width, c.channels];
-  const feed: HostTensor = { dtype: c.dtype, dims, data: view(c.dtype, buf) };
-  const r = await pool.run({ [c.input]: feed }, [c.output]);
-  const out = r.outputs[c.output]!.data as Float32Array;
-  return { outputs: { [c.output]: nb === n ? out : out.subarray(0, (out.length / nb) * n) }, ms: r.ms };
+  layout?: TensorLayout,
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, number[]> }> {
+  if (layout) return runTensors(pool, px, n, layout);
+  const { out, ms } = await runImages((feeds, outputs) => pool.run(feeds, outputs), contract, px, n);
+  return { outputs: { [contract.image!.output]: out }, ms };
 }
 
 /** A generic request: batched payloads are row-interleaved inputs, solo payloads the inputs one after another. */

@@ -1,9 +1,9 @@
 // Reads a Triton-layout model repository: DIR/<model>/<version>/model.onnx, config.json and labels.txt per model, with one-line errors.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { type LinkPolicy, resolveInside } from '../../util/safe-read.js';
 import { type ModelConfigFile, ModelFileError, readConfigFile, readLabelsFile, versionFilter } from './config-file.js';
 import { isModelName, MODEL_NAME_RULE, parseVersion, VERSION_RULE } from './names.js';
-import { type LinkPolicy, resolveInside } from './safe-read.js';
 
 /** How a scan treats links, and where it reports folders it skips (bad names) with the reason. */
 export interface ScanOptions {

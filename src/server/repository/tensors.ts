@@ -6,7 +6,7 @@ import { topKIndices } from '../../util/rank.js';
 import type { OutputValues } from '../batcher.js';
 import { echo, ServiceError } from '../errors.js';
 import { elemBytes } from './contract.js';
-import type { TensorLayout } from './instance.js';
+import { type TensorLayout, tensorLayout } from './instance.js';
 
 /** Element type → its v2 datatype name. */
 export const V2_TYPES = Object.fromEntries(Object.entries(ELEM_TYPES).map(([t, info]) => [t, info.v2])) as Record<
@@ -347,11 +347,11 @@ export function parseTensorRequest(
     }
   } else if (bytes.length === 1) payload = bytes[0]!;
   else payload = new Uint8Array(Buffer.concat(bytes));
-  const layout: TensorLayout = {
-    inputs: all.map((g) => ({ name: g.info.name, type: g.info.type, dims: batched ? g.dims.slice(1) : g.dims })),
-    outputs: [...new Set(requested.map((o) => o.name))],
+  const layout = tensorLayout(
+    all.map((g) => ({ name: g.info.name, type: g.info.type, dims: batched ? g.dims.slice(1) : g.dims })),
+    [...new Set(requested.map((o) => o.name))],
     batched,
-  };
+  );
   return {
     ...(typeof req.id === 'string' ? { id: req.id } : {}),
     rows: batched ? n0! : 1,

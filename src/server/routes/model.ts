@@ -1,8 +1,8 @@
 // GET /v1/model[?model=&version=]: the default (or named) model version (name, version, sha256, contract, labels, input, parameters, MACs, execution provider, batching).
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
-import { describeInstance } from '../repository/describe.js';
 import { errorResponses, modelResponse } from '../schemas.js';
+import { describeInstance } from './describe-model.js';
 
 export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get(

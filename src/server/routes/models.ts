@@ -2,8 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { describeInstance } from '../repository/describe.js';
 import { errorResponses, modelsResponse, oneModelResponse } from '../schemas.js';
+import { describeInstance } from './describe-model.js';
 
 export function modelsRoutes(app: FastifyInstance, ctx: AppContext): void {
   const one = (name: string) => {

@@ -1,8 +1,8 @@
-// Reads a repository file without trusting it: symlinks stay inside the repository, only regular files, a byte cap that does not trust stat, and a stall timeout.
+// Reads a model or repository file without trusting it: symlinks stay inside the repository, only regular files, a byte cap that does not trust stat, and a stall timeout.
 import { constants } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../../util/errors.js';
+import { UserError } from './errors.js';
 
 /** A problem with a model's files: the message names the file and the fix. */
 export class ModelFileError extends UserError {

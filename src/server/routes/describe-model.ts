@@ -1,8 +1,8 @@
 // What /v1/model, /v1/models and `mixer info` report about a loaded model version: contract, preprocessing, parameters, MACs, batching.
 import type { ServerConfig } from '../config.js';
-import { countParameters } from './contract.js';
-import type { ModelInstance } from './instance.js';
-import { V2_TYPES, v2Shape } from './tensors.js';
+import { countParameters } from '../repository/contract.js';
+import type { ModelInstance } from '../repository/instance.js';
+import { V2_TYPES, v2Shape } from '../repository/tensors.js';
 
 export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchDelayMs' | 'maxQueue'>) {
   const k = m.contract;
