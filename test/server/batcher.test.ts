@@ -165,3 +165,32 @@ t.test('two workers run two batches at once; drain waits for both', async (t) =>
   t.equal(b.inflight, 0);
   await b.drain();
 });
+
+t.test('layouts: items whose layouts share a key share a run, which gets the layout object itself', async (t) => {
+  interface L {
+    key: string;
+    rowBytes: number;
+  }
+  const seen: (L | undefined)[] = [];
+  const runner: BatchRunner<L> = {
+    idle: 1,
+    async run(pixels, n, layout) {
+      seen.push(layout);
+      return {
+        outputs: { out: Float32Array.from({ length: n }, (_, i) => pixels[i * (layout?.rowBytes ?? PER)]!) },
+        ms: 1,
+      };
+    },
+  };
+  const b = new MicroBatcher<L>(runner, { maxBatch: 8, delayMs: 5, maxQueue: 100, imageBytes: PER });
+  // Two distinct objects with one key, then another key, then plain images: three runs.
+  const a1 = b.submitWithLayout(new Uint8Array([1, 0, 0]), 1, { key: 'k3', rowBytes: 3 });
+  const a2 = b.submitWithLayout(new Uint8Array([2, 0, 0, 3, 0, 0]), 2, { key: 'k3', rowBytes: 3 });
+  const c = b.submitWithLayout(new Uint8Array([4, 0, 0, 0]), 1, { key: 'k4', rowBytes: 4 });
+  const d = b.submit(img(5));
+  t.same(Array.from((await a1).outputs['out'] as Float32Array), [1]);
+  t.same(Array.from((await a2).outputs['out'] as Float32Array), [2, 3]);
+  t.same(Array.from((await c).outputs['out'] as Float32Array), [4]);
+  t.same(Array.from((await d)['out']!), [5]);
+  t.same(seen, [{ key: 'k3', rowBytes: 3 }, { key: 'k4', rowBytes: 4 }, undefined], 'one run per key, images last');
+});
