@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import { readyPort } from '../fixtures/serve-process.js';
 import { image, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
@@ -81,12 +83,7 @@ async function start(env: Record<string, string>) {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let port = 0;
-  for (let i = 0; i < 1500 && !port; i++) {
-    const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
-    if (m) port = Number(m[1]);
-    else await new Promise((r) => setTimeout(r, 20));
-  }
+  const port = await readyPort({ out: () => out, exit }, 30_000);
   return { child, exit, port, out: () => out };
 }
 
@@ -108,6 +105,7 @@ t.test('at the default drain delay, every request sent just before SIGTERM gets 
         return i % 2 ? c.request('GET', '/v1/model') : c.post('/classify?top=1', 'image/png', png);
       }),
     ].map((p) => p.then((r) => r.status).catch(() => 0));
+    // Not a wait for an event: the signal is meant to land while these requests are still on their way.
     await new Promise((r) => setTimeout(r, 5));
     s.child.kill('SIGTERM');
     const statuses = await Promise.all(answers);
@@ -142,12 +140,7 @@ t.test(
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     t.teardown(() => void child.kill('SIGKILL'));
-    let port = 0;
-    for (let i = 0; i < 1500 && !port; i++) {
-      const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
-      if (m) port = Number(m[1]);
-      else await new Promise((r) => setTimeout(r, 20));
-    }
+    const port = await readyPort({ out: () => out, exit }, 30_000);
     t.ok(port, 'listening');
 
     const idle = new KeepAlive(port);
@@ -156,7 +149,7 @@ t.test(
     t.equal((await busy.request('GET', '/healthz')).status, 200);
     const t0 = Date.now();
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => /shutting down/.test(out), 1000, 'the drain to start');
 
     const a = await busy.request('GET', '/v1/model');
     t.equal(a.status, 503, 'a request on a kept-alive connection gets 503');

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { grpcClients, grpcEndpoint } from '../../src/server/grpc/server.js';
+import { grpcEndpoint } from '../../src/server/grpc/server.js';
+import { call as callOn, fails, grpcClient } from '../fixtures/grpc.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
 const dir = t.testdir();
@@ -24,12 +25,7 @@ const app = await testApp(t, {
   host: '127.0.0.1',
 });
 await app.listen({ port: 0, host: '127.0.0.1' });
-const pkg = grpcClients();
-type Fn = (req: object, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void;
-const client = new pkg.inference.GRPCInferenceService(
-  `127.0.0.1:${grpcEndpoint(app)!.port}`,
-  grpc.credentials.createInsecure(),
-) as unknown as Record<string, Fn> & grpc.Client;
+const client = grpcClient(grpcEndpoint(app)!.port);
 t.teardown(() => client.close());
 const md = (key?: string) => {
   const m = new grpc.Metadata();
@@ -37,14 +33,7 @@ const md = (key?: string) => {
   return m;
 };
 const call = <T = Record<string, unknown>>(method: string, req: object, m = md(FILE)): Promise<T> =>
-  new Promise((resolve, reject) => client[method]!.call(client, req, m, (e, r) => (e ? reject(e) : resolve(r as T))));
-const fails = (p: Promise<unknown>): Promise<grpc.ServiceError> =>
-  p.then(
-    () => {
-      throw new Error('expected an error');
-    },
-    (e: grpc.ServiceError) => e,
-  );
+  callOn<T>(client, method, req, m);
 const rows = (n: number) => ({
   model_name: 'mixer-test',
   inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [n, 32, 32, 3] }],
@@ -104,15 +93,9 @@ t.test('overload: gRPC calls beyond the admitted images get UNAVAILABLE, as HTTP
     host: '127.0.0.1',
   });
   await small.listen({ port: 0, host: '127.0.0.1' });
-  const c = new pkg.inference.GRPCInferenceService(
-    `127.0.0.1:${grpcEndpoint(small)!.port}`,
-    grpc.credentials.createInsecure(),
-  ) as unknown as Record<string, Fn> & grpc.Client;
+  const c = grpcClient(grpcEndpoint(small)!.port);
   t.teardown(() => c.close());
-  const one = (): Promise<unknown> =>
-    new Promise((resolve, reject) =>
-      c['ModelInfer']!.call(c, rows(1), new grpc.Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
-    );
+  const one = (): Promise<unknown> => callOn(c, 'ModelInfer', rows(1));
   const results = await Promise.allSettled(Array.from({ length: 8 }, one));
   const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
   t.ok(refused.length >= 1 && refused.length <= 6, `${refused.length} of 8 refused`);

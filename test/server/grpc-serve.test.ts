@@ -4,8 +4,10 @@ import net from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
-import { grpcClients } from '../../src/server/grpc/server.js';
+import { call, grpcClient } from '../fixtures/grpc.js';
+import { readyPort } from '../fixtures/serve-process.js';
 import { noise, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const modelPath = writeModel(t.testdir());
@@ -56,28 +58,23 @@ t.test('GRPC_PORT serves gRPC beside HTTP; SIGTERM finishes the call in flight a
   t.teardown(() => {
     if (s.child.exitCode === null) s.child.kill('SIGKILL');
   });
-  for (let i = 0; !/"msg":"ready"/.test(s.out()); i++) {
-    if (i > 1500 || s.child.exitCode !== null) throw new Error(`serve did not get ready:\n${s.out()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const httpPort = await readyPort({ out: () => s.out() + s.err(), exit: s.exit }, 30_000);
   t.match(s.out(), new RegExp(`"grpcPort":${grpcPort}`), 'logs the gRPC port');
-  const pkg = grpcClients();
-  const c = new pkg.inference.GRPCInferenceService(
-    `127.0.0.1:${grpcPort}`,
-    grpc.credentials.createInsecure(),
-  ) as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null, v: unknown) => void) => void> &
-    grpc.Client;
+  const c = grpcClient(grpcPort);
   t.teardown(() => c.close());
-  const call = (m: string, r: object) =>
-    new Promise<unknown>((res, rej) => c[m]!.call(c, r, (e, v) => (e ? rej(e) : res(v))));
-  t.same(await call('ServerReady', {}), { ready: true });
+  t.same(await call(c, 'ServerReady'), { ready: true });
   // Queued for 300 ms (batch delay) when SIGTERM arrives: it must still be answered.
-  const inflight = call('ModelInfer', {
+  const inflight = call(c, 'ModelInfer', {
     model_name: 'mixer-test',
     inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }],
     raw_input_contents: [noise(32, 32, 4)],
   });
-  await new Promise((r) => setTimeout(r, 50));
+  inflight.catch(() => {}); // awaited below; a failure while waiting is reported there
+  await until(
+    async () => /\nmixer_images_in_flight 1\n/.test(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()),
+    10_000,
+    'the call to be queued',
+  );
   s.child.kill('SIGTERM');
   const res = (await inflight) as { outputs: { name: string }[] };
   t.same(
@@ -86,7 +83,7 @@ t.test('GRPC_PORT serves gRPC beside HTTP; SIGTERM finishes the call in flight a
     'the call in flight was answered',
   );
   t.equal(await s.exit, 0, 'exit 0 after the drain');
-  const after = await call('ServerLive', {}).then(
+  const after = await call(c, 'ServerLive').then(
     () => null,
     (e: grpc.ServiceError) => e.code,
   );

@@ -9,6 +9,7 @@ import { KeyRing } from '../../src/server/auth.js';
 import { checkApiKey } from '../../src/server/grpc/auth.js';
 import { grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -18,14 +19,6 @@ const INFER = '/inference.GRPCInferenceService/ModelInfer';
 const METADATA = '/inference.GRPCInferenceService/ModelMetadata';
 const inferDef = grpcClients().inference.GRPCInferenceService.service['ModelInfer']!;
 const metaDef = grpcClients().inference.GRPCInferenceService.service['ModelMetadata']!;
-
-const until = async (cond: () => boolean, ms: number, what: string): Promise<void> => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** gRPC's length-prefixed message frame. */
 const framed = (body: Buffer, size = body.length): Buffer => {

@@ -1,39 +1,17 @@
 // gRPC inference.GRPCInferenceService and grpc.health.v1 through a real client on a real port, checked against HTTP v2 on the same inputs; errors, API keys, overload and draining shutdown.
 import * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
-import { GrpcEndpoint, grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
+import { GrpcEndpoint, grpcEndpoint } from '../../src/server/grpc/server.js';
+import { call, fails, grpcClient } from '../fixtures/grpc.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const modelPath = writeModel(t.testdir());
 const app = await testApp(t, { modelPath, maxBatch: 4, grpcPort: 0, host: '127.0.0.1' });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const ep = grpcEndpoint(app)!;
-const pkg = grpcClients();
-type Fn = (req: object, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void;
-const connect = (port: number) =>
-  new pkg.inference.GRPCInferenceService(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
-    string,
-    Fn
-  > &
-    grpc.Client;
-const client = connect(ep.port);
+const client = grpcClient(ep.port);
 t.teardown(() => client.close());
-
-/** One unary call → its answer, or the gRPC error. */
-const call = <T = Record<string, unknown>>(
-  c: Record<string, Fn>,
-  method: string,
-  req: object,
-  md = new grpc.Metadata(),
-): Promise<T> =>
-  new Promise((resolve, reject) => c[method]!.call(c, req, md, (e, r) => (e ? reject(e) : resolve(r as T))));
-const fails = (p: Promise<unknown>): Promise<grpc.ServiceError> =>
-  p.then(
-    () => {
-      throw new Error('expected an error');
-    },
-    (e: grpc.ServiceError) => e,
-  );
 
 const base = '/v2/models/mixer-test';
 const n = 3;
@@ -80,10 +58,7 @@ t.test('health and metadata RPCs agree with HTTP', async (t) => {
     outputs: x.outputs.map((i) => ({ ...i, shape: i.shape.map(Number) })),
   });
   t.same(numeric(mm), hm);
-  const health = new pkg.grpc.health.v1.Health(
-    `127.0.0.1:${ep.port}`,
-    grpc.credentials.createInsecure(),
-  ) as unknown as Record<string, Fn> & grpc.Client;
+  const health = grpcClient(ep.port, 'health');
   t.teardown(() => health.close());
   t.same(await call(health, 'Check', { service: '' }), { status: 'SERVING' });
   t.same(await call(health, 'Check', { service: 'inference.GRPCInferenceService' }), { status: 'SERVING' });
@@ -162,10 +137,7 @@ t.test(
 );
 
 t.test("Triton's ModelStatistics and RepositoryIndex on the same service agree with HTTP", async (t) => {
-  const triton = new (tritonExtensions())(
-    `127.0.0.1:${ep.port}`,
-    grpc.credentials.createInsecure(),
-  ) as unknown as Record<string, Fn> & grpc.Client;
+  const triton = grpcClient(ep.port, 'triton');
   t.teardown(() => triton.close());
   const idx = await call<{ models: object[] }>(triton, 'RepositoryIndex', { repository_name: '', ready: false });
   t.same(idx.models, (await app.inject({ method: 'POST', url: '/v2/repository/index' })).json());
@@ -250,7 +222,7 @@ t.test(
 
     // API keys: a second endpoint on the same app with a key list.
     const keyed = new GrpcEndpoint(app.mixer, { port: 0, host: '127.0.0.1', apiKeys: ['k-1', 'k-2'] }, '0');
-    const kc = connect(await keyed.listen());
+    const kc = grpcClient(await keyed.listen());
     t.teardown(async () => {
       kc.close();
       await keyed.close(1000);
@@ -289,7 +261,7 @@ t.test('overload is UNAVAILABLE; graceful shutdown finishes in-flight calls and 
     host: '127.0.0.1',
   });
   await small.listen({ port: 0, host: '127.0.0.1' });
-  const c = connect(grpcEndpoint(small)!.port);
+  const c = grpcClient(grpcEndpoint(small)!.port);
   t.teardown(() => c.close());
   const req = {
     model_name: 'mixer-test',
@@ -306,9 +278,23 @@ t.test('overload is UNAVAILABLE; graceful shutdown finishes in-flight calls and 
         /service is full/.test((r.reason as grpc.ServiceError).details),
     ),
   );
-  // In flight when close starts: answered; after: refused.
-  const inflight = Promise.all([call(c, 'ModelInfer', req), call(c, 'ModelInfer', req)]);
-  await new Promise((r) => setTimeout(r, 5));
+  // In flight when close starts: answered; after: refused. A one-image call goes first: it cannot share a batch with
+  // the two-image one (maxBatch 2), so it waits out the 50 ms batch delay in the queue while the other is admitted.
+  const single = {
+    ...req,
+    inputs: [{ ...req.inputs[0]!, shape: [1, 32, 32, 3] }],
+    raw_input_contents: [Buffer.from(pixels.subarray(0, 3072))],
+  };
+  const { admission } = small.mixer;
+  const first = call(c, 'ModelInfer', single);
+  first.catch(() => {}); // awaited below; a failure while waiting is reported there
+  await until(() => admission.images === 1, 10_000, 'the one-image call to be queued', 1);
+  let pairDone = false;
+  const pair = call(c, 'ModelInfer', req).finally(() => (pairDone = true));
+  pair.catch(() => {});
+  // Two or more images in flight: the two-image call is admitted (or already answered).
+  await until(() => admission.images >= 2 || pairDone, 10_000, 'the two-image call to be admitted', 1);
+  const inflight = Promise.all([first, pair]);
   const closing = small.close();
   const done = await inflight;
   t.equal(done.length, 2, 'in-flight calls finished');
@@ -320,7 +306,7 @@ t.test('overload is UNAVAILABLE; graceful shutdown finishes in-flight calls and 
 t.test('gRPC and HTTP requests share the micro-batcher: 2 + 2 single images in one model run', async (t) => {
   const shared = await testApp(t, { modelPath, maxBatch: 4, batchDelayMs: 1000, grpcPort: 0, host: '127.0.0.1' });
   await shared.listen({ port: 0, host: '127.0.0.1' });
-  const c = connect(grpcEndpoint(shared)!.port);
+  const c = grpcClient(grpcEndpoint(shared)!.port);
   t.teardown(() => c.close());
   const one = Buffer.from(pixels.subarray(0, 3072));
   const stats = async () => (await shared.inject('/v2/models/mixer-test/stats')).json().model_stats[0];

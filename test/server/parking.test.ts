@@ -2,6 +2,7 @@
 import net from 'node:net';
 import t from 'tap';
 import { image, testApp, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 // One image in flight at a time, and each one waits 800 ms for its batch: the service is full most of the time.
 const BATCH_DELAY_MS = 800;
@@ -16,15 +17,6 @@ const url = `http://127.0.0.1:${port}`;
 const png = await image('png');
 const { admission } = app.mixer;
 
-/** Resolves once `ok()` holds, checking every 5 ms (fails the test after `ms`). */
-async function until(ok: () => boolean, what: string, ms = 5000): Promise<void> {
-  const t0 = performance.now();
-  while (!ok()) {
-    if (performance.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const classify = (type = 'image/png', payload: Buffer | string = png) =>
   fetch(`${url}/classify?top=1`, { method: 'POST', headers: { 'content-type': type }, body: payload });
 
@@ -35,7 +27,7 @@ async function parkAndHangUp(): Promise<void> {
   s.on('error', () => {});
   s.write(`POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`);
   s.write(png);
-  await until(() => admission.parked > parkedBefore, 'the raw request to be parked');
+  await until(() => admission.parked > parkedBefore, 5000, 'the raw request to be parked', 5);
   await new Promise<void>((resolve) => {
     s.once('close', () => resolve());
     s.destroy();
@@ -47,13 +39,13 @@ t.test(
   async (t) => {
     // The flood: one request admitted (it waits 800 ms for its batch), then parked ones that hang up or are a 415.
     const first = classify();
-    await until(() => admission.full, 'the first request to be admitted');
+    await until(() => admission.full, 5000, 'the first request to be admitted', 5);
     const failing: Promise<Response>[] = [];
     await parkAndHangUp();
     for (const n of [1, 2]) {
       const parkedBefore = admission.parked;
       failing.push(classify('text/plain', `not an image ${n}`));
-      await until(() => admission.parked > parkedBefore, `text/plain request ${n} to be parked`);
+      await until(() => admission.parked > parkedBefore, 5000, `text/plain request ${n} to be parked`, 5);
     }
     await parkAndHangUp();
     t.equal((await first).status, 200, 'the admitted request is answered');
@@ -64,6 +56,7 @@ t.test(
     const light: Promise<Response>[] = [];
     for (let i = 0; i < 6; i++) {
       light.push(classify());
+      // Not a wait for an event: this paces the light traffic (one request per batch delay and a bit).
       await new Promise((r) => setTimeout(r, BATCH_DELAY_MS + 100));
     }
     const statuses = (await Promise.all(light)).map((r) => r.status);
@@ -74,7 +67,7 @@ t.test(
       'each parked text/plain request was handed a slot and refused for its type (not left waiting until a 503)',
     );
 
-    await until(() => admission.images === 0 && admission.parked === 0, 'admission to be empty');
+    await until(() => admission.images === 0 && admission.parked === 0, 5000, 'admission to be empty', 5);
     const metrics = (await app.inject('/metrics')).body;
     t.match(metrics, /\nmixer_images_in_flight 0\n/, 'nothing left in flight');
     t.match(metrics, /\nmixer_requests_parked 0\n/, 'nothing left parked');
@@ -84,14 +77,15 @@ t.test(
 
 t.test('a parked request handed a slot keeps it: its admission takes the held slot over', async (t) => {
   const first = classify();
-  await until(() => admission.full, 'the first request to be admitted');
-  // Parked for the last ~400 ms of the first one's batch delay, well within the 1 s it may wait.
+  await until(() => admission.full, 5000, 'the first request to be admitted', 5);
+  // Parked for the last ~400 ms of the first one's batch delay, well within the 1 s it may wait (not a wait for an
+  // event: the second request is meant to arrive half-way through the first one's delay).
   await new Promise((r) => setTimeout(r, BATCH_DELAY_MS / 2));
   const second = classify();
-  await until(() => admission.parked === 1, 'the second request to be parked');
+  await until(() => admission.parked === 1, 5000, 'the second request to be parked', 5);
   // Handed the freed slot, the second one holds it (the service stays full) and is neither refused by the full check
   // before its body is read nor by its own admission.
   const statuses = await Promise.all([first, second].map((p) => p.then((r) => r.status)));
   t.same(statuses, [200, 200]);
-  await until(() => admission.images === 0 && admission.parked === 0, 'admission to be empty');
+  await until(() => admission.images === 0 && admission.parked === 0, 5000, 'admission to be empty', 5);
 });

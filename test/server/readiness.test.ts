@@ -9,7 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 import t, { type Test } from 'tap';
 import { Client, MixerError } from '../../src/index.js';
 import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
-import { grpcClients, grpcEndpoint } from '../../src/server/grpc/server.js';
+import { grpcEndpoint } from '../../src/server/grpc/server.js';
+import { call, grpcClient } from '../fixtures/grpc.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
 /** good: an onnx-mixer model; float: float32 NCHW input, no config.json; broken: not an ONNX file. */
@@ -49,19 +50,13 @@ async function serve(t: Test, dir: string, readiness?: 'all' | 'any') {
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const pkg = grpcClients();
-  const target = `127.0.0.1:${grpcEndpoint(app)!.port}`;
-  const inference = new pkg.inference.GRPCInferenceService(target, grpc.credentials.createInsecure());
-  const health = new pkg.grpc.health.v1.Health(target, grpc.credentials.createInsecure());
+  const port = grpcEndpoint(app)!.port;
+  const inference = grpcClient(port);
+  const health = grpcClient(port, 'health');
   t.teardown(() => {
     inference.close();
     health.close();
   });
-  type Unary = (req: object, cb: (e: Error | null, r: Record<string, unknown>) => void) => void;
-  const call = (c: grpc.Client, method: string, req: object): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) =>
-      (c as unknown as Record<string, Unary>)[method]!.call(c, req, (e, r) => (e ? reject(e) : resolve(r))),
-    );
   return {
     url,
     logs,

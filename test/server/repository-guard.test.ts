@@ -7,10 +7,12 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
-import { grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
+import { grpcEndpoint } from '../../src/server/grpc/server.js';
+import { call, fails, grpcClient } from '../fixtures/grpc.js';
 import { python } from '../fixtures/oracle/torch.js';
-import { type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
+import { readyPort, type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
 import { buildAppWith, image, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 /** A tiny onnx-mixer model at <root>/<name>/<version>/model.onnx. */
 function addModel(root: string, name: string, version: number | string = 1, seed = 1): string {
@@ -139,23 +141,12 @@ t.test(
     t.equal((await raw(port, 'POST', '/v2/repository/models/tiny/load')).status, 200, 'a real name still loads');
 
     // gRPC: the same check, as INVALID_ARGUMENT.
-    const target = `127.0.0.1:${grpcEndpoint(app)!.port}`;
-    type Fn = (req: object, cb: (e: grpc.ServiceError | null) => void) => void;
-    const inference = new (grpcClients().inference.GRPCInferenceService)(
-      target,
-      grpc.credentials.createInsecure(),
-    ) as unknown as Record<string, Fn> & grpc.Client;
-    const triton = new (tritonExtensions())(target, grpc.credentials.createInsecure()) as unknown as Record<
-      string,
-      Fn
-    > &
-      grpc.Client;
+    const inference = grpcClient(grpcEndpoint(app)!.port);
+    const triton = grpcClient(grpcEndpoint(app)!.port, 'triton');
     t.teardown(() => {
       inference.close();
       triton.close();
     });
-    const fails = (c: Record<string, Fn>, method: string, req: object) =>
-      new Promise<grpc.ServiceError | null>((resolve) => c[method]!.call(c, req, (e) => resolve(e)));
     for (const [c, method, req] of [
       [inference, 'ModelMetadata', { name: '..', version: '' }],
       [inference, 'ModelReady', { name: '.', version: '' }],
@@ -163,9 +154,9 @@ t.test(
       [inference, 'ModelMetadata', { name: 'tiny', version: '01' }],
       [triton, 'ModelStatistics', { name: '..', version: '' }],
     ] as const) {
-      const e = await fails(c, method, req);
-      t.equal(e?.code, grpc.status.INVALID_ARGUMENT, `gRPC ${method} ${JSON.stringify(req)}: INVALID_ARGUMENT`);
-      t.match(e?.details, /invalid model (name|version)/);
+      const e = await fails(call(c, method, req));
+      t.equal(e.code, grpc.status.INVALID_ARGUMENT, `gRPC ${method} ${JSON.stringify(req)}: INVALID_ARGUMENT`);
+      t.match(e.details, /invalid model (name|version)/);
     }
   },
 );
@@ -311,15 +302,6 @@ async function exitWithin(
   return code;
 }
 
-/** Polls `fn` every 50 ms until it returns true, at most `ms`; false when it never did. */
-async function until(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (await fn().catch(() => false)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
 t.test(
   'F7: a FIFO model or labels file is unavailable at once; poll rescans go on; SIGTERM exits promptly',
   async (t) => {
@@ -340,14 +322,8 @@ t.test(
       '5000',
     ]);
     t.teardown(() => void s.child.kill('SIGKILL'));
-    let port = 0;
-    t.ok(
-      await until(async () => {
-        port = Number(/"msg":"ready"/.test(s.out()) ? /"port":(\d+)/.exec(s.out())?.[1] : 0);
-        return port > 0;
-      }, 60_000),
-      'the server starts beside the FIFOs',
-    );
+    const port = await readyPort(s);
+    t.pass('the server starts beside the FIFOs');
     const url = `http://127.0.0.1:${port}`;
     const rows = async () => (await (await fetch(`${url}/v2/repository/index`, { method: 'POST' })).json()) as Row[];
     t.equal((await fetch(`${url}/v2/models/good/ready`)).status, 200, 'the good model serves');
@@ -358,15 +334,21 @@ t.test(
     // A FIFO appearing later does not stall the rescans: a model added after it still comes up.
     mkdirSync(path.join(root, 'c-fifo', '1'), { recursive: true });
     execFileSync('mkfifo', [path.join(root, 'c-fifo', '1', 'model.onnx')]);
-    t.ok(
-      await until(async () => row(await rows(), 'c-fifo')?.state === 'UNAVAILABLE', 20_000),
-      'the new FIFO is indexed',
+    await until(
+      async () => row(await rows(), 'c-fifo')?.state === 'UNAVAILABLE',
+      20_000,
+      'the new FIFO to be indexed',
+      50,
     );
+    t.pass('the new FIFO is indexed');
     addModel(root, 'later');
-    t.ok(
-      await until(async () => (await fetch(`${url}/v2/models/later/ready`)).status === 200, 20_000),
-      'a model added after the FIFO is served',
+    await until(
+      async () => (await fetch(`${url}/v2/models/later/ready`)).status === 200,
+      20_000,
+      'the model added after the FIFO to be served',
+      50,
     );
+    t.pass('a model added after the FIFO is served');
 
     const t0 = Date.now();
     s.child.kill('SIGTERM');

@@ -3,8 +3,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { buildAppWith, image, writeModel } from '../fixtures/server.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { until } from '../fixtures/until.js';
 
 /** Writes a tiny onnx-mixer model as DIR/<version>/model.onnx through a rename, as a deployment would. */
 function addVersion(dir: string, version: number, seed: number): void {
@@ -54,30 +53,25 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
     }
   };
   const clients = Array.from({ length: 4 }, client);
-  /** Waits (bounded) until the latest answers satisfy `ok`. */
-  const until = async (what: string, ok: (m: { version: string; sha256: string }) => boolean) => {
+  /** Waits (bounded) until one of the latest answers satisfies `ok`. */
+  const served = async (what: string, ok: (m: { version: string; sha256: string }) => boolean) => {
     const start = seen.length;
-    for (let i = 0; i < 600; i++) {
-      if (seen.slice(Math.max(start, seen.length - 4)).some(ok)) return;
-      await sleep(50);
-    }
-    t.fail(`timed out waiting for ${what}`);
+    await until(() => seen.slice(Math.max(start, seen.length - 4)).some(ok), 30_000, what, 50).catch((e: Error) =>
+      t.fail(e.message),
+    );
   };
-  await sleep(500);
+  // Version 1 takes traffic before anything changes.
+  await until(() => seen.length >= 8 || failures.length > 0, 30_000, 'the clients to be served');
   const sha1 = seen.at(-1)?.sha256;
   t.equal(seen.at(-1)?.version, '1');
   addVersion(dir, 2, 2);
-  await until('version 2 to take traffic', (m) => m.version === '2');
+  await served('version 2 to take traffic', (m) => m.version === '2');
   rmSync(path.join(dir, '1'), { recursive: true });
-  for (
-    let i = 0;
-    i < 200 &&
+  const listed = async () =>
     ((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json() as { version: string }[]).some(
       (r) => r.version === '1',
     );
-    i++
-  )
-    await sleep(50);
+  await until(async () => !(await listed()), 10_000, 'version 1 to leave the index', 50).catch(() => {});
   t.notOk(
     ((await app.inject({ method: 'POST', url: '/v2/repository/index' })).json() as { version: string }[]).some(
       (r) => r.version === '1',
@@ -88,8 +82,10 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
   // In place: a new file renamed over version 2's model.onnx.
   writeModel(path.join(dir, '2'), 'tiny', 3, 'model.onnx.next');
   renameSync(path.join(dir, '2', 'model.onnx.next'), path.join(dir, '2', 'model.onnx'));
-  await until('the replaced file to take traffic', (m) => m.sha256 !== sha2);
-  await sleep(300);
+  await served('the replaced file to take traffic', (m) => m.sha256 !== sha2);
+  // Traffic goes on after the last swap: a few more answers, then stop.
+  const after = seen.length + failures.length;
+  await until(() => seen.length + failures.length >= after + 8, 30_000, 'more answers after the last swap');
   stop = true;
   await Promise.all(clients);
   t.same(failures, [], `${total} requests, none failed`);
@@ -120,7 +116,8 @@ t.test(
       app.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'image/png' }, payload: png });
     t.equal((await classify()).statusCode, 200);
     const inflight = Array.from({ length: 6 }, classify);
-    await sleep(0);
+    // Not a wait for an event: one turn of the event loop, so that the unload comes while these are in flight.
+    await new Promise((r) => setTimeout(r, 0));
     const un = await app.inject({ method: 'POST', url: '/v2/repository/models/tiny/unload' });
     t.equal(un.statusCode, 200, un.body);
     for (const r of await Promise.all(inflight))

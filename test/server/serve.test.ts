@@ -5,6 +5,7 @@ import t from 'tap';
 import { cudaProviderInstalled, RuntimeError } from '../../src/runtime/session.js';
 import { readyPort, type ServeProcess, spawnServe } from '../fixtures/serve-process.js';
 import { buildAppWith, image, multipart, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const modelPath = writeModel(t.testdir());
 
@@ -59,27 +60,31 @@ t.test('SIGTERM with no drain delay: stop accepting, finish the request in fligh
   let response = '';
   sock.on('data', (d) => (response += d.toString()));
   const ended = new Promise((r) => sock.once('close', r));
-  // Headers and half the body now; the rest after the signal.
+  // Headers and half the body now; the rest after the signal. `Expect: 100-continue` makes the server say when it has
+  // read the headers: from then on the request is in flight.
   sock.write(
-    `POST /classify?top=1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${headers['content-type']}\r\nContent-Length: ${payload.length}\r\n\r\n`,
+    `POST /classify?top=1 HTTP/1.1\r\nHost: x\r\nContent-Type: ${headers['content-type']}\r\nContent-Length: ${payload.length}\r\nExpect: 100-continue\r\n\r\n`,
   );
   sock.write(payload.subarray(0, payload.length >> 1));
-  await new Promise((r) => setTimeout(r, 200));
+  const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+  await until(() => response.startsWith(CONTINUE), 10_000, 'the server to read the headers');
   s.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
-  const refused = await new Promise<boolean>((r) => {
-    const c = net.connect(port, '127.0.0.1');
-    c.once('connect', () => {
-      c.destroy();
-      r(false);
+  await until(() => /shutting down/.test(s.out()), 10_000, 'shutdown to start');
+  const refused = () =>
+    new Promise<boolean>((r) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        r(false);
+      });
+      c.once('error', () => r(true));
     });
-    c.once('error', () => r(true));
-  });
-  t.ok(refused, 'new connections are refused once shutdown starts');
+  await until(refused, 5000, 'new connections to be refused', 20);
+  t.pass('new connections are refused once shutdown starts');
   sock.write(payload.subarray(payload.length >> 1));
   const code = await s.exit;
   await ended;
-  t.match(response, /^HTTP\/1\.1 200/, 'the in-flight request completed');
+  t.match(response.slice(CONTINUE.length), /^HTTP\/1\.1 200/, 'the in-flight request completed');
   t.match(response, /"filename":"slow\.png"/);
   t.equal(code, 0, `exit 0\n${s.out()}`);
   t.match(s.out(), /shutting down/);

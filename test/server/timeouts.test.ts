@@ -2,6 +2,7 @@
 import t from 'tap';
 import { rawUntilClose } from '../../bench/attacks-harness.js';
 import { testApp, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const REQUEST_MS = 2000;
 const HEADERS_MS = 1500;
@@ -72,8 +73,8 @@ t.test(
   'the metrics listener keeps the same timeouts: a silent client is closed after HEADERS_TIMEOUT_MS',
   async (t) => {
     // Fastify runs onListen hooks (which start the metrics listener) after listen() resolves.
-    while (!app.mixer.state.metricsAddress) await new Promise((r) => setTimeout(r, 5));
-    const metricsPort = app.mixer.state.metricsAddress.port;
+    await until(() => app.mixer.state.metricsAddress !== undefined, 10_000, 'the metrics listener', 5);
+    const metricsPort = app.mixer.state.metricsAddress!.port;
     const silent = await rawUntilClose(metricsPort, '', 20_000);
     t.ok(silent.closed, 'the metrics listener closed the silent connection');
     t.ok(

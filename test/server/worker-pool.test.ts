@@ -3,6 +3,7 @@ import t from 'tap';
 import { cudaProviderInstalled, RuntimeError, Session } from '../../src/runtime/session.js';
 import { WorkerPool } from '../../src/runtime/worker-pool.js';
 import { noise, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 const modelPath = writeModel(t.testdir());
 const feeds = (n: number) => ({
@@ -45,8 +46,7 @@ t.test('a crashed worker fails its run and is replaced', async (t) => {
   const running = pool.run(feeds(512));
   void slot.worker.terminate();
   await t.rejects(running, { code: 'WORKER_CRASHED' });
-  for (const end = Date.now() + 60_000; Date.now() < end && pool.idle === 0; )
-    await new Promise((r) => setTimeout(r, 20)); // the replacement loads and warms up its model
+  await until(() => pool.idle > 0, 60_000, 'the replacement to load and warm up its model', 20);
   t.equal(pool.idle, 1, 'a fresh worker took its place');
   t.same((await pool.run(feeds(1))).outputs['logits']!.dims, [1, 10]);
 });
