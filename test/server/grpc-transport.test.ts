@@ -192,10 +192,10 @@ t.test(
     const health = await fetch(`${address}/healthz`);
     t.equal(health.status, 200, 'HTTP answers during the flood');
     await until(() => closed.length === 200, 3000, 'the rest to be closed at the preface timeout');
-    t.ok(closed.at(-1)! >= 700, `the last at ${closed.at(-1)} ms (HEADERS_TIMEOUT_MS 800)`);
+    t.ok(closed.at(-1)! >= 500, `the last at ${closed.at(-1)} ms (idle timeout 600 ms, preface timeout 800 ms)`);
     const g = ep.guard!;
-    // The 20 held ones close at the preface deadline: by the guard's timer or by the HTTP/2 server's own timeout,
-    // whichever fires first (both are HEADERS_TIMEOUT_MS), so only the drops are counted exactly.
+    // The 20 held ones close at the first of two deadlines (grpc-js's idle timeout or the guard's preface timer), so
+    // only the drops at the cap are counted exactly.
     t.ok(
       g.droppedConnections >= 180,
       `dropped at the cap ${g.droppedConnections} (preface timeouts ${g.handshakeTimeouts})`,
