@@ -112,3 +112,18 @@ export function rawUntilClose(
 
 export const firstLine = (s: string): string => s.split('\r\n')[0] ?? '';
 export const bodyOf = (s: string): string => s.split('\r\n\r\n').slice(1).join('\r\n\r\n').slice(0, 160);
+
+/** The hostile-client benches' findings: each case's figures logged as it ends (stderr), then one table (stdout). */
+export function caseTable(tag: string): { row: (name: string, figures: string) => void; print: () => void } {
+  const rows: { name: string; figures: string }[] = [];
+  return {
+    row: (name, figures) => {
+      rows.push({ name, figures });
+      console.error(`[${tag}] ${name}: ${figures}`);
+    },
+    print: () => {
+      console.log('| case | figures |\n|---|---|');
+      for (const r of rows) console.log(`| ${r.name} | ${r.figures} |`);
+    },
+  };
+}

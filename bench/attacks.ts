@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
 import { zlibBombPng } from '../test/fixtures/png-bombs.js';
-import { bodyOf, codeOf, firstLine, post, rawUntilClose, rss, serve, timed } from './attacks-harness.js';
+import { bodyOf, caseTable, codeOf, firstLine, post, rawUntilClose, rss, serve, timed } from './attacks-harness.js';
 import { cpuSeconds, ROOT, serveLayout } from './common.js';
 
 const HELP = `Hostile-client cases against a fresh \`mixer serve\` (from dist/): each case's status, time, response size and server RSS, as a table.
@@ -30,12 +30,7 @@ if (opt.help) {
   process.exit(0);
 }
 const cases = new Set(opt.cases.split(','));
-const log = (m: string): void => console.error(`[attacks] ${m}`);
-const rows: { name: string; figures: string }[] = [];
-const row = (name: string, figures: string): void => {
-  rows.push({ name, figures });
-  log(`${name}: ${figures}`);
-};
+const { row, print: printTable } = caseTable('attacks');
 
 async function bombs(): Promise<void> {
   const mb = Number(opt['bomb-mb']);
@@ -202,8 +197,7 @@ async function main(): Promise<void> {
   if (cases.has('timeouts')) await timeouts();
   if (cases.has('overload')) await overload(png);
 
-  console.log('| case | figures |\n|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.figures} |`);
+  printTable();
 }
 
 await main();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
 import { grpcClients, tritonExtensions } from '#mixer/server/grpc/server.js';
-import { rss } from './attacks-harness.js';
+import { caseTable, rss } from './attacks-harness.js';
 import { CLI, ROOT, serveLayout, sleep } from './common.js';
 
 const HELP = `Hostile gRPC clients against a fresh \`mixer serve --grpc-port\` (from dist/), as a table.
@@ -41,12 +41,7 @@ if (opt.help) {
 }
 const cases = new Set(opt.cases.split(','));
 const KEY = 'attack-bench-key-0123456789';
-const log = (m: string): void => console.error(`[grpc-attacks] ${m}`);
-const rows: { name: string; figures: string }[] = [];
-const row = (name: string, figures: string): void => {
-  rows.push({ name, figures });
-  log(`${name}: ${figures}`);
-};
+const { row, print: printTable } = caseTable('grpc-attacks');
 
 interface Server {
   child: ChildProcess;
@@ -281,8 +276,7 @@ async function main(): Promise<void> {
   }
   if (cases.has('silent')) await silent();
   if (cases.has('echo')) await echo();
-  console.log('| case | figures |\n|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.figures} |`);
+  printTable();
 }
 
 await main();
