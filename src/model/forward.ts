@@ -33,6 +33,8 @@ export interface LayerHooks {
   rows?(b: Builder, x: Value, prefix: string): Value;
   /** The token MLP of block `prefix` on LN1's output viewed as [S, N·C]; returns [S, N·C]. */
   tokenMlp?(b: Builder, h: Value, prefix: string): Value;
+  /** The whole channel MLP of block `prefix` on LN2's output [S·N, C]; returns [S·N, C] (replaces channelTiles). */
+  channelMlp?(b: Builder, h: Value, prefix: string): Value;
 }
 
 /** Exact GELU as 0.5·x·(1 + erf(x/√2)), the pattern ORT fuses into one Gelu kernel. */
@@ -99,6 +101,7 @@ export function forward(
   if (!Number.isInteger(tiles) || tiles < 1 || S % tiles !== 0)
     throw new Error(`channelTiles ${tiles} must divide the ${S} tokens`);
   const channelMlp = (b: Builder, h: Value, prefix: string, k: number): Value => {
+    if (o.layers?.channelMlp) return o.layers.channelMlp(b, h, prefix);
     if (k === 1) return mlp(b, h, prefix);
     const rows = `N*${S / k}`;
     const parts = b.split(b.reshape(h, [k, rows, C]), 0, new Array<number>(k).fill(1));

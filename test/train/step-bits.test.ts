@@ -1,5 +1,6 @@
-// The fused train step vs a reference built the way it was before the flat-buffer AdamW (the training graph's
-// gradients feeding one AdamW update per parameter, in one graph): several steps fed back, every output bit for bit.
+// The fused train step vs a reference built the way it was before the flat-buffer AdamW and the tiled channel MLPs
+// (the untiled training graph's gradients feeding one AdamW update per parameter, in one graph): several steps fed
+// back, every output bit for bit.
 import t from 'tap';
 import { adamwScalars, adamwUpdate, DEFAULT_ADAMW } from '../../src/autodiff/index.js';
 import { defaultSpec, initParams, type ModelSpec, paramTable, preset } from '../../src/model/index.js';
@@ -19,9 +20,9 @@ import { Rng } from '../../src/util/rng.js';
 const STEPS = 3;
 const BATCH = 6;
 
-/** The fused step as it was built with per-parameter AdamW nodes: gradients of the training graph, then updates. */
+/** The fused step as it was built: gradients of the untiled training graph, then per-parameter AdamW nodes. */
 function referenceStep(spec: ModelSpec, opts: ArtifactOptions): Graph {
-  const g = trainingGraph(spec, opts);
+  const g = trainingGraph(spec, { ...opts, channelTiles: 1 });
   const b = new Builder(g);
   const cfg = opts.adamw ?? DEFAULT_ADAMW;
   const s = adamwScalars(b, cfg, g.input('learning_rate', 'float32', []), g.input('step', 'int64', []));
@@ -105,10 +106,17 @@ async function run(
 }
 
 const cases: [string, ArtifactOptions][] = [
-  ['hard labels, label smoothing', { labelSmoothing: 0.1 }],
+  ['hard labels, label smoothing (default tiles)', { labelSmoothing: 0.1 }],
+  ['hard labels, 16 channel tiles (one token each)', { labelSmoothing: 0.1, channelTiles: 16 }],
   [
-    'soft targets, drop path, frozen stem',
-    { labelSmoothing: 0, softTargets: true, dropPath: 0.2, frozen: new Set(['stem.proj.weight', 'stem.proj.bias']) },
+    'soft targets, drop path, 2 tiles, frozen stem and one channel weight',
+    {
+      labelSmoothing: 0,
+      softTargets: true,
+      dropPath: 0.2,
+      channelTiles: 2,
+      frozen: new Set(['stem.proj.weight', 'stem.proj.bias', 'blocks.0.mlp_channels.fc2.weight']),
+    },
   ],
 ];
 

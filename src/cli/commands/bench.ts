@@ -4,7 +4,7 @@ import path from 'node:path';
 import { hardware, hardwareHeader } from '../../bench/hardware.js';
 import { inferenceBench } from '../../bench/inference.js';
 import { int8MacsPerImage } from '../../bench/int8-macs.js';
-import { trainStepBench } from '../../bench/train-step.js';
+import { trainStepBench, trainStepProfile } from '../../bench/train-step.js';
 import {
   buildInferenceModel,
   DEFAULT_PRESET,
@@ -43,7 +43,7 @@ export const flags: readonly Flag[] = [
   },
   { flag: 'peer', kind: 'string', arg: '<timm.onnx>', help: 'the timm export compared with' },
   { flag: 'clock', kind: 'choice', choices: ['wall', 'cpu'], dflt: DEFAULTS.clock, help: 'what a call is timed by' },
-  { flag: 'train', kind: 'boolean', help: 'time the training step instead' },
+  { flag: 'train', kind: 'boolean', help: 'time the training step instead, then print its per-op profile' },
   {
     flag: 'batch-size',
     kind: 'int',
@@ -80,9 +80,10 @@ export async function run(argv: string[]): Promise<number> {
   if (v['train']) {
     console.log(`${hardwareHeader(hw)}\n`);
     const spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
-    console.log(
-      await trainStepBench(spec, threads, num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 }), rounds),
-    );
+    const batch = num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 });
+    const clock = oneOf(v, 'clock', ['wall', 'cpu'] as const, DEFAULTS.clock);
+    console.log(await trainStepBench(spec, threads, batch, rounds, clock));
+    for (const t of threads) console.log(`\n${await trainStepProfile(spec, t, batch)}`);
     return 0;
   }
   let spec;
