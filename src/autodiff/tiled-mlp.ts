@@ -2,7 +2,7 @@
 // activations stay in cache from the first GEMM through GELU to the second (forward), and from the second GEMM's
 // input gradient through GELU's backward to the first's (backward). Every value equals the untiled MLP's bit for bit.
 import type { Builder, Dim, Value } from '../onnx/index.js';
-import { defineCompositeVjp } from './composite.js';
+import { defineCompositeVjp, geluBackward, geluForward } from './composite.js';
 import { unbroadcast } from './rules.js';
 
 export interface MlpWeights {
@@ -38,7 +38,7 @@ function untile(b: Builder, parts: readonly Value[], total: Dim): Value {
  * gradient, GELU's backward and the first GEMM's input gradient; the weight gradients are single GEMMs over the
  * concatenated tiles, so that every sum runs in the same order as without tiles.
  *
- * The per-element arithmetic is that of geluComposite and of the Gemm rule: a GEMM's rows are independent (MLAS
+ * The per-element arithmetic is that of geluComposite (the same geluForward / geluBackward) and of the Gemm rule: a GEMM's rows are independent (MLAS
  * blocks over k, never across rows) and Split / Concat copy, so the values are those of the untiled graph.
  */
 export function tiledGeluMlp(
@@ -49,16 +49,12 @@ export function tiledGeluMlp(
   rows: string | number,
   needs: (v: Value) => boolean = () => true,
 ): Value {
-  const dtype = x.dtype;
   const total = x.shape[0]!;
   const xs = tilesOf(b, x, k, rows);
   const saved = xs.map((xi) => {
     const a = b.gemm(xi, w.w1, w.b1, { transB: true });
-    // geluComposite, on one tile.
-    const t = b.mul(a, b.scalar(Math.SQRT1_2, dtype));
-    const cdf = b.add(b.mul(b.erf(t), b.scalar(0.5, dtype)), b.scalar(0.5, dtype));
-    const h = b.mul(a, cdf);
-    return { a, t, cdf, h, o: b.gemm(h, w.w2, w.b2, { transB: true }) };
+    const gelu = geluForward(b, a);
+    return { a, gelu, h: gelu.y, o: b.gemm(gelu.y, w.w2, w.b2, { transB: true }) };
   });
   const y = untile(
     b,
@@ -69,11 +65,7 @@ export function tiledGeluMlp(
     inputs: [x, w.w1, w.b1, w.w2, w.b2],
     vjp: (b, dy) => {
       const dys = tilesOf(b, dy, k, rows);
-      const da = saved.map((s, i) => {
-        const dh = b.gemm(dys[i]!, w.w2, null);
-        const pdf = b.exp(b.sub(b.scalar(-0.5 * Math.log(2 * Math.PI), dtype), b.mul(s.t, s.t)));
-        return b.mul(dh, b.add(s.cdf, b.mul(s.a, pdf)));
-      });
+      const da = saved.map((s, i) => geluBackward(b, s.a, s.gelu, b.gemm(dys[i]!, w.w2, null)));
       const dx = needs(x)
         ? untile(
             b,

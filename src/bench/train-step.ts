@@ -6,7 +6,7 @@ import path from 'node:path';
 import { forwardMacs, initParams, type ModelSpec, paramTable } from '../model/index.js';
 import { serializeModel } from '../onnx/index.js';
 import { type HostTensor, Session } from '../runtime/session.js';
-import { type ArtifactOptions, trainableParams, trainingChannelTiles, trainStepGraph } from '../train/artifacts.js';
+import { type ArtifactOptions, trainingChannelTiles, trainStepGraph } from '../train/artifacts.js';
 import { type StepMode, Stepper, zerosLike } from '../train/stepper.js';
 import { kernelTimes } from './int8-profile.js';
 import { type Clock, interleavedTimes, median, medianRatio, ROOFLINE_N, rooflineSession, table } from './measure.js';
@@ -85,16 +85,24 @@ export async function trainStepBench(
   return `${table(['threads', 'what', `ms/step (${clock})`, 'images/s', 'GFLOP/s', 'ratio'], rows)}\n\nbatch ${batch}, ${c.depth} blocks; ratio: median over interleaved rounds of the step's GFLOP/s ÷ the roofline's; peak RSS of this process ${rss.toFixed(0)} MB`;
 }
 
-/** ORT's per-op kernel times of one fused train step graph (`runs` steps after one warm-up), in ms per step. */
+interface KernelProfile {
+  byOp: Record<string, number>;
+  total: number;
+  nodes: number;
+}
+
+/**
+ * ORT's per-op kernel times (ms per step) of fused train step graphs, one per options set, profiled in interleaved
+ * steps (`runs` each after one warm-up), so that load from other processes falls on all of them alike.
+ */
 async function stepKernelTimes(
   spec: ModelSpec,
-  opts: ArtifactOptions,
+  optsList: readonly ArtifactOptions[],
   threads: number,
   batch: number,
   runs: number,
-): Promise<{ byOp: Record<string, number>; total: number; nodes: number }> {
+): Promise<KernelProfile[]> {
   const c = spec.config;
-  const graph = trainStepGraph(spec, opts);
   const { pixels, labels } = batchInputs(spec, batch);
   const p = initParams(c, 0);
   const f32 = (dims: readonly number[], data: Float32Array): HostTensor => ({ dtype: 'float32', dims, data });
@@ -105,39 +113,49 @@ async function stepKernelTimes(
     step: { dtype: 'int64', dims: [], data: BigInt64Array.of(1n) },
   };
   for (const q of paramTable(c)) feeds[q.name] = f32(q.shape, p.get(q.name)!);
-  for (const q of trainableParams(spec, opts)) {
+  for (const q of paramTable(c)) {
     feeds[`${q.name}.exp_avg`] = f32(q.shape, new Float32Array(p.get(q.name)!.length));
     feeds[`${q.name}.exp_avg_sq`] = f32(q.shape, new Float32Array(p.get(q.name)!.length));
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mixer-step-profile-'));
   try {
-    const s = await Session.create(serializeModel(graph), {
-      threads,
-      memPattern: false,
-      profile: path.join(dir, 'ort'),
-    });
-    for (let i = 0; i <= runs; i++) await s.run(feeds);
-    s.endProfiling();
-    await s.release();
-    const file = readdirSync(dir).find((f) => f.endsWith('.json'));
-    if (!file) throw new Error('ORT wrote no profile');
-    const k = kernelTimes(JSON.parse(readFileSync(path.join(dir, file), 'utf8')), 1);
-    const byOp = Object.fromEntries(Object.entries(k.byOp).map(([op, us]) => [op, us / k.runs / 1000]));
-    return { byOp, total: k.total / k.runs / 1000, nodes: graph.nodes.length };
+    const graphs = optsList.map((o) => trainStepGraph(spec, o));
+    const sessions: Session[] = [];
+    for (const [i, g] of graphs.entries())
+      sessions.push(
+        await Session.create(serializeModel(g), { threads, memPattern: false, profile: path.join(dir, `s${i}`) }),
+      );
+    for (let r = 0; r <= runs; r++) for (const s of sessions) await s.run(feeds);
+    const out: KernelProfile[] = [];
+    for (const [i, s] of sessions.entries()) {
+      s.endProfiling();
+      await s.release();
+      const file = readdirSync(dir).find((f) => f.startsWith(`s${i}_`) && f.endsWith('.json'));
+      if (!file) throw new Error('ORT wrote no profile');
+      const k = kernelTimes(JSON.parse(readFileSync(path.join(dir, file), 'utf8')), 1);
+      const byOp = Object.fromEntries(Object.entries(k.byOp).map(([op, us]) => [op, us / k.runs / 1000]));
+      out.push({ byOp, total: k.total / k.runs / 1000, nodes: graphs[i]!.nodes.length });
+    }
+    return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * Per-op kernel ms per step of the fused step, default (tiled) and untiled, profiled one after the other (so on a shared
- * machine compare the shares, not the ms): the ops above 0.5% of either, then the rest.
+ * Per-op kernel ms per step of the fused step, default (tiled) and untiled, profiled in interleaved steps: the ops
+ * above 0.5% of either, then the rest.
  */
 export async function trainStepProfile(spec: ModelSpec, threads: number, batch: number, runs = 3): Promise<string> {
   const base: ArtifactOptions = { labelSmoothing: 0.1 };
   const k = trainingChannelTiles(spec, base);
-  const tiled = await stepKernelTimes(spec, base, threads, batch, runs);
-  const untiled = await stepKernelTimes(spec, { ...base, channelTiles: 1 }, threads, batch, runs);
+  const [tiled, untiled] = (await stepKernelTimes(
+    spec,
+    [base, { ...base, channelTiles: 1 }],
+    threads,
+    batch,
+    runs,
+  )) as [KernelProfile, KernelProfile];
   const ops = [...new Set([...Object.keys(tiled.byOp), ...Object.keys(untiled.byOp)])].sort(
     (a, b) => (untiled.byOp[b] ?? 0) - (untiled.byOp[a] ?? 0),
   );
@@ -158,5 +176,5 @@ export async function trainStepProfile(spec: ModelSpec, threads: number, batch: 
     `${untiled.total.toFixed(1)} (${untiled.nodes})`,
     `${tiled.total.toFixed(1)} (${tiled.nodes})`,
   ]);
-  return `${table(['op', 'untiled ms/step (share)', `${k} channel tiles ms/step (share)`], rows)}\n\nORT kernel times, fused step, batch ${batch}, ${threads} thread(s), ${runs} profiled steps after a warm-up`;
+  return `${table(['op', 'untiled ms/step (share)', `${k} channel tiles ms/step (share)`], rows)}\n\nORT kernel times, fused step, batch ${batch}, ${threads} thread(s), ${runs} profiled steps each after a warm-up, interleaved`;
 }

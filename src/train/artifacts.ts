@@ -31,19 +31,19 @@ export interface ArtifactOptions {
   frozen?: ReadonlySet<string>;
   /**
    * Graphs with a backward pass run each channel MLP on this many row tiles (a divisor of the token count), with a
-   * hand-written gradient (tiledGeluMlp): the same values bit for bit, less memory traffic. 1: untiled. Default
-   * DEFAULT_CHANNEL_TILES where it divides the token count, else 1.
+   * hand-written gradient (tiledGeluMlp): the same values bit for bit, less memory traffic. 1: untiled. Default:
+   * tiles of TOKENS_PER_TILE tokens (all images of the batch) where that divides the token count, else 1.
    */
   channelTiles?: number;
 }
 
-/** Row tiles of the training graphs' channel MLPs: at batch 128 and 64 tokens, tiles of 1,024 rows. */
-export const DEFAULT_CHANNEL_TILES = 8;
+/** Tokens per channel-MLP tile in training graphs by default: cifar10-s4 (64 tokens) at batch 128, 8 tiles of 1,024 rows. */
+export const TOKENS_PER_TILE = 8;
 
 /** The channel-MLP tiles a training graph uses for `spec` (see ArtifactOptions.channelTiles). */
 export function trainingChannelTiles(spec: ModelSpec, opts: Pick<ArtifactOptions, 'channelTiles'>): number {
   const S = numTokens(spec.config);
-  const k = opts.channelTiles ?? (S % DEFAULT_CHANNEL_TILES === 0 ? DEFAULT_CHANNEL_TILES : 1);
+  const k = opts.channelTiles ?? (S > TOKENS_PER_TILE && S % TOKENS_PER_TILE === 0 ? S / TOKENS_PER_TILE : 1);
   if (!Number.isInteger(k) || k < 1 || S % k !== 0)
     throw new RangeError(`channel tiles ${k} must be a positive divisor of the ${S} tokens`);
   return k;

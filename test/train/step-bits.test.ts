@@ -106,15 +106,15 @@ async function run(
 }
 
 const cases: [string, ArtifactOptions][] = [
-  ['hard labels, label smoothing (default tiles)', { labelSmoothing: 0.1 }],
+  ['hard labels, label smoothing (default: 2 tiles)', { labelSmoothing: 0.1 }],
   ['hard labels, 16 channel tiles (one token each)', { labelSmoothing: 0.1, channelTiles: 16 }],
   [
-    'soft targets, drop path, 2 tiles, frozen stem and one channel weight',
+    'soft targets, drop path, 4 tiles, frozen stem and one channel weight',
     {
       labelSmoothing: 0,
       softTargets: true,
       dropPath: 0.2,
-      channelTiles: 2,
+      channelTiles: 4,
       frozen: new Set(['stem.proj.weight', 'stem.proj.bias', 'blocks.0.mlp_channels.fc2.weight']),
     },
   ],
