@@ -53,6 +53,7 @@ const cases: Case[] = [
   // Composite with its own VJP (training graphs' GELU): float32 because of Erf.
   { op: 'gelu composite', dtype: 'float32', inputs: [{ shape: [3, 7] }], build: (b, [x]) => geluComposite(b, x!) },
   { op: 'Tanh', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.tanh(x!) },
+  { op: 'Sigmoid', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.sigmoid(x!) },
   { op: 'Identity', dtype: f64, inputs: [{ shape: [4] }], build: (b, [x]) => b.identity(x!) },
   {
     op: 'Cast',
