@@ -120,8 +120,9 @@ export async function run(argv: string[]): Promise<number> {
       : besideDefault && existsSync(besideDefault)
         ? [besideDefault]
         : [];
+  const missing = int8s.find((f) => !existsSync(f));
+  if (missing !== undefined) throw new UsageError(`--int8: ${missing} not found (mixer quantize writes one)`);
   for (const int8 of int8s) {
-    if (!existsSync(int8)) throw new UsageError(`--int8: ${int8} not found (mixer quantize writes one)`);
     const q = await loadModelFile(int8);
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
       throw new UsageError(`--int8: ${int8} has a different config than the float model`);
