@@ -33,7 +33,7 @@ export interface LayerHooks {
   rows?(b: Builder, x: Value, prefix: string): Value;
   /** The token MLP of block `prefix` on LN1's output viewed as [S, N·C]; returns [S, N·C]. */
   tokenMlp?(b: Builder, h: Value, prefix: string): Value;
-  /** The whole channel MLP of block `prefix` on LN2's output [S·N, C]; returns [S·N, C] (replaces channelTiles). */
+  /** The whole channel MLP `prefix` on rows [M, C] (both Linears and the GELU between them); returns [M, C]. */
   channelMlp?(b: Builder, h: Value, prefix: string): Value;
 }
 
@@ -96,12 +96,13 @@ export function forward(
       : tokenLinear(b, act(b, tokenLinear(b, h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
 
   const mlp = (b: Builder, h: Value, prefix: string) =>
-    linear(b, act(b, linear(b, h, `${prefix}.fc1`)), `${prefix}.fc2`);
+    o.layers?.channelMlp
+      ? o.layers.channelMlp(b, h, prefix)
+      : linear(b, act(b, linear(b, h, `${prefix}.fc1`)), `${prefix}.fc2`);
   const tiles = o.channelTiles ?? 1;
   if (!Number.isInteger(tiles) || tiles < 1 || S % tiles !== 0)
     throw new Error(`channelTiles ${tiles} must divide the ${S} tokens`);
   const channelMlp = (b: Builder, h: Value, prefix: string, k: number): Value => {
-    if (o.layers?.channelMlp) return o.layers.channelMlp(b, h, prefix);
     if (k === 1) return mlp(b, h, prefix);
     const rows = `N*${S / k}`;
     const parts = b.split(b.reshape(h, [k, rows, C]), 0, new Array<number>(k).fill(1));

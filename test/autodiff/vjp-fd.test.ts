@@ -60,6 +60,7 @@ const cases: Case[] = [
     build: (b, [x, w1, b1, w2, b2]) => tiledGeluMlp(b, x!, { w1: w1!, b1: b1!, w2: w2!, b2: b2! }, 3, 2),
   },
   { op: 'Tanh', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.tanh(x!) },
+  { op: 'Sigmoid', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.sigmoid(x!) },
   { op: 'Identity', dtype: f64, inputs: [{ shape: [4] }], build: (b, [x]) => b.identity(x!) },
   {
     op: 'Cast',

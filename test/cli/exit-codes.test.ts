@@ -41,6 +41,8 @@ t.test('user mistakes of every kind: exit 2, one line, no stack trace', async (t
     badTraining,
     buildInferenceModel(defaultSpec(tiny), initParams(tiny, 0), { 'mixer.training': '{"epochs": 3' }),
   );
+  const tinyModel = path.join(dir, 'tiny.onnx');
+  writeFileSync(tinyModel, buildInferenceModel(defaultSpec(tiny), initParams(tiny, 0)));
   const cases: [string, string[], RegExp][] = [
     ['bad flag value', ['build', '--preset', 'tiny', '--seed', 'x', '--out', 'a.onnx'], /--seed must be an integer/],
     ['missing output folder', ['build', '--preset', 'tiny', '--out', path.join(dir, 'no', 'a.onnx')], /ENOENT/],
@@ -52,6 +54,11 @@ t.test('user mistakes of every kind: exit 2, one line, no stack trace', async (t
       'bench missing int8 model',
       ['bench', '--preset', 'tiny', '--int8', path.join(dir, 'q.onnx')],
       /--int8: .* not found/,
+    ],
+    [
+      'bench --int8 list with a missing second model',
+      ['bench', '--preset', 'tiny', '--int8', `${tinyModel},${path.join(dir, 'missing.onnx')}`],
+      /--int8: .*missing\.onnx not found/,
     ],
     [
       'train --freeze',

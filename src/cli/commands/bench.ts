@@ -30,7 +30,12 @@ const DEFAULTS = {
 export const flags: readonly Flag[] = [
   { flag: 'model', kind: 'string', arg: '<model.onnx>', dfltText: 'the shipped model', help: 'the model timed' },
   { flag: 'preset', kind: 'string', arg: '<name>', help: 'time an untrained model of this preset instead' },
-  { flag: 'int8', kind: 'string', arg: '<model-int8.onnx>', help: 'the int8 model timed beside it' },
+  {
+    flag: 'int8',
+    kind: 'string',
+    arg: '<model-int8.onnx>[,...]',
+    help: 'the int8 model(s) timed beside it (a comma list: all in the same interleaved rounds)',
+  },
   { flag: 'threads', kind: 'string', arg: 'LIST', dflt: DEFAULTS.threads, help: 'thread counts (comma list)' },
   { flag: 'batches', kind: 'string', arg: 'LIST', dflt: DEFAULTS.batches, help: 'batch sizes (comma list)' },
   {
@@ -110,10 +115,15 @@ export async function run(argv: string[]): Promise<number> {
   if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128)
     models.push({ name: 'timm torch.onnx export', bytes: peer, peer: true });
   const besideDefault = modelPath === defaultModelPath() ? modelPath.replace(/\.onnx$/, '-int8.onnx') : null;
-  const int8 =
-    typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
-  if (int8 !== null) {
-    if (!existsSync(int8)) throw new UsageError(`--int8: ${int8} not found (mixer quantize writes one)`);
+  const int8s =
+    typeof v['int8'] === 'string'
+      ? v['int8'].split(',')
+      : besideDefault && existsSync(besideDefault)
+        ? [besideDefault]
+        : [];
+  const missing = int8s.find((f) => !existsSync(f));
+  if (missing !== undefined) throw new UsageError(`--int8: ${missing} not found (mixer quantize writes one)`);
+  for (const int8 of int8s) {
     const q = await loadModelFile(int8);
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
       throw new UsageError(`--int8: ${int8} has a different config than the float model`);
