@@ -26,8 +26,14 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }));
 // Only what any shell has: no npm_config_*, no ONNXRUNTIME_* or proxy settings from this test run.
 const bare = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work };
 
+// --ignore-scripts: its prepack would rebuild packages/client/dist/ in place, under the test files that import it at
+// the same time (tap runs files in parallel); npm test has built it from the same sources just before.
 const packed = JSON.parse(
-  execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: pkgDir, encoding: 'utf8', env: bare }),
+  execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+    cwd: pkgDir,
+    encoding: 'utf8',
+    env: bare,
+  }),
 ) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
 const tarball = path.join(work, packed[0]!.filename);
 
@@ -50,6 +56,11 @@ t.test('the tarball holds the compiled client, its declarations, README and pack
     scripts.filter((s) => /^(pre|post)?install$|^prepare$/.test(s)),
     [],
     'no install scripts',
+  );
+  t.equal(
+    (manifest['scripts'] as Record<string, string>)['prepack'],
+    'tsc -p tsconfig.json',
+    "a publisher's npm pack builds dist/ from src/ first",
   );
 });
 
