@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -139,8 +140,7 @@ console.log(JSON.stringify({ ready, model: r.model.name, predictions: r.results[
   t.match(bad.stdout, /wrong\.ts\(2,\d+\): error TS2322/, 'the declarations reject a wrong option type');
 
   const app = await testApp(t, { modelPath: writeModel(t.testdir()), maxBatch: 4 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const { url: baseUrl } = await listenLocal(app);
   const png = await image('png', 32, 32, noise(32, 32, 21));
   writeFileSync(path.join(consumer, 'cat.png'), png);
   // Asynchronously: the server answers from this process's event loop.
