@@ -5,7 +5,6 @@ import type { KeyRing } from './auth.js';
 import { errorBody, RETRY_AFTER_S, ServiceError } from './errors.js';
 import { requestId } from './request-id.js';
 import { corsHeaders, SECURITY_HEADERS } from './security-headers.js';
-import { isV2 } from './v2-http.js';
 
 /**
  * Counts the images between admission and answer (decoding, queued or running). A request reserves all of its images
@@ -142,9 +141,10 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
     const b = errorBody(
       'OVERLOADED',
       `the service is full (${opts.admission.images} images in flight, limit ${opts.admission.capacity}); retry shortly`,
+      url.startsWith('/v2/'),
     );
-    // As the v2 onSend hook does for Fastify's answers: on /v2 paths `error` is the message (what Triton clients show).
-    const text = JSON.stringify(isV2(url) ? { ...b, error: b.message } : b);
+    // Before routing, the v2 routes are known by their prefix: there `error` is the message (what Triton clients show).
+    const text = JSON.stringify(b);
     res.writeHead(503, {
       ...SECURITY_HEADERS,
       ...corsHeaders(opts.origins, req.headers.origin),
@@ -235,7 +235,7 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
 /** Refuses infer requests while the service is full, before their bodies are read or parsed. */
 export function refuseWhenFull(app: FastifyInstance, admission: Admission): void {
   app.addHook('onRequest', async (req) => {
-    if (admission.full && isInfer(req.method, req.url) && !admission.holds(req.raw)) {
+    if (admission.full && req.routeOptions.config?.infer === true && !admission.holds(req.raw)) {
       throw new ServiceError(
         'OVERLOADED',
         `the service is full (${admission.images} images in flight, limit ${admission.capacity}); retry shortly`,

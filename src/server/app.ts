@@ -2,7 +2,6 @@
 
 import http from 'node:http';
 import type { Writable } from 'node:stream';
-import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { pino } from 'pino';
@@ -14,8 +13,14 @@ import { KeyRing, requireApiKeys } from './auth.js';
 import { onClientError } from './client-errors.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { clip, errorBody, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
+import { DataPlane } from './core/data-plane.js';
+import { clip, errorBody, errorSchema, replyShuttingDown } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
+import { serviceErrors } from './http/error-handler.js';
+import { healthPlugin } from './http/health.js';
+import { metricsPlugin } from './http/metrics.js';
+import { v1Plugin } from './http/v1/plugin.js';
+import { v2Plugin } from './http/v2/plugin.js';
 import { serverTimeouts } from './http-timeouts.js';
 import { RequestLog } from './logging.js';
 import { Metrics } from './metrics.js';
@@ -24,20 +29,10 @@ import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
 import { requestId } from './request-id.js';
-import { classifyRoutes } from './routes/classify.js';
-import { healthRoutes } from './routes/health.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { modelRoutes } from './routes/model.js';
-import { modelsRoutes } from './routes/models.js';
-import { repositoryRoutes } from './routes/repository.js';
-import { v2Routes } from './routes/v2.js';
-import { v2ConfigRoutes } from './routes/v2-config.js';
-import { v2StatsRoutes } from './routes/v2-stats.js';
 import { classifyBodyDoc } from './schemas.js';
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
 import { InferenceStats } from './stats.js';
-import { uiRoutes } from './ui/routes.js';
-import { v2HttpHooks } from './v2-http.js';
+import { uiPlugin } from './ui/routes.js';
 
 /** What buildApp takes beside the config and is no setting: where and whether it logs. */
 export interface AppOptions {
@@ -188,14 +183,10 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
   };
   try {
+    const base = { repo, config, metrics, admission, keys, stats, state };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
-      repo,
-      config,
-      metrics,
-      admission,
-      keys,
-      stats,
-      state,
+      ...base,
+      plane: new DataPlane(base),
     });
   } catch (e) {
     await repo.close();
@@ -203,9 +194,9 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   }
 }
 
-/** Registers plugins, hooks and routes on `app`; `ctx` holds the opened repository. */
+/** Registers the shared hooks, then each protocol's plugin, on `app`; `ctx` holds the opened repository and the data plane. */
 async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyInstance> {
-  const { repo, config, metrics } = ctx;
+  const { repo, config, metrics, plane } = ctx;
   app.decorate('mixer', ctx);
 
   app.addSchema(errorSchema);
@@ -226,26 +217,6 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
         ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url }
         : { schema, url },
   });
-  await app.register(multipart, {
-    limits: {
-      fileSize: config.bodyLimit,
-      files: config.maxFiles,
-      fields: 32,
-      parts: config.maxFiles + 32,
-      fieldSize: 64 * 1024,
-      headerPairs: 64,
-    },
-  });
-  app.addContentTypeParser(
-    /^image\/[\w.+-]+$/i,
-    { parseAs: 'buffer', bodyLimit: config.bodyLimit },
-    (_req, buf, done) => done(null, buf),
-  );
-  app.addContentTypeParser(
-    'application/octet-stream',
-    { parseAs: 'buffer', bodyLimit: config.bodyLimit },
-    (_req, buf, done) => done(null, buf),
-  );
 
   // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys, admission.
   securityHeaders(app, config.corsOrigins);
@@ -269,32 +240,13 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route, method: req.method }, seconds);
   });
-  app.setErrorHandler(async (err, req, reply) => {
-    const se = toServiceError(err);
-    if (se.statusCode >= 500 && se.code !== 'MODEL_UNAVAILABLE' && !se.retryable)
-      req.log.error({ err }, 'request failed');
-    else req.log.debug({ code: se.code, message: se.message }, 'request rejected');
-    if (se.code === 'OVERLOADED') metrics.shed.inc();
-    if (se.retryable) reply.header('retry-after', RETRY_AFTER_S);
-    return reply.code(se.statusCode).send(errorBody(se.code, se.message));
-  });
-  v2HttpHooks(app, config.bodyLimit);
-  app.setNotFoundHandler(async (req, reply) =>
-    reply
-      .code(404)
-      .send(errorBody('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)),
-  );
+  serviceErrors(app, metrics, false);
 
-  healthRoutes(app, ctx);
-  modelRoutes(app, ctx);
-  modelsRoutes(app, ctx);
-  classifyRoutes(app, ctx);
-  v2Routes(app, ctx);
-  v2ConfigRoutes(app, ctx);
-  v2StatsRoutes(app, ctx);
-  repositoryRoutes(app, ctx);
+  await app.register(healthPlugin, { plane });
+  await app.register(v1Plugin, { ctx });
+  await app.register(v2Plugin, { ctx, prefix: '/v2' });
   // With --metrics-port, /metrics lives only on its own listener (no key); otherwise here, behind the key if any.
-  if (config.metricsPort === undefined) metricsRoutes(app, ctx);
+  if (config.metricsPort === undefined) await app.register(metricsPlugin, { metrics });
   else {
     let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
     app.addHook('onListen', async () => {
@@ -311,9 +263,9 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       await listener?.close();
     });
   }
-  grpcPlugin(app, ctx, VERSION);
-  if (config.ui === 'on') uiRoutes(app, ctx);
+  if (config.ui === 'on') await app.register(uiPlugin, { plane });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  grpcPlugin(app, ctx, VERSION);
 
   app.addHook('preClose', async () => {
     ctx.state.closing = true;
