@@ -1,36 +1,31 @@
 // buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around the model repository; listen() is the caller's.
 
-import http from 'node:http';
 import type { Writable } from 'node:stream';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { ModelLoadError } from '../model/index.js';
 import { VERSION } from '../util/version.js';
-import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
+import { Admission, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
-import { onClientError } from './client-errors.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { DataPlane } from './core/data-plane.js';
-import { clip, errorBody, errorSchema, replyShuttingDown } from './errors.js';
+import { errorSchema, replyShuttingDown } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
 import { serviceErrors } from './http/error-handler.js';
 import { healthPlugin } from './http/health.js';
-import { metricsPlugin } from './http/metrics.js';
+import { serveMetrics } from './http/metrics.js';
+import { serverOptions } from './http/server-options.js';
 import { v1Plugin } from './http/v1/plugin.js';
 import { v2Plugin } from './http/v2/plugin.js';
-import { serverTimeouts } from './http-timeouts.js';
-import { RequestLog } from './logging.js';
 import { Metrics } from './metrics.js';
-import { startMetricsListener } from './metrics-listener.js';
 import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
-import { requestId } from './request-id.js';
 import { classifyBodyDoc } from './schemas.js';
-import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
+import { securityHeaders } from './security-headers.js';
 import { InferenceStats } from './stats.js';
 import { uiPlugin } from './ui/routes.js';
 
@@ -133,55 +128,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
 
   const keys = new KeyRing(config.apiKeys);
   const state: AppContext['state'] = { closing: false };
-  const serverOptions: http.ServerOptions = serverTimeouts(config);
-  const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: log,
-    logController: new RequestLog(config.logSuccesses),
-    requestIdHeader: false,
-    genReqId: requestId,
-    bodyLimit: config.bodyLimit,
-    requestTimeout: config.requestTimeoutMs,
-    // Node's server, with requests refused before Fastify while the service is full.
-    serverFactory: (handler) =>
-      http.createServer(
-        serverOptions,
-        refuseEarly(
-          {
-            admission,
-            maxParked: 4 * config.maxQueue,
-            keys,
-            origins: config.corsOrigins,
-            // While draining (DRAIN_DELAY_MS), nothing is parked: a request gets its SHUTTING_DOWN answer at once.
-            closing: () => state.closing,
-            onRefused: (route) => {
-              metrics.shed.inc();
-              metrics.requests.inc({ route, method: 'POST', status: '503' });
-            },
-          },
-          handler,
-        ),
-      ),
-    clientErrorHandler: onClientError,
-    // Router-level errors (bad URL encoding, a path segment over 100 characters) in the error catalog, without echoing the URL.
-    frameworkErrors: (err, req, raw) => {
-      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      const reply = raw as unknown as FastifyReply;
-      reply
-        .headers(SECURITY_HEADERS)
-        .header('x-request-id', req.id)
-        .code(tooLong ? 404 : 400);
-      void reply.send(
-        tooLong
-          ? errorBody(
-              'NOT_FOUND',
-              `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`,
-            )
-          : errorBody('BAD_REQUEST', 'malformed URL'),
-      );
-    },
-    return503OnClosing: false,
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
-  };
+  const fastifyOptions = serverOptions(config, log, { admission, keys, metrics, state });
   try {
     const base = { repo, config, metrics, admission, keys, stats, state };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
@@ -245,24 +192,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   await app.register(healthPlugin, { plane });
   await app.register(v1Plugin, { ctx });
   await app.register(v2Plugin, { ctx, prefix: '/v2' });
-  // With --metrics-port, /metrics lives only on its own listener (no key); otherwise here, behind the key if any.
-  if (config.metricsPort === undefined) await app.register(metricsPlugin, { metrics });
-  else {
-    let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
-    app.addHook('onListen', async () => {
-      listener = await startMetricsListener(
-        metrics.registry,
-        config.metricsPort!,
-        config.metricsHost,
-        serverTimeouts(config),
-      );
-      ctx.state.metricsAddress = listener.address;
-      app.log.info({ address: listener.address }, 'metrics listener ready');
-    });
-    app.addHook('onClose', async () => {
-      await listener?.close();
-    });
-  }
+  await serveMetrics(app, ctx);
   if (config.ui === 'on') await app.register(uiPlugin, { plane });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   grpcPlugin(app, ctx, VERSION);

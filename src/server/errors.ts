@@ -183,6 +183,14 @@ function messageFor(code: ErrorCode, original: string): string {
   }
 }
 
+/** The one OVERLOADED error: `images` in flight against `limit` (MAX_QUEUE); clients retry after Retry-After. */
+export function overloaded(images: number, limit: number): ServiceError {
+  return new ServiceError(
+    'OVERLOADED',
+    `the service is full (${images} images in flight, limit ${limit}); retry shortly`,
+  );
+}
+
 /** The message of the SHUTTING_DOWN answer (HTTP 503, gRPC UNAVAILABLE) once shutdown has started. */
 export const SHUTTING_DOWN_MESSAGE = 'the service is shutting down';
 

@@ -22,6 +22,6 @@ export async function v1Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, buf, done) =>
       done(null, buf),
     );
-  classifyRoutes(app, plane, config.bodyLimit);
   modelsRoutes(app, plane);
+  classifyRoutes(app, plane, config.bodyLimit);
 }
