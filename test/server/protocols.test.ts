@@ -248,9 +248,9 @@ const errors: (Case & { code: string; valueLevel?: boolean })[] = [
     valueLevel: true,
   },
   {
-    what: 'a fractional INT64',
-    model: 'mixed',
-    inputs: [mixed(1)[0]!, { ...mixed(1)[1]!, values: [1, 2.5] }, mixed(1)[2]!],
+    what: 'a negative UINT8 value',
+    model: 'mixer',
+    inputs: [{ ...pixels(1, 2), values: [...pixels(1, 2).values.slice(1), -1] }],
     code: 'BAD_TENSOR',
     valueLevel: true,
   },
