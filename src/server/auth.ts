@@ -1,9 +1,9 @@
 // Bearer API keys: every route but the health probes needs `Authorization: Bearer <key>` when keys are set; compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { errorBody } from './errors.js';
+import { errorBodyFor } from './errors.js';
 
-/** Routes open without a key: liveness and readiness probes. */
+/** The probe paths open without a key (their routes say so with `config: { public: true }`). */
 export function isOpenPath(url: string): boolean {
   const p = url.split('?')[0]!;
   return p === '/healthz' || p === '/readyz' || p.startsWith('/v2/health/');
@@ -41,14 +41,14 @@ export class KeyRing {
 export function requireApiKeys(app: FastifyInstance, ring: KeyRing): void {
   if (!ring.enabled) return;
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
-    // Routes marked `config: { public: true }` (the page's own files, which hold no data) are open too.
-    if (isOpenPath(req.url) || req.routeOptions.config?.public === true || ring.allows(req.headers.authorization))
-      return;
+    // Routes marked `config: { public: true }` (the probes, the page's own files) are open.
+    if (req.routeOptions.config?.public === true || ring.allows(req.headers.authorization)) return;
     reply
       .code(401)
       .header('www-authenticate', 'Bearer realm="mixer"')
       .send(
-        errorBody(
+        errorBodyFor(
+          req,
           'UNAUTHORIZED',
           req.headers.authorization
             ? 'the API key is not valid'

@@ -1,8 +1,9 @@
-// What the routes share: the model repository, the settings, the metrics, admission, keys and the lifecycle state.
+// What the adapters share: the data plane, the model repository, the settings, the metrics, admission, keys and the lifecycle state.
 import type { AddressInfo } from 'node:net';
 import type { Admission } from './admission.js';
 import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
+import type { DataPlane } from './core/data-plane.js';
 import type { Metrics } from './metrics.js';
 import type { Repository } from './repository/repository.js';
 import type { InferenceStats } from './stats.js';
@@ -19,4 +20,6 @@ export interface AppContext {
   stats: InferenceStats;
   /** closing: set when shutdown starts (readiness turns false, new requests get 503); metricsAddress: the --metrics-port listener once up. */
   state: { closing: boolean; metricsAddress?: AddressInfo };
+  /** The protocol-neutral data plane every adapter calls. */
+  plane: DataPlane;
 }

@@ -1,4 +1,4 @@
-// The gRPC endpoint: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health on the same repository and micro-batchers as HTTP.
+// The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
 import type http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -7,15 +7,11 @@ import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../util/errors.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
+import type { ModelRef } from '../core/data-plane.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
-import type { ModelInstance } from '../repository/instance.js';
-import { V2_TYPES, v2Shape } from '../repository/tensors.js';
-import { serverNotReady } from '../routes/health.js';
-import { modelStats } from '../routes/v2-stats.js';
-import { tensorInfer } from '../tensor-infer.js';
 import { type GuardCounts, guardServers } from './guard.js';
-import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
+import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -122,71 +118,36 @@ export class GrpcEndpoint {
           },
         );
       };
-    const ready = (): boolean => serverNotReady(ctx) === null;
+    const plane = ctx.plane;
     // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
-    const requestedVersion = (v: string): string | undefined => (v === '' ? undefined : v);
+    const ref = (name: string, version: string): ModelRef => ({ name, version: version === '' ? undefined : version });
     this.server.addService(inference, {
-      ServerLive: unary(async () => ({ live: true }), true),
-      ServerReady: unary(async () => ({ ready: ready() }), true),
-      ModelReady: unary<{ name: string; version: string }>(async (r) => {
-        try {
-          return await ctx.repo.use(r.name, requestedVersion(r.version), async () => ({ ready: !ctx.state.closing }));
-        } catch (e) {
-          if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
-          throw e;
-        }
-      }, true),
-      ServerMetadata: unary(async () => ({ name: 'onnx-mixer', version, extensions: [...GRPC_EXTENSIONS] }), true),
-      ModelMetadata: unary<{ name: string; version: string }>(
-        async (r) =>
-          ctx.repo.use(r.name, requestedVersion(r.version), async (m) => ({
-            name: m.name,
-            versions: (ctx.repo.versions(m.name) ?? [])
-              .filter((v) => v.state === 'READY')
-              .map((v) => String(v.version)),
-            platform: 'onnxruntime_onnx',
-            inputs: m.contract.io.inputs.map((i) => ({
-              name: i.name,
-              datatype: V2_TYPES[i.type],
-              shape: v2Shape(i.shape),
-            })),
-            outputs: m.contract.io.outputs.map((x) => ({
-              name: x.name,
-              datatype: V2_TYPES[x.type],
-              shape: v2Shape(x.shape),
-            })),
-          })),
+      ServerLive: unary(async () => ({ live: plane.live() }), true),
+      ServerReady: unary(async () => ({ ready: plane.notReady() === null }), true),
+      ModelReady: unary<{ name: string; version: string }>(
+        (r) =>
+          plane.modelReady(ref(r.name, r.version)).then(
+            (m) => ({ ready: m.ready }),
+            (e: unknown) => {
+              if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
+              throw e;
+            },
+          ),
         true,
       ),
-      ModelStatistics: unary<{ name: string; version: string }>(async (r) => {
-        if (r.name === '') {
-          if (r.version !== '') throw new ServiceError('BAD_REQUEST', 'a version needs a model name');
-          return {
-            model_stats: ctx.repo
-              .instances()
-              .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version)
-              .map((m) => modelStats(ctx.stats, m.name, m.version)),
-          };
-        }
-        if (r.version !== '')
-          return ctx.repo.use(r.name, r.version, async (m) => ({
-            model_stats: [modelStats(ctx.stats, m.name, m.version)],
-          }));
-        const versions = ctx.repo.versions(r.name);
-        if (!versions)
-          throw new ServiceError(
-            'MODEL_NOT_FOUND',
-            `no model ${echo(r.name)}; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
-          );
-        return { model_stats: versions.filter((v) => v.instance).map((v) => modelStats(ctx.stats, r.name, v.version)) };
-      }, true),
+      ServerMetadata: unary(async () => plane.serverMetadata(GRPC_EXTENSIONS, version), true),
+      ModelMetadata: unary<{ name: string; version: string }>((r) => plane.modelMetadata(ref(r.name, r.version)), true),
+      ModelStatistics: unary<{ name: string; version: string }>(
+        (r) => plane.statistics(r.name === '' ? undefined : r.name, ref(r.name, r.version).version),
+        true,
+      ),
       RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(
-        async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }),
+        async (r) => ({ models: plane.repositoryIndex(r.ready) }),
         true,
       ),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return ctx.repo.use(r.model_name, requestedVersion(r.model_version), (m) => this.infer(m, r));
+        return plane.infer(ref(r.model_name, r.model_version), () => toInferRequest(r), grpcWire);
       }),
     });
     this.server.addService(health, {
@@ -207,21 +168,7 @@ export class GrpcEndpoint {
   /** '' (the server) and the inference service: SERVING while ready. */
   private healthOf(service: string): string {
     if (service !== '' && service !== 'inference.GRPCInferenceService') return 'SERVICE_UNKNOWN';
-    return serverNotReady(this.ctx) === null ? 'SERVING' : 'NOT_SERVING';
-  }
-
-  private async infer(m: ModelInstance, r: GrpcInferRequest) {
-    const t0 = performance.now();
-    try {
-      const { json, tail } = toTensorRequest(r);
-      const { enc, t1, t2 } = await tensorInfer(this.ctx, m, json, tail);
-      const res = toGrpcResponse(enc.json, enc.binary);
-      this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
-      return res;
-    } catch (e) {
-      this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
-      throw e;
-    }
+    return this.ctx.plane.notReady() === null ? 'SERVING' : 'NOT_SERVING';
   }
 
   async listen(): Promise<number> {

@@ -60,6 +60,11 @@ export interface SwapTiming {
   drainMs: number | null;
 }
 
+/** The one MODEL_NOT_FOUND for a name no model has (the client's name bounded), listing the models there are. */
+export function modelNotFound(name: string, names: readonly string[]): ServiceError {
+  return new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)}; the models are: ${names.join(', ') || 'none'}`);
+}
+
 export class Repository {
   private readonly entries = new Map<string, Entry>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -434,11 +439,7 @@ export class Repository {
       );
     checkModelName(n);
     const e = this.entries.get(n);
-    if (!e)
-      throw new ServiceError(
-        'MODEL_NOT_FOUND',
-        `no model ${echo(n)}; the models are: ${this.names.join(', ') || 'none'}`,
-      );
+    if (!e) throw modelNotFound(n, this.names);
     let slot: Slot | undefined;
     if (version !== undefined) {
       slot = e.slots.get(checkVersion(version));

@@ -1,17 +1,12 @@
-// HTTP details of the v2 routes as Triton clients use them: bodies without Content-Type, gzip/deflate request bodies (bounded), Accept-Encoding on answers, Triton's error field.
+// HTTP body details of the v2 routes as Triton clients use them: bodies without Content-Type, gzip/deflate request bodies (bounded), Accept-Encoding on answers.
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { echo, ServiceError } from './errors.js';
+import { echo, ServiceError } from '../../errors.js';
 
 const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
-
-export const isV2 = (url: string): boolean => url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
-
-/** A v2 infer URL (any model and version). */
-const isV2Infer = (url: string): boolean => /^\/v2\/models\/[^?]*\/infer(\?|$)/.test(url);
 
 /** The Content-Types an infer body may have: JSON, or the binary tensor extension's bytes. */
 const INFER_TYPES = /^application\/(json|octet-stream)\s*(;|$)/i;
@@ -95,17 +90,16 @@ export function responseEncoding(header: string | undefined): 'gzip' | 'deflate'
   return best?.enc ?? null;
 }
 
-/** Registers the v2 hooks on the root app (they act on /v2 URLs only). */
-export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
+/** Registers the v2 body hooks on the v2 plugin: request Content-Type and Content-Encoding, and answer compression. */
+export function v2BodyHooks(app: FastifyInstance, bodyLimit: number): void {
   app.addHook('preParsing', async (req, _reply, payload) => {
-    if (!isV2(req.url)) return payload;
     const h = req.raw.headers;
     // tritonclient sends no Content-Type: the binary extension when it sends Inference-Header-Content-Length, else JSON.
     // As in Triton, that header means the binary layout whatever the Content-Type (a JSON-only body splits the same way).
     const hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     const binary = h['inference-header-content-length'] !== undefined;
-    const infer = req.method === 'POST' && isV2Infer(req.url);
+    const infer = req.routeOptions.config?.infer === true;
     if (
       hasBody &&
       (h['content-type'] === undefined || (binary && (infer || /^application\/json\b/i.test(h['content-type']))))
@@ -129,25 +123,13 @@ export function v2HttpHooks(app: FastifyInstance, bodyLimit: number): void {
     return inflateBody(req, payload, enc, bodyLimit) as typeof payload;
   });
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!isV2(req.url)) return payload;
-    let out = payload;
-    // Triton clients show only `error`: on /v2 it carries the descriptive message (code and message stay).
-    if (reply.statusCode >= 400 && typeof out === 'string' && out.startsWith('{')) {
-      try {
-        const j = JSON.parse(out) as { code?: unknown; message?: unknown; error?: unknown };
-        if (typeof j.code === 'string' && typeof j.message === 'string')
-          out = JSON.stringify({ ...j, error: j.message });
-      } catch {
-        // not JSON: sent as it is
-      }
-    }
     const enc = responseEncoding(req.headers['accept-encoding']);
-    if (enc && (typeof out === 'string' || Buffer.isBuffer(out)) && !reply.hasHeader('content-encoding')) {
+    if (enc && (typeof payload === 'string' || Buffer.isBuffer(payload)) && !reply.hasHeader('content-encoding')) {
       reply.header('vary', 'accept-encoding');
       reply.header('content-encoding', enc);
       reply.removeHeader('content-length');
-      return enc === 'gzip' ? gzip(out) : deflate(out);
+      return enc === 'gzip' ? gzip(payload) : deflate(payload);
     }
-    return out;
+    return payload;
   });
 }

@@ -1,9 +1,9 @@
 // Triton's model repository extension: POST /v2/repository/index, and /v2/repository/models/{name}/load|unload under --model-control explicit.
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../context.js';
-import { errorResponses, repositoryIndex } from '../schemas.js';
+import type { DataPlane } from '../../core/data-plane.js';
+import { errorResponses, repositoryIndex } from '../../schemas.js';
 
-export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function v2RepositoryRoutes(app: FastifyInstance, plane: DataPlane): void {
   const tags = ['v2'];
   const params = {
     type: 'object',
@@ -11,7 +11,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
     properties: { name: { type: 'string', maxLength: 200 } },
   } as const;
   app.post(
-    '/v2/repository/index',
+    '/repository/index',
     {
       schema: {
         tags,
@@ -19,10 +19,10 @@ export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
         response: { 200: repositoryIndex, ...errorResponses },
       },
     },
-    async () => ctx.repo.index(),
+    async () => plane.repositoryIndex(),
   );
   app.post(
-    '/v2/repository/models/:name/load',
+    '/repository/models/:name/load',
     {
       schema: {
         tags,
@@ -32,12 +32,12 @@ export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req) => {
-      await ctx.repo.load((req.params as { name: string }).name);
+      await plane.load((req.params as { name: string }).name);
       return {};
     },
   );
   app.post(
-    '/v2/repository/models/:name/unload',
+    '/repository/models/:name/unload',
     {
       schema: {
         tags,
@@ -47,7 +47,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req) => {
-      await ctx.repo.unload((req.params as { name: string }).name);
+      await plane.unload((req.params as { name: string }).name);
       return {};
     },
   );

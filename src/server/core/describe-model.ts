@@ -2,7 +2,7 @@
 import type { ServerConfig } from '../config.js';
 import { countParameters } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
-import { V2_TYPES, v2Shape } from '../repository/tensors.js';
+import { tensorMetadata, v2Shape } from './datatypes.js';
 
 export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchDelayMs' | 'maxQueue'>) {
   const k = m.contract;
@@ -36,8 +36,8 @@ export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchD
         }
       : null,
     output: img ? { name: img.output, softmax: img.softmax, classes: m.classes } : null,
-    inputs: k.io.inputs.map((i) => ({ name: i.name, datatype: V2_TYPES[i.type], shape: v2Shape(i.shape) })),
-    outputs: k.io.outputs.map((o) => ({ name: o.name, datatype: V2_TYPES[o.type], shape: v2Shape(o.shape) })),
+    inputs: k.io.inputs.map(tensorMetadata),
+    outputs: k.io.outputs.map(tensorMetadata),
     parameters: countParameters(k.io),
     macsPerImage: k.io.macs,
     mean: meta('mixer.mean'),
@@ -53,5 +53,36 @@ export function describeInstance(m: ModelInstance, c: Pick<ServerConfig, 'batchD
       threads: k.threads,
     },
     timings: { loadMs: Math.round(m.timings.loadMs), warmupMs: Math.round(m.timings.warmupMs) },
+  };
+}
+
+/** A model with every version's state (and what a model picker needs of the ready ones) and its latest ready version. */
+export function describeModel(
+  name: string,
+  versions: { version: number; state: string; reason: string; instance: ModelInstance | null }[],
+  error: string | null,
+  c: Pick<ServerConfig, 'batchDelayMs' | 'maxQueue'>,
+) {
+  const latest = [...versions].reverse().find((v) => v.instance);
+  return {
+    name,
+    reason: error,
+    versions: versions.map((v) => {
+      const img = v.instance?.contract.image ?? null;
+      return {
+        version: String(v.version),
+        state: v.state,
+        reason: v.reason,
+        // What a model picker needs per version (the page lists every ready image classifier and version).
+        ...(v.instance
+          ? {
+              classifier: img !== null,
+              inputSize: img ? [img.height, img.width] : null,
+              classes: img ? v.instance.classes : null,
+            }
+          : {}),
+      };
+    }),
+    latest: latest?.instance ? describeInstance(latest.instance, c) : null,
   };
 }

@@ -1,34 +1,8 @@
 // Triton's statistics extension: GET /v2/models[/{m}[/versions/{v}]]/stats with Triton's field names (counts and cumulative ns).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AppContext } from '../context.js';
-import { ServiceError } from '../errors.js';
-import { errorResponses } from '../schemas.js';
-import type { InferenceStats } from '../stats.js';
-import { nameParams, versionParams } from './v2-config.js';
-
-/** One version's entry of model_stats. */
-export function modelStats(stats: InferenceStats, name: string, version: number) {
-  const s = stats.of(name, version);
-  const d = s.inference_stats;
-  const zero = { count: 0, ns: 0 };
-  return {
-    name,
-    version: String(version),
-    last_inference: s.last_inference,
-    inference_count: s.inference_count,
-    execution_count: s.execution_count,
-    inference_stats: { ...d },
-    batch_stats: [...s.batch_stats.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([size, run]) => ({
-        batch_size: size,
-        compute_input: zero,
-        compute_infer: { ...run },
-        compute_output: zero,
-      })),
-    memory_usage: [],
-  };
-}
+import type { DataPlane } from '../../core/data-plane.js';
+import { errorResponses } from '../../schemas.js';
+import { type ModelParams, nameParams, versionParams } from './config.js';
 
 const duration = {
   type: 'object',
@@ -115,39 +89,17 @@ export const statsSchema = {
   ],
 } as const;
 
-export function v2StatsRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function v2StatsRoutes(app: FastifyInstance, plane: DataPlane): void {
   const schema = {
     tags: ['v2'],
     summary: "Inference statistics (Triton's statistics extension)",
     response: { 200: statsSchema, ...errorResponses },
   };
-  const readyVersions = (name: string): number[] => {
-    const versions = ctx.repo.versions(name);
-    if (!versions)
-      throw new ServiceError(
-        'MODEL_NOT_FOUND',
-        `no model "${name}"; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
-      );
-    return versions.filter((v) => v.instance).map((v) => v.version);
+  const handler = async (req: FastifyRequest) => {
+    const p = req.params as Partial<ModelParams>;
+    return plane.statistics(p.name, p.version);
   };
-  app.get('/v2/models/stats', { schema }, async () => ({
-    model_stats: ctx.repo
-      .instances()
-      .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version)
-      .map((m) => modelStats(ctx.stats, m.name, m.version)),
-  }));
-  app.get('/v2/models/:name/stats', { schema: { ...schema, params: nameParams } }, async (req: FastifyRequest) => {
-    const { name } = req.params as { name: string };
-    return { model_stats: readyVersions(name).map((v) => modelStats(ctx.stats, name, v)) };
-  });
-  app.get(
-    '/v2/models/:name/versions/:version/stats',
-    { schema: { ...schema, params: versionParams } },
-    async (req: FastifyRequest) => {
-      const p = req.params as { name: string; version: string };
-      return ctx.repo.use(p.name, p.version, async (m) => ({
-        model_stats: [modelStats(ctx.stats, m.name, m.version)],
-      }));
-    },
-  );
+  app.get('/models/stats', { schema }, handler);
+  app.get('/models/:name/stats', { schema: { ...schema, params: nameParams } }, handler);
+  app.get('/models/:name/versions/:version/stats', { schema: { ...schema, params: versionParams } }, handler);
 }
