@@ -23,6 +23,16 @@ t.test('the figures match the runs they come from', async (t) => {
   t.equal(figures['stage1-raw']?.text, pct(stage1['test_acc']!), 'stage 1, raw');
   t.equal(figures['stage1-ema']?.text, pct(stage1['ema_test_acc']!), 'stage 1, EMA');
   t.match(read('models/mixer-cifar10-report/long-run/report.md'), `**Test accuracy: ${figures['stage1-raw']?.text}**`);
+  // The trainer's own lines in the reports.
+  const speed = (key: string): string => figures[key]?.text ?? '(none)';
+  t.match(
+    read('models/mixer-cifar10-report/long-run/report.md'),
+    `Median training throughput: ${speed('stage1-images-per-s')}`,
+  );
+  t.match(
+    read('models/mixer-cifar10-report/report.md'),
+    `Median training throughput, stage 2: ${speed('stage2-images-per-s')}`,
+  );
 });
 
 t.test('the models are the ones the figures were measured on', async (t) => {
