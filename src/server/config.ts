@@ -81,7 +81,7 @@ const TABLE = [
     kind: 'string',
     dflt: null,
     help: 'serve every model in DIR/<model>/<version>/model.onnx (exclusive with --model)',
-    doc: 'serve every model of a repository folder instead (see [Model repository](#model-repository)); exclusive with `--model` / `MODEL_PATH`',
+    doc: 'serve every model of a repository folder instead (see [Model repository](model-repository.md#model-repository)); exclusive with `--model` / `MODEL_PATH`',
     docDefault: 'none',
   },
   {
@@ -412,7 +412,7 @@ const TABLE = [
     secret: true,
     noEmpty: true,
     help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
-    doc: 'keys for `Authorization: Bearer <key>`; see [Access control](#access-control)',
+    doc: 'keys for `Authorization: Bearer <key>`; see [Access control](security.md#access-control)',
   },
   {
     key: 'apiKeyFile',
