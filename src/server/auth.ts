@@ -1,6 +1,11 @@
-// Bearer API keys: every route but the health probes needs `Authorization: Bearer <key>` when keys are set; compared in constant time.
+// Bearer API keys: every route but the health probes needs `Authorization: Bearer <key>` when keys are set; compared in constant time; then the key's scopes and rate limit (access/).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Access } from './access/gate.js';
+import { rateLimitFields } from './access/gate.js';
+import type { KeyLine } from './access/keys-file.js';
+import { defaultBurst, type Rate } from './access/rate.js';
+import { httpScope, type Scope } from './access/scopes.js';
 import { errorBody } from './errors.js';
 
 /** Routes open without a key: liveness and readiness probes. */
@@ -11,6 +16,16 @@ export function isOpenPath(url: string): boolean {
 
 const digest = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
 
+/** What a key may do, as its key-file line says (a key given any other way, or with no fields, has every scope). */
+export interface KeyEntry {
+  /** Shown in metrics and logs instead of the key: its name= or `sha256:` and the first 8 hex digits of its digest. */
+  id: string;
+  /** null: every scope. */
+  scopes: ReadonlySet<Scope> | null;
+  /** Its own rate limit (rate= / burst=), or null for the default (--rate-limit). */
+  rate: Rate | null;
+}
+
 /**
  * Checks presented credentials against the configured keys. Keys are kept only as SHA-256 digests; a candidate's digest
  * is compared with every one of them with timingSafeEqual (equal-length buffers), so neither the position of a
@@ -18,43 +33,83 @@ const digest = (s: string | Buffer): Buffer => createHash('sha256').update(s).di
  */
 export class KeyRing {
   private readonly digests: Buffer[];
+  private readonly entries: KeyEntry[];
 
-  constructor(keys: readonly string[]) {
-    this.digests = keys.map((k) => digest(k));
+  /**
+   * `keys`: keys with every scope; `lines`: the key file's lines (their key may repeat one of `keys`: the line's
+   * fields then apply); `defaultRate`: what a line with burst= but no rate= refills at.
+   */
+  constructor(keys: readonly string[], lines: readonly KeyLine[] = [], defaultRate: Rate | null = null) {
+    const byKey = new Map<string, KeyLine>();
+    for (const k of keys) byKey.set(k, { key: k, scopes: null, rate: null, burst: null, name: null });
+    for (const l of lines) byKey.set(l.key, l);
+    this.digests = [];
+    this.entries = [];
+    for (const l of byKey.values()) {
+      const d = digest(l.key);
+      this.digests.push(d);
+      const perSecond = l.rate ?? (l.burst !== null ? (defaultRate?.perSecond ?? null) : null);
+      this.entries.push({
+        id: l.name ?? `sha256:${d.toString('hex').slice(0, 8)}`,
+        scopes: l.scopes ? new Set(l.scopes) : null,
+        rate: perSecond === null ? null : { perSecond, burst: l.burst ?? defaultBurst(perSecond) },
+      });
+    }
   }
 
   get enabled(): boolean {
     return this.digests.length > 0;
   }
 
-  /** True when `authorization` is `Bearer <one of the keys>`. */
-  allows(authorization: string | undefined): boolean {
+  /** The key `authorization` (`Bearer <key>`) presents, or null when it is none of them. */
+  identify(authorization: string | undefined): KeyEntry | null {
     const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization ?? '');
     const candidate = digest(m ? m[1]! : '');
-    let ok = false;
-    for (const d of this.digests) ok = timingSafeEqual(d, candidate) || ok;
-    return ok && m !== null;
+    let found = -1;
+    for (let i = 0; i < this.digests.length; i++) {
+      const eq = timingSafeEqual(this.digests[i]!, candidate);
+      found = eq ? i : found;
+    }
+    return m !== null && found >= 0 ? this.entries[found]! : null;
+  }
+
+  /** True when `authorization` is `Bearer <one of the keys>`. */
+  allows(authorization: string | undefined): boolean {
+    return this.identify(authorization) !== null;
   }
 }
 
-/** Adds the key check as an onRequest hook (before any body is read); public routes and probes pass; no-op without keys. */
-export function requireApiKeys(app: FastifyInstance, ring: KeyRing): void {
-  if (!ring.enabled) return;
+/**
+ * Adds the access check as an onRequest hook (before any body is read): the key (401), its scope for the matched
+ * route (403 FORBIDDEN) and its rate limit (429 RATE_LIMITED with Retry-After; RateLimit-Policy / RateLimit on every
+ * limited answer). Probes and public routes pass; no-op without keys or rate limit.
+ */
+export function requireApiKeys(app: FastifyInstance, access: Access): void {
+  if (!access.enabled) return;
+  const ring = access.keys;
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     // Routes marked `config: { public: true }` (the page's own files, which hold no data) are open too.
-    if (isOpenPath(req.url) || req.routeOptions.config?.public === true || ring.allows(req.headers.authorization))
-      return;
-    reply
-      .code(401)
-      .header('www-authenticate', 'Bearer realm="mixer"')
-      .send(
-        errorBody(
-          'UNAUTHORIZED',
-          req.headers.authorization
-            ? 'the API key is not valid'
-            : 'this route needs an API key: Authorization: Bearer <key>',
-        ),
-      );
+    if (isOpenPath(req.url) || req.routeOptions.config?.public === true) return;
+    const key = ring.enabled ? ring.identify(req.headers.authorization) : null;
+    if (ring.enabled && !key) {
+      reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="mixer"')
+        .send(
+          errorBody(
+            'UNAUTHORIZED',
+            req.headers.authorization
+              ? 'the API key is not valid'
+              : 'this route needs an API key: Authorization: Bearer <key>',
+          ),
+        );
+      return reply;
+    }
+    const v = access.authorize(key, req.ip, httpScope(req.routeOptions.url ?? req.url));
+    if (v.limit) reply.headers(rateLimitFields(v.limit));
+    if (!v.denied) return;
+    if (v.denied.code === 'RATE_LIMITED') reply.header('retry-after', v.limit!.taken.retryAfterS);
+    reply.code(v.denied.code === 'RATE_LIMITED' ? 429 : 403).send(errorBody(v.denied.code, v.denied.message));
     return reply;
   });
 }

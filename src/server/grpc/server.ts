@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../util/errors.js';
+import { Access } from '../access/gate.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
@@ -31,6 +32,8 @@ export function grpcStatus(e: ServiceError): grpc.status {
   if (e.statusCode === 404) return grpc.status.NOT_FOUND;
   if (e.statusCode === 503) return e.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
   if (e.statusCode === 401) return grpc.status.UNAUTHENTICATED;
+  if (e.statusCode === 403) return grpc.status.PERMISSION_DENIED;
+  if (e.statusCode === 429) return grpc.status.RESOURCE_EXHAUSTED;
   if (e.statusCode >= 400 && e.statusCode < 500) return grpc.status.INVALID_ARGUMENT;
   return grpc.status.INTERNAL;
 }
@@ -80,7 +83,7 @@ export class GrpcEndpoint {
   /** What the transport guard has refused so far (set once listening). */
   guard: GuardCounts | null = null;
   private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
-  private readonly keys: KeyRing;
+  private readonly access: Access;
   private readonly openPaths = new Set<string>();
   private readonly knownPaths = new Set<string>();
 
@@ -103,8 +106,11 @@ export class GrpcEndpoint {
     // Open without a key, like /v2/health/* over HTTP.
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
-    // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here; checked by the guard.
-    this.keys = opts.apiKeys ? new KeyRing(opts.apiKeys) : ctx.keys;
+    // The server's keys, scopes and rate limits (--api-key, API_KEYS, the key file, --rate-limit), or the keys given here
+    // (every scope, the server's rate limit); checked by the guard.
+    this.access = opts.apiKeys
+      ? new Access(new KeyRing(opts.apiKeys), ctx.access.defaultRate, ctx.access.hooks)
+      : ctx.access;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
       <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
@@ -234,7 +240,7 @@ export class GrpcEndpoint {
     );
     const c = this.ctx.config;
     this.guard = guardServers(http2ServersOf(this.server), {
-      keys: this.keys,
+      access: this.access,
       openPaths: this.openPaths,
       knownPaths: this.knownPaths,
       maxConnections: c.grpcMaxConnections,
