@@ -38,7 +38,20 @@ export function grpcStatus(e: ServiceError): grpc.status {
   return grpc.status.INTERNAL;
 }
 
-/** Triton's ModelStatistics and RepositoryIndex, from their own file (same package and service, loaded apart). */
+interface RepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters?: Record<string, unknown>;
+}
+
+/** The model a RepositoryModelLoad/Unload names; BAD_REQUEST for parameters (this server takes none). */
+function repositoryModel(r: RepositoryModelRequest): string {
+  const n = Object.keys(r.parameters ?? {}).length;
+  if (n > 0) throw new ServiceError('BAD_REQUEST', `load/unload parameters are not supported (got ${n})`);
+  return r.model_name;
+}
+
+/** Triton's ModelStatistics, RepositoryIndex and RepositoryModelLoad/Unload, from their own file (same package and service, loaded apart). */
 export function tritonExtensions() {
   const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
   return (
@@ -190,6 +203,15 @@ export class GrpcEndpoint {
         async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }),
         true,
       ),
+      // Triton's load/unload parameters (config overrides, model files) are not supported: refused, not ignored.
+      RepositoryModelLoad: unary<RepositoryModelRequest>(async (r) => {
+        await ctx.repo.load(repositoryModel(r));
+        return {};
+      }),
+      RepositoryModelUnload: unary<RepositoryModelRequest>(async (r) => {
+        await ctx.repo.unload(repositoryModel(r));
+        return {};
+      }),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
         return ctx.repo.use(r.model_name, requestedVersion(r.model_version), (m) => this.infer(m, r));
