@@ -6,8 +6,8 @@ export type Scope = (typeof SCOPES)[number];
 export const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).includes(s);
 
 /**
- * The scope an HTTP route needs, from its route pattern as the router matched it (e.g.
- * `/v2/repository/models/:name/load`, whatever prefix a plugin mounts it under), or the raw path when no route
+ * The scope an HTTP route needs, from its full route pattern as the router matched it (e.g.
+ * `/v2/repository/models/:name/load`, prefix included), or the raw path when no route
  * matched (it then answers 404 anyway). Classifying the pattern, not the URL, leaves no way around it by spelling the
  * path differently (percent-encoding, a query string). admin: the repository API (index, load, unload, and what
  * comes under it), trace and log settings; feedback: /v1/feedback; everything else (inference, metadata,
