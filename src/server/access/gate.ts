@@ -1,5 +1,5 @@
 // The access decision shared by HTTP and gRPC: does the caller's key have the scope, and is its rate limit (per key, or per client address when keys are off) not exhausted.
-import type { KeyEntry, KeyRing } from '../auth.js';
+import type { KeyEntry, KeyRing } from './key-ring.js';
 import { type Rate, type Taken, TokenBuckets } from './rate.js';
 import type { Scope } from './scopes.js';
 

@@ -1,8 +1,8 @@
 // Access for gRPC calls: exactly one `authorization: Bearer <key>` metadata entry, checked against the server's KeyRing (none set: open), then the key's scope for the method and its rate limit (access/).
 import * as grpc from '@grpc/grpc-js';
 import type { Access } from '../access/gate.js';
+import type { KeyEntry, KeyRing } from '../access/key-ring.js';
 import { grpcScope } from '../access/scopes.js';
-import type { KeyEntry, KeyRing } from '../auth.js';
 import type { ErrorCode } from '../errors.js';
 
 /**
