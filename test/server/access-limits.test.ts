@@ -10,6 +10,7 @@ import { resolveConfig } from '../../src/server/config.js';
 import { grpcEndpoint } from '../../src/server/grpc/server.js';
 import { call, fails, grpcClient } from '../fixtures/grpc.js';
 import { image, testApp, writeModel } from '../fixtures/server.js';
+import { until } from '../fixtures/until.js';
 
 t.test('key file lines: scopes, rate, burst, name, comments; errors name the line, never the key', async (t) => {
   const lines = parseKeyLines(
@@ -331,4 +332,31 @@ t.test('keys off, --rate-limit on: one bucket per client address, policy "defaul
     /^mixer_rate_limited_total\{key="anonymous"\} [1-9]/m,
     'another address is not limited, and addresses are not labels',
   );
+});
+
+t.test('while the service is full, a caller over its rate is not parked: its 429 comes at once', async (t) => {
+  // One image in flight at a time, held 1.5 s by its batch delay; one request per 100 s per address, burst 1.
+  const full = await testApp(t, {
+    modelPath: writeModel(t.testdir()),
+    maxQueue: 1,
+    batchDelayMs: 1500,
+    rateLimit: '0.01/s:1',
+  });
+  await full.listen({ port: 0, host: '127.0.0.1' });
+  const u = `http://127.0.0.1:${(full.server.address() as { port: number }).port}`;
+  const { admission } = full.mixer;
+  const send = () =>
+    fetch(`${u}/classify?top=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+  let firstDone = false;
+  const first = send().then((r) => {
+    firstDone = true;
+    return r;
+  });
+  await until(() => admission.full, 5000, 'the first request to be admitted', 5);
+  const second = await send();
+  t.equal(second.status, 429);
+  t.notOk(firstDone, 'answered while the first request still fills the service (not parked until it frees)');
+  t.equal(admission.parked, 0);
+  t.equal(second.headers.get('retry-after'), '100');
+  t.equal((await first).status, 200);
 });
