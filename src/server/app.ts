@@ -6,7 +6,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { ModelLoadError } from '../model/index.js';
+import { ConfigError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
+import { Access } from './access/gate.js';
+import { readKeysFile } from './access/keys-file.js';
+import { parseRate } from './access/rate.js';
 import { Admission, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -77,6 +81,14 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   const stats = new InferenceStats((model, version, ok) =>
     (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
   );
+  // Keys with their scopes and rates, before any model loads (a bad key file fails the start at once).
+  const rate = config.rateLimit === undefined ? null : parseRate(config.rateLimit);
+  if (typeof rate === 'string') throw new ConfigError(`--rate-limit (RATE_LIMIT): ${rate}`);
+  const keys = new KeyRing(config.apiKeys, config.apiKeyFile ? readKeysFile(config.apiKeyFile) : [], rate);
+  const access = new Access(keys, rate, {
+    onLimited: (key) => metrics.rateLimited.inc({ key }),
+    onForbidden: (key, scope) => metrics.forbidden.inc({ key, scope }),
+  });
   const refreshInfo = (): void => {
     metrics.modelInfo.reset();
     for (const m of repo?.instances() ?? [])
@@ -88,6 +100,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       single: config.modelRepository === undefined ? { file: config.modelPath, name: config.modelName } : null,
       defaultModel: config.defaultModel ?? null,
       control: config.modelControl,
+      loadModels: config.loadModels ?? null,
       pollIntervalMs: config.pollIntervalMs,
       maxModelBytes: config.maxModelBytes,
       allowExternalLinks: config.allowExternalLinks === 'on',
@@ -126,11 +139,10 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       'model repository loaded',
     );
 
-  const keys = new KeyRing(config.apiKeys);
   const state: AppContext['state'] = { closing: false };
-  const fastifyOptions = serverOptions(config, log, { admission, keys, metrics, state });
+  const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
   try {
-    const base = { repo, config, metrics, admission, keys, stats, state };
+    const base = { repo, config, metrics, admission, keys, access, stats, state };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
       ...base,
       plane: new DataPlane(base),
@@ -165,7 +177,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
         : { schema, url },
   });
 
-  // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys, admission.
+  // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys (scopes, rate limits), admission.
   securityHeaders(app, config.corsOrigins);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -173,7 +185,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       return replyShuttingDown(reply.header('connection', 'close'));
     }
   });
-  requireApiKeys(app, ctx.keys);
+  requireApiKeys(app, ctx.access);
   refuseWhenFull(app, ctx.admission);
   // Server-Timing: time spent in this process on the request (the page shows it); during shutdown, in-flight answers
   // close their connection so the server can finish closing.

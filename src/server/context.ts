@@ -1,5 +1,6 @@
-// What the adapters share: the data plane, the model repository, the settings, the metrics, admission, keys and the lifecycle state.
+// What the adapters share: the data plane, the model repository, the settings, the metrics, admission, keys, access and the lifecycle state.
 import type { AddressInfo } from 'node:net';
+import type { Access } from './access/gate.js';
 import type { Admission } from './admission.js';
 import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -16,6 +17,8 @@ export interface AppContext {
   admission: Admission;
   /** The API keys (disabled when none are set). */
   keys: KeyRing;
+  /** Scopes and rate limits of the callers (HTTP and gRPC). */
+  access: Access;
   /** Triton-style per version statistics (GET /v2/models/stats). */
   stats: InferenceStats;
   /** closing: set when shutdown starts (readiness turns false, new requests get 503); metricsAddress: the --metrics-port listener once up. */

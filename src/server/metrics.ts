@@ -13,6 +13,8 @@ export class Metrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly images: Counter<'model' | 'version'>;
   readonly shed: Counter;
+  readonly rateLimited: Counter<'key'>;
+  readonly forbidden: Counter<'key' | 'scope'>;
   readonly success: Counter<'model' | 'version'>;
   readonly failure: Counter<'model' | 'version'>;
   readonly modelInfo: Gauge<'name' | 'version' | 'sha256' | 'provider'>;
@@ -102,6 +104,18 @@ export class Metrics {
     this.shed = new Counter({
       name: 'mixer_requests_shed_total',
       help: 'requests answered 503 because the queue was full',
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'mixer_rate_limited_total',
+      help: 'requests refused 429 RATE_LIMITED (gRPC RESOURCE_EXHAUSTED), by key id (name= or a digest prefix; anonymous: limited by client address)',
+      labelNames: ['key'],
+      registers,
+    });
+    this.forbidden = new Counter({
+      name: 'mixer_forbidden_total',
+      help: 'requests refused 403 FORBIDDEN (gRPC PERMISSION_DENIED) for a scope their key lacks, by key id and scope',
+      labelNames: ['key', 'scope'],
       registers,
     });
     this.success = new Counter({

@@ -27,6 +27,8 @@ export interface FastRefusal {
   maxParked: number;
   parkMs?: number;
   keys: KeyRing;
+  /** True for a request its caller's rate limit would refuse now: it is not parked, so its 429 comes at once. */
+  exhausted?: (req: IncomingMessage) => boolean;
   origins: readonly string[];
   /** Called for each request refused here (metrics). */
   onRefused: (route: string) => void;
@@ -126,7 +128,8 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
       (!opts.admission.refuses(req) && parked.length === 0) ||
       opts.closing?.() ||
       !isInfer(req.method, url) ||
-      (opts.keys.enabled && !opts.keys.allows(req.headers.authorization))
+      (opts.keys.enabled && !opts.keys.allows(req.headers.authorization)) ||
+      opts.exhausted?.(req)
     ) {
       handler(req, res);
       return;

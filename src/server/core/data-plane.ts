@@ -2,11 +2,13 @@
 import { decodeImage } from '../../image/decode.js';
 import { topK } from '../../model/predictions.js';
 import { VERSION } from '../../util/version.js';
-import type { AppContext } from '../context.js';
+import type { Admission } from '../admission.js';
+import type { ServerConfig } from '../config.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE } from '../errors.js';
 import { pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
-import { modelNotFound } from '../repository/repository.js';
+import { modelNotFound, type Repository } from '../repository/repository.js';
+import type { InferenceStats } from '../stats.js';
 import { describeInstance, describeModel } from './describe-model.js';
 import { modelConfig, modelMetadata, modelStats } from './model-views.js';
 import { prepareCall, rowsAsked } from './tensor-request.js';
@@ -33,8 +35,18 @@ interface Times {
   outputMs: number;
 }
 
+/** What the data plane works on: the part of the app's context below the adapters (context.ts holds the plane itself). */
+export interface PlaneDeps {
+  repo: Repository;
+  config: ServerConfig;
+  admission: Admission;
+  stats: InferenceStats;
+  /** closing: set when shutdown starts. */
+  state: { readonly closing: boolean };
+}
+
 export class DataPlane {
-  constructor(private readonly ctx: Omit<AppContext, 'plane'>) {}
+  constructor(private readonly ctx: PlaneDeps) {}
 
   live(): boolean {
     return true;

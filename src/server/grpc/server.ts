@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../util/errors.js';
+import { Access } from '../access/gate.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
 import type { ModelRef } from '../core/data-plane.js';
@@ -27,11 +28,26 @@ export function grpcStatus(e: ServiceError): grpc.status {
   if (e.statusCode === 404) return grpc.status.NOT_FOUND;
   if (e.statusCode === 503) return e.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
   if (e.statusCode === 401) return grpc.status.UNAUTHENTICATED;
+  if (e.statusCode === 403) return grpc.status.PERMISSION_DENIED;
+  if (e.statusCode === 429) return grpc.status.RESOURCE_EXHAUSTED;
   if (e.statusCode >= 400 && e.statusCode < 500) return grpc.status.INVALID_ARGUMENT;
   return grpc.status.INTERNAL;
 }
 
-/** Triton's ModelStatistics and RepositoryIndex, from their own file (same package and service, loaded apart). */
+interface RepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters?: Record<string, unknown>;
+}
+
+/** The model a RepositoryModelLoad/Unload names; BAD_REQUEST for parameters (this server takes none). */
+function repositoryModel(r: RepositoryModelRequest): string {
+  const n = Object.keys(r.parameters ?? {}).length;
+  if (n > 0) throw new ServiceError('BAD_REQUEST', `load/unload parameters are not supported (got ${n})`);
+  return r.model_name;
+}
+
+/** Triton's ModelStatistics, RepositoryIndex and RepositoryModelLoad/Unload, from their own file (same package and service, loaded apart). */
 export function tritonExtensions() {
   const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
   return (
@@ -76,7 +92,7 @@ export class GrpcEndpoint {
   /** What the transport guard has refused so far (set once listening). */
   guard: GuardCounts | null = null;
   private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
-  private readonly keys: KeyRing;
+  private readonly access: Access;
   private readonly openPaths = new Set<string>();
   private readonly knownPaths = new Set<string>();
 
@@ -99,8 +115,11 @@ export class GrpcEndpoint {
     // Open without a key, like /v2/health/* over HTTP.
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
-    // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here; checked by the guard.
-    this.keys = opts.apiKeys ? new KeyRing(opts.apiKeys) : ctx.keys;
+    // The server's keys, scopes and rate limits (--api-key, API_KEYS, the key file, --rate-limit), or the keys given here
+    // (every scope, the server's rate limit); checked by the guard.
+    this.access = opts.apiKeys
+      ? new Access(new KeyRing(opts.apiKeys), ctx.access.defaultRate, ctx.access.hooks)
+      : ctx.access;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
       <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
@@ -145,6 +164,15 @@ export class GrpcEndpoint {
         async (r) => ({ models: plane.repositoryIndex(r.ready) }),
         true,
       ),
+      // Triton's load/unload parameters (config overrides, model files) are not supported: refused, not ignored.
+      RepositoryModelLoad: unary<RepositoryModelRequest>(async (r) => {
+        await plane.load(repositoryModel(r));
+        return {};
+      }),
+      RepositoryModelUnload: unary<RepositoryModelRequest>(async (r) => {
+        await plane.unload(repositoryModel(r));
+        return {};
+      }),
       ModelInfer: unary<GrpcInferRequest>(async (r) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
         return plane.infer(ref(r.model_name, r.model_version), () => toInferRequest(r), grpcWire);
@@ -181,7 +209,7 @@ export class GrpcEndpoint {
     );
     const c = this.ctx.config;
     this.guard = guardServers(http2ServersOf(this.server), {
-      keys: this.keys,
+      access: this.access,
       openPaths: this.openPaths,
       knownPaths: this.knownPaths,
       maxConnections: c.grpcMaxConnections,

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { FastifyReply, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
+import type { Access } from '../access/gate.js';
 import type { Admission } from '../admission.js';
 import type { KeyRing } from '../auth.js';
 import { onClientError } from '../client-errors.js';
@@ -18,6 +19,7 @@ import { SECURITY_HEADERS } from '../security-headers.js';
 interface Shared {
   admission: Admission;
   keys: KeyRing;
+  access: Access;
   metrics: Metrics;
   state: AppContext['state'];
 }
@@ -25,7 +27,7 @@ interface Shared {
 export function serverOptions(
   config: ServerConfig,
   log: Logger,
-  { admission, keys, metrics, state }: Shared,
+  { admission, keys, access, metrics, state }: Shared,
 ): FastifyServerOptions {
   const nodeOptions: http.ServerOptions = serverTimeouts(config);
   return {
@@ -44,6 +46,9 @@ export function serverOptions(
             admission,
             maxParked: 4 * config.maxQueue,
             keys,
+            // A caller its rate limit refuses now is not parked: its 429 comes at once.
+            exhausted: (req) =>
+              access.exhausted(keys.identify(req.headers.authorization), req.socket.remoteAddress ?? ''),
             origins: config.corsOrigins,
             // While draining (DRAIN_DELAY_MS), nothing is parked: a request gets its SHUTTING_DOWN answer at once.
             closing: () => state.closing,

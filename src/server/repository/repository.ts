@@ -33,6 +33,8 @@ export interface RepositoryOptions extends InstanceOptions {
   single: { file: string; name: string } | null;
   defaultModel: string | null;
   control: ModelControl;
+  /** Explicit control: the models loaded at start (Triton's --load-model; `*` = all); null or absent: all. */
+  loadModels?: readonly string[] | null;
   pollIntervalMs: number;
   /** Let links in the repository point outside it (--allow-external-links on). */
   allowExternalLinks: boolean;
@@ -138,7 +140,12 @@ export class Repository {
           `--default-model "${opts.defaultModel}" is not in the repository ${opts.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
         );
       }
-      for (const m of scanned) await repo.sync(m);
+      const chosen = repo.chosenAtStart(scanned.map((m) => m.name));
+      for (const m of scanned) {
+        if (chosen.has(m.name)) await repo.sync(m);
+        // Listed as unloaded (index, MODEL_UNAVAILABLE) until POST /v2/repository/models/{name}/load.
+        else repo.entries.set(m.name, { name: m.name, error: null, slots: new Map() });
+      }
     } catch (e) {
       await repo.close();
       throw e;
@@ -148,6 +155,18 @@ export class Repository {
       repo.timer.unref();
     }
     return repo;
+  }
+
+  /** The models to load at start: all, or in explicit control those --load-model names (each must be in the repository). */
+  private chosenAtStart(names: string[]): Set<string> {
+    const want = this.opts.loadModels;
+    if (this.opts.control !== 'explicit' || !want || want.includes('*')) return new Set(names);
+    const missing = want.filter((n) => !names.includes(n));
+    if (missing.length > 0)
+      throw new ModelFileError(
+        `--load-model ${missing.map((n) => `"${clip(n, 128)}"`).join(', ')}: not in the repository ${this.opts.root} (models: ${names.join(', ') || 'none'})`,
+      );
+    return new Set(want);
   }
 
   /** Runs repository changes one at a time. */
@@ -487,8 +506,8 @@ export class Repository {
   index(): IndexRow[] {
     const rows: IndexRow[] = [];
     for (const e of this.entries.values()) {
-      if (e.error && e.slots.size === 0)
-        rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error });
+      if (e.slots.size === 0)
+        rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error ?? 'unloaded' });
       for (const s of [...e.slots.values()].sort((a, b) => a.version - b.version))
         rows.push({ name: e.name, version: String(s.version), state: s.state, reason: s.reason });
     }
