@@ -13,7 +13,8 @@ import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { serverNotReady } from '../routes/health.js';
 import { modelStats } from '../routes/v2-stats.js';
-import { tensorInfer } from '../tensor-infer.js';
+import { cachedTensorInfer } from '../traffic/cached.js';
+import { routeOf } from '../traffic/split.js';
 import { type GuardCounts, guardServers } from './guard.js';
 import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
 
@@ -107,11 +108,11 @@ export class GrpcEndpoint {
     this.keys = opts.apiKeys ? new KeyRing(opts.apiKeys) : ctx.keys;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
-      <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
+      <Req>(fn: (req: Req, call: Unary<Req>) => Promise<unknown>, allowClosing = false) =>
       (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
         if (ctx.state.closing && !allowClosing)
           return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
-        fn(call.request).then(
+        fn(call.request, call).then(
           (res) => cb(null, res),
           (e: unknown) => {
             const se = toServiceError(e);
@@ -184,9 +185,14 @@ export class GrpcEndpoint {
         async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }),
         true,
       ),
-      ModelInfer: unary<GrpcInferRequest>(async (r) => {
+      ModelInfer: unary<GrpcInferRequest>(async (r, call) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return ctx.repo.use(r.model_name, requestedVersion(r.model_version), (m) => this.infer(m, r));
+        return ctx.repo.use(
+          r.model_name,
+          requestedVersion(r.model_version),
+          (m) => this.infer(m, r),
+          routeOf(call.metadata.get('x-routing-key')),
+        );
       }),
     });
     this.server.addService(health, {
@@ -214,7 +220,7 @@ export class GrpcEndpoint {
     const t0 = performance.now();
     try {
       const { json, tail } = toTensorRequest(r);
-      const { enc, t1, t2 } = await tensorInfer(this.ctx, m, json, tail);
+      const { enc, t1, t2 } = await cachedTensorInfer(this.ctx, m, json, tail);
       const res = toGrpcResponse(enc.json, enc.binary);
       this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
       return res;

@@ -8,6 +8,8 @@ import { accepts } from '../negotiate.js';
 import { type ImageContract, pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../schemas.js';
+import { cachedClassify } from '../traffic/cached.js';
+import { routeOf } from '../traffic/split.js';
 
 interface Upload {
   filename: string | null;
@@ -64,19 +66,24 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
         throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json only');
       const q = req.query as { top: number; model?: string; version?: string };
       // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
-      return ctx.repo.use(q.model, q.version, async (m) => {
-        reply.header('cache-control', 'no-store');
-        const t0 = performance.now();
-        const times = { inputMs: 0, outputMs: 0 };
-        try {
-          const r = await classify(req, m, q.top, times);
-          ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
-          return r;
-        } catch (e) {
-          ctx.stats.request(m.name, m.version, false, performance.now() - t0);
-          throw e;
-        }
-      });
+      return ctx.repo.use(
+        q.model,
+        q.version,
+        async (m) => {
+          reply.header('cache-control', 'no-store').header('x-model-version', String(m.version));
+          const t0 = performance.now();
+          const times = { inputMs: 0, outputMs: 0 };
+          try {
+            const r = await classify(req, m, q.top, times);
+            ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
+            return r;
+          } catch (e) {
+            ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+            throw e;
+          }
+        },
+        routeOf(req.headers['x-routing-key']),
+      );
     },
   );
 
@@ -110,24 +117,27 @@ export function classifyRoutes(app: FastifyInstance, ctx: AppContext): void {
         `send multipart/form-data or an image/* body, not ${req.headers['content-type'] ?? 'no Content-Type'}`,
       );
     }
-    // All images are admitted together (or the request gets 503) before any is decoded, and run as one batch item of
-    // this model's batcher, so a request is never half run and half refused.
-    const release = ctx.admission.admit(uploads.length, req.raw);
-    let probs: Float32Array[];
-    try {
-      const decoded = await Promise.allSettled(uploads.map((u) => decode(c, u.bytes, u.name)));
-      const failed = decoded.find((d) => d.status === 'rejected');
-      if (failed) throw failed.reason;
-      const pixels = new Uint8Array(uploads.length * c.itemBytes);
-      decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
-      times.inputMs = performance.now() - t0;
-      probs = await m.classify(pixels, uploads.length);
-    } finally {
-      release();
-    }
-    const t1 = performance.now();
-    const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
-    times.outputMs = performance.now() - t1;
-    return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
+    // A cache hit answers here, before admission and decoding.
+    return cachedClassify(ctx, m, top, uploads, async () => {
+      // All images are admitted together (or the request gets 503) before any is decoded, and run as one batch item of
+      // this model's batcher, so a request is never half run and half refused.
+      const release = ctx.admission.admit(uploads.length, req.raw);
+      let probs: Float32Array[];
+      try {
+        const decoded = await Promise.allSettled(uploads.map((u) => decode(c, u.bytes, u.name)));
+        const failed = decoded.find((d) => d.status === 'rejected');
+        if (failed) throw failed.reason;
+        const pixels = new Uint8Array(uploads.length * c.itemBytes);
+        decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
+        times.inputMs = performance.now() - t0;
+        probs = await m.classify(pixels, uploads.length);
+      } finally {
+        release();
+      }
+      const t1 = performance.now();
+      const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
+      times.outputMs = performance.now() - t1;
+      return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
+    });
   }
 }

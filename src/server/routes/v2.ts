@@ -7,7 +7,8 @@ import { accepts } from '../negotiate.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { V2_TYPES, v2Shape } from '../repository/tensors.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../schemas.js';
-import { tensorInfer } from '../tensor-infer.js';
+import { cachedTensorInfer } from '../traffic/cached.js';
+import { routeOf } from '../traffic/split.js';
 import { splitBinaryBody } from '../v2-codec.js';
 import { serverNotReady } from './health.js';
 import { nameParams, versionParams } from './v2-config.js';
@@ -93,17 +94,23 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream']))
       throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json or application/octet-stream');
-    return withModel(req.params as ModelParams, async (m) => {
-      const t0 = performance.now();
-      let ok = false;
-      try {
-        const r = await inferWith(m, req, reply, t0);
-        ok = true;
-        return r;
-      } finally {
-        if (!ok) ctx.stats.request(m.name, m.version, false, performance.now() - t0);
-      }
-    });
+    const p = req.params as ModelParams;
+    return ctx.repo.use(
+      p.name,
+      p.version,
+      async (m) => {
+        const t0 = performance.now();
+        let ok = false;
+        try {
+          const r = await inferWith(m, req, reply, t0);
+          ok = true;
+          return r;
+        } finally {
+          if (!ok) ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+        }
+      },
+      routeOf(req.headers['x-routing-key']),
+    );
   };
   const inferWith = async (m: ModelInstance, req: FastifyRequest, reply: FastifyReply, t0: number) => {
     {
@@ -111,7 +118,7 @@ export function v2Routes(app: FastifyInstance, ctx: AppContext): void {
       const { json, tail } = binaryIn
         ? splitBinaryBody(req.body as Buffer, req.headers['inference-header-content-length'] as string | undefined)
         : { json: req.body, tail: null };
-      const { enc, t1, t2 } = await tensorInfer(ctx, m, json, tail, req.raw);
+      const { enc, t1, t2 } = await cachedTensorInfer(ctx, m, json, tail, req.raw);
       const done = () =>
         ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
       if (enc.binary.length === 0) {
