@@ -200,9 +200,9 @@ t.test(
       50,
     );
     t.same([...(await spread(20, 4)).keys()], ['2']);
-    t.same(
-      app.mixer.repo.versions('m')!.map((v) => v.instance),
-      loaded,
+    const now = app.mixer.repo.versions('m')!.map((v) => v.instance);
+    t.ok(
+      now.length === loaded.length && now.every((x, k) => x !== null && x === loaded[k]),
       'the same instances serve (no reload)',
     );
     // Version 3 is named but absent: its weight goes nowhere, the rest is renormalised.
