@@ -131,6 +131,19 @@ t.test(
     const top = await binary({ outputs: [{ name: 'probabilities', parameters: { classification: 2 } }] });
     t.equal(top.statusCode, 200);
     t.equal((await cacheStats('m', 2)).miss - mid.miss, 1, 'a classification count is another answer');
+    // A failed request is a miss and is not kept: the same request fails again.
+    const bad = () =>
+      app.inject({
+        method: 'POST',
+        url: '/v2/models/m/infer',
+        payload: { inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3], data: [1, 2, 3] }] },
+      });
+    const s0 = await cacheStats('m', 2);
+    t.equal((await bad()).statusCode, 400);
+    t.equal((await bad()).statusCode, 400);
+    const s1 = await cacheStats('m', 2);
+    t.equal(s1.hit, s0.hit, 'no hit for a failure');
+    t.equal(s1.miss - s0.miss, 2);
   },
 );
 

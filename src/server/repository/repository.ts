@@ -1,7 +1,7 @@
 // The served models: per-version instances loaded from a repository (or one file), request routing with leases, index, poll and explicit control with drained swaps.
 import type { Logger } from 'pino';
 import { clip, echo, ServiceError } from '../errors.js';
-import { pickVersion, type Route, type TrafficWeights, trafficProblem } from '../traffic/split.js';
+import { pickVersion, type Route, sharesOf, type TrafficWeights, trafficProblem } from '../traffic/split.js';
 import { ModelFileError } from './config-file.js';
 import { type InstanceOptions, ModelInstance } from './instance.js';
 import { checkModelName, checkVersion } from './names.js';
@@ -531,14 +531,7 @@ export class Repository {
   traffic(name: string): TrafficView {
     const e = this.entry(name);
     const ready = [...e.slots.values()].filter((s) => s.state === 'READY' && s.instance).map((s) => s.version);
-    const shares: Record<string, number> = {};
-    const w = e.traffic;
-    const weighted = w ? ready.filter((v) => (w[String(v)] ?? 0) > 0) : [];
-    if (w && weighted.length > 0) {
-      const total = weighted.reduce((a, v) => a + w[String(v)]!, 0);
-      for (const v of weighted) shares[String(v)] = w[String(v)]! / total;
-    } else if (ready.length > 0) shares[String(Math.max(...ready))] = 1;
-    return { name: e.name, traffic: e.traffic, shares };
+    return { name: e.name, traffic: e.traffic, shares: sharesOf(e.traffic, ready) };
   }
 
   /**

@@ -84,7 +84,14 @@ export class ResponseCache {
       return { value: found.value as T, hit: true };
     }
     const lookupMs = performance.now() - t0;
-    const value = await compute();
+    let value: T;
+    try {
+      value = await compute();
+    } catch (e) {
+      // A failed request still missed (its lookup is counted); nothing is stored.
+      this.hooks.lookup?.(m.name, m.version, false, lookupMs);
+      throw e;
+    }
     const t1 = performance.now();
     this.store(key, m, value, size(value) + key.length + ENTRY_OVERHEAD_BYTES);
     this.hooks.lookup?.(m.name, m.version, false, lookupMs + performance.now() - t1);

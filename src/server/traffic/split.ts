@@ -30,10 +30,18 @@ export function keyPoint(key: string): number {
   return createHash('sha256').update(key, 'utf8').digest().readUIntBE(0, 6) / 2 ** 48;
 }
 
+/** The READY versions with a weight above 0, ascending, with their weights (a version not READY gets nothing). */
+function live(weights: TrafficWeights, ready: readonly number[]): [number, number][] {
+  return [...ready]
+    .sort((a, b) => a - b)
+    .map((v): [number, number] => [v, weights[String(v)] ?? 0])
+    .filter(([, w]) => w > 0);
+}
+
 /**
  * The version a request without one goes to: `weights` over `ready` (the READY versions; others get nothing and the
  * rest are renormalised), cumulative in ascending version order, at the key's point or a random one. Null when no
- * READY version has a weight above 0 (the caller falls back to its default choice).
+ * READY version has a weight above 0 (the caller falls back to the latest READY version).
  */
 export function pickVersion(
   weights: TrafficWeights,
@@ -41,16 +49,23 @@ export function pickVersion(
   key: string | null,
   random: () => number = Math.random,
 ): number | null {
-  const live = [...ready].sort((a, b) => a - b).filter((v) => (weights[String(v)] ?? 0) > 0);
-  if (live.length === 0) return null;
-  const total = live.reduce((s, v) => s + weights[String(v)]!, 0);
-  const at = (key === null ? random() : keyPoint(key)) * total;
+  const l = live(weights, ready);
+  if (l.length === 0) return null;
+  const at = (key === null ? random() : keyPoint(key)) * l.reduce((s, [, w]) => s + w, 0);
   let acc = 0;
-  for (const v of live) {
-    acc += weights[String(v)]!;
+  for (const [v, w] of l) {
+    acc += w;
     if (at < acc) return v;
   }
-  return live[live.length - 1]!;
+  return l[l.length - 1]![0];
+}
+
+/** The share (0-1) of requests without a version each READY version gets: by the weights, else all to the latest. */
+export function sharesOf(weights: TrafficWeights | null, ready: readonly number[]): Record<string, number> {
+  const l = weights ? live(weights, ready) : [];
+  if (l.length === 0) return ready.length > 0 ? { [String(Math.max(...ready))]: 1 } : {};
+  const total = l.reduce((s, [, w]) => s + w, 0);
+  return Object.fromEntries(l.map(([v, w]) => [String(v), w / total]));
 }
 
 /** An inference request's version choice: the model's split applies, pinned by the routing key when there is one. */
