@@ -1,6 +1,5 @@
 // Response cache keys of neutral requests (a tensor request without its id, a classify request's uploads) and the size of a kept tensor answer.
 import type { KeyPart } from '../traffic/response-cache.js';
-import type { ImageUpload } from './data-plane.js';
 import { outputBytes } from './datatypes.js';
 import type { InferRequest, InferResponse } from './types.js';
 
@@ -32,7 +31,8 @@ export function inferKey(req: InferRequest): KeyPart[] {
     if (t?.data instanceof Uint8Array) parts.push('raw', t.data);
     else parts.push('list', valueText(t?.data));
   }
-  if (req.outputs === null) parts.push('all');
+  // No list and an empty list both ask for every output (as the core reads them).
+  if (req.outputs === null || req.outputs.length === 0) parts.push('all');
   else
     parts.push(
       valueText(
@@ -48,7 +48,7 @@ export function inferKey(req: InferRequest): KeyPart[] {
 export function classifyKey(
   top: number,
   image: unknown,
-  uploads: readonly Pick<ImageUpload, 'filename' | 'bytes'>[],
+  uploads: readonly { filename: string | null; bytes: Uint8Array }[],
 ): KeyPart[] {
   const parts: KeyPart[] = ['classify', top, JSON.stringify(image ?? null), uploads.length];
   for (const u of uploads) parts.push(u.filename === null ? 0 : u.filename, u.bytes);
