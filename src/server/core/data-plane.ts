@@ -2,11 +2,14 @@
 import { decodeImage } from '../../image/decode.js';
 import { topK } from '../../model/predictions.js';
 import { VERSION } from '../../util/version.js';
-import type { AppContext } from '../context.js';
+import type { Admission } from '../admission.js';
+import type { ServerConfig } from '../config.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE } from '../errors.js';
 import { pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
-import { modelNotFound } from '../repository/repository.js';
+import { modelNotFound, type Repository } from '../repository/repository.js';
+import type { InferenceStats } from '../stats.js';
+import type { ResponseCache } from '../traffic/response-cache.js';
 import { classifyKey, inferKey, keptResponse, responseBytes } from './cache-keys.js';
 import { describeInstance, describeModel } from './describe-model.js';
 import { modelConfig, modelMetadata, modelStats } from './model-views.js';
@@ -45,8 +48,18 @@ interface KeptAnswer {
   bound: number | null;
 }
 
+/** What the data plane works with (the adapters' AppContext holds all of it, and the plane). */
+export interface PlaneContext {
+  repo: Repository;
+  config: ServerConfig;
+  admission: Admission;
+  stats: InferenceStats;
+  cache: ResponseCache;
+  state: { closing: boolean };
+}
+
 export class DataPlane {
-  constructor(private readonly ctx: Omit<AppContext, 'plane'>) {}
+  constructor(private readonly ctx: PlaneContext) {}
 
   live(): boolean {
     return true;
