@@ -31,6 +31,7 @@ import { Repository } from './repository/repository.js';
 import { classifyBodyDoc } from './schemas.js';
 import { securityHeaders } from './security-headers.js';
 import { InferenceStats } from './stats.js';
+import { ResponseCache } from './traffic/response-cache.js';
 import { uiPlugin } from './ui/routes.js';
 
 /** What buildApp takes beside the config and is no setting: where and whether it logs. */
@@ -73,14 +74,26 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
   const admission = new Admission(config.maxQueue);
+  let cache: ResponseCache | null = null;
   const metrics = new Metrics(
     () => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })),
     config.maxBatch,
     () => admission,
+    () => cache?.usage() ?? [],
   );
-  const stats = new InferenceStats((model, version, ok) =>
-    (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
-  );
+  const stats = new InferenceStats((model, version, ok, totalMs) => {
+    const labels = { model, version: String(version) };
+    (ok ? metrics.success : metrics.failure).inc(labels);
+    metrics.requestTime.observe(labels, totalMs / 1000);
+  });
+  cache = new ResponseCache(config.cacheBytes, {
+    lookup: (model, version, hit, ms) => {
+      (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ model, version: String(version) });
+      stats.cache(model, version, hit, ms);
+    },
+    evict: () => metrics.cacheEvictions.inc(),
+  });
+  const responseCache = cache;
   // Keys with their scopes and rates, before any model loads (a bad key file fails the start at once).
   const rate = config.rateLimit === undefined ? null : parseRate(config.rateLimit);
   if (typeof rate === 'string') throw new ConfigError(`--rate-limit (RATE_LIMIT): ${rate}`);
@@ -112,6 +125,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       maxQueue: config.maxQueue,
       log,
       onChange: refreshInfo,
+      onRetire: (inst) => responseCache.drop(inst),
       onBatch: (name, version, s) => {
         const labels = { model: name, version: String(version) };
         metrics.batchSize.observe(labels, s.size);
@@ -142,7 +156,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   const state: AppContext['state'] = { closing: false };
   const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
   try {
-    const base = { repo, config, metrics, admission, keys, access, stats, state };
+    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
       ...base,
       plane: new DataPlane(base),

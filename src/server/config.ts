@@ -303,6 +303,17 @@ const TABLE = [
     doc: 'the most images in flight (decoding, waiting or running), across all models; past that, requests get 503 with `Retry-After`',
   },
   {
+    key: 'cacheBytes',
+    flag: 'cache-bytes',
+    env: 'CACHE_BYTES',
+    kind: 'bytes',
+    dflt: 0,
+    min: 0,
+    max: MAX_BUFFER_BYTES,
+    help: 'response cache budget across models (0: off); a model caches with "response_cache": {"enable": true} in its config.json',
+    doc: 'the response cache\'s byte budget across models, least recently used answers evicted first; `0` turns it off. Only models whose `config.json` has `"response_cache": {"enable": true}` are cached (see [Response cache](#response-cache))',
+  },
+  {
     key: 'bodyLimit',
     flag: 'body-limit',
     env: 'BODY_LIMIT',

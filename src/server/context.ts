@@ -8,6 +8,7 @@ import type { DataPlane } from './core/data-plane.js';
 import type { Metrics } from './metrics.js';
 import type { Repository } from './repository/repository.js';
 import type { InferenceStats } from './stats.js';
+import type { ResponseCache } from './traffic/response-cache.js';
 
 export interface AppContext {
   repo: Repository;
@@ -21,6 +22,8 @@ export interface AppContext {
   access: Access;
   /** Triton-style per version statistics (GET /v2/models/stats). */
   stats: InferenceStats;
+  /** Kept answers of the models with "response_cache" on (--cache-bytes; off at 0). */
+  cache: ResponseCache;
   /** closing: set when shutdown starts (readiness turns false, new requests get 503); metricsAddress: the --metrics-port listener once up. */
   state: { closing: boolean; metricsAddress?: AddressInfo };
   /** The protocol-neutral data plane every adapter calls. */

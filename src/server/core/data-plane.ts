@@ -1,4 +1,4 @@
-// The one data plane under every protocol: model lookup, admission, per-request statistics and timing, metadata, statistics, repository control, infer and classify.
+// The one data plane under every protocol: model lookup (traffic splits included), the response cache, admission, per-request statistics and timing, metadata, statistics, repository control, infer and classify.
 import { decodeImage } from '../../image/decode.js';
 import { topK } from '../../model/predictions.js';
 import { VERSION } from '../../util/version.js';
@@ -9,16 +9,23 @@ import { pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { modelNotFound, type Repository } from '../repository/repository.js';
 import type { InferenceStats } from '../stats.js';
+import type { ResponseCache } from '../traffic/response-cache.js';
+import { classifyKey, inferKey, keptResponse, responseBytes } from './cache-keys.js';
 import { describeInstance, describeModel } from './describe-model.js';
 import { modelConfig, modelMetadata, modelStats } from './model-views.js';
 import { prepareCall, rowsAsked } from './tensor-request.js';
-import { inferResponse, responseBytesBound } from './tensor-response.js';
-import type { InferRequest, ResponseWire } from './types.js';
+import { idBytesBound, inferResponse, responseBytesBound } from './tensor-response.js';
+import type { InferRequest, InferResponse, ResponseWire } from './types.js';
 
 /** A model and version as a request names them (undefined: the default model, the version policy's choice). */
 export interface ModelRef {
   name?: string | undefined;
   version?: string | undefined;
+  /**
+   * The caller's routing key (X-Routing-Key, gRPC x-routing-key), read by each adapter. An inference naming no
+   * version follows the model's traffic weights: at the key's stable point, or at random when it is null or absent.
+   */
+  routingKey?: string | null | undefined;
 }
 
 /** One image of a classify request, read but not decoded. */
@@ -35,12 +42,19 @@ interface Times {
   outputMs: number;
 }
 
+/** A tensor answer as the cache keeps it: without the request's id, and its size bound less the id's share. */
+interface KeptAnswer {
+  response: InferResponse;
+  bound: number | null;
+}
+
 /** What the data plane works on: the part of the app's context below the adapters (context.ts holds the plane itself). */
 export interface PlaneDeps {
   repo: Repository;
   config: ServerConfig;
   admission: Admission;
   stats: InferenceStats;
+  cache: ResponseCache;
   /** closing: set when shutdown starts. */
   state: { readonly closing: boolean };
 }
@@ -149,71 +163,141 @@ export class DataPlane {
     return this.ctx.repo.unload(name);
   }
 
-  /** Runs `fn` on a leased version and records the request in the statistics (success with its times, or failure). */
+  /** A model's traffic weights and the share of requests without a version each READY version gets now. */
+  traffic(name: string) {
+    return this.ctx.repo.traffic(name);
+  }
+
+  /** Sets a model's traffic weights (null: the latest READY version) until its config.json's "traffic" changes. */
+  setTraffic(name: string, weights: unknown) {
+    return this.ctx.repo.setTraffic(name, weights);
+  }
+
+  /**
+   * Runs an inference's `fn` on a leased version (chosen by the traffic weights when `ref` names none) and records
+   * the request in the statistics (success with its times, or failure).
+   */
   private tracked<T>(ref: ModelRef, fn: (m: ModelInstance, times: Times) => Promise<T>): Promise<T> {
-    return this.use(ref, async (m) => {
-      const t0 = performance.now();
-      const times: Times = { inputMs: 0, outputMs: 0 };
-      try {
-        const r = await fn(m, times);
-        this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
-        return r;
-      } catch (e) {
-        this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
-        throw e;
-      }
-    });
+    return this.ctx.repo.use(
+      ref.name,
+      ref.version,
+      async (m) => {
+        const t0 = performance.now();
+        const times: Times = { inputMs: 0, outputMs: 0 };
+        try {
+          const r = await fn(m, times);
+          this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
+          return r;
+        } catch (e) {
+          this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
+          throw e;
+        }
+      },
+      { key: ref.routingKey ?? null },
+    );
   }
 
   /**
    * One tensor inference. `decode` turns the adapter's message into the neutral request (called once the model is
-   * found); the request's rows are admitted whole (503 OVERLOADED when full) before its tensors are converted, then
-   * it runs on the model's batcher and `wire` encodes the answer. The answer's size, before any compression, may not
-   * pass MAX_RESPONSE_BYTES: checked from the graph's output shapes before inference, and on the encoded answer after
-   * it. `owner` (an HTTP request handed a slot after parking) lets the admission take over the slot it holds.
+   * found). With the model's response cache on, an answer kept for the same request (every field but its id) is
+   * encoded for this caller at once: no admission, no tensor conversion, no batcher. Otherwise the request's rows
+   * are admitted whole (503 OVERLOADED when full) before its tensors are converted, then it runs on the model's
+   * batcher and `wire` encodes the answer. The answer's size, before any compression, may not pass
+   * MAX_RESPONSE_BYTES: checked from the graph's output shapes before inference (on a hit, from the kept bound), and
+   * on the encoded answer after it. `owner` (an HTTP request handed a slot after parking) lets the admission take
+   * over the slot it holds.
    */
   infer<T>(ref: ModelRef, decode: () => InferRequest, wire: ResponseWire<T>, owner?: object): Promise<T> {
-    const { admission, config } = this.ctx;
-    const cap = config.maxResponseBytes;
-    const tooLarge = (bytes: number, when: string) =>
-      new ServiceError(
+    const { cache } = this.ctx;
+    return this.tracked(ref, async (m, times) => {
+      const t0 = performance.now();
+      const req = decode();
+      if (!cache.enabledFor(m)) return this.encode(wire, (await this.run(m, req, times, t0, owner)).response, times);
+      let encoded: T | undefined;
+      const { value, hit } = await cache.answer(
+        m,
+        inferKey(req),
+        async (): Promise<KeptAnswer> => {
+          const done = await this.run(m, req, times, t0, owner);
+          encoded = this.encode(wire, done.response, times);
+          return { response: keptResponse(done.response), bound: done.bound };
+        },
+        (a) => responseBytes(a.response),
+      );
+      if (!hit) return encoded as T;
+      times.inputMs = performance.now() - t0;
+      const id = req.id;
+      if (value.bound !== null) this.checkSize(value.bound + idBytesBound(id), 'could take up to');
+      return this.encode(wire, { ...value.response, ...(id !== undefined ? { id } : {}) }, times);
+    });
+  }
+
+  /** RESPONSE_TOO_LARGE when `bytes` pass MAX_RESPONSE_BYTES. */
+  private checkSize(bytes: number, when: string): void {
+    const cap = this.ctx.config.maxResponseBytes;
+    if (bytes > cap)
+      throw new ServiceError(
         'RESPONSE_TOO_LARGE',
         `the requested outputs ${when} ${bytes} bytes, more than the ${cap} allowed (see MAX_RESPONSE_BYTES); ask for fewer rows or outputs, or binary outputs`,
       );
-    return this.tracked(ref, async (m, times) => {
-      const t0 = performance.now();
-      const io = m.contract.io;
-      const req = decode();
-      const release = admission.admit(rowsAsked(req, m.batchable), owner);
-      let call;
-      let out;
-      try {
-        call = prepareCall(req, io.inputs, io.outputs, m.batchable, config.maxQueue);
-        times.inputMs = performance.now() - t0;
-        // Checked before inference from the graph's output shapes; outputs with other dynamic dims are checked after it.
-        const bound = responseBytesBound(call, io.outputs, m.labels, m.name);
-        if (bound !== null && bound > cap) throw tooLarge(bound, 'could take up to');
-        out = await m.infer(call.payload, call.rows, call.layout).catch(graphRejected);
-      } finally {
-        release();
-      }
-      const t2 = performance.now();
-      const encoded = wire.encode(inferResponse(call, out, io.outputs, m.labels, m));
-      const size = wire.bytes(encoded);
-      if (size > cap) throw tooLarge(size, 'take');
-      times.outputMs = performance.now() - t2;
-      return encoded;
-    });
+  }
+
+  /** Admits, checks and runs a neutral request: its answer, and the answer's size bound less the id's share. */
+  private async run(
+    m: ModelInstance,
+    req: InferRequest,
+    times: Times,
+    t0: number,
+    owner: object | undefined,
+  ): Promise<{ response: InferResponse; bound: number | null }> {
+    const { admission, config } = this.ctx;
+    const io = m.contract.io;
+    const release = admission.admit(rowsAsked(req, m.batchable), owner);
+    let call;
+    let out;
+    let bound;
+    try {
+      call = prepareCall(req, io.inputs, io.outputs, m.batchable, config.maxQueue);
+      times.inputMs = performance.now() - t0;
+      // Checked before inference from the graph's output shapes; outputs with other dynamic dims are checked after it.
+      bound = responseBytesBound(call, io.outputs, m.labels, m.name);
+      if (bound !== null) this.checkSize(bound, 'could take up to');
+      out = await m.infer(call.payload, call.rows, call.layout).catch(graphRejected);
+    } finally {
+      release();
+    }
+    const t2 = performance.now();
+    const response = inferResponse(call, out, io.outputs, m.labels, m);
+    times.outputMs = performance.now() - t2;
+    return { response, bound: bound === null ? null : bound - idBytesBound(call.id) };
+  }
+
+  /** `wire` encodes an answer, measured against MAX_RESPONSE_BYTES (its time is output time). */
+  private encode<T>(wire: ResponseWire<T>, r: InferResponse, times: Times): T {
+    const t2 = performance.now();
+    const encoded = wire.encode(r);
+    this.checkSize(wire.bytes(encoded), 'take');
+    times.outputMs += performance.now() - t2;
+    return encoded;
   }
 
   /**
    * Classifies images with an image model: `read` collects the uploads (nothing is decoded before the whole request
    * is admitted); all are admitted together (or the request gets 503) and run as one batch item, so a request is
-   * never half run and half refused. Top `top` predictions per image, in upload order.
+   * never half run and half refused. Top `top` predictions per image, in upload order. With the model's response
+   * cache on, an answer kept for the same `top` and uploads is returned at once (no admission, decoding or batcher).
+   * `chosen` hears the version that serves the request as soon as it is picked.
    */
-  classify(ref: ModelRef, read: () => Promise<ImageUpload[]>, top: number, owner?: object) {
-    const { admission, config } = this.ctx;
+  classify(
+    ref: ModelRef,
+    read: () => Promise<ImageUpload[]>,
+    top: number,
+    owner?: object,
+    chosen?: (version: number) => void,
+  ) {
+    const { admission, cache, config } = this.ctx;
     return this.tracked(ref, async (m, times) => {
+      chosen?.(m.version);
       const t0 = performance.now();
       const c = m.contract.image;
       if (!c)
@@ -222,29 +306,36 @@ export class DataPlane {
           `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`,
         );
       const uploads = await read();
-      const release = admission.admit(uploads.length, owner);
-      let probs: Float32Array[];
-      try {
-        const decoded = await Promise.allSettled(
-          uploads.map((u) =>
-            decodeImage(u.bytes, c, { maxPixels: config.maxPixels, ...(u.name ? { name: u.name } : {}) }).then((px) =>
-              pixelsToInput(px, c),
+      const run = async () => {
+        const release = admission.admit(uploads.length, owner);
+        let probs: Float32Array[];
+        try {
+          const decoded = await Promise.allSettled(
+            uploads.map((u) =>
+              decodeImage(u.bytes, c, { maxPixels: config.maxPixels, ...(u.name ? { name: u.name } : {}) }).then((px) =>
+                pixelsToInput(px, c),
+              ),
             ),
-          ),
-        );
-        const failed = decoded.find((d) => d.status === 'rejected');
-        if (failed) throw failed.reason;
-        const pixels = new Uint8Array(uploads.length * c.itemBytes);
-        decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
-        times.inputMs = performance.now() - t0;
-        probs = await m.classify(pixels, uploads.length);
-      } finally {
-        release();
-      }
-      const t1 = performance.now();
-      const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
-      times.outputMs = performance.now() - t1;
-      return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
+          );
+          const failed = decoded.find((d) => d.status === 'rejected');
+          if (failed) throw failed.reason;
+          const pixels = new Uint8Array(uploads.length * c.itemBytes);
+          decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
+          times.inputMs = performance.now() - t0;
+          probs = await m.classify(pixels, uploads.length);
+        } finally {
+          release();
+        }
+        const t1 = performance.now();
+        const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
+        times.outputMs = performance.now() - t1;
+        return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
+      };
+      if (!cache.enabledFor(m)) return run();
+      const { value } = await cache.answer(m, classifyKey(top, c, uploads), run, (v) =>
+        Buffer.byteLength(JSON.stringify(v), 'utf8'),
+      );
+      return value;
     });
   }
 }

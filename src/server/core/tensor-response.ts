@@ -10,6 +10,10 @@ import type { InferResponse, OutputTensor } from './types.js';
 /** Longest JSON text of one number as JavaScript prints it (e.g. -1.7976931348623157e+308) plus its comma. */
 const JSON_NUMBER_BYTES = 26;
 
+/** What the request's id adds to the bound (JSON-escaped at worst 6 bytes per UTF-8 byte). */
+export const idBytesBound = (id: string | undefined): number =>
+  id !== undefined ? 6 * Buffer.byteLength(id, 'utf8') : 0;
+
 /**
  * An upper bound on the bytes of the answer to `call` (JSON header plus binary tensors), computed before inference
  * from the requested outputs' graph shapes (the batch dim is the request's rows), their types and the label lengths;
@@ -22,10 +26,7 @@ export function responseBytesBound(
   modelName: string,
 ): number | null {
   const labelBytes = labels.map((l) => Buffer.byteLength(l, 'utf8')).sort((a, b) => b - a);
-  let total =
-    160 +
-    6 * Buffer.byteLength(modelName, 'utf8') +
-    (call.id !== undefined ? 6 * Buffer.byteLength(call.id, 'utf8') : 0);
+  let total = 160 + 6 * Buffer.byteLength(modelName, 'utf8') + idBytesBound(call.id);
   for (const o of call.outputs) {
     const info = outputs.find((x) => x.name === o.name)!;
     if (info.type === 'string') return null;

@@ -11,6 +11,7 @@ import type { AppContext } from '../context.js';
 import type { ModelRef } from '../core/data-plane.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
+import { routingKey } from '../traffic/split.js';
 import { type GuardCounts, guardServers } from './guard.js';
 import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
 
@@ -122,11 +123,11 @@ export class GrpcEndpoint {
       : ctx.access;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
-      <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
+      <Req>(fn: (req: Req, call: Unary<Req>) => Promise<unknown>, allowClosing = false) =>
       (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
         if (ctx.state.closing && !allowClosing)
           return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
-        fn(call.request).then(
+        fn(call.request, call).then(
           (res) => cb(null, res),
           (e: unknown) => {
             const se = toServiceError(e);
@@ -173,9 +174,13 @@ export class GrpcEndpoint {
         await plane.unload(repositoryModel(r));
         return {};
       }),
-      ModelInfer: unary<GrpcInferRequest>(async (r) => {
+      ModelInfer: unary<GrpcInferRequest>(async (r, call) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return plane.infer(ref(r.model_name, r.model_version), () => toInferRequest(r), grpcWire);
+        return plane.infer(
+          { ...ref(r.model_name, r.model_version), routingKey: routingKey(call.metadata.get('x-routing-key')) },
+          () => toInferRequest(r),
+          grpcWire,
+        );
       }),
     });
     this.server.addService(health, {

@@ -4,6 +4,7 @@ import type { DataPlane, ImageUpload } from '../../core/data-plane.js';
 import { ServiceError } from '../../errors.js';
 import { accepts } from '../../negotiate.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../../schemas.js';
+import { routingKey } from '../../traffic/split.js';
 
 /** Reads every file part (nothing is decoded before the whole request is admitted). */
 async function multipartUploads(req: FastifyRequest, bodyLimit: number): Promise<ImageUpload[]> {
@@ -66,7 +67,13 @@ export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit
       const q = req.query as { top: number; model?: string; version?: string };
       reply.header('cache-control', 'no-store');
       // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
-      return plane.classify({ name: q.model, version: q.version }, () => uploadsOf(req, bodyLimit), q.top, req.raw);
+      return plane.classify(
+        { name: q.model, version: q.version, routingKey: routingKey(req.headers['x-routing-key']) },
+        () => uploadsOf(req, bodyLimit),
+        q.top,
+        req.raw,
+        (version) => reply.header('x-model-version', String(version)),
+      );
     },
   );
 }

@@ -1,7 +1,8 @@
-// Triton's model repository extension: POST /v2/repository/index, and /v2/repository/models/{name}/load|unload under --model-control explicit.
+// Triton's model repository extension: POST /v2/repository/index, /v2/repository/models/{name}/load|unload under --model-control explicit, and traffic weights.
 import type { FastifyInstance } from 'fastify';
 import type { DataPlane } from '../../core/data-plane.js';
 import { errorResponses, repositoryIndex } from '../../schemas.js';
+import { trafficBody, trafficView } from '../../traffic/schemas.js';
 
 export function v2RepositoryRoutes(app: FastifyInstance, plane: DataPlane): void {
   const tags = ['v2'];
@@ -50,5 +51,31 @@ export function v2RepositoryRoutes(app: FastifyInstance, plane: DataPlane): void
       await plane.unload((req.params as { name: string }).name);
       return {};
     },
+  );
+  app.get(
+    '/repository/models/:name/traffic',
+    {
+      schema: {
+        tags,
+        summary: 'The traffic weights of a model and the share of unversioned requests each READY version gets now',
+        params,
+        response: { 200: trafficView, ...errorResponses },
+      },
+    },
+    async (req) => plane.traffic((req.params as { name: string }).name),
+  );
+  app.post(
+    '/repository/models/:name/traffic',
+    {
+      schema: {
+        tags,
+        summary:
+          'Set the traffic weights of a model (loaded versions, weights ≥ 0, sum > 0; null: the latest version); they hold until config.json\'s "traffic" changes',
+        params,
+        body: trafficBody,
+        response: { 200: trafficView, ...errorResponses },
+      },
+    },
+    async (req) => plane.setTraffic((req.params as { name: string }).name, (req.body as { traffic: unknown }).traffic),
   );
 }

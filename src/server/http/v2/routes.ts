@@ -4,6 +4,7 @@ import type { DataPlane } from '../../core/data-plane.js';
 import { errorBody, RETRY_AFTER_S, replyShuttingDown, ServiceError } from '../../errors.js';
 import { accepts } from '../../negotiate.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../../schemas.js';
+import { routingKey } from '../../traffic/split.js';
 import { restInferRequest, restWire } from './codec.js';
 import { type ModelParams, nameParams, versionParams } from './config.js';
 
@@ -98,7 +99,7 @@ export function v2Routes(app: FastifyInstance, plane: DataPlane): void {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream']))
       throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json or application/octet-stream');
     const a = await plane.infer(
-      req.params as ModelParams,
+      { ...(req.params as ModelParams), routingKey: routingKey(req.headers['x-routing-key']) },
       () => restInferRequest(req.body, req.headers['inference-header-content-length'] as string | undefined),
       restWire,
       req.raw,
