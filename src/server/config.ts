@@ -311,7 +311,7 @@ const TABLE = [
     min: 0,
     max: MAX_BUFFER_BYTES,
     help: 'response cache budget across models (0: off); a model caches with "response_cache": {"enable": true} in its config.json',
-    doc: 'the response cache\'s byte budget across models, least recently used answers evicted first; `0` turns it off. Only models whose `config.json` has `"response_cache": {"enable": true}` are cached (see [Response cache](#response-cache))',
+    doc: 'the response cache\'s byte budget across models, least recently used answers evicted first; `0` turns it off. Only models whose `config.json` has `"response_cache": {"enable": true}` are cached (see [Response cache](model-repository.md#response-cache))',
   },
   {
     key: 'bodyLimit',
