@@ -5,7 +5,8 @@
 //               (with several workers, also one session on all their threads: the layout they replace)
 //   bare route  a Fastify POST route that reads the same multipart body and returns a constant
 // Also: startup-to-ready time of `mixer serve`, the event-loop stall of one batch-32 run on the main thread,
-// and with --soak S, the service's RSS sampled over S seconds of load.
+// and with --soak S, the service's RSS sampled over S seconds of load. Then the response cache: /classify with 50%
+// repeats on a cached and an uncached copy of the model, interleaved, with the hit rate (http-cache.ts).
 // Needs `npm run build` first (runs from dist/).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import type { Request } from 'autocannon';
 import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
 import { resolveConfig } from '#mixer/server/config.js';
 import { CLI, med, pickModel, ROOT } from './common.js';
+import { cacheWorkload } from './http-cache.js';
 import {
   bareServer,
   cpuOf,
@@ -151,6 +153,12 @@ async function main(): Promise<void> {
     );
     await raw.close();
     await raw1?.close();
+    const cache = await cacheWorkload(tmp, modelPath, png, {
+      connections,
+      seconds: Math.min(duration, 3),
+      rounds,
+      serveArgs: serveArgs.slice(4),
+    });
 
     const pick = (k: RunKind, f: (x: Run) => number): number => med(res.runs[k].map(f));
     const ratio = (k: RunKind, base: RunKind): number =>
@@ -190,6 +198,9 @@ async function main(): Promise<void> {
     console.log(
       `light load (1 connection): ${res.light.rate.toFixed(0)} req/s, p50 ${res.light.p50} ms, p99 ${res.light.p99} ms, ${res.light.errors} errors; service RSS ${mb(res.rss.ready)} MB when ready, ${mb(res.rss.loaded)} MB after the loads, with ${workers} worker(s)`,
     );
+    console.log(
+      `response cache, 50% repeats: on ${cache.on.toFixed(0)} req/s (hit rate ${(100 * cache.hitRate).toFixed(1)}%), off ${cache.off.toFixed(0)} req/s, on/off ${cache.ratio.toFixed(2)}, ${cache.errors} errors (medians over ${cache.rounds} interleaved rounds of ${cache.seconds} s)`,
+    );
     if (res.soak) {
       const s = res.soak;
       console.log(
@@ -200,7 +211,7 @@ async function main(): Promise<void> {
     console.log(
       `targets: >= 0.85 of the raw model in the same layout ${ok(svc.vsRaw >= 0.85)}; p99 <= 50 ms ${ok((svc.p99 ?? NaN) <= 50)}; zero errors ${ok(svc.errors === 0)}; startup <= 3 s ${ok(res.startupMs <= 3000)}`,
     );
-    if (o.json) console.log(JSON.stringify({ hardware: hw, rows, ...res }));
+    if (o.json) console.log(JSON.stringify({ hardware: hw, rows, ...res, cache }));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

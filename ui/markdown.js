@@ -98,7 +98,11 @@ function list(lines, o) {
  */
 export function renderMarkdown(md, o) {
   const frag = document.createDocumentFragment();
-  const lines = md.replace(/\r\n?/g, '\n').split('\n');
+  // HTML comments (such as the figure markers around quoted figures) are hidden, as any Markdown viewer hides them.
+  const lines = md
+    .replace(/\r\n?/g, '\n')
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .split('\n');
   let i = 0;
   while (i < lines.length) {
     const line = /** @type {string} */ (lines[i]);

@@ -25,21 +25,26 @@ export function compositeVjp(g: Graph, name: string): CompositeVjp | undefined {
   return registry.get(g)?.get(name);
 }
 
+/** Exact GELU's forward ops: t = x/√2, Φ(x) = 0.5 + 0.5·erf(t) and y = x·Φ(x) (t and Φ are kept for the backward). */
+export function geluForward(b: Builder, x: Value): { t: Value; cdf: Value; y: Value } {
+  const t = b.mul(x, b.scalar(Math.SQRT1_2, x.dtype));
+  const cdf = b.add(b.mul(b.erf(t), b.scalar(0.5, x.dtype)), b.scalar(0.5, x.dtype));
+  return { t, cdf, y: b.mul(x, cdf) };
+}
+
+/** Exact GELU's input gradient from geluForward's values: dy·(Φ(x) + x·φ(x)), φ(x) = exp(ln(1/√(2π)) − t²). */
+export function geluBackward(b: Builder, x: Value, f: { t: Value; cdf: Value }, dy: Value): Value {
+  const pdf = b.exp(b.sub(b.scalar(-0.5 * Math.log(2 * Math.PI), x.dtype), b.mul(f.t, f.t)));
+  return b.mul(dy, b.add(f.cdf, b.mul(x, pdf)));
+}
+
 /**
  * Exact GELU, x·Φ(x) with Φ(x) = 0.5 + 0.5·erf(x/√2), for training graphs: 5 forward ops whose Φ is kept, and a
  * backward of 6 elementwise ops, dx = dy·(Φ(x) + x·φ(x)) with φ(x) = exp(ln(1/√(2π)) − (x/√2)²), instead of the 10
  * that differentiating the forward node by node gives.
  */
 export function geluComposite(b: Builder, x: Value): Value {
-  const t = b.mul(x, b.scalar(Math.SQRT1_2, x.dtype));
-  const cdf = b.add(b.mul(b.erf(t), b.scalar(0.5, x.dtype)), b.scalar(0.5, x.dtype));
-  const y = b.mul(x, cdf);
-  defineCompositeVjp(b.g, y, {
-    inputs: [x],
-    vjp: (b, dy) => {
-      const pdf = b.exp(b.sub(b.scalar(-0.5 * Math.log(2 * Math.PI), x.dtype), b.mul(t, t)));
-      return [b.mul(dy, b.add(cdf, b.mul(x, pdf)))];
-    },
-  });
-  return y;
+  const f = geluForward(b, x);
+  defineCompositeVjp(b.g, f.y, { inputs: [x], vjp: (b, dy) => [geluBackward(b, x, f, dy)] });
+  return f.y;
 }

@@ -5,3 +5,4 @@ export * from './backward.js';
 export * from './composite.js';
 export * from './loss.js';
 export * from './rules.js';
+export * from './tiled-mlp.js';

@@ -133,6 +133,7 @@ export const VJP = {
     b.mul(d!, b.mul(b.exp(b.neg(b.mul(X!, X!))), b.scalar(2 / Math.sqrt(Math.PI), X!.dtype))),
   ],
   Tanh: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, b.sub(b.scalar(1, Y!.dtype), b.mul(Y!, Y!)))],
+  Sigmoid: ({ b, y: [Y], dy: [d] }) => [b.mul(d!, b.mul(Y!, b.sub(b.scalar(1, Y!.dtype), Y!)))],
   Identity: ({ dy: [d] }) => [d!],
   Cast: ({ b, x: [X], dy: [d] }) => [
     X!.dtype === 'float32' || X!.dtype === 'float64' ? (X!.dtype === d!.dtype ? d! : b.cast(d!, X!.dtype)) : null,

@@ -1,5 +1,6 @@
-// `npm run docs`: rewrites the generated regions (settings table, CLI synopsis) of README.md and docs/**/*.md from the
-// code; with --check it changes nothing and exits 1 when a file is out of date.
+// `npm run docs`: rewrites the generated regions (settings table, CLI synopsis) of README.md, docs/**/*.md and
+// models/**/*.md from the code, and the figures they quote from models/figures.json; with --check it changes nothing
+// and exits 1 when a file is out of date.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, renderDocs, sections } from './sections.js';

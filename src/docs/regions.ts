@@ -45,7 +45,7 @@ export function regionNames(text: string, file: string, known: readonly string[]
   return regions(text, file, known).map((r) => r.name);
 }
 
-/** The markdown files that may hold regions, relative to `root`: README.md and everything under docs/. */
+/** The markdown files that may hold regions, relative to `root`: README.md, everything under docs/ and models/. */
 export function docFiles(root: string): string[] {
   const out = ['README.md'];
   const walk = (dir: string): void => {
@@ -62,5 +62,6 @@ export function docFiles(root: string): string[] {
     }
   };
   walk('docs');
+  walk('models');
   return out;
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliSynopsis } from './cli-synopsis.js';
+import { type Figure, fillFigures, loadFigures } from './figures.js';
 import { docFiles, fillRegions } from './regions.js';
 import { settingsTable } from './settings-table.js';
 
@@ -14,13 +15,14 @@ export async function sections(): Promise<Record<string, string>> {
   return { settings: settingsTable(), cli: await cliSynopsis() };
 }
 
-/** Every markdown file that may hold regions: its text now and as generated from `bodies`. */
+/** Every markdown file that may hold regions or figures: its text now and as generated from `bodies` and `figures`. */
 export function renderDocs(
   bodies: Readonly<Record<string, string>>,
   root = ROOT,
+  figures: Readonly<Record<string, Figure>> = loadFigures(root).figures,
 ): { file: string; text: string; generated: string }[] {
   return docFiles(root).map((file) => {
     const text = readFileSync(path.join(root, file), 'utf8');
-    return { file, text, generated: fillRegions(text, bodies, file) };
+    return { file, text, generated: fillFigures(fillRegions(text, bodies, file), figures, file) };
   });
 }

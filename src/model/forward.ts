@@ -33,6 +33,8 @@ export interface LayerHooks {
   rows?(b: Builder, x: Value, prefix: string): Value;
   /** The token MLP of block `prefix` on LN1's output viewed as [S, N·C]; returns [S, N·C]. */
   tokenMlp?(b: Builder, h: Value, prefix: string): Value;
+  /** The whole channel MLP `prefix` on rows [M, C] (both Linears and the GELU between them); returns [M, C]. */
+  channelMlp?(b: Builder, h: Value, prefix: string): Value;
 }
 
 /** Exact GELU as 0.5·x·(1 + erf(x/√2)), the pattern ORT fuses into one Gelu kernel. */
@@ -94,7 +96,9 @@ export function forward(
       : tokenLinear(b, act(b, tokenLinear(b, h, `${prefix}.fc1`, c.tokens_mlp_dim)), `${prefix}.fc2`, S);
 
   const mlp = (b: Builder, h: Value, prefix: string) =>
-    linear(b, act(b, linear(b, h, `${prefix}.fc1`)), `${prefix}.fc2`);
+    o.layers?.channelMlp
+      ? o.layers.channelMlp(b, h, prefix)
+      : linear(b, act(b, linear(b, h, `${prefix}.fc1`)), `${prefix}.fc2`);
   const tiles = o.channelTiles ?? 1;
   if (!Number.isInteger(tiles) || tiles < 1 || S % tiles !== 0)
     throw new Error(`channelTiles ${tiles} must divide the ${S} tokens`);

@@ -1,4 +1,4 @@
-// The tensor names of the onnx-mixer model contract (documented in the README; clients and the service rely on them).
+// The tensor names of the onnx-mixer model contract (documented in docs/architecture.md; clients and the service rely on them).
 
 /** The input: uint8 [N,H,W,3] RGB pixels. */
 export const PIXELS = 'pixels';

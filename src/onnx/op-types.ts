@@ -10,6 +10,7 @@ export const OP_TYPES = [
   'Exp',
   'Erf',
   'Tanh',
+  'Sigmoid',
   'Identity',
   'Cast',
   'MatMul',

@@ -5,7 +5,7 @@ import { broadcast, normAxis, reduceShape, reshapeTarget } from './shapes.js';
 import { type Dim, type DType, isFloat, type Shape, shapeStr } from './types.js';
 
 type Binary = 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow';
-type Unary = 'Neg' | 'Sqrt' | 'Exp' | 'Erf' | 'Tanh' | 'Identity';
+type Unary = 'Neg' | 'Sqrt' | 'Exp' | 'Erf' | 'Tanh' | 'Sigmoid' | 'Identity';
 
 /** Emits nodes into a graph. Every method checks shapes and names the node on failure. */
 export class Builder {
@@ -93,6 +93,9 @@ export class Builder {
   }
   tanh(x: Value): Value {
     return this.unary('Tanh', x);
+  }
+  sigmoid(x: Value): Value {
+    return this.unary('Sigmoid', x);
   }
   identity(x: Value, name?: string): Value {
     return this.unary('Identity', x, name);

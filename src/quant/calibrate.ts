@@ -5,34 +5,39 @@ import { forward, gelu, type ModelSpec, numTokens, type Params, paramTable } fro
 import { LOGITS, PIXELS } from '../model/io-names.js';
 import { Builder, Graph, serializeModel, type Value } from '../onnx/index.js';
 import { Session } from '../runtime/session.js';
+import { outputKey } from './graph.js';
 
 export const METHODS = ['minmax', 'percentile', 'entropy'] as const;
 export type Method = (typeof METHODS)[number];
 
 const BINS = 2048;
 
-/** A float inference graph that also outputs the input of every layer in `layers` (named `<prefix>.input`). */
-function tapGraph(spec: ModelSpec, params: Params, layers: ReadonlySet<string>): Uint8Array {
+/** The graph output carrying the values of calibration key `key` (a layer prefix: its input; outputKey(prefix): its output). */
+const tapName = (key: string) => `${key}.tap`;
+
+/** A float inference graph that also outputs every value calibrated on: layer inputs and outputs named in `keys`. */
+function tapGraph(spec: ModelSpec, params: Params, keys: ReadonlySet<string>): Uint8Array {
   const g = new Graph('mixer_calibration');
   const b = new Builder(g);
   const c = spec.config;
   for (const p of paramTable(c)) g.initializer(p.name, { dtype: 'float32', dims: p.shape, data: params.get(p.name)! });
   const param = (n: string) => g.value(n);
-  const tap = (x: Value, prefix: string) => {
-    if (layers.has(prefix)) g.output(b.identity(x, `${prefix}.input`));
+  const tap = (x: Value, key: string) => {
+    if (keys.has(key)) g.output(b.identity(x, tapName(key)));
+    return x;
   };
   const pixels = g.input(PIXELS, 'uint8', ['N', c.image_size, c.image_size, 3]);
   const logits = forward(b, spec, pixels, param, {
     layers: {
       rows: (bb, x, prefix) => {
         tap(x, prefix);
-        return bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true });
+        return tap(bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true }), outputKey(prefix));
       },
       tokenMlp: (bb, h, prefix) => {
         const lin = (x: Value, p: string, rows: number) =>
           bb.gemm(param(`${p}.weight`), x, bb.reshape(param(`${p}.bias`), [rows, 1]));
         tap(h, `${prefix}.fc1`);
-        const t = gelu(bb, lin(h, `${prefix}.fc1`, c.tokens_mlp_dim));
+        const t = gelu(bb, tap(lin(h, `${prefix}.fc1`, c.tokens_mlp_dim), outputKey(`${prefix}.fc1`)));
         tap(t, `${prefix}.fc2`);
         return lin(t, `${prefix}.fc2`, numTokens(c));
       },
@@ -101,7 +106,7 @@ export interface CalibrationOptions {
   threads?: number;
 }
 
-/** Input range [lo, hi] of every layer in `layers`, from `o.images` images of `train`. */
+/** Range [lo, hi] of every calibration key in `layers` (a layer's input, or outputKey(layer)), from `o.images` images of `train`. */
 export async function calibrate(
   spec: ModelSpec,
   params: Params,
@@ -113,7 +118,7 @@ export async function calibrate(
   const idx = calibrationIndices(train.count, o.images);
   const px = train.height * train.width * 3;
   const bs = o.batchSize ?? 32;
-  const outputs = layers.map((l) => `${l}.input`);
+  const outputs = layers.map(tapName);
   const batches = async (each: (name: string, data: Float32Array) => void) => {
     for (let s = 0; s < idx.length; s += bs) {
       const ids = idx.slice(s, s + bs);
@@ -123,7 +128,7 @@ export async function calibrate(
         { [PIXELS]: { dtype: 'uint8', dims: [ids.length, train.height, train.width, 3], data: pixels } },
         outputs,
       );
-      for (const l of layers) each(l, r[`${l}.input`]!.data as Float32Array);
+      for (const l of layers) each(l, r[tapName(l)]!.data as Float32Array);
     }
   };
   const lo = new Map(layers.map((l) => [l, Infinity]));

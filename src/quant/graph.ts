@@ -16,12 +16,65 @@ export interface QuantOptions {
   tokens: boolean;
   /** Static activations: [lo, hi] of each quantized layer's input, by layer prefix. */
   ranges?: ReadonlyMap<string, readonly [number, number]>;
-  /** GELU as exact erf or the tanh approximation (cheaper; its error is far below int8 rounding). */
-  gelu?: 'erf' | 'tanh';
+  /**
+   * GELU as exact erf, the tanh approximation (cheaper; its error is far below int8 rounding), or (static activations
+   * only) uint8: x·σ(1.702x) on the first Linear's uint8 output (QLinearSigmoid + QLinearMul after ORT's QDQ fusion),
+   * so each MLP runs uint8 from its first GEMM's output to its second GEMM's input.
+   */
+  gelu?: 'erf' | 'tanh' | 'uint8';
   /** Row blocks for the channel MLPs (see ForwardOptions.channelTiles). */
   channelTiles?: number;
   /** Tile only batches of this many images or more (see ForwardOptions.tileMinBatch); default 1 (every batch). */
   tileMinBatch?: number;
+}
+
+/** The sigmoid GELU's slope: x·σ(1.702x) ≈ x·Φ(x). */
+export const SIGMOID_GELU = 1.702;
+
+/** The calibration key of a layer's output range (the first Linears' outputs with the uint8 GELU). */
+export const outputKey = (prefix: string): string => `${prefix}.output`;
+
+/** The ranges a static model needs: each quantized layer's input, and with the uint8 GELU each first Linear's output. */
+export function calibrationKeys(spec: ModelSpec, o: Pick<QuantOptions, 'tokens' | 'gelu'>): string[] {
+  const layers = quantizedLayers(spec, o.tokens);
+  if (o.gelu !== 'uint8') return layers;
+  return [...layers, ...layers.filter((l) => l.endsWith('.fc1')).map(outputKey)];
+}
+
+/** [min, max] of x·σ(1.702x) for x in [lo, hi] (sampled densely; the minimum, about −0.16 at x ≈ −0.75, is interior). */
+export function sigmoidGeluRange(lo: number, hi: number): [number, number] {
+  const f = (x: number) => x / (1 + Math.exp(-SIGMOID_GELU * x));
+  let a = Math.min(f(lo), f(hi));
+  let z = Math.max(f(lo), f(hi));
+  for (let i = 0; i <= 4096; i++) {
+    const v = f(lo + ((hi - lo) * i) / 4096);
+    a = Math.min(a, v);
+    z = Math.max(z, v);
+  }
+  return [a, z];
+}
+
+/** A uint8 tensor with its affine parameters. */
+export interface QTensor {
+  q: Value;
+  scale: number;
+  zero: number;
+}
+
+/**
+ * GELU as x·σ(1.702x) on uint8: σ reads the same uint8 values with the scale × 1.702 (so ORT's QLinearSigmoid, a
+ * 256-entry table, computes σ(1.702x)) into uint8 over [0, 1]; QLinearMul multiplies it by x into uint8 over the
+ * function's range on the input's whole uint8 range. In QDQ form (DequantizeLinear → Sigmoid → QuantizeLinear, and
+ * two DequantizeLinear → Mul → QuantizeLinear), which ORT's QDQ fusions turn into those two uint8 kernels.
+ */
+export function sigmoidGeluUint8(b: Builder, h: QTensor): QTensor {
+  const hz = b.scalar(h.zero, 'uint8');
+  const u = { scale: 1 / 255, zero: 0 };
+  const uz = b.scalar(u.zero, 'uint8');
+  const sig = b.quantize(b.sigmoid(b.dequantize(h.q, b.scalar(h.scale * SIGMOID_GELU), hz)), b.scalar(u.scale), uz);
+  const prod = b.mul(b.dequantize(h.q, b.scalar(h.scale), hz), b.dequantize(sig, b.scalar(u.scale), uz));
+  const { scale, zero } = uint8Params(...sigmoidGeluRange((0 - h.zero) * h.scale, (255 - h.zero) * h.scale));
+  return { q: b.quantize(prod, b.scalar(scale), b.scalar(zero, 'uint8')), scale, zero };
 }
 
 /** Prefixes of the Linear layers that get int8 weights. */
@@ -72,16 +125,42 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
       const acc = b.matmulInteger(xq, wq, xz, wz);
       return b.add(b.mul(b.cast(acc, 'float32'), b.mul(xs, ws)), param(`${prefix}.bias`));
     }
-    const r = o.ranges?.get(prefix);
-    if (!r) throw new Error(`no calibrated range for ${prefix}`);
-    // QDQ form: Q→DQ on the input, DQ on the int8 weight and on an int32 bias (scale = input scale × weight scale),
-    // all into one Gemm, which ONNX Runtime fuses into its int8 QGemm kernel (fed by one QuantizeLinear).
-    const { scale, zero } = uint8Params(r[0], r[1]);
-    const xs = b.scalar(scale);
-    const xz = b.scalar(zero, 'uint8');
-    const xd = b.dequantize(b.quantize(x, xs, xz), xs, xz);
-    const wd = b.dequantize(wq, ws, wz, 1);
-    return b.gemm(xd, wd, quantBias(b, prefix, scale));
+    return qgemm(b, quantizeInput(b, x, prefix), prefix);
+  };
+
+  const range = (key: string): readonly [number, number] => {
+    const r = o.ranges?.get(key);
+    if (!r) throw new Error(`no calibrated range for ${key}`);
+    return r;
+  };
+
+  /** Static: the float input of `prefix` as uint8 over its calibrated range. */
+  const quantizeInput = (b: Builder, x: Value, prefix: string): QTensor => {
+    const [lo, hi] = range(prefix);
+    const { scale, zero } = uint8Params(lo, hi);
+    return { q: b.quantize(x, b.scalar(scale), b.scalar(zero, 'uint8')), scale, zero };
+  };
+
+  /**
+   * QDQ form: DQ on the uint8 input, DQ on the int8 weight and on an int32 bias (scale = input scale × weight scale),
+   * all into one Gemm, which ONNX Runtime fuses into its int8 QGemm kernel; with `out`, a QuantizeLinear after the
+   * Gemm makes the kernel write uint8 instead of float.
+   */
+  function qgemm(b: Builder, x: QTensor, prefix: string): Value;
+  function qgemm(b: Builder, x: QTensor, prefix: string, out: { scale: number; zero: number }): QTensor;
+  function qgemm(b: Builder, x: QTensor, prefix: string, out?: { scale: number; zero: number }): Value | QTensor {
+    const [wq, ws, wz] = quantWeights(prefix);
+    const xd = b.dequantize(x.q, b.scalar(x.scale), b.scalar(x.zero, 'uint8'));
+    const y = b.gemm(xd, b.dequantize(wq, ws, wz, 1), quantBias(b, prefix, x.scale));
+    if (!out) return y;
+    return { q: b.quantize(y, b.scalar(out.scale), b.scalar(out.zero, 'uint8')), ...out };
+  }
+
+  /** Static with the uint8 GELU: fc1 (uint8 out) → GELU (uint8) → fc2 (float out), on float rows [M, in]. */
+  const mlpUint8 = (b: Builder, x: Value, prefix: string): Value => {
+    const fc1 = `${prefix}.fc1`;
+    const h = qgemm(b, quantizeInput(b, x, fc1), fc1, uint8Params(...range(outputKey(fc1))));
+    return qgemm(b, sigmoidGeluUint8(b, h), `${prefix}.fc2`);
   };
 
   /** The layer's float bias as int32 in units of (input scale × weight scale), dequantized: QGemm's bias form. */
@@ -107,7 +186,10 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
     return b.dequantize(g.value(name), g.value(`${prefix}.bias_scale`), g.value(`${prefix}.bias_zero_point`), 0);
   };
 
-  const act = o.gelu === 'tanh' ? geluTanh : gelu;
+  if (o.gelu === 'uint8' && o.activations !== 'static') throw new Error('the uint8 GELU needs static activations');
+  const u8 = o.gelu === 'uint8';
+  // Float GELUs that remain (token MLPs left float with the uint8 GELU) take the tanh form.
+  const act = o.gelu === 'tanh' || u8 ? geluTanh : gelu;
   const logitsRaw = forward(b, spec, pixels, param, {
     gelu: act,
     channelTiles: o.channelTiles ?? 1,
@@ -117,11 +199,15 @@ export function quantizedGraph(spec: ModelSpec, params: Params, o: QuantOptions)
         layers.has(prefix)
           ? qlinear(bb, x, prefix)
           : bb.gemm(x, param(`${prefix}.weight`), param(`${prefix}.bias`), { transB: true }),
+      ...(u8 ? { channelMlp: (bb, h, prefix) => mlpUint8(bb, h, prefix) } : {}),
       ...(o.tokens
         ? {
             tokenMlp: (bb, h, prefix) => {
               const ht = bb.transpose(h, [1, 0]); // [N·C, S]
-              return bb.transpose(qlinear(bb, act(bb, qlinear(bb, ht, `${prefix}.fc1`)), `${prefix}.fc2`), [1, 0]);
+              const y = u8
+                ? mlpUint8(bb, ht, prefix)
+                : qlinear(bb, act(bb, qlinear(bb, ht, `${prefix}.fc1`)), `${prefix}.fc2`);
+              return bb.transpose(y, [1, 0]);
             },
           }
         : {}),
@@ -142,6 +228,7 @@ export function quantizationMetadata(method: string, images: number, o: QuantOpt
     token_mlp: o.tokens ? 'int8' : 'float',
     channel_tiles: o.channelTiles ?? 1,
     tile_min_batch: o.tileMinBatch ?? 1,
+    gelu: o.gelu === 'uint8' ? 'uint8' : 'float',
   });
 }
 

@@ -1,43 +1,38 @@
 // buildApp(): the Fastify service (routes, error catalog, metrics, OpenAPI) around the model repository; listen() is the caller's.
 
-import http from 'node:http';
 import type { Writable } from 'node:stream';
-import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { ModelLoadError } from '../model/index.js';
+import { ConfigError } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
-import { Admission, refuseEarly, refuseWhenFull } from './admission.js';
+import { Access } from './access/gate.js';
+import { readKeysFile } from './access/keys-file.js';
+import { parseRate } from './access/rate.js';
+import { Admission, refuseWhenFull } from './admission.js';
 import { KeyRing, requireApiKeys } from './auth.js';
-import { onClientError } from './client-errors.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
-import { clip, errorBody, errorSchema, RETRY_AFTER_S, replyShuttingDown, toServiceError } from './errors.js';
+import { DataPlane } from './core/data-plane.js';
+import { errorSchema, replyShuttingDown } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
-import { serverTimeouts } from './http-timeouts.js';
-import { RequestLog } from './logging.js';
+import { serviceErrors } from './http/error-handler.js';
+import { healthPlugin } from './http/health.js';
+import { serveMetrics } from './http/metrics.js';
+import { serverOptions } from './http/server-options.js';
+import { v1Plugin } from './http/v1/plugin.js';
+import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
-import { startMetricsListener } from './metrics-listener.js';
 import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
-import { requestId } from './request-id.js';
-import { classifyRoutes } from './routes/classify.js';
-import { healthRoutes } from './routes/health.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { modelRoutes } from './routes/model.js';
-import { modelsRoutes } from './routes/models.js';
-import { repositoryRoutes } from './routes/repository.js';
-import { v2Routes } from './routes/v2.js';
-import { v2ConfigRoutes } from './routes/v2-config.js';
-import { v2StatsRoutes } from './routes/v2-stats.js';
 import { classifyBodyDoc } from './schemas.js';
-import { SECURITY_HEADERS, securityHeaders } from './security-headers.js';
+import { securityHeaders } from './security-headers.js';
 import { InferenceStats } from './stats.js';
-import { uiRoutes } from './ui/routes.js';
-import { v2HttpHooks } from './v2-http.js';
+import { ResponseCache } from './traffic/response-cache.js';
+import { uiPlugin } from './ui/routes.js';
 
 /** What buildApp takes beside the config and is no setting: where and whether it logs. */
 export interface AppOptions {
@@ -79,14 +74,34 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   if (config.device === 'auto') log.info('device auto: trying the CUDA execution provider');
   let repo: Repository | null = null;
   const admission = new Admission(config.maxQueue);
+  let cache: ResponseCache | null = null;
   const metrics = new Metrics(
     () => (repo?.instances() ?? []).map((m) => ({ model: m.name, version: String(m.version), depth: m.queueDepth })),
     config.maxBatch,
     () => admission,
+    () => cache?.usage() ?? [],
   );
-  const stats = new InferenceStats((model, version, ok) =>
-    (ok ? metrics.success : metrics.failure).inc({ model, version: String(version) }),
-  );
+  const stats = new InferenceStats((model, version, ok, totalMs) => {
+    const labels = { model, version: String(version) };
+    (ok ? metrics.success : metrics.failure).inc(labels);
+    metrics.requestTime.observe(labels, totalMs / 1000);
+  });
+  cache = new ResponseCache(config.cacheBytes, {
+    lookup: (model, version, hit, ms) => {
+      (hit ? metrics.cacheHits : metrics.cacheMisses).inc({ model, version: String(version) });
+      stats.cache(model, version, hit, ms);
+    },
+    evict: () => metrics.cacheEvictions.inc(),
+  });
+  const responseCache = cache;
+  // Keys with their scopes and rates, before any model loads (a bad key file fails the start at once).
+  const rate = config.rateLimit === undefined ? null : parseRate(config.rateLimit);
+  if (typeof rate === 'string') throw new ConfigError(`--rate-limit (RATE_LIMIT): ${rate}`);
+  const keys = new KeyRing(config.apiKeys, config.apiKeyFile ? readKeysFile(config.apiKeyFile) : [], rate);
+  const access = new Access(keys, rate, {
+    onLimited: (key) => metrics.rateLimited.inc({ key }),
+    onForbidden: (key, scope) => metrics.forbidden.inc({ key, scope }),
+  });
   const refreshInfo = (): void => {
     metrics.modelInfo.reset();
     for (const m of repo?.instances() ?? [])
@@ -98,6 +113,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       single: config.modelRepository === undefined ? { file: config.modelPath, name: config.modelName } : null,
       defaultModel: config.defaultModel ?? null,
       control: config.modelControl,
+      loadModels: config.loadModels ?? null,
       pollIntervalMs: config.pollIntervalMs,
       maxModelBytes: config.maxModelBytes,
       allowExternalLinks: config.allowExternalLinks === 'on',
@@ -109,6 +125,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       maxQueue: config.maxQueue,
       log,
       onChange: refreshInfo,
+      onRetire: (inst) => responseCache.drop(inst),
       onBatch: (name, version, s) => {
         const labels = { model: name, version: String(version) };
         metrics.batchSize.observe(labels, s.size);
@@ -136,66 +153,13 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       'model repository loaded',
     );
 
-  const keys = new KeyRing(config.apiKeys);
   const state: AppContext['state'] = { closing: false };
-  const serverOptions: http.ServerOptions = serverTimeouts(config);
-  const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: log,
-    logController: new RequestLog(config.logSuccesses),
-    requestIdHeader: false,
-    genReqId: requestId,
-    bodyLimit: config.bodyLimit,
-    requestTimeout: config.requestTimeoutMs,
-    // Node's server, with requests refused before Fastify while the service is full.
-    serverFactory: (handler) =>
-      http.createServer(
-        serverOptions,
-        refuseEarly(
-          {
-            admission,
-            maxParked: 4 * config.maxQueue,
-            keys,
-            origins: config.corsOrigins,
-            // While draining (DRAIN_DELAY_MS), nothing is parked: a request gets its SHUTTING_DOWN answer at once.
-            closing: () => state.closing,
-            onRefused: (route) => {
-              metrics.shed.inc();
-              metrics.requests.inc({ route, method: 'POST', status: '503' });
-            },
-          },
-          handler,
-        ),
-      ),
-    clientErrorHandler: onClientError,
-    // Router-level errors (bad URL encoding, a path segment over 100 characters) in the error catalog, without echoing the URL.
-    frameworkErrors: (err, req, raw) => {
-      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      const reply = raw as unknown as FastifyReply;
-      reply
-        .headers(SECURITY_HEADERS)
-        .header('x-request-id', req.id)
-        .code(tooLong ? 404 : 400);
-      void reply.send(
-        tooLong
-          ? errorBody(
-              'NOT_FOUND',
-              `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)} (a path segment is over 100 characters)`,
-            )
-          : errorBody('BAD_REQUEST', 'malformed URL'),
-      );
-    },
-    return503OnClosing: false,
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, formats: { binary: true } } },
-  };
+  const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
   try {
+    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
-      repo,
-      config,
-      metrics,
-      admission,
-      keys,
-      stats,
-      state,
+      ...base,
+      plane: new DataPlane(base),
     });
   } catch (e) {
     await repo.close();
@@ -203,9 +167,9 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   }
 }
 
-/** Registers plugins, hooks and routes on `app`; `ctx` holds the opened repository. */
+/** Registers the shared hooks, then each protocol's plugin, on `app`; `ctx` holds the opened repository and the data plane. */
 async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyInstance> {
-  const { repo, config, metrics } = ctx;
+  const { repo, config, metrics, plane } = ctx;
   app.decorate('mixer', ctx);
 
   app.addSchema(errorSchema);
@@ -226,28 +190,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
         ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url }
         : { schema, url },
   });
-  await app.register(multipart, {
-    limits: {
-      fileSize: config.bodyLimit,
-      files: config.maxFiles,
-      fields: 32,
-      parts: config.maxFiles + 32,
-      fieldSize: 64 * 1024,
-      headerPairs: 64,
-    },
-  });
-  app.addContentTypeParser(
-    /^image\/[\w.+-]+$/i,
-    { parseAs: 'buffer', bodyLimit: config.bodyLimit },
-    (_req, buf, done) => done(null, buf),
-  );
-  app.addContentTypeParser(
-    'application/octet-stream',
-    { parseAs: 'buffer', bodyLimit: config.bodyLimit },
-    (_req, buf, done) => done(null, buf),
-  );
 
-  // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys, admission.
+  // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys (scopes, rate limits), admission.
   securityHeaders(app, config.corsOrigins);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -255,7 +199,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       return replyShuttingDown(reply.header('connection', 'close'));
     }
   });
-  requireApiKeys(app, ctx.keys);
+  requireApiKeys(app, ctx.access);
   refuseWhenFull(app, ctx.admission);
   // Server-Timing: time spent in this process on the request (the page shows it); during shutdown, in-flight answers
   // close their connection so the server can finish closing.
@@ -269,51 +213,15 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
     metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route, method: req.method }, seconds);
   });
-  app.setErrorHandler(async (err, req, reply) => {
-    const se = toServiceError(err);
-    if (se.statusCode >= 500 && se.code !== 'MODEL_UNAVAILABLE' && !se.retryable)
-      req.log.error({ err }, 'request failed');
-    else req.log.debug({ code: se.code, message: se.message }, 'request rejected');
-    if (se.code === 'OVERLOADED') metrics.shed.inc();
-    if (se.retryable) reply.header('retry-after', RETRY_AFTER_S);
-    return reply.code(se.statusCode).send(errorBody(se.code, se.message));
-  });
-  v2HttpHooks(app, config.bodyLimit);
-  app.setNotFoundHandler(async (req, reply) =>
-    reply
-      .code(404)
-      .send(errorBody('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(req.url.split('?')[0]!, 256)}`)),
-  );
+  serviceErrors(app, metrics, false);
 
-  healthRoutes(app, ctx);
-  modelRoutes(app, ctx);
-  modelsRoutes(app, ctx);
-  classifyRoutes(app, ctx);
-  v2Routes(app, ctx);
-  v2ConfigRoutes(app, ctx);
-  v2StatsRoutes(app, ctx);
-  repositoryRoutes(app, ctx);
-  // With --metrics-port, /metrics lives only on its own listener (no key); otherwise here, behind the key if any.
-  if (config.metricsPort === undefined) metricsRoutes(app, ctx);
-  else {
-    let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
-    app.addHook('onListen', async () => {
-      listener = await startMetricsListener(
-        metrics.registry,
-        config.metricsPort!,
-        config.metricsHost,
-        serverTimeouts(config),
-      );
-      ctx.state.metricsAddress = listener.address;
-      app.log.info({ address: listener.address }, 'metrics listener ready');
-    });
-    app.addHook('onClose', async () => {
-      await listener?.close();
-    });
-  }
-  grpcPlugin(app, ctx, VERSION);
-  if (config.ui === 'on') uiRoutes(app, ctx);
+  await app.register(healthPlugin, { plane });
+  await app.register(v1Plugin, { ctx });
+  await app.register(v2Plugin, { ctx, prefix: '/v2' });
+  await serveMetrics(app, ctx);
+  if (config.ui === 'on') await app.register(uiPlugin, { plane });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  grpcPlugin(app, ctx, VERSION);
 
   app.addHook('preClose', async () => {
     ctx.state.closing = true;

@@ -1,6 +1,6 @@
 // Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker.
 import type { TensorData } from '../runtime/session.js';
-import { ServiceError } from './errors.js';
+import { overloaded } from './errors.js';
 
 /** An output tensor's values, row after row: a typed array, or strings for string tensors. */
 export type OutputValues = TensorData;
@@ -102,12 +102,8 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
 
   private enqueue(pixels: Uint8Array, count: number, layout: L | null): Promise<ItemResult> {
     if (this.queued + count > this.opts.maxQueue) {
-      return Promise.reject(
-        new ServiceError(
-          'OVERLOADED',
-          `the queue is full (${this.queued} images waiting, limit ${this.opts.maxQueue}); retry shortly`,
-        ),
-      );
+      // Admission keeps the queue within MAX_QUEUE for the service; this holds it for any other caller too.
+      return Promise.reject(overloaded(this.queued, this.opts.maxQueue));
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ pixels, count, layout, queuedAt: performance.now(), resolve, reject });

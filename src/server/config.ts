@@ -1,11 +1,12 @@
 // Service settings: one table (flag, env var, type, default, limits, help), parsed and validated at start with clear errors.
 
 import { constants as bufferConstants } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEVICES } from '../runtime/session.js';
 import { ConfigError } from '../util/errors.js';
+import { readKeysFile } from './access/keys-file.js';
+import { parseRate } from './access/rate.js';
 import { defaultGrpcConnections } from './fd-limit.js';
 import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
 import { MODEL_CONTROLS, READINESS } from './repository/repository.js';
@@ -81,7 +82,7 @@ const TABLE = [
     kind: 'string',
     dflt: null,
     help: 'serve every model in DIR/<model>/<version>/model.onnx (exclusive with --model)',
-    doc: 'serve every model of a repository folder instead (see [Model repository](#model-repository)); exclusive with `--model` / `MODEL_PATH`',
+    doc: 'serve every model of a repository folder instead (see [Model repository](model-repository.md#model-repository)); exclusive with `--model` / `MODEL_PATH`',
     docDefault: 'none',
   },
   {
@@ -103,6 +104,17 @@ const TABLE = [
     choices: MODEL_CONTROLS,
     help: 'none: load at start only; poll: rescan the repository; explicit: POST /v2/repository/models/{name}/load|unload',
     doc: '`none` (load at start), `poll` (rescan the folder every `--poll-interval-ms`) or `explicit` (load/unload routes: `POST /v2/repository/models/{name}/load` and `/unload`)',
+  },
+  {
+    key: 'loadModels',
+    flag: 'load-model',
+    env: 'LOAD_MODELS',
+    kind: 'list',
+    dflt: null,
+    dfltText: 'all',
+    help: 'with --model-control explicit: load only this model at start (repeatable; * = all; env comma-separated; default: all)',
+    doc: "with `--model-control explicit`, the models loaded at start (as Triton's `--load-model`): the others stay unloaded until `POST /v2/repository/models/{name}/load`; `*` loads all. A name not in the repository fails the start",
+    docDefault: 'all (every model in the repository)',
   },
   {
     key: 'readiness',
@@ -291,6 +303,17 @@ const TABLE = [
     doc: 'the most images in flight (decoding, waiting or running), across all models; past that, requests get 503 with `Retry-After`',
   },
   {
+    key: 'cacheBytes',
+    flag: 'cache-bytes',
+    env: 'CACHE_BYTES',
+    kind: 'bytes',
+    dflt: 0,
+    min: 0,
+    max: MAX_BUFFER_BYTES,
+    help: 'response cache budget across models (0: off); a model caches with "response_cache": {"enable": true} in its config.json',
+    doc: 'the response cache\'s byte budget across models, least recently used answers evicted first; `0` turns it off. Only models whose `config.json` has `"response_cache": {"enable": true}` are cached (see [Response cache](model-repository.md#response-cache))',
+  },
+  {
     key: 'bodyLimit',
     flag: 'body-limit',
     env: 'BODY_LIMIT',
@@ -412,7 +435,7 @@ const TABLE = [
     secret: true,
     noEmpty: true,
     help: 'bearer key required on every route but /healthz, /readyz, /v2/health/* (flag repeatable; env comma-separated)',
-    doc: 'keys for `Authorization: Bearer <key>`; see [Access control](#access-control)',
+    doc: 'keys for `Authorization: Bearer <key>`; see [Access control](security.md#access-control)',
   },
   {
     key: 'apiKeyFile',
@@ -422,8 +445,19 @@ const TABLE = [
     dflt: null,
     dfltText: 'none',
     noEmpty: true,
-    help: 'file with one API key per line (blank lines and # comments skipped), added to the keys above',
-    doc: 'a file with one key per line (blank lines and `#` comments skipped), added to the keys above',
+    help: 'file with one API key per line, KEY [scopes=infer,admin,feedback] [rate=R/s] [burst=B] [name=ID] (blank lines and # comments skipped), added to the keys above',
+    doc: 'a file with one key per line, `KEY [scopes=infer,admin,feedback] [rate=R/s] [burst=B] [name=ID]` (blank lines and `#` comments skipped), added to the keys above; see [Access control](security.md#access-control)',
+  },
+  {
+    key: 'rateLimit',
+    flag: 'rate-limit',
+    env: 'RATE_LIMIT',
+    kind: 'string',
+    dflt: null,
+    dfltText: 'none',
+    help: "requests per second each API key may make, R/s[:B] with burst B (default: R rounded up); per client address when no key is set; the key file can set a key's own",
+    doc: "each caller's rate limit, `R/s[:B]` (e.g. `10/s:20`): a token bucket of `B` requests (default: `R` rounded up) refilled at `R` per second, per API key, or per client address when no key is set; a key's own `rate=` / `burst=` in the key file override it. Over it: 429 `RATE_LIMITED` (gRPC `RESOURCE_EXHAUSTED`) before the body is read; see [Access control](security.md#access-control)",
+    docDefault: 'none (no limit)',
   },
   {
     key: 'metricsPort',
@@ -507,25 +541,6 @@ function checkKeys(keys: string[], source: string): string[] {
       throw new ConfigError(`${source}: key ${i + 1} must be visible ASCII characters without spaces`);
   });
   return keys;
-}
-
-/** The keys in an API key file: one per line, blank lines and # comments skipped. */
-export function readKeyFile(file: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(
-      `cannot read the API key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { cause: e },
-    );
-  }
-  const keys = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  if (keys.length === 0) throw new ConfigError(`the API key file ${file} has no key`);
-  return checkKeys(keys, file);
 }
 
 const BYTE_UNITS: Record<string, number> = {
@@ -646,7 +661,21 @@ export function resolveConfig(
     throw new ConfigError(`model name "${cfg.modelName}" is not valid: ${MODEL_NAME_RULE}`);
   cfg.workers ??= defaultWorkers(cfg);
   cfg.threads ??= Math.max(1, Math.floor(os.availableParallelism() / cfg.workers));
-  cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...(cfg.apiKeyFile ? readKeyFile(cfg.apiKeyFile) : [])])];
+  const lines = cfg.apiKeyFile ? readKeysFile(cfg.apiKeyFile) : [];
+  cfg.apiKeys = [...new Set([...(cfg.apiKeys ?? []), ...lines.map((l) => l.key)])];
+  if (cfg.rateLimit !== undefined) {
+    const r = parseRate(cfg.rateLimit);
+    if (typeof r === 'string') throw new ConfigError(`--rate-limit (RATE_LIMIT): ${r}`);
+  }
+  const burstOnly = lines.findIndex((l) => l.burst !== null && l.rate === null);
+  if (burstOnly >= 0 && cfg.rateLimit === undefined)
+    throw new ConfigError(
+      `${cfg.apiKeyFile}: key ${burstOnly + 1} sets burst= without rate=, and there is no --rate-limit (RATE_LIMIT) to take the rate from`,
+    );
+  if (cfg.loadModels !== undefined && cfg.modelControl !== 'explicit')
+    throw new ConfigError(
+      '--load-model (LOAD_MODELS) chooses the models loaded at start with --model-control explicit; without it every model loads',
+    );
   cfg.corsOrigins ??= [];
   if (cfg.requestTimeoutMs > 0) cfg.headersTimeoutMs = Math.min(cfg.headersTimeoutMs, cfg.requestTimeoutMs);
   cfg.grpcMaxConnections ??= defaultGrpcConnections();

@@ -1,6 +1,7 @@
 // The service's one catalog of coded errors: each code's HTTP status, and the mapping of Fastify, multipart and image errors onto it.
 
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import './http/route-flags.js';
 import { ImageError } from '../image/decode.js';
 import { CodedError } from '../util/errors.js';
 
@@ -18,6 +19,7 @@ export const ERRORS = {
   MODEL_CONTROL_DISABLED: 400,
   MODEL_LOAD_FAILED: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   MODEL_NOT_FOUND: 404,
   NOT_FOUND: 404,
   NOT_ACCEPTABLE: 406,
@@ -28,6 +30,7 @@ export const ERRORS = {
   TOO_MANY_PIXELS: 413,
   TOO_MANY_FILES: 413,
   TOO_MANY_IMAGES: 413,
+  RATE_LIMITED: 429,
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   OVERLOADED: 503,
@@ -65,11 +68,13 @@ export const RETRY_AFTER_S = 1;
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   406: 'Not Acceptable',
   408: 'Request Timeout',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -119,10 +124,18 @@ export function echo(v: unknown): string {
   return clip(s);
 }
 
-/** The JSON error body every route answers with: status, catalogued code, reason phrase and message. */
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
+/**
+ * The JSON error body every route answers with: status, catalogued code, reason phrase and message. On v2 routes
+ * (`triton`), `error` carries the message instead of the reason phrase: Triton clients show only that field.
+ */
+export function errorBody(code: ErrorCode, message: string, triton = false): ErrorBody {
   const statusCode = ERRORS[code];
-  return { statusCode, code, error: REASONS[statusCode] ?? 'Error', message };
+  return { statusCode, code, error: triton ? message : (REASONS[statusCode] ?? 'Error'), message };
+}
+
+/** errorBody in the form of `req`'s route (config.triton: the v2 form). */
+export function errorBodyFor(req: FastifyRequest, code: ErrorCode, message: string): ErrorBody {
+  return errorBody(code, message, req.routeOptions.config?.triton === true);
 }
 
 /** Fastify core and @fastify/multipart error codes → ours. */
@@ -174,10 +187,21 @@ function messageFor(code: ErrorCode, original: string): string {
   }
 }
 
+/** The one OVERLOADED error: `images` in flight against `limit` (MAX_QUEUE); clients retry after Retry-After. */
+export function overloaded(images: number, limit: number): ServiceError {
+  return new ServiceError(
+    'OVERLOADED',
+    `the service is full (${images} images in flight, limit ${limit}); retry shortly`,
+  );
+}
+
 /** The message of the SHUTTING_DOWN answer (HTTP 503, gRPC UNAVAILABLE) once shutdown has started. */
 export const SHUTTING_DOWN_MESSAGE = 'the service is shutting down';
 
 /** Sends the 503 SHUTTING_DOWN every HTTP route answers once shutdown has started (clients retry after Retry-After). */
 export function replyShuttingDown(reply: FastifyReply): FastifyReply {
-  return reply.code(503).header('retry-after', RETRY_AFTER_S).send(errorBody('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE));
+  return reply
+    .code(503)
+    .header('retry-after', RETRY_AFTER_S)
+    .send(errorBodyFor(reply.request, 'SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE));
 }

@@ -13,17 +13,29 @@ export class Metrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly images: Counter<'model' | 'version'>;
   readonly shed: Counter;
+  readonly rateLimited: Counter<'key'>;
+  readonly forbidden: Counter<'key' | 'scope'>;
   readonly success: Counter<'model' | 'version'>;
   readonly failure: Counter<'model' | 'version'>;
   readonly modelInfo: Gauge<'name' | 'version' | 'sha256' | 'provider'>;
+  readonly requestTime: Histogram<'model' | 'version'>;
+  readonly cacheHits: Counter<'model' | 'version'>;
+  readonly cacheMisses: Counter<'model' | 'version'>;
+  readonly cacheEvictions: Counter;
+  readonly cacheBytes: Gauge<'model' | 'version'>;
+  readonly cacheEntries: Gauge<'model' | 'version'>;
   readonly inFlight: Gauge;
   readonly parked: Gauge;
 
-  /** `depths` (per loaded model version) and `admission` (images admitted, requests parked) are read at scrape time. */
+  /**
+   * `depths` (per loaded model version), `admission` (images admitted, requests parked) and `cache` (response cache
+   * bytes and entries per model version) are read at scrape time.
+   */
   constructor(
     depths: () => { model: string; version: string; depth: number }[],
     maxBatch: number,
     admission: () => { images: number; parked: number } = () => ({ images: 0, parked: 0 }),
+    cache: () => { model: string; version: string; bytes: number; entries: number }[] = () => [],
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -104,6 +116,18 @@ export class Metrics {
       help: 'requests answered 503 because the queue was full',
       registers,
     });
+    this.rateLimited = new Counter({
+      name: 'mixer_rate_limited_total',
+      help: 'requests refused 429 RATE_LIMITED (gRPC RESOURCE_EXHAUSTED), by key id (name= or a digest prefix; anonymous: limited by client address)',
+      labelNames: ['key'],
+      registers,
+    });
+    this.forbidden = new Counter({
+      name: 'mixer_forbidden_total',
+      help: 'requests refused 403 FORBIDDEN (gRPC PERMISSION_DENIED) for a scope their key lacks, by key id and scope',
+      labelNames: ['key', 'scope'],
+      registers,
+    });
     this.success = new Counter({
       name: 'mixer_inference_request_success_total',
       help: 'inference requests answered (HTTP and gRPC, /classify and v2 infer)',
@@ -115,6 +139,50 @@ export class Metrics {
       help: 'inference requests that failed after reaching a model (bad tensors or images, overload, errors)',
       labelNames: ['model', 'version'],
       registers,
+    });
+    this.requestTime = new Histogram({
+      name: 'mixer_inference_request_duration_seconds',
+      help: 'inference request time by model version (HTTP and gRPC, /classify and v2 infer; cache hits included)',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.cacheHits = new Counter({
+      name: 'mixer_cache_hits_total',
+      help: 'inference requests answered from the response cache',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.cacheMisses = new Counter({
+      name: 'mixer_cache_misses_total',
+      help: 'inference requests of cached models not found in the response cache',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.cacheEvictions = new Counter({
+      name: 'mixer_cache_evictions_total',
+      help: 'answers evicted from the response cache to stay within CACHE_BYTES',
+      registers,
+    });
+    this.cacheBytes = new Gauge({
+      name: 'mixer_cache_bytes',
+      help: 'bytes held by the response cache (estimated from the kept answers)',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of cache()) this.set({ model: u.model, version: u.version }, u.bytes);
+      },
+    });
+    this.cacheEntries = new Gauge({
+      name: 'mixer_cache_entries',
+      help: 'answers held by the response cache',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of cache()) this.set({ model: u.model, version: u.version }, u.entries);
+      },
     });
     this.modelInfo = new Gauge({
       name: 'mixer_model_info',

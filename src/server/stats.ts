@@ -29,7 +29,7 @@ export class InferenceStats {
   private readonly byVersion = new Map<string, VersionStats>();
 
   /** `onRequest` sees every finished request (the metrics' success and failure counters). */
-  constructor(private readonly onRequest?: (model: string, version: number, ok: boolean) => void) {}
+  constructor(private readonly onRequest?: (model: string, version: number, ok: boolean, totalMs: number) => void) {}
 
   private get(model: string, version: number): VersionStats {
     const key = `${model}\u0000${version}`;
@@ -78,7 +78,7 @@ export class InferenceStats {
 
   /** One finished request: total time, and its input (decode) and output (encode) handling. */
   request(model: string, version: number, ok: boolean, totalMs: number, inputMs = 0, outputMs = 0): void {
-    this.onRequest?.(model, version, ok);
+    this.onRequest?.(model, version, ok, totalMs);
     const st = this.get(model, version).inference_stats;
     const d = ok ? st.success : st.fail;
     d.count++;
@@ -88,6 +88,14 @@ export class InferenceStats {
     st.compute_input.ns += ns(inputMs);
     st.compute_output.count++;
     st.compute_output.ns += ns(outputMs);
+  }
+
+  /** One response cache lookup: a hit (the lookup's time) or a miss (the lookup's and the insert's time), as Triton. */
+  cache(model: string, version: number, hit: boolean, ms: number): void {
+    const st = this.get(model, version).inference_stats;
+    const d = hit ? st.cache_hit : st.cache_miss;
+    d.count++;
+    d.ns += ns(ms);
   }
 
   /** The stats of a version (zeros when it has served nothing). */

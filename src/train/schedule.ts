@@ -32,7 +32,7 @@ export function warmupSteps(
 
 /**
  * Fewer optimizer steps than this under-train even a small, easy image set: on 3 synthetic classes the held-out
- * accuracy was 58% after 12 steps and 81–86% after 48, and reached 90% only past about 150 (README, "Your own images").
+ * accuracy was 58% after 12 steps and 81–86% after 48, and reached 90% only past about 150 (docs/training.md, "Your own images").
  */
 export const MIN_STEPS = 400;
 /** `mixer train` without --epochs: this many epochs, or more when that gives fewer than MIN_STEPS steps. */

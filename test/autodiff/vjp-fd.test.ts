@@ -1,6 +1,6 @@
 // Finite-difference check of every VJP rule: analytic gradients from the backward pass vs central differences in ORT.
 import t from 'tap';
-import { backward, geluComposite, VJP } from '../../src/autodiff/index.js';
+import { backward, geluComposite, tiledGeluMlp, VJP } from '../../src/autodiff/index.js';
 import { gelu } from '../../src/model/forward.js';
 import { Builder, type DType, Graph, OP_TYPES, serializeModel, type Value } from '../../src/onnx/index.js';
 import { type HostTensor, Session } from '../../src/runtime/session.js';
@@ -52,7 +52,15 @@ const cases: Case[] = [
   },
   // Composite with its own VJP (training graphs' GELU): float32 because of Erf.
   { op: 'gelu composite', dtype: 'float32', inputs: [{ shape: [3, 7] }], build: (b, [x]) => geluComposite(b, x!) },
+  // The training graphs' channel MLP on row tiles (3 tiles of 2 rows), gradients for the input and all four weights.
+  {
+    op: 'tiled GELU MLP composite',
+    dtype: 'float32',
+    inputs: [{ shape: [6, 4] }, { shape: [5, 4] }, { shape: [5] }, { shape: [4, 5] }, { shape: [4] }],
+    build: (b, [x, w1, b1, w2, b2]) => tiledGeluMlp(b, x!, { w1: w1!, b1: b1!, w2: w2!, b2: b2! }, 3, 2),
+  },
   { op: 'Tanh', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.tanh(x!) },
+  { op: 'Sigmoid', dtype: f64, inputs: [{ shape: [2, 5] }], build: (b, [x]) => b.sigmoid(x!) },
   { op: 'Identity', dtype: f64, inputs: [{ shape: [4] }], build: (b, [x]) => b.identity(x!) },
   {
     op: 'Cast',

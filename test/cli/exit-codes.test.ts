@@ -1,8 +1,6 @@
 // The CLI's exit codes as a user sees them: a mistake in the input is one line and exit 2; a bug is exit 1 with its stack.
-import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { EXIT_BUG, EXIT_USER, reportFailure } from '../../src/cli/failure.js';
 import { buildInferenceModel, defaultSpec, initParams, preset } from '../../src/model/index.js';
@@ -10,23 +8,13 @@ import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { RuntimeError } from '../../src/runtime/session.js';
 import { ServiceError } from '../../src/server/errors.js';
 import { ConfigError, UsageError } from '../../src/util/errors.js';
-import { BIN, type CliResult, mixerCli } from '../fixtures/cli.js';
+import { BIN, mixerCli } from '../fixtures/cli.js';
 
 const mixer = mixerCli({ MODEL_PATH: '', MIXER_DEBUG: '' });
 const FAULT = path.resolve('test/fixtures/fault-write-file.mjs');
 
-/** `mixer ...args` with node flags before the entry point (a test-only --import fault). */
-async function mixerWith(nodeArgs: string[], ...args: string[]): Promise<CliResult> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [...nodeArgs, BIN, ...args], {
-      env: { ...process.env, MIXER_DEBUG: '' },
-    });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as CliResult;
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+/** `mixer ...args` with a test-only --import fault before the entry point. */
+const mixerWithFault = mixerCli({ MIXER_DEBUG: '' }, { nodeArgs: ['--import', FAULT] });
 
 t.before(() => {
   if (!existsSync(BIN)) throw new Error('dist/ is missing: run npm run build (npm test does it first)');
@@ -41,6 +29,8 @@ t.test('user mistakes of every kind: exit 2, one line, no stack trace', async (t
     badTraining,
     buildInferenceModel(defaultSpec(tiny), initParams(tiny, 0), { 'mixer.training': '{"epochs": 3' }),
   );
+  const tinyModel = path.join(dir, 'tiny.onnx');
+  writeFileSync(tinyModel, buildInferenceModel(defaultSpec(tiny), initParams(tiny, 0)));
   const cases: [string, string[], RegExp][] = [
     ['bad flag value', ['build', '--preset', 'tiny', '--seed', 'x', '--out', 'a.onnx'], /--seed must be an integer/],
     ['missing output folder', ['build', '--preset', 'tiny', '--out', path.join(dir, 'no', 'a.onnx')], /ENOENT/],
@@ -52,6 +42,11 @@ t.test('user mistakes of every kind: exit 2, one line, no stack trace', async (t
       'bench missing int8 model',
       ['bench', '--preset', 'tiny', '--int8', path.join(dir, 'q.onnx')],
       /--int8: .* not found/,
+    ],
+    [
+      'bench --int8 list with a missing second model',
+      ['bench', '--preset', 'tiny', '--int8', `${tinyModel},${path.join(dir, 'missing.onnx')}`],
+      /--int8: .*missing\.onnx not found/,
     ],
     [
       'train --freeze',
@@ -123,7 +118,7 @@ t.test('messages that say what to do: negative values, misspelt flags, one class
 
 t.test('a bug inside a command: exit 1 with the error and its stack', async (t) => {
   const dir = t.testdir();
-  const r = await mixerWith(['--import', FAULT], 'build', '--preset', 'tiny', '--out', path.join(dir, 'a.onnx'));
+  const r = await mixerWithFault('build', '--preset', 'tiny', '--out', path.join(dir, 'a.onnx'));
   t.equal(r.code, EXIT_BUG, 'exit 1');
   t.match(r.stderr, /^mixer: internal error \(a bug; please report it with the command line\): Cannot read properties/);
   t.match(r.stderr, /TypeError: Cannot read properties of undefined/);

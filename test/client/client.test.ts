@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { Client, MixerError, type Prediction } from '../../src/index.js';
 import { ELEM_TYPES, type V2Datatype } from '../../src/onnx/types.js';
 import { Session } from '../../src/runtime/session.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -64,8 +65,7 @@ t.test("the client's datatype table names the server's v2 datatypes with the sam
 const dir = t.testdir();
 const modelPath = writeModel(dir);
 const app = await testApp(t, { modelPath, maxBatch: 4 });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+const { url: baseUrl } = await listenLocal(app);
 const client = new Client({ baseUrl, timeoutMs: 20_000 });
 
 /** Same labels in the same order, probabilities equal up to float32 batch-size noise. */

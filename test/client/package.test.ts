@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -26,8 +27,14 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }));
 // Only what any shell has: no npm_config_*, no ONNXRUNTIME_* or proxy settings from this test run.
 const bare = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work };
 
+// --ignore-scripts: its prepack would rebuild packages/client/dist/ in place, under the test files that import it at
+// the same time (tap runs files in parallel); npm test has built it from the same sources just before.
 const packed = JSON.parse(
-  execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: pkgDir, encoding: 'utf8', env: bare }),
+  execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+    cwd: pkgDir,
+    encoding: 'utf8',
+    env: bare,
+  }),
 ) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
 const tarball = path.join(work, packed[0]!.filename);
 
@@ -50,6 +57,11 @@ t.test('the tarball holds the compiled client, its declarations, README and pack
     scripts.filter((s) => /^(pre|post)?install$|^prepare$/.test(s)),
     [],
     'no install scripts',
+  );
+  t.equal(
+    (manifest['scripts'] as Record<string, string>)['prepack'],
+    'tsc -p tsconfig.json',
+    "a publisher's npm pack builds dist/ from src/ first",
   );
 });
 
@@ -128,8 +140,7 @@ console.log(JSON.stringify({ ready, model: r.model.name, predictions: r.results[
   t.match(bad.stdout, /wrong\.ts\(2,\d+\): error TS2322/, 'the declarations reject a wrong option type');
 
   const app = await testApp(t, { modelPath: writeModel(t.testdir()), maxBatch: 4 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const { url: baseUrl } = await listenLocal(app);
   const png = await image('png', 32, 32, noise(32, 32, 21));
   writeFileSync(path.join(consumer, 'cat.png'), png);
   // Asynchronously: the server answers from this process's event loop.

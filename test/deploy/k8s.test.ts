@@ -1,8 +1,10 @@
 // Parses every Kubernetes manifest under deploy/k8s and cross-checks probes, ports, images and users with the Dockerfile and service.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { modelNameFor, SETTINGS } from '../../src/server/config.js';
+import { testApp, writeModel } from '../fixtures/server.js';
 import {
   filesUnder,
   imageRef,
@@ -12,7 +14,6 @@ import {
   pkg,
   quantity,
   ROOT,
-  read,
   runtimeEnv,
   runtimeStage,
   yamlDocs,
@@ -269,10 +270,21 @@ t.test('KServe InferenceService: custom v2 predictor on port 8080', async (t) =>
 });
 
 t.test('probe paths are routes of the service', async (t) => {
-  const src = filesUnder('src/server')
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => read(f))
-    .join('\n');
-  const paths = ['/readyz', '/healthz', '/metrics', '/v2/health/ready', '/v2/health/live'];
-  for (const p of paths) t.ok(src.includes(`'${p}'`), `service declares ${p}`);
+  // Every httpGet path the manifests probe, checked against the routes of a real app (not the source text).
+  const probed = new Set<string>();
+  const walk = (o: unknown): void => {
+    if (Array.isArray(o)) o.forEach(walk);
+    else if (o && typeof o === 'object') {
+      const get = (o as Obj)['httpGet'] as Obj | undefined;
+      if (get && typeof get['path'] === 'string') probed.add(get['path']);
+      Object.values(o).forEach(walk);
+    }
+  };
+  for (const docs of all.values()) walk(docs);
+  for (const p of ['/readyz', '/healthz', '/v2/health/ready', '/v2/health/live']) probed.add(p);
+  const dir = mkdtempSync(join(tmpdir(), 'mixer-k8s-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const app = await testApp(t, { modelPath: writeModel(dir) });
+  for (const p of [...probed, '/metrics'].sort())
+    t.ok(app.hasRoute({ method: 'GET', url: p }), `the service serves GET ${p}`);
 });

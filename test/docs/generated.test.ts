@@ -1,18 +1,24 @@
-// The docs' generated regions (settings table, CLI synopsis) match the code: `npm run docs` rewrites them.
+// The docs' generated regions (settings table, CLI synopsis) match the code, and their quoted figures match
+// models/figures.json: `npm run docs` rewrites them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { flags as buildFlags } from '../../src/cli/commands/build.js';
 import type { Command } from '../../src/cli/registry.js';
 import { cliSynopsis } from '../../src/docs/cli-synopsis.js';
+import { fillFigures, loadFigures } from '../../src/docs/figures.js';
 import { fillRegions } from '../../src/docs/regions.js';
 import { renderDocs, sections } from '../../src/docs/sections.js';
 import { settingsTable } from '../../src/docs/settings-table.js';
 import { SETTINGS } from '../../src/server/config.js';
 
 /** The files whose regions differ from what `bodies` generates. */
-const stale = (bodies: Record<string, string>, root?: string): string[] =>
-  renderDocs(bodies, root)
+const stale = (
+  bodies: Record<string, string>,
+  root?: string,
+  figures?: ReturnType<typeof loadFigures>['figures'],
+): string[] =>
+  renderDocs(bodies, root, figures)
     .filter((d) => d.generated !== d.text)
     .map((d) => d.file);
 
@@ -30,13 +36,13 @@ t.test('README.md and docs/ hold what the code generates', async (t) => {
 t.test('a changed default or flag makes the check fail', async (t) => {
   const bodies = await sections();
   const moved = SETTINGS.map((s) => (s.key === 'port' ? { ...s, dflt: 3001 } : s));
-  t.same(stale({ ...bodies, settings: settingsTable(moved) }), ['README.md'], 'a new PORT default');
+  t.same(stale({ ...bodies, settings: settingsTable(moved) }), ['docs/serving.md'], 'a new PORT default');
   t.match(settingsTable(moved), '| `--port` | `PORT` | `3001` |');
   const build = (await import('../../src/cli/commands/build.js')) as Command;
   const extra = { ...build, flags: [...buildFlags, { flag: 'dry-run', kind: 'boolean', help: 'x' } as const] };
   const cli = await cliSynopsis({ build: extra });
   t.match(cli, /^mixer build +\[--preset <name>\] \[--seed N\] --out <model\.onnx> \[--dry-run\]/m);
-  t.same(stale({ ...bodies, cli }), ['README.md'], 'a new build flag');
+  t.same(stale({ ...bodies, cli }), ['docs/cli.md'], 'a new build flag');
 });
 
 t.test('regions: any markdown file under docs/, text around them kept, bad markers named', async (t) => {
@@ -60,5 +66,23 @@ t.test('regions: any markdown file under docs/, text around them kept, bad marke
   });
   t.throws(() => settingsTable([{ ...SETTINGS[0]!, dflt: null }].map(({ docDefault: _d, ...s }) => s)), {
     message: /MODEL_PATH has no default to document/,
+  });
+});
+
+t.test('a figure changed in models/figures.json makes every file that quotes it stale', async (t) => {
+  const bodies = await sections();
+  const { figures } = loadFigures(path.resolve(import.meta.dirname, '../..'));
+  const changed = { ...figures, int8: { ...figures['int8']!, text: '99.99%' } };
+  const files = stale(bodies, undefined, changed);
+  t.ok(files.includes('docs/quantization.md'), 'the int8 table');
+  t.ok(files.includes('models/mixer-cifar10-report/report.md'), "the float model's report");
+  const line = 'int8: **<!-- figure:int8 -->86.23%<!-- /figure -->**, float <!-- figure:f -->1%<!-- /figure -->';
+  const f = { int8: { text: '99.99%', what: 'w', source: 's' }, f: { text: '2%', what: 'w', source: 's' } };
+  t.equal(
+    fillFigures(line, f, 'p.md'),
+    'int8: **<!-- figure:int8 -->99.99%<!-- /figure -->**, float <!-- figure:f -->2%<!-- /figure -->',
+  );
+  t.throws(() => fillFigures('a\n<!-- figure:nope -->1%<!-- /figure -->', f, 'p.md'), {
+    message: 'p.md:2: unknown figure "nope" (not in models/figures.json)',
   });
 });

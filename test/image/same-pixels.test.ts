@@ -9,6 +9,7 @@ import { cachePath } from '../../src/data/decode-cache.js';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { mixerCli } from '../fixtures/cli.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { zlibBombPng } from '../fixtures/png-bombs.js';
 import { buildAppWith } from '../fixtures/server.js';
 
@@ -146,8 +147,7 @@ t.test('the same file gives byte-identical pixels for training, POST /classify a
   writeFileSync(path.join(repo, 'echo', 'config.json'), JSON.stringify({ softmax: false }));
   const app = await buildAppWith({ modelRepository: repo, logger: false, threads: 1 });
   t.teardown(() => app.close());
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as { port: number };
+  const { port } = await listenLocal(app);
   const form = new FormData();
   for (const [name, bytes] of kinds) form.append('image', new Blob([bytes]), name);
   const res = await fetch(`http://127.0.0.1:${port}/classify?top=${PER}`, {

@@ -7,13 +7,18 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { buildInferenceModel, defaultSpec, loadModelFile, preset, randomParams } from '../../src/model/index.js';
+import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { inspectModel } from '../../src/onnx/inspect.js';
 import { calibrate, entropyThreshold } from '../../src/quant/calibrate.js';
 import {
   buildQuantizedModel,
+  calibrationKeys,
   type QuantOptions,
   quantizationMetadata,
   quantizedLayers,
+  SIGMOID_GELU,
+  sigmoidGeluRange,
+  sigmoidGeluUint8,
 } from '../../src/quant/graph.js';
 import { quantizeWeight } from '../../src/quant/weights.js';
 import { Session } from '../../src/runtime/session.js';
@@ -66,6 +71,42 @@ t.test('int8 weights: round-trip error at most half a step, per channel or per t
   }
 });
 
+t.test('uint8 GELU: every input code within rounding of x·σ(1.702x), as QLinearSigmoid + QLinearMul', async (t) => {
+  for (const [scale, zero] of [
+    [0.05, 100],
+    [0.021, 200],
+    [0.3, 17],
+  ] as const) {
+    const g = new Graph('gelu_u8');
+    const b = new Builder(g);
+    const y = sigmoidGeluUint8(b, { q: g.input('h', 'uint8', [256]), scale, zero });
+    g.output(b.identity(y.q, 'y'));
+    const dir = t.testdir();
+    const optimized = path.join(dir, 'optimized.onnx');
+    const s = await Session.create(serializeModel(g), { threads: 1, optimizedModelPath: optimized });
+    const codes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const got = (await s.run({ h: { dtype: 'uint8', dims: [256], data: codes } }))['y']!.data as Uint8Array;
+    await s.release();
+    const ops = inspectModel(await readFile(optimized)).opTypes;
+    for (const op of ['QLinearSigmoid', 'QLinearMul'])
+      t.ok(ops.includes(op), `scale ${scale}, zero ${zero}: ORT runs ${op}`);
+    t.notOk(ops.includes('Sigmoid') || ops.includes('DequantizeLinear'), 'no float Sigmoid or DequantizeLinear left');
+    // The reference: dequantize, x·σ(1.702x) in float64, quantize to the output parameters (derived from the range).
+    const [lo, hi] = sigmoidGeluRange(-zero * scale, (255 - zero) * scale);
+    t.ok(lo < -0.15 && lo > -0.17, `the function's minimum ${lo.toFixed(4)} is inside the range`);
+    // σ is itself uint8 (steps of 1/255), so x·σ may be off by |x|/510 before the output rounds: one output step
+    // plus that.
+    let over = 0;
+    for (let i = 0; i < 256; i++) {
+      const x = (i - zero) * scale;
+      const want = Math.max(0, Math.min(255, Math.round(x / (1 + Math.exp(-SIGMOID_GELU * x)) / y.scale) + y.zero));
+      over = Math.max(over, Math.abs(got[i]! - want) - (1 + Math.abs(x) / 510 / y.scale));
+    }
+    t.ok(over <= 0, `scale ${scale}, zero ${zero}: every code within 1 step + |x|/510 of the reference`);
+    t.ok(Math.abs(lo + y.zero * y.scale) < y.scale && Math.abs(hi - (255 - y.zero) * y.scale) < y.scale, 'range fits');
+  }
+});
+
 t.test('entropy threshold clips a long tail but keeps the bulk', async (t) => {
   const h = new Float64Array(2048);
   for (let i = 0; i < 400; i++) h[i] = 1000 * Math.exp(-i / 80);
@@ -99,6 +140,13 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
     for (const [l, [lo, hi]] of ranges) if (!(lo <= 0 && hi > lo)) t.fail(`${method} ${l}: range [${lo}, ${hi}]`);
     cases.push([`static ${method}`, { activations: 'static', perChannel: true, tokens: true, gelu: 'tanh', ranges }]);
   }
+  for (const tokens of [true, false]) {
+    const u8 = { activations: 'static', perChannel: true, tokens, gelu: 'uint8' } as const;
+    const keys = calibrationKeys(spec, u8);
+    t.equal(keys.length, quantizedLayers(spec, tokens).length * 1.5, 'uint8 GELU: also each first Linear output');
+    const ranges = await calibrate(spec, params, keys, train, { method: 'percentile', images: 48 });
+    cases.push([`static percentile, uint8 GELU, ${tokens ? 'int8' : 'float'} token MLPs`, { ...u8, ranges }]);
+  }
   for (const [name, o] of cases) {
     const dir = t.testdir();
     const file = path.join(dir, `${name.replace(/\W+/g, '-')}.onnx`);
@@ -130,8 +178,11 @@ t.test('quantized models: logits close to float, same I/O and metadata, mixer.qu
     await (await Session.create(m.bytes, { threads: 1, optimizedModelPath: optimized })).release();
     t.equal(countParameters(inspectModel(m.bytes)), countParameters(inspectModel(fp32)), `${name}: parameter count`);
     const ops = inspectModel(await readFile(optimized)).opTypes;
-    const fused = o.activations === 'dynamic' ? 'DynamicQuantizeMatMul' : 'QGemm';
-    t.ok(ops.includes(fused), `${name}: ORT runs ${fused}`);
+    const fused = o.activations === 'dynamic' ? ['DynamicQuantizeMatMul'] : ['QGemm'];
+    if (o.gelu === 'uint8') fused.push('QLinearSigmoid', 'QLinearMul');
+    for (const op of fused) t.ok(ops.includes(op), `${name}: ORT runs ${op}`);
+    if (o.gelu === 'uint8')
+      t.equal(ops.includes('FastGelu'), !o.tokens, `${name}: a float GELU only in float token MLPs`);
     for (const op of ['MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear'])
       t.notOk(ops.includes(op), `${name}: no ${op} left after ORT's fusions`);
     t.equal(m.parsed.opset, 17);
@@ -195,12 +246,23 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
     token_mlp: 'float',
     channel_tiles: 4,
     tile_min_batch: 16,
+    gelu: 'float',
   });
   t.match(ok.stdout, /wrote .*: 4 int8 layers/, 'the channel MLPs only, by default');
   const tok = await mixer('quantize', '--model', fp32, '--out', int8, '--per-channel', '--token-mlp', 'int8');
   t.match(tok.stdout, /wrote .*: 8 int8 layers/, '--token-mlp int8 adds the token MLPs');
   const tokMeta = (await loadModelFile(int8)).parsed.metadata['mixer.quantization']!;
   t.equal((JSON.parse(tokMeta) as Record<string, unknown>)['token_mlp'], 'int8');
+  const u8 = await mixer(
+    'quantize',
+    ...['--model', fp32, '--out', int8, '--activations', 'static', '--images', '32', '--gelu', 'uint8'],
+  );
+  t.equal(u8.code, 0, u8.stderr);
+  const u8Meta = JSON.parse((await loadModelFile(int8)).parsed.metadata['mixer.quantization']!) as Record<
+    string,
+    unknown
+  >;
+  t.equal(u8Meta['gelu'], 'uint8', '--gelu uint8 is recorded');
   const alias = await mixer('quantize', '--model', fp32, '--out', int8, '--float-tokens');
   t.match(alias.stdout, /wrote .*: 4 int8 layers/, '--float-tokens still names the default');
   const bad: [string, string[], RegExp][] = [
@@ -211,6 +273,8 @@ t.test('mixer quantize: writes a servable int8 model; bad input is one line and 
       /contradict/,
     ],
     ['no --model', ['--out', int8], /--model is required/],
+    ['--gelu uint8 without static', ['--model', fp32, '--out', int8, '--gelu', 'uint8'], /needs --activations static/],
+    ['bad --gelu', ['--model', fp32, '--out', int8, '--gelu', 'int4'], /--gelu "int4" is not valid/],
     ['missing file', ['--model', path.join(dir, 'nope.onnx'), '--out', int8], /cannot read model/],
     ['bad --activations', ['--model', fp32, '--out', int8, '--activations', 'fp8'], /--activations "fp8" is not valid/],
     [

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import t from 'tap';
 import { isOpenPath, KeyRing } from '../../src/server/auth.js';
 import { ConfigError, resolveConfig } from '../../src/server/config.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, testApp, writeModel } from '../fixtures/server.js';
 
 const dir = t.testdir();
@@ -30,8 +31,7 @@ const app = await testApp(t, {
   logLevel: 'trace',
   logStream,
 });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+const { url } = await listenLocal(app);
 const png = await image('png');
 
 t.test('keys come from flags, env (comma-separated) and a file; bad ones fail without echoing the key', async (t) => {

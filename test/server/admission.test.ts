@@ -2,13 +2,12 @@
 import net from 'node:net';
 import t from 'tap';
 import { Admission } from '../../src/server/admission.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, multipart, testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir(), 'cifar10-s4');
 const app = await testApp(t, { modelPath, maxBatch: 2, batchDelayMs: 0, maxQueue: 4 });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const port = (app.server.address() as { port: number }).port;
-const url = `http://127.0.0.1:${port}`;
+const { port, url } = await listenLocal(app);
 const png = await image('png');
 const garbage = Buffer.from('this is not an image at all, just text');
 const imagesRun = async (): Promise<number> =>

@@ -2,13 +2,13 @@
 import sharp from 'sharp';
 import t from 'tap';
 import { decodePlainPng, PngBombError } from '../../src/image/png.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { deflatedZeros, pngChunk, zlibBombPng } from '../fixtures/png-bombs.js';
 import { testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir(), 'cifar10-s4');
 const app = await testApp(t, { modelPath });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+const { url } = await listenLocal(app);
 
 const MB = 1024 * 1024;
 const post = async (body: Buffer) => {

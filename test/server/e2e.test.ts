@@ -4,13 +4,12 @@ import sharp from 'sharp';
 import t from 'tap';
 import { imageAt, loadCifar10 } from '../../src/data/index.js';
 import { Session } from '../../src/runtime/session.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, multipart, noise, testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir(), 'tiny', 3);
 const app = await testApp(t, { modelPath, maxBatch: 16, batchDelayMs: 5 });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const { port } = app.server.address() as { port: number };
-const url = `http://127.0.0.1:${port}`;
+const { url } = await listenLocal(app);
 
 interface Classified {
   results: { filename: string | null; predictions: { label: string; index: number; probability: number }[] }[];

@@ -1,6 +1,7 @@
 // Parking while full cannot stall: parked requests that fail before admission (415) or hang up hand their slot on, and light traffic is served right after the flood.
 import net from 'node:net';
 import t from 'tap';
+import { listenLocal } from '../fixtures/listen.js';
 import { image, testApp, writeModel } from '../fixtures/server.js';
 import { until } from '../fixtures/until.js';
 
@@ -11,9 +12,7 @@ const app = await testApp(t, {
   maxQueue: 1,
   batchDelayMs: BATCH_DELAY_MS,
 });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const port = (app.server.address() as { port: number }).port;
-const url = `http://127.0.0.1:${port}`;
+const { port, url } = await listenLocal(app);
 const png = await image('png');
 const { admission } = app.mixer;
 

@@ -11,6 +11,7 @@ import { Client, MixerError } from '../../src/index.js';
 import { Builder, Graph, serializeModel } from '../../src/onnx/index.js';
 import { grpcEndpoint } from '../../src/server/grpc/server.js';
 import { call, grpcClient } from '../fixtures/grpc.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
 /** good: an onnx-mixer model; float: float32 NCHW input, no config.json; broken: not an ONNX file. */
@@ -48,8 +49,7 @@ async function serve(t: Test, dir: string, readiness?: 'all' | 'any') {
     logLevel: 'warn',
     logStream,
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const { url } = await listenLocal(app);
   const port = grpcEndpoint(app)!.port;
   const inference = grpcClient(port);
   const health = grpcClient(port, 'health');

@@ -2,6 +2,7 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { listenLocal } from '../fixtures/listen.js';
 import { buildAppWith, image, writeModel } from '../fixtures/server.js';
 import { until } from '../fixtures/until.js';
 
@@ -26,8 +27,7 @@ t.test('poll: add a version, remove the old one, replace a file in place — und
     maxBatch: 4,
   });
   t.teardown(() => app.close());
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const { url } = await listenLocal(app);
   const png = await image('png');
 
   let stop = false;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { applyOrtTelemetryChoice, ortTelemetryWanted } from '../../src/runtime/telemetry.js';
+import { readyPort } from '../fixtures/serve-process.js';
 import { image, writeModel } from '../fixtures/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -107,12 +108,7 @@ t.test('mixer serve under strace: no connection or DNS query beyond loopback, no
     const pid = nodePid();
     if (child.exitCode === null && pid) process.kill(pid, 'SIGKILL');
   });
-  let port = 0;
-  for (let i = 0; i < 1800 && !port; i++) {
-    const m = /"msg":"ready"/.test(out) ? /"port":(\d+)/.exec(out) : null;
-    if (m) port = Number(m[1]);
-    else await new Promise((r) => setTimeout(r, 100));
-  }
+  const port = await readyPort({ out: () => out, exit }, 180_000).catch(() => 0);
   t.ok(port, 'the service started under strace');
   if (!port) {
     t.comment(out);
@@ -124,7 +120,8 @@ t.test('mixer serve under strace: no connection or DNS query beyond loopback, no
     body: await image('png'),
   });
   t.equal(r.status, 200, 'it classifies while traced');
-  // ORT 1.30 with telemetry on looks up its collector about 10 s after a session opens; give it that and more.
+  // ORT 1.30 with telemetry on looks up its collector about 10 s after a session opens; give it that and more (a wait
+  // that proves an absence: no outbound traffic in this window, so no event to poll for).
   await new Promise((res) => setTimeout(res, 15_000));
   const pid = nodePid();
   t.ok(pid, `the traced node process is ${pid}`);

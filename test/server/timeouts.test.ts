@@ -1,6 +1,7 @@
 // Raw-socket tests of the HTTP layer: request and header timeouts fire on time, and parser-level errors use the documented JSON shape.
 import t from 'tap';
 import { rawUntilClose } from '../../bench/attacks-harness.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { testApp, writeModel } from '../fixtures/server.js';
 import { until } from '../fixtures/until.js';
 
@@ -12,8 +13,7 @@ const app = await testApp(t, {
   headersTimeoutMs: HEADERS_MS,
   metricsPort: 0,
 });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const port = (app.server.address() as { port: number }).port;
+const { port } = await listenLocal(app);
 
 /** Writes `text` on a fresh connection; resolves with what came back and when the server closed it. */
 const exchange = (text: string, limitMs = 20_000) => rawUntilClose(port, text, limitMs);

@@ -3,13 +3,13 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import t, { type Test } from 'tap';
 import { Session } from '../../src/runtime/session.js';
+import { listenLocal } from '../fixtures/listen.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 
 const modelPath = writeModel(t.testdir());
 const BODY_LIMIT = 1024 * 1024;
 const app = await testApp(t, { modelPath, maxBatch: 4, bodyLimit: BODY_LIMIT });
-await app.listen({ port: 0, host: '127.0.0.1' });
-const port = (app.server.address() as { port: number }).port;
+const { port } = await listenLocal(app);
 const base = '/v2/models/mixer-test';
 const px = (n: number): Uint8Array => new Uint8Array(noise(32, 32 * n, 5));
 

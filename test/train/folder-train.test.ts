@@ -1,61 +1,18 @@
 // `mixer train` on image folders as a user runs it: custom 64×64 shape, broken files, --strict, one class, tiny sets,
 // the decode cache, fine-tuning with --init/--reset-head/--freeze, and the run's model.onnx served with the folder's labels.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import t from 'tap';
 import { readSafetensors } from '../../src/formats/safetensors.js';
+import { BIN } from '../fixtures/cli.js';
 import { CLASSES, makeImageFolder, writeBroken } from '../fixtures/image-folder.js';
 import { readyPort, spawnServe } from '../fixtures/serve-process.js';
+import { TINY_64, tinyTrainer } from '../fixtures/train-tiny.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'dist/cli/main.js');
-const exec = promisify(execFile);
 const dir = t.testdir();
 const cacheDir = path.join(dir, 'decoded');
-// A small 64×64 model: patch 16 → 16 tokens.
-const SHAPE = [
-  '--image-size',
-  '64',
-  '--patch-size',
-  '16',
-  '--hidden',
-  '32',
-  '--depth',
-  '2',
-  '--tokens-mlp',
-  '16',
-  '--channels-mlp',
-  '64',
-];
-const QUICK = [
-  '--threads',
-  '1',
-  '--lr',
-  '3e-3',
-  '--warmup-epochs',
-  '0.5',
-  '--augment',
-  'flip',
-  '--cache-dir',
-  cacheDir,
-];
-
-async function mixer(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await exec(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
-      timeout: 240_000,
-    });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout + x.stderr };
-  }
-}
+const { mixer, trainTiny } = tinyTrainer(dir, cacheDir);
 
 const metrics = (run: string): { epoch: number; step: number; val_acc: number; test_acc: number | null }[] =>
   readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
@@ -74,19 +31,7 @@ t.before(async () => {
 });
 
 t.test('a 64×64 model from flags learns the folder; the corrupt file is skipped and reported', async (t) => {
-  const r = await mixer(
-    'train',
-    '--data',
-    root,
-    '--out-dir',
-    runA,
-    ...SHAPE,
-    ...QUICK,
-    '--epochs',
-    '6',
-    '--batch-size',
-    '16',
-  );
+  const r = await trainTiny({ data: root, out: runA, args: ['--epochs', '6', '--batch-size', '16'] });
   t.equal(r.code, 0, r.out);
   t.match(
     r.out,
@@ -114,47 +59,22 @@ t.test('a 64×64 model from flags learns the folder; the corrupt file is skipped
 });
 
 t.test('a second run takes every image from the decode cache', async (t) => {
-  const r = await mixer(
-    'train',
-    '--data',
-    root,
-    '--out-dir',
-    path.join(dir, 'runs', 'again'),
-    ...SHAPE,
-    ...QUICK,
-    '--epochs',
-    '1',
-  );
+  const r = await trainTiny({ data: root, out: path.join(dir, 'runs', 'again'), args: ['--epochs', '1'] });
   t.equal(r.code, 0, r.out);
   t.match(r.out, /decoded 48 images in [\d.]+ s: 48 from the cache, 0 decoded, 1 skipped/);
   // A different training resolution is a different cache entry.
-  const s = await mixer(
-    'train',
-    '--data',
-    root,
-    '--out-dir',
-    path.join(dir, 'runs', 'at32'),
-    '--preset',
-    'tiny',
-    ...QUICK,
-    '--epochs',
-    '1',
-  );
+  const s = await trainTiny({
+    data: root,
+    out: path.join(dir, 'runs', 'at32'),
+    model: ['--preset', 'tiny'],
+    args: ['--epochs', '1'],
+  });
   t.equal(s.code, 0, s.out);
   t.match(s.out, /decoded 48 images in [\d.]+ s: 0 from the cache, 48 decoded/);
 });
 
 t.test('--strict fails on the corrupt file', async (t) => {
-  const r = await mixer(
-    'train',
-    '--data',
-    root,
-    '--out-dir',
-    path.join(dir, 'runs', 'strict'),
-    ...SHAPE,
-    ...QUICK,
-    '--strict',
-  );
+  const r = await trainTiny({ data: root, out: path.join(dir, 'runs', 'strict'), args: ['--strict'] });
   t.equal(r.code, 2);
   t.match(r.out, /^mixer: cannot decode image .*broken\.png: the image could not be decoded.*\(--strict\)$/m);
   t.notOk(existsSync(path.join(dir, 'runs', 'strict', 'model.onnx')));
@@ -163,30 +83,12 @@ t.test('--strict fails on the corrupt file', async (t) => {
 t.test('one class, or a class with one image, stops with exit 2 naming them', async (t) => {
   const one = path.join(dir, 'one');
   await makeImageFolder(one, { classes: ['cats'], perClass: 4 });
-  const r = await mixer(
-    'train',
-    '--data',
-    one,
-    '--out-dir',
-    path.join(dir, 'runs', 'one'),
-    '--preset',
-    'tiny',
-    ...QUICK,
-  );
+  const r = await trainTiny({ data: one, out: path.join(dir, 'runs', 'one'), model: ['--preset', 'tiny'] });
   t.equal(r.code, 2);
   t.match(r.out, /^mixer: need at least 2 classes to train a classifier; .*one has 1: cats$/m);
   const lonely = path.join(dir, 'lonely');
   await makeImageFolder(lonely, { classes: ['cats', 'dogs'], perClass: [5, 1] });
-  const l = await mixer(
-    'train',
-    '--data',
-    lonely,
-    '--out-dir',
-    path.join(dir, 'runs', 'lonely'),
-    '--preset',
-    'tiny',
-    ...QUICK,
-  );
+  const l = await trainTiny({ data: lonely, out: path.join(dir, 'runs', 'lonely'), model: ['--preset', 'tiny'] });
   t.equal(l.code, 2);
   t.match(l.out, /^mixer: every class needs at least 2 usable images .*too few in "dogs" \(1\)$/m);
 });
@@ -195,20 +97,12 @@ t.test('fewer images than a batch: every epoch trains on all of them, also strea
   const small = path.join(dir, 'small');
   await makeImageFolder(small, { perClass: 3, seed: 3 });
   const run = path.join(dir, 'runs', 'small');
-  const r = await mixer(
-    'train',
-    '--data',
-    small,
-    '--out-dir',
-    run,
-    '--preset',
-    'tiny',
-    ...QUICK,
-    '--epochs',
-    '3',
-    '--cache-mb',
-    '0',
-  );
+  const r = await trainTiny({
+    data: small,
+    out: run,
+    model: ['--preset', 'tiny'],
+    args: ['--epochs', '3', '--cache-mb', '0'],
+  });
   t.equal(r.code, 0, r.out);
   t.match(r.out, /note: --batch-size 128 is more than the 6 training images: each epoch is one batch of 6/);
   t.match(r.out, /streamed from the decode cache on disk/);
@@ -248,26 +142,17 @@ t.test('fine-tuning from a checkpoint: --reset-head for new classes, --freeze st
   await makeImageFolder(two, { classes: ['stripes-green', 'circle-red'], perClass: 8, seed: 5 });
   const ckA = path.join(runA, 'checkpoint.safetensors');
   const run = path.join(dir, 'runs', 'ft');
-  const noReset = await mixer('train', '--data', two, '--out-dir', run, '--init', ckA, ...QUICK);
+  const noReset = await trainTiny({ data: two, out: run, model: ['--init', ckA] });
   t.equal(noReset.code, 2);
   t.match(
     noReset.out,
     /^mixer: --init .*checkpoint\.safetensors: 'head\.weight' has shape \[3, 32\] but the model needs \[2, 32\].*--reset-head/m,
   );
-  const wrong = await mixer(
-    'train',
-    '--data',
-    two,
-    '--out-dir',
-    run,
-    '--init',
-    ckA,
-    '--reset-head',
-    ...SHAPE.slice(0, 4),
-    '--hidden',
-    '48',
-    ...QUICK,
-  );
+  const wrong = await trainTiny({
+    data: two,
+    out: run,
+    model: ['--init', ckA, '--reset-head', ...TINY_64.slice(0, 4), '--hidden', '48'],
+  });
   t.equal(wrong.code, 2);
   t.match(
     wrong.out,
@@ -275,23 +160,12 @@ t.test('fine-tuning from a checkpoint: --reset-head for new classes, --freeze st
   );
 
   // No model flags: the shape comes from the checkpoint.
-  const r = await mixer(
-    'train',
-    '--data',
-    two,
-    '--out-dir',
-    run,
-    '--init',
-    ckA,
-    '--reset-head',
-    '--freeze',
-    'stem',
-    ...QUICK,
-    '--epochs',
-    '2',
-    '--batch-size',
-    '8',
-  );
+  const r = await trainTiny({
+    data: two,
+    out: run,
+    model: ['--init', ckA, '--reset-head', '--freeze', 'stem'],
+    args: ['--epochs', '2', '--batch-size', '8'],
+  });
   t.equal(r.code, 0, r.out);
   t.match(r.out, /initialised from .* with a new classifier head/);
   t.match(r.out, /34,466 parameters \(9,858 trainable, 24,608 frozen\)/);

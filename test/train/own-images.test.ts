@@ -2,18 +2,15 @@
 // classes reaches ≥ 90% on a separate folder within 4 minutes; eval scores whole folders; the model records no local
 // paths, its own normalisation and class count; `mixer serve --model <run>/model.onnx` names it after the run and
 // finds its report. One trained model serves every check; a short run shows the step warning and the warmup bound.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { CIFAR10_MEAN, loadModelFile } from '../../src/model/index.js';
+import { BIN, type CliResult, mixerCli } from '../fixtures/cli.js';
 import { makeShapesFolder, SHAPES } from '../fixtures/image-folder.js';
 import { readyPort, spawnServe } from '../fixtures/serve-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'dist/cli/main.js');
-const exec = promisify(execFile);
 const dir = t.testdir();
 /** What a default run may take on this project's 2-core machine, busy with other work (measured 51–133 s). */
 const TRAIN_BUDGET_S = 240;
@@ -21,21 +18,16 @@ const TRAIN_BUDGET_S = 240;
 const SHAPE = ['--image-size', '48', '--patch-size', '8', '--hidden', '96', '--depth', '4'];
 const MLP = ['--tokens-mlp', '48', '--channels-mlp', '192', '--batch-size', '32', '--cache-dir', 'decoded'];
 
-/** `mixer ...args` run in the test folder, with relative paths as a user types them. */
-async function mixer(...args: string[]): Promise<{ code: number; out: string; stdout: string; s: number }> {
+const cli = mixerCli(
+  { ORT_DISABLE_TELEMETRY: '1', MODEL_PATH: '' },
+  { cwd: dir, timeoutMs: 2 * TRAIN_BUDGET_S * 1000 },
+);
+
+/** `mixer ...args` run in the test folder, with relative paths as a user types them, and how long it took. */
+async function mixer(...args: string[]): Promise<CliResult & { s: number }> {
   const t0 = performance.now();
-  try {
-    const r = await exec(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', MODEL_PATH: '' },
-      timeout: 2 * TRAIN_BUDGET_S * 1000,
-      maxBuffer: 64 * 2 ** 20,
-    });
-    return { code: 0, out: r.stdout + r.stderr, stdout: r.stdout, s: (performance.now() - t0) / 1000 };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout + x.stderr, stdout: x.stdout, s: (performance.now() - t0) / 1000 };
-  }
+  const r = await cli(...args);
+  return { ...r, s: (performance.now() - t0) / 1000 };
 }
 
 t.before(async () => {

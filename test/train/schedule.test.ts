@@ -17,7 +17,7 @@ t.test('the warmup takes at most 10% of the run; under the bound it is what it a
     { steps: 1, asked: 2, cut: true },
     '0.5 of 3 steps/epoch × 6 epochs: 1 of 18 steps',
   );
-  // The README's own-images run before: 2 steps/epoch × 6 epochs with the default 3 warmup epochs was half warmup.
+  // The own-images run of docs/training.md before: 2 steps/epoch × 6 epochs with the default 3 warmup epochs was half warmup.
   const w = warmupSteps(3, 2, 12);
   t.same(w, { steps: 1, asked: 6, cut: true });
   const s = { lr: 1e-3, warmupSteps: w.steps, totalSteps: 12, minRatio: 0.01 };

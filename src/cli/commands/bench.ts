@@ -4,7 +4,7 @@ import path from 'node:path';
 import { hardware, hardwareHeader } from '../../bench/hardware.js';
 import { inferenceBench } from '../../bench/inference.js';
 import { int8MacsPerImage } from '../../bench/int8-macs.js';
-import { trainStepBench } from '../../bench/train-step.js';
+import { trainStepBench, trainStepProfile } from '../../bench/train-step.js';
 import {
   buildInferenceModel,
   DEFAULT_PRESET,
@@ -30,7 +30,12 @@ const DEFAULTS = {
 export const flags: readonly Flag[] = [
   { flag: 'model', kind: 'string', arg: '<model.onnx>', dfltText: 'the shipped model', help: 'the model timed' },
   { flag: 'preset', kind: 'string', arg: '<name>', help: 'time an untrained model of this preset instead' },
-  { flag: 'int8', kind: 'string', arg: '<model-int8.onnx>', help: 'the int8 model timed beside it' },
+  {
+    flag: 'int8',
+    kind: 'string',
+    arg: '<model-int8.onnx>[,...]',
+    help: 'the int8 model(s) timed beside it (a comma list: all in the same interleaved rounds)',
+  },
   { flag: 'threads', kind: 'string', arg: 'LIST', dflt: DEFAULTS.threads, help: 'thread counts (comma list)' },
   { flag: 'batches', kind: 'string', arg: 'LIST', dflt: DEFAULTS.batches, help: 'batch sizes (comma list)' },
   {
@@ -43,7 +48,7 @@ export const flags: readonly Flag[] = [
   },
   { flag: 'peer', kind: 'string', arg: '<timm.onnx>', help: 'the timm export compared with' },
   { flag: 'clock', kind: 'choice', choices: ['wall', 'cpu'], dflt: DEFAULTS.clock, help: 'what a call is timed by' },
-  { flag: 'train', kind: 'boolean', help: 'time the training step instead' },
+  { flag: 'train', kind: 'boolean', help: 'time the training step instead, then print its per-op profile' },
   {
     flag: 'batch-size',
     kind: 'int',
@@ -80,9 +85,10 @@ export async function run(argv: string[]): Promise<number> {
   if (v['train']) {
     console.log(`${hardwareHeader(hw)}\n`);
     const spec = defaultSpec(preset(str(v, 'preset', DEFAULT_PRESET)));
-    console.log(
-      await trainStepBench(spec, threads, num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 }), rounds),
-    );
+    const batch = num(v, 'batch-size', DEFAULTS.batchSize, { int: true, min: 1 });
+    const clock = oneOf(v, 'clock', ['wall', 'cpu'] as const, DEFAULTS.clock);
+    console.log(await trainStepBench(spec, threads, batch, rounds, clock));
+    for (const t of threads) console.log(`\n${await trainStepProfile(spec, t, batch)}`);
     return 0;
   }
   let spec;
@@ -109,10 +115,15 @@ export async function run(argv: string[]): Promise<number> {
   if (existsSync(peer) && spec.config.patch_size === 4 && spec.config.hidden_dim === 128)
     models.push({ name: 'timm torch.onnx export', bytes: peer, peer: true });
   const besideDefault = modelPath === defaultModelPath() ? modelPath.replace(/\.onnx$/, '-int8.onnx') : null;
-  const int8 =
-    typeof v['int8'] === 'string' ? v['int8'] : besideDefault && existsSync(besideDefault) ? besideDefault : null;
-  if (int8 !== null) {
-    if (!existsSync(int8)) throw new UsageError(`--int8: ${int8} not found (mixer quantize writes one)`);
+  const int8s =
+    typeof v['int8'] === 'string'
+      ? v['int8'].split(',')
+      : besideDefault && existsSync(besideDefault)
+        ? [besideDefault]
+        : [];
+  const missing = int8s.find((f) => !existsSync(f));
+  if (missing !== undefined) throw new UsageError(`--int8: ${missing} not found (mixer quantize writes one)`);
+  for (const int8 of int8s) {
     const q = await loadModelFile(int8);
     if (JSON.stringify(q.spec.config) !== JSON.stringify(spec.config))
       throw new UsageError(`--int8: ${int8} has a different config than the float model`);

@@ -1,7 +1,7 @@
 // `mixer info`: config, parameter count and FLOPs (from the graph), inputs/outputs and opset of a model; the serving contract of foreign models.
 import { ModelLoadError, parseLoadedModel } from '../../model/index.js';
+import { V2_TYPES } from '../../server/core/datatypes.js';
 import { countParameters } from '../../server/repository/contract.js';
-import { V2_TYPES } from '../../server/repository/tensors.js';
 import { parse, str, UsageError } from '../args.js';
 import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
 import { type LocalModel, openLocalModel } from '../model-file.js';

@@ -3,7 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { loadDataSource } from '../../data/cifar10.js';
 import { loadModelFile, ModelLoadError, NOT_OURS, paramsFromModel, TILE_MIN_BATCH } from '../../model/index.js';
 import { calibrate, METHODS } from '../../quant/calibrate.js';
-import { buildQuantizedModel, type QuantOptions, quantizationMetadata, quantizedLayers } from '../../quant/graph.js';
+import {
+  buildQuantizedModel,
+  calibrationKeys,
+  type QuantOptions,
+  quantizationMetadata,
+  quantizedLayers,
+} from '../../quant/graph.js';
 import { num, oneOf, parse, str, UsageError } from '../args.js';
 import { type Flag, flagOptions, flagsHelp, synopsis } from '../flags.js';
 
@@ -14,6 +20,7 @@ const DEFAULTS = {
   images: 1024,
   method: 'minmax',
   tokenMlp: 'float',
+  gelu: 'float',
   channelTiles: 4,
   tileMinBatch: TILE_MIN_BATCH,
 } as const;
@@ -55,6 +62,13 @@ export const flags: readonly Flag[] = [
   },
   { flag: 'float-tokens', kind: 'boolean', help: 'the same as --token-mlp float' },
   {
+    flag: 'gelu',
+    kind: 'choice',
+    choices: ['float', 'uint8'],
+    dflt: DEFAULTS.gelu,
+    help: "static: GELU in float (tanh form) or x·σ(1.702x) on uint8 between each MLP's GEMMs",
+  },
+  {
     flag: 'channel-tiles',
     kind: 'int',
     arg: 'N',
@@ -76,7 +90,8 @@ export const help = `${synopsis('quantize', flags)}
   Writes an int8 model with the same input, outputs and metadata (plus mixer.quantization). The channel-mixing MLP
   weights become int8 (per output channel with --per-channel); so do the token-mixing ones with --token-mlp int8
   (run on transposed activations; float by default). LayerNorm, the stem, the head and softmax stay float; GELU uses
-  its tanh form. Dynamic activations (the default) quantize each batch on the fly, so an image's logits shift a little
+  its tanh form, or with --gelu uint8 (static only) x·σ(1.702x) computed on uint8 between each MLP's two int8 GEMMs
+  (the first GEMM writes uint8, ORT runs QLinearSigmoid and QLinearMul, the second GEMM reads uint8). Dynamic activations (the default) quantize each batch on the fly, so an image's logits shift a little
   with its batch; static ones use fixed ranges calibrated on --images TRAINING images of --calibration with --method
   (as fast, and an image gets the same logits in any batch; the shipped int8 model is static, percentile, with
   --token-mlp int8). --channel-tiles runs each channel MLP on that many row blocks so its hidden activations stay in
@@ -101,6 +116,9 @@ export async function run(argv: string[]): Promise<number> {
   const tokenMlp = oneOf(v, 'token-mlp', ['float', 'int8'] as const, DEFAULTS.tokenMlp);
   if (v['float-tokens'] === true && tokenMlp !== 'float')
     throw new UsageError('--float-tokens and --token-mlp int8 contradict each other: give one');
+  const geluMode = oneOf(v, 'gelu', ['float', 'uint8'] as const, DEFAULTS.gelu);
+  if (geluMode === 'uint8' && activations !== 'static')
+    throw new UsageError('--gelu uint8 needs --activations static (its uint8 ranges are calibrated)');
   const tiles = num(v, 'channel-tiles', DEFAULTS.channelTiles, { int: true, min: 1 });
   const m = await loadModelFile(str(v, 'model')).catch((e: unknown) => {
     if (e instanceof ModelLoadError && e.message.includes(NOT_OURS))
@@ -118,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
     activations,
     perChannel: v['per-channel'] === true,
     tokens: tokenMlp === 'int8',
-    gelu: 'tanh',
+    gelu: geluMode === 'uint8' ? 'uint8' : 'tanh',
     channelTiles: tiles,
     tileMinBatch: num(v, 'tile-min-batch', DEFAULTS.tileMinBatch, { int: true, min: 1 }),
   };
@@ -126,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
   if (activations === 'static') {
     const data = await loadDataSource(str(v, 'calibration', DEFAULTS.calibration), { size: m.spec.config.image_size });
     used = Math.min(images, data.train.count);
-    o.ranges = await calibrate(m.spec, params, quantizedLayers(m.spec, o.tokens), data.train, { method, images: used });
+    o.ranges = await calibrate(m.spec, params, calibrationKeys(m.spec, o), data.train, { method, images: used });
   }
   // The float graph's tiling does not describe this one (mixer.quantization records the int8 graph's own).
   const { 'mixer.channel_tiles': _, ...source } = m.parsed.metadata;

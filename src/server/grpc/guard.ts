@@ -1,13 +1,13 @@
-// The gRPC port's transport defences, in front of grpc-js: connection cap, HTTP/2 preface timeout, and per call the API key (from the headers, before any body), a receive deadline and a bound on request bytes held by all calls.
+// The gRPC port's transport defences, in front of grpc-js: connection cap, HTTP/2 preface timeout, and per call the API key, its scope and rate limit (from the headers, before any body), a receive deadline and a bound on request bytes held by all calls.
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import type { KeyRing } from '../auth.js';
+import type { Access } from '../access/gate.js';
 import { echo } from '../errors.js';
-import { checkApiKey } from './auth.js';
+import { checkCall } from './auth.js';
 
 export interface GuardOptions {
-  /** API keys; a disabled ring lets every call through. */
-  keys: KeyRing;
+  /** API keys, scopes and rate limits; with none set every call goes through. */
+  access: Access;
   /** Method paths that need no key (health). */
   openPaths: ReadonlySet<string>;
   /** Every method path served; others get UNIMPLEMENTED here, with the path bounded in the message. */
@@ -26,6 +26,9 @@ export interface GuardOptions {
 /** What the guard has refused or closed so far (tests and logs read it). */
 export interface GuardCounts {
   unauthenticated: number;
+  /** Refused for a scope (PERMISSION_DENIED) or a rate limit (RESOURCE_EXHAUSTED). */
+  forbidden: number;
+  rateLimited: number;
   receiveTimeouts: number;
   overBudget: number;
   handshakeTimeouts: number;
@@ -38,7 +41,13 @@ export interface GuardCounts {
 const GRPC_TIMEOUT = /^\d{1,8}[HMSmun]$/;
 
 /** Answers a call with a status (trailers-only when nothing was sent yet) and resets the stream, so no more body comes. */
-export function refuse(stream: http2.ServerHttp2Stream, code: grpc.status, details: string, mixerCode?: string): void {
+export function refuse(
+  stream: http2.ServerHttp2Stream,
+  code: grpc.status,
+  details: string,
+  mixerCode?: string,
+  extra: http2.OutgoingHttpHeaders = {},
+): void {
   if (stream.destroyed || stream.closed) return;
   if (!stream.headersSent)
     stream.respond(
@@ -48,6 +57,7 @@ export function refuse(stream: http2.ServerHttp2Stream, code: grpc.status, detai
         'grpc-status': String(code),
         'grpc-message': encodeURI(details),
         ...(mixerCode ? { 'mixer-code': mixerCode } : {}),
+        ...extra,
       },
       { endStream: true },
     );
@@ -74,6 +84,8 @@ function rawValues(raw: string[] | undefined, headers: http2.IncomingHttpHeaders
 export function guardServers(servers: readonly http2.Http2Server[], opts: GuardOptions): GuardCounts {
   const counts: GuardCounts = {
     unauthenticated: 0,
+    forbidden: 0,
+    rateLimited: 0,
     receiveTimeouts: 0,
     overBudget: 0,
     handshakeTimeouts: 0,
@@ -101,11 +113,16 @@ export function guardServers(servers: readonly http2.Http2Server[], opts: GuardO
       refuse(stream, grpc.status.INVALID_ARGUMENT, `invalid grpc-timeout ${echo(String(timeout))}`);
       return false;
     }
-    if (!opts.openPaths.has(path)) {
-      const denied = checkApiKey(rawValues(raw, headers, 'authorization'), opts.keys);
-      if (denied) {
-        counts.unauthenticated++;
-        refuse(stream, grpc.status.UNAUTHENTICATED, denied, 'UNAUTHORIZED');
+    if (!opts.openPaths.has(path) && opts.access.enabled) {
+      const address = stream.session?.socket?.remoteAddress ?? '';
+      const no = checkCall(rawValues(raw, headers, 'authorization'), opts.access, address, path);
+      if (no) {
+        if (no.mixerCode === 'UNAUTHORIZED') counts.unauthenticated++;
+        else if (no.mixerCode === 'FORBIDDEN') counts.forbidden++;
+        else counts.rateLimited++;
+        // A rate-limit refusal says when to retry, as HTTP's Retry-After does.
+        const extra = no.retryAfterS !== undefined ? { 'retry-after': String(no.retryAfterS) } : {};
+        refuse(stream, no.code, no.details, no.mixerCode, extra);
         return false;
       }
     }

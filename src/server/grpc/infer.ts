@@ -1,4 +1,6 @@
-// ModelInfer over gRPC: a request (raw_input_contents or typed contents) → the v2 tensor request the HTTP route parses, and the answer → raw_output_contents.
+// ModelInfer over gRPC: a request's raw_input_contents or typed contents → the neutral request, and the neutral answer → raw_output_contents.
+import { lengthPrefixed, outputBytes } from '../core/datatypes.js';
+import type { InferRequest, InferResponse, InputTensor, ResponseWire } from '../core/types.js';
 import { echo, ServiceError } from '../errors.js';
 
 export interface GrpcParameter {
@@ -38,8 +40,8 @@ export interface GrpcInferRequest {
 const bad = (msg: string): ServiceError => new ServiceError('BAD_TENSOR', msg);
 
 /** An InferParameter → its JS value. */
-export function paramValue(p: GrpcParameter): boolean | number | string | undefined {
-  switch (p.parameter_choice) {
+export function paramValue(p: GrpcParameter | undefined): boolean | number | string | undefined {
+  switch (p?.parameter_choice) {
     case 'bool_param':
       return p.bool_param;
     case 'int64_param':
@@ -51,20 +53,8 @@ export function paramValue(p: GrpcParameter): boolean | number | string | undefi
   }
 }
 
-const params = (m: Record<string, GrpcParameter> | undefined): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, paramValue(v)]));
-
-function lengthPrefixed(items: Buffer[]): Buffer {
-  return Buffer.concat(
-    items.flatMap((b) => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(b.length);
-      return [len, b];
-    }),
-  );
-}
-
-function bigints(values: string[], signed: boolean, name: string): Buffer {
+/** proto3 64-bit integers (strings) → little-endian bytes. */
+function bigints(values: string[], signed: boolean, name: string): Uint8Array {
   const out = Buffer.alloc(values.length * 8);
   values.forEach((v, i) => {
     try {
@@ -93,82 +83,78 @@ const FIELD: Record<string, keyof GrpcContents> = {
   BYTES: 'bytes_contents',
 };
 
-/** The JSON header and binary tail that parseTensorRequest takes; every output comes back binary. */
-export function toTensorRequest(r: GrpcInferRequest): { json: object; tail: Buffer } {
+/** One input's typed contents → listed values, or bytes where the proto field is not a JS value list (64-bit, BYTES). */
+function contentsData(t: GrpcInferRequest['inputs'][number]): InputTensor['data'] {
+  const c = t.contents;
+  const field = FIELD[t.datatype];
+  if (!c || !field) {
+    if (t.datatype === 'FP16')
+      throw bad(`input ${echo(t.name)} is FP16: send it in raw_input_contents (InferTensorContents has no FP16 field)`);
+    if (!c) throw bad(`input ${echo(t.name)} has no contents and there is no raw_input_contents`);
+    throw bad(`input ${echo(t.name)} has an unknown datatype ${echo(t.datatype)}`);
+  }
+  const other = (Object.keys(c) as (keyof GrpcContents)[]).find((f) => f !== field && (c[f]?.length ?? 0) > 0);
+  if (other)
+    throw bad(
+      `input ${echo(t.name)} is ${echo(t.datatype)}, so its values go in contents.${field}, not contents.${other}`,
+    );
+  const values = c[field] ?? [];
+  if (field === 'bytes_contents') return new Uint8Array(lengthPrefixed(values as Buffer[]));
+  if (field === 'int64_contents' || field === 'uint64_contents')
+    return bigints(values as string[], field === 'int64_contents', t.name);
+  return values;
+}
+
+/** ModelInferRequest → the neutral request; every output comes back as raw bytes. */
+export function toInferRequest(r: GrpcInferRequest): InferRequest {
   const raw = r.raw_input_contents ?? [];
   if (raw.length > 0 && raw.length !== r.inputs.length)
     throw bad(
       `raw_input_contents has ${raw.length} entries for ${r.inputs.length} inputs; give one per input, in order`,
     );
-  const tail: Buffer[] = [];
-  const inputs = r.inputs.map((t, k) => {
-    const shape = t.shape.map(Number);
-    const head = { name: t.name, datatype: t.datatype, shape, parameters: params(t.parameters) };
-    if (raw.length > 0) {
-      if (t.contents)
-        throw bad(
-          `input ${echo(t.name)} has contents, but raw_input_contents is used; use one or the other for all inputs`,
-        );
-      tail.push(raw[k]!);
-      return { ...head, parameters: { ...head.parameters, binary_data_size: raw[k]!.length } };
-    }
-    const c = t.contents;
-    const field = FIELD[t.datatype];
-    if (!c || !field) {
-      if (t.datatype === 'FP16')
-        throw bad(
-          `input ${echo(t.name)} is FP16: send it in raw_input_contents (InferTensorContents has no FP16 field)`,
-        );
-      if (!c) throw bad(`input ${echo(t.name)} has no contents and there is no raw_input_contents`);
-      throw bad(`input ${echo(t.name)} has an unknown datatype ${echo(t.datatype)}`);
-    }
-    const other = (Object.keys(c) as (keyof GrpcContents)[]).find((f) => f !== field && (c[f]?.length ?? 0) > 0);
-    if (other)
+  const inputs = r.inputs.map((t, k): InputTensor => {
+    if (raw.length > 0 && t.contents)
       throw bad(
-        `input ${echo(t.name)} is ${echo(t.datatype)}, so its values go in contents.${field}, not contents.${other}`,
+        `input ${echo(t.name)} has contents, but raw_input_contents is used; use one or the other for all inputs`,
       );
-    const values = c[field] ?? [];
-    let bin: Buffer | null = null;
-    if (field === 'bytes_contents') bin = lengthPrefixed(values as Buffer[]);
-    else if (field === 'int64_contents' || field === 'uint64_contents')
-      bin = bigints(values as string[], field === 'int64_contents', t.name);
-    if (bin) {
-      tail.push(bin);
-      return { ...head, parameters: { ...head.parameters, binary_data_size: bin.length } };
-    }
-    return { ...head, data: values };
+    return {
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape.map(Number),
+      data: raw.length > 0 ? raw[k]! : contentsData(t),
+    };
   });
-  const outputs = (r.outputs ?? []).map((o) => ({
-    name: o.name,
-    parameters: { ...params(o.parameters), binary_data: true },
-  }));
   return {
-    json: {
-      ...(r.id ? { id: r.id } : {}),
-      inputs,
-      ...(outputs.length > 0 ? { outputs } : {}),
-      parameters: { ...params(r.parameters), binary_data_output: true },
-    },
-    tail: Buffer.concat(tail),
+    ...(r.id ? { id: r.id } : {}),
+    inputs,
+    outputs: (r.outputs ?? []).map((o) => ({
+      name: o.name,
+      classification: paramValue(o.parameters?.['classification']),
+    })),
+    binaryOutputs: true,
   };
 }
 
-/** The encoded (all-binary) response → ModelInferResponse with raw_output_contents. */
-export function toGrpcResponse(
-  json: {
-    model_name: string;
-    model_version: string;
-    id?: string;
-    outputs: { name: string; datatype: string; shape: number[] }[];
-  },
-  binary: Buffer[],
-) {
-  return {
-    model_name: json.model_name,
-    model_version: json.model_version,
-    id: json.id ?? '',
-    parameters: {},
-    outputs: json.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, parameters: {} })),
-    raw_output_contents: binary,
-  };
+export interface GrpcInferResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: Record<string, never>;
+  outputs: { name: string; datatype: string; shape: number[]; parameters: Record<string, never> }[];
+  raw_output_contents: Buffer[];
 }
+
+/** The neutral answer → ModelInferResponse with every output in raw_output_contents. */
+export const grpcWire: ResponseWire<GrpcInferResponse> = {
+  encode: (r: InferResponse) => ({
+    model_name: r.model_name,
+    model_version: r.model_version,
+    id: r.id ?? '',
+    parameters: {},
+    outputs: r.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, parameters: {} })),
+    raw_output_contents: r.outputs.map((o) => outputBytes(o.data)),
+  }),
+  bytes: (g) =>
+    Buffer.byteLength(JSON.stringify({ ...g, raw_output_contents: undefined }), 'utf8') +
+    g.raw_output_contents.reduce((a, b) => a + b.length, 0),
+};

@@ -1,21 +1,19 @@
-// The gRPC endpoint: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health on the same repository and micro-batchers as HTTP.
+// The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
 import type http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../util/errors.js';
+import { Access } from '../access/gate.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
+import type { ModelRef } from '../core/data-plane.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
-import type { ModelInstance } from '../repository/instance.js';
-import { V2_TYPES, v2Shape } from '../repository/tensors.js';
-import { serverNotReady } from '../routes/health.js';
-import { modelStats } from '../routes/v2-stats.js';
-import { tensorInfer } from '../tensor-infer.js';
+import { routingKey } from '../traffic/split.js';
 import { type GuardCounts, guardServers } from './guard.js';
-import { type GrpcInferRequest, toGrpcResponse, toTensorRequest } from './infer.js';
+import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -31,11 +29,26 @@ export function grpcStatus(e: ServiceError): grpc.status {
   if (e.statusCode === 404) return grpc.status.NOT_FOUND;
   if (e.statusCode === 503) return e.retryable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
   if (e.statusCode === 401) return grpc.status.UNAUTHENTICATED;
+  if (e.statusCode === 403) return grpc.status.PERMISSION_DENIED;
+  if (e.statusCode === 429) return grpc.status.RESOURCE_EXHAUSTED;
   if (e.statusCode >= 400 && e.statusCode < 500) return grpc.status.INVALID_ARGUMENT;
   return grpc.status.INTERNAL;
 }
 
-/** Triton's ModelStatistics and RepositoryIndex, from their own file (same package and service, loaded apart). */
+interface RepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters?: Record<string, unknown>;
+}
+
+/** The model a RepositoryModelLoad/Unload names; BAD_REQUEST for parameters (this server takes none). */
+function repositoryModel(r: RepositoryModelRequest): string {
+  const n = Object.keys(r.parameters ?? {}).length;
+  if (n > 0) throw new ServiceError('BAD_REQUEST', `load/unload parameters are not supported (got ${n})`);
+  return r.model_name;
+}
+
+/** Triton's ModelStatistics, RepositoryIndex and RepositoryModelLoad/Unload, from their own file (same package and service, loaded apart). */
 export function tritonExtensions() {
   const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
   return (
@@ -80,7 +93,7 @@ export class GrpcEndpoint {
   /** What the transport guard has refused so far (set once listening). */
   guard: GuardCounts | null = null;
   private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
-  private readonly keys: KeyRing;
+  private readonly access: Access;
   private readonly openPaths = new Set<string>();
   private readonly knownPaths = new Set<string>();
 
@@ -103,15 +116,18 @@ export class GrpcEndpoint {
     // Open without a key, like /v2/health/* over HTTP.
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
-    // The server's key ring (--api-key, API_KEYS, the key file), or a ring of the keys given here; checked by the guard.
-    this.keys = opts.apiKeys ? new KeyRing(opts.apiKeys) : ctx.keys;
+    // The server's keys, scopes and rate limits (--api-key, API_KEYS, the key file, --rate-limit), or the keys given here
+    // (every scope, the server's rate limit); checked by the guard.
+    this.access = opts.apiKeys
+      ? new Access(new KeyRing(opts.apiKeys), ctx.access.defaultRate, ctx.access.hooks)
+      : ctx.access;
     /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
     const unary =
-      <Req>(fn: (req: Req) => Promise<unknown>, allowClosing = false) =>
+      <Req>(fn: (req: Req, call: Unary<Req>) => Promise<unknown>, allowClosing = false) =>
       (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
         if (ctx.state.closing && !allowClosing)
           return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
-        fn(call.request).then(
+        fn(call.request, call).then(
           (res) => cb(null, res),
           (e: unknown) => {
             const se = toServiceError(e);
@@ -122,71 +138,49 @@ export class GrpcEndpoint {
           },
         );
       };
-    const ready = (): boolean => serverNotReady(ctx) === null;
+    const plane = ctx.plane;
     // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
-    const requestedVersion = (v: string): string | undefined => (v === '' ? undefined : v);
+    const ref = (name: string, version: string): ModelRef => ({ name, version: version === '' ? undefined : version });
     this.server.addService(inference, {
-      ServerLive: unary(async () => ({ live: true }), true),
-      ServerReady: unary(async () => ({ ready: ready() }), true),
-      ModelReady: unary<{ name: string; version: string }>(async (r) => {
-        try {
-          return await ctx.repo.use(r.name, requestedVersion(r.version), async () => ({ ready: !ctx.state.closing }));
-        } catch (e) {
-          if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
-          throw e;
-        }
-      }, true),
-      ServerMetadata: unary(async () => ({ name: 'onnx-mixer', version, extensions: [...GRPC_EXTENSIONS] }), true),
-      ModelMetadata: unary<{ name: string; version: string }>(
-        async (r) =>
-          ctx.repo.use(r.name, requestedVersion(r.version), async (m) => ({
-            name: m.name,
-            versions: (ctx.repo.versions(m.name) ?? [])
-              .filter((v) => v.state === 'READY')
-              .map((v) => String(v.version)),
-            platform: 'onnxruntime_onnx',
-            inputs: m.contract.io.inputs.map((i) => ({
-              name: i.name,
-              datatype: V2_TYPES[i.type],
-              shape: v2Shape(i.shape),
-            })),
-            outputs: m.contract.io.outputs.map((x) => ({
-              name: x.name,
-              datatype: V2_TYPES[x.type],
-              shape: v2Shape(x.shape),
-            })),
-          })),
+      ServerLive: unary(async () => ({ live: plane.live() }), true),
+      ServerReady: unary(async () => ({ ready: plane.notReady() === null }), true),
+      ModelReady: unary<{ name: string; version: string }>(
+        (r) =>
+          plane.modelReady(ref(r.name, r.version)).then(
+            (m) => ({ ready: m.ready }),
+            (e: unknown) => {
+              if (e instanceof ServiceError && e.code === 'MODEL_UNAVAILABLE') return { ready: false };
+              throw e;
+            },
+          ),
         true,
       ),
-      ModelStatistics: unary<{ name: string; version: string }>(async (r) => {
-        if (r.name === '') {
-          if (r.version !== '') throw new ServiceError('BAD_REQUEST', 'a version needs a model name');
-          return {
-            model_stats: ctx.repo
-              .instances()
-              .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version)
-              .map((m) => modelStats(ctx.stats, m.name, m.version)),
-          };
-        }
-        if (r.version !== '')
-          return ctx.repo.use(r.name, r.version, async (m) => ({
-            model_stats: [modelStats(ctx.stats, m.name, m.version)],
-          }));
-        const versions = ctx.repo.versions(r.name);
-        if (!versions)
-          throw new ServiceError(
-            'MODEL_NOT_FOUND',
-            `no model ${echo(r.name)}; the models are: ${ctx.repo.names.join(', ') || 'none'}`,
-          );
-        return { model_stats: versions.filter((v) => v.instance).map((v) => modelStats(ctx.stats, r.name, v.version)) };
-      }, true),
+      ServerMetadata: unary(async () => plane.serverMetadata(GRPC_EXTENSIONS, version), true),
+      ModelMetadata: unary<{ name: string; version: string }>((r) => plane.modelMetadata(ref(r.name, r.version)), true),
+      ModelStatistics: unary<{ name: string; version: string }>(
+        (r) => plane.statistics(r.name === '' ? undefined : r.name, ref(r.name, r.version).version),
+        true,
+      ),
       RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(
-        async (r) => ({ models: ctx.repo.index().filter((m) => !r.ready || m.state === 'READY') }),
+        async (r) => ({ models: plane.repositoryIndex(r.ready) }),
         true,
       ),
-      ModelInfer: unary<GrpcInferRequest>(async (r) => {
+      // Triton's load/unload parameters (config overrides, model files) are not supported: refused, not ignored.
+      RepositoryModelLoad: unary<RepositoryModelRequest>(async (r) => {
+        await plane.load(repositoryModel(r));
+        return {};
+      }),
+      RepositoryModelUnload: unary<RepositoryModelRequest>(async (r) => {
+        await plane.unload(repositoryModel(r));
+        return {};
+      }),
+      ModelInfer: unary<GrpcInferRequest>(async (r, call) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return ctx.repo.use(r.model_name, requestedVersion(r.model_version), (m) => this.infer(m, r));
+        return plane.infer(
+          { ...ref(r.model_name, r.model_version), routingKey: routingKey(call.metadata.get('x-routing-key')) },
+          () => toInferRequest(r),
+          grpcWire,
+        );
       }),
     });
     this.server.addService(health, {
@@ -207,21 +201,7 @@ export class GrpcEndpoint {
   /** '' (the server) and the inference service: SERVING while ready. */
   private healthOf(service: string): string {
     if (service !== '' && service !== 'inference.GRPCInferenceService') return 'SERVICE_UNKNOWN';
-    return serverNotReady(this.ctx) === null ? 'SERVING' : 'NOT_SERVING';
-  }
-
-  private async infer(m: ModelInstance, r: GrpcInferRequest) {
-    const t0 = performance.now();
-    try {
-      const { json, tail } = toTensorRequest(r);
-      const { enc, t1, t2 } = await tensorInfer(this.ctx, m, json, tail);
-      const res = toGrpcResponse(enc.json, enc.binary);
-      this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, t1 - t0, performance.now() - t2);
-      return res;
-    } catch (e) {
-      this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
-      throw e;
-    }
+    return this.ctx.plane.notReady() === null ? 'SERVING' : 'NOT_SERVING';
   }
 
   async listen(): Promise<number> {
@@ -234,7 +214,7 @@ export class GrpcEndpoint {
     );
     const c = this.ctx.config;
     this.guard = guardServers(http2ServersOf(this.server), {
-      keys: this.keys,
+      access: this.access,
       openPaths: this.openPaths,
       knownPaths: this.knownPaths,
       maxConnections: c.grpcMaxConnections,

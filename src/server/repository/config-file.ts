@@ -2,6 +2,7 @@
 
 import { INTERPOLATIONS, type Interpolation } from '../../image/resample.js';
 import { type LinkPolicy, ModelFileError, readCapped } from '../../util/safe-read.js';
+import { type TrafficWeights, trafficProblem } from '../traffic/split.js';
 
 export type VersionPolicy =
   | { latest: { num_versions: number } | number }
@@ -29,6 +30,10 @@ export interface ModelConfigFile {
   instances?: number;
   threads?: number;
   version_policy?: VersionPolicy;
+  /** Cache this model's answers (with --cache-bytes above 0). */
+  response_cache?: { enable: boolean };
+  /** Weights of the versions that requests naming no version go to (READY versions only). */
+  traffic?: TrafficWeights;
 }
 
 export { ModelFileError };
@@ -51,6 +56,8 @@ const KEYS = [
   'instances',
   'threads',
   'version_policy',
+  'response_cache',
+  'traffic',
 ];
 
 const isPosInt = (v: unknown, max = 1 << 20): v is number =>
@@ -96,6 +103,22 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
   if (c['std'] !== undefined && (c['std'] as number[]).some((x) => x === 0)) throw bad('"std" must not contain 0');
   if (c['softmax'] !== undefined && typeof c['softmax'] !== 'boolean') throw bad('"softmax" must be true or false');
   if (c['version_policy'] !== undefined) versionFilter(c['version_policy'], file);
+  const rc = c['response_cache'];
+  if (
+    rc !== undefined &&
+    !(
+      rc &&
+      typeof rc === 'object' &&
+      !Array.isArray(rc) &&
+      Object.keys(rc).every((k) => k === 'enable') &&
+      typeof (rc as Record<string, unknown>)['enable'] === 'boolean'
+    )
+  )
+    throw bad('"response_cache" must be {"enable": true} or {"enable": false}');
+  if (c['traffic'] !== undefined) {
+    const why = trafficProblem(c['traffic']);
+    if (why) throw bad(`"traffic" ${why}`);
+  }
   return c as ModelConfigFile;
 }
 

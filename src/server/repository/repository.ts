@@ -1,6 +1,7 @@
 // The served models: per-version instances loaded from a repository (or one file), request routing with leases, index, poll and explicit control with drained swaps.
 import type { Logger } from 'pino';
 import { clip, echo, ServiceError } from '../errors.js';
+import { pickVersion, type Route, sharesOf, type TrafficWeights, trafficProblem } from '../traffic/split.js';
 import { ModelFileError } from './config-file.js';
 import { type InstanceOptions, ModelInstance } from './instance.js';
 import { checkModelName, checkVersion } from './names.js';
@@ -24,6 +25,17 @@ interface Entry {
   name: string;
   error: string | null;
   slots: Map<number, Slot>;
+  /** Weights for requests that name no version (null: the latest READY version); replaced whole, never mutated. */
+  traffic: TrafficWeights | null;
+  /** config.json's "traffic" as last read (JSON): the weights follow the file when it changes, the API in between. */
+  fileTraffic: string;
+}
+
+/** GET/POST /v2/repository/models/{name}/traffic: the weights set, and the share each READY version gets now. */
+export interface TrafficView {
+  name: string;
+  traffic: TrafficWeights | null;
+  shares: Record<string, number>;
 }
 
 export interface RepositoryOptions extends InstanceOptions {
@@ -33,12 +45,16 @@ export interface RepositoryOptions extends InstanceOptions {
   single: { file: string; name: string } | null;
   defaultModel: string | null;
   control: ModelControl;
+  /** Explicit control: the models loaded at start (Triton's --load-model; `*` = all); null or absent: all. */
+  loadModels?: readonly string[] | null;
   pollIntervalMs: number;
   /** Let links in the repository point outside it (--allow-external-links on). */
   allowExternalLinks: boolean;
   log: Logger;
   /** Called after a version becomes ready or goes away. */
   onChange?: () => void;
+  /** Called when an instance stops taking requests (replaced or unloaded), before it drains. */
+  onRetire?: (inst: ModelInstance) => void;
 }
 
 export interface IndexRow {
@@ -58,6 +74,11 @@ export interface SwapTiming {
   warmupMs: number;
   switchMs: number;
   drainMs: number | null;
+}
+
+/** The one MODEL_NOT_FOUND for a name no model has (the client's name bounded), listing the models there are. */
+export function modelNotFound(name: string, names: readonly string[]): ServiceError {
+  return new ServiceError('MODEL_NOT_FOUND', `no model ${echo(name)}; the models are: ${names.join(', ') || 'none'}`);
 }
 
 export class Repository {
@@ -111,6 +132,8 @@ export class Repository {
         name: opts.single.name,
         error: null,
         slots: new Map([[1, { version: 1, state: 'READY', reason: '', instance: inst, fingerprint: '' }]]),
+        traffic: null,
+        fileTraffic: 'null',
       });
       opts.log.info(
         {
@@ -133,7 +156,13 @@ export class Repository {
           `--default-model "${opts.defaultModel}" is not in the repository ${opts.root} (models: ${scanned.map((m) => m.name).join(', ') || 'none'})`,
         );
       }
-      for (const m of scanned) await repo.sync(m);
+      const chosen = repo.chosenAtStart(scanned.map((m) => m.name));
+      for (const m of scanned) {
+        if (chosen.has(m.name)) await repo.sync(m);
+        // Listed as unloaded (index, MODEL_UNAVAILABLE) until POST /v2/repository/models/{name}/load.
+        else
+          repo.entries.set(m.name, { name: m.name, error: null, slots: new Map(), traffic: null, fileTraffic: 'null' });
+      }
     } catch (e) {
       await repo.close();
       throw e;
@@ -143,6 +172,18 @@ export class Repository {
       repo.timer.unref();
     }
     return repo;
+  }
+
+  /** The models to load at start: all, or in explicit control those --load-model names (each must be in the repository). */
+  private chosenAtStart(names: string[]): Set<string> {
+    const want = this.opts.loadModels;
+    if (this.opts.control !== 'explicit' || !want || want.includes('*')) return new Set(names);
+    const missing = want.filter((n) => !names.includes(n));
+    if (missing.length > 0)
+      throw new ModelFileError(
+        `--load-model ${missing.map((n) => `"${clip(n, 128)}"`).join(', ')}: not in the repository ${this.opts.root} (models: ${names.join(', ') || 'none'})`,
+      );
+    return new Set(want);
   }
 
   /** Runs repository changes one at a time. */
@@ -156,7 +197,7 @@ export class Repository {
   private async sync(m: ScannedModel): Promise<void> {
     let e = this.entries.get(m.name);
     if (!e) {
-      e = { name: m.name, error: null, slots: new Map() };
+      e = { name: m.name, error: null, slots: new Map(), traffic: null, fileTraffic: 'null' };
       this.entries.set(m.name, e);
     }
     if (m.error && [...e.slots.values()].some((x) => x.instance)) {
@@ -164,6 +205,12 @@ export class Repository {
       return;
     }
     e.error = m.error;
+    const fileTraffic = JSON.stringify(m.config.traffic ?? null);
+    if (fileTraffic !== e.fileTraffic) {
+      e.fileTraffic = fileTraffic;
+      e.traffic = m.config.traffic ?? null;
+      this.opts.log.info({ model: m.name, traffic: e.traffic }, 'traffic weights set from config.json');
+    }
     if (m.error) this.opts.log.error({ model: m.name, reason: m.error }, 'model unavailable');
     const wanted = m.error ? [] : m.versions;
     for (const v of wanted) {
@@ -300,6 +347,7 @@ export class Repository {
 
   /** Drains an instance no longer routed to (its leases, queue and runs), then closes it. */
   private retire(e: Entry, inst: ModelInstance, timing?: SwapTiming): Promise<void> {
+    this.opts.onRetire?.(inst);
     const t0 = performance.now();
     const p = inst.close().then(
       () => {
@@ -424,8 +472,11 @@ export class Repository {
     return this.entries.size === 1 ? [...this.entries.keys()][0]! : null;
   }
 
-  /** The instance serving (name, version), leased: the caller must release() it. Throws the catalogued errors. */
-  acquire(name: string | undefined, version?: string): ModelInstance {
+  /**
+   * The instance serving (name, version), leased: the caller must release() it. Throws the catalogued errors. Without
+   * a version, an inference (`route` given) follows the model's traffic weights; anything else gets the latest READY.
+   */
+  acquire(name: string | undefined, version?: string, route?: Route): ModelInstance {
     const n = name ?? this.defaultName;
     if (n === null)
       throw new ServiceError(
@@ -434,11 +485,7 @@ export class Repository {
       );
     checkModelName(n);
     const e = this.entries.get(n);
-    if (!e)
-      throw new ServiceError(
-        'MODEL_NOT_FOUND',
-        `no model ${echo(n)}; the models are: ${this.names.join(', ') || 'none'}`,
-      );
+    if (!e) throw modelNotFound(n, this.names);
     let slot: Slot | undefined;
     if (version !== undefined) {
       slot = e.slots.get(checkVersion(version));
@@ -452,6 +499,14 @@ export class Repository {
         .filter((s) => s.state === 'READY' && s.instance)
         .sort((a, b) => b.version - a.version);
       slot = ready[0];
+      if (route && e.traffic) {
+        const v = pickVersion(
+          e.traffic,
+          ready.map((s) => s.version),
+          route.key,
+        );
+        if (v !== null) slot = e.slots.get(v);
+      }
       // Loading passes by itself (Retry-After); a failed load or an unloaded model lasts until someone acts.
       if (!slot)
         throw new ServiceError('MODEL_UNAVAILABLE', `model "${n}" is unavailable: ${clip(this.reason(e), 1000)}`, {
@@ -473,8 +528,9 @@ export class Repository {
     name: string | undefined,
     version: string | undefined,
     fn: (m: ModelInstance) => Promise<T>,
+    route?: Route,
   ): Promise<T> {
-    const m = this.acquire(name, version);
+    const m = this.acquire(name, version, route);
     try {
       return await fn(m);
     } finally {
@@ -482,12 +538,47 @@ export class Repository {
     }
   }
 
+  private entry(name: string): Entry {
+    const e = this.entries.get(checkModelName(name));
+    if (!e) throw modelNotFound(name, this.names);
+    return e;
+  }
+
+  /** A model's traffic weights and the share of requests without a version that each READY version gets now. */
+  traffic(name: string): TrafficView {
+    const e = this.entry(name);
+    const ready = [...e.slots.values()].filter((s) => s.state === 'READY' && s.instance).map((s) => s.version);
+    return { name: e.name, traffic: e.traffic, shares: sharesOf(e.traffic, ready) };
+  }
+
+  /**
+   * Sets a model's traffic weights (null: back to the latest READY version) until config.json's "traffic" changes.
+   * Each weight names a loaded version; weights are finite, ≥ 0 and sum above 0. Requests in flight keep their version.
+   */
+  setTraffic(name: string, weights: unknown): TrafficView {
+    const e = this.entry(name);
+    if (weights !== null) {
+      const why = trafficProblem(weights);
+      if (why) throw new ServiceError('BAD_REQUEST', `"traffic" ${why}`);
+      const loaded = [...e.slots.values()].filter((s) => s.state === 'READY' && s.instance).map((s) => s.version);
+      for (const v of Object.keys(weights as TrafficWeights))
+        if (!loaded.includes(Number(v)))
+          throw new ServiceError(
+            'BAD_REQUEST',
+            `"traffic" names version ${v} of "${e.name}", which is not loaded; the loaded versions are: ${loaded.join(', ') || 'none'}`,
+          );
+    }
+    e.traffic = weights === null ? null : { ...(weights as TrafficWeights) };
+    this.opts.log.info({ model: e.name, traffic: e.traffic }, 'traffic weights set');
+    return this.traffic(name);
+  }
+
   /** Every model version with its state (POST /v2/repository/index). */
   index(): IndexRow[] {
     const rows: IndexRow[] = [];
     for (const e of this.entries.values()) {
-      if (e.error && e.slots.size === 0)
-        rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error });
+      if (e.slots.size === 0)
+        rows.push({ name: e.name, version: '', state: 'UNAVAILABLE', reason: e.error ?? 'unloaded' });
       for (const s of [...e.slots.values()].sort((a, b) => a.version - b.version))
         rows.push({ name: e.name, version: String(s.version), state: s.state, reason: s.reason });
     }

@@ -1,4 +1,5 @@
 // Reads a Triton-layout model repository: DIR/<model>/<version>/model.onnx, config.json and labels.txt per model, with one-line errors.
+import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type LinkPolicy, resolveInside } from '../../util/safe-read.js';
@@ -40,6 +41,12 @@ async function fingerprint(file: string): Promise<string> {
   } catch {
     return 'none';
   }
+}
+
+/** What of config.json a loaded version depends on: all of it but "traffic" (new weights apply without a reload). */
+function configDigest(config: ModelConfigFile): string {
+  const { traffic: _weights, ...rest } = config;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }
 
 /** A folder's real path when it is a folder inside the repository (or links are allowed out), else the reason. */
@@ -102,7 +109,7 @@ export async function scanModel(root: string, name: string, opts: ScanOptions): 
     return out;
   }
   const keep = out.config.version_policy ? versionFilter(out.config.version_policy, configPath)(found) : found;
-  const shared = `${await fingerprint(configPath)}|${await fingerprint(labelsPath)}`;
+  const shared = `${configDigest(out.config)}|${await fingerprint(labelsPath)}`;
   for (const v of keep) {
     const vdir = path.join(dir, String(v));
     let files: string[] = [];

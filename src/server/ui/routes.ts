@@ -1,16 +1,9 @@
-// The page for people: GET / (classify by drop, pick or paste), GET /ui/model (one model in detail), their static files and a model's training report.
+// The page for people (an adapter of the data plane): GET / (classify by drop, pick or paste), GET /ui/model (one model in detail), their static files and a model's training report.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../context.js';
+import type { DataPlane } from '../core/data-plane.js';
 import { echo, ServiceError } from '../errors.js';
 import { type Asset, acceptsGzip, loadAssets } from './assets.js';
 import { findReport, reportFile } from './report.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Reachable without an API key: the page's own files, which hold no data. */
-    public?: boolean;
-  }
-}
 
 /** The page's policy: its own scripts and styles only, no inline code, requests to this origin only. */
 export const PAGE_CSP = [
@@ -46,7 +39,8 @@ function send(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: 
   return reply.send(gzip ? a.gzip : a.body);
 }
 
-export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
+/** The page's plugin: its files are public; a model's training report is data (behind the key, if any). */
+export async function uiPlugin(app: FastifyInstance, opts: { plane: DataPlane }): Promise<void> {
   const assets = loadAssets();
   const page = (name: string): Asset => {
     const a = assets.pages.get(name);
@@ -73,7 +67,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
     const { file } = req.params as { file: string };
     const { model: name, version } = req.query as { model?: string; version?: string };
     // The model named by ?model=&version= (defaults as for /classify); its report sits beside that version's model.onnx.
-    const found = await ctx.repo.use(name, version, async (m) => {
+    const found = await opts.plane.use({ name, version }, async (m) => {
       const dir = await findReport(m.file);
       const f = dir ? await reportFile(dir, file) : null;
       if (!f)
