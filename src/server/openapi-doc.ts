@@ -1,6 +1,7 @@
 // Finishing touches on the generated OpenAPI document: real response examples (captured from the shipped model) and /openapi.json itself.
 import { LOGITS, PIXELS, PROBABILITIES } from '../model/io-names.js';
 import { VERSION } from '../util/version.js';
+import { statsSchema } from './http/v2/stats.js';
 
 type Doc = {
   paths?: Record<
@@ -107,41 +108,8 @@ const EXAMPLES: [string, string, string, unknown][] = [
       ],
     },
   ],
-  [
-    '/v2/models/{name}/stats',
-    'get',
-    '200',
-    {
-      model_stats: [
-        {
-          name: 'mixer-cifar10',
-          version: '1',
-          last_inference: 1796024350626,
-          inference_count: 2,
-          execution_count: 2,
-          inference_stats: {
-            success: { count: 2, ns: 21753680 },
-            fail: { count: 0, ns: 0 },
-            queue: { count: 2, ns: 5448595 },
-            compute_input: { count: 2, ns: 4384899 },
-            compute_infer: { count: 2, ns: 8349845 },
-            compute_output: { count: 2, ns: 608336 },
-            cache_hit: { count: 0, ns: 0 },
-            cache_miss: { count: 0, ns: 0 },
-          },
-          batch_stats: [
-            {
-              batch_size: 1,
-              compute_input: { count: 0, ns: 0 },
-              compute_infer: { count: 2, ns: 8349845 },
-              compute_output: { count: 0, ns: 0 },
-            },
-          ],
-          memory_usage: [],
-        },
-      ],
-    },
-  ],
+  // The statistics example is the one the route's schema carries (one example, in one place).
+  ['/v2/models/{name}/stats', 'get', '200', statsSchema.examples[0]],
 ];
 
 /** Adds the examples (to the versioned twin paths too) and the /openapi.json path. */
