@@ -20,6 +20,7 @@ import { errorSchema, replyShuttingDown } from './errors.js';
 import { grpcPlugin } from './grpc/server.js';
 import { serviceErrors } from './http/error-handler.js';
 import { healthPlugin } from './http/health.js';
+import { InferRoutes } from './http/infer-routes.js';
 import { serveMetrics } from './http/metrics.js';
 import { serverOptions } from './http/server-options.js';
 import { v1Plugin } from './http/v1/plugin.js';
@@ -154,13 +155,14 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
     );
 
   const state: AppContext['state'] = { closing: false };
-  const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
+  const inferRoutes = new InferRoutes();
+  const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state, inferRoutes });
   try {
     const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
-    return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
-      ...base,
-      plane: new DataPlane(base),
-    });
+    const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
+    // Parking (before Fastify) knows the infer routes by their config flags, as every route is added.
+    inferRoutes.watch(app);
+    return await assemble(app, { ...base, plane: new DataPlane(base) });
   } catch (e) {
     await repo.close();
     throw e;

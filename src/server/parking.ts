@@ -3,20 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Admission } from './admission.js';
 import type { KeyRing } from './auth.js';
 import { errorBody, RETRY_AFTER_S } from './errors.js';
+import type { InferRoute } from './http/infer-routes.js';
 import { requestId } from './request-id.js';
 import { corsHeaders, SECURITY_HEADERS } from './security-headers.js';
-
-/** Infer routes: POST /classify and POST …/infer. */
-const isInfer = (method: string | undefined, url: string): boolean =>
-  method === 'POST' && (/^\/classify(\?|$)/.test(url) || /\/infer(\?|$)/.test(url));
-
-/** The route label of an infer URL, as Fastify names it in the request metrics. */
-export const inferRoute = (url: string): string =>
-  url.startsWith('/classify')
-    ? '/classify'
-    : url.includes('/versions/')
-      ? '/v2/models/:name/versions/:version/infer'
-      : '/v2/models/:name/infer';
 
 /** Longest time an infer request waits, unread, for room before it is refused (clients are told to retry after 1 s). */
 export const PARK_MS = 1000;
@@ -27,6 +16,8 @@ export interface FastRefusal {
   maxParked: number;
   parkMs?: number;
   keys: KeyRing;
+  /** The infer route (config `infer`) a request goes to, or null: only those are parked or refused here. */
+  inferRoute: (method: string | undefined, url: string) => InferRoute | null;
   /** True for a request its caller's rate limit would refuse now: it is not parked, so its 429 comes at once. */
   exhausted?: (req: IncomingMessage) => boolean;
   origins: readonly string[];
@@ -37,6 +28,7 @@ export interface FastRefusal {
 }
 
 interface Parked {
+  route: InferRoute;
   req: IncomingMessage;
   res: ServerResponse;
   until: number;
@@ -61,12 +53,11 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
     opts.admission.parked = parked.length;
   };
 
-  const refuse = (req: IncomingMessage, res: ServerResponse): void => {
+  const refuse = (route: InferRoute, req: IncomingMessage, res: ServerResponse): void => {
     if (res.writableEnded || req.socket.destroyed) return;
-    const url = req.url ?? '';
     const refused = opts.admission.refusal();
-    // Before routing, the v2 routes are known by their prefix: there `error` is the message (what Triton clients show).
-    const text = JSON.stringify(errorBody(refused.code, refused.message, url.startsWith('/v2/')));
+    // A v2 route's (config `triton`) `error` is the message (what Triton clients show).
+    const text = JSON.stringify(errorBody(refused.code, refused.message, route.triton));
     res.writeHead(503, {
       ...SECURITY_HEADERS,
       ...corsHeaders(opts.origins, req.headers.origin),
@@ -76,7 +67,7 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
       'content-length': Buffer.byteLength(text),
     });
     res.end(text);
-    opts.onRefused(inferRoute(url));
+    opts.onRefused(route.url);
   };
 
   /** Takes a request out of the queue (answered, handed on or gone). */
@@ -92,7 +83,7 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
     while (parked.length > 0 && parked[0]!.until <= now) {
       const p = parked.shift()!;
       unpark(p);
-      refuse(p.req, p.res);
+      refuse(p.route, p.req, p.res);
     }
     if (parked.length > 0) timer = setTimeout(expire, parked[0]!.until - now + 1);
   };
@@ -122,12 +113,14 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
   opts.admission.onRelease = drain;
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url ?? '';
-    // Admission's decision (refusal), taken here before Fastify for infer URLs; while others wait, newcomers queue behind them.
+    // Admission's decision (refusal), taken here before Fastify for infer routes; while others wait, newcomers queue behind them.
+    if ((!opts.admission.refuses(req) && parked.length === 0) || opts.closing?.()) {
+      handler(req, res);
+      return;
+    }
+    const route = opts.inferRoute(req.method, req.url ?? '');
     if (
-      (!opts.admission.refuses(req) && parked.length === 0) ||
-      opts.closing?.() ||
-      !isInfer(req.method, url) ||
+      route === null ||
       (opts.keys.enabled && !opts.keys.allows(req.headers.authorization)) ||
       opts.exhausted?.(req)
     ) {
@@ -135,10 +128,11 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
       return;
     }
     if (parked.length >= opts.maxParked) {
-      refuse(req, res);
+      refuse(route, req, res);
       return;
     }
     const p: Parked = {
+      route,
       req,
       res,
       until: performance.now() + parkMs,

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.js';
 import { refuseEarly } from '../parking.js';
 import { requestId } from '../request-id.js';
 import { SECURITY_HEADERS } from '../security-headers.js';
+import type { InferRoutes } from './infer-routes.js';
 
 interface Shared {
   admission: Admission;
@@ -22,12 +23,14 @@ interface Shared {
   access: Access;
   metrics: Metrics;
   state: AppContext['state'];
+  /** The infer routes (config `infer`), known once the app is ready: what parking parks. */
+  inferRoutes: InferRoutes;
 }
 
 export function serverOptions(
   config: ServerConfig,
   log: Logger,
-  { admission, keys, access, metrics, state }: Shared,
+  { admission, keys, access, metrics, state, inferRoutes }: Shared,
 ): FastifyServerOptions {
   const nodeOptions: http.ServerOptions = serverTimeouts(config);
   return {
@@ -46,6 +49,7 @@ export function serverOptions(
             admission,
             maxParked: 4 * config.maxQueue,
             keys,
+            inferRoute: (method, url) => inferRoutes.match(method, url),
             // A caller its rate limit refuses now is not parked: its 429 comes at once.
             exhausted: (req) =>
               access.exhausted(keys.identify(req.headers.authorization), req.socket.remoteAddress ?? ''),
