@@ -1,6 +1,20 @@
-// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug); successes and rejections sampled.
+// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug), and an inference's model, version, batch and times; successes and rejections sampled.
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { InferLogFields } from './core/data-plane.js';
 import { LogSampler, sampled } from './log-sampler.js';
+
+/** The inference fields of requests that ran one (the data plane fills them in; the request's line writes them). */
+const inferFields = new WeakMap<FastifyRequest, InferLogFields>();
+
+/** The log fields an inference route hands the data plane for `req`'s line. */
+export function inferLogFields(req: FastifyRequest): InferLogFields {
+  let f = inferFields.get(req);
+  if (!f) {
+    f = {};
+    inferFields.set(req, f);
+  }
+  return f;
+}
 
 /** Longest URL written to a log line. */
 const URL_MAX = 256;
@@ -44,6 +58,7 @@ export class RequestLog extends LogController {
       url: request.url.slice(0, URL_MAX),
       statusCode: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 100) / 100,
+      ...inferFields.get(request),
     };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');

@@ -105,6 +105,50 @@ t.test('request ids and one log line per request with its latency', async (t) =>
   t.ok(lines.some((l) => l['msg'] === 'model ready' && typeof l['warmupMs'] === 'number'));
 });
 
+t.test("an inference's line carries the model, version, batch and times the data plane set", async (t) => {
+  const png = await image('png');
+  const c = await app.inject({
+    method: 'POST',
+    url: '/classify',
+    ...multipart([1, 2].map((i) => ({ filename: `${i}.png`, data: png }))),
+    headers: { ...multipart([]).headers, 'x-request-id': 'log-classify' },
+  });
+  t.equal(c.statusCode, 200);
+  const pixels = Buffer.alloc(32 * 32 * 3);
+  const v = await app.inject({
+    method: 'POST',
+    url: '/v2/models/tiny-test/infer',
+    headers: { 'x-request-id': 'log-v2' },
+    payload: {
+      inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [3, 32, 32, 3], data: [...pixels, ...pixels, ...pixels] }],
+    },
+  });
+  t.equal(v.statusCode, 200);
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/v2/models/tiny-test/infer',
+    headers: { 'x-request-id': 'log-bad' },
+    payload: { inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3], data: [1, 2, 3] }] },
+  });
+  t.equal(bad.statusCode, 400);
+  await new Promise((res) => setImmediate(res));
+  const line = (id: string) => lines.find((l) => l['reqId'] === id && l['msg'] === 'request completed');
+  const times = { inputMs: Number, outputMs: Number };
+  t.match(line('log-classify'), {
+    url: '/classify',
+    statusCode: 200,
+    ms: Number,
+    model: 'tiny-test',
+    version: 1,
+    batch: 2,
+    ...times,
+  });
+  t.match(line('log-v2'), { statusCode: 200, model: 'tiny-test', version: 1, batch: 3, ...times });
+  t.match(line('log-bad'), { statusCode: 400, model: 'tiny-test', version: 1 });
+  t.notOk('inputMs' in (line('log-bad') ?? {}), 'a failed inference has no times');
+  t.notOk('model' in (line('abc-123') ?? {}), 'a request without inference has no model fields');
+});
+
 t.test('readiness turns false while closing', async (t) => {
   const app2 = await buildAppWith({ modelPath, threads: 1, logger: false });
   app2.mixer.state.closing = true;

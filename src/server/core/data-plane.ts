@@ -26,6 +26,33 @@ export interface ModelRef {
    * version follows the model's traffic weights: at the key's stable point, or at random when it is null or absent.
    */
   routingKey?: string | null | undefined;
+  /** The request's log fields, filled in by the plane as an inference ends (each adapter's log line writes them). */
+  log?: InferLogFields | undefined;
+}
+
+/** What a request's log line says about its inference: set here alone, for every protocol. */
+export interface InferLogFields {
+  model?: string;
+  version?: number;
+  /** Rows (images) the request ran. */
+  batch?: number;
+  /** Read, decode and convert time (ms). */
+  inputMs?: number;
+  /** Encode time (ms). */
+  outputMs?: number;
+}
+
+/** Milliseconds as log lines write them (two decimals). */
+const logMs = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** Fills a request's log fields: the version that served it, its rows, and (when it succeeded) its times. */
+function logFields(log: InferLogFields, m: ModelInstance, times: Times, ok: boolean): void {
+  log.model = m.name;
+  log.version = m.version;
+  if (times.rows > 0) log.batch = times.rows;
+  if (!ok) return;
+  log.inputMs = logMs(times.inputMs);
+  log.outputMs = logMs(times.outputMs);
 }
 
 /** One image of a classify request, read but not decoded. */
@@ -36,10 +63,11 @@ export interface ImageUpload {
   bytes: Uint8Array;
 }
 
-/** Input (read, decode, convert) and output (encode) time of one request, for the statistics. */
+/** Input (read, decode, convert) and output (encode) time and the rows of one request, for the statistics and log. */
 interface Times {
   inputMs: number;
   outputMs: number;
+  rows: number;
 }
 
 /** A tensor answer as the cache keeps it: without the request's id, and its size bound less the id's share. */
@@ -175,7 +203,7 @@ export class DataPlane {
 
   /**
    * Runs an inference's `fn` on a leased version (chosen by the traffic weights when `ref` names none) and records
-   * the request in the statistics (success with its times, or failure).
+   * the request in the statistics (success with its times, or failure) and in its log fields.
    */
   private tracked<T>(ref: ModelRef, fn: (m: ModelInstance, times: Times) => Promise<T>): Promise<T> {
     return this.ctx.repo.use(
@@ -183,14 +211,18 @@ export class DataPlane {
       ref.version,
       async (m) => {
         const t0 = performance.now();
-        const times: Times = { inputMs: 0, outputMs: 0 };
+        const times: Times = { inputMs: 0, outputMs: 0, rows: 0 };
+        let ok = false;
         try {
           const r = await fn(m, times);
+          ok = true;
           this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
           return r;
         } catch (e) {
           this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
           throw e;
+        } finally {
+          if (ref.log) logFields(ref.log, m, times, ok);
         }
       },
       { key: ref.routingKey ?? null },
@@ -252,7 +284,8 @@ export class DataPlane {
   ): Promise<{ response: InferResponse; bound: number | null }> {
     const { admission, config } = this.ctx;
     const io = m.contract.io;
-    const release = admission.admit(rowsAsked(req, m.batchable), owner);
+    times.rows = rowsAsked(req, m.batchable);
+    const release = admission.admit(times.rows, owner);
     let call;
     let out;
     let bound;
@@ -306,6 +339,7 @@ export class DataPlane {
           `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`,
         );
       const uploads = await read();
+      times.rows = uploads.length;
       const run = async () => {
         const release = admission.admit(uploads.length, owner);
         let probs: Float32Array[];

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DataPlane, ImageUpload } from '../../core/data-plane.js';
 import { ServiceError } from '../../errors.js';
+import { inferLogFields } from '../../logging.js';
 import { accepts } from '../../negotiate.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../../schemas.js';
 import { routingKey } from '../../traffic/split.js';
@@ -68,7 +69,12 @@ export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit
       reply.header('cache-control', 'no-store');
       // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
       return plane.classify(
-        { name: q.model, version: q.version, routingKey: routingKey(req.headers['x-routing-key']) },
+        {
+          name: q.model,
+          version: q.version,
+          routingKey: routingKey(req.headers['x-routing-key']),
+          log: inferLogFields(req),
+        },
         () => uploadsOf(req, bodyLimit),
         q.top,
         req.raw,

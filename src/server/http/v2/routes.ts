@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataPlane } from '../../core/data-plane.js';
 import { errorBody, RETRY_AFTER_S, replyShuttingDown, ServiceError } from '../../errors.js';
+import { inferLogFields } from '../../logging.js';
 import { accepts } from '../../negotiate.js';
 import { errorResponses, v2InferRequest, v2InferResponse, v2ModelMetadata, v2ServerMetadata } from '../../schemas.js';
 import { routingKey } from '../../traffic/split.js';
@@ -99,7 +100,11 @@ export function v2Routes(app: FastifyInstance, plane: DataPlane): void {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream']))
       throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json or application/octet-stream');
     const a = await plane.infer(
-      { ...(req.params as ModelParams), routingKey: routingKey(req.headers['x-routing-key']) },
+      {
+        ...(req.params as ModelParams),
+        routingKey: routingKey(req.headers['x-routing-key']),
+        log: inferLogFields(req),
+      },
       () => restInferRequest(req.body, req.headers['inference-header-content-length'] as string | undefined),
       restWire,
       req.raw,
