@@ -75,6 +75,9 @@ t.test('while full, requests are refused before decoding: garbage gets 503, not 
   t.match(await after.json(), { code: 'NOT_AN_IMAGE' });
   const metrics = (await app.inject('/metrics')).body;
   t.match(metrics, /mixer_requests_shed_total [4-9]/);
+  // Refused before Fastify, each is counted under its route's pattern (what the route's own config names).
+  t.match(metrics, /mixer_http_requests_total\{route="\/v2\/models\/:name\/infer",method="POST",status="503"\} [1-9]/);
+  t.match(metrics, /mixer_http_requests_total\{route="\/classify",method="POST",status="503"\} 3\n/);
 });
 
 t.test('a burst of 3-image requests: each is run whole or refused whole', async (t) => {
