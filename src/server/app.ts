@@ -25,6 +25,8 @@ import { serverOptions } from './http/server-options.js';
 import { v1Plugin } from './http/v1/plugin.js';
 import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
+import { LogSettings } from './observe/log-settings.js';
+import { stageRecorder } from './observe/stage-metrics.js';
 import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
@@ -129,6 +131,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       onBatch: (name, version, s) => {
         const labels = { model: name, version: String(version) };
         metrics.batchSize.observe(labels, s.size);
+        metrics.batchFill.observe(labels, s.size / s.maxBatch);
         metrics.images.inc(labels, s.size);
         metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
         // Per image: an item of k rows waited k image-waits.
@@ -156,10 +159,11 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   const state: AppContext['state'] = { closing: false };
   const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
   try {
-    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
+    const logSettings = new LogSettings(log);
+    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state, logSettings };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
       ...base,
-      plane: new DataPlane(base),
+      plane: new DataPlane({ ...base, stages: stageRecorder(metrics) }),
     });
   } catch (e) {
     await repo.close();
