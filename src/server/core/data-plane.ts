@@ -216,6 +216,7 @@ export class DataPlane {
   infer<T>(ref: ModelRef, decode: () => InferRequest, wire: ResponseWire<T>, owner?: object): Promise<T> {
     const { cache } = this.ctx;
     return this.tracked(ref, async (m, times, clock) => {
+      clock.admissionWaitMs = this.ctx.admission.waitedMs(owner);
       const t0 = performance.now();
       const req = decode();
       if (!cache.enabledFor(m))
@@ -261,7 +262,6 @@ export class DataPlane {
   ): Promise<{ response: InferResponse; bound: number | null }> {
     const { admission, config } = this.ctx;
     const io = m.contract.io;
-    clock.admissionWaitMs = admission.waitedMs(owner);
     const release = admission.admit(rowsAsked(req, m.batchable), owner);
     let call;
     let out;
@@ -308,6 +308,7 @@ export class DataPlane {
   ) {
     const { admission, cache, config } = this.ctx;
     return this.tracked(ref, async (m, times, clock) => {
+      clock.admissionWaitMs = admission.waitedMs(owner);
       chosen?.(m.version);
       const t0 = performance.now();
       const c = m.contract.image;
@@ -318,7 +319,6 @@ export class DataPlane {
         );
       const uploads = await read();
       const run = async () => {
-        clock.admissionWaitMs = admission.waitedMs(owner);
         const release = admission.admit(uploads.length, owner);
         let probs: Float32Array[];
         try {
