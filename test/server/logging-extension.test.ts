@@ -142,6 +142,19 @@ t.test('bad bodies: 400 with a JSON error naming the field; nothing changes', as
     t.match(r.headers.get('content-type'), /application\/json/);
     t.match(((await r.json()) as { error: string }).error, message, JSON.stringify(body));
   }
+  // Triton's own example, `curl -d '{…}'`, sends its JSON as a form: read as JSON (and refused as JSON when it is not).
+  const form = (body: string) =>
+    fetch(`${url}/v2/logging`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...bearer(KEYS.admin) },
+      body,
+    });
+  const formOk = await form('{"log_format":"default"}');
+  t.equal(formOk.status, 200, 'a form-labelled JSON body is read as JSON');
+  t.same(await formOk.json(), DEFAULTS);
+  const formBad = await form('log_verbose_level=1');
+  t.equal(formBad.status, 400, 'a real form is not JSON');
+  t.match(await formBad.json(), { code: 'BAD_REQUEST' });
   const notJson = await postLogging('{"log_info": tru');
   t.equal(notJson.status, 400);
   t.type(((await notJson.json()) as { error: string }).error, 'string');
