@@ -13,8 +13,8 @@ import { overloaded, ServiceError } from './errors.js';
  */
 export class Admission {
   private inflight = 0;
-  /** Owners (raw requests) of a held slot not yet taken over by admit(). */
-  private readonly held = new Set<object>();
+  /** Owners (raw requests) of a held slot not yet taken over by admit(), with how long each was parked (ms). */
+  private readonly held = new Map<object, number>();
   /** Requests parked for room right now (refuseEarly keeps it; the metrics show it). */
   parked = 0;
   /** Called after each release (of an admission or of a hold), when room may have been freed. */
@@ -44,15 +44,23 @@ export class Admission {
     return overloaded(this.inflight, this.capacity);
   }
 
-  /** Takes one image slot for `owner` (room must be free); the returned function gives it back unless admit() took it over. */
-  hold(owner: object): () => void {
+  /**
+   * Takes one image slot for `owner` (room must be free), parked `waitedMs` for it; the returned function gives it
+   * back unless admit() took it over.
+   */
+  hold(owner: object, waitedMs = 0): () => void {
     this.inflight += 1;
-    this.held.add(owner);
+    this.held.set(owner, waitedMs);
     return () => {
       if (!this.held.delete(owner)) return;
       this.inflight -= 1;
       this.onRelease?.();
     };
+  }
+
+  /** How long `owner`, handed a held slot, was parked for it (0 for a request never parked); read before admit(). */
+  waitedMs(owner?: object): number {
+    return owner === undefined ? 0 : (this.held.get(owner) ?? 0);
   }
 
   /**

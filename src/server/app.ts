@@ -26,6 +26,8 @@ import { serverOptions } from './http/server-options.js';
 import { v1Plugin } from './http/v1/plugin.js';
 import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
+import { LogSettings } from './observe/log-settings.js';
+import { stageRecorder } from './observe/stage-metrics.js';
 import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
@@ -130,6 +132,7 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       onBatch: (name, version, s) => {
         const labels = { model: name, version: String(version) };
         metrics.batchSize.observe(labels, s.size);
+        metrics.batchFill.observe(labels, s.size / s.maxBatch);
         metrics.images.inc(labels, s.size);
         metrics.inferenceTime.observe(labels, s.inferenceMs / 1000);
         // Per image: an item of k rows waited k image-waits.
@@ -158,11 +161,12 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   const inferRoutes = new InferRoutes();
   const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state, inferRoutes });
   try {
-    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
+    const logSettings = new LogSettings(log);
+    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state, logSettings };
     const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
     // Parking (before Fastify) knows the infer routes by their config flags, as every route is added.
     inferRoutes.watch(app);
-    return await assemble(app, { ...base, plane: new DataPlane(base) });
+    return await assemble(app, { ...base, plane: new DataPlane({ ...base, stages: stageRecorder(metrics) }) });
   } catch (e) {
     await repo.close();
     throw e;

@@ -1,6 +1,7 @@
 // Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker.
 import type { TensorData } from '../runtime/session.js';
 import { overloaded } from './errors.js';
+import type { BatchClock } from './observe/stage-clock.js';
 
 /** An output tensor's values, row after row: a typed array, or strings for string tensors. */
 export type OutputValues = TensorData;
@@ -32,6 +33,8 @@ export interface BatchStats {
   rows: number[];
   /** Milliseconds of the model run (inside the worker). */
   inferenceMs: number;
+  /** The batcher's maxBatch (size / maxBatch: how full the batch was). */
+  maxBatch: number;
 }
 
 export interface BatcherOptions {
@@ -55,6 +58,8 @@ interface Item<L> {
   /** null for images (submit). */
   layout: L | null;
   queuedAt: number;
+  /** Hears the item's queue wait and its batch's run (the request's stage timings). */
+  clock: BatchClock | undefined;
   resolve: (result: ItemResult) => void;
   reject: (e: Error) => void;
 }
@@ -83,30 +88,30 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
   }
 
   /** Queues `count` images (count × imageBytes); resolves with this item's rows of every output. */
-  async submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
+  async submit(pixels: Uint8Array, count = 1, clock?: BatchClock): Promise<Record<string, Float32Array>> {
     if (pixels.length !== count * this.opts.imageBytes) {
       throw new RangeError(
         `expected ${count * this.opts.imageBytes} bytes for ${count} image(s), got ${pixels.length}`,
       );
     }
-    return (await this.enqueue(pixels, count, null)).outputs as Record<string, Float32Array>;
+    return (await this.enqueue(pixels, count, null, clock)).outputs as Record<string, Float32Array>;
   }
 
   /**
    * Queues `count` rows of a payload laid out as `layout` says (only items whose layouts have the same key share a
    * batch); resolves with this item's rows and dims.
    */
-  submitWithLayout(payload: Uint8Array, count: number, layout: L): Promise<ItemResult> {
-    return this.enqueue(payload, count, layout);
+  submitWithLayout(payload: Uint8Array, count: number, layout: L, clock?: BatchClock): Promise<ItemResult> {
+    return this.enqueue(payload, count, layout, clock);
   }
 
-  private enqueue(pixels: Uint8Array, count: number, layout: L | null): Promise<ItemResult> {
+  private enqueue(pixels: Uint8Array, count: number, layout: L | null, clock?: BatchClock): Promise<ItemResult> {
     if (this.queued + count > this.opts.maxQueue) {
       // Admission keeps the queue within MAX_QUEUE for the service; this holds it for any other caller too.
       return Promise.reject(overloaded(this.queued, this.opts.maxQueue));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ pixels, count, layout, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ pixels, count, layout, queuedAt: performance.now(), clock, resolve, reject });
       this.queued += count;
       if (this.timer === null && !this.due) {
         this.timer = setTimeout(() => {
@@ -169,6 +174,7 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
       off += it.pixels.length;
       queueMs.push(now - it.queuedAt);
       rows.push(it.count);
+      it.clock?.queued(now - it.queuedAt);
     }
     this.running++;
     (layout === null ? this.runner.run(pixels, n) : this.runner.run(pixels, n, layout)).then(
@@ -189,9 +195,10 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
             mineDims[name] = d ? (n === it.count ? [...d] : [it.count, ...d.slice(1)]) : [it.count, k];
           }
           row += it.count;
+          it.clock?.ran(ms, it.count, n);
           it.resolve({ outputs: mine, dims: mineDims });
         }
-        this.opts.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms });
+        this.opts.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms, maxBatch: this.opts.maxBatch });
         this.finished();
       },
       (e: unknown) => {

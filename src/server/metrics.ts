@@ -3,6 +3,18 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * Stage buckets span 100 µs to 10 s: decoding a small image, converting a tensor or encoding top-k answers take tens
+ * to hundreds of microseconds, so the 1 ms floor of LATENCY_BUCKETS would put them all in one bucket; a model run is
+ * milliseconds to a few hundred on a CPU, a queue wait is about BATCH_DELAY_MS plus the runs ahead, an admission wait
+ * at most PARK_MS (1 s), and a whole request up to the request timeout (seconds).
+ */
+const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The stages of mixer_stage_duration_seconds (see observe/stage-metrics.ts): five parts, the whole, and cache hits. */
+export const STAGES = ['admission_wait', 'decode', 'queue_wait', 'inference', 'encode', 'total', 'cache_hit'] as const;
+export type Stage = (typeof STAGES)[number];
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
@@ -10,6 +22,8 @@ export class Metrics {
   readonly queueTime: Histogram<'model' | 'version'>;
   readonly inferenceTime: Histogram<'model' | 'version'>;
   readonly batchSize: Histogram<'model' | 'version'>;
+  readonly batchFill: Histogram<'model' | 'version'>;
+  readonly stageTime: Histogram<'model' | 'version' | 'stage'>;
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly images: Counter<'model' | 'version'>;
   readonly shed: Counter;
@@ -77,6 +91,20 @@ export class Metrics {
       help: 'images per model run',
       labelNames: ['model', 'version'],
       buckets: sizes,
+      registers,
+    });
+    this.batchFill = new Histogram({
+      name: 'mixer_batch_fill_ratio',
+      help: "images per model run over the model's max batch size (1: a full batch)",
+      labelNames: ['model', 'version'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+      registers,
+    });
+    this.stageTime = new Histogram({
+      name: 'mixer_stage_duration_seconds',
+      help: 'inference request time per stage (admission_wait, decode, queue_wait, inference: the share of its batch run, encode; total; cache_hit: a whole request answered from the response cache)',
+      labelNames: ['model', 'version', 'stage'],
+      buckets: STAGE_BUCKETS,
       registers,
     });
     this.queueDepth = new Gauge({

@@ -50,7 +50,14 @@ const EXAMPLES: [string, string, string, unknown][] = [
     {
       name: 'onnx-mixer',
       version: VERSION,
-      extensions: ['binary_tensor_data', 'classification', 'model_repository', 'model_configuration', 'statistics'],
+      extensions: [
+        'binary_tensor_data',
+        'classification',
+        'model_repository',
+        'model_configuration',
+        'statistics',
+        'logging',
+      ],
     },
   ],
   ['/v2/health/ready', 'get', '200', { ready: true }],

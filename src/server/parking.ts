@@ -95,7 +95,7 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
       unpark(p);
       if (p.req.socket.destroyed || p.res.writableEnded) continue;
       // The hold ends with the answer, or with the connection (a pipelined answer not yet started has no close event).
-      const release = opts.admission.hold(p.req);
+      const release = opts.admission.hold(p.req, performance.now() - (p.until - parkMs));
       const done = (): void => {
         p.res.off('close', done);
         p.req.socket.off('close', done);

@@ -74,7 +74,19 @@ t.test(
   },
 );
 
+/** The admission_wait and total stage sums and counts of the model now (seconds). */
+async function stageSums(): Promise<Record<string, number>> {
+  const text = (await app.inject('/metrics')).body;
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^mixer_stage_duration_seconds_(sum|count)\{.*stage="(admission_wait|total)"\} (\S+)$/gm,
+  ))
+    out[`${m[2]}_${m[1]}`] = Number(m[3]);
+  return out;
+}
+
 t.test('a parked request handed a slot keeps it: its admission takes the held slot over', async (t) => {
+  const before = await stageSums();
   const first = classify();
   await until(() => admission.full, 5000, 'the first request to be admitted', 5);
   // Parked for the last ~400 ms of the first one's batch delay, well within the 1 s it may wait (not a wait for an
@@ -87,4 +99,11 @@ t.test('a parked request handed a slot keeps it: its admission takes the held sl
   const statuses = await Promise.all([first, second].map((p) => p.then((r) => r.status)));
   t.same(statuses, [200, 200]);
   await until(() => admission.images === 0 && admission.parked === 0, 5000, 'admission to be empty', 5);
+  // The time parked is the second request's admission wait (the first was admitted at once), within the total.
+  const after = await stageSums();
+  const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+  t.equal(d('admission_wait_count'), 2, 'both requests observe an admission wait');
+  t.ok(d('admission_wait_sum') > 0, `the parked one waited: ${d('admission_wait_sum')} s`);
+  t.ok(d('admission_wait_sum') < 1, 'less than PARK_MS, or it would have been refused');
+  t.ok(d('total_sum') > d('admission_wait_sum'), 'the totals include the wait');
 });

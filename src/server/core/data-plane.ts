@@ -5,6 +5,7 @@ import { VERSION } from '../../util/version.js';
 import type { Admission } from '../admission.js';
 import type { ServerConfig } from '../config.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE } from '../errors.js';
+import { StageClock } from '../observe/stage-clock.js';
 import { pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { modelNotFound, type Repository } from '../repository/repository.js';
@@ -85,6 +86,8 @@ export interface PlaneDeps {
   cache: ResponseCache;
   /** closing: set when shutdown starts. */
   state: { readonly closing: boolean };
+  /** Hears each successful inference request's stage timings (the stage histograms). */
+  stages?: (model: string, version: number, clock: StageClock) => void;
 }
 
 export class DataPlane {
@@ -203,20 +206,24 @@ export class DataPlane {
 
   /**
    * Runs an inference's `fn` on a leased version (chosen by the traffic weights when `ref` names none) and records
-   * the request in the statistics (success with its times, or failure) and in its log fields.
+   * the request in the statistics (success with its times, or failure), in its log fields and, on success, in its
+   * stage timings.
    */
-  private tracked<T>(ref: ModelRef, fn: (m: ModelInstance, times: Times) => Promise<T>): Promise<T> {
+  private tracked<T>(ref: ModelRef, fn: (m: ModelInstance, times: Times, clock: StageClock) => Promise<T>): Promise<T> {
     return this.ctx.repo.use(
       ref.name,
       ref.version,
       async (m) => {
         const t0 = performance.now();
         const times: Times = { inputMs: 0, outputMs: 0, rows: 0 };
+        const clock = new StageClock();
         let ok = false;
         try {
-          const r = await fn(m, times);
+          const r = await fn(m, times, clock);
           ok = true;
           this.ctx.stats.request(m.name, m.version, true, performance.now() - t0, times.inputMs, times.outputMs);
+          clock.encodeMs = times.outputMs;
+          this.ctx.stages?.(m.name, m.version, clock);
           return r;
         } catch (e) {
           this.ctx.stats.request(m.name, m.version, false, performance.now() - t0);
@@ -241,22 +248,25 @@ export class DataPlane {
    */
   infer<T>(ref: ModelRef, decode: () => InferRequest, wire: ResponseWire<T>, owner?: object): Promise<T> {
     const { cache } = this.ctx;
-    return this.tracked(ref, async (m, times) => {
+    return this.tracked(ref, async (m, times, clock) => {
+      clock.admissionWaitMs = this.ctx.admission.waitedMs(owner);
       const t0 = performance.now();
       const req = decode();
-      if (!cache.enabledFor(m)) return this.encode(wire, (await this.run(m, req, times, t0, owner)).response, times);
+      if (!cache.enabledFor(m))
+        return this.encode(wire, (await this.run(m, req, times, t0, owner, clock)).response, times);
       let encoded: T | undefined;
       const { value, hit } = await cache.answer(
         m,
         inferKey(req),
         async (): Promise<KeptAnswer> => {
-          const done = await this.run(m, req, times, t0, owner);
+          const done = await this.run(m, req, times, t0, owner, clock);
           encoded = this.encode(wire, done.response, times);
           return { response: keptResponse(done.response), bound: done.bound };
         },
         (a) => responseBytes(a.response),
       );
       if (!hit) return encoded as T;
+      clock.cacheHit = true;
       times.inputMs = performance.now() - t0;
       const id = req.id;
       if (value.bound !== null) this.checkSize(value.bound + idBytesBound(id), 'could take up to');
@@ -281,6 +291,7 @@ export class DataPlane {
     times: Times,
     t0: number,
     owner: object | undefined,
+    clock: StageClock,
   ): Promise<{ response: InferResponse; bound: number | null }> {
     const { admission, config } = this.ctx;
     const io = m.contract.io;
@@ -292,10 +303,11 @@ export class DataPlane {
     try {
       call = prepareCall(req, io.inputs, io.outputs, m.batchable, config.maxQueue);
       times.inputMs = performance.now() - t0;
+      clock.decodeMs = times.inputMs;
       // Checked before inference from the graph's output shapes; outputs with other dynamic dims are checked after it.
       bound = responseBytesBound(call, io.outputs, m.labels, m.name);
       if (bound !== null) this.checkSize(bound, 'could take up to');
-      out = await m.infer(call.payload, call.rows, call.layout).catch(graphRejected);
+      out = await m.infer(call.payload, call.rows, call.layout, clock).catch(graphRejected);
     } finally {
       release();
     }
@@ -329,7 +341,8 @@ export class DataPlane {
     chosen?: (version: number) => void,
   ) {
     const { admission, cache, config } = this.ctx;
-    return this.tracked(ref, async (m, times) => {
+    return this.tracked(ref, async (m, times, clock) => {
+      clock.admissionWaitMs = admission.waitedMs(owner);
       chosen?.(m.version);
       const t0 = performance.now();
       const c = m.contract.image;
@@ -344,6 +357,7 @@ export class DataPlane {
         const release = admission.admit(uploads.length, owner);
         let probs: Float32Array[];
         try {
+          const td = performance.now();
           const decoded = await Promise.allSettled(
             uploads.map((u) =>
               decodeImage(u.bytes, c, { maxPixels: config.maxPixels, ...(u.name ? { name: u.name } : {}) }).then((px) =>
@@ -356,7 +370,8 @@ export class DataPlane {
           const pixels = new Uint8Array(uploads.length * c.itemBytes);
           decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
           times.inputMs = performance.now() - t0;
-          probs = await m.classify(pixels, uploads.length);
+          clock.decodeMs = performance.now() - td;
+          probs = await m.classify(pixels, uploads.length, clock);
         } finally {
           release();
         }
@@ -366,9 +381,10 @@ export class DataPlane {
         return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
       };
       if (!cache.enabledFor(m)) return run();
-      const { value } = await cache.answer(m, classifyKey(top, c, uploads), run, (v) =>
+      const { value, hit } = await cache.answer(m, classifyKey(top, c, uploads), run, (v) =>
         Buffer.byteLength(JSON.stringify(v), 'utf8'),
       );
+      clock.cacheHit = hit;
       return value;
     });
   }

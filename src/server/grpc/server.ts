@@ -14,12 +14,13 @@ import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
 import { routingKey } from '../traffic/split.js';
 import { type GuardCounts, guardServers } from './guard.js';
 import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
+import { fromGrpcSettings, type GrpcLogSettings, toGrpcSettings } from './log-settings.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 /** Extensions served over gRPC (classification via the output parameter). */
-export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics'] as const;
+export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics', 'logging'] as const;
 
 /**
  * ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE
@@ -174,6 +175,7 @@ export class GrpcEndpoint {
         await plane.unload(repositoryModel(r));
         return {};
       }),
+      LogSettings: unary<GrpcLogSettings>(async (r) => toGrpcSettings(ctx.logSettings.update(fromGrpcSettings(r)))),
       ModelInfer: unary<GrpcInferRequest>(async (r, call) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
         return plane.infer(

@@ -8,6 +8,7 @@ import { WorkerPool } from '../../runtime/worker-pool.js';
 import { type BatchStats, type ItemResult, MicroBatcher, type OutputValues } from '../batcher.js';
 import { ServiceError } from '../errors.js';
 import { classRows, runImages, typedView as view } from '../image-batch.js';
+import type { BatchClock } from '../observe/stage-clock.js';
 import { modelContract, openModelFile } from '../open-model.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 import { elemBytes, type ModelContract } from './contract.js';
@@ -275,19 +276,19 @@ export class ModelInstance {
    * Class probabilities for `count` preprocessed images (count × the contract's input tensor bytes), submitted as one
    * batch item so they run together or not at all; one array per image.
    */
-  async classify(input: Uint8Array, count = 1): Promise<Float32Array[]> {
+  async classify(input: Uint8Array, count = 1, clock?: BatchClock): Promise<Float32Array[]> {
     const c = this.contract.image;
     if (!c)
       throw new ServiceError(
         'NOT_AN_IMAGE_MODEL',
         `model "${this.name}" is not an image classifier: ${this.contract.notImage}; use /v2/models/${this.name}/infer`,
       );
-    return classRows((await this.batcher.submit(input, count))[c.output]!, count, c);
+    return classRows((await this.batcher.submit(input, count, clock))[c.output]!, count, c);
   }
 
   /** Runs a generic tensor request (payload laid out as `layout` says; `rows` rows when batched). */
-  infer(payload: Uint8Array, rows: number, layout: TensorLayout): Promise<ItemResult> {
-    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, layout);
+  infer(payload: Uint8Array, rows: number, layout: TensorLayout, clock?: BatchClock): Promise<ItemResult> {
+    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, layout, clock);
   }
 
   lease(): void {

@@ -16,6 +16,7 @@ export const V2_EXTENSIONS = [
   'model_repository',
   'model_configuration',
   'statistics',
+  'logging',
 ] as const;
 
 const tags = ['v2'];
