@@ -25,6 +25,8 @@ import { serverOptions } from './http/server-options.js';
 import { v1Plugin } from './http/v1/plugin.js';
 import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
+import { traceHttp } from './observe/trace-http.js';
+import { startTracing } from './observe/tracing.js';
 import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
@@ -155,14 +157,18 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
 
   const state: AppContext['state'] = { closing: false };
   const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
+  let tracing: AppContext['tracing'] | null = null;
   try {
-    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
+    tracing = await startTracing(config, process.env, (msg) => log.warn(msg));
+    if (tracing.on) log.info({ settings: tracing.settings.get() }, 'tracing on: OpenTelemetry spans over OTLP/HTTP');
+    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state, tracing };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
       ...base,
       plane: new DataPlane(base),
     });
   } catch (e) {
     await repo.close();
+    await tracing?.shutdown();
     throw e;
   }
 }
@@ -199,6 +205,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       return replyShuttingDown(reply.header('connection', 'close'));
     }
   });
+  // The server span starts before the key check, so refused requests are traced too (no hook when tracing is off).
+  if (ctx.tracing.on) traceHttp(app, ctx.tracing);
   requireApiKeys(app, ctx.access);
   refuseWhenFull(app, ctx.admission);
   // Server-Timing: time spent in this process on the request (the page shows it); during shutdown, in-flight answers
@@ -228,6 +236,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   });
   app.addHook('onClose', async () => {
     await repo.close();
+    await ctx.tracing.shutdown();
   });
   await app.ready();
   return app;

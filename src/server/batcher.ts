@@ -1,6 +1,7 @@
 // Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker.
 import type { TensorData } from '../runtime/session.js';
 import { overloaded } from './errors.js';
+import type { RequestTrace, SpanHandle } from './observe/tracing.js';
 
 /** An output tensor's values, row after row: a typed array, or strings for string tensors. */
 export type OutputValues = TensorData;
@@ -19,7 +20,13 @@ export interface BatchRunner<L extends KeyedLayout = KeyedLayout> {
     pixels: Uint8Array,
     n: number,
     layout?: L,
-  ): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, readonly number[]> }>;
+  ): Promise<{
+    outputs: Record<string, OutputValues>;
+    ms: number;
+    dims?: Record<string, readonly number[]>;
+    /** The worker (thread id) that ran it, for the batch span. */
+    worker?: number;
+  }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
 }
@@ -55,6 +62,8 @@ interface Item<L> {
   /** null for images (submit). */
   layout: L | null;
   queuedAt: number;
+  /** The request's trace when it is sampled: its queue span and the batch span's link. */
+  trace: RequestTrace | undefined;
   resolve: (result: ItemResult) => void;
   reject: (e: Error) => void;
 }
@@ -83,30 +92,35 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
   }
 
   /** Queues `count` images (count × imageBytes); resolves with this item's rows of every output. */
-  async submit(pixels: Uint8Array, count = 1): Promise<Record<string, Float32Array>> {
+  async submit(pixels: Uint8Array, count = 1, trace?: RequestTrace): Promise<Record<string, Float32Array>> {
     if (pixels.length !== count * this.opts.imageBytes) {
       throw new RangeError(
         `expected ${count * this.opts.imageBytes} bytes for ${count} image(s), got ${pixels.length}`,
       );
     }
-    return (await this.enqueue(pixels, count, null)).outputs as Record<string, Float32Array>;
+    return (await this.enqueue(pixels, count, null, trace)).outputs as Record<string, Float32Array>;
   }
 
   /**
    * Queues `count` rows of a payload laid out as `layout` says (only items whose layouts have the same key share a
    * batch); resolves with this item's rows and dims.
    */
-  submitWithLayout(payload: Uint8Array, count: number, layout: L): Promise<ItemResult> {
-    return this.enqueue(payload, count, layout);
+  submitWithLayout(payload: Uint8Array, count: number, layout: L, trace?: RequestTrace): Promise<ItemResult> {
+    return this.enqueue(payload, count, layout, trace);
   }
 
-  private enqueue(pixels: Uint8Array, count: number, layout: L | null): Promise<ItemResult> {
+  private enqueue(
+    pixels: Uint8Array,
+    count: number,
+    layout: L | null,
+    trace: RequestTrace | undefined,
+  ): Promise<ItemResult> {
     if (this.queued + count > this.opts.maxQueue) {
       // Admission keeps the queue within MAX_QUEUE for the service; this holds it for any other caller too.
       return Promise.reject(overloaded(this.queued, this.opts.maxQueue));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ pixels, count, layout, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ pixels, count, layout, queuedAt: performance.now(), trace, resolve, reject });
       this.queued += count;
       if (this.timer === null && !this.due) {
         this.timer = setTimeout(() => {
@@ -164,15 +178,26 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
     const queueMs: number[] = [];
     const rows: number[] = [];
     let off = 0;
+    let riders: RequestTrace[] | null = null;
     for (const it of batch) {
       pixels.set(it.pixels, off);
       off += it.pixels.length;
       queueMs.push(now - it.queuedAt);
       rows.push(it.count);
+      if (it.trace) {
+        riders ??= [];
+        riders.push(it.trace);
+      }
     }
+    const span = riders ? this.traceBatch(batch, riders, n) : null;
     this.running++;
     (layout === null ? this.runner.run(pixels, n) : this.runner.run(pixels, n, layout)).then(
-      ({ outputs, ms, dims }) => {
+      ({ outputs, ms, dims, worker }) => {
+        if (span) {
+          if (worker !== undefined) span.set({ 'mixer.worker': worker });
+          span.set({ 'mixer.inference_ms': ms });
+          span.end();
+        }
         let row = 0;
         for (const it of batch) {
           const mine: Record<string, OutputValues> = {};
@@ -195,10 +220,25 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
         this.finished();
       },
       (e: unknown) => {
+        span?.end(e);
         for (const it of batch) it.reject(e as Error);
         this.finished();
       },
     );
+  }
+
+  /**
+   * The batch run's span, started by its first traced rider and linked from every traced rider's server span (a span
+   * has one parent, so the others reach it by link); each traced rider's queue wait ends here, linked to it.
+   */
+  private traceBatch(batch: Item<L>[], riders: RequestTrace[], n: number): SpanHandle {
+    const span = riders[0]!.batch(riders, {
+      'mixer.batch.size': n,
+      'mixer.batch.requests': batch.length,
+      'mixer.batch.traced_requests': riders.length,
+    });
+    for (const it of batch) it.trace?.queued(it.queuedAt, span);
+    return span;
   }
 
   /** A run ended: whatever queued meanwhile has waited long enough, so it goes next. */

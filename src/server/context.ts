@@ -6,6 +6,7 @@ import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { DataPlane } from './core/data-plane.js';
 import type { Metrics } from './metrics.js';
+import type { Tracing } from './observe/tracing.js';
 import type { Repository } from './repository/repository.js';
 import type { InferenceStats } from './stats.js';
 import type { ResponseCache } from './traffic/response-cache.js';
@@ -26,6 +27,8 @@ export interface AppContext {
   cache: ResponseCache;
   /** closing: set when shutdown starts (readiness turns false, new requests get 503); metricsAddress: the --metrics-port listener once up. */
   state: { closing: boolean; metricsAddress?: AddressInfo };
+  /** OpenTelemetry tracing and Triton's trace settings (off: no SDK, no hooks). */
+  tracing: Tracing;
   /** The protocol-neutral data plane every adapter calls. */
   plane: DataPlane;
 }

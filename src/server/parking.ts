@@ -18,6 +18,9 @@ export const inferRoute = (url: string): string =>
       ? '/v2/models/:name/versions/:version/infer'
       : '/v2/models/:name/infer';
 
+/** When (performance.now()) each request handed on after parking started to wait: its trace's admission wait. */
+export const parkedSince = new WeakMap<IncomingMessage, number>();
+
 /** Longest time an infer request waits, unread, for room before it is refused (clients are told to retry after 1 s). */
 export const PARK_MS = 1000;
 
@@ -112,6 +115,7 @@ export function refuseEarly(opts: FastRefusal, handler: (req: IncomingMessage, r
       };
       p.res.once('close', done);
       p.req.socket.once('close', done);
+      parkedSince.set(p.req, p.until - parkMs);
       handler(p.req, p.res);
     }
     if (parked.length === 0 && timer !== null) {

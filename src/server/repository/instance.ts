@@ -8,6 +8,7 @@ import { WorkerPool } from '../../runtime/worker-pool.js';
 import { type BatchStats, type ItemResult, MicroBatcher, type OutputValues } from '../batcher.js';
 import { ServiceError } from '../errors.js';
 import { classRows, runImages, typedView as view } from '../image-batch.js';
+import type { RequestTrace } from '../observe/tracing.js';
 import { modelContract, openModelFile } from '../open-model.js';
 import { type ModelConfigFile, ModelFileError } from './config-file.js';
 import { elemBytes, type ModelContract } from './contract.js';
@@ -275,19 +276,19 @@ export class ModelInstance {
    * Class probabilities for `count` preprocessed images (count × the contract's input tensor bytes), submitted as one
    * batch item so they run together or not at all; one array per image.
    */
-  async classify(input: Uint8Array, count = 1): Promise<Float32Array[]> {
+  async classify(input: Uint8Array, count = 1, trace?: RequestTrace): Promise<Float32Array[]> {
     const c = this.contract.image;
     if (!c)
       throw new ServiceError(
         'NOT_AN_IMAGE_MODEL',
         `model "${this.name}" is not an image classifier: ${this.contract.notImage}; use /v2/models/${this.name}/infer`,
       );
-    return classRows((await this.batcher.submit(input, count))[c.output]!, count, c);
+    return classRows((await this.batcher.submit(input, count, trace))[c.output]!, count, c);
   }
 
   /** Runs a generic tensor request (payload laid out as `layout` says; `rows` rows when batched). */
-  infer(payload: Uint8Array, rows: number, layout: TensorLayout): Promise<ItemResult> {
-    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, layout);
+  infer(payload: Uint8Array, rows: number, layout: TensorLayout, trace?: RequestTrace): Promise<ItemResult> {
+    return this.batcher.submitWithLayout(payload, layout.batched ? rows : 1, layout, trace);
   }
 
   lease(): void {
@@ -314,10 +315,20 @@ async function runBatch(
   px: Uint8Array,
   n: number,
   layout?: TensorLayout,
-): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, number[]> }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, number[]>; worker?: number }> {
   if (layout) return runTensors(pool, px, n, layout);
-  const { out, ms } = await runImages((feeds, outputs) => pool.run(feeds, outputs), contract, px, n);
-  return { outputs: { [contract.image!.output]: out }, ms };
+  let worker: number | undefined;
+  const { out, ms } = await runImages(
+    (feeds, outputs) =>
+      pool.run(feeds, outputs).then((r) => {
+        worker = r.worker;
+        return r;
+      }),
+    contract,
+    px,
+    n,
+  );
+  return { outputs: { [contract.image!.output]: out }, ms, ...(worker !== undefined ? { worker } : {}) };
 }
 
 /** A generic request: batched payloads are row-interleaved inputs, solo payloads the inputs one after another. */
@@ -326,7 +337,7 @@ async function runTensors(
   px: Uint8Array,
   n: number,
   layout: TensorLayout,
-): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims: Record<string, number[]> }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims: Record<string, number[]>; worker: number }> {
   const feeds: Record<string, HostTensor> = {};
   if (layout.batched) {
     const rowBytes = layout.inputs.map((i) => prod(i.dims) * elemBytes(i.type));
@@ -366,5 +377,5 @@ async function runTensors(
     outputs[name] = r.outputs[name]!.data;
     dims[name] = [...r.outputs[name]!.dims];
   }
-  return { outputs, ms: r.ms, dims };
+  return { outputs, ms: r.ms, dims, worker: r.worker };
 }

@@ -68,7 +68,7 @@ export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit
       reply.header('cache-control', 'no-store');
       // The model is looked up first (cheap, and a wrong name costs no decoding), then the request is admitted whole.
       return plane.classify(
-        { name: q.model, version: q.version, routingKey: routingKey(req.headers['x-routing-key']) },
+        { name: q.model, version: q.version, routingKey: routingKey(req.headers['x-routing-key']), trace: req.trace },
         () => uploadsOf(req, bodyLimit),
         q.top,
         req.raw,

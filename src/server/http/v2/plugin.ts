@@ -7,6 +7,7 @@ import { v2ConfigRoutes } from './config.js';
 import { v2RepositoryRoutes } from './repository.js';
 import { v2Routes } from './routes.js';
 import { v2StatsRoutes } from './stats.js';
+import { v2TraceRoutes } from './trace.js';
 
 /** Registered with `{ prefix: '/v2' }`; its hooks, parsers and handlers apply to its routes only. */
 export async function v2Plugin(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
@@ -26,4 +27,5 @@ export async function v2Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
   v2ConfigRoutes(app, ctx.plane);
   v2StatsRoutes(app, ctx.plane);
   v2RepositoryRoutes(app, ctx.plane);
+  v2TraceRoutes(app, ctx.plane);
 }

@@ -15,6 +15,7 @@ export const V2_EXTENSIONS = [
   'model_repository',
   'model_configuration',
   'statistics',
+  'trace',
 ] as const;
 
 const tags = ['v2'];
@@ -99,7 +100,7 @@ export function v2Routes(app: FastifyInstance, plane: DataPlane): void {
     if (!accepts(req.headers.accept, ['application/json', 'application/octet-stream']))
       throw new ServiceError('NOT_ACCEPTABLE', 'this endpoint answers application/json or application/octet-stream');
     const a = await plane.infer(
-      { ...(req.params as ModelParams), routingKey: routingKey(req.headers['x-routing-key']) },
+      { ...(req.params as ModelParams), routingKey: routingKey(req.headers['x-routing-key']), trace: req.trace },
       () => restInferRequest(req.body, req.headers['inference-header-content-length'] as string | undefined),
       restWire,
       req.raw,
