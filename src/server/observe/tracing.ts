@@ -1,8 +1,12 @@
 // OpenTelemetry tracing as the service sees it: a small facade (request, child, batch spans) the core and adapters call, set up from --tracing and the OTEL_* variables; the SDK is imported only when tracing is on.
 
 import { ConfigError } from '../../util/errors.js';
-import type { ServerConfig } from '../config.js';
 import { samplerFromEnv, TraceSettings } from './trace-settings.js';
+
+/** The --tracing setting (config.ts), restated here so the core's tracing types import no settings. */
+export interface TracingSetting {
+  tracing: 'auto' | 'on' | 'off';
+}
 
 /** Span attribute values the service writes. */
 export type Attrs = Record<string, string | number | boolean>;
@@ -90,7 +94,7 @@ const EXPORTERS = ['otlp', 'none'];
  * Whether tracing is on: `--tracing on|off` when given, else on when OTEL_TRACES_EXPORTER names an exporter ("otlp");
  * OTEL_SDK_DISABLED=true turns it off. ConfigError for an exporter or sampler this service cannot use.
  */
-export function tracingWanted(config: Pick<ServerConfig, 'tracing'>, env: NodeJS.ProcessEnv): boolean {
+export function tracingWanted(config: TracingSetting, env: NodeJS.ProcessEnv): boolean {
   if (config.tracing === 'off' || env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return false;
   const exporter = env['OTEL_TRACES_EXPORTER']?.trim().toLowerCase();
   if (exporter !== undefined && exporter !== '' && !EXPORTERS.includes(exporter))
@@ -106,7 +110,7 @@ export function tracingWanted(config: Pick<ServerConfig, 'tracing'>, env: NodeJS
 
 /** Sets tracing up from the settings and the environment; the OpenTelemetry SDK is imported only when it is on. */
 export async function startTracing(
-  config: Pick<ServerConfig, 'tracing'>,
+  config: TracingSetting,
   env: NodeJS.ProcessEnv,
   warn: (msg: string) => void,
 ): Promise<Tracing> {
