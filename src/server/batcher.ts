@@ -195,7 +195,7 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
       ({ outputs, ms, dims, worker }) => {
         if (span) {
           if (worker !== undefined) span.set({ 'mixer.worker': worker });
-          span.set({ 'mixer.inference_ms': ms });
+          span.set({ 'mixer.inference_ms': Math.round(ms * 1000) / 1000 });
           span.end();
         }
         let row = 0;

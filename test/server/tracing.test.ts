@@ -1,4 +1,6 @@
 // OpenTelemetry tracing end to end: a real OTLP/HTTP receiver, the service on real HTTP and gRPC ports, spans checked (parent chain, continued trace, batch links, attributes, errors), log lines joined by trace_id, and Triton's trace settings.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
@@ -112,8 +114,9 @@ t.test('classify: a server span with the semantic-convention attributes and the 
     'mixer.input_bytes': png.length,
     'mixer.output_bytes': 32 * 32 * 3,
   });
+  t.match(byName(spans, 'mixer.admission')[0]!.attributes, { 'mixer.rows': 1 });
   const batch = byName(spans, 'mixer.batch')[0]!;
-  t.match(batch.attributes, { 'mixer.batch.size': 1, 'mixer.worker': Number });
+  t.match(batch.attributes, { 'mixer.batch.size': 1, 'mixer.worker': Number, 'mixer.inference_ms': Number });
   t.same(batch.links, [{ traceId: tp.traceId, spanId: server.spanId }], 'the batch span links the request');
   t.same(byName(spans, 'mixer.queue')[0]!.links, [{ traceId: tp.traceId, spanId: batch.spanId }]);
   t.ok(spans.every((s) => s.endNs >= s.startNs));
@@ -141,6 +144,14 @@ t.test('an incoming traceparent and tracestate are continued; several requests s
     answers.map((a) => a.status),
     [200, 200, 200, 200],
   );
+  // A malformed traceparent is ignored: the request starts a trace of its own.
+  const odd = await fetch(`${url}/v2`, {
+    headers: { traceparent: '00-zz-not-a-trace-context', tracestate: 'x'.repeat(9000) },
+  });
+  t.equal(odd.status, 200);
+  const fresh = parse(odd.headers.get('traceparent'));
+  t.notOk(callers.some((c) => c.traceId === fresh.traceId));
+  t.equal(odd.headers.get('tracestate'), null, 'an invalid tracestate is not echoed');
   const servers: ReceivedSpan[] = [];
   for (const [i, c] of callers.entries()) {
     const tp = parse(answers[i]!.headers.get('traceparent'));
@@ -342,6 +353,30 @@ t.test('trace settings need the admin scope', async (t) => {
   t.equal(httpScope('/v2/models/:name/trace/setting'), 'admin');
   t.equal(httpScope('/v2/models/:name/infer'), 'infer');
   t.equal(grpcScope('/inference.GRPCInferenceService/TraceSetting'), 'admin');
+  const keyFile = path.join(t.testdir(), 'keys.txt');
+  writeFileSync(keyFile, 'infer-key scopes=infer\nadmin-key scopes=admin\n');
+  const guarded = await testApp(t, { modelPath, apiKeyFile: keyFile, tracing: 'off', grpcPort: 0, host: '127.0.0.1' });
+  await guarded.ready();
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  for (const url of ['/v2/trace/setting', `${model}/trace/setting`]) {
+    t.equal((await guarded.inject({ url, headers: as('infer-key') })).statusCode, 403, `GET ${url}: infer key refused`);
+    t.equal((await guarded.inject({ url })).statusCode, 401, `GET ${url}: no key`);
+    const post = { method: 'POST' as const, url, payload: { trace_rate: '5' } };
+    t.equal((await guarded.inject({ ...post, headers: as('infer-key') })).statusCode, 403, `POST ${url}: infer key`);
+    const ok = await guarded.inject({ ...post, headers: as('admin-key') });
+    t.equal(ok.statusCode, 200, `POST ${url}: admin key`);
+    t.equal(ok.json().trace_rate, '5');
+  }
+  const guardedClient = grpcClient(grpcEndpoint(guarded)!.port, 'triton');
+  t.teardown(() => guardedClient.close());
+  const md = (key: string) => {
+    const m = new grpc.Metadata();
+    m.set('authorization', `Bearer ${key}`);
+    return m;
+  };
+  const denied = await fails(call(guardedClient, 'TraceSetting', {}, md('infer-key')));
+  t.equal(denied.code, grpc.status.PERMISSION_DENIED);
+  t.ok(await call(guardedClient, 'TraceSetting', {}, md('admin-key')));
 });
 
 t.test(

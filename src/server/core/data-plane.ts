@@ -283,7 +283,13 @@ export class DataPlane {
   ): Promise<{ response: InferResponse; bound: number | null }> {
     const { admission, config } = this.ctx;
     const io = m.contract.io;
-    const release = traced(tr, 'mixer.admission', () => admission.admit(rowsAsked(req, m.batchable), owner));
+    const rows = rowsAsked(req, m.batchable);
+    const release = traced(
+      tr,
+      'mixer.admission',
+      () => admission.admit(rows, owner),
+      () => ({ 'mixer.rows': rows }),
+    );
     let call;
     let out;
     let bound;
@@ -366,7 +372,12 @@ export class DataPlane {
       readSpan?.set({ 'mixer.images': uploads.length, 'mixer.input_bytes': uploadBytes(uploads) });
       readSpan?.end();
       const run = async () => {
-        const release = traced(tr, 'mixer.admission', () => admission.admit(uploads.length, owner));
+        const release = traced(
+          tr,
+          'mixer.admission',
+          () => admission.admit(uploads.length, owner),
+          () => ({ 'mixer.rows': uploads.length }),
+        );
         let probs: Float32Array[];
         try {
           const span = tr?.child('mixer.decode', {
