@@ -421,3 +421,32 @@ t.test('tracing off: no traceparent on answers and nothing sent', async (t) => {
     'exports are OTLP JSON',
   );
 });
+
+t.test('a collector that is down costs spans, not requests: a warning, and shutdown still completes', async (t) => {
+  const dead = await otlpReceiver();
+  await dead.close(); // its port now refuses connections
+  const endpoint = process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+  const timeout = process.env['OTEL_EXPORTER_OTLP_TIMEOUT'];
+  Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: dead.url, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' });
+  const warnings: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.includes('could not be exported')) warnings.push(l);
+      done();
+    },
+  });
+  let lonely: Awaited<ReturnType<typeof testApp>>;
+  try {
+    lonely = await testApp(t, { modelPath, logger: true, logStream: stream });
+  } finally {
+    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = endpoint;
+    if (timeout === undefined) delete process.env['OTEL_EXPORTER_OTLP_TIMEOUT'];
+    else process.env['OTEL_EXPORTER_OTLP_TIMEOUT'] = timeout;
+  }
+  const res = await lonely.inject({ method: 'POST', url: `${model}/infer`, payload: inferBody(3) });
+  t.equal(res.statusCode, 200);
+  t.ok(res.headers['traceparent']);
+  await lonely.mixer.tracing.flush();
+  t.equal(warnings.length, 1, 'the failed export is logged once');
+  await t.resolves(lonely.close(), 'shutdown completes');
+});

@@ -11,7 +11,7 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -126,7 +126,17 @@ class SdkRequestTrace implements RequestTrace {
  * service.name onnx-mixer and its version, overridden by OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. The
  * exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT/HEADERS/TIMEOUT; the batch processor OTEL_BSP_*.
  */
-export function sdkTracing(settings: TraceSettings): Tracing {
+export function sdkTracing(settings: TraceSettings, warn: (msg: string) => void): Tracing {
+  // Failed exports (a collector down or refusing) are the SDK's "global errors", whose handler is process-wide (the
+  // last tracing set up reports them): at most one log line per 30 s.
+  let lastWarned = -Infinity;
+  const report = (e: unknown): void => {
+    const now = performance.now();
+    if (now - lastWarned < 30_000) return;
+    lastWarned = now;
+    warn(`OpenTelemetry: spans could not be exported (${describe(e)}); requests are unaffected`);
+  };
+  setGlobalErrorHandler(report);
   const resource = defaultResource()
     .merge(resourceFromAttributes({ 'service.name': 'onnx-mixer', 'service.version': VERSION }))
     .merge(detectResources({ detectors: [envDetector] }));
@@ -159,7 +169,14 @@ export function sdkTracing(settings: TraceSettings): Tracing {
       );
       return new SdkRequestTrace(tracer, span);
     },
-    flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    flush: () => provider.forceFlush().catch(report),
+    shutdown: () => provider.shutdown().catch(report),
   };
+}
+
+/** An export error in a few words (the SDK's errors are not always Errors). */
+function describe(e: unknown): string {
+  const m = (e as { message?: unknown } | null)?.message;
+  const text = typeof m === 'string' && m !== '' ? m : String(e);
+  return text.slice(0, 200);
 }

@@ -70,9 +70,9 @@ export interface Tracing {
     model?: string,
     startMs?: number,
   ): RequestTrace | null;
-  /** Sends the spans ended so far. */
+  /** Sends the spans ended so far (a failed export is logged, never thrown). */
   flush(): Promise<void>;
-  /** Sends what is left and stops the exporter. */
+  /** Sends what is left and stops the exporter (a failed export is logged, never thrown). */
   shutdown(): Promise<void>;
 }
 
@@ -109,6 +109,7 @@ export function tracingWanted(config: TracingSetting, env: NodeJS.ProcessEnv): b
 }
 
 /** Sets tracing up from the settings and the environment; the OpenTelemetry SDK is imported only when it is on. */
+/** `warn` writes a warning to the service's log (a protocol downgraded, exports failing). */
 export async function startTracing(
   config: TracingSetting,
   env: NodeJS.ProcessEnv,
@@ -131,5 +132,5 @@ export async function startTracing(
   else if (protocol !== 'http/json')
     throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL "${protocol.slice(0, 40)}" is not supported; use http/json`);
   const { sdkTracing } = await import('./tracing-sdk.js');
-  return sdkTracing(new TraceSettings(true, sampler));
+  return sdkTracing(new TraceSettings(true, sampler), warn);
 }
