@@ -66,17 +66,19 @@ export async function cpuOf(pid: number, run: () => Promise<LoadResult>): Promis
   return { ...r, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / Math.max(1, r.requests) };
 }
 
-/** Starts a server process on a free port, waits for its /readyz, runs `fn`, stops it with SIGTERM. */
+/** Starts a server process on a free port (with `env` over this one's), waits for its /readyz, runs `fn`, stops it with SIGTERM. */
 export async function withServer<T>(
   args: string[],
   name: string,
   fn: (url: string, pid: number, startupMs: number) => Promise<T>,
+  env?: NodeJS.ProcessEnv,
 ): Promise<T> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [...args, '--port', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     cwd: ROOT,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
   });
   let err = '';
   child.stderr.on('data', (d: Buffer) => {

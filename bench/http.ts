@@ -6,7 +6,9 @@
 //   bare route  a Fastify POST route that reads the same multipart body and returns a constant
 // Also: startup-to-ready time of `mixer serve`, the event-loop stall of one batch-32 run on the main thread,
 // and with --soak S, the service's RSS sampled over S seconds of load. Then the response cache: /classify with 50%
-// repeats on a cached and an uncached copy of the model, interleaved, with the hit rate (http-cache.ts).
+// repeats on a cached and an uncached copy of the model, interleaved, with the hit rate (http-cache.ts). Then tracing:
+// /classify with tracing off, on with sampling 0 and on with sampling 1 exporting to a local OTLP/HTTP receiver,
+// interleaved (http-tracing.ts; --no-tracing skips it, --tracing-only runs only it).
 // Needs `npm run build` first (runs from dist/).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +32,7 @@ import {
   soakRss,
   withServer,
 } from './http-harness.js';
+import { type TracingFigures, tracingWorkload } from './http-tracing.js';
 import { mainThreadStallMs, RawModel } from './raw-model.js';
 
 const { values: o } = parseArgs({
@@ -46,6 +49,8 @@ const { values: o } = parseArgs({
     'bare-server': { type: 'boolean', default: false },
     port: { type: 'string', default: '0' },
     json: { type: 'boolean', default: false },
+    'no-tracing': { type: 'boolean', default: false },
+    'tracing-only': { type: 'boolean', default: false },
   },
 });
 
@@ -122,6 +127,10 @@ async function main(): Promise<void> {
       o['log-level'],
     ];
 
+    if (o['tracing-only']) {
+      printTracing(await tracingWorkload(serveArgs, request, { connections, seconds: duration, rounds }));
+      return;
+    }
     const stallMs = await mainThreadStallMs(modelPath, threads, maxBatch);
     const raw = await RawModel.open(modelPath, { workers, threads, batch: maxBatch });
     // With several workers, also the raw model as one session on all their threads (the layout they replace).
@@ -159,6 +168,9 @@ async function main(): Promise<void> {
       rounds,
       serveArgs: serveArgs.slice(4),
     });
+    const tracing = o['no-tracing']
+      ? null
+      : await tracingWorkload(serveArgs, request, { connections, seconds: duration, rounds });
 
     const pick = (k: RunKind, f: (x: Run) => number): number => med(res.runs[k].map(f));
     const ratio = (k: RunKind, base: RunKind): number =>
@@ -201,6 +213,7 @@ async function main(): Promise<void> {
     console.log(
       `response cache, 50% repeats: on ${cache.on.toFixed(0)} req/s (hit rate ${(100 * cache.hitRate).toFixed(1)}%), off ${cache.off.toFixed(0)} req/s, on/off ${cache.ratio.toFixed(2)}, ${cache.errors} errors (medians over ${cache.rounds} interleaved rounds of ${cache.seconds} s)`,
     );
+    if (tracing) printTracing(tracing);
     if (res.soak) {
       const s = res.soak;
       console.log(
@@ -211,10 +224,28 @@ async function main(): Promise<void> {
     console.log(
       `targets: >= 0.85 of the raw model in the same layout ${ok(svc.vsRaw >= 0.85)}; p99 <= 50 ms ${ok((svc.p99 ?? NaN) <= 50)}; zero errors ${ok(svc.errors === 0)}; startup <= 3 s ${ok(res.startupMs <= 3000)}`,
     );
-    if (o.json) console.log(JSON.stringify({ hardware: hw, rows, ...res, cache }));
+    if (o.json) console.log(JSON.stringify({ hardware: hw, rows, ...res, cache, tracing }));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The tracing rows: throughput, latency and the server's CPU per request, off vs on with sampling 0 and 1. */
+function printTracing(tracing: TracingFigures): void {
+  const names = { off: 'tracing off', sampled0: 'tracing on, sampling 0', sampled1: 'tracing on, sampling 1' };
+  console.log(
+    [
+      '',
+      '| POST /classify | req/s | p50 ms | p99 ms | errors | CPU ms / req | vs tracing off (req/s) |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...tracing.rows.map(
+        (r) =>
+          `| ${names[r.mode]} | ${r.rate.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.cpuMs.toFixed(2)} | ${r.vsOff.toFixed(3)} |`,
+      ),
+      `(three servers side by side, medians over ${tracing.rounds} interleaved rounds of ${tracing.seconds} s; sampling 1 exported ${tracing.exports} OTLP/HTTP requests, ${mb(tracing.bytes)} MB, to a local receiver)`,
+      '',
+    ].join('\n'),
+  );
 }
 
 if (o['bare-server']) await bareServer(Number(o.port));

@@ -15,6 +15,8 @@ export interface RunResult {
   outputs: Record<string, HostTensor>;
   /** Milliseconds the session's run took inside the worker. */
   ms: number;
+  /** The thread id of the worker that ran it. */
+  worker: number;
 }
 
 interface Job {
@@ -76,7 +78,7 @@ class Slot {
     this.worker.unref();
     if (!job) return;
     if ('error' in r) job.reject(new RuntimeError(`inference failed: ${r.error}`, r.code));
-    else job.resolve({ outputs: r.outputs, ms: r.ms });
+    else job.resolve({ outputs: r.outputs, ms: r.ms, worker: this.worker.threadId });
   }
 }
 

@@ -28,6 +28,8 @@ import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
 import { LogSettings } from './observe/log-settings.js';
 import { stageRecorder } from './observe/stage-metrics.js';
+import { traceHttp } from './observe/trace-http.js';
+import { startTracing } from './observe/tracing.js';
 import { finishOpenApi } from './openapi-doc.js';
 import { ModelFileError } from './repository/config-file.js';
 import { Repository } from './repository/repository.js';
@@ -160,15 +162,31 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   const state: AppContext['state'] = { closing: false };
   const inferRoutes = new InferRoutes();
   const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state, inferRoutes });
+  let tracing: AppContext['tracing'] | null = null;
   try {
+    tracing = await startTracing(config, process.env, (msg) => log.warn(msg));
+    if (tracing.on) log.info({ settings: tracing.settings.get() }, 'tracing on: OpenTelemetry spans over OTLP/HTTP');
     const logSettings = new LogSettings(log);
-    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state, logSettings };
+    const base = {
+      repo,
+      config,
+      metrics,
+      admission,
+      keys,
+      access,
+      stats,
+      cache: responseCache,
+      state,
+      logSettings,
+      tracing,
+    };
     const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
     // Parking (before Fastify) knows the infer routes by their config flags, as every route is added.
     inferRoutes.watch(app);
     return await assemble(app, { ...base, plane: new DataPlane({ ...base, stages: stageRecorder(metrics) }) });
   } catch (e) {
     await repo.close();
+    await tracing?.shutdown();
     throw e;
   }
 }
@@ -205,6 +223,8 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       return replyShuttingDown(reply.header('connection', 'close'));
     }
   });
+  // The server span starts before the key check, so refused requests are traced too (no hook when tracing is off).
+  if (ctx.tracing.on) traceHttp(app, ctx.tracing, ctx.admission);
   requireApiKeys(app, ctx.access);
   refuseWhenFull(app, ctx.admission);
   // Server-Timing: time spent in this process on the request (the page shows it); during shutdown, in-flight answers
@@ -234,6 +254,7 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
   });
   app.addHook('onClose', async () => {
     await repo.close();
+    await ctx.tracing.shutdown();
   });
   await app.ready();
   return app;

@@ -2,6 +2,7 @@
 import type { TensorData } from '../runtime/session.js';
 import { overloaded } from './errors.js';
 import type { BatchClock } from './observe/stage-clock.js';
+import type { RequestTrace, SpanHandle } from './observe/tracing.js';
 
 /** An output tensor's values, row after row: a typed array, or strings for string tensors. */
 export type OutputValues = TensorData;
@@ -20,7 +21,13 @@ export interface BatchRunner<L extends KeyedLayout = KeyedLayout> {
     pixels: Uint8Array,
     n: number,
     layout?: L,
-  ): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, readonly number[]> }>;
+  ): Promise<{
+    outputs: Record<string, OutputValues>;
+    ms: number;
+    dims?: Record<string, readonly number[]>;
+    /** The worker (thread id) that ran it, for the batch span. */
+    worker?: number;
+  }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
 }
@@ -169,16 +176,27 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
     const queueMs: number[] = [];
     const rows: number[] = [];
     let off = 0;
+    let riders: RequestTrace[] | null = null;
     for (const it of batch) {
       pixels.set(it.pixels, off);
       off += it.pixels.length;
       queueMs.push(now - it.queuedAt);
       rows.push(it.count);
       it.clock?.queued(now - it.queuedAt);
+      if (it.clock?.trace) {
+        riders ??= [];
+        riders.push(it.clock.trace);
+      }
     }
+    const span = riders ? this.traceBatch(batch, riders, n, now) : null;
     this.running++;
     (layout === null ? this.runner.run(pixels, n) : this.runner.run(pixels, n, layout)).then(
-      ({ outputs, ms, dims }) => {
+      ({ outputs, ms, dims, worker }) => {
+        if (span) {
+          if (worker !== undefined) span.set({ 'mixer.worker': worker });
+          span.set({ 'mixer.inference_ms': Math.round(ms * 1000) / 1000 });
+          span.end();
+        }
         let row = 0;
         for (const it of batch) {
           const mine: Record<string, OutputValues> = {};
@@ -202,10 +220,25 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
         this.finished();
       },
       (e: unknown) => {
+        span?.end(e);
         for (const it of batch) it.reject(e as Error);
         this.finished();
       },
     );
+  }
+
+  /**
+   * The batch run's span, started by its first traced rider and linked from every traced rider's server span (a span
+   * has one parent, so the others reach it by link); each traced rider's queue wait ends here, linked to it.
+   */
+  private traceBatch(batch: Item<L>[], riders: RequestTrace[], n: number, now: number): SpanHandle {
+    const span = riders[0]!.batch(riders, {
+      'mixer.batch.size': n,
+      'mixer.batch.requests': batch.length,
+      'mixer.batch.traced_requests': riders.length,
+    });
+    for (const it of batch) it.clock?.trace?.queued(it.queuedAt, span, now);
+    return span;
   }
 
   /** A run ended: whatever queued meanwhile has waited long enough, so it goes next. */

@@ -502,6 +502,16 @@ const TABLE = [
     help: 'the web page at / and /ui/model (off: API routes only)',
     doc: '`off` removes the page (`/`, `/ui/*`) for deployments that want the API only',
   },
+  {
+    key: 'tracing',
+    flag: 'tracing',
+    env: 'TRACING',
+    kind: 'choice',
+    dflt: 'auto',
+    choices: ['auto', 'on', 'off'],
+    help: 'OpenTelemetry traces over OTLP/HTTP (auto: on when OTEL_TRACES_EXPORTER=otlp; the OTEL_* variables configure it)',
+    doc: 'OpenTelemetry tracing: `auto` traces when `OTEL_TRACES_EXPORTER=otlp`, `on` always, `off` never (no SDK loaded); see [Observability](observability.md#tracing)',
+  },
 ] as const satisfies readonly SettingSpec[];
 
 type Entry = (typeof TABLE)[number];

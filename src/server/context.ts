@@ -7,6 +7,7 @@ import type { ServerConfig } from './config.js';
 import type { DataPlane } from './core/data-plane.js';
 import type { Metrics } from './metrics.js';
 import type { LogSettings } from './observe/log-settings.js';
+import type { Tracing } from './observe/tracing.js';
 import type { Repository } from './repository/repository.js';
 import type { InferenceStats } from './stats.js';
 import type { ResponseCache } from './traffic/response-cache.js';
@@ -29,6 +30,8 @@ export interface AppContext {
   state: { closing: boolean; metricsAddress?: AddressInfo };
   /** Triton's logging extension: the run-time log level and format (GET/POST /v2/logging, gRPC LogSettings). */
   logSettings: LogSettings;
+  /** OpenTelemetry tracing and Triton's trace settings (off: no SDK, no hooks). */
+  tracing: Tracing;
   /** The protocol-neutral data plane every adapter calls. */
   plane: DataPlane;
 }

@@ -301,12 +301,14 @@ t.test('GET /v2/ answers like GET /v2 and lists the served extensions', async (t
     'model_configuration',
     'statistics',
     'logging',
+    'trace',
   ]);
   // Every listed extension answers.
   t.equal((await send('POST', '/v2/repository/index', {})).status, 200);
   t.equal((await send('GET', `${base}/config`, {})).status, 200);
   t.equal((await send('GET', '/v2/models/stats', {})).status, 200);
   t.equal((await send('GET', '/v2/logging', {})).status, 200);
+  t.equal((await send('GET', '/v2/trace/setting', {})).status, 200);
 });
 
 t.test('model configuration extension', async (t) => {

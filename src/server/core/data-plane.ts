@@ -6,6 +6,7 @@ import type { Admission } from '../admission.js';
 import type { ServerConfig } from '../config.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE } from '../errors.js';
 import { StageClock } from '../observe/stage-clock.js';
+import type { Attrs, RequestTrace, Tracing } from '../observe/tracing.js';
 import { pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { modelNotFound, type Repository } from '../repository/repository.js';
@@ -27,6 +28,8 @@ export interface ModelRef {
    * version follows the model's traffic weights: at the key's stable point, or at random when it is null or absent.
    */
   routingKey?: string | null | undefined;
+  /** The request's trace when it is sampled (set by each adapter from its server span); undefined: not traced. */
+  trace?: RequestTrace | undefined;
   /** The request's log fields, filled in by the plane as an inference ends (each adapter's log line writes them). */
   log?: InferLogFields | undefined;
 }
@@ -84,6 +87,8 @@ export interface PlaneDeps {
   admission: Admission;
   stats: InferenceStats;
   cache: ResponseCache;
+  /** Triton's trace settings live here; request spans come in on each ModelRef. */
+  tracing: Tracing;
   /** closing: set when shutdown starts. */
   state: { readonly closing: boolean };
   /** Hears each successful inference request's stage timings (the stage histograms). */
@@ -204,6 +209,18 @@ export class DataPlane {
     return this.ctx.repo.setTraffic(name, weights);
   }
 
+  /** Triton's trace settings: the global ones, or a model's (its overrides over the global ones). */
+  traceSetting(model?: string) {
+    if (model !== undefined) this.versionsOf(model);
+    return this.ctx.tracing.settings.get(model);
+  }
+
+  /** Changes Triton's trace settings (global, or a model's overrides) from a POST body; the next request uses them. */
+  updateTraceSetting(body: unknown, model?: string) {
+    if (model !== undefined) this.versionsOf(model);
+    return this.ctx.tracing.settings.update(body, model);
+  }
+
   /**
    * Runs an inference's `fn` on a leased version (chosen by the traffic weights when `ref` names none) and records
    * the request in the statistics (success with its times, or failure), in its log fields and, on success, in its
@@ -216,7 +233,7 @@ export class DataPlane {
       async (m) => {
         const t0 = performance.now();
         const times: Times = { inputMs: 0, outputMs: 0, rows: 0 };
-        const clock = new StageClock();
+        const clock = new StageClock(ref.trace);
         let ok = false;
         try {
           const r = await fn(m, times, clock);
@@ -249,28 +266,40 @@ export class DataPlane {
   infer<T>(ref: ModelRef, decode: () => InferRequest, wire: ResponseWire<T>, owner?: object): Promise<T> {
     const { cache } = this.ctx;
     return this.tracked(ref, async (m, times, clock) => {
+      const tr = clock.trace;
+      tr?.model(m.name, m.version);
       clock.admissionWaitMs = this.ctx.admission.waitedMs(owner);
       const t0 = performance.now();
-      const req = decode();
+      const span = tr?.child('mixer.decode');
+      let req: InferRequest;
+      try {
+        req = decode();
+      } catch (e) {
+        span?.end(e);
+        throw e;
+      }
+      span?.set(decodedAttrs(req));
+      span?.end();
       if (!cache.enabledFor(m))
-        return this.encode(wire, (await this.run(m, req, times, t0, owner, clock)).response, times);
+        return this.encode(wire, (await this.run(m, req, times, t0, owner, clock)).response, times, tr);
       let encoded: T | undefined;
       const { value, hit } = await cache.answer(
         m,
         inferKey(req),
         async (): Promise<KeptAnswer> => {
           const done = await this.run(m, req, times, t0, owner, clock);
-          encoded = this.encode(wire, done.response, times);
+          encoded = this.encode(wire, done.response, times, tr);
           return { response: keptResponse(done.response), bound: done.bound };
         },
         (a) => responseBytes(a.response),
       );
+      tr?.event(hit ? 'mixer.cache.hit' : 'mixer.cache.miss');
       if (!hit) return encoded as T;
       clock.cacheHit = true;
       times.inputMs = performance.now() - t0;
       const id = req.id;
       if (value.bound !== null) this.checkSize(value.bound + idBytesBound(id), 'could take up to');
-      return this.encode(wire, { ...value.response, ...(id !== undefined ? { id } : {}) }, times);
+      return this.encode(wire, { ...value.response, ...(id !== undefined ? { id } : {}) }, times, tr);
     });
   }
 
@@ -295,13 +324,25 @@ export class DataPlane {
   ): Promise<{ response: InferResponse; bound: number | null }> {
     const { admission, config } = this.ctx;
     const io = m.contract.io;
-    times.rows = rowsAsked(req, m.batchable);
-    const release = admission.admit(times.rows, owner);
+    const tr = clock.trace;
+    const rows = rowsAsked(req, m.batchable);
+    times.rows = rows;
+    const release = traced(
+      tr,
+      'mixer.admission',
+      () => admission.admit(rows, owner),
+      () => ({ 'mixer.rows': rows }),
+    );
     let call;
     let out;
     let bound;
     try {
-      call = prepareCall(req, io.inputs, io.outputs, m.batchable, config.maxQueue);
+      call = traced(
+        tr,
+        'mixer.convert',
+        () => prepareCall(req, io.inputs, io.outputs, m.batchable, config.maxQueue),
+        (c) => ({ 'mixer.rows': c.rows, 'mixer.output_bytes': c.payload.byteLength }),
+      );
       times.inputMs = performance.now() - t0;
       clock.decodeMs = times.inputMs;
       // Checked before inference from the graph's output shapes; outputs with other dynamic dims are checked after it.
@@ -312,16 +353,28 @@ export class DataPlane {
       release();
     }
     const t2 = performance.now();
-    const response = inferResponse(call, out, io.outputs, m.labels, m);
+    const c = call;
+    const result = out;
+    const response = traced(tr, 'mixer.output', () => inferResponse(c, result, io.outputs, m.labels, m));
     times.outputMs = performance.now() - t2;
     return { response, bound: bound === null ? null : bound - idBytesBound(call.id) };
   }
 
   /** `wire` encodes an answer, measured against MAX_RESPONSE_BYTES (its time is output time). */
-  private encode<T>(wire: ResponseWire<T>, r: InferResponse, times: Times): T {
+  private encode<T>(wire: ResponseWire<T>, r: InferResponse, times: Times, tr: RequestTrace | undefined): T {
     const t2 = performance.now();
-    const encoded = wire.encode(r);
-    this.checkSize(wire.bytes(encoded), 'take');
+    const span = tr?.child('mixer.encode');
+    let encoded: T;
+    try {
+      encoded = wire.encode(r);
+      const bytes = wire.bytes(encoded);
+      span?.set({ 'mixer.output_bytes': bytes });
+      this.checkSize(bytes, 'take');
+    } catch (e) {
+      span?.end(e);
+      throw e;
+    }
+    span?.end();
     times.outputMs += performance.now() - t2;
     return encoded;
   }
@@ -342,8 +395,10 @@ export class DataPlane {
   ) {
     const { admission, cache, config } = this.ctx;
     return this.tracked(ref, async (m, times, clock) => {
+      const tr = clock.trace;
       clock.admissionWaitMs = admission.waitedMs(owner);
       chosen?.(m.version);
+      tr?.model(m.name, m.version);
       const t0 = performance.now();
       const c = m.contract.image;
       if (!c)
@@ -351,13 +406,36 @@ export class DataPlane {
           'NOT_AN_IMAGE_MODEL',
           `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`,
         );
-      const uploads = await read();
+      const readSpan = tr?.child('mixer.read');
+      let uploads: ImageUpload[];
+      try {
+        uploads = await read();
+      } catch (e) {
+        readSpan?.end(e);
+        throw e;
+      }
+      readSpan?.set({ 'mixer.images': uploads.length, 'mixer.input_bytes': uploadBytes(uploads) });
+      readSpan?.end();
       times.rows = uploads.length;
       const run = async () => {
-        const release = admission.admit(uploads.length, owner);
+        const release = traced(
+          tr,
+          'mixer.admission',
+          () => admission.admit(uploads.length, owner),
+          () => ({ 'mixer.rows': uploads.length }),
+        );
         let probs: Float32Array[];
         try {
           const td = performance.now();
+          const span = tr?.child(
+            'mixer.decode',
+            {
+              'mixer.format': 'image',
+              'mixer.images': uploads.length,
+              'mixer.input_bytes': uploadBytes(uploads),
+            },
+            td,
+          );
           const decoded = await Promise.allSettled(
             uploads.map((u) =>
               decodeImage(u.bytes, c, { maxPixels: config.maxPixels, ...(u.name ? { name: u.name } : {}) }).then((px) =>
@@ -366,9 +444,14 @@ export class DataPlane {
             ),
           );
           const failed = decoded.find((d) => d.status === 'rejected');
-          if (failed) throw failed.reason;
+          if (failed) {
+            span?.end(failed.reason);
+            throw failed.reason;
+          }
           const pixels = new Uint8Array(uploads.length * c.itemBytes);
           decoded.forEach((d, i) => pixels.set((d as PromiseFulfilledResult<Uint8Array>).value, i * c.itemBytes));
+          span?.set({ 'mixer.output_bytes': pixels.byteLength });
+          span?.end();
           times.inputMs = performance.now() - t0;
           clock.decodeMs = performance.now() - td;
           probs = await m.classify(pixels, uploads.length, clock);
@@ -376,7 +459,9 @@ export class DataPlane {
           release();
         }
         const t1 = performance.now();
+        const encode = tr?.child('mixer.encode', { 'mixer.top': top });
         const results = uploads.map((u, i) => ({ filename: u.filename, predictions: topK(probs[i]!, m.labels, top) }));
+        encode?.end();
         times.outputMs = performance.now() - t1;
         return { model: { name: m.name, version: String(m.version), sha256: m.sha256 }, results };
       };
@@ -385,10 +470,45 @@ export class DataPlane {
         Buffer.byteLength(JSON.stringify(v), 'utf8'),
       );
       clock.cacheHit = hit;
+      tr?.event(hit ? 'mixer.cache.hit' : 'mixer.cache.miss');
       return value;
     });
   }
 }
+
+/** Runs `fn` inside a child span of `tr` named `name` (none when the request is not traced), with `attrs` of its result; a throw ends it as an error. */
+function traced<R>(tr: RequestTrace | undefined, name: string, fn: () => R, attrs?: (r: R) => Attrs): R {
+  if (!tr) return fn();
+  const span = tr.child(name);
+  try {
+    const r = fn();
+    if (attrs) span.set(attrs(r));
+    span.end();
+    return r;
+  } catch (e) {
+    span.end(e);
+    throw e;
+  }
+}
+
+/** What a decoded tensor request holds: its input format (raw bytes or listed values), inputs and rows of raw bytes. */
+function decodedAttrs(req: InferRequest) {
+  let bytes = 0;
+  let binary = false;
+  for (const i of req.inputs ?? []) {
+    if (i.data instanceof Uint8Array) {
+      binary = true;
+      bytes += i.data.byteLength;
+    }
+  }
+  return {
+    'mixer.format': binary ? 'binary' : 'values',
+    'mixer.inputs': req.inputs?.length ?? 0,
+    ...(binary ? { 'mixer.input_bytes': bytes } : {}),
+  };
+}
+
+const uploadBytes = (uploads: readonly ImageUpload[]): number => uploads.reduce((a, u) => a + u.bytes.byteLength, 0);
 
 /** The graph's own shape and value checks (symbolic dims that disagree, out-of-range indices) are the caller's input. */
 function graphRejected(e: unknown): never {

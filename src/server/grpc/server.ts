@@ -11,7 +11,15 @@ import type { AppContext } from '../context.js';
 import type { ModelRef } from '../core/data-plane.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
+import type { RequestTrace } from '../observe/tracing.js';
 import { routingKey } from '../traffic/split.js';
+import {
+  endGrpcSpan,
+  grpcServerSpan,
+  type TraceSettingRequest,
+  traceMetadata,
+  traceSettingReply,
+} from './grpc-trace.js';
 import { type GuardCounts, guardServers } from './guard.js';
 import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
 import { fromGrpcSettings, type GrpcLogSettings, toGrpcSettings } from './log-settings.js';
@@ -19,8 +27,8 @@ import { fromGrpcSettings, type GrpcLogSettings, toGrpcSettings } from './log-se
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
-/** Extensions served over gRPC (classification via the output parameter). */
-export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics', 'logging'] as const;
+/** Extensions served over gRPC (classification via the output parameter; logging: LogSettings; trace: TraceSetting). */
+export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics', 'logging', 'trace'] as const;
 
 /**
  * ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE
@@ -122,20 +130,34 @@ export class GrpcEndpoint {
     this.access = opts.apiKeys
       ? new Access(new KeyRing(opts.apiKeys), ctx.access.defaultRate, ctx.access.hooks)
       : ctx.access;
-    /** A unary handler with closing check and error mapping (the API key was checked before the message was read). */
+    const tracing = ctx.tracing;
+    /**
+     * A unary handler with closing check and error mapping (the API key was checked before the message was read); with
+     * tracing on, the call's server span (grpc-trace.ts), whose trace the handler gets.
+     */
     const unary =
-      <Req>(fn: (req: Req, call: Unary<Req>) => Promise<unknown>, allowClosing = false) =>
+      <Req>(fn: (req: Req, call: Unary<Req>, trace?: RequestTrace) => Promise<unknown>, allowClosing = false) =>
       (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
-        if (ctx.state.closing && !allowClosing)
-          return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
-        fn(call.request, call).then(
-          (res) => cb(null, res),
+        const tr = tracing.on && !this.openPaths.has(call.getPath()) ? grpcServerSpan(tracing, call) : undefined;
+        if (ctx.state.closing && !allowClosing) {
+          tr?.fail('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE);
+          endGrpcSpan(tr, grpc.status.UNAVAILABLE);
+          return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE, ...traceMetadata(tr) });
+        }
+        fn(call.request, call, tr).then(
+          (res) => {
+            endGrpcSpan(tr, grpc.status.OK);
+            cb(null, res, traceMetadata(tr).metadata);
+          },
           (e: unknown) => {
             const se = toServiceError(e);
             if (se.code === 'OVERLOADED') ctx.metrics.shed.inc();
-            const md = new grpc.Metadata();
+            const md = traceMetadata(tr).metadata ?? new grpc.Metadata();
             md.set('mixer-code', se.code);
-            cb({ code: grpcStatus(se), details: se.message, metadata: md });
+            const code = grpcStatus(se);
+            tr?.fail(se.code, se.message);
+            endGrpcSpan(tr, code);
+            cb({ code, details: se.message, metadata: md });
           },
         );
       };
@@ -176,10 +198,16 @@ export class GrpcEndpoint {
         return {};
       }),
       LogSettings: unary<GrpcLogSettings>(async (r) => toGrpcSettings(ctx.logSettings.update(fromGrpcSettings(r)))),
-      ModelInfer: unary<GrpcInferRequest>(async (r, call) => {
+      // Triton's trace settings (admin scope): the settings map read or changed, global or of model_name.
+      TraceSetting: unary<TraceSettingRequest>(async (r) => traceSettingReply(plane, r)),
+      ModelInfer: unary<GrpcInferRequest>(async (r, call, trace) => {
         if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
         return plane.infer(
-          { ...ref(r.model_name, r.model_version), routingKey: routingKey(call.metadata.get('x-routing-key')) },
+          {
+            ...ref(r.model_name, r.model_version),
+            routingKey: routingKey(call.metadata.get('x-routing-key')),
+            trace,
+          },
           () => toInferRequest(r),
           grpcWire,
         );

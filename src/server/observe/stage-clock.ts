@@ -1,7 +1,11 @@
-// One inference request's stage timings (milliseconds), taken once in the core: admission wait, decode, queue wait, its batch's run, encode.
+// One inference request's stage timings (milliseconds), taken once in the core: admission wait, decode, queue wait, its batch's run, encode; and its trace, whose spans share those readings.
+
+import type { RequestTrace } from './tracing.js';
 
 /** What the micro-batcher tells a queued request: how long it waited, and the run of the batch it rode in. */
 export interface BatchClock {
+  /** The request's trace when it is sampled: the batcher ends its queue span and links it to the batch span. */
+  readonly trace?: RequestTrace | undefined;
   /** The request left the queue for a batch after waiting `ms`. */
   queued(ms: number): void;
   /** Its batch ran for `ms` (inside the worker) on `batchRows` rows, `rows` of them this request's. */
@@ -11,9 +15,12 @@ export interface BatchClock {
 /**
  * The stages of one request, as the DataPlane measures them for every protocol (REST /classify, REST v2, gRPC).
  * A stage the request skipped stays 0 (no wait for admission when there was room; none but decode and encode on a
- * response cache hit). The metrics (observe/stage-metrics.ts) read it once the request is answered.
+ * response cache hit). The metrics (observe/stage-metrics.ts) read it once the request is answered. A sampled
+ * request's trace rides along (`trace`), so the batcher times its queue wait once for both.
  */
 export class StageClock implements BatchClock {
+  constructor(readonly trace?: RequestTrace | undefined) {}
+
   /** When the core took the request (performance.now()). */
   readonly startedAt = performance.now();
   /** Time parked, unread, for room before the core saw the request (HTTP only; see parking.ts). */

@@ -315,10 +315,20 @@ async function runBatch(
   px: Uint8Array,
   n: number,
   layout?: TensorLayout,
-): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, number[]> }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims?: Record<string, number[]>; worker?: number }> {
   if (layout) return runTensors(pool, px, n, layout);
-  const { out, ms } = await runImages((feeds, outputs) => pool.run(feeds, outputs), contract, px, n);
-  return { outputs: { [contract.image!.output]: out }, ms };
+  let worker: number | undefined;
+  const { out, ms } = await runImages(
+    (feeds, outputs) =>
+      pool.run(feeds, outputs).then((r) => {
+        worker = r.worker;
+        return r;
+      }),
+    contract,
+    px,
+    n,
+  );
+  return { outputs: { [contract.image!.output]: out }, ms, ...(worker !== undefined ? { worker } : {}) };
 }
 
 /** A generic request: batched payloads are row-interleaved inputs, solo payloads the inputs one after another. */
@@ -327,7 +337,7 @@ async function runTensors(
   px: Uint8Array,
   n: number,
   layout: TensorLayout,
-): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims: Record<string, number[]> }> {
+): Promise<{ outputs: Record<string, OutputValues>; ms: number; dims: Record<string, number[]>; worker: number }> {
   const feeds: Record<string, HostTensor> = {};
   if (layout.batched) {
     const rowBytes = layout.inputs.map((i) => prod(i.dims) * elemBytes(i.type));
@@ -367,5 +377,5 @@ async function runTensors(
     outputs[name] = r.outputs[name]!.data;
     dims[name] = [...r.outputs[name]!.dims];
   }
-  return { outputs, ms: r.ms, dims };
+  return { outputs, ms: r.ms, dims, worker: r.worker };
 }

@@ -74,6 +74,7 @@ export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit
           version: q.version,
           routingKey: routingKey(req.headers['x-routing-key']),
           log: inferLogFields(req),
+          trace: req.trace,
         },
         () => uploadsOf(req, bodyLimit),
         q.top,

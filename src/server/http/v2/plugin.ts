@@ -8,6 +8,7 @@ import { v2LoggingRoutes } from './logging.js';
 import { v2RepositoryRoutes } from './repository.js';
 import { v2Routes } from './routes.js';
 import { v2StatsRoutes } from './stats.js';
+import { v2TraceRoutes } from './trace.js';
 
 /** Registered with `{ prefix: '/v2' }`; its hooks, parsers and handlers apply to its routes only. */
 export async function v2Plugin(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
@@ -28,4 +29,5 @@ export async function v2Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
   v2StatsRoutes(app, ctx.plane);
   v2RepositoryRoutes(app, ctx.plane);
   v2LoggingRoutes(app, ctx.logSettings);
+  v2TraceRoutes(app, ctx.plane);
 }

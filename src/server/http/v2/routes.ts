@@ -17,6 +17,7 @@ export const V2_EXTENSIONS = [
   'model_configuration',
   'statistics',
   'logging',
+  'trace',
 ] as const;
 
 const tags = ['v2'];
@@ -105,6 +106,7 @@ export function v2Routes(app: FastifyInstance, plane: DataPlane): void {
         ...(req.params as ModelParams),
         routingKey: routingKey(req.headers['x-routing-key']),
         log: inferLogFields(req),
+        trace: req.trace,
       },
       () => restInferRequest(req.body, req.headers['inference-header-content-length'] as string | undefined),
       restWire,
