@@ -1,4 +1,4 @@
-// The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
+// The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol and Triton's RPCs) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
 import type http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -12,8 +12,10 @@ import type { ModelRef } from '../core/data-plane.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
 import { routingKey } from '../traffic/split.js';
+import { callKey } from './auth.js';
 import { type GuardCounts, guardServers } from './guard.js';
-import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
+import { type GrpcInferRequest, type GrpcInferResponse, grpcWire, toInferRequest } from './infer.js';
+import { rateLimited, type StreamCall, serveStream } from './stream-infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -48,9 +50,12 @@ function repositoryModel(r: RepositoryModelRequest): string {
   return r.model_name;
 }
 
-/** Triton's ModelStatistics, RepositoryIndex and RepositoryModelLoad/Unload, from their own file (same package and service, loaded apart). */
-export function tritonExtensions() {
-  const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
+/**
+ * Triton's GRPCInferenceService as served here (proto/triton/: the KServe RPCs plus ModelStreamInfer, ModelConfig,
+ * ModelStatistics, RepositoryIndex and RepositoryModelLoad/Unload, with Triton's messages and field numbers).
+ */
+export function tritonService() {
+  const def = protoLoader.loadSync('grpc_service.proto', { ...LOADER, includeDirs: [`${PROTO_DIR}triton/`] });
   return (
     grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }
   ).inference.GRPCInferenceService;
@@ -58,12 +63,15 @@ export function tritonExtensions() {
 
 function loadServices() {
   const pkg = grpcClients();
-  // One service: the KServe RPCs and Triton's extra ones share the path prefix /inference.GRPCInferenceService/.
+  // One service: the KServe RPCs and Triton's (a superset, the same wire) share the path /inference.GRPCInferenceService/.
   return {
-    inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonExtensions().service },
+    inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonService().service },
     health: pkg.grpc.health.v1.Health.service,
   };
 }
+
+/** Requests one ModelStreamInfer call holds at most (read and not yet answered). */
+export const STREAM_MAX_IN_FLIGHT = 8;
 
 /** The package definition for clients (tests, benchmarks). */
 export function grpcClients() {
@@ -93,9 +101,12 @@ export class GrpcEndpoint {
   /** What the transport guard has refused so far (set once listening). */
   guard: GuardCounts | null = null;
   private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  /** Open ModelStreamInfer calls: each one's drain (stop reading, answer what was read, end) for shutdown. */
+  private readonly streams = new Set<() => void>();
   private readonly access: Access;
   private readonly openPaths = new Set<string>();
   private readonly knownPaths = new Set<string>();
+  private readonly streamPaths = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -113,6 +124,7 @@ export class GrpcEndpoint {
     });
     const { inference, health } = loadServices();
     for (const m of [...Object.values(inference), ...Object.values(health)]) this.knownPaths.add(m.path);
+    for (const m of Object.values(inference)) if (m.requestStream) this.streamPaths.add(m.path);
     // Open without a key, like /v2/health/* over HTTP.
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
@@ -141,6 +153,15 @@ export class GrpcEndpoint {
     const plane = ctx.plane;
     // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
     const ref = (name: string, version: string): ModelRef => ({ name, version: version === '' ? undefined : version });
+    /** One ModelInferRequest on the data plane (unary ModelInfer and each message of ModelStreamInfer). */
+    const infer = async (r: GrpcInferRequest, md: grpc.Metadata) => {
+      if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
+      return plane.infer(
+        { ...ref(r.model_name, r.model_version), routingKey: routingKey(md.get('x-routing-key')) },
+        () => toInferRequest(r),
+        grpcWire,
+      );
+    };
     this.server.addService(inference, {
       ServerLive: unary(async () => ({ live: plane.live() }), true),
       ServerReady: unary(async () => ({ ready: plane.notReady() === null }), true),
@@ -174,14 +195,12 @@ export class GrpcEndpoint {
         await plane.unload(repositoryModel(r));
         return {};
       }),
-      ModelInfer: unary<GrpcInferRequest>(async (r, call) => {
-        if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return plane.infer(
-          { ...ref(r.model_name, r.model_version), routingKey: routingKey(call.metadata.get('x-routing-key')) },
-          () => toInferRequest(r),
-          grpcWire,
-        );
-      }),
+      ModelInfer: unary<GrpcInferRequest>((r, call) => infer(r, call.metadata)),
+      ModelConfig: unary<{ name: string; version: string }>(
+        async (r) => ({ config: await plane.modelConfig(ref(r.name, r.version)) }),
+        true,
+      ),
+      ModelStreamInfer: (call: StreamCall) => this.stream(call, (r) => infer(r, call.metadata)),
     });
     this.server.addService(health, {
       Check: (call: Unary<{ service: string }>, cb: grpc.sendUnaryData<unknown>) => {
@@ -196,6 +215,43 @@ export class GrpcEndpoint {
         call.on('cancelled', () => this.watchers.delete(call as grpc.ServerWritableStream<unknown, unknown>));
       },
     });
+  }
+
+  /**
+   * One ModelStreamInfer call: the guard checked its key and scope and took one token of its rate at the start (the
+   * first request's); each further request takes a token of the same bucket, and one over the limit is answered
+   * with a RATE_LIMITED error_message while the stream goes on.
+   */
+  private stream(call: StreamCall, infer: (r: GrpcInferRequest) => Promise<GrpcInferResponse>): void {
+    if (this.ctx.state.closing) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
+      return;
+    }
+    const access = this.access;
+    const key = callKey(call.metadata.get('authorization').map(String), access.keys);
+    // The peer as the guard saw it (host:port → host), for the per-address limit when keys are off.
+    const address = call
+      .getPeer()
+      .replace(/:\d+$/, '')
+      .replace(/^\[(.*)\]$/, '$1');
+    const drain = serveStream(
+      call,
+      { maxInFlight: STREAM_MAX_IN_FLIGHT, maxInFlightBytes: this.ctx.config.bodyLimit },
+      {
+        infer,
+        admit: () => {
+          if (!access.enabled || typeof key === 'string') return null;
+          const v = access.authorize(key, address, 'infer');
+          return v.denied ? rateLimited(v.denied.message) : null;
+        },
+        failed: (e) => {
+          if (e.code === 'OVERLOADED') this.ctx.metrics.shed.inc();
+        },
+      },
+    );
+    this.streams.add(drain);
+    call.on('close', () => this.streams.delete(drain));
+    call.on('cancelled', () => this.streams.delete(drain));
   }
 
   /** '' (the server) and the inference service: SERVING while ready. */
@@ -217,6 +273,7 @@ export class GrpcEndpoint {
       access: this.access,
       openPaths: this.openPaths,
       knownPaths: this.knownPaths,
+      streamPaths: this.streamPaths,
       maxConnections: c.grpcMaxConnections,
       handshakeTimeoutMs: c.headersTimeoutMs,
       receiveTimeoutMs: c.requestTimeoutMs,
@@ -233,6 +290,8 @@ export class GrpcEndpoint {
       w.end();
     }
     this.watchers.clear();
+    for (const drain of this.streams) drain();
+    this.streams.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
