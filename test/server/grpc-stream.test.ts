@@ -54,11 +54,11 @@ const request = (id: string, seed: number, rows = 1, extra: object = {}) => ({
   raw_input_contents: [noise(32, 32 * rows, seed)],
   ...extra,
 });
-/** Successful requests of mixer version 1, and its cache hits. */
-async function counts(): Promise<{ success: number; hit: number }> {
+/** Successful requests of mixer version 1, all it has taken (successes and failures), and its cache hits. */
+async function counts(): Promise<{ success: number; taken: number; hit: number }> {
   const s = (await app.inject({ url: '/v2/models/mixer/versions/1/stats', headers: auth })).json().model_stats[0]
     .inference_stats;
-  return { success: s.success.count, hit: s.cache_hit.count };
+  return { success: s.success.count, taken: s.success.count + s.fail.count, hit: s.cache_hit.count };
 }
 
 t.test('ModelConfig answers what GET /v2/models/{m}/config answers, in Triton message form', async (t) => {
@@ -243,7 +243,7 @@ t.test(
     const method = tritonService().service['ModelStreamInfer']!;
     const total = 300;
     const rows = 8; // ~700-byte answers: HTTP/2 flow control stops the server well before `total`
-    const before = (await counts()).success;
+    const before = (await counts()).taken;
     const session = http2.connect(`http://127.0.0.1:${grpcEndpoint(app)!.port}`);
     t.teardown(() => session.close());
     const st = session.request({
@@ -261,12 +261,12 @@ t.test(
       st.write(Buffer.concat([head, body]));
     }
     st.end();
-    await until(async () => (await counts()).success - before >= 20, 30_000, 'the server to start answering');
+    await until(async () => (await counts()).taken - before >= 20, 30_000, 'the server to start answering');
     let last = -1;
     // Settled: no request answered for a while (a fixed wait, to prove that no more are taken).
     for (;;) {
       await new Promise((r) => setTimeout(r, 400));
-      const now = (await counts()).success - before;
+      const now = (await counts()).taken - before;
       if (now === last) break;
       last = now;
     }
@@ -306,4 +306,35 @@ t.test('a cancelled stream frees the server; the next calls are answered', async
   const answers = await streamAll(triton, [request('after', 3000)], md(KEYS.reader));
   t.equal(answers[0]!.error_message, '');
   t.same(await call(triton, 'ServerReady', {}), { ready: true });
+});
+
+t.test('shutdown: an open stream answers the requests it read, then ends UNAVAILABLE', async (t) => {
+  mkdirSync(path.join(dir, 'single'));
+  const modelPath = writeModel(path.join(dir, 'single'));
+  const app2 = await testApp(t, { modelPath, grpcPort: 0, host: '127.0.0.1', batchDelayMs: 300, maxBatch: 8 });
+  await app2.listen({ port: 0, host: '127.0.0.1' });
+  const c = grpcClient(grpcEndpoint(app2)!.port, 'triton');
+  t.teardown(() => c.close());
+  const s = openStream(c);
+  const got: StreamAnswer[] = [];
+  s.on('data', (a: StreamAnswer) => got.push(a));
+  const status = new Promise<grpc.ServiceError | null>((resolve) => {
+    s.on('error', resolve);
+    s.on('end', () => resolve(null));
+  });
+  s.write({ ...request('held', 40), model_name: 'mixer-test' });
+  // Queued for the 300 ms batch delay when shutdown starts: it must still be answered.
+  await until(
+    async () => /\nmixer_images_in_flight 1\n/.test((await app2.inject('/metrics')).body),
+    10_000,
+    'the request to be queued',
+  );
+  const closed = app2.close();
+  const e = await status;
+  await closed;
+  t.same(
+    got.map((a) => [a.infer_response?.id, a.error_message]),
+    [['held', '']],
+  );
+  t.equal(e?.code, grpc.status.UNAVAILABLE);
 });

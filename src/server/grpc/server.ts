@@ -21,7 +21,7 @@ const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 /** Extensions served over gRPC (classification via the output parameter). */
-export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics'] as const;
+export const GRPC_EXTENSIONS = ['classification', 'model_configuration', 'model_repository', 'statistics'] as const;
 
 /**
  * ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE
