@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
-import { grpcClients, tritonExtensions } from '#mixer/server/grpc/server.js';
+import { grpcClients, tritonService } from '#mixer/server/grpc/server.js';
 import { caseTable, rss } from './attacks-harness.js';
 import { CLI, ROOT, serveLayout, sleep } from './common.js';
 
@@ -248,7 +248,7 @@ async function echo(): Promise<void> {
   });
   const a = await rawCall(s.grpcPort, INFER, req);
   row('ModelInfer, 1 MB input name, datatype FOO', `grpc-status ${a.status}, grpc-message ${a.len} chars`);
-  const stats = tritonExtensions().service['ModelStatistics']!;
+  const stats = tritonService().service['ModelStatistics']!;
   const b = await rawCall(
     s.grpcPort,
     '/inference.GRPCInferenceService/ModelStatistics',

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system packages the checks and tests use (the README's test command and .ci/run): PyTorch and the ONNX checker
-# (reference oracles via /usr/bin/python3), strace (the no-telemetry test), Chromium (the page's browser test), and
+# (reference oracles via /usr/bin/python3), grpcio and grpc_tools (Triton's Python gRPC stubs in
+# test/server/triton-python.test.ts), strace (the no-telemetry test), Chromium (the page's browser test), and
 # promtool (the metrics check) unpacked from Debian's prometheus package into .tools/ so that no daemon is installed.
 # Uses sudo only when not root (containers often run as root without sudo). Safe to run again.
 set -euo pipefail
@@ -18,8 +19,9 @@ fi
 APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
 
 "${APT[@]}" update -qq
-"${APT[@]}" install -y -qq python3-torch python3-onnx python3-pil strace >/dev/null
+"${APT[@]}" install -y -qq python3-torch python3-onnx python3-pil python3-grpcio python3-grpc-tools strace >/dev/null
 /usr/bin/python3 -c 'import torch, onnx; print(f"torch {torch.__version__}, onnx {onnx.__version__}")'
+/usr/bin/python3 -c 'import grpc, grpc_tools; print(f"grpcio {grpc.__version__}")'
 # Without Chromium the browser test skips itself and says why; nothing else needs it.
 if "${APT[@]}" install -y -qq chromium >/dev/null; then
   /usr/bin/chromium --version

@@ -59,8 +59,9 @@ function run(asUser: 'self' | 'nobody', s: { dir: string; bin: string; log: stri
   });
 }
 
-const oracle = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx'], { timeout: 120_000 });
-const skip = oracle.status === 0 ? false : 'needs /usr/bin/python3 with torch and onnx (the script checks them)';
+const oracle = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx, grpc, grpc_tools'], { timeout: 120_000 });
+const skip =
+  oracle.status === 0 ? false : 'needs /usr/bin/python3 with torch, onnx, grpc and grpc_tools (the script checks them)';
 const isRoot = process.getuid?.() === 0;
 const systemSudo =
   spawnSync('sh', ['-c', 'command -v sudo'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status === 0;
@@ -85,7 +86,10 @@ t.test(
     const calls = readFileSync(s.log, 'utf8');
     t.notMatch(calls, /^sudo/m, 'no sudo');
     t.match(calls, /^apt-get uid=0 update -qq$/m);
-    t.match(calls, /^apt-get uid=0 install -y -qq python3-torch python3-onnx python3-pil strace$/m);
+    t.match(
+      calls,
+      /^apt-get uid=0 install -y -qq python3-torch python3-onnx python3-pil python3-grpcio python3-grpc-tools strace$/m,
+    );
     t.match(calls, /^apt-get uid=0 install -y -qq chromium$/m);
     t.match(r.stdout, /chromium could not be installed/, 'a failed chromium install is reported, not fatal');
     t.ok(existsSync(path.join(s.dir, '.tools/prometheus/usr/bin/promtool')), 'promtool in .tools/');
@@ -120,7 +124,7 @@ t.test(
       calls.filter((c) => c.startsWith('sudo')),
       [
         `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get update -qq`,
-        `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-onnx python3-pil strace`,
+        `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-onnx python3-pil python3-grpcio python3-grpc-tools strace`,
         `sudo uid=${uid} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium`,
       ],
       'every apt-get that needs root goes through sudo',

@@ -7,7 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { KeyRing } from '../../src/server/auth.js';
 import { checkApiKey } from '../../src/server/grpc/auth.js';
-import { grpcClients, grpcEndpoint, tritonExtensions } from '../../src/server/grpc/server.js';
+import { grpcClients, grpcEndpoint, tritonService } from '../../src/server/grpc/server.js';
 import { noise, testApp, writeModel } from '../fixtures/server.js';
 import { until } from '../fixtures/until.js';
 
@@ -314,7 +314,7 @@ t.test('F3: error messages bound the client input they name', async (t) => {
     [
       'ModelStatistics, 8 kB model name',
       '/inference.GRPCInferenceService/ModelStatistics',
-      tritonExtensions().service['ModelStatistics']!.requestSerialize({ name: 'm'.repeat(8000), version: '' }),
+      tritonService().service['ModelStatistics']!.requestSerialize({ name: 'm'.repeat(8000), version: '' }),
       '3', // longer than any model name may be: INVALID_ARGUMENT
     ],
     [

@@ -45,7 +45,14 @@ t.test('health and metadata RPCs agree with HTTP', async (t) => {
   const sm = await call(client, 'ServerMetadata', {});
   const http = (await app.inject('/v2')).json();
   t.same([sm['name'], sm['version']], [http.name, http.version]);
-  t.same(sm['extensions'], ['classification', 'model_repository', 'statistics', 'logging', 'trace']);
+  t.same(sm['extensions'], [
+    'classification',
+    'model_configuration',
+    'model_repository',
+    'statistics',
+    'logging',
+    'trace',
+  ]);
   const mm = await call<{ shape?: unknown; inputs: { shape: string[] }[]; outputs: { shape: string[] }[] }>(
     client,
     'ModelMetadata',

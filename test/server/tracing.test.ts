@@ -8,7 +8,7 @@ import { grpcScope, httpScope } from '../../src/server/access/scopes.js';
 import { grpcEndpoint } from '../../src/server/grpc/server.js';
 import { samplerFromEnv, TraceSettings } from '../../src/server/observe/trace-settings.js';
 import { startTracing, tracingWanted } from '../../src/server/observe/tracing.js';
-import { call, fails, type GrpcClient, grpcClient } from '../fixtures/grpc.js';
+import { call, fails, type GrpcClient, grpcClient, streamAll } from '../fixtures/grpc.js';
 import { listenLocal } from '../fixtures/listen.js';
 import { otlpReceiver, type ReceivedSpan } from '../fixtures/otlp.js';
 import { image, multipart, noise, testApp, writeModel } from '../fixtures/server.js';
@@ -258,6 +258,42 @@ t.test(
     t.match(f.attributes, { 'error.type': 'MODEL_NOT_FOUND', 'rpc.grpc.status_code': grpc.status.NOT_FOUND });
   },
 );
+
+t.test("gRPC ModelStreamInfer: one server span per message, under the call's trace context", async (t) => {
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const md = new grpc.Metadata();
+  md.set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
+  const good = (id: string, seed: number) => ({
+    id,
+    model_name: 'mixer-test',
+    inputs: [{ name: 'pixels', datatype: 'UINT8', shape: [1, 32, 32, 3] }],
+    raw_input_contents: [noise(32, 32, seed)],
+  });
+  const answers = await streamAll(
+    triton,
+    [good('a', 11), { id: 'b', model_name: 'nope', inputs: [] }, good('c', 12)],
+    md,
+  );
+  t.same(
+    answers.map((a) => a.error_message === ''),
+    [true, false, true],
+  );
+  await until(() => receiver.spans.filter((s) => s.traceId === traceId && s.kind === 2).length >= 3, 10_000, 'three');
+  const servers = receiver.spans.filter((s) => s.traceId === traceId && s.kind === 2);
+  t.equal(servers.length, 3, 'one server span per message');
+  for (const s of servers) {
+    t.equal(s.name, 'inference.GRPCInferenceService/ModelStreamInfer');
+    t.equal(s.parentSpanId, '00f067aa0ba902b7');
+  }
+  const failed = servers.filter((s) => s.status.code === 2);
+  t.equal(failed.length, 1);
+  t.match(failed[0]!.attributes, { 'error.type': 'MODEL_NOT_FOUND', 'rpc.grpc.status_code': grpc.status.NOT_FOUND });
+  await until(
+    () => receiver.spans.filter((s) => s.traceId === traceId && s.name === 'mixer.queue').length >= 2,
+    10_000,
+    'queue spans of the two good messages',
+  );
+});
 
 t.test('Triton trace settings over REST: shapes, validation, and the next request follows them', async (t) => {
   const got = await json(fetch(`${url}/v2/trace/setting`));

@@ -327,6 +327,10 @@ t.test('model configuration extension', async (t) => {
       ],
       dynamic_batching: { max_queue_delay_microseconds: 2000 },
       instance_group: [{ name: 'mixer-test_0', kind: 'KIND_CPU', count: 1 }],
+      version_policy: { all: {} },
+      default_model_filename: 'mixer-test.onnx',
+      model_transaction_policy: { decoupled: false },
+      response_cache: { enable: false },
     });
   }
   t.equal((await send('GET', `${base}/versions/7/config`, {})).status, 404);

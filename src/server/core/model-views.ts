@@ -1,4 +1,6 @@
 // What the metadata, configuration and statistics calls answer about a loaded version, in the v2/Triton field names every protocol uses.
+import path from 'node:path';
+import type { VersionPolicy } from '../repository/config-file.js';
 import type { ModelInstance } from '../repository/instance.js';
 import type { InferenceStats } from '../stats.js';
 import { tensorMetadata, V2_TYPES, v2Shape } from './datatypes.js';
@@ -38,7 +40,25 @@ export function modelConfig(m: ModelInstance, batchDelayMs: number) {
     instance_group: [
       { name: `${m.name}_0`, kind: m.provider === 'cuda' ? 'KIND_GPU' : 'KIND_CPU', count: c.instances },
     ],
+    version_policy: versionPolicy(m.configFile.version_policy),
+    default_model_filename: path.basename(m.file),
+    model_transaction_policy: { decoupled: false },
+    response_cache: { enable: m.configFile.response_cache?.enable === true },
   };
+}
+
+/**
+ * config.json's version_policy in Triton's form (its shorthands spelled out); none set: every version found is
+ * served, which is Triton's `all`, not its default of the latest one.
+ */
+function versionPolicy(p: VersionPolicy | undefined) {
+  if (!p || 'all' in p) return { all: {} };
+  if ('latest' in p) {
+    const v = p.latest;
+    return { latest: { num_versions: typeof v === 'number' ? v : v.num_versions } };
+  }
+  const v = p.specific;
+  return { specific: { versions: [...(Array.isArray(v) ? v : v.versions)] } };
 }
 
 /** One version's entry of model_stats (Triton's statistics extension: counts and cumulative ns). */

@@ -9,20 +9,21 @@ function one(md: grpc.Metadata, key: string): string | undefined {
   return v.length === 1 && typeof v[0] === 'string' ? v[0] : undefined;
 }
 
+/** What a server span reads of a call: a unary call, or a ModelStreamInfer call (one span per message). */
+type TracedCall = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getPath' | 'getPeer' | 'metadata' | 'sendMetadata'>;
+
 /**
  * Starts a call's server span when the trace settings sample it (the model its message names picks the scope):
- * rpc.system grpc, rpc.service, rpc.method, client.address; the span's traceparent goes out at once in the
- * initial metadata.
+ * rpc.system grpc, rpc.service, rpc.method, client.address. For a unary call (`message` not given) the span's
+ * traceparent goes out at once in the initial metadata; a stream's messages (`message`, one span each, all children
+ * of the call's trace context) cannot each have their own metadata, so theirs is not sent.
  */
-export function grpcServerSpan(
-  tracing: Tracing,
-  call: grpc.ServerUnaryCall<unknown, unknown>,
-): RequestTrace | undefined {
+export function grpcServerSpan(tracing: Tracing, call: TracedCall, message?: unknown): RequestTrace | undefined {
   const path = call.getPath();
   const cut = path.lastIndexOf('/');
   const service = path.slice(1, cut);
   const method = path.slice(cut + 1);
-  const msg = call.request as { model_name?: unknown; name?: unknown } | null;
+  const msg = (message ?? (call as { request?: unknown }).request) as { model_name?: unknown; name?: unknown } | null;
   const model = typeof msg?.model_name === 'string' && msg.model_name !== '' ? msg.model_name : undefined;
   const tr = tracing.server(
     'grpc',
@@ -32,7 +33,7 @@ export function grpcServerSpan(
     model,
   );
   if (!tr) return undefined;
-  call.sendMetadata(traceMetadata(tr).metadata!);
+  if (message === undefined) call.sendMetadata(traceMetadata(tr).metadata!);
   return tr;
 }
 

@@ -1,4 +1,4 @@
-// The gRPC port's transport defences, in front of grpc-js: connection cap, HTTP/2 preface timeout, and per call the API key, its scope and rate limit (from the headers, before any body), a receive deadline and a bound on request bytes held by all calls.
+// The gRPC port's transport defences, in front of grpc-js: connection cap, HTTP/2 preface timeout, and per call the API key, its scope and rate limit (from the headers, before any body), and for unary calls a receive deadline and a bound on request bytes held by all calls.
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { Access } from '../access/gate.js';
@@ -12,6 +12,11 @@ export interface GuardOptions {
   openPaths: ReadonlySet<string>;
   /** Every method path served; others get UNIMPLEMENTED here, with the path bounded in the message. */
   knownPaths: ReadonlySet<string>;
+  /**
+   * Client-streaming methods (ModelStreamInfer): open for as long as the client sends, so no receive deadline, and
+   * their memory is bounded by their handler (requests in flight per stream), not by the byte count below.
+   */
+  streamPaths?: ReadonlySet<string>;
   maxConnections: number;
   /** A new connection must send its HTTP/2 preface (SETTINGS) within this. */
   handshakeTimeoutMs: number;
@@ -203,7 +208,7 @@ export function guardServers(servers: readonly http2.Http2Server[], opts: GuardO
       if (!admit(stream, headers, raw)) return;
       for (const l of inner) l.call(server, stream, headers, flags, raw);
       // After grpc-js has attached (and paused) its reader, so this listener does not start the flow itself.
-      watch(stream);
+      if (!opts.streamPaths?.has(String(headers[':path'] ?? ''))) watch(stream);
     });
   }
   return counts;

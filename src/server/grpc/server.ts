@@ -1,4 +1,4 @@
-// The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
+// The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol and Triton's RPCs) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
 import type http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +13,7 @@ import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../er
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
 import type { RequestTrace } from '../observe/tracing.js';
 import { routingKey } from '../traffic/split.js';
+import { callKey } from './auth.js';
 import {
   endGrpcSpan,
   grpcServerSpan,
@@ -21,14 +22,22 @@ import {
   traceSettingReply,
 } from './grpc-trace.js';
 import { type GuardCounts, guardServers } from './guard.js';
-import { type GrpcInferRequest, grpcWire, toInferRequest } from './infer.js';
+import { type GrpcInferRequest, type GrpcInferResponse, grpcWire, toInferRequest } from './infer.js';
 import { fromGrpcSettings, type GrpcLogSettings, toGrpcSettings } from './log-settings.js';
+import { rateLimited, type StreamCall, serveStream } from './stream-infer.js';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 
 /** Extensions served over gRPC (classification via the output parameter; logging: LogSettings; trace: TraceSetting). */
-export const GRPC_EXTENSIONS = ['classification', 'model_repository', 'statistics', 'logging', 'trace'] as const;
+export const GRPC_EXTENSIONS = [
+  'classification',
+  'model_configuration',
+  'model_repository',
+  'statistics',
+  'logging',
+  'trace',
+] as const;
 
 /**
  * ServiceError status → gRPC status: bad input INVALID_ARGUMENT, unknown NOT_FOUND, overload and shutdown UNAVAILABLE
@@ -57,9 +66,13 @@ function repositoryModel(r: RepositoryModelRequest): string {
   return r.model_name;
 }
 
-/** Triton's ModelStatistics, RepositoryIndex and RepositoryModelLoad/Unload, from their own file (same package and service, loaded apart). */
-export function tritonExtensions() {
-  const def = protoLoader.loadSync('triton_grpc_extensions.proto', { ...LOADER, includeDirs: [PROTO_DIR] });
+/**
+ * Triton's GRPCInferenceService as served here (proto/triton/: the KServe RPCs plus ModelStreamInfer, ModelConfig,
+ * ModelStatistics, RepositoryIndex, RepositoryModelLoad/Unload, TraceSetting and LogSettings, with Triton's messages
+ * and field numbers).
+ */
+export function tritonService() {
+  const def = protoLoader.loadSync('grpc_service.proto', { ...LOADER, includeDirs: [`${PROTO_DIR}triton/`] });
   return (
     grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }
   ).inference.GRPCInferenceService;
@@ -67,12 +80,15 @@ export function tritonExtensions() {
 
 function loadServices() {
   const pkg = grpcClients();
-  // One service: the KServe RPCs and Triton's extra ones share the path prefix /inference.GRPCInferenceService/.
+  // One service: the KServe RPCs and Triton's (a superset, the same wire) share the path /inference.GRPCInferenceService/.
   return {
-    inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonExtensions().service },
+    inference: { ...pkg.inference.GRPCInferenceService.service, ...tritonService().service },
     health: pkg.grpc.health.v1.Health.service,
   };
 }
+
+/** Requests one ModelStreamInfer call holds at most (read and not yet answered). */
+export const STREAM_MAX_IN_FLIGHT = 8;
 
 /** The package definition for clients (tests, benchmarks). */
 export function grpcClients() {
@@ -102,9 +118,12 @@ export class GrpcEndpoint {
   /** What the transport guard has refused so far (set once listening). */
   guard: GuardCounts | null = null;
   private readonly watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  /** Open ModelStreamInfer calls: each one's drain (stop reading, answer what was read, end) for shutdown. */
+  private readonly streams = new Set<() => void>();
   private readonly access: Access;
   private readonly openPaths = new Set<string>();
   private readonly knownPaths = new Set<string>();
+  private readonly streamPaths = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -122,6 +141,7 @@ export class GrpcEndpoint {
     });
     const { inference, health } = loadServices();
     for (const m of [...Object.values(inference), ...Object.values(health)]) this.knownPaths.add(m.path);
+    for (const m of Object.values(inference)) if (m.requestStream) this.streamPaths.add(m.path);
     // Open without a key, like /v2/health/* over HTTP.
     for (const m of [inference['ServerLive'], inference['ServerReady'], ...Object.values(health)])
       if (m) this.openPaths.add(m.path);
@@ -164,6 +184,35 @@ export class GrpcEndpoint {
     const plane = ctx.plane;
     // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
     const ref = (name: string, version: string): ModelRef => ({ name, version: version === '' ? undefined : version });
+    /** One ModelInferRequest on the data plane (unary ModelInfer and each message of ModelStreamInfer). */
+    const infer = async (r: GrpcInferRequest, md: grpc.Metadata, trace: RequestTrace | undefined) => {
+      if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
+      return plane.infer(
+        { ...ref(r.model_name, r.model_version), routingKey: routingKey(md.get('x-routing-key')), trace },
+        () => toInferRequest(r),
+        grpcWire,
+      );
+    };
+    /**
+     * One message of a ModelStreamInfer call, with tracing on its own server span (the call's trace context as its
+     * parent, the model it names for the settings' scope), ended with the status a unary ModelInfer would have had.
+     */
+    const tracedMessage = (call: StreamCall, r: GrpcInferRequest): Promise<GrpcInferResponse> => {
+      const tr = tracing.on ? grpcServerSpan(tracing, call, r) : undefined;
+      if (!tr) return infer(r, call.metadata, undefined);
+      return infer(r, call.metadata, tr).then(
+        (res) => {
+          endGrpcSpan(tr, grpc.status.OK);
+          return res;
+        },
+        (e: unknown) => {
+          const se = toServiceError(e);
+          tr.fail(se.code, se.message);
+          endGrpcSpan(tr, grpcStatus(se));
+          throw e;
+        },
+      );
+    };
     this.server.addService(inference, {
       ServerLive: unary(async () => ({ live: plane.live() }), true),
       ServerReady: unary(async () => ({ ready: plane.notReady() === null }), true),
@@ -200,18 +249,12 @@ export class GrpcEndpoint {
       LogSettings: unary<GrpcLogSettings>(async (r) => toGrpcSettings(ctx.logSettings.update(fromGrpcSettings(r)))),
       // Triton's trace settings (admin scope): the settings map read or changed, global or of model_name.
       TraceSetting: unary<TraceSettingRequest>(async (r) => traceSettingReply(plane, r)),
-      ModelInfer: unary<GrpcInferRequest>(async (r, call, trace) => {
-        if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
-        return plane.infer(
-          {
-            ...ref(r.model_name, r.model_version),
-            routingKey: routingKey(call.metadata.get('x-routing-key')),
-            trace,
-          },
-          () => toInferRequest(r),
-          grpcWire,
-        );
-      }),
+      ModelInfer: unary<GrpcInferRequest>((r, call, trace) => infer(r, call.metadata, trace)),
+      ModelConfig: unary<{ name: string; version: string }>(
+        async (r) => ({ config: await plane.modelConfig(ref(r.name, r.version)) }),
+        true,
+      ),
+      ModelStreamInfer: (call: StreamCall) => this.stream(call, (r) => tracedMessage(call, r)),
     });
     this.server.addService(health, {
       Check: (call: Unary<{ service: string }>, cb: grpc.sendUnaryData<unknown>) => {
@@ -226,6 +269,43 @@ export class GrpcEndpoint {
         call.on('cancelled', () => this.watchers.delete(call as grpc.ServerWritableStream<unknown, unknown>));
       },
     });
+  }
+
+  /**
+   * One ModelStreamInfer call: the guard checked its key and scope and took one token of its rate at the start (the
+   * first request's); each further request takes a token of the same bucket, and one over the limit is answered
+   * with a RATE_LIMITED error_message while the stream goes on.
+   */
+  private stream(call: StreamCall, infer: (r: GrpcInferRequest) => Promise<GrpcInferResponse>): void {
+    if (this.ctx.state.closing) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE });
+      return;
+    }
+    const access = this.access;
+    const key = callKey(call.metadata.get('authorization').map(String), access.keys);
+    // The peer as the guard saw it (host:port → host), for the per-address limit when keys are off.
+    const address = call
+      .getPeer()
+      .replace(/:\d+$/, '')
+      .replace(/^\[(.*)\]$/, '$1');
+    const drain = serveStream(
+      call,
+      { maxInFlight: STREAM_MAX_IN_FLIGHT, maxInFlightBytes: this.ctx.config.bodyLimit },
+      {
+        infer,
+        admit: () => {
+          if (!access.enabled || typeof key === 'string') return null;
+          const v = access.authorize(key, address, 'infer');
+          return v.denied ? rateLimited(v.denied.message) : null;
+        },
+        failed: (e) => {
+          if (e.code === 'OVERLOADED') this.ctx.metrics.shed.inc();
+        },
+      },
+    );
+    this.streams.add(drain);
+    call.on('close', () => this.streams.delete(drain));
+    call.on('cancelled', () => this.streams.delete(drain));
   }
 
   /** '' (the server) and the inference service: SERVING while ready. */
@@ -247,6 +327,7 @@ export class GrpcEndpoint {
       access: this.access,
       openPaths: this.openPaths,
       knownPaths: this.knownPaths,
+      streamPaths: this.streamPaths,
       maxConnections: c.grpcMaxConnections,
       handshakeTimeoutMs: c.headersTimeoutMs,
       receiveTimeoutMs: c.requestTimeoutMs,
@@ -263,6 +344,8 @@ export class GrpcEndpoint {
       w.end();
     }
     this.watchers.clear();
+    for (const drain of this.streams) drain();
+    this.streams.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

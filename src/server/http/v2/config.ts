@@ -47,6 +47,18 @@ export const modelConfigSchema = {
         properties: { name: { type: 'string' }, kind: { type: 'string' }, count: { type: 'integer' } },
       },
     },
+    version_policy: {
+      type: 'object',
+      description: 'One of latest {num_versions}, all {}, specific {versions}',
+      properties: {
+        latest: { type: 'object', properties: { num_versions: { type: 'integer' } } },
+        all: { type: 'object' },
+        specific: { type: 'object', properties: { versions: { type: 'array', items: { type: 'integer' } } } },
+      },
+    },
+    default_model_filename: { type: 'string' },
+    model_transaction_policy: { type: 'object', properties: { decoupled: { type: 'boolean' } } },
+    response_cache: { type: 'object', properties: { enable: { type: 'boolean' } } },
   },
   examples: [
     {
@@ -61,6 +73,10 @@ export const modelConfigSchema = {
       ],
       dynamic_batching: { max_queue_delay_microseconds: 2000 },
       instance_group: [{ name: 'mixer-cifar10_0', kind: 'KIND_CPU', count: 1 }],
+      version_policy: { all: {} },
+      default_model_filename: 'model.onnx',
+      model_transaction_policy: { decoupled: false },
+      response_cache: { enable: false },
     },
   ],
 } as const;
