@@ -1,14 +1,16 @@
 // `mixer retrain`: fine-tune a repository model's newest version on its feedback plus replayed training data, gate the candidate, and write it as the next version only when it passes.
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ImageDataset } from '../../data/dataset.js';
+import { type ImageDataset, imageBytes } from '../../data/dataset.js';
 import { buildInferenceModel } from '../../model/index.js';
+import { LOGITS, PIXELS } from '../../model/io-names.js';
 import { Session } from '../../runtime/session.js';
 import { UsageError } from '../../util/errors.js';
+import { argmax } from '../../util/rank.js';
 import { evaluate } from '../evaluate.js';
 import { loadRetrainData } from './data.js';
 import { fineTune } from './finetune.js';
-import { type GateScores, gate } from './gate.js';
+import { accuracy, type GateScores, gate } from './gate.js';
 import { openRetrainSource } from './source.js';
 
 export interface RetrainOptions {
@@ -47,7 +49,15 @@ export interface RetrainReport {
   /** The version written, or null when the gate refused the candidate. */
   version: number | null;
   written: boolean;
-  gate: { pass: boolean; margin_points: number; reasons: string[] };
+  gate: {
+    pass: boolean;
+    margin_points: number;
+    /** Held-out corrections only the candidate gets right, only the current version, and the sign test's p. */
+    wins: number;
+    losses: number;
+    p: number;
+    reasons: string[];
+  };
   current: { held_out_accuracy: number; original_val_accuracy: number };
   candidate: { held_out_accuracy: number; original_val_accuracy: number };
   data: {
@@ -67,12 +77,36 @@ export interface RetrainReport {
   finished_at: string;
 }
 
-async function scores(bytes: Uint8Array, sets: [ImageDataset, ImageDataset], labels: string[], threads: number) {
+/** Per held-out image, whether the model's top answer is its label; and the accuracy on the original validation split. */
+async function scores(
+  bytes: Uint8Array,
+  sets: [ImageDataset, ImageDataset],
+  labels: string[],
+  threads: number,
+): Promise<GateScores> {
   const s = await Session.create(bytes, { threads });
   try {
-    const acc = async (ds: ImageDataset): Promise<number> =>
-      ds.count === 0 ? 0 : (await evaluate(s, ds, labels, 64)).accuracy;
-    return { heldOut: await acc(sets[0]), originalVal: await acc(sets[1]) } satisfies GateScores;
+    const [held, val] = sets;
+    const px = imageBytes(held);
+    const heldOut: boolean[] = [];
+    for (let start = 0; start < held.count; start += 64) {
+      const n = Math.min(64, held.count - start);
+      const out = await s.run(
+        {
+          [PIXELS]: {
+            dtype: 'uint8',
+            dims: [n, held.height, held.width, 3],
+            data: held.images.subarray(start * px, (start + n) * px),
+          },
+        },
+        [LOGITS],
+      );
+      const logits = out[LOGITS]!.data as Float32Array;
+      for (let i = 0; i < n; i++)
+        heldOut.push(argmax(logits.subarray(i * labels.length, (i + 1) * labels.length)) === held.labels[start + i]);
+    }
+    const originalVal = val.count === 0 ? 0 : (await evaluate(s, val, labels, 64)).accuracy;
+    return { heldOut, originalVal };
   } finally {
     await s.release();
   }
@@ -171,9 +205,9 @@ export async function retrain(o: RetrainOptions): Promise<RetrainReport> {
     from_version: src.version,
     version: g.pass ? src.next : null,
     written: g.pass,
-    gate: { pass: g.pass, margin_points: o.margin, reasons: g.reasons },
-    current: { held_out_accuracy: current.heldOut, original_val_accuracy: current.originalVal },
-    candidate: { held_out_accuracy: candidate.heldOut, original_val_accuracy: candidate.originalVal },
+    gate: { pass: g.pass, margin_points: o.margin, wins: g.wins, losses: g.losses, p: g.p, reasons: g.reasons },
+    current: { held_out_accuracy: accuracy(current.heldOut), original_val_accuracy: current.originalVal },
+    candidate: { held_out_accuracy: accuracy(candidate.heldOut), original_val_accuracy: candidate.originalVal },
     data: {
       feedback: data.counts.feedback,
       feedback_train: data.counts.feedbackTrain,

@@ -8,6 +8,9 @@ import { isModelName, MODEL_NAME_RULE, parseVersion } from '../../server/reposit
 import { scanModel } from '../../server/repository/scan.js';
 import { UsageError } from '../../util/errors.js';
 
+/** A version folder set aside by a rollback: `rolled-back-<version>` (kept, never served, its number never reused). */
+export const ROLLED_BACK = /^rolled-back-/;
+
 /** The version a retrain fine-tunes, with what it knows of the run that made it. */
 export interface RetrainSource {
   name: string;
@@ -19,7 +22,7 @@ export interface RetrainSource {
   training: Record<string, unknown>;
   /** config.json's "training_data", resolved against the model folder (null when unset). */
   trainingData: string | null;
-  /** The next free version number (above every numeric folder, whatever the version policy keeps). */
+  /** The next free version number (above every version folder, rolled-back ones too, whatever the policy keeps). */
   next: number;
 }
 
@@ -64,7 +67,7 @@ export async function openRetrainSource(root: string, name: string): Promise<Ret
   const td = m.config.training_data;
   const numbers = (await readdir(m.dir, { withFileTypes: true }))
     .filter((e) => e.isDirectory())
-    .map((e) => parseVersion(e.name) ?? 0);
+    .map((e) => parseVersion(e.name.replace(ROLLED_BACK, '')) ?? 0);
   return {
     name,
     dir: m.dir,

@@ -5,6 +5,7 @@ import { serviceErrors } from '../error-handler.js';
 import { v2BodyHooks } from './body.js';
 import { v2ConfigRoutes } from './config.js';
 import { v2RepositoryRoutes } from './repository.js';
+import { v2RetrainRoutes } from './retrain.js';
 import { v2Routes } from './routes.js';
 import { v2StatsRoutes } from './stats.js';
 
@@ -26,4 +27,5 @@ export async function v2Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
   v2ConfigRoutes(app, ctx.plane);
   v2StatsRoutes(app, ctx.plane);
   v2RepositoryRoutes(app, ctx.plane);
+  v2RetrainRoutes(app, ctx);
 }
