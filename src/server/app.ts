@@ -17,11 +17,14 @@ import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { DataPlane } from './core/data-plane.js';
 import { errorSchema, replyShuttingDown } from './errors.js';
+import { RecentImages } from './feedback/recent.js';
+import { FeedbackStore } from './feedback/store.js';
 import { grpcPlugin } from './grpc/server.js';
 import { serviceErrors } from './http/error-handler.js';
 import { healthPlugin } from './http/health.js';
 import { serveMetrics } from './http/metrics.js';
 import { serverOptions } from './http/server-options.js';
+import { feedbackBodyDoc } from './http/v1/feedback.js';
 import { v1Plugin } from './http/v1/plugin.js';
 import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
@@ -33,6 +36,9 @@ import { securityHeaders } from './security-headers.js';
 import { InferenceStats } from './stats.js';
 import { ResponseCache } from './traffic/response-cache.js';
 import { uiPlugin } from './ui/routes.js';
+
+/** Request bodies the routes read themselves (multipart, raw images), as the OpenAPI document shows them. */
+const BODY_DOCS: Record<string, unknown> = { '/classify': classifyBodyDoc, '/v1/feedback': feedbackBodyDoc };
 
 /** What buildApp takes beside the config and is no setting: where and whether it logs. */
 export interface AppOptions {
@@ -156,7 +162,21 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
   const state: AppContext['state'] = { closing: false };
   const fastifyOptions = serverOptions(config, log, { admission, keys, access, metrics, state });
   try {
-    const base = { repo, config, metrics, admission, keys, access, stats, cache: responseCache, state };
+    const feedback = config.feedbackDir ? new FeedbackStore(config.feedbackDir, config.feedbackMaxBytes) : null;
+    const recent = feedback && config.feedbackRecentBytes > 0 ? new RecentImages(config.feedbackRecentBytes) : null;
+    const base = {
+      repo,
+      config,
+      metrics,
+      admission,
+      keys,
+      access,
+      stats,
+      cache: responseCache,
+      state,
+      feedback,
+      recent,
+    };
     return await assemble(Fastify(fastifyOptions) as unknown as FastifyInstance, {
       ...base,
       plane: new DataPlane(base),
@@ -185,10 +205,10 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`),
     },
     transformObject: (doc) => finishOpenApi('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
-    transform: ({ schema, url }) =>
-      url === '/classify' && schema
-        ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url }
-        : { schema, url },
+    transform: ({ schema, url }) => {
+      const body = BODY_DOCS[url];
+      return body && schema ? { schema: { ...schema, body } as typeof schema, url } : { schema, url };
+    },
   });
 
   // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys (scopes, rate limits), admission.

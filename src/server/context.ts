@@ -5,6 +5,8 @@ import type { Admission } from './admission.js';
 import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { DataPlane } from './core/data-plane.js';
+import type { RecentImages } from './feedback/recent.js';
+import type { FeedbackStore } from './feedback/store.js';
 import type { Metrics } from './metrics.js';
 import type { Repository } from './repository/repository.js';
 import type { InferenceStats } from './stats.js';
@@ -28,4 +30,8 @@ export interface AppContext {
   state: { closing: boolean; metricsAddress?: AddressInfo };
   /** The protocol-neutral data plane every adapter calls. */
   plane: DataPlane;
+  /** The corrections store (--feedback-dir), null when feedback is off. */
+  feedback: FeedbackStore | null;
+  /** With feedback on, the images /classify saw recently (--feedback-recent-bytes), by sha256. */
+  recent: RecentImages | null;
 }

@@ -5,7 +5,8 @@ import { VERSION } from '../../util/version.js';
 import type { Admission } from '../admission.js';
 import type { ServerConfig } from '../config.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE } from '../errors.js';
-import { pixelsToInput } from '../repository/contract.js';
+import type { RecentImages } from '../feedback/recent.js';
+import { type ImageContract, pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { modelNotFound, type Repository } from '../repository/repository.js';
 import type { InferenceStats } from '../stats.js';
@@ -57,6 +58,8 @@ export interface PlaneDeps {
   cache: ResponseCache;
   /** closing: set when shutdown starts. */
   state: { readonly closing: boolean };
+  /** With feedback on: the images /classify saw recently, so that a correction may name one by its hash. */
+  recent?: RecentImages | null;
 }
 
 export class DataPlane {
@@ -295,7 +298,7 @@ export class DataPlane {
     owner?: object,
     chosen?: (version: number) => void,
   ) {
-    const { admission, cache, config } = this.ctx;
+    const { admission, cache } = this.ctx;
     return this.tracked(ref, async (m, times) => {
       chosen?.(m.version);
       const t0 = performance.now();
@@ -306,17 +309,12 @@ export class DataPlane {
           `model "${m.name}" is not an image classifier: ${m.contract.notImage}; use POST /v2/models/${m.name}/infer`,
         );
       const uploads = await read();
+      for (const u of uploads) this.ctx.recent?.remember(u.bytes);
       const run = async () => {
         const release = admission.admit(uploads.length, owner);
         let probs: Float32Array[];
         try {
-          const decoded = await Promise.allSettled(
-            uploads.map((u) =>
-              decodeImage(u.bytes, c, { maxPixels: config.maxPixels, ...(u.name ? { name: u.name } : {}) }).then((px) =>
-                pixelsToInput(px, c),
-              ),
-            ),
-          );
+          const decoded = await Promise.allSettled(uploads.map((u) => this.decodeUpload(u, c)));
           const failed = decoded.find((d) => d.status === 'rejected');
           if (failed) throw failed.reason;
           const pixels = new Uint8Array(uploads.length * c.itemBytes);
@@ -336,6 +334,36 @@ export class DataPlane {
         Buffer.byteLength(JSON.stringify(v), 'utf8'),
       );
       return value;
+    });
+  }
+
+  /** One upload through the image model's decoder, contract and MAX_PIXELS: the model's input bytes (classify's path). */
+  private decodeUpload(u: ImageUpload, c: ImageContract): Promise<Uint8Array> {
+    const opts = { maxPixels: this.ctx.config.maxPixels, ...(u.name ? { name: u.name } : {}) };
+    return decodeImage(u.bytes, c, opts).then((px) => pixelsToInput(px, c));
+  }
+
+  /**
+   * Checks an image for a model as classify would, without inferring: the version `ref` names (the catalogued
+   * 400/404/503 otherwise), then `check` on it (e.g. a label among its labels), then the image through classify's
+   * decoder (admitted as one image: 503 OVERLOADED when full). The version's name, number and labels.
+   */
+  vetImage(ref: ModelRef, upload: ImageUpload, check: (m: ModelInstance) => void) {
+    return this.use(ref, async (m) => {
+      check(m);
+      const c = m.contract.image;
+      if (!c)
+        throw new ServiceError(
+          'NOT_AN_IMAGE_MODEL',
+          `model "${m.name}" is not an image classifier: ${m.contract.notImage}`,
+        );
+      const release = this.ctx.admission.admit(1);
+      try {
+        await this.decodeUpload(upload, c);
+      } finally {
+        release();
+      }
+      return { name: m.name, version: m.version, labels: m.labels };
     });
   }
 }
