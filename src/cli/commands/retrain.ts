@@ -57,7 +57,7 @@ const F = {
     min: 0,
     help: 'original training images replayed per correction trained on (class-balanced sample)',
   },
-  epochs: { flag: 'epochs', kind: 'int', arg: 'N', dflt: 8, min: 1, help: 'fine-tuning epochs' },
+  epochs: { flag: 'epochs', kind: 'int', arg: 'N', dflt: 15, min: 1, help: 'fine-tuning epochs' },
   maxSteps: { flag: 'max-steps', kind: 'int', arg: 'N', dflt: 300, min: 1, help: 'at most N optimizer steps in all' },
   batch: { flag: 'batch-size', kind: 'int', arg: 'N', dflt: 32, min: 1, help: 'images per step' },
   lr: {

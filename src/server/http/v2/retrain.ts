@@ -22,7 +22,7 @@ export function v2RetrainRoutes(app: FastifyInstance, ctx: AppContext): void {
     repo,
     rollouts,
     root: root ?? '',
-    feedbackDir: (config as { feedbackDir?: string }).feedbackDir ?? null,
+    feedbackDir: config.feedbackDir ?? null,
     margin: config.retrainMargin,
     log: app.log,
   });
