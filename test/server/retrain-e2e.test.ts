@@ -5,9 +5,11 @@
 // back (its folder kept aside), and an infer key cannot retrain, promote or roll back.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import sharp from 'sharp';
+import t, { type Test } from 'tap';
 import type { JobView } from '../../src/server/retrain/jobs.js';
 import type { RolloutView } from '../../src/server/retrain/rollout.js';
+import { launchChromium } from '../fixtures/browser.js';
 import { BIN } from '../fixtures/cli.js';
 import { CLASSES } from '../fixtures/image-folder.js';
 import { makeRetrainWorld, redChecks, WRONG_KIND_LABEL } from '../fixtures/retrain-world.js';
@@ -104,6 +106,40 @@ const p99 = (xs: number[]) => {
   return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] ?? Number.NaN;
 };
 
+/** The retrain page during the canary (headless Chromium, when installed): the job's figures and the split, and a screenshot. */
+async function pageView(t: Test): Promise<void> {
+  const c = await launchChromium();
+  if ('skip' in c) {
+    t.comment(`page view not checked: ${c.skip}`);
+    return;
+  }
+  try {
+    const page = await c.browser.newPage();
+    await page.setViewport({ width: 900, height: 760 });
+    await page.goto(`${url}/ui/retrain?model=shapes`);
+    await page.waitForSelector('#key-form:not([hidden])');
+    await page.type('#key', 'k-admin');
+    await page.click('#key-form button');
+    await page.waitForFunction("document.getElementById('job')?.textContent?.includes('canary at 10%')");
+    const text = await page.$eval('main', (m) => (m as unknown as { innerText: string }).innerText);
+    t.match(text, /Held-out accuracy\s+0\.0% → 100\.0%/);
+    t.match(text, /Version 2\s+10\.0%/);
+    t.match(text, /Labelled checks-blue\s+60/);
+    t.equal(
+      await page.$eval('#promote', (b) => (b as unknown as { disabled: boolean }).disabled),
+      false,
+      'promote is offered',
+    );
+    const shot = process.env['RETRAIN_SCREENSHOT'] ?? path.join(dir, 'retrain.png');
+    await sharp(await page.screenshot({ fullPage: true }))
+      .png({ palette: true, quality: 90, compressionLevel: 9 })
+      .toFile(shot);
+    t.comment(`screenshot: ${shot}`);
+  } finally {
+    await c.close();
+  }
+}
+
 const circle = readFileSync(path.join(world.data, CLASSES[0], 'img0.png'));
 const heldOut = await Promise.all(Array.from({ length: 20 }, (_, i) => redChecks(5000 + i)));
 
@@ -140,6 +176,8 @@ t.test('corrections → retrain under traffic → gate → 10% canary → promot
   }
   const share = v2 / 400;
   t.ok(Math.abs(share - 0.1) <= 0.05, `version 2 served ${(100 * share).toFixed(1)}% of 400 requests`);
+
+  await pageView(t);
 
   const p = await admin<RolloutView>('POST', 'models/shapes/promote');
   t.equal(p.status, 200);
