@@ -54,6 +54,9 @@ t.test('posting needs the feedback scope (a key without scopes= has all); refuse
   t.equal(infer.body['code'], 'FORBIDDEN');
   t.match(infer.body['message'], /"feedback" scope/);
   t.equal((await post(ADMIN, png)).status, 403, 'admin alone cannot post');
+  const probe = (key: string) => fetch(`${url}/v1/feedback`, { headers: { authorization: `Bearer ${key}` } });
+  t.equal((await probe(INFER)).status, 403, "the page's probe needs the feedback scope too");
+  t.equal((await probe(FEEDBACK)).status, 200);
   t.same(files(), [], 'nothing stored');
   const ok = await post(FEEDBACK, png);
   t.equal(ok.status, 201);

@@ -284,4 +284,6 @@ t.test('off without --feedback-dir: 404 FEEDBACK_OFF', async (t) => {
   t.equal(form.body['code'], 'FEEDBACK_OFF');
   t.match(form.body['message'], /--feedback-dir/);
   t.equal((await off.inject('/v1/feedback/pets')).json().code, 'FEEDBACK_OFF');
+  t.equal((await off.inject('/v1/feedback')).statusCode, 404);
+  t.same((await app.inject('/v1/feedback')).json(), { enabled: true, byHash: true }, 'on: what the page asks first');
 });

@@ -11,7 +11,8 @@ export const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).
  * against the scope of the route the router matched (a request no route matched needs `infer`, and answers 404).
  * Classifying the pattern, not the URL, leaves no way around it by spelling the path differently (percent-encoding,
  * a query string). admin: the repository API (index, load, unload, and what
- * comes under it), trace and log settings, the feedback counts (/v1/feedback/{model}); feedback: POST /v1/feedback; everything else (inference, metadata,
+ * comes under it), trace and log settings, the feedback counts (/v1/feedback/{model}); feedback: /v1/feedback
+ * (POST a correction, GET whether corrections are taken); everything else (inference, metadata,
  * statistics, metrics, the page): infer. The health probes need no key at all (auth.ts isOpenPath).
  */
 export function httpScope(route: string): Scope {

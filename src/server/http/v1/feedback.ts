@@ -1,4 +1,4 @@
-// POST /v1/feedback (a correction: an image, or the hash of one /classify saw, with the right label) and GET /v1/feedback/{model} (counts per label).
+// POST /v1/feedback (a correction: an image, or the hash of one /classify saw, with the right label), GET /v1/feedback (is it on) and GET /v1/feedback/{model} (counts per label).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { clip, echo, ServiceError } from '../../errors.js';
@@ -38,6 +38,15 @@ export const feedbackBodyDoc = {
         },
       },
     },
+  },
+} as const;
+
+const statusResponse = {
+  type: 'object',
+  required: ['enabled', 'byHash'],
+  properties: {
+    enabled: { type: 'boolean' },
+    byHash: { type: 'boolean', description: 'a correction may send `sha256` instead of an image /classify received' },
   },
 } as const;
 
@@ -120,6 +129,23 @@ function feedbackOff(): ServiceError {
 
 export function feedbackRoutes(app: FastifyInstance, ctx: AppContext, store: FeedbackStore | null): void {
   const { plane, config } = ctx;
+  app.get(
+    '/v1/feedback',
+    {
+      schema: {
+        tags: ['feedback'],
+        summary: 'Whether this server takes corrections',
+        description:
+          'With feedback on: 200, and whether a correction may name a recently classified image by its sha256 (the page asks this first). Off: 404 FEEDBACK_OFF. Needs the `feedback` scope when keys are on.',
+        response: { 200: statusResponse, ...errorResponses },
+      },
+    },
+    async (_req, reply) => {
+      if (!store) throw feedbackOff();
+      reply.header('cache-control', 'no-store');
+      return { enabled: true, byHash: ctx.recent !== null };
+    },
+  );
   app.post(
     '/v1/feedback',
     {
