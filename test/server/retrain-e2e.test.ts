@@ -121,10 +121,10 @@ async function pageView(t: Test): Promise<void> {
     await page.type('#key', 'k-admin');
     await page.click('#key-form button');
     await page.waitForFunction("document.getElementById('job')?.textContent?.includes('canary at 10%')");
-    const text = await page.$eval('main', (m) => (m as unknown as { innerText: string }).innerText);
-    t.match(text, /Held-out accuracy\s+0\.0% → 100\.0%/);
-    t.match(text, /Version 2\s+10\.0%/);
-    t.match(text, /Labelled checks-blue\s+60/);
+    const text = await page.$eval('main', (m) => m.textContent ?? '');
+    t.match(text, /Held-out accuracy\s*0\.0% → 100\.0%/);
+    t.match(text, /Version 2\s*10\.0%/);
+    t.match(text, /Labelled checks-blue\s*60/);
     t.equal(
       await page.$eval('#promote', (b) => (b as unknown as { disabled: boolean }).disabled),
       false,

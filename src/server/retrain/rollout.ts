@@ -138,14 +138,13 @@ export class Rollouts {
 
   private canary(model: string): Rollout {
     const r = this.byModel.get(model);
-    if (!r || r.state !== 'canary')
-      throw new ServiceError(
-        'CONFLICT',
-        r
-          ? `"${model}" has no canary: version ${r.candidate} was ${r.state === 'promoted' ? 'promoted' : 'rolled back'}`
-          : `"${model}" has no canary: retrain it first (POST /v2/repository/models/${model}/retrain)`,
-      );
-    return r;
+    if (r?.state === 'canary') return r;
+    throw new ServiceError(
+      'CONFLICT',
+      r
+        ? `"${model}" has no canary: version ${r.candidate} was ${r.state === 'promoted' ? 'promoted' : 'rolled back'}`
+        : `"${model}" has no canary: retrain it first (POST /v2/repository/models/${model}/retrain)`,
+    );
   }
 
   private freeze(r: Rollout, by: 'api' | 'auto', reason: string): void {
