@@ -221,7 +221,23 @@ t.test('rollback: the split goes back, the canary unloads, its folder is kept as
   const job = await runJob('undo');
   t.equal(job.state, 'passed', JSON.stringify(job));
   t.equal((await admin('POST', 'models/undo/retrain')).status, 409, 'no second retrain while a canary is open');
+  // Requests keep coming while the canary is rolled back: none fails.
+  const statuses: number[] = [];
+  const state = { stop: false };
+  const during = (async () => {
+    while (!state.stop) statuses.push((await classify(circle, 'undo')).status);
+  })();
+  await until(() => statuses.length >= 5, 10_000, 'requests before the rollback');
   const r = await admin<RolloutView>('POST', 'models/undo/rollback');
+  const at = statuses.length;
+  await until(() => statuses.length >= at + 5, 10_000, 'requests after the rollback');
+  state.stop = true;
+  await during;
+  t.same(
+    statuses.filter((x) => x !== 200),
+    [],
+    `none of ${statuses.length} requests failed around the rollback`,
+  );
   t.equal(r.status, 200, JSON.stringify(r.body));
   t.equal(r.body.state, 'rolled-back');
   t.equal(r.body.kept_as, 'rolled-back-2');
