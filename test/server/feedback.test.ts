@@ -1,6 +1,6 @@
 // POST /v1/feedback and GET /v1/feedback/{model} on a real server: the store's files and history, duplicates, relabels, hashes of recent images, bad input, traversal attempts, concurrency.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
@@ -163,6 +163,8 @@ t.test('bad corrections get a 4xx and store nothing', async (t) => {
     ['no label', { image: png, model: 'pets' }, 400, 'BAD_REQUEST'],
     ['no image', { model: 'pets', label: 'cat' }, 400, 'NO_IMAGE'],
     ['unknown model', { image: png, model: 'nope', label: 'cat' }, 404, 'MODEL_NOT_FOUND'],
+    ['unknown version', { image: png, model: 'pets', label: 'cat', version: '9' }, 404, 'MODEL_NOT_FOUND'],
+    ['a version not in form', { image: png, model: 'pets', label: 'cat', version: '1/../2' }, 400, 'BAD_REQUEST'],
     ['traversal in the model', { image: png, model: '../pets', label: 'cat' }, 400, 'BAD_REQUEST'],
     ['traversal in a label', { image: png, model: 'pets', label: '../evil' }, 400, 'BAD_REQUEST'],
     ['a hidden label', { image: png, model: 'pets', label: '.hidden' }, 400, 'BAD_REQUEST'],
@@ -197,6 +199,16 @@ t.test('bad corrections get a 4xx and store nothing', async (t) => {
     [],
     'nothing outside the store',
   );
+});
+
+t.test('an image deleted by hand is stored again', async (t) => {
+  const png = await image('png', 12, 12, noise(12, 12, 31));
+  t.equal((await post({ image: png, model: 'pets', label: 'horse' })).status, 201);
+  const file = path.join(store, 'pets', 'horse', `${sha(png)}.png`);
+  rmSync(file);
+  t.equal((await post({ image: png, model: 'pets', label: 'ship' })).status, 201);
+  t.same(readFileSync(path.join(store, 'pets', 'ship', `${sha(png)}.png`)), png);
+  t.equal(history().at(-1)!['previous'], null, 'no previous label: the image was gone');
 });
 
 t.test('concurrent corrections of one image stay consistent', async (t) => {
