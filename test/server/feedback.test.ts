@@ -7,6 +7,7 @@ import t from 'tap';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { listenLocal } from '../fixtures/listen.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
+import { tinyTrainer } from '../fixtures/train-tiny.js';
 
 const dir = t.testdir();
 const repo = path.join(dir, 'repo');
@@ -272,6 +273,32 @@ t.test('mixer train reads a model folder of the store as it is (history file inc
   const onDisk = files(path.join(store, 'pets')).filter((f) => f.includes(path.sep));
   t.equal(train.count, onDisk.length, 'every stored image, nothing else');
   t.same(report.skipped, []);
+  // And as a user runs it (every class needs two images: one to train on, one to validate): one epoch of a small model.
+  const perLabel = (await counts('pets')).body['labels'] as Record<string, number>;
+  let seed = 5000;
+  for (const [label, n] of Object.entries(perLabel))
+    if (n === 1)
+      t.equal(
+        (await post({ image: await image('png', 16, 16, noise(16, 16, seed++)), model: 'pets', label })).status,
+        201,
+      );
+  const folders = readdirSync(path.join(store, 'pets'), { withFileTypes: true }).filter((e) => e.isDirectory());
+  const run = await tinyTrainer(dir, t.testdir()).trainTiny({
+    data: path.join(store, 'pets'),
+    out: path.join(dir, 'run'),
+    args: ['--epochs', '1', '--batch-size', '4'],
+  });
+  t.equal(run.code, 0, run.out);
+  const classes = /(\d+) classes \(train \/ validation images\):((?:\s+\S+\s+\d+ \/ \d+)+)/.exec(run.out);
+  t.same(
+    classes?.[2]
+      ?.trim()
+      .split(/\s+\d+ \/ \d+\s*/)
+      .filter(Boolean),
+    folders.map((e) => e.name).sort(),
+    'its classes are the label folders',
+  );
+  t.match(run.out, new RegExp(`decoding ${onDisk.length + seed - 5000} images`), 'every stored image');
 });
 
 t.test('the store is bounded in bytes: past it, 507 FEEDBACK_FULL and nothing written', async (t) => {
