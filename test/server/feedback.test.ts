@@ -1,12 +1,13 @@
 // POST /v1/feedback and GET /v1/feedback/{model} on a real server: the store's files and history, duplicates, relabels, hashes of recent images, bad input, traversal attempts, concurrency.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 import { loadImageFolder } from '../../src/data/folder.js';
 import { listenLocal } from '../fixtures/listen.js';
 import { image, noise, testApp, writeModel } from '../fixtures/server.js';
+import { tinyTrainer } from '../fixtures/train-tiny.js';
 
 const dir = t.testdir();
 const repo = path.join(dir, 'repo');
@@ -163,6 +164,8 @@ t.test('bad corrections get a 4xx and store nothing', async (t) => {
     ['no label', { image: png, model: 'pets' }, 400, 'BAD_REQUEST'],
     ['no image', { model: 'pets', label: 'cat' }, 400, 'NO_IMAGE'],
     ['unknown model', { image: png, model: 'nope', label: 'cat' }, 404, 'MODEL_NOT_FOUND'],
+    ['unknown version', { image: png, model: 'pets', label: 'cat', version: '9' }, 404, 'MODEL_NOT_FOUND'],
+    ['a version not in form', { image: png, model: 'pets', label: 'cat', version: '1/../2' }, 400, 'BAD_REQUEST'],
     ['traversal in the model', { image: png, model: '../pets', label: 'cat' }, 400, 'BAD_REQUEST'],
     ['traversal in a label', { image: png, model: 'pets', label: '../evil' }, 400, 'BAD_REQUEST'],
     ['a hidden label', { image: png, model: 'pets', label: '.hidden' }, 400, 'BAD_REQUEST'],
@@ -197,6 +200,16 @@ t.test('bad corrections get a 4xx and store nothing', async (t) => {
     [],
     'nothing outside the store',
   );
+});
+
+t.test('an image deleted by hand is stored again', async (t) => {
+  const png = await image('png', 12, 12, noise(12, 12, 31));
+  t.equal((await post({ image: png, model: 'pets', label: 'horse' })).status, 201);
+  const file = path.join(store, 'pets', 'horse', `${sha(png)}.png`);
+  rmSync(file);
+  t.equal((await post({ image: png, model: 'pets', label: 'ship' })).status, 201);
+  t.same(readFileSync(path.join(store, 'pets', 'ship', `${sha(png)}.png`)), png);
+  t.equal(history().at(-1)!['previous'], null, 'no previous label: the image was gone');
 });
 
 t.test('concurrent corrections of one image stay consistent', async (t) => {
@@ -260,6 +273,32 @@ t.test('mixer train reads a model folder of the store as it is (history file inc
   const onDisk = files(path.join(store, 'pets')).filter((f) => f.includes(path.sep));
   t.equal(train.count, onDisk.length, 'every stored image, nothing else');
   t.same(report.skipped, []);
+  // And as a user runs it (every class needs two images: one to train on, one to validate): one epoch of a small model.
+  const perLabel = (await counts('pets')).body['labels'] as Record<string, number>;
+  let seed = 5000;
+  for (const [label, n] of Object.entries(perLabel))
+    if (n === 1)
+      t.equal(
+        (await post({ image: await image('png', 16, 16, noise(16, 16, seed++)), model: 'pets', label })).status,
+        201,
+      );
+  const folders = readdirSync(path.join(store, 'pets'), { withFileTypes: true }).filter((e) => e.isDirectory());
+  const run = await tinyTrainer(dir, t.testdir()).trainTiny({
+    data: path.join(store, 'pets'),
+    out: path.join(dir, 'run'),
+    args: ['--epochs', '1', '--batch-size', '4'],
+  });
+  t.equal(run.code, 0, run.out);
+  const classes = /(\d+) classes \(train \/ validation images\):((?:\s+\S+\s+\d+ \/ \d+)+)/.exec(run.out);
+  t.same(
+    classes?.[2]
+      ?.trim()
+      .split(/\s+\d+ \/ \d+\s*/)
+      .filter(Boolean),
+    folders.map((e) => e.name).sort(),
+    'its classes are the label folders',
+  );
+  t.match(run.out, new RegExp(`decoding ${onDisk.length + seed - 5000} images`), 'every stored image');
 });
 
 t.test('the store is bounded in bytes: past it, 507 FEEDBACK_FULL and nothing written', async (t) => {

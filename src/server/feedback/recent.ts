@@ -10,15 +10,18 @@ export class RecentImages {
   /** `maxBytes`: the most image bytes kept (0: none). */
   constructor(readonly maxBytes: number) {}
 
-  /** Keeps `image` (a copy when it is a view of a larger buffer, so that the bound holds) and returns its sha256. */
-  remember(image: Uint8Array): string {
+  /**
+   * Keeps `image` (a copy when it is a view of a larger buffer, so that the bound holds). Hashing costs the event loop
+   * about 1.6 ms per MB, so an image larger than the bound is not even hashed.
+   */
+  remember(image: Uint8Array): void {
+    if (image.length > this.maxBytes) return;
     const hash = sha256Hex(image);
-    if (image.length > this.maxBytes) return hash;
     const had = this.images.get(hash);
     if (had) {
       this.images.delete(hash);
       this.images.set(hash, had);
-      return hash;
+      return;
     }
     const own = image.byteLength === image.buffer.byteLength ? image : Uint8Array.prototype.slice.call(image);
     this.images.set(hash, own);
@@ -28,7 +31,6 @@ export class RecentImages {
       this.images.delete(k);
       this.bytes -= v.length;
     }
-    return hash;
   }
 
   /** The image with this hash, if it is still kept (it becomes the most recently used). */

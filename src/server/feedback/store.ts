@@ -120,7 +120,14 @@ export class FeedbackStore {
 
   private async apply(model: string, label: string, c: Correction): Promise<Stored> {
     const folder = this.folderOf(model);
-    const before = folder.images.get(c.sha256);
+    let before = folder.images.get(c.sha256);
+    // An image deleted by hand since the scan is stored again (and no longer counted).
+    if (before && !(await stat(before.file).catch(() => null))) {
+      folder.images.delete(c.sha256);
+      this.used -= before.size;
+      await rmdir(path.dirname(before.file)).catch(() => {});
+      before = undefined;
+    }
     const id = randomUUID();
     const previous = before && before.label !== label ? before.label : null;
     const line = `${JSON.stringify({
