@@ -111,6 +111,9 @@ t.test('clear errors', async (t) => {
   r = await mixer('retrain', '--model-repository', noData, '--model', 'foreign', '--feedback-dir', fb);
   t.equal(r.code, 2, r.stderr);
   t.match(r.stderr, /not a model written by onnx-mixer: retrain fine-tunes only MLP-Mixer models this project trained/);
+  r = await retrain(path.join(dir, 'fb-none'));
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, /no corrections in .*fb-none\/shapes: send some first/);
   const few = path.join(dir, 'fb-few');
   writeCorrections(few, 'shapes', [{ label: WRONG_KIND_LABEL, png: await redChecks(1), name: 'one' }]);
   r = await retrain(few);

@@ -20,6 +20,8 @@ if (!existsSync(BIN)) throw new Error('dist/ is missing: run npm run build (npm 
 const dir = t.testdir();
 const world = await makeRetrainWorld(dir);
 // Two more models from the same weights: one gets random labels, one is rolled back.
+mkdirSync(path.join(world.repo, 'nodata', '1'), { recursive: true });
+cpSync(path.join(world.repo, 'shapes', '1', 'model.onnx'), path.join(world.repo, 'nodata', '1', 'model.onnx'));
 for (const m of ['noisy', 'undo']) {
   mkdirSync(path.join(world.repo, m, '1'), { recursive: true });
   cpSync(path.join(world.repo, 'shapes', '1', 'model.onnx'), path.join(world.repo, m, '1', 'model.onnx'));
@@ -253,7 +255,7 @@ t.test('rollback: the split goes back, the canary unloads, its folder is kept as
   t.equal((await admin('POST', 'models/undo/rollback')).status, 409, 'nothing left to roll back');
 });
 
-t.test('scopes: an infer key cannot retrain, see jobs, promote or roll back', async (t) => {
+t.test('scopes: an infer key cannot retrain, see jobs, promote or roll back; a failed job says why', async (t) => {
   for (const [method, p] of [
     ['POST', 'models/shapes/retrain'],
     ['POST', 'models/shapes/promote'],
@@ -264,5 +266,13 @@ t.test('scopes: an infer key cannot retrain, see jobs, promote or roll back', as
     t.equal(r.status, 403, `${method} ${p}`);
   }
   t.equal((await admin('GET', 'jobs/no-such-job')).status, 404);
+  const failed = await runJob('nodata');
+  t.equal(failed.state, 'failed');
+  t.match(
+    failed.error,
+    /^the original training data of "nodata" is not known here: .*--replay-data DIR .*"training_data"/,
+    'the reason the job failed',
+  );
+  t.same((await admin('GET', 'models/nodata/traffic')).body['traffic'], null, 'the split as before');
   t.equal((await admin('POST', 'models/nope/retrain')).status, 404);
 });

@@ -1,5 +1,6 @@
 // The sets a retrain uses: the feedback (a stratified part held out), a class-balanced replay sample of the original training data, and its validation split.
 import { type ImageDataset, imageAt, imageBytes } from '../../data/dataset.js';
+import { isDirectory } from '../../data/files.js';
 import { loadImageFolder, stratifiedSplit } from '../../data/folder.js';
 import { UsageError } from '../../util/errors.js';
 import { mixSeed, Rng } from '../../util/rng.js';
@@ -88,6 +89,10 @@ export function balancedSample(labels: ArrayLike<number>, numClasses: number, n:
 export async function loadRetrainData(o: RetrainDataOptions): Promise<RetrainData> {
   const quiet = (): void => {};
   const common = { size: o.size, threads: 1, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) };
+  if (!(await isDirectory(o.feedbackDir)))
+    throw new UsageError(
+      `no corrections in ${o.feedbackDir}: send some first (POST /v1/feedback, or the page's "Wrong?" form)`,
+    );
   const fb = await loadImageFolder(o.feedbackDir, { ...common, whole: { classes: [...o.labels] }, log: quiet });
   const K = o.labels.length;
   const split = stratifiedSplit(fb.train.labels, K, o.holdout, mixSeed(o.seed, 33));
