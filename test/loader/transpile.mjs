@@ -1,9 +1,9 @@
 // `npm test`'s pretest step: transpiles the TypeScript of src/ and test/ once into .tap/js/, so that test processes
 // load JavaScript (test/loader/hooks.mjs) instead of each transpiling the same files again through ts-node.
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { OUT, outFile, ROOT, SOURCES } from './paths.mjs';
+import { isCopyOf, OUT, outFile, ROOT, SOURCES } from './paths.mjs';
 
 /**
  * tsconfig.json's options, transpiled one file at a time as ts-node's transpile-only mode does (types erased, no
@@ -29,12 +29,15 @@ for (const top of SOURCES) {
   for (const rel of readdirSync(path.join(ROOT, top), { recursive: true, encoding: 'utf8' })) {
     if (!rel.endsWith('.ts') || rel.endsWith('.d.ts')) continue;
     const src = path.join(ROOT, top, rel);
-    const out = outFile(src);
-    // Up to date: written after the file's last change (the hooks make the same comparison before using it).
-    if ((statSync(out, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= statSync(src).mtimeMs) continue;
-    const { outputText } = ts.transpileModule(readFileSync(src, 'utf8'), { compilerOptions, fileName: src });
-    mkdirSync(path.dirname(out), { recursive: true });
-    // Written whole, then renamed over the old copy: a test process reading it meanwhile never sees half a file.
+    const bytes = readFileSync(src);
+    const out = outFile(src, bytes);
+    if (existsSync(out)) continue; // transpiled from this very content before
+    const { outputText } = ts.transpileModule(bytes.toString('utf8'), { compilerOptions, fileName: src });
+    const dir = path.dirname(out);
+    mkdirSync(dir, { recursive: true });
+    // Copies of the file's earlier contents are of no more use.
+    for (const name of readdirSync(dir)) if (isCopyOf(path.basename(src), name)) rmSync(path.join(dir, name));
+    // Written whole, then renamed into place: a test process reading it meanwhile never sees half a file.
     writeFileSync(`${out}.${process.pid}`, outputText);
     renameSync(`${out}.${process.pid}`, out);
     written++;
