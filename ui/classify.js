@@ -1,5 +1,6 @@
-// The classify page: images in by drop, picker or paste; one POST /classify per image; top-k bars, latency and readable errors.
+// The classify page: images in by drop, picker or paste; one POST /classify per image; top-k bars, latency, readable errors and a correction form per answer.
 import { ApiError, errorOf, keyForm, listModels, modelQuery, request } from './api.js';
+import { correctionForm, probeFeedback } from './feedback.js';
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -21,12 +22,16 @@ const MAX_WAIT_S = 10;
 /** @type {import('./api.js').ModelChoice[]} */
 let models = [];
 /**
- * @typedef {{ file: File, url: string, gen: number, card: HTMLLIElement, meta: HTMLElement, preds: HTMLOListElement, error: HTMLElement, retry: HTMLButtonElement, ok: boolean }} Item
+ * @typedef {{ file: File, url: string, gen: number, card: HTMLLIElement, meta: HTMLElement, preds: HTMLOListElement, fix: HTMLElement, error: HTMLElement, retry: HTMLButtonElement, ok: boolean }} Item
  * @type {Item[]}
  */
 let items = [];
 
+/** Whether the server takes corrections (asked at start, and again once a key is entered). */
+let feedbackOn = probeFeedback();
+
 const keys = keyForm(/** @type {HTMLFormElement} */ ($('key-form')), () => {
+  feedbackOn = probeFeedback();
   loadModels().then(() => classifyAll(items));
 });
 
@@ -105,17 +110,18 @@ function addItem(file) {
   const body = el('div', 'body');
   const meta = el('p', 'meta');
   const preds = /** @type {HTMLOListElement} */ (el('ol', 'preds'));
+  const fix = el('div', 'fixes');
   const error = el('p', 'error');
   const retry = /** @type {HTMLButtonElement} */ (el('button', 'retry', 'Retry'));
   retry.type = 'button';
   retry.hidden = true;
   const title = el('h2', 'name', name);
   title.tabIndex = -1;
-  body.append(title, meta, preds, error, retry);
+  body.append(title, meta, preds, fix, error, retry);
   card.append(img, body);
   results.append(card);
   /** @type {Item} */
-  const item = { file, url, gen: 0, card, meta, preds, error, retry, ok: false };
+  const item = { file, url, gen: 0, card, meta, preds, fix, error, retry, ok: false };
   retry.addEventListener('click', () => {
     classifyAll([item]).then(() => item.card.querySelector('h2')?.focus());
   });
@@ -144,6 +150,7 @@ async function classifyOne(item) {
   setState(item, 'pending');
   item.retry.hidden = true;
   item.error.textContent = '';
+  item.fix.replaceChildren();
   item.meta.textContent = `classifying with ${model.name}…`;
   const q = modelQuery(model);
   q.set('top', topSel.value);
@@ -201,12 +208,29 @@ function show(item, body, server, rtt) {
   );
   item.ok = true;
   setState(item, 'done');
+  offerCorrection(item, {
+    file: item.file,
+    model: String(m.name ?? ''),
+    version: m.version != null ? String(m.version) : null,
+    predicted: r.predictions[0] ? String(r.predictions[0].label) : null,
+  });
+}
+
+/** Adds the "Wrong?" form under an answer once the server says it takes corrections (dropped if the answer changed). @param {Item} item @param {import('./feedback.js').Answer} a */
+async function offerCorrection(item, a) {
+  const gen = item.gen;
+  if (!(await feedbackOn) || a.model === '') return;
+  const form = await correctionForm(a, (err) => {
+    if (err.status === 401) keys.ask(true);
+  });
+  if (form && gen === item.gen) item.fix.replaceChildren(form);
 }
 
 /** @param {Item} item @param {ApiError} err */
 function fail(item, err) {
   item.ok = false;
   item.preds.replaceChildren();
+  item.fix.replaceChildren();
   item.meta.textContent = '';
   item.error.textContent = err.message;
   item.retry.hidden = err.status === 401 || err.status === 400 || err.status === 413 || err.status === 415;

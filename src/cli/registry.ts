@@ -19,6 +19,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   },
   data: { summary: 'fetch, verify, decode and cache CIFAR-10', load: () => import('./commands/data.js') },
   train: { summary: 'train a model', load: () => import('./commands/train.js') },
+  retrain: {
+    summary: 'fine-tune a repository model on its feedback; the gate decides whether it becomes the next version',
+    load: () => import('./commands/retrain.js'),
+  },
   export: {
     summary: 'turn a checkpoint (ours or timm safetensors) into an inference model',
     load: () => import('./commands/export.js'),

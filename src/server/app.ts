@@ -17,12 +17,15 @@ import type { ServerConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { DataPlane } from './core/data-plane.js';
 import { errorSchema, replyShuttingDown } from './errors.js';
+import { RecentImages } from './feedback/recent.js';
+import { FeedbackStore } from './feedback/store.js';
 import { grpcPlugin } from './grpc/server.js';
 import { serviceErrors } from './http/error-handler.js';
 import { healthPlugin } from './http/health.js';
 import { InferRoutes } from './http/infer-routes.js';
 import { serveMetrics } from './http/metrics.js';
 import { serverOptions } from './http/server-options.js';
+import { feedbackBodyDoc } from './http/v1/feedback.js';
 import { v1Plugin } from './http/v1/plugin.js';
 import { v2Plugin } from './http/v2/plugin.js';
 import { Metrics } from './metrics.js';
@@ -38,6 +41,9 @@ import { securityHeaders } from './security-headers.js';
 import { InferenceStats } from './stats.js';
 import { ResponseCache } from './traffic/response-cache.js';
 import { uiPlugin } from './ui/routes.js';
+
+/** Request bodies the routes read themselves (multipart, raw images), as the OpenAPI document shows them. */
+const BODY_DOCS: Record<string, unknown> = { '/classify': classifyBodyDoc, '/v1/feedback': feedbackBodyDoc };
 
 /** What buildApp takes beside the config and is no setting: where and whether it logs. */
 export interface AppOptions {
@@ -167,6 +173,8 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
     tracing = await startTracing(config, process.env, (msg) => log.warn(msg));
     if (tracing.on) log.info({ settings: tracing.settings.get() }, 'tracing on: OpenTelemetry spans over OTLP/HTTP');
     const logSettings = new LogSettings(log);
+    const feedback = config.feedbackDir ? new FeedbackStore(config.feedbackDir, config.feedbackMaxBytes) : null;
+    const recent = feedback && config.feedbackRecentBytes > 0 ? new RecentImages(config.feedbackRecentBytes) : null;
     const base = {
       repo,
       config,
@@ -179,6 +187,8 @@ export async function buildApp(config: ServerConfig, options: AppOptions = {}): 
       state,
       logSettings,
       tracing,
+      feedback,
+      recent,
     };
     const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
     // Parking (before Fastify) knows the infer routes by their config flags, as every route is added.
@@ -209,10 +219,10 @@ async function assemble(app: FastifyInstance, ctx: AppContext): Promise<FastifyI
       buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`),
     },
     transformObject: (doc) => finishOpenApi('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
-    transform: ({ schema, url }) =>
-      url === '/classify' && schema
-        ? { schema: { ...schema, body: classifyBodyDoc } as typeof schema, url }
-        : { schema, url },
+    transform: ({ schema, url }) => {
+      const body = BODY_DOCS[url];
+      return body && schema ? { schema: { ...schema, body } as typeof schema, url } : { schema, url };
+    },
   });
 
   // onRequest hooks run in this order: security headers and CORS preflight, draining, API keys (scopes, rate limits), admission.

@@ -5,6 +5,8 @@ import type { Admission } from './admission.js';
 import type { KeyRing } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { DataPlane } from './core/data-plane.js';
+import type { RecentImages } from './feedback/recent.js';
+import type { FeedbackStore } from './feedback/store.js';
 import type { Metrics } from './metrics.js';
 import type { LogSettings } from './observe/log-settings.js';
 import type { Tracing } from './observe/tracing.js';
@@ -34,4 +36,8 @@ export interface AppContext {
   tracing: Tracing;
   /** The protocol-neutral data plane every adapter calls. */
   plane: DataPlane;
+  /** The corrections store (--feedback-dir), null when feedback is off. */
+  feedback: FeedbackStore | null;
+  /** With feedback on, the images /classify saw recently (--feedback-recent-bytes), by sha256. */
+  recent: RecentImages | null;
 }

@@ -18,12 +18,16 @@ export const ERRORS = {
   NOT_AN_IMAGE_MODEL: 400,
   MODEL_CONTROL_DISABLED: 400,
   MODEL_LOAD_FAILED: 400,
+  UNKNOWN_LABEL: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   MODEL_NOT_FOUND: 404,
   NOT_FOUND: 404,
+  FEEDBACK_OFF: 404,
+  IMAGE_NOT_RECENT: 404,
   NOT_ACCEPTABLE: 406,
   REQUEST_TIMEOUT: 408,
+  CONFLICT: 409,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNSUPPORTED_FORMAT: 415,
   PAYLOAD_TOO_LARGE: 413,
@@ -37,6 +41,7 @@ export const ERRORS = {
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
   MODEL_UNAVAILABLE: 503,
+  FEEDBACK_FULL: 507,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -72,12 +77,14 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   406: 'Not Acceptable',
   408: 'Request Timeout',
+  409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 /** Codes answered with Retry-After (the condition passes by itself) unless the error says otherwise. */

@@ -84,6 +84,8 @@ t.test('/openapi.json documents every route from its schemas', async (t) => {
     '/v2/models/{name}',
     '/v2/models/{name}/ready',
     '/v2/models/{name}/infer',
+    '/v1/feedback',
+    '/v1/feedback/{model}',
   ]) {
     t.ok(doc.paths[p], `documents ${p}`);
   }
@@ -92,6 +94,14 @@ t.test('/openapi.json documents every route from its schemas', async (t) => {
   t.ok(classify.requestBody.content['multipart/form-data'], 'multipart body documented');
   t.ok(classify.responses['200'].content['application/json'].schema.properties.results);
   t.ok(classify.responses['4XX'], 'errors documented');
+  const feedback = doc.paths['/v1/feedback'].post;
+  t.same(
+    Object.keys(feedback.requestBody.content['multipart/form-data'].schema.properties).sort(),
+    ['image', 'label', 'model', 'predicted', 'sha256', 'version'],
+    'the correction fields documented',
+  );
+  t.same(feedback.responses['201'].content['application/json'].schema.required, ['id', 'sha256']);
+  t.ok(doc.paths['/v1/feedback/{model}'].get.responses['200'].content['application/json'].schema.properties.labels);
   t.ok(doc.components.schemas.Error, 'the shared error schema');
 });
 

@@ -82,6 +82,39 @@ export interface ModelsResult {
   }[];
 }
 
+/** A correction: the image (or the sha256 of one the server classified recently), the model and the right label. */
+export interface FeedbackInput {
+  /** The image, as for classify; or give `sha256` instead. */
+  image?: ImageInput;
+  /** The sha256 (hex) of an image POST /classify received recently (the server keeps them in memory, bounded). */
+  sha256?: string;
+  /** Default: the server's default model. */
+  model?: string;
+  /** The right label: one of the model's labels. */
+  label: string;
+  /** The version that answered. */
+  version?: string | number;
+  /** The label it answered. */
+  predicted?: string;
+}
+
+export interface FeedbackResult {
+  /** The correction's id (its line in the store's feedback.jsonl). */
+  id: string;
+  /** The image's sha256 (hex). */
+  sha256: string;
+}
+
+export interface FeedbackCounts {
+  model: string;
+  /** Images stored for the model, each counted once under its latest label. */
+  total: number;
+  /** Bytes of its images and history. */
+  bytes: number;
+  /** Images per label: every label of the model (0 included), then any other label folder. */
+  labels: Record<string, number>;
+}
+
 /** An error answer (with the server's code and message), a timeout (TIMEOUT) or a failed connection (NETWORK). */
 export class MixerError extends CodedError {
   constructor(
@@ -287,6 +320,32 @@ export class Client {
     const res = await this.request(url, { method: 'GET' }, [503]);
     await res.body?.cancel();
     return res.status === 200;
+  }
+
+  /**
+   * Sends a correction (POST /v1/feedback; the server needs --feedback-dir, the key the `feedback` scope): the image
+   * or its `sha256`, the model and the right label.
+   */
+  async feedback(input: FeedbackInput): Promise<FeedbackResult> {
+    if ((input.image === undefined) === (input.sha256 === undefined))
+      throw new TypeError('feedback takes either an image or the sha256 of one');
+    const form = new FormData();
+    if (input.model !== undefined) form.append('model', input.model);
+    form.append('label', input.label);
+    if (input.version !== undefined) form.append('version', String(input.version));
+    if (input.predicted !== undefined) form.append('predicted', input.predicted);
+    if (input.sha256 !== undefined) form.append('sha256', input.sha256);
+    const img = input.image;
+    if (typeof img === 'string') form.append('image', new Blob([await readFile(img)]), path.basename(img));
+    else if (img instanceof Blob) form.append('image', img, (img as Blob & { name?: string }).name ?? 'image');
+    else if (img instanceof Uint8Array) form.append('image', new Blob([img]), 'image');
+    else if (img !== undefined) throw new TypeError('an image is a file path, a Buffer/Uint8Array or a Blob');
+    return this.json<FeedbackResult>('/v1/feedback', { method: 'POST', body: form });
+  }
+
+  /** A model's stored corrections per label (GET /v1/feedback/{model}; the key needs the `admin` scope). */
+  feedbackCounts(model: string): Promise<FeedbackCounts> {
+    return this.json<FeedbackCounts>(`/v1/feedback/${encodeURIComponent(model)}`);
   }
 
   /** Every model with its versions and their states (GET /v1/models). */

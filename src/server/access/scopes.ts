@@ -11,14 +11,16 @@ export const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).
  * against the scope of the route the router matched (a request no route matched needs `infer`, and answers 404).
  * Classifying the pattern, not the URL, leaves no way around it by spelling the path differently (percent-encoding,
  * a query string). admin: the repository API (index, load, unload, and what
- * comes under it), trace settings (global and per model) and log settings; feedback: /v1/feedback; everything else (inference, metadata,
+ * comes under it), trace settings (global and per model), log settings, the feedback counts
+ * (/v1/feedback/{model}); feedback: /v1/feedback (POST a correction, GET whether corrections are taken); everything
+ * else (inference, metadata,
  * statistics, metrics, the page): infer. The health probes need no key at all (auth.ts isOpenPath).
  */
 export function httpScope(route: string): Scope {
   const p = route.split('?')[0]!;
-  if (/^\/v2\/(repository|trace|logging)(\/|$)/.test(p)) return 'admin';
+  if (/^\/v2\/(repository|trace|logging)(\/|$)/.test(p) || p.startsWith('/v1/feedback/')) return 'admin';
   if (/^\/v2\/models\/[^/]+\/trace(\/|$)/.test(p)) return 'admin';
-  if (/^\/v1\/feedback(\/|$)/.test(p)) return 'feedback';
+  if (p === '/v1/feedback') return 'feedback';
   return 'infer';
 }
 

@@ -5,9 +5,10 @@ import { VERSION } from '../../util/version.js';
 import type { Admission } from '../admission.js';
 import type { ServerConfig } from '../config.js';
 import { ServiceError, SHUTTING_DOWN_MESSAGE } from '../errors.js';
+import type { RecentImages } from '../feedback/recent.js';
 import { StageClock } from '../observe/stage-clock.js';
 import type { Attrs, RequestTrace, Tracing } from '../observe/tracing.js';
-import { pixelsToInput } from '../repository/contract.js';
+import { type ImageContract, pixelsToInput } from '../repository/contract.js';
 import type { ModelInstance } from '../repository/instance.js';
 import { modelNotFound, type Repository } from '../repository/repository.js';
 import type { InferenceStats } from '../stats.js';
@@ -93,6 +94,8 @@ export interface PlaneDeps {
   state: { readonly closing: boolean };
   /** Hears each successful inference request's stage timings (the stage histograms). */
   stages?: (model: string, version: number, clock: StageClock) => void;
+  /** With feedback on: the images /classify saw recently, so that a correction may name one by its hash. */
+  recent?: RecentImages | null;
 }
 
 export class DataPlane {
@@ -393,7 +396,7 @@ export class DataPlane {
     owner?: object,
     chosen?: (version: number) => void,
   ) {
-    const { admission, cache, config } = this.ctx;
+    const { admission, cache } = this.ctx;
     return this.tracked(ref, async (m, times, clock) => {
       const tr = clock.trace;
       clock.admissionWaitMs = admission.waitedMs(owner);
@@ -417,6 +420,7 @@ export class DataPlane {
       readSpan?.set({ 'mixer.images': uploads.length, 'mixer.input_bytes': uploadBytes(uploads) });
       readSpan?.end();
       times.rows = uploads.length;
+      for (const u of uploads) this.ctx.recent?.remember(u.bytes);
       const run = async () => {
         const release = traced(
           tr,
@@ -436,13 +440,7 @@ export class DataPlane {
             },
             td,
           );
-          const decoded = await Promise.allSettled(
-            uploads.map((u) =>
-              decodeImage(u.bytes, c, { maxPixels: config.maxPixels, ...(u.name ? { name: u.name } : {}) }).then((px) =>
-                pixelsToInput(px, c),
-              ),
-            ),
-          );
+          const decoded = await Promise.allSettled(uploads.map((u) => this.decodeUpload(u, c)));
           const failed = decoded.find((d) => d.status === 'rejected');
           if (failed) {
             span?.end(failed.reason);
@@ -472,6 +470,36 @@ export class DataPlane {
       clock.cacheHit = hit;
       tr?.event(hit ? 'mixer.cache.hit' : 'mixer.cache.miss');
       return value;
+    });
+  }
+
+  /** One upload through the image model's decoder, contract and MAX_PIXELS: the model's input bytes (classify's path). */
+  private decodeUpload(u: ImageUpload, c: ImageContract): Promise<Uint8Array> {
+    const opts = { maxPixels: this.ctx.config.maxPixels, ...(u.name ? { name: u.name } : {}) };
+    return decodeImage(u.bytes, c, opts).then((px) => pixelsToInput(px, c));
+  }
+
+  /**
+   * Checks an image for a model as classify would, without inferring: the version `ref` names (the catalogued
+   * 400/404/503 otherwise), then `check` on it (e.g. a label among its labels), then the image through classify's
+   * decoder (admitted as one image: 503 OVERLOADED when full). The version's name, number and labels.
+   */
+  vetImage(ref: ModelRef, upload: ImageUpload, check: (m: ModelInstance) => void) {
+    return this.use(ref, async (m) => {
+      check(m);
+      const c = m.contract.image;
+      if (!c)
+        throw new ServiceError(
+          'NOT_AN_IMAGE_MODEL',
+          `model "${m.name}" is not an image classifier: ${m.contract.notImage}`,
+        );
+      const release = this.ctx.admission.admit(1);
+      try {
+        await this.decodeUpload(upload, c);
+      } finally {
+        release();
+      }
+      return { name: m.name, version: m.version, labels: m.labels };
     });
   }
 }

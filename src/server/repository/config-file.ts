@@ -34,6 +34,8 @@ export interface ModelConfigFile {
   response_cache?: { enable: boolean };
   /** Weights of the versions that requests naming no version go to (READY versions only). */
   traffic?: TrafficWeights;
+  /** The image folder the model was trained on (relative to the model folder): what `mixer retrain` replays. */
+  training_data?: string;
 }
 
 export { ModelFileError };
@@ -58,6 +60,7 @@ const KEYS = [
   'version_policy',
   'response_cache',
   'traffic',
+  'training_data',
 ];
 
 const isPosInt = (v: unknown, max = 1 << 20): v is number =>
@@ -84,6 +87,7 @@ export function validateConfigFile(raw: unknown, file: string): ModelConfigFile 
   str('resize', ['crop', 'stretch']);
   str('color', ['rgb', 'bgr', 'gray']);
   str('interpolation', [...INTERPOLATIONS]);
+  str('training_data');
   if (c['antialias'] !== undefined && typeof c['antialias'] !== 'boolean')
     throw bad(`"antialias" must be true or false, got ${JSON.stringify(c['antialias'])?.slice(0, 64)}`);
   if (

@@ -413,6 +413,22 @@ export class Repository {
     });
   }
 
+  /**
+   * Rescans one model's folder now (poll or explicit control): a version written there loads, one removed drains and
+   * goes. Resolves once the model matches its folder.
+   */
+  refresh(name: string): Promise<void> {
+    if (!this.opts.root || this.opts.control === 'none')
+      throw new ServiceError(
+        'MODEL_CONTROL_DISABLED',
+        'the repository is fixed at start; start the server with --model-repository DIR --model-control poll or explicit',
+      );
+    checkModelName(name);
+    return this.serial(async () => {
+      await this.sync(await scanModel(this.opts.root!, name, this.scan));
+    });
+  }
+
   /** Explicit control: unloads every version of a model, after its in-flight requests finish. */
   unload(name: string): Promise<void> {
     this.explicitOnly();

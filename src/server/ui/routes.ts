@@ -1,4 +1,4 @@
-// The page for people (an adapter of the data plane): GET / (classify by drop, pick or paste), GET /ui/model (one model in detail), their static files and a model's training report.
+// The page for people (an adapter of the data plane): GET / (classify by drop, pick or paste), GET /ui/model (one model in detail), GET /ui/retrain (retrain jobs and rollout), their static files and a model's training report.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataPlane } from '../core/data-plane.js';
 import { echo, ServiceError } from '../errors.js';
@@ -49,11 +49,13 @@ export async function uiPlugin(app: FastifyInstance, opts: { plane: DataPlane })
   };
   const index = page('index.html');
   const model = page('model.html');
+  const retrain = page('retrain.html');
   const hidden = { schema: { hide: true }, config: { public: true } };
 
   // Pages revalidate every time (ETag → 304), so a new release shows at once; the files they name are versioned.
   app.get('/', hidden, async (req, reply) => send(req, reply, index, 'no-cache'));
   app.get('/ui/model', hidden, async (req, reply) => send(req, reply, model, 'no-cache'));
+  app.get('/ui/retrain', hidden, async (req, reply) => send(req, reply, retrain, 'no-cache'));
   app.get('/ui/static/:version/:file', hidden, async (req, reply) => {
     const { version, file } = req.params as { version: string; file: string };
     const a = assets.files.get(file);

@@ -1,8 +1,9 @@
-// The service's own REST API as one Fastify plugin: POST /classify (multipart or image/* bodies) and the /v1 model descriptions.
+// The service's own REST API as one Fastify plugin: POST /classify (multipart or image/* bodies), the /v1 model descriptions and /v1/feedback.
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { classifyRoutes } from './classify.js';
+import { feedbackRoutes } from './feedback.js';
 import { modelsRoutes } from './models.js';
 
 /** Multipart and the image body parsers are registered here, so they apply to these routes only. */
@@ -24,4 +25,5 @@ export async function v1Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
     );
   modelsRoutes(app, plane);
   classifyRoutes(app, plane, config.bodyLimit);
+  feedbackRoutes(app, opts.ctx, opts.ctx.feedback);
 }

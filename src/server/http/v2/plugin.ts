@@ -6,6 +6,7 @@ import { v2BodyHooks } from './body.js';
 import { v2ConfigRoutes } from './config.js';
 import { v2LoggingRoutes } from './logging.js';
 import { v2RepositoryRoutes } from './repository.js';
+import { v2RetrainRoutes } from './retrain.js';
 import { v2Routes } from './routes.js';
 import { v2StatsRoutes } from './stats.js';
 import { v2TraceRoutes } from './trace.js';
@@ -30,4 +31,5 @@ export async function v2Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
   v2RepositoryRoutes(app, ctx.plane);
   v2LoggingRoutes(app, ctx.logSettings);
   v2TraceRoutes(app, ctx.plane);
+  v2RetrainRoutes(app, ctx);
 }
