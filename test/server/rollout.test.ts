@@ -98,9 +98,11 @@ t.test('the automatic rule rolls back a canary that fails more often', async (t)
   const w = world(t, 5);
   t.teardown(() => w.r.close());
   await w.r.start('m', 1, 2, null);
-  for (let i = 0; i < 5; i++) w.stats.request('m', 2, i !== 2, 5);
+  // The incumbent's requests first: the rule may decide as soon as the candidate has its 5.
   for (let i = 0; i < 10; i++) w.stats.request('m', 1, true, 5);
-  await until(() => w.r.view('m')?.state !== 'canary', 5000, 'the automatic decision');
+  for (let i = 0; i < 5; i++) w.stats.request('m', 2, i !== 2, 5);
+  // The decision marks the rollout at once; the rollback (folder renamed, model rescanned, split restored) goes on.
+  await until(() => w.r.view('m')?.state !== 'canary' && w.weights.get('m') === null, 5000, 'the automatic rollback');
   const v = w.r.view('m')!;
   t.equal(v.state, 'rolled-back');
   t.match(v.reason, /higher error rate after 5 requests \(candidate 1\/5 failed, incumbent 0\/10\)/);
