@@ -28,7 +28,9 @@ COPY packages/client/package.json ./packages/client/
 #    only (that binary ships in the package), cuda12 = download the CUDA/TensorRT provider libraries from NuGet (on
 #    linux/x64; the check below fails the build if they did not arrive).
 # 3. Keep only this platform's ORT binaries (the package carries Windows, macOS and arm64 ones too: ~250 MB).
-# 4. For CUDA, stage the Node runtime, which the NVIDIA base lacks, under /opt/node-extra (empty for CPU).
+# 4. Drop what Node never loads: source maps, type declarations, and OpenTelemetry's bundler-only builds (build/esm and build/esnext,
+#    reached only through the "module"/"esnext" conditions; Node resolves build/src).
+# 5. For CUDA, stage the Node runtime, which the NVIDIA base lacks, under /opt/node-extra (empty for CPU).
 RUN set -eu; \
     case "$VARIANT" in \
       cpu) ort_install=skip ;; \
@@ -43,7 +45,10 @@ RUN set -eu; \
     if [ "$VARIANT" = cuda ]; then \
       test -f "$bin/$platform/libonnxruntime_providers_cuda.so" || { echo "CUDA provider was not installed" >&2; exit 1; }; \
     fi; \
+    find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' \) -delete; \
+    rm -rf node_modules/@opentelemetry/*/build/esm node_modules/@opentelemetry/*/build/esnext; \
     node -e "require('onnxruntime-node'); require('sharp')"; \
+    node --input-type=module -e "await import('@opentelemetry/sdk-trace-base'); await import('@opentelemetry/exporter-trace-otlp-http'); await import('@opentelemetry/resources'); await import('@opentelemetry/core'); await import('@opentelemetry/semantic-conventions')"; \
     mkdir -p /opt/node-extra/bin; \
     if [ "$VARIANT" = cuda ]; then cp "$(command -v node)" /opt/node-extra/bin/node; fi; \
     npm cache clean --force 2>/dev/null; rm -rf /root/.npm /tmp/*

@@ -1,6 +1,7 @@
 // Finishing touches on the generated OpenAPI document: real response examples (captured from the shipped model) and /openapi.json itself.
 import { LOGITS, PIXELS, PROBABILITIES } from '../model/io-names.js';
 import { VERSION } from '../util/version.js';
+import { V2_EXTENSIONS } from './http/v2/routes.js';
 import { statsSchema } from './http/v2/stats.js';
 
 type Doc = {
@@ -50,14 +51,7 @@ const EXAMPLES: [string, string, string, unknown][] = [
     {
       name: 'onnx-mixer',
       version: VERSION,
-      extensions: [
-        'binary_tensor_data',
-        'classification',
-        'model_repository',
-        'model_configuration',
-        'statistics',
-        'logging',
-      ],
+      extensions: [...V2_EXTENSIONS],
     },
   ],
   ['/v2/health/ready', 'get', '200', { ready: true }],
