@@ -48,7 +48,7 @@ RUN set -eu; \
     find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' \) -delete; \
     rm -rf node_modules/@opentelemetry/*/build/esm node_modules/@opentelemetry/*/build/esnext; \
     node -e "require('onnxruntime-node'); require('sharp')"; \
-    node --input-type=module -e "await import('@opentelemetry/sdk-trace-base'); await import('@opentelemetry/exporter-trace-otlp-http'); await import('@opentelemetry/resources'); await import('@opentelemetry/core'); await import('@opentelemetry/semantic-conventions')"; \
+    node --input-type=module -e "await import('@opentelemetry/sdk-trace-base'); await import('@opentelemetry/exporter-trace-otlp-http'); await import('@opentelemetry/resources'); await import('@opentelemetry/core')"; \
     mkdir -p /opt/node-extra/bin; \
     if [ "$VARIANT" = cuda ]; then cp "$(command -v node)" /opt/node-extra/bin/node; fi; \
     npm cache clean --force 2>/dev/null; rm -rf /root/.npm /tmp/*
