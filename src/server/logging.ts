@@ -1,5 +1,5 @@
-// Request logging: one pino line per finished request with its id, route, status and latency (arrivals only at debug), and an inference's model, version, batch and times; successes and rejections sampled.
-import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+// Request logging: one pino line per finished HTTP request or gRPC call with its id, route or method, status and latency (arrivals only at debug), and an inference's model, version, batch and times; successes and rejections sampled.
+import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { InferLogFields } from './core/data-plane.js';
 import { LogSampler, sampled } from './log-sampler.js';
 
@@ -22,20 +22,52 @@ const URL_MAX = 256;
 /** Rejection lines (4xx, 503) written per second and status. */
 const REJECTIONS_PER_S = 10;
 
+/**
+ * The sampler of request lines: at most 10 lines per second for each 4xx/503 status and `successesPerS`
+ * (LOG_SUCCESSES) for each success status; the rest are counted and reported as `droppedLines`. Server errors are
+ * always written.
+ */
+export function requestLineSampler(successesPerS?: number): LogSampler {
+  return new LogSampler({
+    perWindow: REJECTIONS_PER_S,
+    ...(successesPerS !== undefined ? { successesPerWindow: successesPerS } : {}),
+    windowMs: 1000,
+  });
+}
+
+/**
+ * Writes one finished request's line through `sampler` (its HTTP status decides the sampling; an error is always
+ * written), after a line with the counts of the lines dropped since the last report.
+ */
+export function writeRequestLine(
+  log: FastifyBaseLogger,
+  sampler: LogSampler,
+  status: number,
+  line: object,
+  error: Error | null | undefined,
+  done: string,
+): void {
+  const dropped = sampler.takeDropped();
+  if (dropped) {
+    // Dropped rejections are worth a warning; dropped successes are routine sampling.
+    const level = Object.keys(dropped).some((s) => sampled(Number(s))) ? 'warn' : 'info';
+    log[level](
+      { droppedLines: dropped },
+      'request lines are sampled per second and status (see LOG_SUCCESSES); lines dropped meanwhile',
+    );
+  }
+  if (!error && !sampler.allow(status)) return;
+  if (error) log.error({ ...line, err: error }, 'request errored');
+  else log.info(line, done);
+}
+
 export class RequestLog extends LogController {
-  /**
-   * At most 10 lines per second for each 4xx/503 status and `successesPerS` (LOG_SUCCESSES) for each success status;
-   * the rest are counted and reported as `droppedLines`. Server errors are always written.
-   */
+  /** Which request lines get written (requestLineSampler). */
   readonly sampler: LogSampler;
 
   constructor(successesPerS?: number) {
     super({ requestIdLogLabel: 'reqId' });
-    this.sampler = new LogSampler({
-      perWindow: REJECTIONS_PER_S,
-      ...(successesPerS !== undefined ? { successesPerWindow: successesPerS } : {}),
-      windowMs: 1000,
-    });
+    this.sampler = requestLineSampler(successesPerS);
   }
 
   override incomingRequest(request: FastifyRequest): void {
@@ -43,16 +75,6 @@ export class RequestLog extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const dropped = this.sampler.takeDropped();
-    if (dropped) {
-      // Dropped rejections are worth a warning; dropped successes are routine sampling.
-      const level = Object.keys(dropped).some((s) => sampled(Number(s))) ? 'warn' : 'info';
-      reply.log[level](
-        { droppedLines: dropped },
-        'request lines are sampled per second and status (see LOG_SUCCESSES); lines dropped meanwhile',
-      );
-    }
-    if (!error && !this.sampler.allow(reply.statusCode)) return;
     const line = {
       method: request.method,
       url: request.url.slice(0, URL_MAX),
@@ -60,7 +82,6 @@ export class RequestLog extends LogController {
       ms: Math.round(reply.elapsedTime * 100) / 100,
       ...inferFields.get(request),
     };
-    if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.info(line, 'request completed');
+    writeRequestLine(reply.log, this.sampler, reply.statusCode, line, error, 'request completed');
   }
 }

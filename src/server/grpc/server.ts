@@ -1,17 +1,20 @@
 // The gRPC adapter: inference.GRPCInferenceService (Open Inference Protocol and Triton's RPCs) and grpc.health.v1.Health, each call translated onto the data plane HTTP uses.
+import { randomUUID } from 'node:crypto';
 import type http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { UserError } from '../../util/errors.js';
 import { Access } from '../access/gate.js';
 import { KeyRing } from '../auth.js';
 import type { AppContext } from '../context.js';
-import type { ModelRef } from '../core/data-plane.js';
+import type { InferLogFields, ModelRef } from '../core/data-plane.js';
 import { echo, ServiceError, SHUTTING_DOWN_MESSAGE, toServiceError } from '../errors.js';
 import { LOW_FD_LIMIT, openFileLimit } from '../fd-limit.js';
+import { requestLineSampler, writeRequestLine } from '../logging.js';
 import type { RequestTrace } from '../observe/tracing.js';
+import { REQUEST_ID_PATTERN } from '../request-id.js';
 import { routingKey } from '../traffic/split.js';
 import { callKey } from './auth.js';
 import {
@@ -106,6 +109,8 @@ export interface GrpcOptions {
   host: string;
   /** Overrides the configured API keys. */
   apiKeys?: readonly string[];
+  /** Where each unary call's line goes (as HTTP requests' lines; none without). */
+  log?: FastifyBaseLogger;
 }
 
 /** Server keep-alive: a ping after this long without one, and the connection dropped if it is not answered in time. */
@@ -151,23 +156,50 @@ export class GrpcEndpoint {
       ? new Access(new KeyRing(opts.apiKeys), ctx.access.defaultRate, ctx.access.hooks)
       : ctx.access;
     const tracing = ctx.tracing;
+    const sampler = requestLineSampler(c.logSuccesses);
     /**
-     * A unary handler with closing check and error mapping (the API key was checked before the message was read); with
-     * tracing on, the call's server span (grpc-trace.ts), whose trace the handler gets.
+     * The call's log line, sampled as HTTP request lines by the HTTP status its outcome maps to: method, gRPC status,
+     * latency, the request id (the client's x-request-id when valid, as over HTTP), and an inference's fields; a server fault is always written.
+     */
+    const logCall = (call: Unary<unknown>, t0: number, fields: InferLogFields, code: grpc.status, e?: ServiceError) => {
+      if (!opts.log) return;
+      const given = call.metadata.get('x-request-id')[0];
+      const line = {
+        reqId: typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID(),
+        grpcMethod: call.getPath(),
+        grpcStatus: grpc.status[code],
+        ...(e ? { code: e.code } : {}),
+        ms: Math.round((performance.now() - t0) * 100) / 100,
+        ...fields,
+      };
+      const fault = e && e.statusCode >= 500 && e.statusCode !== 503 ? e : null;
+      writeRequestLine(opts.log, sampler, e ? e.statusCode : 200, line, fault, 'grpc call completed');
+    };
+    /**
+     * A unary handler with closing check, error mapping and its log line (the API key was checked before the message
+     * was read); with tracing on, the call's server span (grpc-trace.ts), whose trace the handler gets, and the
+     * inference log fields the data plane fills.
      */
     const unary =
-      <Req>(fn: (req: Req, call: Unary<Req>, trace?: RequestTrace) => Promise<unknown>, allowClosing = false) =>
+      <Req>(
+        fn: (req: Req, call: Unary<Req>, trace: RequestTrace | undefined, fields: InferLogFields) => Promise<unknown>,
+        allowClosing = false,
+      ) =>
       (call: Unary<Req>, cb: grpc.sendUnaryData<unknown>) => {
+        const t0 = performance.now();
+        const fields: InferLogFields = {};
         const tr = tracing.on && !this.openPaths.has(call.getPath()) ? grpcServerSpan(tracing, call) : undefined;
         if (ctx.state.closing && !allowClosing) {
           tr?.fail('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE);
           endGrpcSpan(tr, grpc.status.UNAVAILABLE);
+          logCall(call, t0, fields, grpc.status.UNAVAILABLE, new ServiceError('SHUTTING_DOWN', SHUTTING_DOWN_MESSAGE));
           return cb({ code: grpc.status.UNAVAILABLE, details: SHUTTING_DOWN_MESSAGE, ...traceMetadata(tr) });
         }
-        fn(call.request, call, tr).then(
+        fn(call.request, call, tr, fields).then(
           (res) => {
             endGrpcSpan(tr, grpc.status.OK);
             cb(null, res, traceMetadata(tr).metadata);
+            logCall(call, t0, fields, grpc.status.OK);
           },
           (e: unknown) => {
             const se = toServiceError(e);
@@ -178,6 +210,7 @@ export class GrpcEndpoint {
             tr?.fail(se.code, se.message);
             endGrpcSpan(tr, code);
             cb({ code, details: se.message, metadata: md });
+            logCall(call, t0, fields, code, se);
           },
         );
       };
@@ -185,10 +218,15 @@ export class GrpcEndpoint {
     // A request's version field: '' (the proto3 default) leaves the choice to the model's version policy.
     const ref = (name: string, version: string): ModelRef => ({ name, version: version === '' ? undefined : version });
     /** One ModelInferRequest on the data plane (unary ModelInfer and each message of ModelStreamInfer). */
-    const infer = async (r: GrpcInferRequest, md: grpc.Metadata, trace: RequestTrace | undefined) => {
+    const infer = async (
+      r: GrpcInferRequest,
+      md: grpc.Metadata,
+      trace: RequestTrace | undefined,
+      log?: InferLogFields,
+    ) => {
       if (!r.model_name) throw new ServiceError('BAD_TENSOR', 'model_name is required');
       return plane.infer(
-        { ...ref(r.model_name, r.model_version), routingKey: routingKey(md.get('x-routing-key')), trace },
+        { ...ref(r.model_name, r.model_version), routingKey: routingKey(md.get('x-routing-key')), trace, log },
         () => toInferRequest(r),
         grpcWire,
       );
@@ -249,7 +287,7 @@ export class GrpcEndpoint {
       LogSettings: unary<GrpcLogSettings>(async (r) => toGrpcSettings(ctx.logSettings.update(fromGrpcSettings(r)))),
       // Triton's trace settings (admin scope): the settings map read or changed, global or of model_name.
       TraceSetting: unary<TraceSettingRequest>(async (r) => traceSettingReply(plane, r)),
-      ModelInfer: unary<GrpcInferRequest>((r, call, trace) => infer(r, call.metadata, trace)),
+      ModelInfer: unary<GrpcInferRequest>((r, call, trace, fields) => infer(r, call.metadata, trace, fields)),
       ModelConfig: unary<{ name: string; version: string }>(
         async (r) => ({ config: await plane.modelConfig(ref(r.name, r.version)) }),
         true,
@@ -388,7 +426,11 @@ export function grpcPlugin(app: FastifyInstance, ctx: AppContext, version: strin
   grpc.setLogger({
     error: (...args: unknown[]) => app.log.warn({ grpc: args.map(String).join(' ') }, 'grpc-js'),
   } as Partial<Console>);
-  const ep = new GrpcEndpoint(ctx, { port, host: ctx.config.host, ...(apiKeys ? { apiKeys } : {}) }, version);
+  const ep = new GrpcEndpoint(
+    ctx,
+    { port, host: ctx.config.host, log: app.log, ...(apiKeys ? { apiKeys } : {}) },
+    version,
+  );
   endpoints.set(app, ep);
   // Bound when the app is ready (models loaded and warm), so a taken port fails the start like the HTTP one.
   app.addHook('onReady', async () => {
