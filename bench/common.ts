@@ -1,4 +1,5 @@
 // Helpers shared by the HTTP, gRPC, repository and hostile-client benchmarks: paths, a free port, the model, /proc figures, the serve layout.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -40,6 +41,43 @@ export async function pickModel(tmp: string, given?: string): Promise<{ modelPat
 export function cpuSeconds(pid: number): number {
   const f = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Moves every thread of this process (and the threads it starts later) onto the CPUs `cpus` lists (taskset syntax). */
+export function pinSelf(cpus: string): void {
+  execFileSync('taskset', ['-a', '-cp', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * --pin's CPUs: the load generator (this process, moved there now) on the first CPU this process may use, the servers
+ * and the raw model on the second.
+ */
+export function pinnedCpus(): { load: string; server: string } {
+  const mask = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  const cpus = mask.split(',').flatMap((r) => {
+    const [a, b] = r.split('-').map(Number) as [number, number | undefined];
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+  if (cpus.length < 2) throw new Error(`--pin needs two CPUs; this process may use ${mask || 'an unknown set'}`);
+  const pin = { load: String(cpus[0]), server: String(cpus[1]) };
+  pinSelf(pin.load);
+  return pin;
+}
+
+/** `node args` as a spawn command, on the CPUs `cpus` lists when given (taskset execs node, so the pid is the server's). */
+export function nodeCommand(args: string[], cpus?: string): [string, string[]] {
+  return cpus ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
+}
+
+/** Runs `f` with this process on the servers' CPU, back on the load generator's after (no pinning: just runs it). */
+export async function onServerCpu<T>(pin: { load: string; server: string } | null, f: () => Promise<T>): Promise<T> {
+  if (!pin) return f();
+  pinSelf(pin.server);
+  try {
+    return await f();
+  } finally {
+    pinSelf(pin.load);
+  }
 }
 
 /** The median (upper middle for even counts) of some numbers. */

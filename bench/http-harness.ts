@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon, { type Request } from 'autocannon';
 import sharp from 'sharp';
-import { cpuSeconds, freePort, ROOT } from './common.js';
+import { cpuSeconds, freePort, nodeCommand, ROOT } from './common.js';
 
 export interface LoadResult {
   rate: number;
@@ -66,16 +66,21 @@ export async function cpuOf(pid: number, run: () => Promise<LoadResult>): Promis
   return { ...r, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / Math.max(1, r.requests) };
 }
 
-/** Starts a server process on a free port (with `env` over this one's), waits for its /readyz, runs `fn`, stops it with SIGTERM. */
+/**
+ * Starts a server process on a free port (with `env` over this one's; on the CPUs `cpus` lists, through taskset, when
+ * given), waits for its /readyz, runs `fn`, stops it with SIGTERM.
+ */
 export async function withServer<T>(
   args: string[],
   name: string,
   fn: (url: string, pid: number, startupMs: number) => Promise<T>,
   env?: NodeJS.ProcessEnv,
+  cpus?: string,
 ): Promise<T> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...args, '--port', String(port)], {
+  const [cmd, cmdArgs] = nodeCommand([...args, '--port', String(port)], cpus);
+  const child = spawn(cmd, cmdArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
     cwd: ROOT,
     ...(env ? { env: { ...process.env, ...env } } : {}),

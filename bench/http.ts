@@ -9,6 +9,9 @@
 // repeats on a cached and an uncached copy of the model, interleaved, with the hit rate (http-cache.ts). Then tracing:
 // /classify with tracing off, on with sampling 0 and on with sampling 1 exporting to a local OTLP/HTTP receiver,
 // interleaved (http-tracing.ts; --no-tracing skips it, --tracing-only runs only it).
+// --pin: the load generator (this process) on CPU 0, the service, the bare route and the raw model on CPU 1 (taskset),
+// so that the load generator takes no CPU from what it measures; the layout is then one core's (cache and tracing are
+// left out).
 // Needs `npm run build` first (runs from dist/).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -18,7 +21,7 @@ import { parseArgs } from 'node:util';
 import type { Request } from 'autocannon';
 import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
 import { resolveConfig } from '#mixer/server/config.js';
-import { CLI, med, pickModel, ROOT } from './common.js';
+import { CLI, med, onServerCpu, pickModel, pinnedCpus, ROOT } from './common.js';
 import { cacheWorkload } from './http-cache.js';
 import {
   bareServer,
@@ -51,6 +54,7 @@ const { values: o } = parseArgs({
     json: { type: 'boolean', default: false },
     'no-tracing': { type: 'boolean', default: false },
     'tracing-only': { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
   },
 });
 
@@ -79,13 +83,17 @@ async function main(): Promise<void> {
   const duration = Number(o.duration);
   const rounds = Number(o.rounds);
   const connections = Number(o.connections);
+  // Pinned: this process (autocannon) on CPU 0 from here on; the service sees one core and picks its layout for it.
+  const pin = o.pin ? pinnedCpus() : null;
   // The service's own default layout unless given; the raw baseline runs the same layout.
   const { workers, threads } = resolveConfig({
     ...(o.workers ? { workers: Number(o.workers) } : {}),
     ...(o.threads ? { threads: Number(o.threads) } : {}),
   });
   const maxBatch = Number(o['max-batch']);
-  const hw = hardware(`${workers} worker(s) × ${threads} ORT thread(s), in the service and the raw model`);
+  const hw = hardware(
+    `${workers} worker(s) × ${threads} ORT thread(s), in the service and the raw model${pin ? `; pinned: load generator on CPU ${pin.load}, service, bare route and raw model on CPU ${pin.server}` : ''}`,
+  );
   console.log(hardwareHeader(hw));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-'));
   try {
@@ -133,44 +141,60 @@ async function main(): Promise<void> {
     }
     const stallMs = await mainThreadStallMs(modelPath, threads, maxBatch);
     const raw = await RawModel.open(modelPath, { workers, threads, batch: maxBatch });
+    // Pinned, the raw model runs where the servers do, and the process goes back to the load generator's CPU after.
+    const measureRaw = (m: RawModel): Promise<Run> => onServerCpu(pin, () => m.measure(duration));
     // With several workers, also the raw model as one session on all their threads (the layout they replace).
     const raw1 =
       workers > 1 ? await RawModel.open(modelPath, { workers: 1, threads: workers * threads, batch: maxBatch }) : null;
-    const res = await withServer([fileURLToPath(import.meta.url), '--bare-server'], 'bare', (bareUrl, barePid) =>
-      withServer(serveArgs, 'service', async (url, pid, startupMs): Promise<Measured> => {
-        const rssReady = rssOf(pid);
-        await load(url, request, connections, 2); // warm the JIT and the allocator
-        const runs: Record<RunKind, Run[]> = { raw: [], raw1: [], bare: [], service: [] };
-        for (let r = 0; r < rounds; r++) {
-          const rawRun = await raw.measure(duration);
-          const bareRun = await cpuOf(barePid, () => load(bareUrl, request, connections, duration));
-          const serviceRun = await cpuOf(pid, () => load(url, request, connections, duration));
-          runs.raw.push(rawRun);
-          if (raw1) runs.raw1.push(await raw1.measure(duration));
-          runs.bare.push(bareRun);
-          runs.service.push(serviceRun);
-          log(
-            `round ${r + 1}: raw ${rawRun.rate.toFixed(0)} img/s, bare ${bareRun.rate.toFixed(0)} req/s, service ${serviceRun.rate.toFixed(0)} req/s (p99 ${serviceRun.p99} ms)`,
-          );
-        }
-        const batches = await meanBatch(url);
-        const light = await load(url, request, 1, duration);
-        const rss = { ready: rssReady, loaded: rssOf(pid) };
-        const soak = Number(o.soak) > 0 ? await soakRss(url, request, connections, Number(o.soak), pid) : null;
-        return { runs, light, rss, startupMs, batches, soak };
-      }),
+    const res = await withServer(
+      [fileURLToPath(import.meta.url), '--bare-server'],
+      'bare',
+      (bareUrl, barePid) =>
+        withServer(
+          serveArgs,
+          'service',
+          async (url, pid, startupMs): Promise<Measured> => {
+            const rssReady = rssOf(pid);
+            await load(url, request, connections, 2); // warm the JIT and the allocator
+            const runs: Record<RunKind, Run[]> = { raw: [], raw1: [], bare: [], service: [] };
+            for (let r = 0; r < rounds; r++) {
+              const rawRun = await measureRaw(raw);
+              const bareRun = await cpuOf(barePid, () => load(bareUrl, request, connections, duration));
+              const serviceRun = await cpuOf(pid, () => load(url, request, connections, duration));
+              runs.raw.push(rawRun);
+              if (raw1) runs.raw1.push(await measureRaw(raw1));
+              runs.bare.push(bareRun);
+              runs.service.push(serviceRun);
+              log(
+                `round ${r + 1}: raw ${rawRun.rate.toFixed(0)} img/s, bare ${bareRun.rate.toFixed(0)} req/s, service ${serviceRun.rate.toFixed(0)} req/s (p99 ${serviceRun.p99} ms)`,
+              );
+            }
+            const batches = await meanBatch(url);
+            const light = await load(url, request, 1, duration);
+            const rss = { ready: rssReady, loaded: rssOf(pid) };
+            const soak = Number(o.soak) > 0 ? await soakRss(url, request, connections, Number(o.soak), pid) : null;
+            return { runs, light, rss, startupMs, batches, soak };
+          },
+          undefined,
+          pin?.server,
+        ),
+      undefined,
+      pin?.server,
     );
     await raw.close();
     await raw1?.close();
-    const cache = await cacheWorkload(tmp, modelPath, png, {
-      connections,
-      seconds: Math.min(duration, 3),
-      rounds,
-      serveArgs: serveArgs.slice(4),
-    });
-    const tracing = o['no-tracing']
+    const cache = pin
       ? null
-      : await tracingWorkload(serveArgs, request, { connections, seconds: duration, rounds });
+      : await cacheWorkload(tmp, modelPath, png, {
+          connections,
+          seconds: Math.min(duration, 3),
+          rounds,
+          serveArgs: serveArgs.slice(4),
+        });
+    const tracing =
+      o['no-tracing'] || pin
+        ? null
+        : await tracingWorkload(serveArgs, request, { connections, seconds: duration, rounds });
 
     const pick = (k: RunKind, f: (x: Run) => number): number => med(res.runs[k].map(f));
     const ratio = (k: RunKind, base: RunKind): number =>
@@ -210,9 +234,10 @@ async function main(): Promise<void> {
     console.log(
       `light load (1 connection): ${res.light.rate.toFixed(0)} req/s, p50 ${res.light.p50} ms, p99 ${res.light.p99} ms, ${res.light.errors} errors; service RSS ${mb(res.rss.ready)} MB when ready, ${mb(res.rss.loaded)} MB after the loads, with ${workers} worker(s)`,
     );
-    console.log(
-      `response cache, 50% repeats: on ${cache.on.toFixed(0)} req/s (hit rate ${(100 * cache.hitRate).toFixed(1)}%), off ${cache.off.toFixed(0)} req/s, on/off ${cache.ratio.toFixed(2)}, ${cache.errors} errors (medians over ${cache.rounds} interleaved rounds of ${cache.seconds} s)`,
-    );
+    if (cache)
+      console.log(
+        `response cache, 50% repeats: on ${cache.on.toFixed(0)} req/s (hit rate ${(100 * cache.hitRate).toFixed(1)}%), off ${cache.off.toFixed(0)} req/s, on/off ${cache.ratio.toFixed(2)}, ${cache.errors} errors (medians over ${cache.rounds} interleaved rounds of ${cache.seconds} s)`,
+      );
     if (tracing) printTracing(tracing);
     if (res.soak) {
       const s = res.soak;

@@ -4,7 +4,8 @@
 // every server (this checkout's `mixer serve` and, with --base DIR, DIR's built one), alternating which goes first.
 // The server's CPU time (user + system, from /proc) over a load divided by the requests it answered is its CPU per
 // request. Needs `npm run build` first here (and in DIR). With --cpu-prof DIR2, this checkout's server runs under
-// `node --cpu-prof` (its main thread's profile is summarised at the end: self time by function).
+// `node --cpu-prof` (its main thread's profile is summarised at the end: self time by function). With --pin, the load
+// generator (this process) runs on CPU 0 and the servers and the raw model on CPU 1, in one core's layout.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -12,8 +13,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { Request } from 'autocannon';
+import { hardware, hardwareHeader } from '#mixer/bench/hardware.js';
 import { resolveConfig } from '#mixer/server/config.js';
-import { cpuSeconds, freePort, med, pickModel, ROOT } from './common.js';
+import { cpuSeconds, freePort, med, nodeCommand, onServerCpu, pickModel, pinnedCpus, ROOT } from './common.js';
 import { type LoadResult, load, samplePng } from './http-harness.js';
 import { RawModel } from './raw-model.js';
 
@@ -28,6 +30,7 @@ const { values: o } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     'cpu-prof': { type: 'string' },
     top: { type: 'string', default: '30' },
+    pin: { type: 'boolean', default: false },
   },
 });
 
@@ -41,10 +44,9 @@ interface Server {
   grpcTarget: string;
 }
 
-async function start(label: string, root: string, args: string[], nodeFlags: string[]): Promise<Server> {
+async function start(label: string, root: string, args: string[], nodeFlags: string[], cpus?: string): Promise<Server> {
   const [port, grpcPort] = [await freePort(), await freePort()];
-  const child = spawn(
-    process.execPath,
+  const [cmd, cmdArgs] = nodeCommand(
     [
       ...nodeFlags,
       path.join(root, 'dist/cli/main.js'),
@@ -54,8 +56,9 @@ async function start(label: string, root: string, args: string[], nodeFlags: str
       '--grpc-port',
       String(grpcPort),
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
+    cpus,
   );
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     const s = await fetch(`${url}/readyz`).then(
@@ -161,7 +164,16 @@ function topSelf(file: string, n: number): string {
 async function main(): Promise<void> {
   const [duration, rounds, connections] = [o.duration, o.rounds, o.connections].map(Number) as [number, number, number];
   const protocols = o.protocols.split(',') as Protocol[];
+  // Pinned: this process on one CPU from here on; the layout is then one core's, for the servers and the raw model.
+  const pin = o.pin ? pinnedCpus() : null;
   const { workers, threads } = resolveConfig({});
+  console.log(
+    hardwareHeader(
+      hardware(
+        `${workers} worker(s) × ${threads} ORT thread(s), in the servers and the raw model${pin ? `; pinned: load generator on CPU ${pin.load}, servers and raw model on CPU ${pin.server}` : ''}`,
+      ),
+    ),
+  );
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-overhead-'));
   const servers: Server[] = [];
   try {
@@ -220,8 +232,8 @@ async function main(): Promise<void> {
       mkdirSync(path.join(profDir, dir), { recursive: true });
       return ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, dir)}`, '--cpu-prof-interval=200'];
     };
-    servers.push(await start('this checkout', ROOT, args, profFlags('new')));
-    if (o.base) servers.push(await start('base', path.resolve(o.base), args, profFlags('base')));
+    servers.push(await start('this checkout', ROOT, args, profFlags('new'), pin?.server));
+    if (o.base) servers.push(await start('base', path.resolve(o.base), args, profFlags('base'), pin?.server));
     const { grpcClients } = await import('#mixer/server/grpc/server.js');
     const pkg = grpcClients();
     const clients = servers.map(
@@ -240,11 +252,11 @@ async function main(): Promise<void> {
     };
     for (let i = 0; i < servers.length; i++) for (const p of protocols) await run(i, p, 1); // warm up
     log(
-      `${connections} connections/streams; ${rounds} rounds of ${duration} s; ${workers} worker(s) × ${threads} thread(s); log level ${o['log-level']}`,
+      `${connections} connections/streams; ${rounds} rounds of ${duration} s; ${workers} worker(s) × ${threads} thread(s); log level ${o['log-level']}${pin ? `; pinned: load on CPU ${pin.load}, servers and raw model on CPU ${pin.server}` : ''}`,
     );
     const samples = new Map<string, Sample[]>();
     for (let r = 0; r < rounds; r++) {
-      const rawRate = (await raw.measure(duration)).rate;
+      const rawRate = (await onServerCpu(pin, () => raw.measure(duration))).rate;
       for (const p of protocols) {
         const order = servers.map((_, i) => i);
         if (r % 2 === 1) order.reverse();
