@@ -112,6 +112,8 @@ interface Sample {
   mainMs: number;
   batch: number;
   raw: number;
+  /** The raw model's CPU ms per image in the same round: server CPU per request minus it is the service's own cost. */
+  rawCpuMs: number;
 }
 
 /** CPU seconds of one thread of a process (the main thread's id is the process id). */
@@ -256,7 +258,8 @@ async function main(): Promise<void> {
     );
     const samples = new Map<string, Sample[]>();
     for (let r = 0; r < rounds; r++) {
-      const rawRate = (await onServerCpu(pin, () => raw.measure(duration))).rate;
+      const rawRun = await onServerCpu(pin, () => raw.measure(duration));
+      const rawRate = rawRun.rate;
       for (const p of protocols) {
         const order = servers.map((_, i) => i);
         if (r % 2 === 1) order.reverse();
@@ -270,7 +273,10 @@ async function main(): Promise<void> {
           const b1 = await batches(servers[i]!.url);
           const batch = (b1.sum - b0.sum) / (b1.count - b0.count);
           const key = `${p}\u0000${i}`;
-          samples.set(key, [...(samples.get(key) ?? []), { rate: res.rate, cpuMs, mainMs, batch, raw: rawRate }]);
+          samples.set(key, [
+            ...(samples.get(key) ?? []),
+            { rate: res.rate, cpuMs, mainMs, batch, raw: rawRate, rawCpuMs: rawRun.cpuMs },
+          ]);
           log(
             `round ${r + 1} ${p} ${servers[i]!.label}: ${res.rate.toFixed(0)} req/s, ${cpuMs.toFixed(2)} ms CPU/req (main thread ${mainMs.toFixed(2)}), mean batch ${batch.toFixed(1)}, raw ${rawRate.toFixed(0)} img/s, ${res.errors} errors`,
           );
@@ -280,16 +286,18 @@ async function main(): Promise<void> {
     for (const c of clients) c.close();
     await raw.close();
     console.log(
-      '\n| protocol | server | req/s | vs raw model | server CPU ms / req | main thread ms / req | mean batch |\n|---|---|---:|---:|---:|---:|---:|',
+      '\n| protocol | server | req/s | vs raw model | server CPU ms / req | raw model CPU ms / image | own cost ms / req | main thread ms / req | mean batch |\n|---|---|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const p of protocols)
       servers.forEach((s, i) => {
         const xs = samples.get(`${p}\u0000${i}`) ?? [];
         console.log(
-          `| ${p} | ${s.label} | ${med(xs.map((x) => x.rate)).toFixed(0)} | ${med(xs.map((x) => x.rate / x.raw)).toFixed(2)} | ${med(xs.map((x) => x.cpuMs)).toFixed(2)} | ${med(xs.map((x) => x.mainMs)).toFixed(2)} | ${med(xs.map((x) => x.batch)).toFixed(1)} |`,
+          `| ${p} | ${s.label} | ${med(xs.map((x) => x.rate)).toFixed(0)} | ${med(xs.map((x) => x.rate / x.raw)).toFixed(2)} | ${med(xs.map((x) => x.cpuMs)).toFixed(2)} | ${med(xs.map((x) => x.rawCpuMs)).toFixed(2)} | ${med(xs.map((x) => x.cpuMs - x.rawCpuMs)).toFixed(2)} | ${med(xs.map((x) => x.mainMs)).toFixed(2)} | ${med(xs.map((x) => x.batch)).toFixed(1)} |`,
         );
       });
-    console.log(`(medians over ${rounds} interleaved rounds)\n`);
+    console.log(
+      `(medians over ${rounds} interleaved rounds; own cost: the server's CPU per request minus the raw model's per image at batch 32, the same round)\n`,
+    );
     for (const s of servers) await stop(s);
     servers.length = 0;
     for (const dir of profDir ? (o.base ? ['new', 'base'] : ['new']) : []) {

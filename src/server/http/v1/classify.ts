@@ -6,25 +6,26 @@ import { inferLogFields } from '../../logging.js';
 import { accepts } from '../../negotiate.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../../schemas.js';
 import { routingKey } from '../../traffic/split.js';
+import { readBody } from '../read-body.js';
+import { boundaryOf, formParts } from './form-parts.js';
 
-/** Reads every file part (nothing is decoded before the whole request is admitted). */
-async function multipartUploads(req: FastifyRequest, bodyLimit: number): Promise<ImageUpload[]> {
+/** Multipart framing a body may add to BODY_LIMIT's bytes of images: part headers and small fields. */
+const FRAMING_BYTES = 64 * 1024;
+
+/** Reads the body whole, then its file parts (nothing is read or decoded before the whole request is admitted). */
+async function multipartUploads(req: FastifyRequest, bodyLimit: number, maxFiles: number): Promise<ImageUpload[]> {
+  const boundary = boundaryOf(req.headers['content-type'] ?? '');
+  const body = await readBody(req.raw, bodyLimit + FRAMING_BYTES, 'BODY_LIMIT plus 64 KiB of multipart framing');
+  const parts = formParts(body, boundary, { files: maxFiles, parts: maxFiles + 32, headerBytes: 16 * 1024 });
   const uploads: ImageUpload[] = [];
   let total = 0;
-  try {
-    for await (const part of req.parts()) {
-      if (part.type !== 'file') continue;
-      const bytes = await part.toBuffer();
-      total += bytes.length;
-      if (total > bodyLimit)
-        throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${bodyLimit} bytes (see BODY_LIMIT)`);
-      const filename = part.filename || null;
-      uploads.push({ filename, name: filename ?? `part ${uploads.length + 1}`, bytes });
-    }
-  } catch (e) {
-    // Fastify and multipart limit errors carry a status; anything else (busboy, stream) is a malformed body.
-    if (e instanceof ServiceError || typeof (e as { statusCode?: unknown }).statusCode === 'number') throw e;
-    throw new ServiceError('BAD_MULTIPART', `malformed multipart body: ${(e as Error).message}`, { cause: e });
+  for (const part of parts) {
+    if (!part.file) continue;
+    total += part.data.length;
+    if (total > bodyLimit)
+      throw new ServiceError('PAYLOAD_TOO_LARGE', `the uploads exceed ${bodyLimit} bytes (see BODY_LIMIT)`);
+    const filename = part.filename || null;
+    uploads.push({ filename, name: filename ?? `part ${uploads.length + 1}`, bytes: part.data });
   }
   if (uploads.length === 0)
     throw new ServiceError(
@@ -35,8 +36,8 @@ async function multipartUploads(req: FastifyRequest, bodyLimit: number): Promise
 }
 
 /** The images of a request: its file parts, or its image/* body. */
-async function uploadsOf(req: FastifyRequest, bodyLimit: number): Promise<ImageUpload[]> {
-  if (req.isMultipart()) return multipartUploads(req, bodyLimit);
+async function uploadsOf(req: FastifyRequest, bodyLimit: number, maxFiles: number): Promise<ImageUpload[]> {
+  if (req.isMultipart()) return multipartUploads(req, bodyLimit, maxFiles);
   if (Buffer.isBuffer(req.body) && /^image\//i.test(req.headers['content-type'] ?? '')) {
     if (req.body.length === 0) throw new ServiceError('EMPTY_IMAGE', 'the request body is empty');
     return [{ filename: null, name: null, bytes: req.body }];
@@ -47,7 +48,7 @@ async function uploadsOf(req: FastifyRequest, bodyLimit: number): Promise<ImageU
   );
 }
 
-export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit: number): void {
+export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit: number, maxFiles: number): void {
   app.post(
     '/classify',
     {
@@ -76,7 +77,7 @@ export function classifyRoutes(app: FastifyInstance, plane: DataPlane, bodyLimit
           log: inferLogFields(req),
           trace: req.trace,
         },
-        () => uploadsOf(req, bodyLimit),
+        () => uploadsOf(req, bodyLimit, maxFiles),
         q.top,
         req.raw,
         (version) => reply.header('x-model-version', String(version)),

@@ -24,6 +24,6 @@ export async function v1Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
       done(null, buf),
     );
   modelsRoutes(app, plane);
-  classifyRoutes(app, plane, config.bodyLimit);
+  classifyRoutes(app, plane, config.bodyLimit, config.maxFiles);
   feedbackRoutes(app, opts.ctx, opts.ctx.feedback);
 }
