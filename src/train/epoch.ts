@@ -28,7 +28,7 @@ export async function runEpoch(
   const p = { ...tally.progress, wallSeconds: tally.progress.wallSeconds + epochS };
   if (tally.interrupted) {
     await saveRun(run, p);
-    run.log(`stopped at step ${p.step}; checkpoint written to ${run.files.checkpoint} (continue with --resume)`);
+    logStopped(run, p.step);
     return { progress: p, doneSteps: tally.doneSteps, interrupted: true, metrics: null };
   }
   const next = { ...p, epoch: epoch + 1, stepInEpoch: 0 };
@@ -106,6 +106,11 @@ export async function trainSteps(run: Run, epoch: number, start: RunPosition, do
 /** The run has reached its --stop-at-step. */
 export function atStopStep(run: Run, step: number): boolean {
   return run.o.stopAtStep !== undefined && step >= run.o.stopAtStep;
+}
+
+/** The line a stopped run ends with, wherever it stopped (inside an epoch, or at its end). */
+export function logStopped(run: Run, step: number): void {
+  run.log(`stopped at step ${step}; checkpoint written to ${run.files.checkpoint} (continue with --resume)`);
 }
 
 /** SIGINT, or this invocation's step budget (stopAfterSteps) or the run's stop step (stopAtStep) reached. */

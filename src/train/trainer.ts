@@ -6,7 +6,7 @@ import { buildInferenceModel, CIFAR10_MEAN, CIFAR10_STD } from '../model/index.j
 import { Session } from '../runtime/session.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { loadCheckpoint, type RunPosition } from './checkpoint.js';
-import { atStopStep, evalWeights, runEpoch, shouldStop } from './epoch.js';
+import { atStopStep, evalWeights, logStopped, runEpoch, shouldStop } from './epoch.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { writeReport } from './report.js';
 import type { Run, RunFiles } from './run.js';
@@ -54,6 +54,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
       }
       if (shouldStop(run, doneSteps, progress.step)) {
         interrupted = epoch + 1 < o.epochs;
+        // Stopped at an epoch's end: its checkpoint is written; say so as a stop inside an epoch does.
+        if (interrupted) logStopped(run, progress.step);
         break;
       }
     }

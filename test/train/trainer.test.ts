@@ -149,6 +149,28 @@ t.test('--stop-at-step stops at a global step, is idempotent, and lands where a 
   t.same([done.progress.step, done.interrupted, done.reachedStopStep], [16, false, false]);
 });
 
+t.test('a stop at an epoch boundary says where it stopped, as a stop inside an epoch does', async (t) => {
+  const splits = { train: synthetic(128, 3), test: synthetic(32, 4) };
+  const dir = t.testdir({ a: {}, b: {} });
+  for (const [d, steps] of [
+    ['a', 4],
+    ['b', 3],
+  ] as const) {
+    const lines: string[] = [];
+    // 4 steps/epoch: 4 ends at the first epoch's end (its checkpoint written by the epoch), 3 inside it.
+    const r = await train({ ...base(path.join(dir, d), splits), stopAfterSteps: steps, log: (l) => lines.push(l) });
+    t.same([r.progress.step, r.interrupted], [steps, true]);
+    const ck = path.join(dir, d, 'checkpoint.safetensors');
+    t.equal((await loadCheckpoint(ck)).progress.step, steps, `the checkpoint holds step ${steps}`);
+    t.equal(
+      lines.filter((l) => l === `stopped at step ${steps}; checkpoint written to ${ck} (continue with --resume)`)
+        .length,
+      1,
+      `after ${steps} steps: ${lines.at(-1)}`,
+    );
+  }
+});
+
 t.test('the warmup is fixed when a run starts: bounded to 10% of its steps, kept by a re-planned resume', async (t) => {
   const splits = { train: synthetic(128, 3), test: synthetic(32, 4) };
   const dir = t.testdir({ a: {}, b: {} });
