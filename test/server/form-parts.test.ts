@@ -129,6 +129,11 @@ t.test('headers: quoting, escapes, UTF-8 bytes, extended values', async (t) => {
       ['size', '3'],
     ],
   );
+  t.same(
+    [...headerParams('form-data; flag; name="a"; ; other').params],
+    [['name', 'a']],
+    'valueless parameters skipped',
+  );
   t.equal(headerParams(Buffer.from('x; filename="été.png"').toString('latin1')).params.get('filename'), 'été.png');
   t.equal(headerParams("x; filename*=iso-8859-1'fr'%E9t%E9").params.get('filename*'), 'été');
   t.equal(headerParams("x; filename*=koi8-r''%E9").params.has('filename*'), false, 'an unknown charset is dropped');

@@ -126,6 +126,11 @@ export function headerParams(header: string): { value: string; params: Map<strin
   while (i < header.length) {
     const eq = header.indexOf('=', i);
     if (eq < 0) break;
+    const end = header.indexOf(';', i);
+    if (end >= 0 && end < eq) {
+      i = end + 1; // a parameter without a value: skipped
+      continue;
+    }
     const key = header.slice(i, eq).trim().toLowerCase();
     i = eq + 1;
     while (header[i] === ' ' || header[i] === '\t') i++;
