@@ -7,7 +7,7 @@ import { accepts } from '../../negotiate.js';
 import { classifyQuery, classifyResponse, errorResponses } from '../../schemas.js';
 import { routingKey } from '../../traffic/split.js';
 import { readBody } from '../read-body.js';
-import { boundaryOf, formParts } from './form-parts.js';
+import { boundaryOf, formParts, MAX_FIELDS } from './form-parts.js';
 
 /** Multipart framing a body may add to BODY_LIMIT's bytes of images: part headers and small fields. */
 const FRAMING_BYTES = 64 * 1024;
@@ -16,7 +16,7 @@ const FRAMING_BYTES = 64 * 1024;
 async function multipartUploads(req: FastifyRequest, bodyLimit: number, maxFiles: number): Promise<ImageUpload[]> {
   const boundary = boundaryOf(req.headers['content-type'] ?? '');
   const body = await readBody(req.raw, bodyLimit + FRAMING_BYTES, 'BODY_LIMIT plus 64 KiB of multipart framing');
-  const parts = formParts(body, boundary, { files: maxFiles, parts: maxFiles + 32, headerBytes: 16 * 1024 });
+  const parts = formParts(body, boundary, { files: maxFiles, parts: maxFiles + MAX_FIELDS, headerBytes: 16 * 1024 });
   const uploads: ImageUpload[] = [];
   let total = 0;
   for (const part of parts) {

@@ -23,6 +23,9 @@ export interface FormLimits {
   headerBytes: number;
 }
 
+/** Parts a form may carry besides its files (text fields such as `top`): /classify's and /v1/feedback's bound. */
+export const MAX_FIELDS = 32;
+
 const CRLF2 = Buffer.from('\r\n\r\n');
 const BOUNDARY = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i;
 

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { classifyRoutes } from './classify.js';
 import { feedbackRoutes } from './feedback.js';
+import { MAX_FIELDS } from './form-parts.js';
 import { modelsRoutes } from './models.js';
 
 /** Multipart and the image body parsers are registered here, so they apply to these routes only. */
@@ -13,8 +14,8 @@ export async function v1Plugin(app: FastifyInstance, opts: { ctx: AppContext }):
     limits: {
       fileSize: config.bodyLimit,
       files: config.maxFiles,
-      fields: 32,
-      parts: config.maxFiles + 32,
+      fields: MAX_FIELDS,
+      parts: config.maxFiles + MAX_FIELDS,
       fieldSize: 64 * 1024,
       headerPairs: 64,
     },
