@@ -39,6 +39,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'classify files, folders and globs as a batch job (exit 2 if any input failed)',
     load: () => import('./commands/predict.js'),
   },
+  curves: {
+    summary: "several runs' accuracy curves on one chart, beside reference points",
+    load: () => import('./commands/curves.js'),
+  },
   info: { summary: 'config, parameters, FLOPs and I/O of a model', load: () => import('./commands/info.js') },
   serve: { summary: 'run the HTTP service', load: () => import('./commands/serve.js') },
   bench: {

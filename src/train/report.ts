@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ModelSpec } from '../model/index.js';
 import { paramCount } from '../model/index.js';
+import { UserError } from '../util/errors.js';
 import type { RunPosition } from './checkpoint.js';
 import { type EvalResult, formatEval } from './evaluate.js';
 import { lineChartSvg } from './plot.js';
@@ -28,7 +29,8 @@ interface ReportInput {
   extra?: string[];
 }
 
-interface Row {
+/** One line of a run's metrics.jsonl (one per epoch). */
+export interface MetricsRow {
   epoch: number;
   train_loss: number;
   train_acc: number;
@@ -44,14 +46,25 @@ interface Row {
 const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`;
 
+/** A run's metrics log, a row per epoch (a torn last line, from a run killed while writing it, is left out). */
+export async function readMetrics(file: string): Promise<MetricsRow[]> {
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
+  const rows: MetricsRow[] = [];
+  lines.forEach((l, i) => {
+    try {
+      rows.push(JSON.parse(l) as MetricsRow);
+    } catch (e) {
+      if (i < lines.length - 1) throw new UserError('BAD_METRICS', `${file}:${i + 1} is not a JSON line`, { cause: e });
+    }
+  });
+  return rows;
+}
+
 /** Writes <run>/training.svg (loss and accuracy per epoch) from the metrics log; returns the log's rows. */
-export async function writeCurve(dir: string, metricsPath: string, data = 'CIFAR-10'): Promise<Row[]> {
-  const rows = (await readFile(metricsPath, 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Row);
-  const has = (k: keyof Row) => rows.some((m) => m[k] !== undefined && m[k] !== null);
-  const pts = (k: keyof Row) =>
+export async function writeCurve(dir: string, metricsPath: string, data = 'CIFAR-10'): Promise<MetricsRow[]> {
+  const rows = await readMetrics(metricsPath);
+  const has = (k: keyof MetricsRow) => rows.some((m) => m[k] !== undefined && m[k] !== null);
+  const pts = (k: keyof MetricsRow) =>
     rows.filter((m) => m[k] !== undefined && m[k] !== null).map((m) => [m.epoch, m[k] as number] as [number, number]);
   const svg = lineChartSvg(
     `MLP-Mixer on ${data}`,
@@ -90,7 +103,7 @@ export async function writeCurve(dir: string, metricsPath: string, data = 'CIFAR
 
 export async function writeReport(dir: string, r: ReportInput): Promise<void> {
   const rows = await writeCurve(dir, r.metricsPath, r.dataName);
-  const has = (k: keyof Row) => rows.some((m) => m[k] !== undefined && m[k] !== null);
+  const has = (k: keyof MetricsRow) => rows.some((m) => m[k] !== undefined && m[k] !== null);
   const ips = rows.map((m) => m.images_per_s).sort((a, b) => a - b);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
