@@ -60,10 +60,16 @@ export async function samplePng(): Promise<{ png: Buffer; source: string }> {
 }
 
 /** Runs a load and adds the server's CPU milliseconds per request. */
-export async function cpuOf(pid: number, run: () => Promise<LoadResult>): Promise<LoadResult & { cpuMs: number }> {
+export async function cpuOf(
+  pid: number,
+  run: () => Promise<LoadResult>,
+): Promise<LoadResult & { cpuMs: number; loadCpuMs: number }> {
   const c0 = cpuSeconds(pid);
+  const l0 = process.cpuUsage();
   const r = await run();
-  return { ...r, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / Math.max(1, r.requests) };
+  const l = process.cpuUsage(l0);
+  const n = Math.max(1, r.requests);
+  return { ...r, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / n, loadCpuMs: (l.user + l.system) / 1000 / n };
 }
 
 /**

@@ -60,7 +60,7 @@ const { values: o } = parseArgs({
 
 type RunKind = 'raw' | 'raw1' | 'bare' | 'service';
 /** One measurement of one round; the raw model has no latency figures, errors or request count. */
-type Run = { rate: number; cpuMs: number } & Partial<LoadResult>;
+type Run = { rate: number; cpuMs: number; loadCpuMs?: number } & Partial<LoadResult>;
 
 interface Measured {
   runs: Record<RunKind, Run[]>;
@@ -214,20 +214,30 @@ async function main(): Promise<void> {
       p99: k.startsWith('raw') ? null : pick(k, (x) => x.p99 ?? NaN),
       errors: k.startsWith('raw') ? '-' : res.runs[k].reduce((acc, x) => acc + (x.errors ?? 0), 0),
       cpuMs: pick(k, (x) => x.cpuMs),
+      loadCpuMs: k.startsWith('raw') ? null : pick(k, (x) => x.loadCpuMs ?? NaN),
       vsRaw: ratio(k, 'raw'),
       vsBare: ratio(k, 'bare'),
     }));
     const table = [
-      '| run | req/s | p50 ms | p99 ms | errors | CPU ms / req | vs raw model | vs bare route |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      '| run | req/s | p50 ms | p99 ms | errors | CPU ms / req | load generator CPU ms / req | vs raw model | vs bare route |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(
         (r) =>
-          `| ${r.name} | ${r.rate.toFixed(0)} | ${r.p50 ?? '-'} | ${r.p99 ?? '-'} | ${r.errors} | ${r.cpuMs.toFixed(2)} | ${r.vsRaw.toFixed(2)} | ${r.vsBare.toFixed(3)} |`,
+          `| ${r.name} | ${r.rate.toFixed(0)} | ${r.p50 ?? '-'} | ${r.p99 ?? '-'} | ${r.errors} | ${r.cpuMs.toFixed(2)} | ${r.loadCpuMs?.toFixed(2) ?? '-'} | ${r.vsRaw.toFixed(2)} | ${r.vsBare.toFixed(3)} |`,
       ),
     ].join('\n');
     console.log(`\n${table}\n(medians over ${rounds} interleaved rounds; ratios are medians of per-round ratios)\n`);
     const svc = rows.at(-1);
     if (!svc) throw new Error('no service row');
+    // What the CPU alone allows: the CPUs the service has (and, unpinned, shares with the load generator) divided by
+    // the CPU one request costs; measured ÷ ceiling is the share lost to scheduling gaps (a core idle under load).
+    const cpus = pin ? 1 : hw.cores;
+    const perRequest = svc.cpuMs + (pin ? 0 : (svc.loadCpuMs ?? 0));
+    const ceiling = (1000 * cpus) / perRequest;
+    const rawRate = rows[0]!.rate;
+    console.log(
+      `CPU-bound ceiling: ${pin ? 'the service has one CPU to itself' : `the service and the load generator share ${cpus} CPUs`}, ${perRequest.toFixed(2)} CPU ms per request${pin ? '' : ` (${svc.cpuMs.toFixed(2)} + ${(svc.loadCpuMs ?? 0).toFixed(2)})`}: at most ${ceiling.toFixed(0)} req/s, ${(ceiling / rawRate).toFixed(2)} of the raw model; measured ${(svc.rate / ceiling).toFixed(2)} of that ceiling`,
+    );
     console.log(
       `startup to ready: ${res.startupMs.toFixed(0)} ms; mean batch size under load: ${res.batches.toFixed(1)}; a batch-32 run on the main thread stalls the event loop up to ${stallMs.toFixed(0)} ms (the service runs it in a worker)`,
     );

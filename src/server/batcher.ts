@@ -1,4 +1,4 @@
-// Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker.
+// Dynamic micro-batcher: queues images until MAX_BATCH or BATCH_DELAY_MS, then makes one model run per batch on an idle worker, sharing the queue evenly among workers.
 import type { TensorData } from '../runtime/session.js';
 import { overloaded } from './errors.js';
 import type { BatchClock } from './observe/stage-clock.js';
@@ -30,6 +30,8 @@ export interface BatchRunner<L extends KeyedLayout = KeyedLayout> {
   }>;
   /** Batches the runner can start right now. */
   readonly idle: number;
+  /** Workers it has in all, busy or not (default 1); with several, batches share the queue evenly among them. */
+  readonly workers?: number;
 }
 
 export interface BatchStats {
@@ -75,6 +77,8 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
   private queue: Item<L>[] = [];
   private queued = 0;
   private running = 0;
+  /** Images in the batches running now. */
+  private runningRows = 0;
   private timer: NodeJS.Timeout | null = null;
   private due = false;
   private idleWaiters: (() => void)[] = [];
@@ -139,11 +143,13 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Starts batches while a worker is idle and the head of the queue is due (full batch, delay passed, or a run just ended). */
+  /**
+   * Starts batches while a worker is idle, once the head of the queue is due (a full batch, the delay passed, or a run
+   * just ended): then every idle worker takes its share.
+   */
   private pump(): void {
-    while (this.queue.length > 0 && this.runner.idle > 0 && (this.due || this.queued >= this.opts.maxBatch)) {
-      this.dispatch(this.takeBatch());
-    }
+    if (this.due || this.queued >= this.opts.maxBatch)
+      while (this.queue.length > 0 && this.runner.idle > 0) this.dispatch(this.takeBatch());
     if (this.queue.length === 0) {
       this.due = false;
       if (this.timer !== null) clearTimeout(this.timer);
@@ -152,14 +158,26 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
     }
   }
 
-  /** Removes up to maxBatch images (at least one item) from the head of the queue. */
+  /**
+   * The most images the next batch may take: maxBatch, and with several workers also an even share of the images
+   * queued and running. Otherwise the first worker to free up takes the whole queue while the others run small
+   * batches, then wait for arrivals: with clients that send their next request when the answer comes, up to a third
+   * of the CPU idled under load.
+   */
+  private batchLimit(): number {
+    const workers = this.runner.workers ?? 1;
+    if (workers <= 1) return this.opts.maxBatch;
+    return Math.min(this.opts.maxBatch, Math.max(1, Math.ceil((this.queued + this.runningRows) / workers)));
+  }
+
+  /** Removes up to batchLimit() images (at least one item) from the head of the queue. */
   private takeBatch(): Item<L>[] {
     const batch: Item<L>[] = [];
+    const limit = this.batchLimit();
     let n = 0;
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      if (batch.length > 0 && (n + head.count > this.opts.maxBatch || head.layout?.key !== batch[0]!.layout?.key))
-        break;
+      if (batch.length > 0 && (n + head.count > limit || head.layout?.key !== batch[0]!.layout?.key)) break;
       this.queue.shift();
       batch.push(head);
       n += head.count;
@@ -190,6 +208,7 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
     }
     const span = riders ? this.traceBatch(batch, riders, n, now) : null;
     this.running++;
+    this.runningRows += n;
     (layout === null ? this.runner.run(pixels, n) : this.runner.run(pixels, n, layout)).then(
       ({ outputs, ms, dims, worker }) => {
         if (span) {
@@ -217,12 +236,12 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
           it.resolve({ outputs: mine, dims: mineDims });
         }
         this.opts.onBatch?.({ size: n, queueMs, rows, inferenceMs: ms, maxBatch: this.opts.maxBatch });
-        this.finished();
+        this.finished(n);
       },
       (e: unknown) => {
         span?.end(e);
         for (const it of batch) it.reject(e as Error);
-        this.finished();
+        this.finished(n);
       },
     );
   }
@@ -242,8 +261,9 @@ export class MicroBatcher<L extends KeyedLayout = KeyedLayout> {
   }
 
   /** A run ended: whatever queued meanwhile has waited long enough, so it goes next. */
-  private finished(): void {
+  private finished(rows: number): void {
     this.running--;
+    this.runningRows -= rows;
     if (this.queue.length > 0) this.due = true;
     this.pump();
   }

@@ -13,6 +13,7 @@ function fakeRunner(workers = 1) {
     get idle() {
       return workers - busy;
     },
+    workers,
     run(pixels, n) {
       busy++;
       return new Promise((resolve, reject) => {
@@ -153,13 +154,26 @@ t.test('two workers run two batches at once; drain waits for both', async (t) =>
   const b = new MicroBatcher(runner, { maxBatch: 2, delayMs: 0, maxQueue: 10, imageBytes: PER });
   const ps = [1, 2, 3, 4].map((v) => b.submit(img(v)));
   await tick(2);
-  t.equal(runs.length, 2);
+  t.same(
+    runs.map((r) => r.n),
+    [1, 1],
+    'the first full batch is shared by the two idle workers',
+  );
   t.equal(b.inflight, 2);
   let drained = false;
   const d = b.drain().then(() => (drained = true));
   await tick(2);
   t.notOk(drained);
-  for (const r of runs) r.finish();
+  runs[0]!.finish();
+  runs[1]!.finish();
+  await tick(2);
+  t.same(
+    runs.map((r) => r.n),
+    [1, 1, 2],
+    'the rest went as soon as a worker was free',
+  );
+  t.notOk(drained, 'drain waits for it too');
+  runs[2]!.finish();
   await d;
   await Promise.all(ps);
   t.equal(b.inflight, 0);
@@ -193,4 +207,51 @@ t.test('layouts: items whose layouts share a key share a run, which gets the lay
   t.same(Array.from((await c).outputs['out'] as Float32Array), [4]);
   t.same(Array.from((await d)['out']!), [5]);
   t.same(seen, [{ key: 'k3', rowBytes: 3 }, { key: 'k4', rowBytes: 4 }, undefined], 'one run per key, images last');
+});
+
+t.test(
+  'with several workers a batch takes an even share of the images queued and running, not the whole queue',
+  async (t) => {
+    const { runner, runs } = fakeRunner(2);
+    const b = new MicroBatcher(runner, { maxBatch: 32, delayMs: 0, maxQueue: 100, imageBytes: PER });
+    const first = [1, 2, 3, 4].map((v) => b.submit(img(v)));
+    await tick(2);
+    t.same(
+      runs.map((r) => r.n),
+      [2, 2],
+      'two idle workers split four images',
+    );
+    runs[0]!.finish();
+    await Promise.all(first.slice(0, 2));
+    // 28 arrive while the second worker still runs 2: the free worker takes half of the 30, not all 28.
+    const more = Array.from({ length: 28 }, (_, i) => b.submit(img(10 + i)));
+    await tick(2);
+    t.equal(runs[2]!.n, 15);
+    t.equal(b.depth, 13, 'the rest waits for the other worker');
+    runs[1]!.finish();
+    await tick(2);
+    t.equal(runs[3]!.n, 13, 'which takes it as soon as it is free');
+    runs[2]!.finish();
+    runs[3]!.finish();
+    const rows = await Promise.all(more);
+    t.same(
+      rows.map((r) => r['out']![0]),
+      Array.from({ length: 28 }, (_, i) => 10 + i),
+      'every item gets its own row back',
+    );
+    await b.drain();
+  },
+);
+
+t.test('one worker still takes up to maxBatch at once', async (t) => {
+  const { runner, runs } = fakeRunner(1);
+  const b = new MicroBatcher(runner, { maxBatch: 32, delayMs: 0, maxQueue: 100, imageBytes: PER });
+  const ps = Array.from({ length: 20 }, (_, i) => b.submit(img(i)));
+  await tick(2);
+  t.same(
+    runs.map((r) => r.n),
+    [20],
+  );
+  runs[0]!.finish();
+  await Promise.all(ps);
 });

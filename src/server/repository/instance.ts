@@ -178,6 +178,9 @@ export class ModelInstance {
       get idle() {
         return pool.idle;
       },
+      get workers() {
+        return pool.size;
+      },
       run: (px: Uint8Array, n: number, layout?: TensorLayout) => runBatch(pool, contract, px, n, layout),
     };
     const batcher = new MicroBatcher<TensorLayout>(runner, {
