@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
 import { type AccuracyLine, accuracyChartSvg } from './plot.js';
-import { type MetricsRow, readMetrics } from './report.js';
+import { type MetricsRow, pct, readMetrics } from './report.js';
 
 /** One run on the chart: its label, its metrics log and how many epochs came before its epoch 1. */
 export interface RunSpec {
@@ -124,8 +124,6 @@ export function curvesSvg(
   );
   return accuracyChartSvg(title, lines, 'epoch', o);
 }
-
-const pct = (x: number | null): string => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 
 /** A markdown table: each run's epochs, last and best accuracies, and its accuracy at each reference point's epoch. */
 export function curvesTable(runs: readonly RunCurve[], refs: readonly PointSet[]): string {

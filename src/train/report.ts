@@ -43,7 +43,8 @@ export interface MetricsRow {
   data_wait_s?: number;
 }
 
-const pct = (x: number | null | undefined): string =>
+/** An accuracy (0..1) as a percentage with two decimals; '-' when there is none. */
+export const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`;
 
 /** A run's metrics log, a row per epoch (a torn last line, from a run killed while writing it, is left out). */
