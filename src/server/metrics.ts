@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client) on a per-app registry: HTTP traffic, queue, batches, inference and process stats.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { FastCounter as Counter, FastHistogram as Histogram } from './observe/series.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -56,57 +57,57 @@ export class Metrics {
     // Gauges may not end in _total (promtool); the per-type nodejs_active_{handles,requests,resources} sum to the same.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
       this.registry.removeSingleMetric(name);
-    this.requests = new Counter({
-      name: 'mixer_http_requests_total',
-      help: 'HTTP requests by route, method and status',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-    });
-    this.latency = new Histogram({
-      name: 'mixer_http_request_duration_seconds',
-      help: 'HTTP request latency',
-      labelNames: ['route', 'method'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.queueTime = new Histogram({
-      name: 'mixer_queue_wait_seconds',
-      help: 'time each image waited for its batch',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.inferenceTime = new Histogram({
-      name: 'mixer_inference_duration_seconds',
-      help: 'model run time per batch',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.requests = new Counter(
+      'mixer_http_requests_total',
+      'HTTP requests by route, method and status',
+      ['route', 'method', 'status'],
+      this.registry,
+    );
+    this.latency = new Histogram(
+      'mixer_http_request_duration_seconds',
+      'HTTP request latency',
+      ['route', 'method'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.queueTime = new Histogram(
+      'mixer_queue_wait_seconds',
+      'time each image waited for its batch',
+      ['model', 'version'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.inferenceTime = new Histogram(
+      'mixer_inference_duration_seconds',
+      'model run time per batch',
+      ['model', 'version'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
     const sizes: number[] = [];
     for (let b = 1; b < maxBatch; b *= 2) sizes.push(b);
     sizes.push(maxBatch);
-    this.batchSize = new Histogram({
-      name: 'mixer_batch_size',
-      help: 'images per model run',
-      labelNames: ['model', 'version'],
-      buckets: sizes,
-      registers,
-    });
-    this.batchFill = new Histogram({
-      name: 'mixer_batch_fill_ratio',
-      help: "images per model run over the model's max batch size (1: a full batch)",
-      labelNames: ['model', 'version'],
-      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
-      registers,
-    });
-    this.stageTime = new Histogram({
-      name: 'mixer_stage_duration_seconds',
-      help: 'inference request time per stage (admission_wait, decode, queue_wait, inference: the share of its batch run, encode; total; cache_hit: a whole request answered from the response cache)',
-      labelNames: ['model', 'version', 'stage'],
-      buckets: STAGE_BUCKETS,
-      registers,
-    });
+    this.batchSize = new Histogram(
+      'mixer_batch_size',
+      'images per model run',
+      ['model', 'version'],
+      sizes,
+      this.registry,
+    );
+    this.batchFill = new Histogram(
+      'mixer_batch_fill_ratio',
+      "images per model run over the model's max batch size (1: a full batch)",
+      ['model', 'version'],
+      [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+      this.registry,
+    );
+    this.stageTime = new Histogram(
+      'mixer_stage_duration_seconds',
+      'inference request time per stage (admission_wait, decode, queue_wait, inference: the share of its batch run, encode; total; cache_hit: a whole request answered from the response cache)',
+      ['model', 'version', 'stage'],
+      STAGE_BUCKETS,
+      this.registry,
+    );
     this.queueDepth = new Gauge({
       name: 'mixer_queue_depth',
       help: 'images waiting for a batch',
@@ -133,65 +134,67 @@ export class Metrics {
         this.set(admission().parked);
       },
     });
-    this.images = new Counter({
-      name: 'mixer_images_classified_total',
-      help: 'images run through the model',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.shed = new Counter({
-      name: 'mixer_requests_shed_total',
-      help: 'requests answered 503 because the queue was full',
-      registers,
-    });
-    this.rateLimited = new Counter({
-      name: 'mixer_rate_limited_total',
-      help: 'requests refused 429 RATE_LIMITED (gRPC RESOURCE_EXHAUSTED), by key id (name= or a digest prefix; anonymous: limited by client address)',
-      labelNames: ['key'],
-      registers,
-    });
-    this.forbidden = new Counter({
-      name: 'mixer_forbidden_total',
-      help: 'requests refused 403 FORBIDDEN (gRPC PERMISSION_DENIED) for a scope their key lacks, by key id and scope',
-      labelNames: ['key', 'scope'],
-      registers,
-    });
-    this.success = new Counter({
-      name: 'mixer_inference_request_success_total',
-      help: 'inference requests answered (HTTP and gRPC, /classify and v2 infer)',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.failure = new Counter({
-      name: 'mixer_inference_request_failure_total',
-      help: 'inference requests that failed after reaching a model (bad tensors or images, overload, errors)',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.requestTime = new Histogram({
-      name: 'mixer_inference_request_duration_seconds',
-      help: 'inference request time by model version (HTTP and gRPC, /classify and v2 infer; cache hits included)',
-      labelNames: ['model', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.cacheHits = new Counter({
-      name: 'mixer_cache_hits_total',
-      help: 'inference requests answered from the response cache',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.cacheMisses = new Counter({
-      name: 'mixer_cache_misses_total',
-      help: 'inference requests of cached models not found in the response cache',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.cacheEvictions = new Counter({
-      name: 'mixer_cache_evictions_total',
-      help: 'answers evicted from the response cache to stay within CACHE_BYTES',
-      registers,
-    });
+    this.images = new Counter(
+      'mixer_images_classified_total',
+      'images run through the model',
+      ['model', 'version'],
+      this.registry,
+    );
+    this.shed = new Counter(
+      'mixer_requests_shed_total',
+      'requests answered 503 because the queue was full',
+      [],
+      this.registry,
+    );
+    this.rateLimited = new Counter(
+      'mixer_rate_limited_total',
+      'requests refused 429 RATE_LIMITED (gRPC RESOURCE_EXHAUSTED), by key id (name= or a digest prefix; anonymous: limited by client address)',
+      ['key'],
+      this.registry,
+    );
+    this.forbidden = new Counter(
+      'mixer_forbidden_total',
+      'requests refused 403 FORBIDDEN (gRPC PERMISSION_DENIED) for a scope their key lacks, by key id and scope',
+      ['key', 'scope'],
+      this.registry,
+    );
+    this.success = new Counter(
+      'mixer_inference_request_success_total',
+      'inference requests answered (HTTP and gRPC, /classify and v2 infer)',
+      ['model', 'version'],
+      this.registry,
+    );
+    this.failure = new Counter(
+      'mixer_inference_request_failure_total',
+      'inference requests that failed after reaching a model (bad tensors or images, overload, errors)',
+      ['model', 'version'],
+      this.registry,
+    );
+    this.requestTime = new Histogram(
+      'mixer_inference_request_duration_seconds',
+      'inference request time by model version (HTTP and gRPC, /classify and v2 infer; cache hits included)',
+      ['model', 'version'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.cacheHits = new Counter(
+      'mixer_cache_hits_total',
+      'inference requests answered from the response cache',
+      ['model', 'version'],
+      this.registry,
+    );
+    this.cacheMisses = new Counter(
+      'mixer_cache_misses_total',
+      'inference requests of cached models not found in the response cache',
+      ['model', 'version'],
+      this.registry,
+    );
+    this.cacheEvictions = new Counter(
+      'mixer_cache_evictions_total',
+      'answers evicted from the response cache to stay within CACHE_BYTES',
+      [],
+      this.registry,
+    );
     this.cacheBytes = new Gauge({
       name: 'mixer_cache_bytes',
       help: 'bytes held by the response cache (estimated from the kept answers)',
