@@ -25,7 +25,8 @@ export function responseBytesBound(
   labels: readonly string[],
   modelName: string,
 ): number | null {
-  const labelBytes = labels.map((l) => Buffer.byteLength(l, 'utf8')).sort((a, b) => b - a);
+  // Label lengths, longest first: only classification outputs need them.
+  let labelBytes: number[] | null = null;
   let total = 160 + 6 * Buffer.byteLength(modelName, 'utf8') + idBytesBound(call.id);
   for (const o of call.outputs) {
     const info = outputs.find((x) => x.name === o.name)!;
@@ -37,6 +38,7 @@ export function responseBytesBound(
       const k = dims[dims.length - 1] ?? 1;
       const rows = k === 0 ? 0 : dims.reduce((p, d) => p * d, 1) / k;
       const top = Math.min(o.classification, k);
+      labelBytes ??= labels.map((l) => Buffer.byteLength(l, 'utf8')).sort((a, b) => b - a);
       const longest = labelBytes.slice(0, top).reduce((a, b) => a + b, 0);
       const digits = String(Math.max(0, k - 1)).length;
       // "value:index:label": binary adds a 4-byte length, JSON quotes, a comma and at worst \uXXXX escapes of the label.
