@@ -5,9 +5,11 @@
 // The server's CPU time (user + system, from /proc) over a load divided by the requests it answered is its CPU per
 // request. Needs `npm run build` first here (and in DIR). With --cpu-prof DIR2, this checkout's server runs under
 // `node --cpu-prof` (its main thread's profile is summarised at the end: self time by function). With --pin, the load
-// generator (this process) runs on CPU 0 and the servers and the raw model on CPU 1, in one core's layout.
+// generator (this process) runs on CPU 0 and the servers and the raw model on CPU 1, in one core's layout. With
+// --stand-in, the servers and the raw model load a 'tiny' preset Mixer of the same input, outputs and labels instead
+// of the model: the service's own work is then nearly all the CPU, and no model run evicts its caches between requests.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,11 +33,27 @@ const { values: o } = parseArgs({
     'cpu-prof': { type: 'string' },
     top: { type: 'string', default: '30' },
     pin: { type: 'boolean', default: false },
+    'stand-in': { type: 'boolean', default: false },
   },
 });
 
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
 type Protocol = 'classify' | 'v2' | 'grpc';
+
+/**
+ * --stand-in: a 'tiny' preset Mixer (32×32 RGB in, the same output names and CIFAR-10 labels) written under the
+ * model's file name, so that every request, URL and answer has the same shape as with the model.
+ */
+async function standIn(tmp: string, model: string): Promise<string> {
+  const { buildInferenceModel, defaultSpec, preset, randomParams } = await import('#mixer/model/index.js');
+  const c = preset('tiny');
+  const dir = path.join(tmp, 'stand-in');
+  mkdirSync(dir);
+  const file = path.join(dir, path.basename(model));
+  writeFileSync(file, buildInferenceModel(defaultSpec(c), randomParams(c, 0)));
+  log(`stand-in: the 'tiny' preset (patch 8, hidden 32, depth 2) as ${path.basename(model)}`);
+  return file;
+}
 
 interface Server {
   label: string;
@@ -179,7 +197,8 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mixer-bench-overhead-'));
   const servers: Server[] = [];
   try {
-    const { modelPath } = await pickModel(tmp, o.model ?? process.env.MODEL_PATH);
+    const picked = (await pickModel(tmp, o.model ?? process.env.MODEL_PATH)).modelPath;
+    const modelPath = o['stand-in'] ? await standIn(tmp, picked) : picked;
     const name = path
       .basename(modelPath)
       .replace(/\.onnx$/i, '')
