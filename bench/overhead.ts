@@ -297,7 +297,7 @@ async function main(): Promise<void> {
             { rate: res.rate, cpuMs, mainMs, batch, raw: rawRate, rawCpuMs: rawRun.cpuMs },
           ]);
           log(
-            `round ${r + 1} ${p} ${servers[i]!.label}: ${res.rate.toFixed(0)} req/s, ${cpuMs.toFixed(2)} ms CPU/req (main thread ${mainMs.toFixed(2)}), mean batch ${batch.toFixed(1)}, raw ${rawRate.toFixed(0)} img/s, ${res.errors} errors`,
+            `round ${r + 1} ${p} ${servers[i]!.label}: ${res.rate.toFixed(0)} req/s, ${cpuMs.toFixed(3)} ms CPU/req (main thread ${mainMs.toFixed(3)}), mean batch ${batch.toFixed(1)}, raw ${rawRate.toFixed(0)} img/s, ${res.errors} errors`,
           );
         }
       }
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
       servers.forEach((s, i) => {
         const xs = samples.get(`${p}\u0000${i}`) ?? [];
         console.log(
-          `| ${p} | ${s.label} | ${med(xs.map((x) => x.rate)).toFixed(0)} | ${med(xs.map((x) => x.rate / x.raw)).toFixed(2)} | ${med(xs.map((x) => x.cpuMs)).toFixed(2)} | ${med(xs.map((x) => x.rawCpuMs)).toFixed(2)} | ${med(xs.map((x) => x.cpuMs - x.rawCpuMs)).toFixed(2)} | ${med(xs.map((x) => x.mainMs)).toFixed(2)} | ${med(xs.map((x) => x.batch)).toFixed(1)} |`,
+          `| ${p} | ${s.label} | ${med(xs.map((x) => x.rate)).toFixed(0)} | ${med(xs.map((x) => x.rate / x.raw)).toFixed(2)} | ${med(xs.map((x) => x.cpuMs)).toFixed(3)} | ${med(xs.map((x) => x.rawCpuMs)).toFixed(3)} | ${med(xs.map((x) => x.cpuMs - x.rawCpuMs)).toFixed(3)} | ${med(xs.map((x) => x.mainMs)).toFixed(3)} | ${med(xs.map((x) => x.batch)).toFixed(1)} |`,
         );
       });
     console.log(
