@@ -98,4 +98,8 @@ t.test('refuses what prom-client refuses', async (t) => {
   t.throws(() => new FastHistogram('t_h2', 'h', [], [1, 1], r), /ascend/);
   t.throws(() => new FastCounter('t_c_total', 'again', [], r), /already been registered/);
   t.notMatch(await r.metrics(), /t_h_count|t_c_total\{/, 'refused calls make no series');
+  // A number from a JavaScript caller names the same series as its string, as in prom-client.
+  c.inc({ model: 1 as unknown as string });
+  c.inc({ model: '1' });
+  t.match(await r.metrics(), /^t_c_total\{model="1"\} 2$/m);
 });

@@ -10,6 +10,9 @@ interface ExportedValue {
   metricName?: string;
 }
 
+/** A label value as the text format prints it: a number given by a JavaScript caller is the same series as its string. */
+const text = (v: unknown): string | undefined => (typeof v === 'string' || v === undefined ? v : String(v));
+
 /** The object prom-client's Registry reads from a metric (`get`) and resets (`reset`). */
 abstract class Family<L extends string, S> {
   readonly aggregator = 'sum';
@@ -32,14 +35,14 @@ abstract class Family<L extends string, S> {
   protected abstract export(labels: Labels<L>, s: S): ExportedValue[];
 
   /**
-   * The series of these label values, made on first use (label names outside the family throw, as in prom-client).
-   * One Map lookup per label, each on a string that keeps its hash: no key is built.
+   * The series of these label values, made on first use (a label name outside the family throws then, as in
+   * prom-client). One Map lookup per label, each on a string that keeps its hash: no key is built.
    */
   protected find(labels: Labels<L> | undefined): S {
     const names = this.labelNames;
     let node = this.tree;
     for (let i = 0; i < names.length - 1; i++) {
-      const v = labels?.[names[i]!];
+      const v = text(labels?.[names[i]!]);
       let next = node.get(v) as Map<string | undefined, unknown> | undefined;
       if (next === undefined) {
         next = new Map();
@@ -47,7 +50,7 @@ abstract class Family<L extends string, S> {
       }
       node = next;
     }
-    const leaf = names.length > 0 ? labels?.[names[names.length - 1]!] : undefined;
+    const leaf = names.length > 0 ? text(labels?.[names[names.length - 1]!]) : undefined;
     let s = node.get(leaf) as S | undefined;
     if (s === undefined) {
       for (const n of Object.keys(labels ?? {}))
